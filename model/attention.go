@@ -1,0 +1,58 @@
+package model
+
+import "math"
+
+// KVCache holds keys and values of every layer for MaxSeqs sequences of up to S
+// positions: k, v [seqs, layers, S, Hkv*Dh], one allocation each.
+type KVCache struct {
+	seqs, layers, S, kvDim int
+	k, v                   []float32
+	len                    []int // [seqs] positions filled
+}
+
+// NewKVCache allocates the cache.
+func NewKVCache(seqs, layers, S, kvDim int) *KVCache {
+	n := seqs * layers * S * kvDim
+	return &KVCache{seqs: seqs, layers: layers, S: S, kvDim: kvDim,
+		k: make([]float32, n), v: make([]float32, n), len: make([]int, seqs)}
+}
+
+// at returns the offset of (seq, layer, pos) in k and v.
+func (c *KVCache) at(seq, layer, pos int) int {
+	return ((seq*c.layers+layer)*c.S + pos) * c.kvDim
+}
+
+// Attention writes, for one query row q[H*Dh] at position pos of sequence seq, the
+// attention output out[H*Dh] over cached positions [start, pos] of that sequence, with
+// query head h reading key/value head h/(H/Hkv) (grouped-query attention). scores[S] is
+// scratch.
+func (c *KVCache) Attention(out, q, scores []float32, seq, layer, pos, start, H, Hkv, Dh int) {
+	group := H / Hkv
+	scale := float32(1 / math.Sqrt(float64(Dh)))
+	base := c.at(seq, layer, 0)
+	for h := range H {
+		kvh := h / group
+		qh := q[h*Dh : h*Dh+Dh]
+		sc := scores[start : pos+1]
+		maxScore := float32(math.Inf(-1))
+		for i := range sc {
+			off := base + (start+i)*c.kvDim + kvh*Dh
+			s := dot(qh, c.k[off:off+Dh]) * scale
+			sc[i] = s
+			maxScore = max(maxScore, s)
+		}
+		var sum float64
+		for i, s := range sc {
+			e := float32(math.Exp(float64(s - maxScore)))
+			sc[i] = e
+			sum += float64(e)
+		}
+		inv := float32(1 / sum)
+		oh := out[h*Dh : h*Dh+Dh]
+		clear(oh)
+		for i, e := range sc {
+			off := base + (start+i)*c.kvDim + kvh*Dh
+			axpy(oh, e*inv, c.v[off:off+Dh])
+		}
+	}
+}

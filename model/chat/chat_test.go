@@ -1,0 +1,293 @@
+package chat
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// chatML is a ChatML template written over several lines, with indented tags: it renders
+// as intended only with trim_blocks and lstrip_blocks, as transformers sets them.
+const chatML = `{% for message in messages %}
+    {% if message.role == 'system' %}
+<|im_start|>system
+{{ message.content }}<|im_end|>
+    {% else %}
+<|im_start|>{{ message['role'] }}
+{{ message['content'] }}<|im_end|>
+    {% endif %}
+{% endfor %}
+{% if add_generation_prompt %}
+<|im_start|>assistant
+{% endif %}`
+
+// llama2 is the Llama 2 chat template (meta-llama/Llama-2-7b-chat-hf), which raises an
+// exception when user and assistant turns do not alternate.
+const llama2 = "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}" +
+	"{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}" +
+	"{% set system_message = false %}{% endif %}{% for message in loop_messages %}" +
+	"{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}" +
+	"{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}" +
+	"{% if loop.index0 == 0 and system_message != false %}" +
+	"{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}" +
+	"{% else %}{% set content = message['content'] %}{% endif %}" +
+	"{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}" +
+	"{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"
+
+const llama2Raised = "Conversation roles must alternate user/assistant/user/assistant/..."
+
+func TestRenderChatML(t *testing.T) {
+	tmpl, err := New(chatML, "", "<|im_end|>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		messages []Message
+		prompt   bool
+		want     string
+	}{
+		{"one user turn", []Message{{"user", "Hi"}}, false,
+			"<|im_start|>user\nHi<|im_end|>\n"},
+		{"generation prompt", []Message{{"user", "Hi"}}, true,
+			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"},
+		{"system, user, assistant", []Message{{"system", "Be brief."}, {"user", "2+2?"}, {"assistant", "4"}}, false,
+			"<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n"},
+		{"content kept verbatim", []Message{{"user", "  a\n\tb  {{ x }} {% if %}\n"}}, false,
+			"<|im_start|>user\n  a\n\tb  {{ x }} {% if %}\n<|im_end|>\n"},
+		{"unicode", []Message{{"user", "こんにちは 🙂"}}, false,
+			"<|im_start|>user\nこんにちは 🙂<|im_end|>\n"},
+		{"no messages", nil, true, "<|im_start|>assistant\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tmpl.Render(tc.messages, tc.prompt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRenderRaiseException(t *testing.T) {
+	tmpl, err := New(llama2, "<s>", "</s>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		messages []Message
+		want     string // "" when the template raises
+	}{
+		{"system folded into first user turn", []Message{{"system", "Be brief."}, {"user", "Hi"}},
+			"<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST]"},
+		{"alternating", []Message{{"user", " Hi "}, {"assistant", "Hello"}, {"user", "Bye"}},
+			"<s>[INST] Hi [/INST] Hello </s><s>[INST] Bye [/INST]"},
+		{"assistant first", []Message{{"assistant", "Hello"}, {"user", "Hi"}}, ""},
+		{"two user turns", []Message{{"user", "a"}, {"user", "b"}}, ""},
+		{"system then assistant", []Message{{"system", "s"}, {"assistant", "a"}}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tmpl.Render(tc.messages, true)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("got %q, want an error", got)
+				}
+				if !strings.Contains(err.Error(), llama2Raised) {
+					t.Errorf("error %q does not contain %q", err, llama2Raised)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	tests := []struct {
+		name, source string
+		messages     []Message
+		want         string // in the error
+	}{
+		{"raise with an empty message", `{{ raise_exception('') }}`, nil, "template raised an exception"},
+		{"index past the end", `{{ messages[0].content }}`, nil, "messages[0].content"},
+		{"include reaches no file", `{% include "/etc/passwd" %}`, nil, "/etc/passwd"},
+		{"strftime_now without format", `{{ strftime_now() }}`, nil, "strftime_now wants one argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := New(tc.source, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tmpl.Render(tc.messages, false)
+			if err == nil {
+				t.Fatalf("got %q, want an error", got)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewParseError(t *testing.T) {
+	for _, source := range []string{`{% for %}`, `{{ x }`, `{% if a %}`, `{% endfor %}`} {
+		tmpl, err := New(source, "", "")
+		if err == nil {
+			t.Errorf("New(%q) = %v, want an error", source, tmpl)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "chat: parse template: ") {
+			t.Errorf("New(%q): error %q does not start with \"chat: parse template: \"", source, err)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name   string
+		config string
+		want   string // render of one user turn "Hi" with a generation prompt
+		err    error  // errors.Is target, when Load fails with a sentinel
+		errMsg string // in the error, when Load fails
+	}{
+		{"string template and string tokens",
+			`{"chat_template": "{{ bos_token }}{{ messages[0].content }}{{ eos_token }}", "bos_token": "<s>", "eos_token": "</s>"}`,
+			"<s>Hi</s>", nil, ""},
+		{"AddedToken objects",
+			`{"chat_template": "{{ bos_token }}|{{ eos_token }}", "bos_token": {"content": "<s>", "lstrip": false, "__type": "AddedToken"}, "eos_token": {"content": "</s>"}}`,
+			"<s>|</s>", nil, ""},
+		{"null and absent tokens",
+			`{"chat_template": "[{{ bos_token }}|{{ eos_token }}]", "bos_token": null}`,
+			"[|]", nil, ""},
+		{"list picks default",
+			`{"chat_template": [{"name": "tool_use", "template": "tools"}, {"name": "default", "template": "default {{ messages[0].role }}"}, {"name": "rag", "template": "rag"}]}`,
+			"default user", nil, ""},
+		{"no chat_template", `{"bos_token": "<s>", "eos_token": "</s>"}`, "", ErrNoTemplate, "tokenizer_config.json"},
+		{"null chat_template", `{"chat_template": null}`, "", ErrNoTemplate, "chat_template"},
+		{"empty chat_template", `{"chat_template": ""}`, "", ErrNoTemplate, "empty"},
+		{"list without default", `{"chat_template": [{"name": "tool_use", "template": "x"}]}`, "", ErrNoTemplate, `"tool_use"`},
+		{"chat_template a number", `{"chat_template": 3}`, "", nil, "chat_template: want a string"},
+		{"bos_token a number", `{"chat_template": "x", "bos_token": 1}`, "", nil, "bos_token"},
+		{"eos_token without content", `{"chat_template": "x", "eos_token": {"lstrip": true}}`, "", nil, "eos_token"},
+		{"not JSON", `{"chat_template": `, "", nil, "tokenizer_config.json"},
+		{"bad template", `{"chat_template": "{% for %}"}`, "", nil, "parse template"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := Load([]byte(tc.config))
+			if tc.errMsg != "" {
+				if err == nil {
+					t.Fatalf("Load succeeded, want an error containing %q", tc.errMsg)
+				}
+				if tc.err != nil && !errors.Is(err, tc.err) {
+					t.Errorf("error %q is not %q", err, tc.err)
+				}
+				if !strings.Contains(err.Error(), tc.errMsg) {
+					t.Errorf("error %q does not contain %q", err, tc.errMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tmpl.Render([]Message{{"user", "Hi"}}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestStrftimeNow(t *testing.T) {
+	tmpl, err := New(`Today Date: {{ strftime_now("%d %b %Y") }}`, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.now = func() time.Time { return time.Date(2024, time.July, 5, 0, 0, 0, 0, time.UTC) }
+	got, err := tmpl.Render(nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Today Date: 05 Jul 2024"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestStrftime(t *testing.T) {
+	tm := time.Date(2025, time.February, 3, 14, 5, 9, 0, time.UTC) // a Monday
+	tests := []struct{ format, want string }{
+		{"%d %b %Y", "03 Feb 2025"},
+		{"%A, %B %e", "Monday, February  3"},
+		{"%a %y-%m-%d %H:%M:%S", "Mon 25-02-03 14:05:09"},
+		{"%I%p %j %w %u", "02PM 034 1 1"},
+		{"%F %T %Z %z", "2025-02-03 14:05:09 UTC +0000"},
+		{"100%% %q %", "100% %q %"},
+	}
+	for _, tc := range tests {
+		if got := strftime(tm, tc.format); got != tc.want {
+			t.Errorf("strftime(%q) = %q, want %q", tc.format, got, tc.want)
+		}
+	}
+}
+
+// TestRenderConcurrent renders one Template from several goroutines; run with -race.
+func TestRenderConcurrent(t *testing.T) {
+	tmpl, err := New(llama2, "<s>", "</s>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := []Message{{"user", "Hi"}, {"assistant", "Hello"}}
+	bad := []Message{{"assistant", "Hello"}}
+	const want = "<s>[INST] Hi [/INST] Hello </s>"
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if i%2 == 0 {
+					if got, err := tmpl.Render(good, false); err != nil || got != want {
+						t.Errorf("got %q, %v; want %q", got, err, want)
+					}
+				} else if _, err := tmpl.Render(bad, false); err == nil {
+					t.Error("bad role order rendered without error")
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(`{"chat_template": "{% for m in messages %}{{ m.role }}: {{ m.content }}{% endfor %}", "bos_token": "<s>"}`))
+	f.Add([]byte(`{"chat_template": [{"name": "default", "template": "{{ raise_exception('x') }}"}]}`))
+	f.Add([]byte(`{"chat_template": "{% set ns = namespace(a=1) %}{{ messages[::-1] | length }}", "eos_token": {"content": "</s>"}}`))
+	f.Add([]byte(`{"chat_template": "{{ strftime_now('%Y') }}{% if x %}"}`))
+	f.Fuzz(func(t *testing.T, config []byte) {
+		tmpl, err := Load(config)
+		if (tmpl == nil) == (err == nil) {
+			t.Fatalf("Load = %v, %v: want exactly one of template and error", tmpl, err)
+		}
+		if tmpl == nil {
+			return
+		}
+		out, err := tmpl.Render([]Message{{"system", "s"}, {"user", "u"}}, true)
+		if err != nil && out != "" {
+			t.Fatalf("Render returned both %q and %v", out, err)
+		}
+	})
+}

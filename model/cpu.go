@@ -1,0 +1,212 @@
+package model
+
+import (
+	"fmt"
+)
+
+// CPUOptions sizes a CPU engine.
+type CPUOptions struct {
+	MaxSeqs int // KV-cache slots; 1 when 0
+	Context int // positions per slot; min(max_position_embeddings, 4096) when 0
+}
+
+// CPU is the reference engine: float32 weights in Go memory, a KV cache per sequence,
+// the forward pass of run.c's shape spread over the cores for the matmuls.
+type CPU struct {
+	cfg   *Config
+	w     *Weights
+	rope  *Rope
+	cache *KVCache
+	st    runState
+	nOut  int // output rows of the last Forward
+}
+
+// runState is the per-batch activation memory, sized for T rows and grown only when a
+// larger batch arrives.
+type runState struct {
+	T      int
+	x      []float32 // [T, D] residual stream
+	xb     []float32 // [T, D] normalised input of a sub-layer
+	xb2    []float32 // [T, D] output of a sub-layer
+	q      []float32 // [T, H*Dh]
+	k, v   []float32 // [T, Hkv*Dh]
+	att    []float32 // [T, H*Dh] attention output
+	hb     []float32 // [T, F] gate, then silu(gate)⊙up
+	hb2    []float32 // [T, F] up
+	scores []float32 // [T, S] attention weights, per row
+	logits []float32 // [T, V] output rows
+}
+
+// NewCPU makes a CPU engine over m's weights.
+func NewCPU(m *Model, opt CPUOptions) (*CPU, error) {
+	c := m.Config
+	if opt.MaxSeqs <= 0 {
+		opt.MaxSeqs = 1
+	}
+	if opt.Context <= 0 {
+		opt.Context = min(c.MaxPositions, 4096)
+	}
+	if opt.Context > c.MaxPositions {
+		return nil, fmt.Errorf("model: context %d exceeds max_position_embeddings %d", opt.Context, c.MaxPositions)
+	}
+	return &CPU{
+		cfg:   c,
+		w:     m.Weights,
+		rope:  NewRope(c, opt.Context),
+		cache: NewKVCache(opt.MaxSeqs, c.NLayers, opt.Context, c.NKVHeads*c.HeadDim),
+	}, nil
+}
+
+func (e *CPU) Config() *Config { return e.cfg }
+func (e *CPU) MaxSeqs() int    { return e.cache.seqs }
+func (e *CPU) Context() int    { return e.cache.S }
+func (e *CPU) Close() error    { *e = CPU{cfg: e.cfg}; return nil }
+
+// Clear forgets sequence seq.
+func (e *CPU) Clear(seq int) {
+	if seq >= 0 && seq < e.cache.seqs {
+		e.cache.len[seq] = 0
+	}
+}
+
+func (e *CPU) grow(T int) {
+	if T <= e.st.T {
+		return
+	}
+	c := e.cfg
+	q, kv := c.NHeads*c.HeadDim, c.NKVHeads*c.HeadDim
+	e.st = runState{
+		T: T,
+		x: make([]float32, T*c.Dim), xb: make([]float32, T*c.Dim), xb2: make([]float32, T*c.Dim),
+		q: make([]float32, T*q), k: make([]float32, T*kv), v: make([]float32, T*kv), att: make([]float32, T*q),
+		hb: make([]float32, T*c.FFN), hb2: make([]float32, T*c.FFN),
+		scores: make([]float32, T*e.cache.S), logits: make([]float32, T*c.VocabSize),
+	}
+}
+
+// check validates a batch against the cache and returns the number of output rows.
+func (e *CPU) check(b *Batch) (int, error) {
+	n := len(b.Tokens)
+	if n == 0 {
+		return 0, fmt.Errorf("model: empty batch")
+	}
+	if len(b.Pos) != n || len(b.Seq) != n || len(b.Logits) != n {
+		return 0, fmt.Errorf("model: batch columns differ in length: tokens %d pos %d seq %d logits %d",
+			n, len(b.Pos), len(b.Seq), len(b.Logits))
+	}
+	length := append([]int(nil), e.cache.len...)
+	out := 0
+	for i, tok := range b.Tokens {
+		seq, pos := b.Seq[i], b.Pos[i]
+		switch {
+		case tok < 0 || tok >= e.cfg.VocabSize:
+			return 0, fmt.Errorf("model: batch row %d: token %d outside the vocabulary [0, %d)", i, tok, e.cfg.VocabSize)
+		case seq < 0 || seq >= e.cache.seqs:
+			return 0, fmt.Errorf("model: batch row %d: sequence %d outside [0, %d)", i, seq, e.cache.seqs)
+		case pos < 0 || pos >= e.cache.S:
+			return 0, fmt.Errorf("model: batch row %d: position %d outside the context [0, %d)", i, pos, e.cache.S)
+		case pos > length[seq]:
+			return 0, fmt.Errorf("model: batch row %d: position %d leaves a gap after the %d cached positions of sequence %d", i, pos, length[seq], seq)
+		}
+		length[seq] = pos + 1
+		if b.Logits[i] {
+			out++
+		}
+	}
+	return out, nil
+}
+
+// Forward runs the batch through every layer; see Engine.
+func (e *CPU) Forward(b *Batch) error {
+	nOut, err := e.check(b)
+	if err != nil {
+		return err
+	}
+	c, w := e.cfg, e.w
+	T, D, Dh := b.Len(), c.Dim, c.HeadDim
+	H, Hkv, F := c.NHeads, c.NKVHeads, c.FFN
+	qDim, kvDim := H*Dh, Hkv*Dh
+	e.grow(T)
+	s := &e.st
+	for t, tok := range b.Tokens {
+		copy(s.x[t*D:t*D+D], w.Embed[tok*D:tok*D+D])
+	}
+	for l := range w.Layers {
+		ly := &w.Layers[l]
+		// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
+		RMSNorm(s.xb, s.x, ly.AttnNorm, T, D, c.RMSNormEps)
+		MatMul(s.q, s.xb, ly.Wq, ly.Bq, T, D, qDim)
+		MatMul(s.k, s.xb, ly.Wk, ly.Bk, T, D, kvDim)
+		MatMul(s.v, s.xb, ly.Wv, ly.Bv, T, D, kvDim)
+		for t := range T {
+			pos := b.Pos[t]
+			e.rope.Apply(s.q[t*qDim:t*qDim+qDim], H, pos)
+			e.rope.Apply(s.k[t*kvDim:t*kvDim+kvDim], Hkv, pos)
+			off := e.cache.at(b.Seq[t], l, pos)
+			copy(e.cache.k[off:off+kvDim], s.k[t*kvDim:t*kvDim+kvDim])
+			copy(e.cache.v[off:off+kvDim], s.v[t*kvDim:t*kvDim+kvDim])
+		}
+		parallelFor(T, b.Pos[T-1]*qDim, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				pos := b.Pos[t]
+				start := 0
+				if c.SlidingWindow > 0 {
+					start = max(0, pos-c.SlidingWindow+1)
+				}
+				e.cache.Attention(s.att[t*qDim:t*qDim+qDim], s.q[t*qDim:t*qDim+qDim],
+					s.scores[t*e.cache.S:(t+1)*e.cache.S], b.Seq[t], l, pos, start, H, Hkv, Dh)
+			}
+		})
+		MatMul(s.xb2, s.att, ly.Wo, ly.Bo, T, qDim, D)
+		axpy(s.x[:T*D], 1, s.xb2)
+		// MLP: x += Down·(silu(Gate·n(x)) ⊙ Up·n(x))
+		RMSNorm(s.xb, s.x, ly.MLPNorm, T, D, c.RMSNormEps)
+		MatMul(s.hb, s.xb, ly.Gate, nil, T, D, F)
+		MatMul(s.hb2, s.xb, ly.Up, nil, T, D, F)
+		SwiGLU(s.hb[:T*F], s.hb[:T*F], s.hb2)
+		MatMul(s.xb2, s.hb, ly.Down, nil, T, F, D)
+		axpy(s.x[:T*D], 1, s.xb2)
+	}
+	for t := range T {
+		e.cache.len[b.Seq[t]] = b.Pos[t] + 1
+	}
+	// Output rows: the final norm and lm_head only for rows that asked for logits.
+	o := 0
+	for t := range T {
+		if b.Logits[t] {
+			copy(s.xb2[o*D:o*D+D], s.x[t*D:t*D+D])
+			o++
+		}
+	}
+	RMSNorm(s.xb, s.xb2, w.Norm, nOut, D, c.RMSNormEps)
+	MatMul(s.logits, s.xb, w.LMHead, nil, nOut, D, c.VocabSize)
+	e.nOut = nOut
+	return nil
+}
+
+// Logits copies output row i of the last Forward into dst[V].
+func (e *CPU) Logits(dst []float32, i int) error {
+	row, err := e.row(i)
+	if err != nil {
+		return err
+	}
+	copy(dst, row)
+	return nil
+}
+
+// Sample draws the next token from output row i of the last Forward.
+func (e *CPU) Sample(i int, s *Sampler) (int, error) {
+	row, err := e.row(i)
+	if err != nil {
+		return 0, err
+	}
+	return s.Sample(row), nil
+}
+
+func (e *CPU) row(i int) ([]float32, error) {
+	if i < 0 || i >= e.nOut {
+		return nil, fmt.Errorf("model: output row %d of %d", i, e.nOut)
+	}
+	V := e.cfg.VocabSize
+	return e.st.logits[i*V : i*V+V], nil
+}

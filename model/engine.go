@@ -1,0 +1,51 @@
+package model
+
+// Batch is a set of tokens run through the model in one forward pass, in the manner of
+// llama.cpp's llama_batch: every row names the sequence (a KV-cache slot) it belongs to
+// and its position there, so one batch can prefill a prompt, decode one token for each
+// of many sequences, or score a whole population of candidates at once.
+type Batch struct {
+	Tokens []int  // [T] token ids
+	Pos    []int  // [T] position of each token within its sequence
+	Seq    []int  // [T] sequence (KV-cache slot) of each token, 0 ≤ Seq < MaxSeqs
+	Logits []bool // [T] whether this row produces an output row of logits
+}
+
+// Add appends one row to the batch.
+func (b *Batch) Add(token, pos, seq int, logits bool) {
+	b.Tokens = append(b.Tokens, token)
+	b.Pos = append(b.Pos, pos)
+	b.Seq = append(b.Seq, seq)
+	b.Logits = append(b.Logits, logits)
+}
+
+// Len is the number of rows of the batch.
+func (b *Batch) Len() int { return len(b.Tokens) }
+
+// Reset empties the batch, keeping its storage.
+func (b *Batch) Reset() {
+	b.Tokens, b.Pos, b.Seq, b.Logits = b.Tokens[:0], b.Pos[:0], b.Seq[:0], b.Logits[:0]
+}
+
+// Engine runs a model's forward pass. The CPU engine ([CPU]) and the GPU engine
+// (package shaders) implement it; results stay inside the engine and only what is asked
+// for comes out (a GPU engine reads back one token id per Sample).
+type Engine interface {
+	// Config is the architecture the engine runs.
+	Config() *Config
+	// MaxSeqs is the number of sequences (KV-cache slots); Context the positions per slot.
+	MaxSeqs() int
+	Context() int
+	// Forward runs the batch: each row's K and V are written to its sequence's cache at its
+	// position, and attention sees positions 0..Pos of the same sequence. The rows with
+	// Logits set become output rows 0, 1, … of this call, replacing the previous call's.
+	Forward(b *Batch) error
+	// Logits copies output row i of the last Forward into dst[V].
+	Logits(dst []float32, i int) error
+	// Sample draws the next token from output row i of the last Forward.
+	Sample(i int, s *Sampler) (int, error)
+	// Clear forgets everything cached for sequence seq.
+	Clear(seq int)
+	// Close releases the engine's memory.
+	Close() error
+}

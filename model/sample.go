@@ -1,0 +1,132 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// SamplerParams choose how the next token is drawn from a row of logits. They follow
+// Hugging Face's generate: repetition penalty, then temperature, top-k, top-p.
+type SamplerParams struct {
+	Temperature   float32 // 0: greedy (argmax, ties to the lowest id)
+	TopK          int     // keep the k most likely tokens; 0: all
+	TopP          float32 // keep the smallest set whose probability reaches p; 0 or 1: all
+	RepeatPenalty float32 // divide positive (multiply negative) logits of seen tokens; 0 or 1: off
+	RepeatLastN   int     // how many recent tokens the penalty sees; 0: all
+	Seed          uint64  // seeds the random draws
+}
+
+// Sampler draws tokens with fixed parameters and a seeded random stream, remembering
+// the tokens it has accepted for the repetition penalty.
+type Sampler struct {
+	p       SamplerParams
+	rng     *rand.Rand
+	history []int
+	scratch []float32
+	order   []int
+	probs   []float64
+}
+
+// NewSampler makes a sampler; the same params and seed give the same tokens.
+func NewSampler(p SamplerParams) *Sampler {
+	return &Sampler{p: p, rng: rand.New(rand.NewPCG(p.Seed, 0x7432776562))}
+}
+
+// Greedy is a sampler that always takes the most likely token.
+func Greedy() *Sampler { return NewSampler(SamplerParams{}) }
+
+// Params returns the sampler's parameters (a GPU engine samples on the device with them).
+func (s *Sampler) Params() SamplerParams { return s.p }
+
+// History returns the tokens the repetition penalty sees.
+func (s *Sampler) History() []int {
+	if n := s.p.RepeatLastN; n > 0 && len(s.history) > n {
+		return s.history[len(s.history)-n:]
+	}
+	return s.history
+}
+
+// Accept records a token of the prompt or of the output.
+func (s *Sampler) Accept(id int) { s.history = append(s.history, id) }
+
+// Sample draws a token from logits[V]; logits is not modified.
+func (s *Sampler) Sample(logits []float32) int {
+	if pen := s.p.RepeatPenalty; pen > 0 && pen != 1 && len(s.history) > 0 {
+		s.scratch = append(s.scratch[:0], logits...)
+		for _, id := range s.History() {
+			if id < 0 || id >= len(s.scratch) {
+				continue
+			}
+			if v := logits[id]; v > 0 {
+				s.scratch[id] = v / pen
+			} else {
+				s.scratch[id] = v * pen
+			}
+		}
+		logits = s.scratch
+	}
+	if s.p.Temperature <= 0 {
+		return Argmax(logits)
+	}
+	// Candidates sorted by logit, descending; ties keep the lower id first.
+	s.order = s.order[:0]
+	for i := range logits {
+		s.order = append(s.order, i)
+	}
+	slices.SortStableFunc(s.order, func(a, b int) int {
+		switch {
+		case logits[a] > logits[b]:
+			return -1
+		case logits[a] < logits[b]:
+			return 1
+		}
+		return 0
+	})
+	n := len(s.order)
+	if k := s.p.TopK; k > 0 && k < n {
+		n = k
+	}
+	// Softmax of logit/T over the kept candidates, in float64.
+	s.probs = s.probs[:0]
+	top := float64(logits[s.order[0]])
+	var sum float64
+	for _, id := range s.order[:n] {
+		p := math.Exp((float64(logits[id]) - top) / float64(s.p.Temperature))
+		s.probs = append(s.probs, p)
+		sum += p
+	}
+	if tp := float64(s.p.TopP); tp > 0 && tp < 1 {
+		var cum float64
+		for i, p := range s.probs {
+			cum += p / sum
+			if cum >= tp {
+				n = i + 1
+				break
+			}
+		}
+		sum = 0
+		for _, p := range s.probs[:n] {
+			sum += p
+		}
+	}
+	r := s.rng.Float64() * sum
+	for i, p := range s.probs[:n] {
+		r -= p
+		if r < 0 {
+			return s.order[i]
+		}
+	}
+	return s.order[n-1]
+}
+
+// Argmax is the index of the largest value, the lowest index among ties.
+func Argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
