@@ -53,7 +53,4 @@ bench:
 
 ## generate: regenerate the Vugu components' Go code
 generate:
-	$(GO) tool vugugen web
-	@for f in web/*_gen.go; do \
-	  grep -q '^//go:build js && wasm' $$f || sed -i '1i //go:build js \&\& wasm\n' $$f; \
-	done
+	GOOS=js GOARCH=wasm $(GO) generate ./web

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// t2 runs one command line in-process and returns its exit code, stdout and stderr.
+func t2(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// fixtureModel returns the folder of an oracle fixture model, skipping the test when the
+// fixtures are not installed.
+func fixtureModel(t *testing.T, name string) string {
+	t.Helper()
+	root := os.Getenv("T2_FIXTURES")
+	if root == "" {
+		t.Skip("set T2_FIXTURES to the oracle fixtures folder (../shared/fixtures)")
+	}
+	return filepath.Join(root, name)
+}
+
+// fixtureCase reads one case of a fixture model's cases.json.
+func fixtureCase(t *testing.T, dir, name string) (text string, inputIDs, greedy []int) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Cases []struct {
+			Name     string
+			Text     string
+			InputIDs []int `json:"input_ids"`
+			Greedy   struct {
+				IDs []int `json:"generated_ids"`
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range f.Cases {
+		if c.Name == name {
+			return c.Text, c.InputIDs, c.Greedy.IDs
+		}
+	}
+	t.Fatalf("no case %s", name)
+	return
+}
+
+func TestTokenizeCommand(t *testing.T) {
+	dir := fixtureModel(t, "llama-tiny")
+	if code, out, errOut := t2("tokenize", "--model", dir, "--special", "Hello world"); code != 0 || out != "[128000,9906,1917]\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	jsonl := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(jsonl, []byte("{\"text\": \"Hello world\"}\n{\"text\": \"\"}\n"), 0o644)
+	if code, out, errOut := t2("tokenize", "--model", dir, "--jsonl", jsonl); code != 0 || out != "[9906,1917]\n[]\n" {
+		t.Errorf("jsonl: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	os.WriteFile(jsonl, []byte("{\"text\": \"a\"}\n{\"txt\": \"b\"}\n"), 0o644)
+	if code, _, errOut := t2("tokenize", "--model", dir, "--jsonl", jsonl); code != 1 || !strings.Contains(errOut, "in.jsonl:2: field text is missing") {
+		t.Errorf("bad jsonl: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestTemplateCommand(t *testing.T) {
+	dir := fixtureModel(t, "qwen2-tiny")
+	msgs := filepath.Join(t.TempDir(), "m.json")
+	os.WriteFile(msgs, []byte(`[{"role": "user", "content": "hi"}]`), 0o644)
+	code, out, errOut := t2("template", "--model", dir, "--messages", msgs, "--add-generation-prompt")
+	if want := "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"; code != 0 || out != want {
+		t.Errorf("exit %d, stdout %q, want %q; stderr %q", code, out, want, errOut)
+	}
+}
+
+// TestGenerateCommand holds `t2 generate --greedy` to llama.cpp's greedy continuation.
+func TestGenerateCommand(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny"} {
+		dir := fixtureModel(t, name)
+		text, _, greedy := fixtureCase(t, dir, "english")
+		code, out, errOut := t2("generate", "--model", dir, "--prompt", text, "--greedy", "--max-tokens", "16", "--print-ids")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, errOut)
+		}
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		var ids []int
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &ids); err != nil {
+			t.Fatalf("%s: last line %q: %v", name, lines[len(lines)-1], err)
+		}
+		if !slices.Equal(ids, greedy) {
+			t.Errorf("%s: ids %v, llama.cpp %v", name, ids, greedy)
+		}
+	}
+}
+
+// TestLogitsCommand checks the file layout of `t2 logits` against the fixture logits.
+func TestLogitsCommand(t *testing.T) {
+	dir := fixtureModel(t, "llama-tiny")
+	_, ids, _ := fixtureCase(t, dir, "english")
+	var list []string
+	for _, id := range ids {
+		list = append(list, strconv.Itoa(id))
+	}
+	out := filepath.Join(t.TempDir(), "logits.bin")
+	if code, _, errOut := t2("logits", "--model", dir, "--ids", strings.Join(list, ","), "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vocab, cols = 128256, 16032
+	if len(data) != len(ids)*vocab*4 {
+		t.Fatalf("%d bytes, want %d × %d × 4", len(data), len(ids), vocab)
+	}
+	want, err := os.ReadFile(filepath.Join(dir, "logits", "english.f32.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range ids {
+		for j := range cols {
+			got := math.Float32frombits(binary.LittleEndian.Uint32(data[4*(r*vocab+8*j):]))
+			ref := math.Float32frombits(binary.LittleEndian.Uint32(want[4*(r*cols+j):]))
+			if math.Abs(float64(got-ref)) > 2e-5 {
+				t.Fatalf("row %d column %d: %g, llama.cpp %g", r, 8*j, got, ref)
+			}
+		}
+	}
+}
+
+// TestRandomModel checks that a random checkpoint loads and generates, and that the same
+// seed writes the same bytes.
+func TestRandomModel(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(cfg, defaultModelConfig, 0o644)
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	for _, dir := range []string{a, b} {
+		if code, _, errOut := t2("random-model", "--config", cfg, "--seed", "5", "--out", dir); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+	}
+	for _, f := range []string{"model.safetensors", "tokenizer.json", "tokenizer_config.json", "config.json"} {
+		x, _ := os.ReadFile(filepath.Join(a, f))
+		y, _ := os.ReadFile(filepath.Join(b, f))
+		if len(x) == 0 || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between two runs with the same seed (or is empty)", f)
+		}
+	}
+	code, out, errOut := t2("generate", "--model", a, "--prompt", "hello", "--chat", "--greedy", "--max-tokens", "8", "--print-ids")
+	if code != 0 || !strings.HasSuffix(out, "]\n") {
+		t.Errorf("generate on a random model: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = t2("tokenize", "--model", a, "héllo <|im_start|>")
+	if want := "[104,195,169,108,108,111,32,257]\n"; code != 0 || out != want {
+		t.Errorf("byte tokenizer: %q, want %q", out, want)
+	}
+}
+
+// TestCommandErrors checks that bad input gives a non-zero exit and a message naming
+// the problem.
+func TestCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	cfgFile := filepath.Join(dir, "config.json")
+	os.WriteFile(cfgFile, defaultModelConfig, 0o644)
+	if code, _, errOut := t2("random-model", "--config", cfgFile, "--out", good); code != 0 {
+		t.Fatal(errOut)
+	}
+	// broken copies a good checkpoint and lets f spoil one file.
+	broken := func(name string, f func(dir string)) string {
+		d := filepath.Join(dir, name)
+		os.MkdirAll(d, 0o755)
+		for _, n := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} {
+			data, _ := os.ReadFile(filepath.Join(good, n))
+			os.WriteFile(filepath.Join(d, n), data, 0o644)
+		}
+		f(d)
+		return d
+	}
+	edit := func(d, file, old, new string) {
+		data, _ := os.ReadFile(filepath.Join(d, file))
+		if !bytes.Contains(data, []byte(old)) {
+			t.Fatalf("%s has no %q", file, old)
+		}
+		os.WriteFile(filepath.Join(d, file), bytes.Replace(data, []byte(old), []byte(new), 1), 0o644)
+	}
+	truncated := broken("truncated", func(d string) {
+		p := filepath.Join(d, "model.safetensors")
+		data, _ := os.ReadFile(p)
+		os.WriteFile(p, data[:len(data)/2], 0o644)
+	})
+	unknownArch := broken("arch", func(d string) { edit(d, "config.json", "LlamaForCausalLM", "GPTNeoXForCausalLM") })
+	wordPiece := broken("wordpiece", func(d string) { edit(d, "tokenizer.json", `"type": "BPE"`, `"type": "WordPiece"`) })
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"missing flags", []string{"generate"}, 2, "usage: t2 generate"},
+		{"bad flag", []string{"logits", "--nope"}, 2, "flag provided but not defined"},
+		{"no such folder", []string{"generate", "--model", filepath.Join(dir, "nope"), "--prompt", "x"}, 1, "config.json"},
+		{"truncated safetensors", []string{"generate", "--model", truncated, "--prompt", "x"}, 1, "model.safetensors"},
+		{"unknown architecture", []string{"generate", "--model", unknownArch, "--prompt", "x"}, 1, `architecture "GPTNeoXForCausalLM"`},
+		{"unsupported tokenizer", []string{"tokenize", "--model", wordPiece, "x"}, 1, "WordPiece"},
+		{"bad ids", []string{"logits", "--model", good, "--ids", "1,x", "--out", filepath.Join(dir, "l")}, 1, `item 2 "x" is not a token id`},
+		{"id outside vocab", []string{"logits", "--model", good, "--ids", "1,9999", "--out", filepath.Join(dir, "l")}, 1, "token 9999 outside the vocabulary"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := t2(tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d (want %d), stderr %q does not contain %q", code, tt.code, errOut, tt.want)
+			}
+		})
+	}
+	if code, _, errOut := t2("generate", "--help"); code != 0 || !strings.Contains(errOut, "--max-tokens") && !strings.Contains(errOut, "-max-tokens") {
+		t.Errorf("--help: exit %d, %q", code, errOut)
+	}
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/t2web/t2web/model"
+)
+
+// cmdGenerate streams the model's continuation of a prompt to stdout.
+func cmdGenerate(args []string, stdout, stderr io.Writer) error {
+	fs := flags("generate", "--model DIR (--prompt TEXT | --ids 1,2,3) [flags]", stderr)
+	dir := fs.String("model", "", "checkpoint `folder`")
+	prompt := fs.String("prompt", "", "prompt `text`")
+	useChat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
+	idList := fs.String("ids", "", "start from these comma-separated token `ids` instead of a prompt")
+	maxTokens := fs.Int("max-tokens", 128, "generate at most `n` tokens")
+	greedy := fs.Bool("greedy", false, "always take the most likely token (temperature 0)")
+	p := model.SamplerParams{Temperature: 0.8, TopP: 0.95, RepeatPenalty: 1}
+	fs.Var(float32Flag{&p.Temperature}, "temperature", "sampling `temperature`; 0 is greedy")
+	fs.IntVar(&p.TopK, "top-k", 40, "keep the `k` most likely tokens; 0 keeps all")
+	fs.Var(float32Flag{&p.TopP}, "top-p", "keep the smallest set of tokens whose probability reaches `p`")
+	fs.Var(float32Flag{&p.RepeatPenalty}, "repeat-penalty", "penalise tokens already seen by `factor`; 1 is off")
+	fs.IntVar(&p.RepeatLastN, "repeat-last-n", 64, "the penalty sees the last `n` tokens; 0 sees all")
+	fs.Uint64Var(&p.Seed, "seed", 0, "random `seed`")
+	printIDs := fs.Bool("print-ids", false, "end with the generated ids as a JSON array on a line of its own")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || (*prompt == "") == (*idList == "") || fs.NArg() != 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if *greedy {
+		p.Temperature = 0
+	}
+	m, err := loadModel(*dir)
+	if err != nil {
+		return err
+	}
+	var ids []int
+	if *idList != "" {
+		if ids, err = parseIDs(*idList); err != nil {
+			return err
+		}
+	} else if ids, err = m.Prompt(*prompt, *useChat); err != nil {
+		return err
+	}
+	e, err := model.NewCPU(m, model.CPUOptions{})
+	if err != nil {
+		return err
+	}
+	dec := m.Tokenizer.NewDecoder(true)
+	var werr error
+	out, err := model.Generate(e, ids, model.NewSampler(p), *maxTokens, m.EOS, func(id int) bool {
+		_, werr = io.WriteString(stdout, dec.Add(id))
+		return werr == nil
+	})
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
+	io.WriteString(stdout, dec.Flush())
+	if *printIDs {
+		data, _ := json.Marshal(nonNil(out))
+		fmt.Fprintf(stdout, "\n%s\n", data)
+	}
+	return nil
+}
+
+// float32Flag is a flag.Value for a float32.
+type float32Flag struct{ p *float32 }
+
+func (f float32Flag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return fmt.Sprint(*f.p)
+}
+
+func (f float32Flag) Set(s string) error {
+	var v float64
+	if _, err := fmt.Sscan(s, &v); err != nil {
+		return fmt.Errorf("%q is not a number", s)
+	}
+	*f.p = float32(v)
+	return nil
+}
+
+// loadModel loads a checkpoint folder, naming the folder in errors.
+func loadModel(dir string) (*model.Model, error) {
+	m, err := model.Load(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return m, nil
+}

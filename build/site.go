@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// cmdSite builds the static site into a folder.
+func cmdSite(args []string, stdout, stderr io.Writer) error {
+	fs := flags("site", "[--out DIR]", stderr)
+	out := fs.String("out", "dist", "output `folder`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if err := buildSite(*out, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "site in %s; t2 serve --dir %s serves it\n", *out, *out)
+	return nil
+}
+
+// buildSite writes the static site to outDir, creating it when needed:
+//
+//	index.html       the page shell (repository root)
+//	wasm_exec.js     Go's wasm support, from $(go env GOROOT)/lib/wasm
+//	ui.wasm          the page (./web), which index.html starts
+//	engine.wasm      the engine worker (./wasm), which worker.js starts
+//	worker.js, …     web/'s static files (everything but Go and Vugu sources)
+//	models/default/  a random-weight checkpoint of default-model.json, seed 1
+//	.nojekyll        tells GitHub Pages to serve the folder as it is
+//
+// Every URL inside is relative, so the site works from any path (a Pages sub-path).
+// It must run inside the t2web module: it builds from the sources there with the go
+// command. Progress goes to logw.
+func buildSite(outDir string, logw io.Writer) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	goroot, err := goEnv(root, "GOROOT")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	for _, b := range []struct{ pkg, out string }{{"./web", "ui.wasm"}, {"./wasm", "engine.wasm"}} {
+		dst, err := filepath.Abs(filepath.Join(outDir, b.out))
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", dst, b.pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s (GOOS=js GOARCH=wasm go build %s): %w\n%s", b.out, b.pkg, err, out)
+		}
+		logSize(logw, dst)
+	}
+
+	copies := [][2]string{
+		{filepath.Join(goroot, "lib", "wasm", "wasm_exec.js"), "wasm_exec.js"},
+		{filepath.Join(root, "index.html"), "index.html"},
+	}
+	web, err := os.ReadDir(filepath.Join(root, "web"))
+	if err != nil {
+		return err
+	}
+	for _, e := range web {
+		name := e.Name()
+		if e.IsDir() || strings.HasSuffix(name, ".go") || strings.HasSuffix(name, ".vugu") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		copies = append(copies, [2]string{filepath.Join(root, "web", name), name})
+	}
+	for _, c := range copies {
+		if err := copyFile(c[0], filepath.Join(outDir, c[1])); err != nil {
+			return err
+		}
+		logSize(logw, filepath.Join(outDir, c[1]))
+	}
+	if err := os.WriteFile(filepath.Join(outDir, ".nojekyll"), nil, 0o644); err != nil {
+		return err
+	}
+
+	modelDir := filepath.Join(outDir, "models", "default")
+	if err := writeRandomModel(defaultModelConfig, 1, modelDir); err != nil {
+		return fmt.Errorf("default model: %w", err)
+	}
+	fmt.Fprintf(logw, "wrote %s (random weights, seed 1)\n", modelDir)
+	return nil
+}
+
+// moduleRoot is the folder of the t2web module's go.mod, as the go command finds it
+// from the working directory.
+func moduleRoot() (string, error) {
+	gomod, err := goEnv(".", "GOMOD")
+	if err != nil {
+		return "", err
+	}
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the t2web module (go env GOMOD is empty): run t2 site from the repository")
+	}
+	root := filepath.Dir(gomod)
+	if _, err := os.Stat(filepath.Join(root, "web")); err != nil {
+		return "", fmt.Errorf("module %s has no web/ folder: run t2 site from the t2web repository", root)
+	}
+	return root, nil
+}
+
+// goEnv returns `go env name`, run in dir.
+func goEnv(dir, name string) (string, error) {
+	cmd := exec.Command("go", "env", name)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go env %s: %w: %s", name, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}
+
+func logSize(w io.Writer, path string) {
+	if st, err := os.Stat(path); err == nil {
+		fmt.Fprintf(w, "wrote %s (%s)\n", path, sizeText(st.Size()))
+	}
+}
+
+// sizeText writes n bytes with a binary unit.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

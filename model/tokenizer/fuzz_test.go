@@ -1,0 +1,50 @@
+package tokenizer
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzEncode checks that Encode and the streaming decoder never panic, and that on the
+// Llama 3 tokenizer (no normalizer, every byte in the vocabulary) Decode(Encode(s))
+// gives s back for valid UTF-8. Without T2_FIXTURES it fuzzes the SentencePiece-style
+// tokenizer of sentencepiece_test.go only.
+func FuzzEncode(f *testing.F) {
+	for _, s := range []string{
+		"", "Hello world", " leading", "trailing   ", "a\n\n\tb", "don't I'LL",
+		"naïve café — 日本語 🙂", "👨\u200d👩\u200d👧", "<|begin_of_text|>hi<|eot_id|>",
+		"<s>x</s>", "12345678", "\xff\xfe", "\u00a0\u3000\u2028", "e\u0301", "<|im_start|>",
+	} {
+		f.Add(s)
+	}
+	sp := loadSP(f, llama2Layout)
+	var llama *Tokenizer
+	if os.Getenv("T2_FIXTURES") != "" {
+		llama = loadFixture(f, "llama-tiny")
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, tok := range []*Tokenizer{sp, llama} {
+			if tok == nil {
+				continue
+			}
+			ids := tok.Encode(s, true)
+			for _, id := range ids {
+				if id < 0 || id >= tok.VocabSize() {
+					t.Fatalf("Encode(%q): id %d outside the vocabulary", s, id)
+				}
+			}
+			text := tok.Decode(ids, false)
+			adds, flush := streamDecode(tok, ids, false)
+			if got := strings.Join(adds, "") + flush; got != text {
+				t.Errorf("Encode(%q): streamed %q, Decode %q", s, got, text)
+			}
+		}
+		if llama != nil && utf8.ValidString(s) {
+			if got := llama.Decode(llama.Encode(s, false), false); got != s {
+				t.Errorf("Llama 3: Decode(Encode(%q)) = %q", s, got)
+			}
+		}
+	})
+}

@@ -1,0 +1,205 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/hack-pad/safejs"
+)
+
+// fetchURL is the getter of the browser: fetch(url), its body streamed from a
+// ReadableStream reader. It awaits promises, so it must not run inside a js.FuncOf
+// callback.
+func fetchURL(url string) (*response, error) {
+	fetch, err := safejs.Global().Get("fetch")
+	if err != nil {
+		return nil, err
+	}
+	p, err := fetch.Invoke(url)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := await(p)
+	if err != nil {
+		return nil, err
+	}
+	code, err := getInt(resp, "status")
+	if err != nil {
+		return nil, err
+	}
+	text, _ := getString(resp, "statusText") // "" over HTTP/2
+	if text == "" {
+		text = statusText[code]
+	}
+	r := &response{Code: code, Status: strings.TrimSpace(strconv.Itoa(code) + " " + text), Length: -1}
+
+	headers, err := resp.Get("headers")
+	if err != nil {
+		return nil, err
+	}
+	cl, _ := headerValue(headers, "Content-Length")
+	ce, _ := headerValue(headers, "Content-Encoding")
+	if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 && (ce == "" || ce == "identity") {
+		r.Length = n // a compressed body's length is not what we read
+	}
+
+	body, err := resp.Get("body")
+	if err != nil {
+		return nil, err
+	}
+	if body.IsNull() || body.IsUndefined() {
+		r.Body = io.NopCloser(strings.NewReader(""))
+		return r, nil
+	}
+	reader, err := body.Call("getReader")
+	if err != nil {
+		return nil, fmt.Errorf("body.getReader: %w", err)
+	}
+	r.Body = &streamReader{reader: reader}
+	return r, nil
+}
+
+// statusText names the statuses a static host answers; fetch gives no text over HTTP/2.
+var statusText = map[int]string{
+	200: "OK", 206: "Partial Content", 304: "Not Modified", 400: "Bad Request",
+	401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 410: "Gone",
+	429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+	503: "Service Unavailable", 504: "Gateway Timeout",
+}
+
+// streamReader reads a ReadableStreamDefaultReader of Uint8Array chunks.
+type streamReader struct {
+	reader  safejs.Value
+	pending []byte
+	err     error // sticky
+}
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	for len(s.pending) == 0 {
+		if s.err != nil {
+			return 0, s.err
+		}
+		s.pending, s.err = s.next()
+	}
+	n := copy(p, s.pending)
+	s.pending = s.pending[n:]
+	return n, nil
+}
+
+// next awaits the next chunk; io.EOF at the end of the stream.
+func (s *streamReader) next() ([]byte, error) {
+	p, err := s.reader.Call("read")
+	if err != nil {
+		return nil, err
+	}
+	res, err := await(p)
+	if err != nil {
+		return nil, err
+	}
+	done, err := res.Get("done")
+	if err != nil {
+		return nil, err
+	}
+	if d, _ := done.Bool(); d {
+		return nil, io.EOF
+	}
+	chunk, err := res.Get("value")
+	if err != nil {
+		return nil, err
+	}
+	n, err := getInt(chunk, "byteLength")
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	if _, err := safejs.CopyBytesToGo(b, chunk); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (s *streamReader) Close() error {
+	if s.err == nil {
+		s.err = errors.New("read after Close")
+		s.reader.Call("cancel") // a promise; nothing to wait for
+	}
+	return nil
+}
+
+// await blocks until the promise p settles and returns its value, or its rejection as
+// an error. The calling goroutine must not be a js.FuncOf callback.
+func await(p safejs.Value) (safejs.Value, error) {
+	type result struct {
+		v   safejs.Value
+		err error
+	}
+	ch := make(chan result, 1)
+	onValue, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		ch <- result{v: arg0(args)}
+		return nil
+	})
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	defer onValue.Release()
+	onError, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		ch <- result{err: jsError(arg0(args))}
+		return nil
+	})
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	defer onError.Release()
+	if _, err := p.Call("then", onValue.Value(), onError.Value()); err != nil {
+		return safejs.Value{}, err
+	}
+	r := <-ch
+	return r.v, r.err
+}
+
+func arg0(args []safejs.Value) safejs.Value {
+	if len(args) == 0 {
+		return safejs.Undefined()
+	}
+	return args[0]
+}
+
+// jsError turns a rejection reason (usually an Error, e.g. TypeError "Failed to
+// fetch") into a Go error.
+func jsError(v safejs.Value) error {
+	if m, err := v.Get("message"); err == nil && m.Type() == safejs.TypeString {
+		s, _ := m.String()
+		return errors.New(s)
+	}
+	s, _ := v.String()
+	return errors.New(s)
+}
+
+func headerValue(headers safejs.Value, name string) (string, error) {
+	v, err := headers.Call("get", name)
+	if err != nil || v.IsNull() {
+		return "", err
+	}
+	return v.String()
+}
+
+func getInt(v safejs.Value, name string) (int, error) {
+	f, err := v.Get(name)
+	if err != nil {
+		return 0, err
+	}
+	return f.Int()
+}
+
+func getString(v safejs.Value, name string) (string, error) {
+	f, err := v.Get(name)
+	if err != nil {
+		return "", err
+	}
+	return f.String()
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"path"
+	"slices"
+	"sync"
+	"time"
+)
+
+// httpFS is the fs.FS of a checkpoint folder served over HTTP. Open downloads a whole
+// file into memory, reporting progress as it goes, and keeps it for later Opens; the
+// files it returns implement io.ReaderAt, so model.Load reads tensors from them lazily.
+// A 404 is fs.ErrNotExist, so optional files (generation_config.json) may be missing.
+type httpFS struct {
+	base    *url.URL // the folder, absolute, path ending in "/"
+	display string   // the folder as the user wrote it, for messages
+	get     getter
+
+	// progress, when not nil, is called as each file downloads, at most every
+	// progressEvery, and once more when it is complete. total is -1 when unknown.
+	progress func(name string, loaded, total int64)
+
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+// progressEvery is the least time between two progress reports of one file.
+const progressEvery = 100 * time.Millisecond
+
+// getter starts an HTTP GET of an absolute URL. In the browser it is fetchURL (fetch,
+// without net/http, which would add a megabyte to engine.wasm); natively, in tests,
+// net/http.
+type getter func(url string) (*response, error)
+
+// response is the start of an HTTP answer.
+type response struct {
+	Code   int           // status code, e.g. 404
+	Status string        // e.g. "404 Not Found"
+	Length int64         // body length, -1 when unknown (or compressed)
+	Body   io.ReadCloser // the body, streamed
+}
+
+// newHTTPFS returns the file system of the folder at ref, resolved against the
+// document at page (the page's or worker's own URL), downloaded with get.
+func newHTTPFS(page, ref string, get getter) (*httpFS, error) {
+	if ref == "" {
+		return nil, errors.New("model URL is empty")
+	}
+	p, err := url.Parse(page)
+	if err != nil {
+		return nil, fmt.Errorf("page URL %q: %w", page, err)
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return nil, fmt.Errorf("model URL %q: %w", ref, err)
+	}
+	base := p.ResolveReference(r)
+	base.RawQuery, base.Fragment = "", ""
+	display := ref
+	if len(base.Path) == 0 || base.Path[len(base.Path)-1] != '/' {
+		base.Path += "/"
+		base.RawPath = ""
+		display += "/"
+	}
+	return &httpFS{base: base, display: display, get: get, files: map[string][]byte{}}, nil
+}
+
+// statusError is an HTTP answer other than 200 OK.
+type statusError struct {
+	URL    string // as the user wrote it
+	Code   int
+	Status string // e.g. "404 Not Found"
+}
+
+func (e *statusError) Error() string { return e.URL + ": HTTP " + e.Status }
+
+// Unwrap makes a missing file fs.ErrNotExist.
+func (e *statusError) Unwrap() error {
+	if e.Code == 404 || e.Code == 410 { // Not Found, Gone
+		return fs.ErrNotExist
+	}
+	return nil
+}
+
+// Open downloads the file name of the folder, or returns the copy it already holds.
+func (h *httpFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) || name == "." {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	h.mu.Lock()
+	b, ok := h.files[name]
+	h.mu.Unlock()
+	if !ok {
+		var err error
+		if b, err = h.download(name); err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		h.mu.Lock()
+		h.files[name] = b
+		h.mu.Unlock()
+	}
+	return &memFile{Reader: bytes.NewReader(b), name: path.Base(name), size: int64(len(b))}, nil
+}
+
+// download reads the file name into memory.
+func (h *httpFS) download(name string) ([]byte, error) {
+	u := h.base.ResolveReference(&url.URL{Path: name})
+	display := h.display + name
+	resp, err := h.get(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", display, err)
+	}
+	defer resp.Body.Close()
+	if resp.Code != 200 {
+		return nil, &statusError{URL: display, Code: resp.Code, Status: resp.Status}
+	}
+
+	total := resp.Length // -1 when unknown
+	var buf []byte
+	if total > 0 && total <= 1<<31 {
+		buf = make([]byte, 0, total)
+	}
+	report := func(loaded int64) {
+		if h.progress == nil {
+			return
+		}
+		t := total
+		if t >= 0 && loaded > t { // a compressed length: the server did not say the real one
+			t = -1
+		}
+		h.progress(name, loaded, t)
+	}
+	report(0)
+	last := time.Now()
+	var probe [512]byte // reads past the announced length, which should find only EOF
+	for {
+		dst := buf[len(buf):cap(buf)]
+		atEnd := len(dst) == 0 && total >= 0 && int64(len(buf)) >= total
+		if atEnd {
+			dst = probe[:]
+		} else if len(dst) == 0 {
+			buf = slices.Grow(buf, 256<<10)
+			dst = buf[len(buf):cap(buf)]
+		}
+		n, err := resp.Body.Read(dst)
+		if atEnd {
+			buf = append(buf, probe[:n]...)
+		} else {
+			buf = buf[:len(buf)+n]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: after %d bytes: %w", display, len(buf), err)
+		}
+		if time.Since(last) >= progressEvery {
+			report(int64(len(buf)))
+			last = time.Now()
+		}
+	}
+	if total >= 0 && int64(len(buf)) < total {
+		return nil, fmt.Errorf("%s: got %d of %d bytes", display, len(buf), total)
+	}
+	report(int64(len(buf)))
+	return buf, nil
+}
+
+// memFile is a downloaded file: an fs.File that is also an io.ReaderAt and io.Seeker.
+type memFile struct {
+	*bytes.Reader
+	name string
+	size int64
+}
+
+func (f *memFile) Stat() (fs.FileInfo, error) { return memInfo{f.name, f.size}, nil }
+func (f *memFile) Close() error               { return nil }
+
+type memInfo struct {
+	name string
+	size int64
+}
+
+func (i memInfo) Name() string       { return i.name }
+func (i memInfo) Size() int64        { return i.size }
+func (i memInfo) Mode() fs.FileMode  { return 0o444 }
+func (i memInfo) ModTime() time.Time { return time.Time{} }
+func (i memInfo) IsDir() bool        { return false }
+func (i memInfo) Sys() any           { return nil }

@@ -1,0 +1,118 @@
+//go:build !(js && wasm)
+
+package main
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestHTTPFSResolve(t *testing.T) {
+	for _, tc := range []struct {
+		page, ref, base, display string
+	}{
+		{"http://h/app/worker.js", "models/default/", "http://h/app/models/default/", "models/default/"},
+		{"http://h/app/worker.js", "models/default", "http://h/app/models/default/", "models/default/"},
+		{"http://h/app/worker.js", "/m/", "http://h/m/", "/m/"},
+		{"http://h/app/worker.js", "https://cdn.example/m/x?y=1#z", "https://cdn.example/m/x/", "https://cdn.example/m/x?y=1#z/"},
+	} {
+		h, err := newHTTPFS(tc.page, tc.ref, httpGet(http.DefaultClient))
+		if err != nil {
+			t.Fatalf("newHTTPFS(%q, %q): %v", tc.page, tc.ref, err)
+		}
+		if got := h.base.String(); got != tc.base {
+			t.Errorf("newHTTPFS(%q, %q).base = %q, want %q", tc.page, tc.ref, got, tc.base)
+		}
+		if h.display != tc.display {
+			t.Errorf("newHTTPFS(%q, %q).display = %q, want %q", tc.page, tc.ref, h.display, tc.display)
+		}
+	}
+	if _, err := newHTTPFS("http://h/", "", httpGet(http.DefaultClient)); err == nil {
+		t.Error("newHTTPFS with an empty URL: no error")
+	}
+}
+
+func TestHTTPFS(t *testing.T) {
+	var zeroTime time.Time
+	content := strings.Repeat("0123456789abcdef", 100_000) // 1.6 MB, many reads
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		switch r.URL.Path {
+		case "/m/model.safetensors":
+			io.WriteString(w, content) // large: chunked, no Content-Length
+		case "/m/config.json":
+			http.ServeContent(w, r, "config.json", zeroTime, strings.NewReader(`{"a":1}`))
+		case "/m/broken.json":
+			http.Error(w, "boom", http.StatusInternalServerError)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+
+	h, err := newHTTPFS(srv.URL+"/page/worker.js", "../m/", httpGet(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last [2]int64
+	h.progress = func(name string, loaded, total int64) {
+		if name == "config.json" {
+			last = [2]int64{loaded, total}
+		}
+	}
+
+	b, err := fs.ReadFile(h, "config.json")
+	if err != nil || string(b) != `{"a":1}` {
+		t.Fatalf("ReadFile(config.json) = %q, %v", b, err)
+	}
+	if last != [2]int64{7, 7} {
+		t.Errorf("last progress of config.json = %v, want [7 7]", last)
+	}
+
+	f, err := h.Open("model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		t.Fatalf("%T is not an io.ReaderAt", f)
+	}
+	got := make([]byte, 16)
+	if _, err := ra.ReadAt(got, 16*99_999); err != nil || string(got) != "0123456789abcdef" {
+		t.Errorf("ReadAt(last 16 bytes) = %q, %v", got, err)
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != int64(len(content)) || st.Name() != "model.safetensors" {
+		t.Errorf("Stat = %v, %v; want size %d", st, err, len(content))
+	}
+
+	n := requests.Load()
+	if _, err := h.Open("model.safetensors"); err != nil {
+		t.Fatal(err)
+	}
+	if requests.Load() != n {
+		t.Error("second Open downloaded the file again")
+	}
+
+	_, err = h.Open("generation_config.json")
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open(missing) = %v, want fs.ErrNotExist", err)
+	}
+	if want := "../m/generation_config.json: HTTP 404 Not Found"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Open(missing) = %v, want it to say %q", err, want)
+	}
+	_, err = h.Open("broken.json")
+	if err == nil || errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "HTTP 500 Internal Server Error") {
+		t.Errorf("Open(broken) = %v, want an HTTP 500 error that is not fs.ErrNotExist", err)
+	}
+	if _, err := h.Open("../etc/passwd"); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("Open(../etc/passwd) = %v, want fs.ErrInvalid", err)
+	}
+}

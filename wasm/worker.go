@@ -1,0 +1,301 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/hack-pad/safejs"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/wasm/protocol"
+)
+
+func main() {
+	w, err := newWorker()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "engine:", err)
+		os.Exit(1)
+	}
+	w.serve()
+}
+
+// worker holds the engine worker's state: its JavaScript scope, the queue of requests and
+// the loaded model.
+type worker struct {
+	scope   safejs.Value // the worker's global scope: postMessage, location
+	inbox   chan request // load and generate requests, in order of arrival
+	onMsg   safejs.Func
+	yielder *yielder
+
+	generates atomic.Int64 // generate requests received so far
+	stopUpTo  atomic.Int64 // a stop request ends the generate requests numbered up to this
+
+	m      *model.Model
+	engine *model.CPU
+	url    string // the model's folder as requested
+}
+
+// request is one message from the page, as JSON, with the number of a generate request.
+type request struct {
+	data []byte
+	typ  string
+	seq  int64
+}
+
+// sampling defaults of a generation, as t2 generate's: only temperature and seed come
+// from the page.
+const (
+	defaultTopK = 40
+	defaultTopP = 0.95
+)
+
+func newWorker() (*worker, error) {
+	w := &worker{scope: safejs.Global(), inbox: make(chan request, 64)}
+	var err error
+	if w.yielder, err = newYielder(); err != nil {
+		return nil, err
+	}
+	if w.onMsg, err = safejs.FuncOf(w.receive); err != nil {
+		return nil, err
+	}
+	// worker.js holds the messages that arrived before we started and hands them over
+	// with the handler; without it (another host), just listen.
+	ready, err := w.scope.Get("t2Ready")
+	if err == nil && ready.Type() == safejs.TypeFunction {
+		_, err = ready.Invoke(w.onMsg.Value())
+	} else {
+		err = w.scope.Set("onmessage", w.onMsg.Value())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("installing the message handler: %w", err)
+	}
+	return w, nil
+}
+
+// receive is the worker's onmessage handler. It runs inside a JavaScript event, so it
+// must not block: it queues requests for serve, and marks stop requests at once.
+func (w *worker) receive(_ safejs.Value, args []safejs.Value) any {
+	if len(args) == 0 {
+		return nil
+	}
+	data, err := protocol.Data(args[0])
+	if err != nil {
+		w.fail(err)
+		return nil
+	}
+	typ, err := protocol.TypeOf(data)
+	if err != nil {
+		w.fail(err)
+		return nil
+	}
+	r := request{data: data, typ: typ}
+	switch typ {
+	case protocol.TypeStop:
+		w.stopUpTo.Store(w.generates.Load())
+		return nil
+	case protocol.TypeGenerate:
+		r.seq = w.generates.Add(1)
+	}
+	select {
+	case w.inbox <- r:
+	default:
+		w.fail(fmt.Errorf("engine busy: %d requests are waiting; %s dropped", cap(w.inbox), typ))
+	}
+	return nil
+}
+
+// serve handles the queued requests, one at a time, for ever.
+func (w *worker) serve() {
+	for r := range w.inbox {
+		if err := w.handle(r); err != nil {
+			w.fail(err)
+		}
+	}
+}
+
+// handle runs one request; a panic becomes an error message (and a stack on the console).
+func (w *worker) handle(r request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "engine: panic in %s: %v\n%s", r.typ, p, debug.Stack())
+			err = fmt.Errorf("engine: panic in %s: %v", r.typ, p)
+		}
+	}()
+	switch r.typ {
+	case protocol.TypeLoad:
+		var req protocol.Load
+		if err := json.Unmarshal(r.data, &req); err != nil {
+			return fmt.Errorf("load message: %w", err)
+		}
+		return w.load(req)
+	case protocol.TypeGenerate:
+		var req protocol.Generate
+		if err := json.Unmarshal(r.data, &req); err != nil {
+			return fmt.Errorf("generate message: %w", err)
+		}
+		return w.generate(req, r.seq)
+	}
+	return fmt.Errorf("unknown message type %q", r.typ)
+}
+
+// load downloads and loads the checkpoint folder at req.URL, replacing the current model
+// once the new one is ready.
+func (w *worker) load(req protocol.Load) error {
+	loc, err := w.scope.Get("location")
+	if err == nil {
+		loc, err = loc.Get("href")
+	}
+	href, err2 := loc.String()
+	if err = errors.Join(err, err2); err != nil {
+		return fmt.Errorf("reading the worker's location: %w", err)
+	}
+	fsys, err := newHTTPFS(href, req.URL, fetchURL)
+	if err != nil {
+		return err
+	}
+	fsys.progress = func(name string, loaded, total int64) {
+		w.post(protocol.Progress{Type: protocol.TypeProgress, File: name, Loaded: loaded, Total: total})
+	}
+	m, err := model.Load(fsys)
+	if err != nil {
+		return err
+	}
+	e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 1})
+	if err != nil {
+		return err
+	}
+	if w.engine != nil {
+		w.engine.Close()
+	}
+	w.m, w.engine, w.url = m, e, fsys.display
+
+	c := m.Config
+	w.post(protocol.Loaded{
+		Type: protocol.TypeLoaded, URL: w.url, Arch: c.Architecture,
+		Layers: c.NLayers, Dim: c.Dim, Vocab: c.VocabSize, Params: c.Params(),
+		Context: e.Context(), Chat: m.Chat != nil, Engine: "cpu",
+	})
+	return nil
+}
+
+// generate streams the continuation of req.Prompt, a Token message per token, then Done.
+func (w *worker) generate(req protocol.Generate, seq int64) error {
+	if w.engine == nil {
+		return errors.New("generate: no model loaded")
+	}
+	if req.MaxTokens <= 0 {
+		return fmt.Errorf("generate: maxTokens is %d, want > 0", req.MaxTokens)
+	}
+	if req.Temperature < 0 {
+		return fmt.Errorf("generate: temperature is %g, want ≥ 0", req.Temperature)
+	}
+	prompt, err := w.m.Prompt(req.Prompt, req.Chat)
+	if err != nil {
+		return err
+	}
+	s := model.NewSampler(model.SamplerParams{
+		Temperature: req.Temperature, TopK: defaultTopK, TopP: defaultTopP, Seed: req.Seed,
+	})
+	dec := w.m.Tokenizer.NewDecoder(true)
+	stopped := func() bool { return w.stopUpTo.Load() >= seq }
+
+	var n int
+	var first, last time.Time
+	start := time.Now()
+	out, err := model.Generate(w.engine, prompt, s, req.MaxTokens, w.m.EOS, func(id int) bool {
+		last = time.Now()
+		if n == 0 {
+			first = last
+		}
+		n++
+		w.post(protocol.Token{Type: protocol.TypeToken, ID: id, Text: dec.Add(id)})
+		w.yielder.yield() // lets a stop request in
+		return !stopped()
+	})
+	if err != nil {
+		return err
+	}
+	done := protocol.Done{
+		Type: protocol.TypeDone, IDs: out, Text: dec.Flush(),
+		PromptTokens: len(prompt), Stopped: stopped(),
+	}
+	if done.IDs == nil {
+		done.IDs = []int{}
+	}
+	if n > 0 {
+		done.PrefillTokensPerSecond = float64(len(prompt)) / first.Sub(start).Seconds()
+	}
+	if n > 1 {
+		done.TokensPerSecond = float64(n-1) / last.Sub(first).Seconds()
+	}
+	w.post(done)
+	return nil
+}
+
+// post sends a message to the page; a failure can only be logged.
+func (w *worker) post(v any) {
+	if err := protocol.Post(w.scope, v); err != nil {
+		fmt.Fprintln(os.Stderr, "engine:", err)
+	}
+}
+
+// fail reports err to the page.
+func (w *worker) fail(err error) {
+	w.post(protocol.Error{Type: protocol.TypeError, Message: err.Error()})
+}
+
+// yielder gives the JavaScript event loop a turn: it posts a message to itself over a
+// MessageChannel and blocks until it arrives. Every task queued before it (a "stop" from
+// the page) runs first. Unlike setTimeout(0), a message is not clamped to 4 ms.
+type yielder struct {
+	port    safejs.Value // the sending end
+	arrived chan struct{}
+	fn      safejs.Func
+}
+
+func newYielder() (*yielder, error) {
+	ctor, err := safejs.Global().Get("MessageChannel")
+	if err != nil {
+		return nil, err
+	}
+	mc, err := ctor.New()
+	if err != nil {
+		return nil, fmt.Errorf("new MessageChannel: %w", err)
+	}
+	y := &yielder{arrived: make(chan struct{}, 1)}
+	if y.fn, err = safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
+		select {
+		case y.arrived <- struct{}{}:
+		default:
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	recv, err := mc.Get("port1")
+	if err != nil {
+		return nil, err
+	}
+	if err := recv.Set("onmessage", y.fn.Value()); err != nil {
+		return nil, err
+	}
+	if y.port, err = mc.Get("port2"); err != nil {
+		return nil, err
+	}
+	return y, nil
+}
+
+// yield returns after the JavaScript event loop has run the tasks queued so far.
+func (y *yielder) yield() {
+	if _, err := y.port.Call("postMessage", nil); err != nil {
+		return
+	}
+	<-y.arrived
+}

@@ -1,0 +1,42 @@
+//go:build js && wasm
+
+// The web command is the t2web page, ui.wasm: Vugu components (root.vugu) mounted into
+// index.html's #vugu_mount_point. The model runs elsewhere, in the engine worker
+// (wasm/, started from worker.js); the page only sends it requests and shows its answers.
+//
+// The *_gen.go files are generated from the .vugu files; after changing one, run
+//
+//	GOOS=js GOARCH=wasm go generate ./web
+//
+// It runs vugugen (built for the host: GOOS= GOARCH=) and puts "//go:build js && wasm"
+// first in each generated file (vugu issue #330), so that native go build ./... and
+// go vet ./... skip this package.
+//
+//go:generate sh -c "GOOS= GOARCH= go tool vugugen -skip-go-mod -skip-main . && sed -i '1i //go:build js \\&\\& wasm\\n' *_gen.go && gofmt -w *_gen.go"
+package main
+
+import (
+	"fmt"
+
+	"github.com/vugu/vugu"
+	"github.com/vugu/vugu/domrender"
+)
+
+func main() {
+	renderer, err := domrender.New("#vugu_mount_point")
+	if err != nil {
+		panic(err)
+	}
+	defer renderer.Release()
+
+	buildEnv, err := vugu.NewBuildEnv(renderer.EventEnv())
+	if err != nil {
+		panic(err)
+	}
+	root := &Root{}
+	for ok := true; ok; ok = renderer.EventWait() {
+		if err := renderer.Render(buildEnv.RunBuild(root)); err != nil {
+			panic(fmt.Errorf("render: %w", err))
+		}
+	}
+}

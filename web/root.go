@@ -1,0 +1,291 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/hack-pad/safejs"
+	"github.com/vugu/vugu"
+
+	"github.com/t2web/t2web/wasm/protocol"
+)
+
+// The page's states, its root element's data-state (tests wait on them).
+const (
+	stateLoading    = "loading"    // the engine starts or a model downloads
+	stateReady      = "ready"      // a model is loaded, nothing generated yet
+	stateGenerating = "generating" // tokens are streaming
+	stateDone       = "done"       // a generation ended
+	stateError      = "error"      // the last request failed; Err says why
+)
+
+// defaultModel is the checkpoint folder the page loads unless ?model=URL says otherwise.
+const defaultModel = "models/default/"
+
+// Root is the page: a model to load, a prompt, and the streamed answer.
+type Root struct {
+	State    string
+	ModelURL string
+	Progress protocol.Progress // the file downloading now
+	Info     *protocol.Loaded  // the loaded model, nil before
+
+	Prompt      string
+	Chat        bool
+	Temperature string // the fields as typed; parsed by Generate
+	MaxTokens   string
+	Seed        string
+
+	Answer string
+	IDs    []int // the last generation's token ids, set when it is done
+	Status string
+	Err    string
+
+	engine *engine
+}
+
+// Init starts the engine worker and loads the model named by ?model= (or the default).
+func (c *Root) Init(ctx vugu.InitCtx) {
+	c.State = stateLoading
+	c.ModelURL = defaultModel
+	c.Temperature, c.MaxTokens, c.Seed = "0", "64", "0"
+	c.Status = "starting the engine…"
+	if q, err := locationQuery(); err == nil && q.Get("model") != "" {
+		c.ModelURL = q.Get("model")
+	}
+	ee := ctx.EventEnv()
+	var err error
+	c.engine, err = startEngine("worker.js", func(msgs [][]byte) {
+		ee.Lock()
+		defer ee.UnlockRender()
+		for _, m := range msgs {
+			c.receive(m)
+		}
+	})
+	if err != nil {
+		c.fail(fmt.Errorf("starting the engine worker: %w", err))
+		return
+	}
+	c.Load()
+}
+
+// Load asks the engine for the model at ModelURL.
+func (c *Root) Load() {
+	if c.engine == nil {
+		return
+	}
+	c.State, c.Err = stateLoading, ""
+	c.Progress = protocol.Progress{}
+	c.Status = "loading " + c.ModelURL
+	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL})
+}
+
+// Generate asks the engine to continue the prompt.
+func (c *Root) Generate() {
+	if !c.canGenerate() {
+		return
+	}
+	req := protocol.Generate{Type: protocol.TypeGenerate, Prompt: c.Prompt, Chat: c.Chat && c.Info.Chat}
+	t, err := strconv.ParseFloat(strings.TrimSpace(c.Temperature), 32)
+	if err != nil || t < 0 {
+		c.fail(fmt.Errorf("temperature %q: want a number ≥ 0", c.Temperature))
+		return
+	}
+	req.Temperature = float32(t)
+	if req.MaxTokens, err = strconv.Atoi(strings.TrimSpace(c.MaxTokens)); err != nil || req.MaxTokens < 1 {
+		c.fail(fmt.Errorf("max tokens %q: want a whole number ≥ 1", c.MaxTokens))
+		return
+	}
+	if req.Seed, err = strconv.ParseUint(strings.TrimSpace(c.Seed), 10, 64); err != nil {
+		c.fail(fmt.Errorf("seed %q: want a whole number ≥ 0", c.Seed))
+		return
+	}
+	c.State, c.Err, c.Answer, c.IDs = stateGenerating, "", "", nil
+	c.Status = "generating…"
+	c.send(req)
+}
+
+// Stop asks the engine to end the running generation.
+func (c *Root) Stop() {
+	if c.State == stateGenerating {
+		c.send(protocol.Stop{Type: protocol.TypeStop})
+	}
+}
+
+func (c *Root) canGenerate() bool {
+	return c.Info != nil && c.State != stateLoading && c.State != stateGenerating
+}
+
+// send posts a request to the engine; a failure shows as an error.
+func (c *Root) send(v any) {
+	if err := c.engine.send(v); err != nil {
+		c.fail(err)
+	}
+}
+
+func (c *Root) fail(err error) {
+	c.State, c.Err = stateError, err.Error()
+	c.Status = ""
+}
+
+// receive applies one message of the engine to the page. The caller holds the event
+// environment's lock.
+func (c *Root) receive(data []byte) {
+	typ, err := protocol.TypeOf(data)
+	if err != nil {
+		c.fail(fmt.Errorf("engine message: %w", err))
+		return
+	}
+	var v any
+	switch typ {
+	case protocol.TypeProgress:
+		v = &c.Progress
+	case protocol.TypeLoaded:
+		v = new(protocol.Loaded)
+	case protocol.TypeToken:
+		v = new(protocol.Token)
+	case protocol.TypeDone:
+		v = new(protocol.Done)
+	case protocol.TypeError:
+		v = new(protocol.Error)
+	case protocol.TypeLog:
+		v = new(protocol.Log)
+	default:
+		c.fail(fmt.Errorf("engine message of unknown type %q", typ))
+		return
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		c.fail(fmt.Errorf("engine message %s: %w", typ, err))
+		return
+	}
+	switch m := v.(type) {
+	case *protocol.Progress:
+		c.State, c.Status = stateLoading, "downloading "+m.File
+	case *protocol.Loaded:
+		c.Info, c.State = m, stateReady
+		c.Chat = m.Chat
+		c.Status = "ready"
+	case *protocol.Token:
+		c.Answer += m.Text
+		c.Status = fmt.Sprintf("generating… %d tokens", len(c.IDs)+1)
+		c.IDs = append(c.IDs, m.ID)
+	case *protocol.Done:
+		c.Answer += m.Text
+		c.IDs, c.State = m.IDs, stateDone
+		c.Status = doneText(m)
+	case *protocol.Error:
+		c.fail(fmt.Errorf("%s", m.Message))
+	case *protocol.Log:
+		consoleLog(m.Level, "engine: "+m.Text)
+	}
+}
+
+// progressText describes the download in progress: file, bytes and percent.
+func (c *Root) progressText() string {
+	p := c.Progress
+	if p.File == "" {
+		return "starting…"
+	}
+	if p.Total <= 0 {
+		return fmt.Sprintf("%s: %s", p.File, bytesText(p.Loaded))
+	}
+	return fmt.Sprintf("%s: %s of %s (%.0f %%)", p.File, bytesText(p.Loaded), bytesText(p.Total),
+		100*float64(p.Loaded)/float64(p.Total))
+}
+
+// progressValue is the progress bar's value in [0, 1], or nil (indeterminate).
+func (c *Root) progressValue() any {
+	if c.Progress.Total <= 0 {
+		return nil
+	}
+	return float64(c.Progress.Loaded) / float64(c.Progress.Total)
+}
+
+func (c *Root) summaryText() string {
+	i := c.Info
+	chat := "no chat template"
+	if i.Chat {
+		chat = "chat template"
+	}
+	return fmt.Sprintf("%s — %s, %d layers, hidden %d, vocab %d, %s params, context %d, %s, %s engine",
+		i.URL, i.Arch, i.Layers, i.Dim, i.Vocab, countText(i.Params), i.Context, chat, i.Engine)
+}
+
+// idsText is the last generation's ids as a JSON array, empty until it is done.
+func (c *Root) idsText() string {
+	if c.State != stateDone {
+		return ""
+	}
+	b, _ := json.Marshal(c.IDs)
+	return string(b)
+}
+
+func doneText(d *protocol.Done) string {
+	s := fmt.Sprintf("%d tokens · %.1f tokens/s · prompt %d tokens at %.1f tokens/s",
+		len(d.IDs), d.TokensPerSecond, d.PromptTokens, d.PrefillTokensPerSecond)
+	if d.Stopped {
+		s += " · stopped"
+	}
+	return s
+}
+
+// bytesText writes n bytes with a binary unit.
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// countText writes a count with a decimal unit: 134.5 M.
+func countText(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f G", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f M", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f k", float64(n)/1e3)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// locationQuery returns the page's query parameters.
+func locationQuery() (url.Values, error) {
+	loc, err := safejs.Global().Get("location")
+	if err != nil {
+		return nil, err
+	}
+	search, err := loc.Get("search")
+	if err != nil {
+		return nil, err
+	}
+	s, err := search.String()
+	if err != nil {
+		return nil, err
+	}
+	return url.ParseQuery(strings.TrimPrefix(s, "?"))
+}
+
+// consoleLog writes text to the page's console at level ("log", "warn", "error").
+func consoleLog(level, text string) {
+	console, err := safejs.Global().Get("console")
+	if err != nil {
+		return
+	}
+	switch level {
+	case "warn", "error":
+	default:
+		level = "log"
+	}
+	console.Call(level, text)
+}
