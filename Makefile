@@ -47,9 +47,10 @@ fmt-check:
 t2:
 	$(GO) build -o "$$($(GO) env GOPATH)/bin/t2" ./build
 
-## bench: CPU engine benchmarks (decode and prefill tokens/s)
-bench:
+## bench: CPU engine benchmarks (decode and prefill tokens/s), natively and in the page
+bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./model/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./build/
 
 ## generate: regenerate the Vugu components' Go code
 generate:

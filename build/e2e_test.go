@@ -38,28 +38,7 @@ func TestE2E(t *testing.T) {
 	srv := httptest.NewServer(siteHandler(site, log.New(testWriter{t}, "serve: ", 0)))
 	defer srv.Close()
 
-	var browserOut syncBuffer
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(browser),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", "new"),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("enable-unsafe-webgpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.CombinedOutput(&browserOut),
-	)
-	defer cancel()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting %s: %v\n%s", browser, err, browserOut.String())
-	}
+	bctx, browserOut := startBrowser(t, browser)
 
 	modelDir := filepath.Join(site, "models", "default")
 	for _, tc := range []struct {
@@ -101,6 +80,7 @@ func TestE2E(t *testing.T) {
 			}
 			t.Logf("%d tokens %v; status: %s", len(got), got, status)
 			p.checkConsole(nil)
+			p.screenshot("page-" + tc.name)
 		})
 	}
 
@@ -169,8 +149,36 @@ func TestE2E(t *testing.T) {
 	}
 }
 
+// startBrowser starts headless Chromium with WebGPU enabled, for the rest of the test.
+// The browser's own output collects in the returned buffer.
+func startBrowser(t testing.TB, browser string) (context.Context, *syncBuffer) {
+	var out syncBuffer
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", "new"),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("enable-unsafe-webgpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.CombinedOutput(&out),
+	)
+	t.Cleanup(cancel)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting %s: %v\n%s", browser, err, out.String())
+	}
+	return bctx, &out
+}
+
 // findChromium returns the path of a Chromium or Chrome binary, or skips the test.
-func findChromium(t *testing.T) string {
+func findChromium(t testing.TB) string {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
@@ -202,7 +210,7 @@ func nativeGenerate(t *testing.T, modelDir, prompt string, chat bool, maxTokens 
 
 // page is one tab of the browser, with the console messages it has written so far.
 type page struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 
 	mu      sync.Mutex
@@ -210,7 +218,7 @@ type page struct {
 }
 
 // openPage opens url in a new tab that closes when the test ends.
-func openPage(t *testing.T, browser context.Context, url string) *page {
+func openPage(t testing.TB, browser context.Context, url string) *page {
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
 	p := &page{t: t, ctx: ctx}
@@ -331,7 +339,7 @@ func (p *page) consoleTextLocked() string {
 }
 
 // testWriter writes to the test's log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
