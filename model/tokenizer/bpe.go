@@ -242,8 +242,11 @@ func parseMerges(raw []byte, vocab map[string]int32, prefixLen int) (pairTable, 
 				n++
 				return err
 			})
-			if err != nil || n != 2 {
-				return fmt.Errorf("model.merges[%d]: want a pair of strings (%v)", i, err)
+			if err != nil {
+				return fmt.Errorf("model.merges[%d]: %w", i, err)
+			}
+			if n != 2 {
+				return fmt.Errorf("model.merges[%d]: %d strings, want a pair", i, n)
 			}
 		default:
 			return fmt.Errorf("model.merges[%d]: want a string or a pair of strings", i)

@@ -26,14 +26,11 @@ func byteLevelAlphabet() (byteChar [256]string, charByte [324]int16) {
 	return byteChar, charByte
 }
 
-// byteLevelEncode writes each byte of s as its byte-level character.
-func byteLevelEncode(s string) string {
-	var sb strings.Builder
-	sb.Grow(2 * len(s))
+// writeByteLevel writes each byte of s as its byte-level character.
+func writeByteLevel(sb *strings.Builder, s string) {
 	for i := 0; i < len(s); i++ {
 		sb.WriteString(byteChar[s[i]])
 	}
-	return sb.String()
 }
 
 // byteLevelDecode appends the bytes that token's characters stand for to dst. A token

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -61,7 +62,7 @@ func TestPatternsMatchRegex(t *testing.T) {
 		"x;\r\n\r\ny", "?!\n", "tab\tseparated", " \t{", "word\n    indented", "   \n\n   \t\n",
 		"12345678901234567890", "٣٤٥ ١٢", "$19.99 and €5,00", "(konnichiwa) 🙂", " 'ſ 'K",
 	}
-	if dir := getFixtureDir(); dir != "" {
+	if os.Getenv("T2_FIXTURES") != "" {
 		for _, model := range fixtureModels {
 			for _, l := range readCorpus(t, model) {
 				texts = append(texts, l.Text)

@@ -164,6 +164,19 @@ func appendSplit(out []piece, p piece, matches [][2]int, behavior splitBehavior,
 		match      bool
 	}
 	s := p.text
+	if behavior == isolated && !invert { // the common case, without the bookkeeping
+		prev := 0
+		for _, m := range append(matches, [2]int{len(s), len(s)}) {
+			if prev < m[0] {
+				out = append(out, piece{text: s[prev:m[0]], first: p.first && prev == 0})
+			}
+			if m[0] < m[1] {
+				out = append(out, piece{text: s[m[0]:m[1]], first: p.first && m[0] == 0})
+			}
+			prev = m[1]
+		}
+		return out
+	}
 	var spans []span // covers s: the matches and what lies between them
 	prev := 0
 	for _, m := range matches {
@@ -251,8 +264,17 @@ func (bl *byteLevelPre) preTokenize(pieces []piece) []piece {
 		} else if p.text != "" {
 			out = append(out, p)
 		}
-		for i := n; i < len(out); i++ {
-			out[i].text = byteLevelEncode(out[i].text)
+		// One string for the encoded pieces of p, sliced.
+		var sb strings.Builder
+		sb.Grow(2 * len(p.text))
+		ends := make([]int, 0, len(out)-n)
+		for _, q := range out[n:] {
+			writeByteLevel(&sb, q.text)
+			ends = append(ends, sb.Len())
+		}
+		all, start := sb.String(), 0
+		for i, end := range ends {
+			out[n+i].text, start = all[start:end], end
 		}
 	}
 	return out

@@ -94,3 +94,18 @@ func TestDecoderFlush(t *testing.T) {
 		t.Errorf("second Flush = %q, want \"\"", got)
 	}
 }
+
+// TestDecoderInvalidBytes streams a <0xNN> run that is not UTF-8: Decode makes the whole
+// run U+FFFDs, including the "\n" already returned, and the stream must go on.
+func TestDecoderInvalidBytes(t *testing.T) {
+	tok := loadSP(t, llama2Layout)
+	ids := []int{3 + '\n', 3 + 0xE2, 271, 276} // <0x0A> <0xE2> ▁hello ▁world
+	adds, flush := streamDecode(tok, ids, false)
+	want := []string{"\n", "", "\uFFFD\uFFFD hello", " world"}
+	if strings.Join(adds, "|") != strings.Join(want, "|") || flush != "" {
+		t.Errorf("Adds %q, Flush %q; want %q, \"\"", adds, flush, want)
+	}
+	if got, want := tok.Decode(ids, false), "\uFFFD\uFFFD hello world"; got != want {
+		t.Errorf("Decode = %q, want %q", got, want)
+	}
+}
