@@ -62,6 +62,9 @@ func (e *CPU) MaxSeqs() int    { return e.cache.seqs }
 func (e *CPU) Context() int    { return e.cache.S }
 func (e *CPU) Close() error    { *e = CPU{cfg: e.cfg}; return nil }
 
+// SetZ switches the SVF expert of the engine's weights; see Engine.
+func (e *CPU) SetZ(z map[string][]float32) error { return e.w.SetZ(z) }
+
 // Clear forgets sequence seq.
 func (e *CPU) Clear(seq int) {
 	if seq >= 0 && seq < e.cache.seqs {
@@ -135,9 +138,9 @@ func (e *CPU) Forward(b *Batch) error {
 		ly := &w.Layers[l]
 		// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
 		RMSNorm(s.xb, s.x, ly.AttnNorm, T, D, c.RMSNormEps)
-		MatMul(s.q, s.xb, ly.Wq, ly.Bq, T, D, qDim)
-		MatMul(s.k, s.xb, ly.Wk, ly.Bk, T, D, kvDim)
-		MatMul(s.v, s.xb, ly.Wv, ly.Bv, T, D, kvDim)
+		ly.Q.Apply(s.q, s.xb, T)
+		ly.K.Apply(s.k, s.xb, T)
+		ly.V.Apply(s.v, s.xb, T)
 		for t := range T {
 			pos := b.Pos[t]
 			e.rope.Apply(s.q[t*qDim:t*qDim+qDim], H, pos)
@@ -157,14 +160,14 @@ func (e *CPU) Forward(b *Batch) error {
 					s.scores[t*e.cache.S:(t+1)*e.cache.S], b.Seq[t], l, pos, start, H, Hkv, Dh)
 			}
 		})
-		MatMul(s.xb2, s.att, ly.Wo, ly.Bo, T, qDim, D)
+		ly.O.Apply(s.xb2, s.att, T)
 		axpy(s.x[:T*D], 1, s.xb2)
 		// MLP: x += Down·(silu(Gate·n(x)) ⊙ Up·n(x))
 		RMSNorm(s.xb, s.x, ly.MLPNorm, T, D, c.RMSNormEps)
-		MatMul(s.hb, s.xb, ly.Gate, nil, T, D, F)
-		MatMul(s.hb2, s.xb, ly.Up, nil, T, D, F)
+		ly.Gate.Apply(s.hb, s.xb, T)
+		ly.Up.Apply(s.hb2, s.xb, T)
 		SwiGLU(s.hb[:T*F], s.hb[:T*F], s.hb2)
-		MatMul(s.xb2, s.hb, ly.Down, nil, T, F, D)
+		ly.Down.Apply(s.xb2, s.hb, T)
 		axpy(s.x[:T*D], 1, s.xb2)
 	}
 	for t := range T {

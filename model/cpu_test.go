@@ -23,7 +23,8 @@ func tinyEngine(t *testing.T, config string, seqs int) *CPU {
 	w := RandomWeights(cfg, 7)
 	// Biases and norms away from their neutral values, so dropping one shows.
 	for i := range w.Layers {
-		for _, b := range [][]float32{w.Layers[i].Bq, w.Layers[i].Bk, w.Layers[i].Bv, w.Layers[i].AttnNorm} {
+		l := &w.Layers[i]
+		for _, b := range [][]float32{l.Q.(*Dense).B, l.K.(*Dense).B, l.V.(*Dense).B, l.AttnNorm} {
 			for j := range b {
 				b[j] += 0.1 * float32(j%5)
 			}
@@ -206,5 +207,23 @@ func TestGenerate(t *testing.T) {
 	}
 	if _, err := Generate(e, make([]int, 64), Greedy(), 1, nil, nil); err == nil || !strings.Contains(err.Error(), "context holds 64") {
 		t.Errorf("prompt filling the context: %v", err)
+	}
+}
+
+// TestSetZErrors checks that a z for a matrix the model lacks, or for a dense (not
+// adapted) one, is refused with the matrix's name.
+func TestSetZErrors(t *testing.T) {
+	e := tinyEngine(t, tinyConfig, 1)
+	for name, want := range map[string]string{
+		"model.layers.9.mlp.up_proj": "no such matrix",
+		"model.layers.0.mlp.up_proj": "not adapted",
+	} {
+		err := e.SetZ(map[string][]float32{name: {1}})
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), want) {
+			t.Errorf("SetZ(%s): %v, want an error naming it and saying %q", name, err, want)
+		}
+	}
+	if err := e.SetZ(nil); err != nil {
+		t.Errorf("SetZ(nil) on a dense model: %v", err)
 	}
 }

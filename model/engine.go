@@ -44,6 +44,10 @@ type Engine interface {
 	Logits(dst []float32, i int) error
 	// Sample draws the next token from output row i of the last Forward.
 	Sample(i int, s *Sampler) (int, error)
+	// SetZ switches the SVF expert: every adapted matrix gets its z from z, keyed by
+	// matrix name (see Weights.SetZ); nil is the base model. Cached keys and values were
+	// computed with the previous weights: clear the sequences that must not mix them.
+	SetZ(z map[string][]float32) error
 	// Clear forgets everything cached for sequence seq.
 	Clear(seq int)
 	// Close releases the engine's memory.

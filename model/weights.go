@@ -9,29 +9,48 @@ import (
 	"github.com/t2web/t2web/model/safetensors"
 )
 
-// Weights holds every weight of the model as float32, in Hugging Face's layout.
+// Weights holds every weight of the model, in Hugging Face's layout.
 type Weights struct {
 	Embed  []float32 // [V, D] model.embed_tokens.weight
 	Layers []Layer   // [NLayers]
 	Norm   []float32 // [D] model.norm.weight
 	LMHead []float32 // [V, D] lm_head.weight; the same slice as Embed when tied
+	// Linears names every matrix of the layers by its Hugging Face name without
+	// ".weight", e.g. "model.layers.0.mlp.up_proj".
+	Linears map[string]Linear
 }
 
 // Layer is one transformer block.
 type Layer struct {
 	AttnNorm []float32 // [D] input_layernorm.weight
-	Wq       []float32 // [H*Dh, D] self_attn.q_proj.weight
-	Wk       []float32 // [Hkv*Dh, D] self_attn.k_proj.weight
-	Wv       []float32 // [Hkv*Dh, D] self_attn.v_proj.weight
-	Wo       []float32 // [D, H*Dh] self_attn.o_proj.weight
-	Bq       []float32 // [H*Dh] q bias, nil without
-	Bk       []float32 // [Hkv*Dh] k bias, nil without
-	Bv       []float32 // [Hkv*Dh] v bias, nil without
-	Bo       []float32 // [D] o bias, nil without
+	Q        Linear    // [H*Dh, D] self_attn.q_proj, with a bias in Qwen2
+	K        Linear    // [Hkv*Dh, D] self_attn.k_proj
+	V        Linear    // [Hkv*Dh, D] self_attn.v_proj
+	O        Linear    // [D, H*Dh] self_attn.o_proj
 	MLPNorm  []float32 // [D] post_attention_layernorm.weight
-	Gate     []float32 // [F, D] mlp.gate_proj.weight
-	Up       []float32 // [F, D] mlp.up_proj.weight
-	Down     []float32 // [D, F] mlp.down_proj.weight
+	Gate     Linear    // [F, D] mlp.gate_proj
+	Up       Linear    // [F, D] mlp.up_proj
+	Down     Linear    // [D, F] mlp.down_proj
+}
+
+// MatrixNames lists the matrices of layer i, as Weights.Linears names them, with the
+// Layer field each fills: q, k, v, o, gate, up, down.
+func MatrixNames(layer int) []string {
+	p := fmt.Sprintf("model.layers.%d.", layer)
+	return []string{p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj", p + "self_attn.o_proj",
+		p + "mlp.gate_proj", p + "mlp.up_proj", p + "mlp.down_proj"}
+}
+
+// fields returns the Linear slots of l in MatrixNames order.
+func (l *Layer) fields() []*Linear {
+	return []*Linear{&l.Q, &l.K, &l.V, &l.O, &l.Gate, &l.Up, &l.Down}
+}
+
+// MatrixDims returns (out, in) of each matrix of a layer in MatrixNames order.
+func (c *Config) MatrixDims() [][2]int {
+	d, f := c.Dim, c.FFN
+	q, kv := c.NHeads*c.HeadDim, c.NKVHeads*c.HeadDim
+	return [][2]int{{q, d}, {kv, d}, {kv, d}, {d, q}, {f, d}, {f, d}, {d, f}}
 }
 
 // TensorSpec names one weight of a checkpoint, its shape, and the field of a Weights
@@ -42,42 +61,32 @@ type TensorSpec struct {
 	Data  *[]float32
 }
 
-// Bind lists every tensor the config needs, in Hugging Face names, each bound to its
-// field in w (w.Layers is sized to the config). Loading, random checkpoints and packs all
-// walk this one list. With tied embeddings there is no lm_head.weight: LMHead is Embed.
+// Bind lists every tensor the config needs, in Hugging Face names, each bound to the
+// slice of w that holds it: the layers' matrices become Dense. Loading, random
+// checkpoints and packs all walk this one list. With tied embeddings there is no
+// lm_head.weight: LMHead is Embed.
 func (c *Config) Bind(w *Weights) []TensorSpec {
-	d, f, v := c.Dim, c.FFN, c.VocabSize
-	q, kv := c.NHeads*c.HeadDim, c.NKVHeads*c.HeadDim
-	if len(w.Layers) != c.NLayers {
-		w.Layers = make([]Layer, c.NLayers)
-	}
+	d, v := c.Dim, c.VocabSize
+	w.Layers = make([]Layer, c.NLayers)
+	w.Linears = map[string]Linear{}
 	s := []TensorSpec{{"model.embed_tokens.weight", []int{v, d}, &w.Embed}}
+	dims := c.MatrixDims()
 	for i := range w.Layers {
 		l := &w.Layers[i]
 		p := fmt.Sprintf("model.layers.%d.", i)
-		s = append(s,
-			TensorSpec{p + "input_layernorm.weight", []int{d}, &l.AttnNorm},
-			TensorSpec{p + "self_attn.q_proj.weight", []int{q, d}, &l.Wq},
-			TensorSpec{p + "self_attn.k_proj.weight", []int{kv, d}, &l.Wk},
-			TensorSpec{p + "self_attn.v_proj.weight", []int{kv, d}, &l.Wv},
-			TensorSpec{p + "self_attn.o_proj.weight", []int{d, q}, &l.Wo},
-		)
-		if c.QKVBias {
-			s = append(s,
-				TensorSpec{p + "self_attn.q_proj.bias", []int{q}, &l.Bq},
-				TensorSpec{p + "self_attn.k_proj.bias", []int{kv}, &l.Bk},
-				TensorSpec{p + "self_attn.v_proj.bias", []int{kv}, &l.Bv},
-			)
+		s = append(s, TensorSpec{p + "input_layernorm.weight", []int{d}, &l.AttnNorm})
+		for j, name := range MatrixNames(i) {
+			m := &Dense{Out: dims[j][0], In: dims[j][1]}
+			*l.fields()[j] = m
+			w.Linears[name] = m
+			s = append(s, TensorSpec{name + ".weight", []int{m.Out, m.In}, &m.W})
+			if (j < 3 && c.QKVBias) || (j == 3 && c.OBias) {
+				s = append(s, TensorSpec{name + ".bias", []int{m.Out}, &m.B})
+			}
+			if j == 3 {
+				s = append(s, TensorSpec{p + "post_attention_layernorm.weight", []int{d}, &l.MLPNorm})
+			}
 		}
-		if c.OBias {
-			s = append(s, TensorSpec{p + "self_attn.o_proj.bias", []int{d}, &l.Bo})
-		}
-		s = append(s,
-			TensorSpec{p + "post_attention_layernorm.weight", []int{d}, &l.MLPNorm},
-			TensorSpec{p + "mlp.gate_proj.weight", []int{f, d}, &l.Gate},
-			TensorSpec{p + "mlp.up_proj.weight", []int{f, d}, &l.Up},
-			TensorSpec{p + "mlp.down_proj.weight", []int{d, f}, &l.Down},
-		)
 	}
 	s = append(s, TensorSpec{"model.norm.weight", []int{d}, &w.Norm})
 	if !c.TieEmbeddings {

@@ -1,0 +1,59 @@
+package model
+
+import "fmt"
+
+// Linear is a weight matrix W[out,in], with an optional bias b[out], applied to rows:
+// y[T,out] = x[T,in]·Wᵀ + b. Dense holds W itself; package svf holds it as its singular
+// value decomposition, which an expert's z rescales (see Adaptable).
+type Linear interface {
+	Apply(y, x []float32, T int)
+	Dims() (out, in int)
+}
+
+// Adaptable is a Linear whose singular values an SVF expert rescales:
+// W' = U·diag(σ⊙z)·Vᵀ·(Σσ/Σ(σ⊙z)).
+type Adaptable interface {
+	Linear
+	// Rank is r, the length of z.
+	Rank() int
+	// SetZ makes the matrix W' for z[r]; nil restores the base weights (z = 1).
+	SetZ(z []float32) error
+}
+
+// Dense is a Linear held as a row-major float32 matrix.
+type Dense struct {
+	W       []float32 // [Out, In]
+	B       []float32 // [Out], nil without a bias
+	Out, In int
+}
+
+// Apply writes y[T,Out] = x[T,In]·Wᵀ + B.
+func (d *Dense) Apply(y, x []float32, T int) { MatMul(y, x, d.W, d.B, T, d.In, d.Out) }
+
+// Dims returns (Out, In).
+func (d *Dense) Dims() (out, in int) { return d.Out, d.In }
+
+// SetZ gives every Adaptable matrix of w its z from z, keyed by matrix name (the Hugging
+// Face tensor name without ".weight", e.g. "model.layers.0.mlp.up_proj"); matrices z does
+// not name go back to their base weights. nil restores the base model.
+func (w *Weights) SetZ(z map[string][]float32) error {
+	for name := range z {
+		l, ok := w.Linears[name]
+		if !ok {
+			return fmt.Errorf("model: z for %s: the model has no such matrix", name)
+		}
+		if _, ok := l.(Adaptable); !ok {
+			return fmt.Errorf("model: z for %s: the matrix is not adapted (not a target of the pack)", name)
+		}
+	}
+	for name, l := range w.Linears {
+		a, ok := l.(Adaptable)
+		if !ok {
+			continue
+		}
+		if err := a.SetZ(z[name]); err != nil {
+			return fmt.Errorf("model: z for %s: %w", name, err)
+		}
+	}
+	return nil
+}
