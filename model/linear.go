@@ -57,3 +57,26 @@ func (w *Weights) SetZ(z map[string][]float32) error {
 	}
 	return nil
 }
+
+// Replace puts l in place of the matrix name of w (a name of w.Linears), with the same
+// shape: packs load their adapted matrices this way.
+func (w *Weights) Replace(name string, l Linear) error {
+	old, ok := w.Linears[name]
+	if !ok {
+		return fmt.Errorf("model: no matrix %s", name)
+	}
+	o1, i1 := old.Dims()
+	o2, i2 := l.Dims()
+	if o1 != o2 || i1 != i2 {
+		return fmt.Errorf("model: matrix %s is %d×%d, its replacement %d×%d", name, o1, i1, o2, i2)
+	}
+	for i := range w.Layers {
+		for _, slot := range w.Layers[i].fields() {
+			if *slot == old {
+				*slot = l
+			}
+		}
+	}
+	w.Linears[name] = l
+	return nil
+}

@@ -32,8 +32,32 @@ func Load(fsys fs.FS) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, err := LoadText(fsys, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := safetensors.OpenCheckpoint(fsys)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	if m.Weights, err = LoadWeights(cfg, ck); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// LoadText reads everything of a model but its weights from the files of a checkpoint
+// folder (or a pack, which copies them unchanged): tokenizer.json, tokenizer_config.json
+// (its chat template) and, if present, generation_config.json (more end tokens).
+func LoadText(fsys fs.FS, cfg *Config) (*Model, error) {
 	m := &Model{Config: cfg, EOS: slices.Clone(cfg.EOS)}
-	if data, err := fs.ReadFile(fsys, "generation_config.json"); err == nil {
+	data, err := fs.ReadFile(fsys, "generation_config.json")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("model: %w", err)
+	default:
 		var g struct {
 			EOS json.RawMessage `json:"eos_token_id"`
 		}
@@ -60,14 +84,6 @@ func Load(fsys fs.FS) (*Model, error) {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	if m.Chat, err = chat.Load(data); err != nil && !errors.Is(err, chat.ErrNoTemplate) {
-		return nil, err
-	}
-	ck, err := safetensors.OpenCheckpoint(fsys)
-	if err != nil {
-		return nil, err
-	}
-	defer ck.Close()
-	if m.Weights, err = LoadWeights(cfg, ck); err != nil {
 		return nil, err
 	}
 	return m, nil

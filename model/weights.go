@@ -62,13 +62,17 @@ type TensorSpec struct {
 }
 
 // Bind lists every tensor the config needs, in Hugging Face names, each bound to the
-// slice of w that holds it: the layers' matrices become Dense. Loading, random
-// checkpoints and packs all walk this one list. With tied embeddings there is no
-// lm_head.weight: LMHead is Embed.
+// slice of w that holds it. A Weights without layers gets them, its matrices Dense; one
+// that has them keeps them, so Bind also walks loaded weights (to write them). Loading,
+// random checkpoints, packs and training all walk this one list. With tied embeddings
+// there is no lm_head.weight: LMHead is Embed.
 func (c *Config) Bind(w *Weights) []TensorSpec {
 	d, v := c.Dim, c.VocabSize
-	w.Layers = make([]Layer, c.NLayers)
-	w.Linears = map[string]Linear{}
+	fresh := len(w.Layers) != c.NLayers || w.Linears == nil
+	if fresh {
+		w.Layers = make([]Layer, c.NLayers)
+		w.Linears = map[string]Linear{}
+	}
 	s := []TensorSpec{{"model.embed_tokens.weight", []int{v, d}, &w.Embed}}
 	dims := c.MatrixDims()
 	for i := range w.Layers {
@@ -76,9 +80,14 @@ func (c *Config) Bind(w *Weights) []TensorSpec {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		s = append(s, TensorSpec{p + "input_layernorm.weight", []int{d}, &l.AttnNorm})
 		for j, name := range MatrixNames(i) {
-			m := &Dense{Out: dims[j][0], In: dims[j][1]}
-			*l.fields()[j] = m
-			w.Linears[name] = m
+			m, ok := w.Linears[name].(*Dense)
+			if fresh {
+				m = &Dense{Out: dims[j][0], In: dims[j][1]}
+				*l.fields()[j] = m
+				w.Linears[name] = m
+			} else if !ok {
+				panic(fmt.Sprintf("model: Bind: matrix %s is a %T, not a Dense", name, w.Linears[name]))
+			}
 			s = append(s, TensorSpec{name + ".weight", []int{m.Out, m.In}, &m.W})
 			if (j < 3 && c.QKVBias) || (j == 3 && c.OBias) {
 				s = append(s, TensorSpec{name + ".bias", []int{m.Out}, &m.B})

@@ -1,6 +1,9 @@
 package tokenizer
 
-import "strings"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // GPT-2's byte-level alphabet: every byte is written as a printable character, so a
 // byte-level vocabulary spells " world" as "Ġworld". The bytes '!'..'~', '¡'..'¬' and
@@ -45,4 +48,40 @@ func byteLevelDecode(dst []byte, token string) []byte {
 		dst = append(dst, byte(charByte[c]))
 	}
 	return dst
+}
+
+// ByteLevelJSON returns a Hugging Face tokenizer.json for a byte-level BPE without
+// merges: ids 0–255 are the bytes, then the special tokens in order. Random and small
+// trained models of this project use it: nothing is unknown, and a tiny model need not
+// learn a large vocabulary.
+func ByteLevelJSON(special []string) []byte {
+	vocab := map[string]int{}
+	for b, s := range byteChar {
+		vocab[s] = b
+	}
+	added := []map[string]any{}
+	for i, content := range special {
+		vocab[content] = 256 + i
+		added = append(added, map[string]any{"id": 256 + i, "content": content, "single_word": false,
+			"lstrip": false, "rstrip": false, "normalized": false, "special": true})
+	}
+	byteLevel := map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
+	tok := map[string]any{
+		"version":        "1.0",
+		"truncation":     nil,
+		"padding":        nil,
+		"added_tokens":   added,
+		"normalizer":     nil,
+		"pre_tokenizer":  byteLevel,
+		"post_processor": byteLevel,
+		"decoder":        byteLevel,
+		"model": map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil,
+			"continuing_subword_prefix": nil, "end_of_word_suffix": nil, "fuse_unk": false,
+			"byte_fallback": false, "ignore_merges": false, "vocab": vocab, "merges": []string{}},
+	}
+	data, err := json.MarshalIndent(tok, "", "  ")
+	if err != nil {
+		panic(err) // maps of strings and numbers always marshal
+	}
+	return data
 }
