@@ -4,15 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/t2web/t2web/model"
 )
 
 // cmdGenerate streams the model's continuation of a prompt to stdout.
 func cmdGenerate(args []string, stdout, stderr io.Writer) error {
-	fs := flags("generate", "--model DIR (--prompt TEXT | --ids 1,2,3) [flags]", stderr)
-	dir := fs.String("model", "", "checkpoint `folder`")
+	fs := flags("generate", "(--model DIR | --pack DIR [--expert NAME | --mix a:0.3,b:0.7]) (--prompt TEXT | --ids 1,2,3) [flags]", stderr)
+	src := addSourceFlags(fs)
 	prompt := fs.String("prompt", "", "prompt `text`")
 	useChat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
 	idList := fs.String("ids", "", "start from these comma-separated token `ids` instead of a prompt")
@@ -29,14 +28,14 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" || (*prompt == "") == (*idList == "") || fs.NArg() != 0 {
+	if !src.given() || (*prompt == "") == (*idList == "") || fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
 	}
 	if *greedy {
 		p.Temperature = 0
 	}
-	m, err := loadModel(*dir)
+	m, err := src.load()
 	if err != nil {
 		return err
 	}
@@ -89,13 +88,4 @@ func (f float32Flag) Set(s string) error {
 	}
 	*f.p = float32(v)
 	return nil
-}
-
-// loadModel loads a checkpoint folder, naming the folder in errors.
-func loadModel(dir string) (*model.Model, error) {
-	m, err := model.Load(os.DirFS(dir))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	return m, nil
 }

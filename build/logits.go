@@ -16,14 +16,14 @@ import (
 // cmdLogits writes the logits of every position of a token sequence, float32
 // little-endian, row-major [len(ids), V].
 func cmdLogits(args []string, stdout, stderr io.Writer) error {
-	fs := flags("logits", "--model DIR --ids 1,2,3 --out FILE", stderr)
-	dir := fs.String("model", "", "checkpoint `folder`")
+	fs := flags("logits", "(--model DIR | --pack DIR [--expert NAME | --mix a:0.3,b:0.7]) --ids 1,2,3 --out FILE", stderr)
+	src := addSourceFlags(fs)
 	idList := fs.String("ids", "", "comma-separated token `ids`")
 	out := fs.String("out", "", "output `file`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" || *idList == "" || *out == "" || fs.NArg() != 0 {
+	if !src.given() || *idList == "" || *out == "" || fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -31,7 +31,7 @@ func cmdLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(*dir)
+	m, err := src.load()
 	if err != nil {
 		return err
 	}

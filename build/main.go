@@ -27,6 +27,8 @@ func commands() map[string]command {
 		"logits":       {cmdLogits, "write the logits of every position of a token sequence"},
 		"generate":     {cmdGenerate, "generate text from a prompt"},
 		"random-model": {cmdRandomModel, "write a random-weight checkpoint folder for a config"},
+		"convert":      {cmdConvert, "make a pack (SVD-decomposed, quantised) from a checkpoint folder"},
+		"expert":       {cmdExpert, "add (new, mix) or show a pack's SVF experts"},
 		"site":         {cmdSite, "build the static site (wasm, page, default model)"},
 		"serve":        {cmdServe, "serve the site over HTTP"},
 	}

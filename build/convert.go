@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/t2web/t2web/svf"
+)
+
+// cmdConvert makes a pack from a Hugging Face checkpoint folder.
+func cmdConvert(args []string, stdout, stderr io.Writer) error {
+	fs := flags("convert", "--model HF_DIR --out PACK_DIR [--targets mlp|mlp,attn] [--quant int8|f32] [--shard-mib 64]", stderr)
+	dir := fs.String("model", "", "Hugging Face checkpoint `folder`")
+	out := fs.String("out", "", "pack `folder` to write")
+	targets := fs.String("targets", "mlp", "matrices to adapt: `mlp` (gate, up, down) or mlp,attn (+ q, k, v, o)")
+	quant := fs.String("quant", svf.QuantInt8, "weights as `int8` (U, V and other matrices in blocks of 32 with f32 scales) or f32")
+	shardMiB := fs.Int("shard-mib", 64, "largest shard in `MiB` (GitHub Pages refuses files of 100 MB)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *out == "" || fs.NArg() != 0 || *shardMiB <= 0 {
+		fs.Usage()
+		return errUsage
+	}
+	bar := newProgressBar(stderr)
+	start := time.Now()
+	man, err := svf.Convert(os.DirFS(*dir), *out, svf.ConvertOptions{
+		Targets:    strings.Split(*targets, ","),
+		Quant:      *quant,
+		ShardBytes: int64(*shardMiB) << 20,
+		Progress:   bar.update,
+	})
+	bar.finish()
+	if err != nil {
+		return fmt.Errorf("%s: %w", *dir, err)
+	}
+	var bytes int64
+	for _, s := range man.Shards {
+		bytes += s.Bytes
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d adapted matrices, %d shards, %.1f MiB of weights, in %v\n",
+		*out, len(man.Matrices), len(man.Shards), float64(bytes)/(1<<20), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// progressBar shows matrices done, the current one and the time left: a bar redrawn in
+// place on a terminal, plain lines otherwise (logs, pipes).
+type progressBar struct {
+	w        io.Writer
+	terminal bool
+	start    time.Time
+	drawn    bool
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	b := &progressBar{w: w, start: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil {
+			b.terminal = st.Mode()&os.ModeCharDevice != 0
+		}
+	}
+	return b
+}
+
+func (b *progressBar) update(done, total int, name string) {
+	elapsed := time.Since(b.start)
+	eta := time.Duration(float64(elapsed) / float64(done) * float64(total-done)).Round(time.Second)
+	if !b.terminal {
+		fmt.Fprintf(b.w, "decomposed %d/%d %s (ETA %v)\n", done, total, name, eta)
+		return
+	}
+	const width = 30
+	filled := width * done / total
+	fmt.Fprintf(b.w, "\r[%s%s] %d/%d matrices, ETA %v  %-40.40s", strings.Repeat("#", filled),
+		strings.Repeat(".", width-filled), done, total, eta, name)
+	b.drawn = true
+}
+
+func (b *progressBar) finish() {
+	if b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}

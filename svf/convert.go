@@ -1,0 +1,317 @@
+package svf
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/safetensors"
+)
+
+// ConvertOptions choose what a pack adapts and how it stores weights.
+type ConvertOptions struct {
+	Targets    []string // "mlp" (gate, up, down: the default) and/or "attn" (q, k, v, o)
+	Quant      string   // QuantInt8 (default) or QuantF32
+	ShardBytes int64    // largest shard; DefaultShardBytes when 0
+	// Progress, when set, is called after each adapted matrix is decomposed.
+	Progress func(done, total int, matrix string)
+}
+
+// targetMatrices maps a target name to the matrices of a layer it adapts.
+var targetMatrices = map[string][]string{
+	"mlp":  {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"},
+	"attn": {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj"},
+}
+
+// adaptedMatrices lists, in model order, the matrices the targets adapt.
+func adaptedMatrices(cfg *model.Config, targets []string) ([]string, error) {
+	want := map[string]bool{}
+	for _, t := range targets {
+		ms, ok := targetMatrices[t]
+		if !ok {
+			return nil, fmt.Errorf("svf: target %q, want mlp or attn", t)
+		}
+		for _, m := range ms {
+			want[m] = true
+		}
+	}
+	var out []string
+	for l := range cfg.NLayers {
+		prefix := fmt.Sprintf("model.layers.%d.", l)
+		for _, name := range model.MatrixNames(l) {
+			if want[strings.TrimPrefix(name, prefix)] {
+				out = append(out, name)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Convert makes a pack in outDir from the Hugging Face checkpoint folder src: every
+// adapted matrix is decomposed (thin SVD, nothing truncated) and, with int8, its U and V
+// and every other matrix are quantised (Q8); the tokenizer files are copied unchanged.
+// The same checkpoint and options give the same bytes.
+func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
+	if len(opt.Targets) == 0 {
+		opt.Targets = []string{"mlp"}
+	}
+	if opt.Quant == "" {
+		opt.Quant = QuantInt8
+	}
+	if opt.Quant != QuantInt8 && opt.Quant != QuantF32 {
+		return nil, fmt.Errorf("svf: quant %q, want %s or %s", opt.Quant, QuantInt8, QuantF32)
+	}
+	if opt.ShardBytes <= 0 {
+		opt.ShardBytes = DefaultShardBytes
+	}
+	cfgJSON, err := fs.ReadFile(src, "config.json")
+	if err != nil {
+		return nil, fmt.Errorf("svf: %w", err)
+	}
+	cfg, err := model.ParseConfig(cfgJSON)
+	if err != nil {
+		return nil, err
+	}
+	matrices, err := adaptedMatrices(cfg, opt.Targets)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := safetensors.OpenCheckpoint(src)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	man := &Manifest{Format: Format, Version: FormatVersion, Config: json.RawMessage(bytes.TrimSpace(cfgJSON)),
+		Targets: slices.Clone(opt.Targets), Matrices: matrices, Quant: opt.Quant}
+	if opt.Quant == QuantInt8 {
+		man.Block = Q8Block
+	}
+	for i, name := range textFiles {
+		data, err := fs.ReadFile(src, name)
+		if errors.Is(err, fs.ErrNotExist) && i >= 2 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("svf: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(outDir, name), data, 0o644); err != nil {
+			return nil, err
+		}
+		man.Files = append(man.Files, name)
+	}
+
+	// Decompose the adapted matrices on every core, in order of need.
+	adapted := map[string]int{}
+	for i, name := range matrices {
+		adapted[name+".weight"] = i
+	}
+	type result struct {
+		f   *Factors
+		err error
+	}
+	results := make([]chan result, len(matrices))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	stop := make(chan struct{}) // closed on return: decompositions not started yet are skipped
+	defer close(stop)
+	for i, name := range matrices {
+		results[i] = make(chan result, 1)
+		go func() {
+			select {
+			case sem <- struct{}{}:
+			case <-stop:
+				return
+			}
+			defer func() { <-sem }()
+			info, _ := ck.Info(name + ".weight")
+			w, err := ck.Float32(name + ".weight")
+			if err != nil {
+				results[i] <- result{err: err}
+				return
+			}
+			if len(info.Shape) != 2 {
+				results[i] <- result{err: fmt.Errorf("svf: %s.weight has shape %v, want a matrix", name, info.Shape)}
+				return
+			}
+			f, err := Decompose(w, info.Shape[0], info.Shape[1])
+			if err != nil {
+				err = fmt.Errorf("svf: %s: %w", name, err)
+			}
+			results[i] <- result{f, err}
+		}()
+	}
+	sw := &shardWriter{dir: outDir, max: opt.ShardBytes, parts: map[string]int{}}
+	done := 0
+	for _, s := range cfg.Bind(&model.Weights{}) {
+		if i, ok := adapted[s.Name]; ok {
+			r := <-results[i]
+			if r.err != nil {
+				return nil, r.err
+			}
+			base := matrices[i]
+			if err := sw.matrix(base+".U", r.f.U, r.f.M, r.f.R, opt.Quant); err != nil {
+				return nil, err
+			}
+			if err := sw.add(f32Tensor(base+".S", r.f.S, []int{r.f.R})); err != nil {
+				return nil, err
+			}
+			if err := sw.matrix(base+".V", r.f.V, r.f.N, r.f.R, opt.Quant); err != nil {
+				return nil, err
+			}
+			done++
+			if opt.Progress != nil {
+				opt.Progress(done, len(matrices), base)
+			}
+			continue
+		}
+		info, ok := ck.Info(s.Name)
+		if !ok {
+			return nil, fmt.Errorf("svf: checkpoint: tensor %s is missing", s.Name)
+		}
+		if !slices.Equal(info.Shape, s.Shape) {
+			return nil, fmt.Errorf("svf: checkpoint: tensor %s has shape %v, config.json implies %v", s.Name, info.Shape, s.Shape)
+		}
+		x, err := ck.Float32(s.Name)
+		if err != nil {
+			return nil, fmt.Errorf("svf: checkpoint: %w", err)
+		}
+		if len(s.Shape) == 2 {
+			err = sw.matrix(s.Name, x, s.Shape[0], s.Shape[1], opt.Quant)
+		} else {
+			err = sw.add(f32Tensor(s.Name, x, s.Shape))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := sw.flush(); err != nil {
+		return nil, err
+	}
+	man.Shards = sw.shards
+	if len(sw.parts) > 0 {
+		man.Parts = sw.parts
+	}
+	data, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, ManifestFile), append(data, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	return man, nil
+}
+
+func f32Tensor(name string, x []float32, shape []int) safetensors.Tensor {
+	return safetensors.Tensor{Name: name, DType: safetensors.F32, Shape: slices.Clone(shape), Data: safetensors.Float32Bytes(x)}
+}
+
+// shardWriter lays tensors into shards of at most max bytes each, splitting by rows a
+// tensor that alone would not fit.
+type shardWriter struct {
+	dir    string
+	max    int64
+	cur    []safetensors.Tensor
+	size   int64
+	shards []Shard
+	parts  map[string]int
+}
+
+// headerReserve is the header room kept per tensor so a shard's file stays under max.
+const headerReserve = 256
+
+// matrix adds x[rows, cols] as f32, or as Q8 (NAME int8 and NAME.scale), split into row
+// ranges together when it does not fit one shard.
+func (w *shardWriter) matrix(name string, x []float32, rows, cols int, quant string) error {
+	if quant == QuantF32 {
+		return w.add(f32Tensor(name, x, []int{rows, cols}))
+	}
+	q, scale := QuantizeQ8(x, rows, cols)
+	data := make([]byte, len(q))
+	for i, v := range q {
+		data[i] = byte(v)
+	}
+	return w.add(
+		safetensors.Tensor{Name: name, DType: safetensors.I8, Shape: []int{rows, cols}, Data: data},
+		f32Tensor(name+".scale", scale, []int{rows, (cols + Q8Block - 1) / Q8Block}),
+	)
+}
+
+// add puts tensors that share their first dimension into the pack, together; if they
+// do not fit in one shard they are split by rows into NAME#k parts, shard by shard.
+func (w *shardWriter) add(ts ...safetensors.Tensor) error {
+	var size, rowBytes int64
+	for _, t := range ts {
+		size += int64(len(t.Data)) + headerReserve
+		if len(t.Shape) > 0 && t.Shape[0] > 0 {
+			rowBytes += int64(len(t.Data)) / int64(t.Shape[0])
+		}
+	}
+	if w.size+size > w.max && len(w.cur) > 0 {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if size <= w.max {
+		w.cur = append(w.cur, ts...)
+		w.size += size
+		return nil
+	}
+	rows := ts[0].Shape[0]
+	per := int((w.max - int64(len(ts))*headerReserve) / max(rowBytes, 1))
+	if per < 1 {
+		return fmt.Errorf("svf: tensor %s: one row (%d bytes) is larger than a shard (%d bytes)", ts[0].Name, rowBytes, w.max)
+	}
+	k := 0
+	for lo := 0; lo < rows; lo += per {
+		hi := min(lo+per, rows)
+		for _, t := range ts {
+			rb := len(t.Data) / rows
+			shape := slices.Clone(t.Shape)
+			shape[0] = hi - lo
+			base, suffix := t.Name, ""
+			if t.Name != ts[0].Name {
+				suffix = strings.TrimPrefix(t.Name, ts[0].Name)
+				base = ts[0].Name
+			}
+			w.cur = append(w.cur, safetensors.Tensor{Name: fmt.Sprintf("%s#%d%s", base, k, suffix),
+				DType: t.DType, Shape: shape, Data: t.Data[lo*rb : hi*rb]})
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
+		k++
+	}
+	w.parts[ts[0].Name] = k
+	return nil
+}
+
+// flush writes the current shard.
+func (w *shardWriter) flush() error {
+	if len(w.cur) == 0 {
+		return nil
+	}
+	name := fmt.Sprintf("weights-%05d.safetensors", len(w.shards)+1)
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, w.cur, map[string]string{"format": Format}); err != nil {
+		return fmt.Errorf("svf: %s: %w", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, name), buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	w.shards = append(w.shards, Shard{File: name, Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])})
+	w.cur, w.size = w.cur[:0], 0
+	return nil
+}

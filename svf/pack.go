@@ -1,0 +1,342 @@
+package svf
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/safetensors"
+)
+
+// A pack is a model ready for the browser, one static folder (ARCHITECTURE §3):
+//
+//	pack.json                       Manifest: format version, config, targets, quantisation, shards
+//	weights-NNNNN.safetensors       shards of at most ShardBytes each
+//	tokenizer.json, tokenizer_config.json, generation_config.json   copied unchanged
+//	experts/index.json, experts/NAME.safetensors                    SVF experts (expert.go)
+//
+// An adapted matrix X (a Hugging Face matrix name without ".weight") is stored as X.U
+// [M,R], X.S [R] f32 and X.V [N,R], plus X.bias if it has one. With int8 quantisation
+// U, V and every other matrix are Q8: int8 values and f32 scales NAME.scale [rows,
+// ceil(cols/32)]; vectors (norms, biases, σ) stay f32. A tensor larger than a shard is
+// split by rows into NAME#0, NAME#1, … (Manifest.Parts).
+
+// Format names the pack format in pack.json; FormatVersion is the newest version this
+// code reads and the one it writes.
+const (
+	Format        = "t2web-pack"
+	FormatVersion = 1
+	ManifestFile  = "pack.json"
+	// DefaultShardBytes keeps shards well under GitHub Pages' 100 MB per file.
+	DefaultShardBytes = 64 << 20
+)
+
+// Quantisations of a pack.
+const (
+	QuantInt8 = "int8"
+	QuantF32  = "f32"
+)
+
+// Manifest is pack.json.
+type Manifest struct {
+	Format   string          `json:"format"`
+	Version  int             `json:"version"`
+	Config   json.RawMessage `json:"config"`          // the checkpoint's config.json, unchanged
+	Targets  []string        `json:"targets"`         // "mlp", and "attn" when attention is adapted too
+	Matrices []string        `json:"matrices"`        // the adapted matrices, in model order
+	Quant    string          `json:"quant"`           // QuantInt8 or QuantF32
+	Block    int             `json:"block,omitempty"` // int8: values per scale along a row
+	Files    []string        `json:"files"`           // tokenizer and generation files, copied unchanged
+	Shards   []Shard         `json:"shards"`
+	Parts    map[string]int  `json:"parts,omitempty"` // tensors split by rows across shards
+}
+
+// Shard is one weights file of a pack.
+type Shard struct {
+	File   string `json:"file"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// Pack is an opened pack folder; Load reads its weights.
+type Pack struct {
+	fsys     fs.FS
+	Manifest Manifest
+	Config   *model.Config
+	ranks    map[string]int // adapted matrix → R
+}
+
+// textFiles are the files of a checkpoint a pack copies unchanged when present; the
+// first two are required.
+var textFiles = []string{"tokenizer.json", "tokenizer_config.json", "generation_config.json"}
+
+// Open reads and checks a pack's pack.json.
+func Open(fsys fs.FS) (*Pack, error) {
+	data, err := fs.ReadFile(fsys, ManifestFile)
+	if err != nil {
+		return nil, fmt.Errorf("pack: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("pack: %s: %w", ManifestFile, err)
+	}
+	switch {
+	case m.Format != Format:
+		return nil, fmt.Errorf("pack: %s: format %q, want %q", ManifestFile, m.Format, Format)
+	case m.Version > FormatVersion:
+		return nil, fmt.Errorf("pack: %s: format version %d is newer than this t2web reads (%d): update t2web", ManifestFile, m.Version, FormatVersion)
+	case m.Version < 1:
+		return nil, fmt.Errorf("pack: %s: format version %d, want 1…%d", ManifestFile, m.Version, FormatVersion)
+	case m.Quant != QuantInt8 && m.Quant != QuantF32:
+		return nil, fmt.Errorf("pack: %s: quant %q, want %q or %q", ManifestFile, m.Quant, QuantInt8, QuantF32)
+	case m.Quant == QuantInt8 && m.Block != Q8Block:
+		return nil, fmt.Errorf("pack: %s: block %d, want %d", ManifestFile, m.Block, Q8Block)
+	case len(m.Shards) == 0:
+		return nil, fmt.Errorf("pack: %s: no shards", ManifestFile)
+	}
+	cfg, err := model.ParseConfig(m.Config)
+	if err != nil {
+		return nil, fmt.Errorf("pack: %s: %w", ManifestFile, err)
+	}
+	p := &Pack{fsys: fsys, Manifest: m, Config: cfg, ranks: map[string]int{}}
+	dims := matrixDims(cfg)
+	for _, name := range m.Matrices {
+		d, ok := dims[name]
+		if !ok {
+			return nil, fmt.Errorf("pack: %s: adapted matrix %s is not a matrix of the model", ManifestFile, name)
+		}
+		p.ranks[name] = min(d[0], d[1])
+	}
+	return p, nil
+}
+
+// matrixDims maps every layer matrix of cfg to its (out, in).
+func matrixDims(cfg *model.Config) map[string][2]int {
+	dims := map[string][2]int{}
+	shapes := cfg.MatrixDims()
+	for l := range cfg.NLayers {
+		for j, name := range model.MatrixNames(l) {
+			dims[name] = shapes[j]
+		}
+	}
+	return dims
+}
+
+// Rank returns R of an adapted matrix, and whether the pack adapts it.
+func (p *Pack) Rank(matrix string) (int, bool) {
+	r, ok := p.ranks[matrix]
+	return r, ok
+}
+
+// Path chooses how a loaded pack applies its adapted matrices (ARCHITECTURE §2).
+type Path int
+
+const (
+	// MergedPath recomposes W' once per z and runs dense matmuls: for generation.
+	MergedPath Path = iota
+	// FactoredPath applies c·U(s⊙(Vᵀx)) without recomposing: for scoring many z.
+	FactoredPath
+)
+
+// Load reads the pack's weights into a model for the CPU engine, checking every shard's
+// sha256 against pack.json; adapted matrices are svf Merged or Factored linears at z = 1.
+func (p *Pack) Load(path Path) (*model.Model, error) {
+	m, err := model.LoadText(p.fsys, p.Config)
+	if err != nil {
+		return nil, fmt.Errorf("pack: %w", err)
+	}
+	tensors, err := p.readTensors()
+	if err != nil {
+		return nil, err
+	}
+	take := func(name string) ([]float32, error) {
+		x, ok := tensors[name]
+		if !ok {
+			return nil, fmt.Errorf("pack: tensor %s is missing from every shard", name)
+		}
+		delete(tensors, name)
+		return x, nil
+	}
+	w := &model.Weights{}
+	for _, s := range p.Config.Bind(w) {
+		if _, adapted := p.ranks[strings.TrimSuffix(s.Name, ".weight")]; adapted && strings.HasSuffix(s.Name, ".weight") {
+			continue
+		}
+		x, err := take(s.Name)
+		if err != nil {
+			return nil, err
+		}
+		if len(x) != numel(s.Shape) {
+			return nil, fmt.Errorf("pack: tensor %s has %d values, the config implies %v", s.Name, len(x), s.Shape)
+		}
+		*s.Data = x
+	}
+	for _, name := range p.Manifest.Matrices {
+		f := &Factors{M: 0}
+		d := w.Linears[name].(*model.Dense)
+		f.M, f.N, f.R = d.Out, d.In, p.ranks[name]
+		for _, part := range []struct {
+			suffix string
+			dst    *[]float32
+			n      int
+		}{{".U", &f.U, f.M * f.R}, {".S", &f.S, f.R}, {".V", &f.V, f.N * f.R}} {
+			x, err := take(name + part.suffix)
+			if err != nil {
+				return nil, err
+			}
+			if len(x) != part.n {
+				return nil, fmt.Errorf("pack: tensor %s%s has %d values, want %d", name, part.suffix, len(x), part.n)
+			}
+			*part.dst = x
+		}
+		var l model.Linear
+		if path == FactoredPath {
+			l = NewFactored(f, d.B)
+		} else {
+			l = NewMerged(f, d.B)
+		}
+		if err := w.Replace(name, l); err != nil {
+			return nil, fmt.Errorf("pack: %w", err)
+		}
+	}
+	if p.Config.TieEmbeddings {
+		w.LMHead = w.Embed
+	}
+	m.Weights = w
+	return m, nil
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// readTensors reads every shard, checks its sha256, and returns every tensor as float32
+// (Q8 tensors dequantised, split tensors joined), by name.
+func (p *Pack) readTensors() (map[string][]float32, error) {
+	out := map[string][]float32{}
+	raw := map[string]*rawTensor{}
+	for i, sh := range p.Manifest.Shards {
+		data, err := fs.ReadFile(p.fsys, sh.File)
+		if err != nil {
+			return nil, fmt.Errorf("pack: shard %d (%s): %w", i+1, sh.File, err)
+		}
+		if int64(len(data)) != sh.Bytes {
+			return nil, fmt.Errorf("pack: shard %s: %d bytes, pack.json says %d", sh.File, len(data), sh.Bytes)
+		}
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sh.SHA256 {
+			return nil, fmt.Errorf("pack: shard %s: sha256 %x does not match pack.json's %s: the file is corrupted or was changed", sh.File, sum, sh.SHA256)
+		}
+		f, err := safetensors.Open(bytes.NewReader(data), int64(len(data)), sh.File)
+		if err != nil {
+			return nil, fmt.Errorf("pack: %w", err)
+		}
+		for _, t := range f.Tensors() {
+			b, err := f.Raw(t.Name)
+			if err != nil {
+				return nil, fmt.Errorf("pack: %w", err)
+			}
+			raw[t.Name] = &rawTensor{info: t, data: b}
+		}
+	}
+	// Join split tensors.
+	for name, n := range p.Manifest.Parts {
+		for _, suffix := range []string{"", ".scale"} {
+			var parts []*rawTensor
+			for k := range n {
+				r, ok := raw[fmt.Sprintf("%s#%d%s", name, k, suffix)]
+				if !ok {
+					if suffix == ".scale" && k == 0 {
+						break
+					}
+					return nil, fmt.Errorf("pack: tensor %s: part %d of %d is missing", name, k, n)
+				}
+				parts = append(parts, r)
+				delete(raw, fmt.Sprintf("%s#%d%s", name, k, suffix))
+			}
+			if len(parts) == 0 {
+				continue
+			}
+			joined := &rawTensor{info: parts[0].info}
+			joined.info.Shape = slices.Clone(parts[0].info.Shape)
+			joined.info.Shape[0] = 0
+			for _, r := range parts {
+				joined.info.Shape[0] += r.info.Shape[0]
+				joined.data = append(joined.data, r.data...)
+			}
+			raw[name+suffix] = joined
+		}
+	}
+	for name, r := range raw {
+		if strings.HasSuffix(name, ".scale") {
+			continue
+		}
+		x, err := r.float32(name, raw[name+".scale"])
+		if err != nil {
+			return nil, fmt.Errorf("pack: %w", err)
+		}
+		out[name] = x
+	}
+	return out, nil
+}
+
+// rawTensor is a tensor's bytes as a shard stores them.
+type rawTensor struct {
+	info safetensors.TensorInfo
+	data []byte
+}
+
+// float32 decodes the tensor; an I8 tensor needs its Q8 scales.
+func (r *rawTensor) float32(name string, scale *rawTensor) ([]float32, error) {
+	switch r.info.DType {
+	case safetensors.F32:
+		return safetensors.BytesFloat32(r.data), nil
+	case safetensors.I8:
+		if scale == nil || len(r.info.Shape) != 2 {
+			return nil, fmt.Errorf("tensor %s: int8 without a 2-D shape and %s.scale", name, name)
+		}
+		rows, cols := r.info.Shape[0], r.info.Shape[1]
+		s := safetensors.BytesFloat32(scale.data)
+		if len(s) != rows*((cols+Q8Block-1)/Q8Block) {
+			return nil, fmt.Errorf("tensor %s.scale has %d values, want %d×%d", name, len(s), rows, (cols+Q8Block-1)/Q8Block)
+		}
+		q := make([]int8, len(r.data))
+		for i, b := range r.data {
+			q[i] = int8(b)
+		}
+		x := make([]float32, rows*cols)
+		DequantizeQ8(x, q, s, rows, cols)
+		return x, nil
+	}
+	return nil, fmt.Errorf("tensor %s: dtype %s, a pack holds F32 and I8", name, r.info.DType)
+}
+
+// OpenDir opens the pack in a folder of the local file system.
+func OpenDir(dir string) (*Pack, error) {
+	p, err := Open(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return p, nil
+}
+
+// ErrNotPack tells that a folder has no pack.json.
+var ErrNotPack = errors.New("svf: not a pack (no pack.json)")
+
+// IsPack tells whether dir holds a pack.
+func IsPack(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ManifestFile))
+	return err == nil
+}
