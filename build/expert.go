@@ -139,4 +139,3 @@ func expertShow(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-
