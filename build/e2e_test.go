@@ -40,16 +40,23 @@ func TestE2E(t *testing.T) {
 
 	bctx, browserOut := startBrowser(t, browser)
 
-	modelDir := filepath.Join(site, "models", "default")
+	// The default model is a pack; a checkpoint folder beside it is loaded with ?model=.
+	packDir := filepath.Join(site, "models", "default")
+	hfDir := filepath.Join(site, "models", "hf")
+	if err := writeRandomModel(defaultModelConfig, 2, hfDir); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
-		name, prompt string
-		chat         bool
+		name, query, prompt string
+		chat                bool
+		source              []string // where t2 generate finds the same model
 	}{
-		{"chat", "Hello, t2web! What is 2+2?", true},
-		{"plain", "The quick brown fox", false},
+		{"chat", "", "Hello, t2web! What is 2+2?", true, []string{"--pack", packDir}},
+		{"plain", "", "The quick brown fox", false, []string{"--pack", packDir}},
+		{"checkpoint", "?model=models/hf/", "The quick brown fox", false, []string{"--model", hfDir}},
 	} {
 		t.Run("generate/"+tc.name, func(t *testing.T) {
-			p := openPage(t, bctx, srv.URL+"/")
+			p := openPage(t, bctx, srv.URL+"/"+tc.query)
 			p.waitReady()
 			if got := p.value("#temperature"); got != "0" {
 				p.fatalf("temperature field is %q, want 0 (greedy by default)", got)
@@ -70,15 +77,15 @@ func TestE2E(t *testing.T) {
 			if err := json.Unmarshal([]byte(p.text("#ids")), &got); err != nil {
 				p.fatalf("#ids: %v", err)
 			}
-			want := nativeGenerate(t, modelDir, tc.prompt, tc.chat, 16)
+			want := nativeGenerate(t, tc.source, tc.prompt, tc.chat, 16)
 			if !slices.Equal(got, want) {
-				p.fatalf("page generated %v\nt2 generate --greedy gives %v", got, want)
+				p.fatalf("page generated %v\nt2 generate --greedy %v gives %v", got, tc.source, want)
 			}
 			status := p.text("#status")
 			if !strings.Contains(status, "tokens/s") {
 				p.fatalf("#status %q does not report tokens/s", status)
 			}
-			t.Logf("%d tokens %v; status: %s", len(got), got, status)
+			t.Logf("%d tokens %v; status: %s; summary: %s", len(got), got, status, p.text("#summary"))
 			p.checkConsole(nil)
 			p.screenshot("page-" + tc.name)
 		})
@@ -189,10 +196,10 @@ func findChromium(t testing.TB) string {
 }
 
 // nativeGenerate runs t2 generate --greedy --print-ids in process and returns its ids.
-func nativeGenerate(t *testing.T, modelDir, prompt string, chat bool, maxTokens int) []int {
+func nativeGenerate(t *testing.T, source []string, prompt string, chat bool, maxTokens int) []int {
 	t.Helper()
-	args := []string{"generate", "--model", modelDir, "--prompt", prompt, "--greedy",
-		"--max-tokens", fmt.Sprint(maxTokens), "--print-ids"}
+	args := append([]string{"generate", "--prompt", prompt, "--greedy",
+		"--max-tokens", fmt.Sprint(maxTokens), "--print-ids"}, source...)
 	if chat {
 		args = append(args, "--chat")
 	}

@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"expert":       {cmdExpert, "add (new, mix) or show a pack's SVF experts"},
 		"site":         {cmdSite, "build the static site (wasm, page, default model)"},
 		"serve":        {cmdServe, "serve the site over HTTP"},
+		"tasks":        {cmdTasks, "list the task suite or export a task's examples as JSONL"},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/t2web/t2web/svf"
 	"io"
 	"os"
 	"os/exec"
@@ -36,7 +37,7 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 //	ui.wasm          the page (./web), which index.html starts
 //	engine.wasm      the engine worker (./wasm), which worker.js starts
 //	worker.js, …     web/'s static files (everything but Go and Vugu sources)
-//	models/default/  a random-weight checkpoint of default-model.json, seed 1
+//	models/default/  an int8 pack of a random-weight checkpoint of default-model.json, seed 1
 //	.nojekyll        tells GitHub Pages to serve the folder as it is
 //
 // Every URL inside is relative, so the site works from any path (a Pages sub-path).
@@ -93,11 +94,22 @@ func buildSite(outDir string, logw io.Writer) error {
 		return err
 	}
 
-	modelDir := filepath.Join(outDir, "models", "default")
-	if err := writeRandomModel(defaultModelConfig, 1, modelDir); err != nil {
+	hf, err := os.MkdirTemp("", "t2-default-model-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(hf)
+	if err := writeRandomModel(defaultModelConfig, 1, hf); err != nil {
 		return fmt.Errorf("default model: %w", err)
 	}
-	fmt.Fprintf(logw, "wrote %s (random weights, seed 1)\n", modelDir)
+	packDir := filepath.Join(outDir, "models", "default")
+	if err := os.RemoveAll(packDir); err != nil {
+		return err
+	}
+	if _, err := svf.Convert(os.DirFS(hf), packDir, svf.ConvertOptions{}); err != nil {
+		return fmt.Errorf("default model: %w", err)
+	}
+	fmt.Fprintf(logw, "wrote %s (int8 pack of random weights, seed 1)\n", packDir)
 	return nil
 }
 

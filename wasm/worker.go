@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/hack-pad/safejs"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/wasm/protocol"
 )
 
@@ -163,7 +165,7 @@ func (w *worker) load(req protocol.Load) error {
 	fsys.progress = func(name string, loaded, total int64) {
 		w.post(protocol.Progress{Type: protocol.TypeProgress, File: name, Loaded: loaded, Total: total})
 	}
-	m, err := model.Load(fsys)
+	m, info, err := loadModelOrPack(fsys)
 	if err != nil {
 		return err
 	}
@@ -180,9 +182,36 @@ func (w *worker) load(req protocol.Load) error {
 	w.post(protocol.Loaded{
 		Type: protocol.TypeLoaded, URL: w.url, Arch: c.Architecture,
 		Layers: c.NLayers, Dim: c.Dim, Vocab: c.VocabSize, Params: c.Params(),
-		Context: e.Context(), Chat: m.Chat != nil, Engine: "cpu",
+		Context: e.Context(), Chat: m.Chat != nil, Engine: "cpu", Pack: info,
 	})
 	return nil
+}
+
+// loadModelOrPack loads the folder as a pack when it has pack.json, else as a Hugging
+// Face checkpoint folder.
+func loadModelOrPack(fsys fs.FS) (*model.Model, *protocol.PackInfo, error) {
+	p, err := svf.Open(fsys)
+	if errors.Is(err, fs.ErrNotExist) {
+		m, err := model.Load(fsys)
+		return m, nil, err
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	experts, err := p.Experts()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := p.Load(svf.MergedPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	info := &protocol.PackInfo{Quant: p.Manifest.Quant, Targets: p.Manifest.Targets,
+		Adapted: len(p.Manifest.Matrices), Experts: []string{}}
+	for _, e := range experts {
+		info.Experts = append(info.Experts, e.Name)
+	}
+	return m, info, nil
 }
 
 // generate streams the continuation of req.Prompt, a Token message per token, then Done.

@@ -24,7 +24,8 @@ const (
 	stateError      = "error"      // the last request failed; Err says why
 )
 
-// defaultModel is the checkpoint folder the page loads unless ?model=URL says otherwise.
+// defaultModel is the pack the page loads unless ?pack=URL or ?model=URL (a checkpoint
+// folder) says otherwise.
 const defaultModel = "models/default/"
 
 // Root is the page: a model to load, a prompt, and the streamed answer.
@@ -54,8 +55,12 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 	c.ModelURL = defaultModel
 	c.Temperature, c.MaxTokens, c.Seed = "0", "64", "0"
 	c.Status = "starting the engine…"
-	if q, err := locationQuery(); err == nil && q.Get("model") != "" {
-		c.ModelURL = q.Get("model")
+	if q, err := locationQuery(); err == nil {
+		for _, key := range []string{"pack", "model"} {
+			if q.Get(key) != "" {
+				c.ModelURL = q.Get(key)
+			}
+		}
 	}
 	ee := ctx.EventEnv()
 	var err error
@@ -211,8 +216,12 @@ func (c *Root) summaryText() string {
 	if i.Chat {
 		chat = "chat template"
 	}
-	return fmt.Sprintf("%s — %s, %d layers, hidden %d, vocab %d, %s params, context %d, %s, %s engine",
-		i.URL, i.Arch, i.Layers, i.Dim, i.Vocab, countText(i.Params), i.Context, chat, i.Engine)
+	kind := "checkpoint"
+	if p := i.Pack; p != nil {
+		kind = fmt.Sprintf("%s pack, %d adapted matrices (%s), %d experts", p.Quant, p.Adapted, strings.Join(p.Targets, ", "), len(p.Experts))
+	}
+	return fmt.Sprintf("%s — %s %s, %d layers, hidden %d, vocab %d, %s params, context %d, %s, %s engine",
+		i.URL, i.Arch, kind, i.Layers, i.Dim, i.Vocab, countText(i.Params), i.Context, chat, i.Engine)
 }
 
 // idsText is the last generation's ids as a JSON array, empty until it is done.

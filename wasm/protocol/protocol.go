@@ -40,7 +40,8 @@ const (
 	TypeLog      = "log"
 )
 
-// Load asks the worker to load a Hugging Face checkpoint folder.
+// Load asks the worker to load a pack (a folder with pack.json) or a Hugging Face
+// checkpoint folder.
 type Load struct {
 	Type string `json:"type"`
 	URL  string `json:"url"` // the folder, relative to the page or absolute, e.g. "models/default/"
@@ -82,6 +83,16 @@ type Loaded struct {
 	Context int    `json:"context"` // positions the engine holds per sequence
 	Chat    bool   `json:"chat"`    // the model has a chat template
 	Engine  string `json:"engine"`  // "cpu"
+	// Pack is set when the folder is a pack: its quantisation, adapted matrices and experts.
+	Pack *PackInfo `json:"pack,omitempty"`
+}
+
+// PackInfo describes a loaded pack.
+type PackInfo struct {
+	Quant   string   `json:"quant"`   // "int8" or "f32"
+	Targets []string `json:"targets"` // "mlp", "attn"
+	Adapted int      `json:"adapted"` // adapted matrices
+	Experts []string `json:"experts"` // the pack's experts, by name
 }
 
 // Token is one generated token and the text it completes. Text is empty while the token
