@@ -227,3 +227,33 @@ func TestSetZErrors(t *testing.T) {
 		t.Errorf("SetZ(nil) on a dense model: %v", err)
 	}
 }
+
+// TestGenerateBatch checks that continuing several prompts in one batch gives each the
+// tokens Generate gives it alone, with greedy and with seeded sampling.
+func TestGenerateBatch(t *testing.T) {
+	e := tinyEngine(t, tinyConfig, 3)
+	prompts := [][]int{{3, 1, 4}, {1, 5, 9, 2, 6}, {5}}
+	for _, p := range []SamplerParams{{}, {Temperature: 1.5, Seed: 9}} {
+		var samplers []*Sampler
+		for range prompts {
+			samplers = append(samplers, NewSampler(p))
+		}
+		stop := []int{7}
+		got, err := GenerateBatch(e, prompts, samplers, 10, stop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, prompt := range prompts {
+			want, err := Generate(e, prompt, NewSampler(p), 10, stop, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got[i], want) {
+				t.Errorf("params %+v prompt %d: batched %v, alone %v", p, i, got[i], want)
+			}
+		}
+	}
+	if _, err := GenerateBatch(e, make([][]int, 4), nil, 1, nil); err == nil {
+		t.Error("4 prompts on an engine of 3 sequences accepted")
+	}
+}

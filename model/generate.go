@@ -50,3 +50,72 @@ func Generate(e Engine, prompt []int, s *Sampler, maxTokens int, stop []int, emi
 	}
 	return out, nil
 }
+
+// GenerateBatch continues several prompts at once, prompt i in sequence slot i of e
+// (len(prompts) ≤ e.MaxSeqs()), drawing with samplers[i]: one forward pass prefills
+// them all, then each step decodes one token for every sequence still running, so the
+// weights are read once per step for the whole batch. Each sequence ends at a stop
+// token (not returned), after maxTokens, or when its context is full. It returns the
+// generated tokens of each prompt.
+func GenerateBatch(e Engine, prompts [][]int, samplers []*Sampler, maxTokens int, stop []int) ([][]int, error) {
+	if len(prompts) > e.MaxSeqs() {
+		return nil, fmt.Errorf("model: generate: %d prompts, the engine holds %d sequences", len(prompts), e.MaxSeqs())
+	}
+	if len(samplers) != len(prompts) {
+		return nil, fmt.Errorf("model: generate: %d prompts but %d samplers", len(prompts), len(samplers))
+	}
+	var b Batch
+	for i, p := range prompts {
+		if len(p) == 0 {
+			return nil, fmt.Errorf("model: generate: prompt %d is empty", i)
+		}
+		if len(p) >= e.Context() {
+			return nil, fmt.Errorf("model: generate: prompt %d has %d tokens, the context holds %d", i, len(p), e.Context())
+		}
+		e.Clear(i)
+		for j, id := range p {
+			samplers[i].Accept(id)
+			b.Add(id, j, i, j == len(p)-1)
+		}
+	}
+	out := make([][]int, len(prompts))
+	if len(prompts) == 0 || maxTokens <= 0 {
+		return out, nil
+	}
+	if err := e.Forward(&b); err != nil {
+		return nil, err
+	}
+	active := make([]int, len(prompts)) // output row r of the last forward is sequence active[r]
+	for i := range active {
+		active[i] = i
+	}
+	for len(active) > 0 {
+		var next []int
+		b.Reset()
+		for r, seq := range active {
+			id, err := e.Sample(r, samplers[seq])
+			if err != nil {
+				return out, err
+			}
+			if slices.Contains(stop, id) {
+				continue
+			}
+			samplers[seq].Accept(id)
+			out[seq] = append(out[seq], id)
+			pos := len(prompts[seq]) + len(out[seq]) - 1
+			if len(out[seq]) == maxTokens || pos >= e.Context() {
+				continue
+			}
+			b.Add(id, pos, seq, true)
+			next = append(next, seq)
+		}
+		active = next
+		if len(active) == 0 {
+			break
+		}
+		if err := e.Forward(&b); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
