@@ -1,0 +1,169 @@
+package tasks
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+)
+
+// MaxExamplesBytes bounds a few-shot file: a few-shot set is a handful of examples, and
+// a larger file is most likely the wrong file.
+const MaxExamplesBytes = 4 << 20
+
+// Column names a few-shot file may use for the question and the answer, in order of
+// preference (ARCHITECTURE §3).
+var (
+	inputKeys  = []string{"input", "question", "prompt"}
+	outputKeys = []string{"output", "answer", "completion"}
+)
+
+// ReadExamples reads a user's few-shot examples: JSONL ({"input": …, "output": …}; also
+// question/answer or prompt/completion) or, when name ends in .csv, CSV with a header
+// naming those columns. Every row must have both fields, non-empty; the error names the
+// file and line. Duplicate rows are kept (they weigh as the user gave them); an empty
+// file is an error. name is used in errors only.
+func ReadExamples(data []byte, name string) ([]Example, error) {
+	if len(data) > MaxExamplesBytes {
+		return nil, fmt.Errorf("%s: %d bytes; a few-shot file holds at most %d (a handful of examples)", name, len(data), MaxExamplesBytes)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s: the file is empty; want JSONL lines like {\"input\": …, \"output\": …} or CSV with input,output columns", name)
+	}
+	var ex []Example
+	var err error
+	if strings.HasSuffix(strings.ToLower(name), ".csv") {
+		ex, err = readCSV(data, name)
+	} else {
+		ex, err = readJSONL(data, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(ex) == 0 {
+		return nil, fmt.Errorf("%s: no examples", name)
+	}
+	return ex, nil
+}
+
+func readJSONL(data []byte, name string) ([]Example, error) {
+	var out []Example
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), MaxExamplesBytes)
+	for line := 1; sc.Scan(); line++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		var row map[string]any
+		if err := json.Unmarshal(text, &row); err != nil {
+			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", name, line, err)
+		}
+		in, err := field(row, inputKeys)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		out1, err := field(row, outputKeys)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		out = append(out, Example{Input: in, Output: out1})
+	}
+	return out, sc.Err()
+}
+
+// field returns the first of keys present in row, as text (numbers are written as JSON
+// writes them: an answer of 42 is "42").
+func field(row map[string]any, keys []string) (string, error) {
+	for _, k := range keys {
+		v, ok := row[k]
+		if !ok {
+			continue
+		}
+		var s string
+		switch v := v.(type) {
+		case string:
+			s = v
+		case float64, bool:
+			b, _ := json.Marshal(v)
+			s = string(b)
+		default:
+			return "", fmt.Errorf("field %q is not text", k)
+		}
+		if strings.TrimSpace(s) == "" {
+			return "", fmt.Errorf("field %q is empty", k)
+		}
+		return s, nil
+	}
+	return "", fmt.Errorf("no field %s", strings.Join(keys, ", "))
+}
+
+func readCSV(data []byte, name string) ([]Example, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: header: %w", name, err)
+	}
+	col := func(keys []string) int {
+		for _, k := range keys {
+			for i, h := range header {
+				if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), k) {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	in, out := col(inputKeys), col(outputKeys)
+	if in < 0 || out < 0 {
+		return nil, fmt.Errorf("%s: the header %q needs a column for the question (%s) and one for the answer (%s)",
+			name, strings.Join(header, ","), strings.Join(inputKeys, "/"), strings.Join(outputKeys, "/"))
+	}
+	var ex []Example
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		line, _ := r.FieldPos(0)
+		if strings.TrimSpace(rec[in]) == "" || strings.TrimSpace(rec[out]) == "" {
+			return nil, fmt.Errorf("%s:%d: empty %s", name, line, map[bool]string{true: "question", false: "answer"}[strings.TrimSpace(rec[in]) == ""])
+		}
+		ex = append(ex, Example{Input: rec[in], Output: rec[out]})
+	}
+	return ex, nil
+}
+
+// numberRef matches a reference answer that is a plain number.
+var numberRef = regexp.MustCompile(`^[-+−]?[0-9][0-9,]*(\.[0-9]+)?\.?$`)
+
+// Generic checks answers to a user's examples, whose task is unknown: the reference's
+// kind decides the extraction — a number compares last numbers, a single letter A–E
+// (or "(B)") compares letters, anything else compares the answer (whole, or its last
+// line) with the reference, ignoring surrounding space and case.
+func Generic(ex Example, answer string) bool {
+	ref := strings.TrimSpace(ex.Output)
+	if numberRef.MatchString(ref) {
+		want, _ := LastNumber(ref)
+		got, ok := LastNumber(answer)
+		return ok && got == want
+	}
+	if core := strings.Trim(ref, "()"); len(core) == 1 && core[0] >= 'A' && core[0] <= 'E' {
+		got, ok := ExtractLetter(answer, 'E')
+		return ok && got == core
+	}
+	text := strings.TrimSpace(answer)
+	last := text
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		last = strings.TrimSpace(text[i+1:])
+	}
+	return strings.EqualFold(text, ref) || strings.EqualFold(last, ref)
+}

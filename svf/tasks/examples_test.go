@@ -1,0 +1,75 @@
+package tasks
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestReadExamples(t *testing.T) {
+	tests := []struct {
+		name, file, data string
+		want             []Example
+		err              string
+	}{
+		{"jsonl", "a.jsonl", "{\"input\": \"2+2?\", \"output\": \"4\"}\n\n{\"question\": \"q\", \"answer\": 7}\n",
+			[]Example{{Input: "2+2?", Output: "4"}, {Input: "q", Output: "7"}}, ""},
+		{"prompt/completion", "a.jsonl", `{"prompt": "p", "completion": "c"}`, []Example{{Input: "p", Output: "c"}}, ""},
+		{"duplicates kept", "a.jsonl", "{\"input\": \"x\", \"output\": \"1\"}\n{\"input\": \"x\", \"output\": \"1\"}\n",
+			[]Example{{Input: "x", Output: "1"}, {Input: "x", Output: "1"}}, ""},
+		{"csv", "a.csv", "Question,Answer\n\"a, b\",B\nc,3\n", []Example{{Input: "a, b", Output: "B"}, {Input: "c", Output: "3"}}, ""},
+		{"csv bom", "a.CSV", "\ufeffinput,output\nx,y\n", []Example{{Input: "x", Output: "y"}}, ""},
+		{"malformed line", "a.jsonl", "{\"input\": \"x\", \"output\": \"1\"}\n{\"input\": \"x\",\n", nil, "a.jsonl:2: not a JSON object"},
+		{"missing field", "a.jsonl", `{"input": "x"}`, nil, "a.jsonl:1: no field output, answer, completion"},
+		{"empty field", "a.jsonl", `{"input": " ", "output": "1"}`, nil, `a.jsonl:1: field "input" is empty`},
+		{"not text", "a.jsonl", `{"input": ["x"], "output": "1"}`, nil, `field "input" is not text`},
+		{"empty file", "a.jsonl", " \n", nil, "a.jsonl: the file is empty"},
+		{"csv without columns", "a.csv", "q,a\nx,y\n", nil, `a.csv: the header "q,a" needs a column`},
+		{"csv empty answer", "a.csv", "input,output\nx,\n", nil, "a.csv:2: empty answer"},
+		{"too large", "big.jsonl", strings.Repeat(" ", MaxExamplesBytes+1), nil, "big.jsonl: 4194305 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadExamples([]byte(tt.data), tt.file)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d examples, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("example %d: %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestGeneric(t *testing.T) {
+	tests := []struct {
+		ref, answer string
+		want        bool
+	}{
+		{"42", "The answer is 42.", true},
+		{"42", "42 or 43", false},
+		{"1,234", "it is 1234", true},
+		{"-3", "−3", true},
+		{"B", "(B)", true},
+		{"(C)", "answer: c", true},
+		{"B", "A or B", false},
+		{"Paris", "  paris ", true},
+		{"Paris", "I think\nParis", true},
+		{"Paris", "Paris, France", false},
+	}
+	for _, tt := range tests {
+		if got := Generic(Example{Output: tt.ref}, tt.answer); got != tt.want {
+			t.Errorf("Generic(ref %q, answer %q) = %v, want %v", tt.ref, tt.answer, got, tt.want)
+		}
+	}
+}
