@@ -72,10 +72,10 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Task     string  `json:"task"`
-			Expert   string  `json:"expert,omitempty"`
-			Mix      string  `json:"mix,omitempty"`
-			Accuracy float64 `json:"accuracy"`
+			Task     string     `json:"task"`
+			Expert   string     `json:"expert,omitempty"`
+			Mix      string     `json:"mix,omitempty"`
+			Accuracy float64    `json:"accuracy"`
 			CI95     [2]float64 `json:"ci95"`
 			*svf.EvalResult
 		}{name, src.expert, src.mix, res.Accuracy(), [2]float64{lo, hi}, res})
