@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack"
 	lapackgonum "gonum.org/v1/gonum/lapack/gonum"
 )
@@ -26,12 +25,14 @@ type Factors struct {
 // Decompose computes the thin SVD of w[m,n] (row-major, out × in) in float64 with
 // gonum's LAPACK, and returns it rounded to float32.
 //
-// It follows LAPACK's Dgesvd (the routine behind gonum's mat.SVD) for a tall matrix A
-// (W, or Wᵀ when m < n): A = Q·R (Dgeqrf, Dorgqr), R = Q_B·B·P_Bᵀ with B bidiagonal
-// (Dgebrd, Dorgbr), B's SVD by implicit-shift QR (Dbdsqr), U = Q·Q_B·X (Dgemm). Two
-// things differ, for speed on large matrices (see bidiagSVD); the arithmetic is the same.
-// At most one float64 copy of A, one of Q·U and three R×R matrices are alive at once:
-// for 4096×14336, 0.94 GB plus 0.4 GB, then 0.3 GB of float32 factors.
+// It follows LAPACK's Dgesvd (the routine behind gonum's mat.SVD) for a tall matrix
+// A (W, or Wᵀ when m < n): A = Q·R (Dgeqrf), R = Q_B·B·P_Bᵀ with B bidiagonal (Dgebrd,
+// Dorgbr), B = X·diag(σ)·Yᵀ by implicit-shift QR (Dbdsqr), then U = Q·Q_B·X (Dormqr)
+// and Vᵀ = Yᵀ·P_Bᵀ. Two things differ, for speed on large matrices (see bidiagSVD);
+// the arithmetic is the same, and gonum's mat.SVD is the twin the tests hold it to.
+// At most two float64 matrices of A's size (A, holding Q's reflectors, and U) and
+// three R×R ones are alive at once: for 4096×14336, 0.94 GB plus 0.4 GB, then 0.3 GB
+// of float32 factors (measured: 577 MB peak RSS for 2048×7168, a quarter of that).
 //
 // Signs are fixed so that a pack is reproducible: each pair (u_k, v_k) is negated when
 // needed so that the entry of v_k largest in magnitude (the first one, on a tie) is
@@ -134,7 +135,7 @@ func tallSVD(a []float64, p, q int) (u, vt, s []float64, ok bool) {
 	lwork := 1
 	impl.Dgeqrf(p, q, a, q, tau, query, -1)
 	lwork = max(lwork, int(query[0]))
-	impl.Dorgqr(p, q, q, a, q, tau, query, -1)
+	impl.Dormqr(blas.Left, blas.NoTrans, p, q, q, a, q, tau, a, q, query, -1)
 	lwork = max(lwork, int(query[0]))
 	impl.Dgebrd(q, q, r, q, d, e, tauQ, tauP, query, -1)
 	lwork = max(lwork, int(query[0]))
@@ -149,13 +150,11 @@ func tallSVD(a []float64, p, q int) (u, vt, s []float64, ok bool) {
 	for i := range q {
 		copy(r[i*q+i:(i+1)*q], a[i*q+i:(i+1)*q])
 	}
-	impl.Dorgqr(p, q, q, a, q, tau, work, lwork) // a is Q[p,q]
 	// R = Q_B·B·P_Bᵀ, B upper bidiagonal (d, e).
 	impl.Dgebrd(q, q, r, q, d, e, tauQ, tauP, work, lwork)
 	copy(vt, r)
 	impl.Dorgbr(lapack.GeneratePT, q, q, q, vt, q, tauP, work, lwork)
 	impl.Dorgbr(lapack.GenerateQ, q, q, q, r, q, tauQ, work, lwork)
-	work = nil
 	// B = X·diag(s)·Yᵀ: vt ← Yᵀ·P_Bᵀ, c ← Xᵀ·Q_Bᵀ.
 	c := make([]float64, q*q)
 	for i := range q {
@@ -163,21 +162,20 @@ func tallSVD(a []float64, p, q int) (u, vt, s []float64, ok bool) {
 			c[j*q+i] = r[i*q+j]
 		}
 	}
+	r = nil
 	if !bidiagSVD(d, e, vt, c, q) {
 		return nil, nil, nil, false
 	}
-	// U = Q·Q_B·X = Q·cᵀ; gonum's Dgemm is fastest with neither side transposed.
+	// U = Q·[Q_B·X; 0] = Q·[cᵀ; 0], Q applied from its reflectors (Dormqr) rather
+	// than formed (Dorgqr) and multiplied.
+	u = make([]float64, p*q)
 	for i := range q {
 		for j := range q {
-			r[j*q+i] = c[i*q+j]
+			u[j*q+i] = c[i*q+j]
 		}
 	}
 	c = nil
-	u = make([]float64, p*q)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
-		blas64.General{Rows: p, Cols: q, Stride: q, Data: a},
-		blas64.General{Rows: q, Cols: q, Stride: q, Data: r},
-		0, blas64.General{Rows: p, Cols: q, Stride: q, Data: u})
+	impl.Dormqr(blas.Left, blas.NoTrans, p, q, q, a, q, tau, u, q, work, lwork)
 	return u, vt, d, true
 }
 
@@ -281,7 +279,7 @@ func (f *Factors) fixSigns() {
 // NuclearScale returns c = Σs / Σ(s⊙z) for s[R] and z[R], computed in float64: the
 // factor of W' = U·diag(σ⊙z)·Vᵀ·(Σσ/Σ(σ⊙z)) (ARCHITECTURE §1) that keeps the nuclear
 // norm, so that a uniform z is a no-op. z nil means z = 1 (c = 1). When Σ(s⊙z) is 0
-// (z = 0, or W = 0) it returns 1, so W' is 0 rather than NaN.
+// (z = 0, or W = 0) it returns 1 rather than dividing by zero, so W' = 0, not NaN.
 // It panics if z is not nil and len(z) != len(s).
 func NuclearScale(s, z []float32) float32 {
 	return float32(nuclearScale(s, z))
@@ -334,7 +332,10 @@ func (f *Factors) Recompose(dst []float32, z []float32) {
 	}
 	blocks := (m + recomposeRows - 1) / recomposeRows
 	parallelRows(blocks, recomposeRows*n*r, func(lo, hi int) {
-		a := make([]float64, recomposeRows*r) // [4,R]: rows of U scaled by s, interleaved k-major
+		var a [recomposeRows][]float64 // rows of U scaled by s: a[t][k] = U[i0+t,k]·s[k]
+		for t := range a {
+			a[t] = make([]float64, r)
+		}
 		for b := lo; b < hi; b++ {
 			i0 := b * recomposeRows
 			rows := min(recomposeRows, m-i0)
@@ -342,10 +343,10 @@ func (f *Factors) Recompose(dst []float32, z []float32) {
 				i := i0 + min(t, rows-1) // a short last block repeats its last row
 				u := f.U[i*r : i*r+r]
 				for k, x := range u {
-					a[k*recomposeRows+t] = float64(x) * s[k]
+					a[t][k] = float64(x) * s[k]
 				}
 			}
-			recomposeBlock(dst, a, f.V, i0, rows, n, r)
+			recomposeBlock(dst, &a, f.V, i0, rows, n, r)
 		}
 	})
 }
@@ -353,40 +354,40 @@ func (f *Factors) Recompose(dst []float32, z []float32) {
 // recomposeRows is how many rows of dst one pass over V fills.
 const recomposeRows = 4
 
-// recomposeBlock writes dst[i0+t, j] = Σ_k a[k,t]·V[j,k] for t < rows and every j < n,
-// from a[R,4] (k-major) and V[N,R]. Four rows and two columns share each load.
-func recomposeBlock(dst []float32, a []float64, v []float32, i0, rows, n, r int) {
-	a = a[:r*recomposeRows]
+// recomposeBlock writes dst[i0+t, j] = Σ_k a[t][k]·V[j,k] for t < rows and every
+// j < n, from a[4][R] and V[N,R]. Four rows and two columns share each load.
+func recomposeBlock(dst []float32, a *[recomposeRows][]float64, v []float32, i0, rows, n, r int) {
+	a0, a1, a2, a3 := a[0][:r], a[1][:r], a[2][:r], a[3][:r]
 	j := 0
 	for ; j+2 <= n; j += 2 {
 		v0 := v[j*r : j*r+r]
 		v1 := v[(j+1)*r : (j+1)*r+r]
+		v1, a0, a1, a2, a3 := v1[:len(v0)], a0[:len(v0)], a1[:len(v0)], a2[:len(v0)], a3[:len(v0)]
 		var s00, s10, s20, s30, s01, s11, s21, s31 float64
 		for k := range v0 {
 			x0, x1 := float64(v0[k]), float64(v1[k])
-			ak := a[k*4 : k*4+4 : k*4+4]
-			s00 += ak[0] * x0
-			s10 += ak[1] * x0
-			s20 += ak[2] * x0
-			s30 += ak[3] * x0
-			s01 += ak[0] * x1
-			s11 += ak[1] * x1
-			s21 += ak[2] * x1
-			s31 += ak[3] * x1
+			s00 += a0[k] * x0
+			s10 += a1[k] * x0
+			s20 += a2[k] * x0
+			s30 += a3[k] * x0
+			s01 += a0[k] * x1
+			s11 += a1[k] * x1
+			s21 += a2[k] * x1
+			s31 += a3[k] * x1
 		}
 		put4(dst, i0, rows, n, j, s00, s10, s20, s30)
 		put4(dst, i0, rows, n, j+1, s01, s11, s21, s31)
 	}
 	for ; j < n; j++ {
 		v0 := v[j*r : j*r+r]
+		a0, a1, a2, a3 := a0[:len(v0)], a1[:len(v0)], a2[:len(v0)], a3[:len(v0)]
 		var s0, s1, s2, s3 float64
 		for k := range v0 {
 			x0 := float64(v0[k])
-			ak := a[k*4 : k*4+4 : k*4+4]
-			s0 += ak[0] * x0
-			s1 += ak[1] * x0
-			s2 += ak[2] * x0
-			s3 += ak[3] * x0
+			s0 += a0[k] * x0
+			s1 += a1[k] * x0
+			s2 += a2[k] * x0
+			s3 += a3[k] * x0
 		}
 		put4(dst, i0, rows, n, j, s0, s1, s2, s3)
 	}

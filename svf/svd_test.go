@@ -4,10 +4,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // randMatrix returns x[rows,cols] with entries from N(0, std²), seeded.
@@ -156,6 +161,111 @@ func TestDecomposeRankDeficient(t *testing.T) {
 	}
 	if f.S[2] > 1e-5*f.S[0] {
 		t.Errorf("σ_2 = %g, want ≈ 0 (σ_0 = %g)", f.S[2], f.S[0])
+	}
+}
+
+// TestDecomposeMatchesMatSVD holds Decompose to its twin, gonum's mat.SVD (Dgesvd):
+// the same singular values, and the same singular vectors up to sign wherever the
+// singular value is well separated from its neighbours.
+func TestDecomposeMatchesMatSVD(t *testing.T) {
+	for i, sh := range []struct{ m, n int }{{1, 5}, {5, 1}, {33, 17}, {17, 33}, {64, 64}, {200, 150}, {150, 200}} {
+		t.Run(fmt.Sprintf("%dx%d", sh.m, sh.n), func(t *testing.T) {
+			w := randMatrix(uint64(300+i), sh.m, sh.n, 1)
+			f, err := Decompose(w, sh.m, sh.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w64 := make([]float64, len(w))
+			for i, x := range w {
+				w64[i] = float64(x)
+			}
+			var ref mat.SVD
+			if !ref.Factorize(mat.NewDense(sh.m, sh.n, w64), mat.SVDThin) {
+				t.Fatal("mat.SVD did not converge")
+			}
+			s := ref.Values(nil)
+			var u, v mat.Dense
+			ref.UTo(&u)
+			ref.VTo(&v)
+			r := f.R
+			for k := range r {
+				if math.Abs(float64(f.S[k])-s[k]) > 1e-6*s[0] {
+					t.Errorf("σ_%d = %g, mat.SVD says %g", k, f.S[k], s[k])
+				}
+				gap := math.Inf(1)
+				if k > 0 {
+					gap = s[k-1] - s[k]
+				}
+				if k < r-1 {
+					gap = min(gap, s[k]-s[k+1])
+				}
+				if gap < 1e-3*s[0] {
+					continue
+				}
+				var du, dv float64
+				for i := range sh.m {
+					du += float64(f.U[i*r+k]) * u.At(i, k)
+				}
+				for j := range sh.n {
+					dv += float64(f.V[j*r+k]) * v.At(j, k)
+				}
+				if math.Abs(math.Abs(du)-1) > 1e-4 || math.Abs(math.Abs(dv)-1) > 1e-4 || du*dv < 0 {
+					t.Errorf("k = %d: u_k·u_ref = %g, v_k·v_ref = %g, want both ±1 with one sign", k, du, dv)
+				}
+			}
+		})
+	}
+}
+
+// TestDecomposeGOMAXPROCS checks the factors are the same bits however many column
+// chunks the bidiagonal QR iteration is split into.
+func TestDecomposeGOMAXPROCS(t *testing.T) {
+	w := randMatrix(400, 300, 160, 0.02)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var first *Factors
+	for _, procs := range []int{1, 3, 8} {
+		runtime.GOMAXPROCS(procs)
+		f, err := Decompose(w, 300, 160)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = f
+			continue
+		}
+		if !slices.Equal(f.U, first.U) || !slices.Equal(f.S, first.S) || !slices.Equal(f.V, first.V) {
+			t.Errorf("GOMAXPROCS=%d gives other factors than GOMAXPROCS=1", procs)
+		}
+	}
+}
+
+// TestDecomposeLarge runs one large matrix when T2WEB_SVD_LARGE=MxN is set (e.g.
+// 4096x14336, Llama-3-8B's down projection) and reports its time and peak memory.
+func TestDecomposeLarge(t *testing.T) {
+	env := os.Getenv("T2WEB_SVD_LARGE")
+	if env == "" {
+		t.Skip("set T2WEB_SVD_LARGE=MxN to run")
+	}
+	var m, n int
+	if _, err := fmt.Sscanf(env, "%dx%d", &m, &n); err != nil {
+		t.Fatalf("T2WEB_SVD_LARGE=%q: %v", env, err)
+	}
+	w := randMatrix(1, m, n, 0.02)
+	runtime.GC()
+	start := time.Now()
+	f, err := Decompose(w, m, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
+	metrics.Read(sample)
+	t.Logf("%dx%d: %.1f s, W %.0f MB float32, Go memory mapped at the end %.0f MB (peak heap is at most this)",
+		m, n, elapsed.Seconds(), float64(4*m*n)/1e6, float64(sample[0].Value.Uint64())/1e6)
+	if m*n <= 4096*4096 {
+		got := make([]float32, m*n)
+		f.Recompose(got, nil)
+		t.Logf("relative Frobenius error of U·diag(S)·Vᵀ: %.3g", RelFrobenius(got, w))
 	}
 }
 

@@ -1,0 +1,56 @@
+// Package svf implements Singular Value Fine-tuning, the method of Transformer²
+// (Sun, Cetin, Tang, arXiv 2501.06252), on the CPU: the decomposition of a model's
+// weight matrices, their int8 quantisation, packs, experts, mixtures, recomposition,
+// REINFORCE training of experts and the cross-entropy method over mixtures.
+//
+// # The method (ARCHITECTURE.md §1)
+//
+// Every adapted weight matrix W ∈ ℝ^{m×n} (out × in) is decomposed once, offline:
+//
+//	W = U · diag(σ) · Vᵀ        U ∈ ℝ^{m×r}, V ∈ ℝ^{n×r}, r = min(m, n), σ descending
+//
+// with nothing truncated ([Decompose], [Factors]). An expert is one vector z ∈ ℝ^r per
+// adapted matrix; training parametrises z = sigmoid(p) · max_mult (max_mult = 1) and
+// files store z, never p. The adapted weight is
+//
+//	W' = U · diag(σ ⊙ z) · Vᵀ · (Σσ / Σ(σ⊙z))
+//
+// ([Factors.Recompose], [NuclearScale]): the factor keeps the nuclear norm, so a uniform
+// z is a no-op (W' = W). A mixture of K experts is
+//
+//	z' = Σ_k α_k · z_k          α_k ∈ [0, 1], not normalised
+//
+// with one α per expert, or one per expert per adapted matrix. An adapted matrix runs
+// either merged (W' recomposed once per z, then dense matmuls) or factored,
+// y = c · U (s ⊙ (Vᵀ x)) with s = σ ⊙ z and c = Σσ/Σ(σ⊙z).
+//
+// Experts are trained by REINFORCE with a KL penalty towards the base model,
+//
+//	J = E[ log π_{W'}(ŷ|x) · r(x, ŷ) ] − λ · KL(π_{W'} ‖ π_W)     r = ±1
+//
+// with gradients flowing only into p.
+//
+// # Shapes
+//
+// Tensor arguments are shaped in these letters:
+//
+//	T   tokens in a batch        D   hidden size (config hidden_size)
+//	H   query heads              Hkv key/value heads
+//	Dh  head dimension           F   MLP intermediate size
+//	V   vocabulary size          R   rank of an adapted matrix, min(M, N)
+//	K   experts in a mixture     P   CEM population size
+//	M   rows of a matrix (out)   N   columns of a matrix (in)
+//
+// (As a shape letter V is the vocabulary; the matrix of right singular vectors is
+// written V[N,R].) Matrices are row-major float32, out × in as Hugging Face stores
+// them; the factors are U[M,R], S[R] (σ) and V[N,R].
+//
+// # Quantisation
+//
+// In an int8 pack U and V are stored as Q8 ([QuantizeQ8]): int8 values and one float32
+// scale per block of [Q8Block] = 32 consecutive elements along R, scale =
+// absmax/127, like llama.cpp's Q8_0. Per-row scales, the other choice ARCHITECTURE §3
+// allows, miss the 1 % fidelity bar on SmolLM2-135M-shaped matrices (≈ 1.06–1.17 %
+// relative Frobenius error of the recomposed W, against ≈ 0.76–0.86 % with blocks of
+// 32; see TestFidelityQ8).
+package svf
