@@ -30,6 +30,7 @@ func commands() map[string]command {
 		"convert":      {cmdConvert, "make a pack (SVD-decomposed, quantised) from a checkpoint folder"},
 		"expert":       {cmdExpert, "add (new, mix) or show a pack's SVF experts"},
 		"eval":         {cmdEval, "measure accuracy on a task of the suite or on a file of examples"},
+		"train-expert": {cmdTrainExpert, "train an SVF expert of a pack on a task with REINFORCE"},
 		"site":         {cmdSite, "build the static site (wasm, page, default model)"},
 		"serve":        {cmdServe, "serve the site over HTTP"},
 		"tasks":        {cmdTasks, "list the task suite or export a task's examples as JSONL"},

@@ -239,7 +239,7 @@ func TestGenerateBatch(t *testing.T) {
 			samplers = append(samplers, NewSampler(p))
 		}
 		stop := []int{7}
-		got, err := GenerateBatch(e, prompts, samplers, 10, stop)
+		got, ends, err := GenerateBatch(e, prompts, samplers, 10, stop)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,9 +251,12 @@ func TestGenerateBatch(t *testing.T) {
 			if !slices.Equal(got[i], want) {
 				t.Errorf("params %+v prompt %d: batched %v, alone %v", p, i, got[i], want)
 			}
+			if stopped := len(got[i]) < 10; stopped != (ends[i] == 7) {
+				t.Errorf("prompt %d: %d tokens, end %d", i, len(got[i]), ends[i])
+			}
 		}
 	}
-	if _, err := GenerateBatch(e, make([][]int, 4), nil, 1, nil); err == nil {
+	if _, _, err := GenerateBatch(e, make([][]int, 4), nil, 1, nil); err == nil {
 		t.Error("4 prompts on an engine of 3 sequences accepted")
 	}
 }

@@ -55,22 +55,23 @@ func Generate(e Engine, prompt []int, s *Sampler, maxTokens int, stop []int, emi
 // (len(prompts) ≤ e.MaxSeqs()), drawing with samplers[i]: one forward pass prefills
 // them all, then each step decodes one token for every sequence still running, so the
 // weights are read once per step for the whole batch. Each sequence ends at a stop
-// token (not returned), after maxTokens, or when its context is full. It returns the
-// generated tokens of each prompt.
-func GenerateBatch(e Engine, prompts [][]int, samplers []*Sampler, maxTokens int, stop []int) ([][]int, error) {
+// token (not among the generated tokens; ends[i] is the stop token that ended prompt i,
+// −1 for none), after maxTokens, or when its context is full. It returns the generated
+// tokens of each prompt.
+func GenerateBatch(e Engine, prompts [][]int, samplers []*Sampler, maxTokens int, stop []int) (out [][]int, ends []int, err error) {
 	if len(prompts) > e.MaxSeqs() {
-		return nil, fmt.Errorf("model: generate: %d prompts, the engine holds %d sequences", len(prompts), e.MaxSeqs())
+		return nil, nil, fmt.Errorf("model: generate: %d prompts, the engine holds %d sequences", len(prompts), e.MaxSeqs())
 	}
 	if len(samplers) != len(prompts) {
-		return nil, fmt.Errorf("model: generate: %d prompts but %d samplers", len(prompts), len(samplers))
+		return nil, nil, fmt.Errorf("model: generate: %d prompts but %d samplers", len(prompts), len(samplers))
 	}
 	var b Batch
 	for i, p := range prompts {
 		if len(p) == 0 {
-			return nil, fmt.Errorf("model: generate: prompt %d is empty", i)
+			return nil, nil, fmt.Errorf("model: generate: prompt %d is empty", i)
 		}
 		if len(p) >= e.Context() {
-			return nil, fmt.Errorf("model: generate: prompt %d has %d tokens, the context holds %d", i, len(p), e.Context())
+			return nil, nil, fmt.Errorf("model: generate: prompt %d has %d tokens, the context holds %d", i, len(p), e.Context())
 		}
 		e.Clear(i)
 		for j, id := range p {
@@ -78,12 +79,15 @@ func GenerateBatch(e Engine, prompts [][]int, samplers []*Sampler, maxTokens int
 			b.Add(id, j, i, j == len(p)-1)
 		}
 	}
-	out := make([][]int, len(prompts))
+	out, ends = make([][]int, len(prompts)), make([]int, len(prompts))
+	for i := range ends {
+		ends[i] = -1
+	}
 	if len(prompts) == 0 || maxTokens <= 0 {
-		return out, nil
+		return out, ends, nil
 	}
 	if err := e.Forward(&b); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	active := make([]int, len(prompts)) // output row r of the last forward is sequence active[r]
 	for i := range active {
@@ -95,9 +99,10 @@ func GenerateBatch(e Engine, prompts [][]int, samplers []*Sampler, maxTokens int
 		for r, seq := range active {
 			id, err := e.Sample(r, samplers[seq])
 			if err != nil {
-				return out, err
+				return out, ends, err
 			}
 			if slices.Contains(stop, id) {
+				ends[seq] = id
 				continue
 			}
 			samplers[seq].Accept(id)
@@ -114,8 +119,8 @@ func GenerateBatch(e Engine, prompts [][]int, samplers []*Sampler, maxTokens int
 			break
 		}
 		if err := e.Forward(&b); err != nil {
-			return out, err
+			return out, ends, err
 		}
 	}
-	return out, nil
+	return out, ends, nil
 }

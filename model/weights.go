@@ -156,3 +156,15 @@ func RandomWeights(c *Config, seed uint64) *Weights {
 	}
 	return w
 }
+
+// Clone returns a copy of w that shares the tensors but not the structure: replacing a
+// matrix of the copy (Replace) leaves w as it is.
+func (w *Weights) Clone() *Weights {
+	c := *w
+	c.Layers = slices.Clone(w.Layers)
+	c.Linears = make(map[string]Linear, len(w.Linears))
+	for name, l := range w.Linears {
+		c.Linears[name] = l
+	}
+	return &c
+}

@@ -64,7 +64,7 @@ func Evaluate(m *model.Model, e model.Engine, examples []tasks.Example, check fu
 			}
 			samplers[i] = model.Greedy()
 		}
-		outs, err := model.GenerateBatch(e, prompts, samplers, maxTokens, m.EOS)
+		outs, _, err := model.GenerateBatch(e, prompts, samplers, maxTokens, m.EOS)
 		if err != nil {
 			return nil, err
 		}

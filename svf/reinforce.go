@@ -1,0 +1,519 @@
+package svf
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/safetensors"
+	"github.com/t2web/t2web/model/train"
+	"github.com/t2web/t2web/svf/tasks"
+)
+
+// Expert training with REINFORCE (ARCHITECTURE §1):
+//
+//	J = E[ log π_W'(ŷ|x) · r(x, ŷ) ] − λ · KL(π_W' ‖ π_W)      r = +1 right, −1 wrong
+//
+// Each adapted matrix has parameters p[R], z = sigmoid(p)·maxMult, W' = U·diag(σ⊙z)·Vᵀ·c.
+// An iteration draws a batch of training questions, answers them with W' (rollouts),
+// scores the answers with the task's checker, and takes one Adam step on p along
+//
+//	loss = −Σ_i r_i·Σ_t log π(ŷ_it) / B + λ · mean_t KL_t
+//
+// whose gradient reaches p through the training backward pass (package train) and
+// Factors.GradP. Gradients flow only into p.
+
+// ReinforceOptions configure TrainExpert.
+type ReinforceOptions struct {
+	Task      tasks.Task
+	Name      string  // the expert's name
+	KL        float64 // λ, weight of KL(π_W' ‖ π_W)
+	LR        float64 // Adam learning rate (2e-3)
+	Clip      float64 // global gradient-norm clip (1e-3)
+	Batch     int     // rollouts per iteration (256)
+	Micro     int     // sequences per forward/backward pass (16)
+	Iters     int     // iterations
+	Sample    bool    // rollouts sampled at temperature 1; false: greedy
+	ValEvery  int     // validate every this many iterations (and at the end)
+	ValN      int     // validation questions
+	MaxTokens int     // longest answer
+	SeqLen    int     // longest prompt + answer, in tokens
+	Seed      uint64
+	MaxMult   float32 // z = sigmoid(p)·MaxMult (1)
+	// Checkpoint, when set, is a file that keeps the run's state after every validation;
+	// a run started with an existing checkpoint resumes from it.
+	Checkpoint string
+	// Progress, when set, hears about every iteration.
+	Progress func(ReinforceStep)
+}
+
+// ReinforceStep reports one iteration.
+type ReinforceStep struct {
+	Iter     int     // 1-based
+	Reward   float64 // mean reward of the batch, in [−1, 1]
+	Accuracy float64 // fraction of the batch answered right
+	KL       float64 // mean KL(π_W' ‖ π_W) per answer token (0 when λ = 0)
+	GradNorm float64 // of dloss/dp, before clipping
+	// Validation is the validation accuracy when this iteration validated, else −1.
+	Validation float64
+	Best       float64 // best validation accuracy so far
+}
+
+// DefaultReinforce returns the reference's settings (ARCHITECTURE §1).
+func DefaultReinforce() ReinforceOptions {
+	return ReinforceOptions{LR: 2e-3, Clip: 1e-3, Batch: 256, Micro: 16, Iters: 100, ValEvery: 10,
+		ValN: 100, MaxTokens: 32, SeqLen: 256, Seed: 1, MaxMult: 1}
+}
+
+// reinforceState is what a checkpoint keeps.
+type reinforceState struct {
+	Iter     int     `json:"iter"`
+	Best     float64 `json:"best"`
+	BestIter int     `json:"best_iter"`
+	Step     int     `json:"adam_step"`
+	Task     string  `json:"task"`
+	Name     string  `json:"name"`
+	Params   int     `json:"params"`
+}
+
+// TrainExpert trains an expert for opt.Task on the pack with REINFORCE and returns the
+// one with the best validation accuracy (the base model's, at iteration 0, counts).
+func TrainExpert(p *Pack, opt ReinforceOptions) (*Expert, error) {
+	if opt.Task == nil || opt.Name == "" {
+		return nil, errors.New("svf: train expert: a task and a name are needed")
+	}
+	if len(p.Manifest.Matrices) == 0 {
+		return nil, fmt.Errorf("svf: train expert: the pack adapts no matrices")
+	}
+	if opt.Batch <= 0 || opt.Micro <= 0 || opt.Iters < 0 || opt.MaxTokens <= 0 || opt.ValN <= 0 || opt.ValEvery <= 0 {
+		return nil, fmt.Errorf("svf: train expert: batch %d, micro %d, iters %d, max tokens %d, validation %d every %d: want them > 0",
+			opt.Batch, opt.Micro, opt.Iters, opt.MaxTokens, opt.ValN, opt.ValEvery)
+	}
+	if opt.MaxMult == 0 {
+		opt.MaxMult = 1
+	}
+	m, err := p.Load(MergedPath)
+	if err != nil {
+		return nil, err
+	}
+	r := &reinforce{opt: opt, pack: p, m: m}
+	if err := r.setup(); err != nil {
+		return nil, err
+	}
+	defer r.close()
+	return r.run()
+}
+
+// reinforce is one training run.
+type reinforce struct {
+	opt  ReinforceOptions
+	pack *Pack
+	m    *model.Model // W' for rollouts (merged)
+
+	rollout *model.CPU
+	policy  *train.Model[float32] // W' for the backward
+	base    *train.Model[float32] // W, for the KL term; nil when λ = 0
+	factors []*Factors            // per adapted matrix
+	offsets []int                 // of each adapted matrix's weight in policy.Params
+	p, dp   []float32             // all parameters, matrix after matrix
+	spans   [][2]int              // of each matrix in p
+	adam    *train.AdamW
+	val     []tasks.Example
+	state   reinforceState
+	bestP   []float32
+	dlogits []float32 // [Micro·SeqLen, V]
+	probs   []float32 // [V] scratch
+	inputs  []int     // [Micro·SeqLen]
+	lastVal float64   // accuracy of the last validation
+}
+
+func (r *reinforce) setup() error {
+	o := r.opt
+	cfg := r.pack.Config
+	var err error
+	if r.rollout, err = model.NewCPU(r.m, model.CPUOptions{MaxSeqs: min(o.Batch, 64), Context: min(o.SeqLen, cfg.MaxPositions)}); err != nil {
+		return err
+	}
+	dense := DenseWeights(r.m.Weights)
+	if r.policy, err = train.New[float32](cfg, train.Options{B: o.Micro, T: o.SeqLen, Seed: o.Seed}); err != nil {
+		return err
+	}
+	if err := r.policy.SetWeights(dense); err != nil {
+		return err
+	}
+	if o.KL > 0 {
+		if r.base, err = train.New[float32](cfg, train.Options{B: o.Micro, T: o.SeqLen, Seed: o.Seed}); err != nil {
+			return err
+		}
+		if err := r.base.SetWeights(dense); err != nil {
+			return err
+		}
+	}
+	at := map[string]int{}
+	for _, t := range r.policy.Tensors() {
+		at[t.Name] = t.Offset
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x7265696e))
+	for _, name := range r.pack.Manifest.Matrices {
+		f := r.m.Weights.Linears[name].(*Merged).f
+		r.factors = append(r.factors, f)
+		r.offsets = append(r.offsets, at[name+".weight"])
+		lo := len(r.p)
+		for range f.R {
+			r.p = append(r.p, float32(0.1+0.01*rng.NormFloat64()))
+		}
+		r.spans = append(r.spans, [2]int{lo, len(r.p)})
+	}
+	r.dp = make([]float32, len(r.p))
+	r.adam = train.NewAdamW(train.AdamWConfig{LR: o.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: o.Clip}, len(r.p))
+	r.dlogits = make([]float32, o.Micro*o.SeqLen*cfg.VocabSize)
+	r.probs = make([]float32, cfg.VocabSize)
+	r.inputs = make([]int, o.Micro*o.SeqLen)
+	r.state = reinforceState{Best: -1, Task: o.Task.Name(), Name: o.Name, Params: len(r.p)}
+	r.val, err = tasks.Sample(o.Task, tasks.Validation, o.Seed, o.ValN)
+	return err
+}
+
+func (r *reinforce) close() {
+	r.policy.Close()
+	if r.base != nil {
+		r.base.Close()
+	}
+}
+
+// z returns z = sigmoid(p)·maxMult per adapted matrix.
+func (r *reinforce) z(p []float32) map[string][]float32 {
+	z := map[string][]float32{}
+	for i, name := range r.pack.Manifest.Matrices {
+		s := r.spans[i]
+		v := make([]float32, s[1]-s[0])
+		for k, x := range p[s[0]:s[1]] {
+			v[k] = float32(1/(1+math.Exp(-float64(x)))) * r.opt.MaxMult
+		}
+		z[name] = v
+	}
+	return z
+}
+
+// apply makes W' for p in the rollout engine and in the policy's parameters.
+func (r *reinforce) apply(p []float32) error {
+	if err := r.m.Weights.SetZ(r.z(p)); err != nil {
+		return err
+	}
+	for i, name := range r.pack.Manifest.Matrices {
+		w := r.m.Weights.Linears[name].(*Merged).dense.W
+		copy(r.policy.Params[r.offsets[i]:r.offsets[i]+len(w)], w)
+	}
+	return nil
+}
+
+func (r *reinforce) run() (*Expert, error) {
+	o := r.opt
+	if o.Checkpoint != "" {
+		if err := r.resume(); err != nil {
+			return nil, err
+		}
+	}
+	if r.state.Iter == 0 && r.state.Best < 0 {
+		if err := r.validate(0); err != nil {
+			return nil, err
+		}
+	}
+	for r.state.Iter < o.Iters {
+		it := r.state.Iter + 1
+		step, err := r.iterate(it)
+		if err != nil {
+			return nil, err
+		}
+		r.state.Iter = it
+		step.Validation = -1
+		if it%o.ValEvery == 0 || it == o.Iters {
+			if err := r.validate(it); err != nil {
+				return nil, err
+			}
+			step.Validation = r.lastVal
+			if o.Checkpoint != "" {
+				if err := r.save(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		step.Best = r.state.Best
+		if o.Progress != nil {
+			o.Progress(step)
+		}
+	}
+	best := r.state.Best
+	domain := o.Task.Domain()
+	e := &Expert{
+		Name: o.Name, Domain: domain, Score: &best, Z: r.z(r.bestP),
+		Description: fmt.Sprintf("REINFORCE on %s", o.Task.Name()),
+		Trained: fmt.Sprintf("REINFORCE on %s: %d iterations (best at %d), batch %d, lr %g, clip %g, kl %g, %s rollouts, seed %d; score = validation accuracy on %d questions",
+			o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.KL, map[bool]string{true: "sampled", false: "greedy"}[o.Sample], o.Seed, o.ValN),
+	}
+	return e, nil
+}
+
+// validate measures greedy accuracy on the validation questions with the current p and
+// keeps p if it is the best so far.
+func (r *reinforce) validate(it int) error {
+	if err := r.apply(r.p); err != nil {
+		return err
+	}
+	res, err := Evaluate(r.m, r.rollout, r.val, r.opt.Task.Check, r.opt.MaxTokens)
+	if err != nil {
+		return err
+	}
+	r.lastVal = res.Accuracy()
+	if r.lastVal > r.state.Best {
+		r.state.Best, r.state.BestIter = r.lastVal, it
+		r.bestP = slices.Clone(r.p)
+	}
+	return nil
+}
+
+// iterate runs iteration it: rollouts, rewards, the gradient, one Adam step.
+func (r *reinforce) iterate(it int) (ReinforceStep, error) {
+	o := r.opt
+	step := ReinforceStep{Iter: it}
+	if err := r.apply(r.p); err != nil {
+		return step, err
+	}
+	batch, err := tasks.Sample(o.Task, tasks.Train, o.Seed<<20|uint64(it), o.Batch)
+	if err != nil {
+		return step, err
+	}
+	// Rollouts, MaxSeqs at a time.
+	type rollout struct {
+		prompt, answer []int
+		reward         float32
+	}
+	var rolls []rollout
+	for lo := 0; lo < len(batch); lo += r.rollout.MaxSeqs() {
+		chunk := batch[lo:min(lo+r.rollout.MaxSeqs(), len(batch))]
+		prompts := make([][]int, len(chunk))
+		samplers := make([]*model.Sampler, len(chunk))
+		for i, ex := range chunk {
+			if prompts[i], err = Prompt(r.m, ex.Input); err != nil {
+				return step, err
+			}
+			if len(prompts[i])+o.MaxTokens+1 > o.SeqLen {
+				return step, fmt.Errorf("svf: train expert: a prompt of %d tokens, %d answer tokens and an end token exceed the sequence length %d", len(prompts[i]), o.MaxTokens, o.SeqLen)
+			}
+			if o.Sample {
+				samplers[i] = model.NewSampler(model.SamplerParams{Temperature: 1, Seed: o.Seed<<32 | uint64(it)<<12 | uint64(lo+i)})
+			} else {
+				samplers[i] = model.Greedy()
+			}
+		}
+		outs, ends, err := model.GenerateBatch(r.rollout, prompts, samplers, o.MaxTokens, r.m.EOS)
+		if err != nil {
+			return step, err
+		}
+		for i, ex := range chunk {
+			ok := o.Task.Check(ex, r.m.Tokenizer.Decode(outs[i], true))
+			if ends[i] >= 0 {
+				// Ending is an action of the policy too: its log π is in the gradient.
+				outs[i] = append(outs[i], ends[i])
+			}
+			rw := float32(-1)
+			if ok {
+				rw = 1
+				step.Accuracy++
+			}
+			rolls = append(rolls, rollout{prompts[i], outs[i], rw})
+			step.Reward += float64(rw)
+		}
+	}
+	step.Accuracy /= float64(len(rolls))
+	step.Reward /= float64(len(rolls))
+
+	// The gradient, Micro sequences at a time.
+	r.policy.ZeroGrad()
+	answerTokens := 0
+	for _, ro := range rolls {
+		answerTokens += len(ro.answer)
+	}
+	T, V := o.SeqLen, r.pack.Config.VocabSize
+	var klSum float64
+	for lo := 0; lo < len(rolls); lo += o.Micro {
+		chunk := rolls[lo:min(lo+o.Micro, len(rolls))]
+		clear(r.inputs)
+		clear(r.dlogits)
+		for b, ro := range chunk {
+			seq := append(slices.Clone(ro.prompt), ro.answer...)
+			copy(r.inputs[b*T:], seq)
+		}
+		if _, err := r.policy.Forward(r.inputs, nil, nil); err != nil {
+			return step, err
+		}
+		logits := r.policy.Logits()
+		var baseLogits []float32
+		if r.base != nil {
+			if _, err := r.base.Forward(r.inputs, nil, nil); err != nil {
+				return step, err
+			}
+			baseLogits = r.base.Logits()
+		}
+		for b, ro := range chunk {
+			// REINFORCE: d(−r·log π(tok)/B)/dlogits = r·(π − onehot(tok))/B.
+			w := ro.reward / float32(len(rolls))
+			for j, tok := range ro.answer {
+				row := b*T + len(ro.prompt) + j - 1 // the position that predicts answer token j
+				d := r.dlogits[row*V : row*V+V]
+				softmax(r.probs, logits[row*V:row*V+V])
+				if r.base != nil {
+					klSum += klGrad(d, r.probs, baseLogits[row*V:row*V+V], float32(o.KL)/float32(answerTokens))
+				}
+				for v, pv := range r.probs {
+					d[v] += w * pv
+				}
+				d[tok] -= w
+			}
+		}
+		r.policy.BackwardFrom(r.dlogits)
+	}
+	if answerTokens > 0 {
+		step.KL = klSum / float64(answerTokens)
+	}
+	// dloss/dp through each recomposition.
+	clear(r.dp)
+	for i, f := range r.factors {
+		s := r.spans[i]
+		g := r.policy.Grads[r.offsets[i] : r.offsets[i]+f.M*f.N]
+		f.GradP(r.dp[s[0]:s[1]], r.p[s[0]:s[1]], g, o.MaxMult)
+	}
+	step.GradNorm = r.adam.Update(r.p, r.dp)
+	r.state.Step = r.adam.Step
+	return step, nil
+}
+
+// softmax writes softmax(logits) to dst, in float64.
+func softmax(dst, logits []float32) {
+	top := logits[0]
+	for _, v := range logits {
+		top = max(top, v)
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - top))
+	}
+	for i, v := range logits {
+		dst[i] = float32(math.Exp(float64(v-top)) / sum)
+	}
+}
+
+// klGrad adds to d the gradient w.r.t. the policy's logits of scale·KL(π ‖ π_base) for
+// one row, π = probs, and returns the row's KL: dKL/dlogit_v = π_v·(log π_v − log π_base,v − KL).
+func klGrad(d, probs, baseLogits []float32, scale float32) float64 {
+	top := baseLogits[0]
+	for _, v := range baseLogits {
+		top = max(top, v)
+	}
+	var z float64
+	for _, v := range baseLogits {
+		z += math.Exp(float64(v - top))
+	}
+	logZ := math.Log(z) + float64(top)
+	var kl float64
+	for v, pv := range probs {
+		if pv > 0 {
+			kl += float64(pv) * (math.Log(float64(pv)) - (float64(baseLogits[v]) - logZ))
+		}
+	}
+	for v, pv := range probs {
+		if pv > 0 {
+			d[v] += scale * pv * float32(math.Log(float64(pv))-(float64(baseLogits[v])-logZ)-kl)
+		}
+	}
+	return kl
+}
+
+// save writes the run's state to the checkpoint file, atomically.
+func (r *reinforce) save() error {
+	meta, err := json.Marshal(r.state)
+	if err != nil {
+		return err
+	}
+	ts := []safetensors.Tensor{
+		f32Tensor("p", r.p, []int{len(r.p)}),
+		f32Tensor("best", r.bestP, []int{len(r.bestP)}),
+		f32Tensor("adam.m", r.adam.M, []int{len(r.adam.M)}),
+		f32Tensor("adam.v", r.adam.V, []int{len(r.adam.V)}),
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, ts, map[string]string{"format": "t2web-reinforce", "state": string(meta)}); err != nil {
+		return err
+	}
+	return writeFileAtomic(r.opt.Checkpoint, buf.Bytes())
+}
+
+// resume loads the checkpoint file when it exists; a checkpoint of another run or a
+// damaged one is an error, and the file is left as it is.
+func (r *reinforce) resume() error {
+	path := r.opt.Checkpoint
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("svf: checkpoint %s: %s (delete it to start over)", path, fmt.Sprintf(format, args...))
+	}
+	f, err := safetensors.Open(bytes.NewReader(data), int64(len(data)), path)
+	if err != nil {
+		return fail("%v", err)
+	}
+	var st reinforceState
+	if err := json.Unmarshal([]byte(f.Metadata()["state"]), &st); err != nil {
+		return fail("state: %v", err)
+	}
+	if st.Task != r.state.Task || st.Name != r.state.Name || st.Params != len(r.p) {
+		return fail("it is a run of expert %q on %s with %d parameters, not %q on %s with %d",
+			st.Name, st.Task, st.Params, r.state.Name, r.state.Task, len(r.p))
+	}
+	read := func(name string, dst []float32) error {
+		x, err := f.Float32(name)
+		if err != nil {
+			return err
+		}
+		if len(x) != len(dst) {
+			return fmt.Errorf("tensor %s has %d values, want %d", name, len(x), len(dst))
+		}
+		copy(dst, x)
+		return nil
+	}
+	best := make([]float32, len(r.p))
+	for _, t := range []struct {
+		name string
+		dst  []float32
+	}{{"p", r.p}, {"best", best}, {"adam.m", r.adam.M}, {"adam.v", r.adam.V}} {
+		if err := read(t.name, t.dst); err != nil {
+			return fail("%v", err)
+		}
+	}
+	r.state, r.bestP, r.adam.Step = st, best, st.Step
+	return nil
+}
+
+// DenseWeights returns weights like w in which every Merged matrix is its dense W'
+// (shared, not copied): what package train takes.
+func DenseWeights(w *model.Weights) *model.Weights {
+	d := w.Clone()
+	for name, l := range w.Linears {
+		if m, ok := l.(*Merged); ok {
+			if err := d.Replace(name, &m.dense); err != nil {
+				panic(err) // same matrix, same shape
+			}
+		}
+	}
+	return d
+}
