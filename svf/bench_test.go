@@ -1,0 +1,83 @@
+package svf
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/t2web/t2web/model"
+)
+
+// smolLM2Config is shaped like SmolLM2-135M: 30 layers, hidden 576, 9/3 heads, MLP 1536,
+// vocabulary 49152, tied embeddings, bfloat16.
+const smolLM2Config = `{
+  "architectures": ["LlamaForCausalLM"], "vocab_size": 49152, "hidden_size": 576,
+  "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
+  "num_key_value_heads": 3, "max_position_embeddings": 8192, "rms_norm_eps": 1e-5,
+  "rope_theta": 100000, "tie_word_embeddings": true, "eos_token_id": 256,
+  "torch_dtype": "bfloat16"
+}`
+
+// BenchmarkSmolLM2 measures, on a random SmolLM2-135M-shaped checkpoint (bf16): the
+// conversion to an int8 MLP pack, its bytes against the bf16 checkpoint's, the time to
+// recompose every adapted matrix for a new z, and decode tokens/s on the merged and the
+// factored path. Run with -benchtime 1x: one conversion takes minutes.
+func BenchmarkSmolLM2(b *testing.B) {
+	src := writeRandomCheckpoint(b, smolLM2Config, 1)
+	dense, _ := os.Stat(filepath.Join(src, "model.safetensors"))
+	var dir string
+	var p *Pack
+	for range b.N {
+		dir, p = convert(b, src, ConvertOptions{})
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "convert-s")
+	var packBytes int64
+	for _, s := range p.Manifest.Shards {
+		packBytes += s.Bytes
+	}
+	b.ReportMetric(float64(packBytes)/(1<<20), "pack-MiB")
+	b.ReportMetric(float64(dense.Size())/(1<<20), "bf16-MiB")
+	b.Logf("pack %s: %d matrices, %d bytes; bf16 checkpoint %d bytes (ratio %.3f)",
+		dir, len(p.Manifest.Matrices), packBytes, dense.Size(), float64(packBytes)/float64(dense.Size()))
+
+	m, merged := load(b, p, MergedPath)
+	z := randomZ(p, 5, 0.5, 1.5)
+	start := time.Now()
+	if err := m.Weights.SetZ(z); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "recompose-s")
+	_, factored := load(b, p, FactoredPath)
+	if err := factored.SetZ(z); err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range []struct {
+		name string
+		e    *model.CPU
+	}{{"merged", merged}, {"factored", factored}} {
+		b.ReportMetric(decodeRate(b, e.e), e.name+"-tok/s")
+	}
+}
+
+// decodeRate returns one-token decode steps per second after a 32-token prompt.
+func decodeRate(b *testing.B, e *model.CPU) float64 {
+	var batch model.Batch
+	for i := range 32 {
+		batch.Add(i, i, 0, i == 31)
+	}
+	e.Clear(0)
+	if err := e.Forward(&batch); err != nil {
+		b.Fatal(err)
+	}
+	const steps = 16
+	start := time.Now()
+	for i := range steps {
+		batch.Reset()
+		batch.Add(i, 32+i, 0, true)
+		if err := e.Forward(&batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return steps / time.Since(start).Seconds()
+}
