@@ -1,0 +1,16 @@
+// common.wgsl — helpers prepended to every kernel module.
+
+// q8 returns byte b (0…3) of the little-endian word w as a signed value: the int8 at
+// flat index 4·word + b of a Q8 buffer. Shifts only — no unpack built-ins, no f16.
+fn q8(w: u32, b: u32) -> f32 {
+    return f32(bitcast<i32>(w << (24u - 8u * b)) >> 24u);
+}
+
+// flat_group rebuilds the workgroup index of a grid split over x and y (Batch.grid1).
+fn flat_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.y * nwg.x + wid.x;
+}
+
+// Note for every kernel: gogpu's naga zero-initializes a `var x: T;` without an
+// initializer once per invocation, not each time the declaration runs (WGSL says each
+// time); inside loops, write `var x = T();`.

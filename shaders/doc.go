@@ -1,0 +1,52 @@
+// Package shaders is the GPU engine of t2web: WGSL compute kernels for the whole forward
+// pass of a Llama-family model and for Transformer²'s singular-value fine-tuning (SVF),
+// run through github.com/gogpu/wgpu — natively on its Vulkan backend (Mesa lavapipe in
+// tests, a real GPU elsewhere) and, in the page, on the browser's WebGPU (the GOOS=js
+// build of the same package and the same WGSL).
+//
+// Shapes use model's legend, plus the SVF letters:
+//
+//	T   tokens in a batch        D   hidden size
+//	H   query heads              Hkv key/value heads (GQA: H is a multiple of Hkv)
+//	Dh  head dimension           F   MLP intermediate size
+//	V   vocabulary size          S   positions of the KV cache
+//	R   rank of an SVF factor    P   candidates (CEM population) in a factored batch
+//	m×n an adapted matrix W[m,n] (out × in) = U[m,R]·diag(σ)·V[n,R]ᵀ
+//
+// Matrices are out × in, row-major, as Hugging Face stores them: a linear layer is
+// y[T,out] = x[T,in]·W[out,in]ᵀ (+ b[out]).
+//
+// # Q8 storage
+//
+// An int8 matrix x[rows, cols] ([Q8]) is two buffers: q, the int8 values row-major, packed
+// four per u32 word little-endian (byte index row*cols+col, rows not padded), and scale
+// f32 [rows, ceil(cols/32)], one scale per block of 32 consecutive elements of a row;
+// x ≈ q·scale. Kernels unpack a byte with shifts, bitcast<i32>(w << (24 - 8·(i%4))) >> 24,
+// so neither shader-f16 nor the pack built-ins are needed.
+//
+// # Kernels, twins, tests
+//
+// Each kernel lives in a .wgsl file whose header gives its formula, bindings with shapes,
+// workgroup layout, tunables and its CPU twin; a Go method of [Batch] records it. Tests
+// hold every kernel to its twin (package model's functions, or naive float64 twins in
+// the tests) on Vulkan only — gogpu's pure-Go software backend silently miscomputes
+// workgroup memory and barriers, and this package never registers it.
+//
+// # Running kernels
+//
+// [Open] gives a [Device] — natively the first Vulkan adapter, refusing any other
+// backend; its limits are checked against what the kernels need. Buffers are [Buffer]
+// (f32/u32 storage) and [Q8]. A [Batch] records kernels once — sizes go to uniforms
+// fixed at record time, values that change per step (token ids, positions, the random
+// number of sampling) live in buffers — and can then be submitted any number of times,
+// one command buffer per submit; [Device.Read] brings results back.
+//
+// Tunables are WGSL `override` constants, applied by rewriting them to `const` before
+// compilation (gogpu/wgpu v0.31.5's Vulkan backend ignores pipeline constants); the
+// device picks per-adapter values where it matters (the matvec layout: a reduction over
+// 64 threads per row on GPUs, one thread per row and no barrier on CPU adapters).
+//
+// On lavapipe, compiling a kernel that has a loop and a barrier takes seconds (LLVM's
+// coroutine lowering); Mesa caches the result in ~/.cache/mesa_shader_cache, so the
+// tests take about 5 s warm and about 5 min the first time after a kernel changes.
+package shaders

@@ -1,0 +1,45 @@
+package shaders
+
+import "fmt"
+
+var (
+	kEmbedF32 = &kernelDef{files: []string{"common.wgsl", "embed.wgsl"}, entry: "embed_f32", binds: "rr--w"}
+	kEmbedQ8  = &kernelDef{files: []string{"common.wgsl", "embed.wgsl"}, entry: "embed_q8", binds: "r-rrw"}
+)
+
+// Embed records dst[T,D] = rows tokens[T] (u32) of table[V,D]; ids ≥ V give zeros.
+func (b *Batch) Embed(dst, table, tokens *Buffer, T, D, V int) {
+	checkF32("Embed", "dst", dst, T*D)
+	checkF32("Embed", "table", table, V*D)
+	checkF32("Embed", "tokens", tokens, T)
+	b.dispatch(kEmbedF32, nil, []uint32{uint32(T), uint32(D), uint32(V), 0},
+		[]*Buffer{tokens, table, dst}, ceilDiv(D, 64), T, 1)
+}
+
+// EmbedQ8 records dst[T,D] = rows tokens[T] of the Q8 table[V,D], dequantised.
+func (b *Batch) EmbedQ8(dst *Buffer, table Q8, tokens *Buffer, T int) {
+	V, D := table.Rows, table.Cols
+	checkF32("EmbedQ8", "dst", dst, T*D)
+	checkQ8("EmbedQ8", "table", table)
+	checkF32("EmbedQ8", "tokens", tokens, T)
+	b.dispatch(kEmbedQ8, nil, []uint32{uint32(T), uint32(D), uint32(V), uint32(table.Blocks())},
+		[]*Buffer{tokens, table.Q, table.Scale, dst}, ceilDiv(D, 64), T, 1)
+}
+
+// checkF32 panics when buf holds fewer than n 4-byte elements.
+func checkF32(op, name string, buf *Buffer, n int) {
+	if buf == nil || buf.size < uint64(4*n) {
+		size := uint64(0)
+		if buf != nil {
+			size = buf.size
+		}
+		panic(fmt.Sprintf("shaders: %s: %s has %d bytes, shape needs %d elements (%d bytes)", op, name, size, n, 4*n))
+	}
+}
+
+// checkQ8 panics when x's buffers are smaller than its shape.
+func checkQ8(op, name string, x Q8) {
+	if x.Q == nil || x.Scale == nil || x.Q.size < uint64(x.Rows*x.Cols) || x.Scale.size < uint64(4*x.Rows*x.Blocks()) {
+		panic(fmt.Sprintf("shaders: %s: Q8 %s [%d,%d] has buffers too small or nil", op, name, x.Rows, x.Cols))
+	}
+}

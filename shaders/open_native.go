@@ -1,0 +1,41 @@
+//go:build !(js && wasm)
+
+package shaders
+
+import (
+	"fmt"
+
+	"github.com/gogpu/wgpu"
+
+	// The Vulkan HAL only: never the pure-Go software backend, which silently
+	// miscomputes workgroup memory, barriers and the pack/unpack built-ins.
+	_ "github.com/gogpu/wgpu/hal/vulkan"
+)
+
+// Open opens the first Vulkan adapter (a real GPU before a CPU one such as Mesa's
+// lavapipe). It fails when there is none, and fails loudly if wgpu hands back an
+// adapter of another backend.
+func Open() (*Device, error) {
+	inst, err := wgpu.CreateInstance(&wgpu.InstanceDescriptor{Backends: wgpu.BackendsVulkan})
+	if err != nil {
+		return nil, fmt.Errorf("shaders: Vulkan instance: %w", err)
+	}
+	adapter, err := inst.RequestAdapter(nil)
+	if err != nil {
+		inst.Release()
+		return nil, fmt.Errorf("%w: Vulkan: %v (%s)", ErrNoAdapter, err, VulkanHint())
+	}
+	if b := adapter.Info().Backend; b != wgpu.BackendVulkan {
+		info := adapter.Info()
+		adapter.Release()
+		inst.Release()
+		return nil, fmt.Errorf("shaders: asked for Vulkan, got adapter %q on backend %s: refusing it", info.Name, b)
+	}
+	d, err := open(inst, adapter)
+	if err != nil {
+		adapter.Release()
+		inst.Release()
+		return nil, err
+	}
+	return d, nil
+}

@@ -1,0 +1,109 @@
+package shaders
+
+import "fmt"
+
+var (
+	kSVFScale     = &kernelDef{files: []string{"common.wgsl", "svf.wgsl"}, entry: "svf_scale", binds: "rrw"}
+	kRecompose    = &kernelDef{files: append(gemmFiles[:2:2], "recompose.wgsl"), entry: "recompose", binds: "rrrrrw--"}
+	kRecomposeQ8  = &kernelDef{files: append(gemmFiles[:2:2], "recompose.wgsl"), entry: "recompose_q8", binds: "rrrrr-ww"}
+	kRecomposeF32 = &kernelDef{files: append(gemmFiles[:2:2], "recompose_f32.wgsl"), entry: "recompose_f32", binds: "rrrw"}
+	kFactoredDown = &kernelDef{files: append(gemmFiles[:2:2], "factored.wgsl"), entry: "factored_down", binds: "rrrrrrw"}
+)
+
+// SVFScale records sc[P,R] = σ[R] ⊙ z[P,R] · c_p with c_p = Σσ / Σ(σ⊙z[p]): the
+// scales of P experts' (or mixtures') adapted matrices, the nuclear-norm factor folded
+// in (ARCHITECTURE §1).
+func (b *Batch) SVFScale(sc, sigma, z *Buffer, P, R int) {
+	checkF32("SVFScale", "sc", sc, P*R)
+	checkF32("SVFScale", "sigma", sigma, R)
+	checkF32("SVFScale", "z", z, P*R)
+	b.dispatch(kSVFScale, nil, []uint32{uint32(R), uint32(P)}, []*Buffer{sigma, z, sc}, P, 1, 1)
+}
+
+// Factors is an SVF-decomposed matrix W[M,N] = U[M,R]·diag(σ)·V[N,R]ᵀ on the device:
+// U and V either Q8 (blocks of 32 along R) or f32 (UF, VF), σ in Sigma [R].
+type Factors struct {
+	M, N, R int
+	U, V    Q8      // Q8 factors, or
+	UF, VF  *Buffer // f32 factors [M,R] and [N,R]
+	Sigma   *Buffer // f32 [R]
+}
+
+func (f Factors) check(op string) {
+	switch {
+	case f.UF != nil && f.VF != nil:
+		checkF32(op, "U", f.UF, f.M*f.R)
+		checkF32(op, "V", f.VF, f.N*f.R)
+	case f.U.Q != nil && f.V.Q != nil:
+		if f.U.Rows != f.M || f.U.Cols != f.R || f.V.Rows != f.N || f.V.Cols != f.R {
+			panic(fmt.Sprintf("shaders: %s: factors U[%d,%d] V[%d,%d] for W[%d,%d] of rank %d",
+				op, f.U.Rows, f.U.Cols, f.V.Rows, f.V.Cols, f.M, f.N, f.R))
+		}
+		checkQ8(op, "U", f.U)
+		checkQ8(op, "V", f.V)
+	default:
+		panic(fmt.Sprintf("shaders: %s: factors have neither Q8 nor f32 U and V", op))
+	}
+}
+
+// Recompose records w[M,N] = U·diag(s)·Vᵀ for s [R] (from SVFScale: σ⊙z·c), the
+// adapted weight W' in f32.
+func (b *Batch) Recompose(w *Buffer, f Factors, s *Buffer) {
+	f.check("Recompose")
+	checkF32("Recompose", "w", w, f.M*f.N)
+	checkF32("Recompose", "s", s, f.R)
+	gx, gy := ceilDiv(f.N, gemmTile), ceilDiv(f.M, gemmTile)
+	if f.UF != nil {
+		b.dispatch(kRecomposeF32, nil, []uint32{uint32(f.M), uint32(f.N), uint32(f.R)},
+			[]*Buffer{f.UF, f.VF, s, w}, gx, gy, 1)
+		return
+	}
+	b.dispatch(kRecompose, nil, f.q8Params(), []*Buffer{f.U.Q, f.U.Scale, f.V.Q, f.V.Scale, s, w}, gx, gy, 1)
+}
+
+// RecomposeQ8 records W' = U·diag(s)·Vᵀ quantised to w, Q8 [M,N] with blocks of 32
+// along N (scale = max|W'|/127 per block, round half to even). The factors must be
+// Q8. w.Q is cleared first, in the same batch.
+func (b *Batch) RecomposeQ8(w Q8, f Factors, s *Buffer) {
+	f.check("RecomposeQ8")
+	if f.UF != nil || w.Rows != f.M || w.Cols != f.N {
+		panic(fmt.Sprintf("shaders: RecomposeQ8: W' Q8 [%d,%d] from factors of W[%d,%d] (Q8 factors only)", w.Rows, w.Cols, f.M, f.N))
+	}
+	checkQ8("RecomposeQ8", "w", w)
+	checkF32("RecomposeQ8", "s", s, f.R)
+	b.Clear(w.Q, 0, 0)
+	b.dispatch(kRecomposeQ8, nil, f.q8Params(), []*Buffer{f.U.Q, f.U.Scale, f.V.Q, f.V.Scale, s, w.Q, w.Scale},
+		ceilDiv(f.N, gemmTile), ceilDiv(f.M, gemmTile), 1)
+}
+
+func (f Factors) q8Params() []uint32 {
+	return []uint32{uint32(f.M), uint32(f.N), uint32(f.R), uint32((f.R + 31) / 32), uint32((f.N + 31) / 32)}
+}
+
+// Factored records y[T,M] = ((x[T,N]·V) ⊙ sc[cand[t]]) · Uᵀ: the adapted layer applied
+// without recomposing, every row t with its own candidate's scales sc[P,R] (from
+// SVFScale, c folded in) picked by cand[T] (u32); rows with cand ≥ P give zeros.
+// h [T,R] is scratch. y must not be x.
+func (b *Batch) Factored(y, x *Buffer, f Factors, sc, cand, h *Buffer, T, P int) {
+	f.check("Factored")
+	checkF32("Factored", "y", y, T*f.M)
+	checkF32("Factored", "x", x, T*f.N)
+	checkF32("Factored", "sc", sc, P*f.R)
+	checkF32("Factored", "cand", cand, T)
+	checkF32("Factored", "h", h, T*f.R)
+	rb := (f.R + 31) / 32
+	params := []uint32{uint32(T), uint32(f.N), uint32(f.R), uint32(P), uint32(rb), 0}
+	bufs := []*Buffer{x, b.d.dummy, b.d.dummy, b.d.dummy, sc, cand, h}
+	if f.UF != nil {
+		params[5] = 1
+		bufs[3] = f.VF
+	} else {
+		bufs[1], bufs[2] = f.V.Q, f.V.Scale
+	}
+	b.dispatch(kFactoredDown, nil, params, bufs, ceilDiv(f.R, gemmTile), ceilDiv(T, gemmTile), 1)
+	if f.UF != nil {
+		b.MatMul(y, h, f.UF, nil, T, f.R, f.M)
+	} else {
+		b.MatMulQ8(y, h, f.U, nil, T)
+	}
+}
