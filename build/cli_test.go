@@ -232,3 +232,17 @@ func TestCommandErrors(t *testing.T) {
 		t.Errorf("--help: exit %d, %q", code, errOut)
 	}
 }
+
+// randomCheckpoint writes the random default model's checkpoint folder into a
+// temporary folder and returns it.
+func randomCheckpoint(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, defaultModelConfig, 0o644)
+	hf := filepath.Join(dir, "hf")
+	if code, _, errOut := t2("random-model", "--config", cfg, "--out", hf); code != 0 {
+		t.Fatal(errOut)
+	}
+	return hf
+}

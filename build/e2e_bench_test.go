@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/t2web/t2web/model/fixtures"
 	"log"
 	"net/http/httptest"
 	"os"
@@ -15,16 +16,6 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// smolLM2Config is shaped like SmolLM2-135M (the same shape as model's benchmarks), in
-// bfloat16 as the real checkpoint ships.
-const smolLM2Config = `{
-  "architectures": ["LlamaForCausalLM"], "vocab_size": 49152, "hidden_size": 576,
-  "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
-  "num_key_value_heads": 3, "max_position_embeddings": 8192, "rms_norm_eps": 1e-5,
-  "rope_theta": 100000, "tie_word_embeddings": true, "bos_token_id": null,
-  "eos_token_id": [256, 258], "torch_dtype": "bfloat16"
-}`
-
 // BenchmarkPageSmolLM2 loads a random-weight SmolLM2-135M-shaped checkpoint into the page
 // in headless Chromium and reports the engine worker's prefill and decode tokens/s (the
 // CPU engine compiled to wasm), as the page's status line gives them. Compare with
@@ -36,7 +27,7 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 	if err := buildSite(site, &buildLog); err != nil {
 		b.Fatalf("buildSite: %v\n%s", err, buildLog.String())
 	}
-	if err := writeRandomModel([]byte(smolLM2Config), 1, filepath.Join(site, "models", "smollm2")); err != nil {
+	if err := writeRandomModel([]byte(fixtures.SmolLM2Config), 1, filepath.Join(site, "models", "smollm2")); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(siteHandler(site, log.New(testWriter{b}, "serve: ", 0)))

@@ -10,13 +10,7 @@ import (
 )
 
 func TestEvalCommand(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.json")
-	os.WriteFile(cfg, defaultModelConfig, 0o644)
-	hf := filepath.Join(dir, "hf")
-	if code, _, errOut := t2("random-model", "--config", cfg, "--out", hf); code != 0 {
-		t.Fatal(errOut)
-	}
+	dir, hf := t.TempDir(), randomCheckpoint(t)
 	code, out, errOut := t2("eval", "--model", hf, "--task", "reasoning", "--n", "6", "--batch", "4", "--max-tokens", "4")
 	if code != 0 || !regexp.MustCompile(`^reasoning: \d/6 correct, [0-9.]+% \(95% interval [0-9.]+–[0-9.]+%\)\n$`).MatchString(out) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)

@@ -11,13 +11,8 @@ import (
 // TestPackCommands walks a pack's life on the command line: convert, generate and
 // logits from it, experts added, mixed and shown.
 func TestPackCommands(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.json")
-	os.WriteFile(cfg, defaultModelConfig, 0o644)
-	hf, pack := filepath.Join(dir, "hf"), filepath.Join(dir, "pack")
-	if code, _, errOut := t2("random-model", "--config", cfg, "--out", hf); code != 0 {
-		t.Fatal(errOut)
-	}
+	dir, hf := t.TempDir(), randomCheckpoint(t)
+	pack := filepath.Join(dir, "pack")
 	code, out, errOut := t2("convert", "--model", hf, "--out", pack, "--quant", "f32", "--targets", "mlp,attn")
 	if code != 0 || !strings.Contains(out, "14 adapted matrices") || !strings.Contains(errOut, "decomposed 14/14") {
 		t.Fatalf("convert: exit %d, stdout %q, stderr %q", code, out, errOut)

@@ -12,13 +12,8 @@ import (
 // its checkpoint, and checks the bad inputs: an unknown task, a pack that adapts no
 // matrix, a damaged checkpoint (left as it is).
 func TestTrainExpertCommand(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.json")
-	os.WriteFile(cfg, defaultModelConfig, 0o644)
-	hf, pack := filepath.Join(dir, "hf"), filepath.Join(dir, "pack")
-	if code, _, errOut := t2("random-model", "--config", cfg, "--out", hf); code != 0 {
-		t.Fatal(errOut)
-	}
+	dir, hf := t.TempDir(), randomCheckpoint(t)
+	pack := filepath.Join(dir, "pack")
 	if code, _, errOut := t2("convert", "--model", hf, "--out", pack); code != 0 {
 		t.Fatal(errOut)
 	}

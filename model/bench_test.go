@@ -2,17 +2,9 @@ package model
 
 import (
 	"fmt"
+	"github.com/t2web/t2web/model/fixtures"
 	"testing"
 )
-
-// smolLM2Config is shaped like SmolLM2-135M: hidden 576, 30 layers, 9 heads, 3 KV heads,
-// intermediate 1536, vocabulary 49152, tied embeddings.
-const smolLM2Config = `{
-  "architectures": ["LlamaForCausalLM"], "vocab_size": 49152, "hidden_size": 576,
-  "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
-  "num_key_value_heads": 3, "max_position_embeddings": 8192, "rms_norm_eps": 1e-5,
-  "rope_theta": 100000, "tie_word_embeddings": true, "bos_token_id": 0, "eos_token_id": 0
-}`
 
 func randomModel(b *testing.B, config string) *Model {
 	b.Helper()
@@ -25,7 +17,7 @@ func randomModel(b *testing.B, config string) *Model {
 
 // BenchmarkDecode measures one-token decode steps after a 64-token prompt.
 func BenchmarkDecode(b *testing.B) {
-	m := randomModel(b, smolLM2Config)
+	m := randomModel(b, fixtures.SmolLM2Config)
 	e, err := NewCPU(m, CPUOptions{Context: 1024})
 	if err != nil {
 		b.Fatal(err)
@@ -55,7 +47,7 @@ func BenchmarkDecode(b *testing.B) {
 
 // BenchmarkPrefill measures prompt processing, logits for the last token only.
 func BenchmarkPrefill(b *testing.B) {
-	m := randomModel(b, smolLM2Config)
+	m := randomModel(b, fixtures.SmolLM2Config)
 	for _, T := range []int{64, 256} {
 		b.Run(fmt.Sprintf("T=%d", T), func(b *testing.B) {
 			e, err := NewCPU(m, CPUOptions{Context: T})

@@ -1,6 +1,7 @@
 package svf
 
 import (
+	"github.com/t2web/t2web/model/fixtures"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,22 +10,12 @@ import (
 	"github.com/t2web/t2web/model"
 )
 
-// smolLM2Config is shaped like SmolLM2-135M: 30 layers, hidden 576, 9/3 heads, MLP 1536,
-// vocabulary 49152, tied embeddings, bfloat16.
-const smolLM2Config = `{
-  "architectures": ["LlamaForCausalLM"], "vocab_size": 49152, "hidden_size": 576,
-  "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
-  "num_key_value_heads": 3, "max_position_embeddings": 8192, "rms_norm_eps": 1e-5,
-  "rope_theta": 100000, "tie_word_embeddings": true, "eos_token_id": 256,
-  "torch_dtype": "bfloat16"
-}`
-
 // BenchmarkSmolLM2 measures, on a random SmolLM2-135M-shaped checkpoint (bf16): the
 // conversion to an int8 MLP pack, its bytes against the bf16 checkpoint's, the time to
 // recompose every adapted matrix for a new z, and decode tokens/s on the merged and the
 // factored path. Run with -benchtime 1x: one conversion takes minutes.
 func BenchmarkSmolLM2(b *testing.B) {
-	src := writeRandomCheckpoint(b, smolLM2Config, 1)
+	src := writeRandomCheckpoint(b, fixtures.SmolLM2Config, 1)
 	dense, _ := os.Stat(filepath.Join(src, "model.safetensors"))
 	var dir string
 	var p *Pack
