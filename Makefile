@@ -37,7 +37,7 @@ deps:
 
 vet:
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./wasm/... ./web/...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm/... ./web/... ./shaders/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -50,8 +50,21 @@ t2:
 ## bench: CPU engine benchmarks (decode and prefill tokens/s), natively and in the page
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./model/...
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./build/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./build/ ./svf/
+	$(GO) test -run '^$$' -bench . ./shaders/
 
 ## generate: regenerate the Vugu components' Go code
 generate:
 	GOOS=js GOARCH=wasm $(GO) generate ./web
+
+# The demo: a base model trained here on the task suite (P1·5). `make demo` rebuilds it from
+# scratch; demo-base resumes from demo/base.ckpt when a run was interrupted.
+.PHONY: demo demo-base
+
+## demo-base: train the demo's base model into demo/base (about 40 minutes on 2 idle cores,
+## more on a shared machine; if the 55-minute guard stops it, run it again to continue)
+demo-base:
+	GOEXPERIMENT=simd $(GO) run ./build train-base --out demo/base --steps 5000 --seed 1 --checkpoint demo/base.ckpt --minutes 120
+
+## demo: rebuild the demo from scratch
+demo: demo-base

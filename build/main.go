@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"expert":       {cmdExpert, "add (new, mix) or show a pack's SVF experts"},
 		"eval":         {cmdEval, "measure accuracy on a task of the suite or on a file of examples"},
 		"train-expert": {cmdTrainExpert, "train an SVF expert of a pack on a task with REINFORCE"},
+		"train-base":   {cmdTrainBase, "train the demo's base model from scratch on the task suite"},
 		"site":         {cmdSite, "build the static site (wasm, page, default model)"},
 		"serve":        {cmdServe, "serve the site over HTTP"},
 		"tasks":        {cmdTasks, "list the task suite or export a task's examples as JSONL"},

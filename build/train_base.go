@@ -1,0 +1,611 @@
+package main
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/chat"
+	"github.com/t2web/t2web/model/tokenizer"
+	"github.com/t2web/t2web/model/train"
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/tasks"
+)
+
+// demoModelConfig is the config of the demo's base model, build/demo-model.json, the
+// default of t2 train-base: Llama, the byte-level vocabulary of the random model (256
+// bytes + <|endoftext|>, <|im_start|>, <|im_end|> = 259), hidden 192, 6 layers, 6 query
+// heads sharing 2 key/value heads of 32, SwiGLU of 512, 320 positions, separate lm_head:
+// 2.46 M parameters. Why this size:
+//
+//   - Time. Forward+backward runs at about 4,000 tokens/s on this 2-core machine
+//     (GOEXPERIMENT=simd, rows of 256, the machine shared), so the ≤ 60-minute budget
+//     is about 12 M tokens: ~6,000 steps of 8×256, ~110,000 examples, each item of the
+//     pool seen about once. A wider or deeper model would see too few examples to learn
+//     anything in that time; a smaller one learns the format and little else.
+//   - Capability. Answers are given directly, with no worked steps, so the multi-step
+//     arithmetic of math and code is hard for a model this size: it learns the format,
+//     the classification and much of the ordering questions, and part of the
+//     arithmetic — partly capable, which leaves the experts room.
+//   - Shape. Grouped-query attention (6/2) and head_dim 32 are Llama 3's shape scaled
+//     down, so the demo exercises the engines' GQA path; every adapted matrix has rank
+//     192 (q, o, gate, up, down) or 64 (k, v).
+//   - Positions. The longest example (a classification prompt around a 128-byte
+//     question, the ChatML turn, the answer, <|im_end|>) is about 215 tokens; rows are
+//     256; 320 leaves room for a longer question in the page.
+//   - Size. 2.46 M weights are ~10 MB in F32 and ~2.6 MB as an int8 pack, well under
+//     the demo pack's 20 MB.
+//
+//go:embed demo-model.json
+var demoModelConfig []byte
+
+// cmdTrainBase trains a Llama-architecture model from scratch on the task suite: the
+// demo's base model (ARCHITECTURE.md, P1·5).
+//
+// The corpus is every task's train split (--pool items of each of the six tasks and of
+// cls), shuffled anew each epoch by the seed. An example is the ChatML user turn that
+// svf.Prompt makes of the question, then the reference answer and <|im_end|>; only the
+// answer and <|im_end|> carry a loss. Examples are packed whole into the rows of a batch
+// (a row holds two on average; the rest is padding without a loss): one example per row
+// would leave more than half of every row as padding. An example attends to the ones
+// before it in its row; a row's first example, at position 0 as at inference, is a third
+// of them.
+//
+// AdamW (β 0.9/0.95, weight decay 0.1 on matrices only, gradient-norm clip 1), learning
+// rate warmed up linearly over --warmup steps, then a cosine to a tenth at --lr-steps
+// (--steps by default). The run is a function of its settings: the same settings write
+// the same bytes, and a run resumed from --checkpoint continues exactly.
+func cmdTrainBase(args []string, stdout, stderr io.Writer) error {
+	fs := flags("train-base", "--out DIR [--config FILE] [--steps N] [--minutes 55] [--seed S] [--checkpoint FILE] [--batch 8] [--seq 256]", stderr)
+	out := fs.String("out", "", "output `folder`: config.json, model.safetensors (F32), tokenizer.json, tokenizer_config.json")
+	cfgPath := fs.String("config", "", "config.json `file` of the model (default: build/demo-model.json, built in)")
+	var s baseSettings
+	steps := fs.Int("steps", 0, "optimiser `steps` to train in all; 0: as many as --minutes allows, measured on the first steps (not reproducible)")
+	minutes := fs.Float64("minutes", 55, "a guard: stop after this many `minutes` of this process, keeping the checkpoint, and fail")
+	fs.Uint64Var(&s.Seed, "seed", 1, "random `seed`: initial weights, the corpus and its order")
+	ckpt := fs.String("checkpoint", "", "`file` that keeps the run every --save-every steps; an existing one is resumed")
+	fs.IntVar(&s.Batch, "batch", 8, "rows per step")
+	fs.IntVar(&s.Seq, "seq", 256, "tokens per row")
+	fs.IntVar(&s.Pool, "pool", 20000, "train `items` drawn from each task (the six tasks and cls)")
+	fs.Float64Var(&s.LR, "lr", 2e-3, "peak learning `rate`")
+	fs.IntVar(&s.Warmup, "warmup", 200, "`steps` of linear learning-rate warmup")
+	fs.IntVar(&s.LRSteps, "lr-steps", 0, "the cosine reaches lr/10 at this `step`; default --steps (keep it when stopping early with a smaller --steps)")
+	logEvery := fs.Int("log-every", 50, "print progress every `n` steps")
+	saveEvery := fs.Int("save-every", 200, "write --checkpoint every `n` steps")
+	evalN := fs.Int("eval-n", 50, "at the end, answer `n` validation questions of each task greedily; 0: none")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() != 0 || *steps < 0 || s.LRSteps < 0 || s.Batch <= 0 || s.Seq <= 0 || s.Pool <= 0 ||
+		s.Warmup < 0 || *logEvery <= 0 || *saveEvery <= 0 || *evalN < 0 || *minutes <= 0 || s.LR <= 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfgJSON := demoModelConfig
+	if *cfgPath != "" {
+		var err error
+		if cfgJSON, err = os.ReadFile(*cfgPath); err != nil {
+			return err
+		}
+	}
+	r := &baseRun{
+		settings: s, steps: *steps, out: *out, checkpoint: *ckpt, guard: time.Duration(*minutes * float64(time.Minute)),
+		logEvery: *logEvery, saveEvery: *saveEvery, evalN: *evalN, stdout: stdout, stderr: stderr,
+	}
+	if err := r.run(cfgJSON); err != nil {
+		if *cfgPath != "" && errors.Is(err, errConfig) {
+			return fmt.Errorf("%s: %w", *cfgPath, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// errConfig is wrapped by errors about the model's config.
+var errConfig = errors.New("config")
+
+// baseSettings are what a train-base run's weights depend on besides the step count. A
+// checkpoint records them, and resuming with other ones is an error.
+type baseSettings struct {
+	Config  string  `json:"config_sha256"` // of config.json's bytes
+	Seed    uint64  `json:"seed"`
+	Batch   int     `json:"batch"`
+	Seq     int     `json:"seq"`
+	Pool    int     `json:"pool"`
+	LR      float64 `json:"lr"`
+	Warmup  int     `json:"warmup"`
+	LRSteps int     `json:"lr_steps"` // 0 while a run by time has not chosen it
+}
+
+// baseState is a checkpoint's extra state: the settings and where the run is.
+type baseState struct {
+	baseSettings
+	Next    int     `json:"next"`          // stream index of the next example
+	Skipped int     `json:"skipped"`       // examples longer than a row, left out
+	Tokens  int64   `json:"tokens"`        // tokens trained on, padding excluded
+	Answer  int64   `json:"answer_tokens"` // tokens with a loss
+	Seconds float64 `json:"seconds"`       // training time of the steps done, over every resume
+	Loss    float64 `json:"loss"`          // mean loss of the last logged steps
+}
+
+// lrAt is the learning rate of update step (0-based): linear warmup to LR over the first
+// Warmup updates, then a cosine from LR down to LR/10 at LRSteps, LR/10 after. While
+// LRSteps is 0 (not chosen yet) it stays at LR after the warmup.
+func (s *baseSettings) lrAt(step int) float64 {
+	if step < s.Warmup {
+		return s.LR * float64(step+1) / float64(s.Warmup)
+	}
+	if s.LRSteps == 0 {
+		return s.LR
+	}
+	span := max(1, s.LRSteps-s.Warmup)
+	p := min(1, float64(step-s.Warmup)/float64(span))
+	return s.LR * (0.1 + 0.9*0.5*(1+math.Cos(math.Pi*p)))
+}
+
+// differences lists the settings of s that other does not share, as other's flags
+// (other's LRSteps of 0 matches any).
+func (s *baseSettings) differences(other *baseSettings) []string {
+	var d []string
+	add := func(flag string, mine, theirs any) {
+		if mine != theirs {
+			d = append(d, fmt.Sprintf("%s %v (this run: %v)", flag, theirs, mine))
+		}
+	}
+	add("a config.json of SHA-256", s.Config, other.Config)
+	add("--seed", s.Seed, other.Seed)
+	add("--batch", s.Batch, other.Batch)
+	add("--seq", s.Seq, other.Seq)
+	add("--pool", s.Pool, other.Pool)
+	add("--lr", s.LR, other.LR)
+	add("--warmup", s.Warmup, other.Warmup)
+	if other.LRSteps != 0 {
+		add("--lr-steps", s.LRSteps, other.LRSteps)
+	}
+	return d
+}
+
+// baseRun is one invocation of train-base.
+type baseRun struct {
+	settings       baseSettings
+	steps          int // 0: chosen by time
+	out            string
+	checkpoint     string
+	guard          time.Duration
+	logEvery       int
+	saveEvery      int
+	evalN          int
+	stdout, stderr io.Writer
+}
+
+// calibrationSteps is how many steps a run by time measures before choosing --steps.
+const calibrationSteps = 10
+
+func (r *baseRun) run(cfgJSON []byte) error {
+	start := time.Now()
+	cfg, err := model.ParseConfig(cfgJSON)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	text, files, err := baseText(cfg)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(cfgJSON)
+	s := r.settings
+	s.Config = hex.EncodeToString(sum[:])
+	if s.LRSteps == 0 {
+		s.LRSteps = r.steps
+	}
+	if s.Seq > cfg.MaxPositions {
+		return fmt.Errorf("--seq %d exceeds the model's max_position_embeddings %d", s.Seq, cfg.MaxPositions)
+	}
+
+	m, err := train.New[float32](cfg, train.Options{B: s.Batch, T: s.Seq, Seed: s.Seed})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	opt := train.NewAdamW(train.DefaultAdamW(), len(m.Params))
+	opt.Decay = m.MatrixSpans()
+	st := baseState{baseSettings: s}
+	if r.checkpoint != "" {
+		if err := os.MkdirAll(filepath.Dir(r.checkpoint), 0o755); err != nil {
+			return err
+		}
+		switch extra, err := train.LoadCheckpoint(r.checkpoint, m, opt); {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return err
+		default:
+			var saved baseState
+			if err := json.Unmarshal(extra, &saved); err != nil {
+				return fmt.Errorf("checkpoint %s: state: %w", r.checkpoint, err)
+			}
+			if r.settings.LRSteps == 0 && r.steps == 0 {
+				s.LRSteps = saved.LRSteps
+			}
+			if d := s.differences(&saved.baseSettings); len(d) > 0 {
+				return fmt.Errorf("checkpoint %s was made with other settings: %s; rerun with the checkpoint's or remove it",
+					r.checkpoint, strings.Join(d, ", "))
+			}
+			st = saved
+			st.baseSettings = s
+			if r.steps == 0 {
+				r.steps = s.LRSteps
+			}
+			if r.steps != 0 && opt.Step > r.steps {
+				return fmt.Errorf("checkpoint %s is at step %d, past --steps %d", r.checkpoint, opt.Step, r.steps)
+			}
+			fmt.Fprintf(r.stderr, "resuming %s at step %d (example %d, %s trained)\n",
+				r.checkpoint, opt.Step, st.Next, (time.Duration(st.Seconds) * time.Second).String())
+		}
+	}
+	corpus, err := newBaseCorpus(text, s.Seed, s.Pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.stderr, "train-base: %s parameters, %d layers × %d, batch %d×%d, %d corpus items, lr %.g, %s\n",
+		count(len(m.Params)), cfg.NLayers, cfg.Dim, s.Batch, s.Seq, len(corpus.items), s.LR, kernelNote())
+
+	if err := r.train(m, opt, corpus, &st, start); err != nil {
+		return err
+	}
+	if err := writeBaseModel(r.out, cfgJSON, m, files); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.stdout, "trained %d steps in %v: %s tokens (%s with a loss, %d examples, %d longer than a row left out), final loss %.4f; wrote %s\n",
+		opt.Step, (time.Duration(st.Seconds) * time.Second).String(), count64(st.Tokens), count64(st.Answer), st.Next-st.Skipped, st.Skipped, st.Loss, r.out)
+	if r.evalN > 0 {
+		return r.evaluate(s.Seed)
+	}
+	return nil
+}
+
+// train runs the steps left, logging, saving the checkpoint and keeping the time guard.
+func (r *baseRun) train(m *train.Model[float32], opt *train.AdamW, corpus *baseCorpus, st *baseState, start time.Time) error {
+	B, T, V := m.B, m.T, m.Config.VocabSize
+	inputs, targets := make([]int, B*T), make([]int, B*T)
+	var placed []packedExample
+	first, saved := opt.Step, opt.Step
+	trainStart, seconds0 := time.Now(), st.Seconds
+	var calibrateFrom time.Time
+	// Progress since the last log line.
+	var lossSum float64
+	var logSteps, logTokens int
+	logStart := time.Now()
+	right, seen := make([]int, len(corpus.tasks)), make([]int, len(corpus.tasks))
+	save := func() error {
+		if r.checkpoint == "" || saved == opt.Step {
+			return nil
+		}
+		st.Seconds = seconds0 + time.Since(trainStart).Seconds()
+		extra, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		if err := train.SaveCheckpoint(r.checkpoint, m, opt, extra); err != nil {
+			return err
+		}
+		saved = opt.Step
+		return nil
+	}
+	for r.steps == 0 || opt.Step < r.steps {
+		step := opt.Step
+		var err error
+		if placed, err = corpus.fill(inputs, targets, B, T, st, placed[:0]); err != nil {
+			return err
+		}
+		m.ZeroGrad()
+		loss, err := m.Forward(inputs, targets, nil)
+		if err != nil {
+			return err
+		}
+		m.Backward()
+		// Teacher-forced exact match: the greedy answer is the reference exactly when every
+		// answer token (and <|im_end|>) is the most likely one after the reference's prefix.
+		// Taken before the update, on items the model has not seen yet (in the first epoch).
+		probs := m.Probs()
+		for _, p := range placed {
+			ok := true
+			for n := p.from; n < p.to && ok; n++ {
+				ok = argmax(probs[n*V:(n+1)*V]) == targets[n]
+			}
+			seen[p.task]++
+			if ok {
+				right[p.task]++
+			}
+		}
+		opt.LR = st.lrAt(step)
+		norm := opt.Update(m.Params, m.Grads)
+		lossSum += loss
+		logSteps++
+		logTokens += B * T
+		if step == first {
+			calibrateFrom = time.Now() // the first step warms up; time the next ones
+		}
+		if r.steps == 0 && step == first+calibrationSteps {
+			perStep := time.Since(calibrateFrom) / calibrationSteps
+			left := time.Duration(0.9*float64(r.guard)) - time.Since(start) - r.evalReserve()
+			r.steps = opt.Step + max(0, int(left/perStep))
+			st.LRSteps = r.steps
+			fmt.Fprintf(r.stderr, "chose --steps %d: %v a step, %v left of --minutes\n", r.steps, perStep.Round(time.Millisecond), left.Round(time.Second))
+		}
+		if opt.Step%r.logEvery == 0 || opt.Step == r.steps {
+			st.Loss = lossSum / float64(logSteps)
+			dt := time.Since(logStart).Seconds()
+			rate := float64(logTokens) / dt
+			eta := "?"
+			if r.steps > 0 {
+				eta = time.Duration(float64(r.steps-opt.Step) * dt / float64(logSteps) * float64(time.Second)).Round(time.Second).String()
+			}
+			var acc []string
+			for i, name := range corpus.tasks {
+				if seen[i] > 0 {
+					acc = append(acc, fmt.Sprintf("%s %.0f", name, 100*float64(right[i])/float64(seen[i])))
+				}
+			}
+			fmt.Fprintf(r.stderr, "step %d/%d  tokens %s  loss %.4f  lr %.2e  |g| %.3f  %.0f tok/s  elapsed %v  ETA %s  exact %% %s\n",
+				opt.Step, r.steps, count64(int64(opt.Step)*int64(B*T)), st.Loss, opt.LR, norm, rate,
+				time.Since(start).Round(time.Second), eta, strings.Join(acc, " "))
+			lossSum, logSteps, logTokens, logStart = 0, 0, 0, time.Now()
+			clear(right)
+			clear(seen)
+		}
+		if opt.Step%r.saveEvery == 0 {
+			if err := save(); err != nil {
+				return err
+			}
+		}
+		if r.steps != 0 && opt.Step >= r.steps {
+			break
+		}
+		if time.Since(start) >= r.guard {
+			if err := save(); err != nil {
+				return err
+			}
+			if r.checkpoint == "" {
+				return fmt.Errorf("stopped by --minutes at step %d of %d (no --checkpoint: the run is lost)", opt.Step, r.steps)
+			}
+			return fmt.Errorf("stopped by --minutes at step %d of %d; the same command continues from %s", opt.Step, r.steps, r.checkpoint)
+		}
+	}
+	if logSteps > 0 {
+		st.Loss = lossSum / float64(logSteps)
+	}
+	st.Seconds = seconds0 + time.Since(trainStart).Seconds()
+	return save()
+}
+
+// evalReserve is the time a run by time keeps for the final evaluation: half a second
+// an answer, what the CPU engine takes for the demo model on this machine when the
+// answers run to 16 tokens.
+func (r *baseRun) evalReserve() time.Duration {
+	return time.Duration(r.evalN*len(tasks.All())) * 500 * time.Millisecond
+}
+
+// evaluate answers evalN validation questions of each task greedily with the written
+// model, as t2 eval does.
+func (r *baseRun) evaluate(seed uint64) error {
+	m, err := model.Load(os.DirFS(r.out))
+	if err != nil {
+		return err
+	}
+	e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: min(16, r.evalN)})
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks.All() {
+		exs, err := tasks.Sample(t, tasks.Validation, seed, r.evalN)
+		if err != nil {
+			return err
+		}
+		res, err := svf.Evaluate(m, e, exs, t.Check, 16)
+		if err != nil {
+			return err
+		}
+		lo, hi := svf.Wilson(res.Correct, res.N)
+		fmt.Fprintf(r.stdout, "validation %-14s %3d/%d correct, %5.1f%% (95%% interval %.1f–%.1f%%)\n",
+			t.Name(), res.Correct, res.N, 100*res.Accuracy(), 100*lo, 100*hi)
+	}
+	return nil
+}
+
+// baseText is the tokenizer and chat template of the demo model — the byte-level
+// tokenizer and ChatML template of the random model — as a model without weights, and
+// the files that hold them in a checkpoint folder.
+func baseText(cfg *model.Config) (*model.Model, map[string][]byte, error) {
+	files := map[string][]byte{
+		"tokenizer.json":        tokenizer.ByteLevelJSON(randomSpecials),
+		"tokenizer_config.json": chatMLConfigJSON(),
+	}
+	tok, err := tokenizer.Load(files["tokenizer.json"])
+	if err != nil {
+		return nil, nil, err
+	}
+	if n := tok.VocabSize(); cfg.VocabSize < n {
+		return nil, nil, fmt.Errorf("%w: vocab_size %d is below the %d tokens of the byte-level tokenizer", errConfig, cfg.VocabSize, n)
+	}
+	tpl, err := chat.Load(files["tokenizer_config.json"])
+	if err != nil {
+		return nil, nil, err
+	}
+	return &model.Model{Config: cfg, Tokenizer: tok, Chat: tpl, EOS: cfg.EOS}, files, nil
+}
+
+// writeBaseModel writes the trained model as a Hugging Face checkpoint folder.
+func writeBaseModel(dir string, cfgJSON []byte, m *train.Model[float32], files map[string][]byte) error {
+	if err := model.WriteCheckpoint(dir, cfgJSON, m.Weights(), "F32"); err != nil {
+		return err
+	}
+	for _, name := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// baseCorpus is the stream of training examples: Pool train items of every task,
+// shuffled anew each epoch by the seed, so that example k of the stream is a function
+// of (seed, pool, k).
+type baseCorpus struct {
+	text  *model.Model
+	tasks []string        // task names, tasks.All's order
+	items []tasks.Example // every task's items, in tasks' order
+	task  []int           // items[i]'s index in tasks
+	seed  uint64
+	epoch int   // of perm
+	perm  []int // the order of items in epoch
+	imEnd int   // <|im_end|>, the last token of every example
+	pad   int   // <|endoftext|>, the input of padding rows
+
+	cached    int // stream index of ids
+	ids       []int
+	promptLen int
+}
+
+func newBaseCorpus(text *model.Model, seed uint64, pool int) (*baseCorpus, error) {
+	c := &baseCorpus{text: text, seed: seed, epoch: -1, cached: -1}
+	var ok1, ok2 bool
+	c.imEnd, ok1 = text.Tokenizer.TokenID("<|im_end|>")
+	c.pad, ok2 = text.Tokenizer.TokenID("<|endoftext|>")
+	if !ok1 || !ok2 {
+		return nil, errors.New("train-base: the tokenizer lacks <|im_end|> or <|endoftext|>")
+	}
+	for i, t := range tasks.All() {
+		exs, err := tasks.Sample(t, tasks.Train, seed, pool)
+		if err != nil {
+			return nil, err
+		}
+		c.tasks = append(c.tasks, t.Name())
+		c.items = append(c.items, exs...)
+		for range exs {
+			c.task = append(c.task, i)
+		}
+	}
+	return c, nil
+}
+
+// at returns the index in items of example k of the stream.
+func (c *baseCorpus) at(k int) int {
+	if e := k / len(c.items); e != c.epoch {
+		rng := rand.New(rand.NewPCG(c.seed, 0x636f72707573+uint64(e)))
+		c.epoch, c.perm = e, rng.Perm(len(c.items))
+	}
+	return c.perm[k%len(c.items)]
+}
+
+// encode returns the tokens of example k of the stream — svf.Prompt's tokens for the
+// question, then the answer's and <|im_end|> — and the prompt's length.
+func (c *baseCorpus) encode(k int) ([]int, int, error) {
+	if k == c.cached {
+		return c.ids, c.promptLen, nil
+	}
+	ex := c.items[c.at(k)]
+	ids, err := svf.Prompt(c.text, ex.Input)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.cached, c.promptLen = k, len(ids)
+	c.ids = append(append(ids, c.text.Tokenizer.Encode(ex.Output, false)...), c.imEnd)
+	return c.ids, c.promptLen, nil
+}
+
+// packedExample is where an example lies in a batch: rows [from, to) of the batch
+// predict its answer and <|im_end|>.
+type packedExample struct{ task, from, to int }
+
+// fill packs whole examples of the stream, from st.Next on, into B rows of T tokens:
+// inputs[N] the tokens, targets[N] the next token on the answer's rows and -1 elsewhere
+// (the prompt, the padding after the last example that fits). It advances st and
+// appends each example's place to placed.
+func (c *baseCorpus) fill(inputs, targets []int, B, T int, st *baseState, placed []packedExample) ([]packedExample, error) {
+	for b := range B {
+		row := b * T
+		pos, misses := 0, 0
+		for {
+			ids, p, err := c.encode(st.Next)
+			if err != nil {
+				return nil, err
+			}
+			if len(ids) > T {
+				st.Next++
+				st.Skipped++
+				if misses++; misses > len(c.items) {
+					return nil, fmt.Errorf("no example fits in a row of --seq %d tokens", T)
+				}
+				continue
+			}
+			if pos+len(ids) > T {
+				break
+			}
+			for i, id := range ids {
+				n := row + pos + i
+				inputs[n], targets[n] = id, -1
+				if i >= p-1 && i+1 < len(ids) {
+					targets[n] = ids[i+1]
+				}
+			}
+			placed = append(placed, packedExample{task: c.task[c.at(st.Next)], from: row + pos + p - 1, to: row + pos + len(ids) - 1})
+			st.Tokens += int64(len(ids))
+			st.Answer += int64(len(ids) - p)
+			pos += len(ids)
+			st.Next++
+		}
+		for n := row + pos; n < row+T; n++ {
+			inputs[n], targets[n] = c.pad, -1
+		}
+	}
+	return placed, nil
+}
+
+// argmax returns the index of x's largest value, the first one on ties.
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// kernelNote says whether the binary was built with the vector kernels of model/train.
+func kernelNote() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "GOEXPERIMENT" && strings.Contains(s.Value, "simd") {
+				return "GOEXPERIMENT=simd"
+			}
+		}
+	}
+	return "built without GOEXPERIMENT=simd: portable kernels, 6–7× slower"
+}
+
+func count(n int) string { return count64(int64(n)) }
+
+// count64 writes n with a k or M suffix.
+func count64(n int64) string {
+	switch {
+	case n >= 10_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 10_000:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
