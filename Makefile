@@ -62,7 +62,7 @@ generate:
 .PHONY: demo demo-base
 
 ## demo-base: train the demo's base model into demo/base (about 40 minutes on 2 idle cores,
-## more on a shared machine; if the 55-minute guard stops it, run it again to continue)
+## more on a shared machine; if the 120-minute guard stops it, run it again to continue)
 demo-base:
 	GOEXPERIMENT=simd $(GO) run ./build train-base --out demo/base --steps 5000 --seed 1 --checkpoint demo/base.ckpt --minutes 120
 
