@@ -195,10 +195,11 @@ func findChromium(t testing.TB) string {
 	return ""
 }
 
-// nativeGenerate runs t2 generate --greedy --print-ids in process and returns its ids.
+// nativeGenerate runs t2 generate --greedy --print-ids on the CPU engine in process and
+// returns its ids.
 func nativeGenerate(t *testing.T, source []string, prompt string, chat bool, maxTokens int) []int {
 	t.Helper()
-	args := append([]string{"generate", "--prompt", prompt, "--greedy",
+	args := append([]string{"generate", "--engine", "cpu", "--prompt", prompt, "--greedy",
 		"--max-tokens", fmt.Sprint(maxTokens), "--print-ids"}, source...)
 	if chat {
 		args = append(args, "--chat")

@@ -10,8 +10,9 @@ import (
 
 // cmdGenerate streams the model's continuation of a prompt to stdout.
 func cmdGenerate(args []string, stdout, stderr io.Writer) error {
-	fs := flags("generate", "(--model DIR | --pack DIR [--expert NAME | --mix a:0.3,b:0.7]) (--prompt TEXT | --ids 1,2,3) [flags]", stderr)
+	fs := flags("generate", "(--model DIR | --pack DIR [--expert NAME | --mix a:0.3,b:0.7]) (--prompt TEXT | --ids 1,2,3) [--engine cpu|gpu] [flags]", stderr)
 	src := addSourceFlags(fs)
+	engine := addEngineFlag(fs)
 	prompt := fs.String("prompt", "", "prompt `text`")
 	useChat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
 	idList := fs.String("ids", "", "start from these comma-separated token `ids` instead of a prompt")
@@ -35,20 +36,17 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	if *greedy {
 		p.Temperature = 0
 	}
-	m, err := src.load()
+	e, m, closeEngine, err := openEngine(*engine, src, engineOptions{}, stderr)
 	if err != nil {
 		return err
 	}
+	defer closeEngine()
 	var ids []int
 	if *idList != "" {
 		if ids, err = parseIDs(*idList); err != nil {
 			return err
 		}
 	} else if ids, err = m.Prompt(*prompt, *useChat); err != nil {
-		return err
-	}
-	e, err := model.NewCPU(m, model.CPUOptions{})
-	if err != nil {
 		return err
 	}
 	dec := m.Tokenizer.NewDecoder(true)

@@ -16,8 +16,9 @@ import (
 // cmdLogits writes the logits of every position of a token sequence, float32
 // little-endian, row-major [len(ids), V].
 func cmdLogits(args []string, stdout, stderr io.Writer) error {
-	fs := flags("logits", "(--model DIR | --pack DIR [--expert NAME | --mix a:0.3,b:0.7]) --ids 1,2,3 --out FILE", stderr)
+	fs := flags("logits", "(--model DIR | --pack DIR [--expert NAME | --mix a:0.3,b:0.7]) --ids 1,2,3 --out FILE [--engine cpu|gpu]", stderr)
 	src := addSourceFlags(fs)
+	engine := addEngineFlag(fs)
 	idList := fs.String("ids", "", "comma-separated token `ids`")
 	out := fs.String("out", "", "output `file`")
 	if err := parse(fs, args); err != nil {
@@ -31,21 +32,11 @@ func cmdLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := src.load()
+	e, m, closeEngine, err := openEngine(*engine, src, engineOptions{Context: max(len(ids), 1)}, stderr)
 	if err != nil {
 		return err
 	}
-	e, err := model.NewCPU(m, model.CPUOptions{Context: min(m.Config.MaxPositions, max(len(ids), 1))})
-	if err != nil {
-		return err
-	}
-	var b model.Batch
-	for i, id := range ids {
-		b.Add(id, i, 0, true)
-	}
-	if err := e.Forward(&b); err != nil {
-		return err
-	}
+	defer closeEngine()
 	f, err := os.Create(*out)
 	if err != nil {
 		return err
@@ -53,15 +44,33 @@ func cmdLogits(args []string, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(f)
 	row := make([]float32, m.Config.VocabSize)
 	buf := make([]byte, 4*len(row))
-	for i := range ids {
-		if err := e.Logits(row, i); err != nil {
+	// One forward pass, or passes of logitsChunkBytes of logits each through the KV
+	// cache when all rows at once would pass a GPU's storage binding limit.
+	chunk := max(1, logitsChunkBytes/len(buf))
+	if len(ids) <= chunk {
+		chunk = len(ids)
+	}
+	var b model.Batch
+	for lo := 0; lo < len(ids); lo += chunk {
+		hi := min(lo+chunk, len(ids))
+		b.Reset()
+		for i := lo; i < hi; i++ {
+			b.Add(ids[i], i, 0, true)
+		}
+		if err := e.Forward(&b); err != nil {
 			f.Close()
 			return err
 		}
-		for j, v := range row {
-			binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(v))
+		for i := range hi - lo {
+			if err := e.Logits(row, i); err != nil {
+				f.Close()
+				return err
+			}
+			for j, v := range row {
+				binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(v))
+			}
+			w.Write(buf)
 		}
-		w.Write(buf)
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
@@ -69,6 +78,10 @@ func cmdLogits(args []string, stdout, stderr io.Writer) error {
 	}
 	return f.Close()
 }
+
+// logitsChunkBytes bounds the logits of one forward pass of t2 logits (a GPU binding
+// may hold only 128 MiB).
+const logitsChunkBytes = 64 << 20
 
 // parseIDs reads "1,2,3".
 func parseIDs(s string) ([]int, error) {

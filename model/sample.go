@@ -47,6 +47,11 @@ func (s *Sampler) History() []int {
 	return s.history
 }
 
+// Uniform draws the sampler's next random number in [0, 1), the one Sample would use
+// for its draw: an engine that samples on a device takes it from here, so both engines
+// draw the same tokens for the same seed.
+func (s *Sampler) Uniform() float64 { return s.rng.Float64() }
+
 // Accept records a token of the prompt or of the output.
 func (s *Sampler) Accept(id int) { s.history = append(s.history, id) }
 
@@ -110,7 +115,7 @@ func (s *Sampler) Sample(logits []float32) int {
 			sum += p
 		}
 	}
-	r := s.rng.Float64() * sum
+	r := s.Uniform() * sum
 	for i, p := range s.probs[:n] {
 		r -= p
 		if r < 0 {

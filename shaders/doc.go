@@ -41,6 +41,19 @@
 // number of sampling) live in buffers — and can then be submitted any number of times,
 // one command buffer per submit; [Device.Read] brings results back.
 //
+// # The engine
+//
+// [NewEngine] loads an svf pack into a [Device] shard by shard (read, sha256 checked,
+// tensors uploaded, shard dropped) and gives an [Engine], the GPU implementation of
+// model.Engine. Adapted matrices keep U, σ, V on the device; W' = U·diag(σ⊙z)·Vᵀ·c is
+// recomposed there ([Batch.SVFScale], then [Batch.Recompose], or [Batch.RecomposeQ8]
+// with EngineOptions.QuantMerged) at load and on every SetZ, for those matrices only;
+// the others run as MatMul/MatMulQ8 from the pack's f32 or int8 weights. A forward pass
+// is recorded once per (rows, output rows) shape and resubmitted with new ids, positions
+// and sequences in small buffers; the KV cache, activations and greedy sampling stay on
+// the device, and Sample reads back token ids only. A tensor larger than the device's
+// maxStorageBufferBindingSize is refused at load, naming it (not split yet).
+//
 // Tunables are WGSL `override` constants, applied by rewriting them to `const` before
 // compilation (gogpu/wgpu v0.31.5's Vulkan backend ignores pipeline constants); the
 // device picks per-adapter values where it matters (the matvec layout: a reduction over

@@ -93,6 +93,12 @@ func TestArgmaxSample(t *testing.T) {
 		{5, 3001, Sampling{Temperature: 0.7, TopP: 0.9}},
 		{6, 3001, Sampling{Temperature: 1.3, TopK: 100, TopP: 0.5}},
 		{2, 49157, Sampling{Temperature: 0.8, TopK: 50, TopP: 0.95}},
+		{2, 151936, Sampling{Temperature: 0.8, TopK: 40}},
+		{2, 151936, Sampling{Temperature: 0.8, TopP: 0.9}},
+		{2, 151936, Sampling{Temperature: 0.8}},
+		{2, 140000, Sampling{Temperature: 0.8, TopK: 40}},
+		{2, 70000, Sampling{Temperature: 0.8, TopK: 40}},
+		{2, 128256, Sampling{Temperature: 0.8, TopK: 40}},
 	} {
 		name := fmt.Sprintf("rows=%d V=%d %+v", c.rows, c.V, c.s)
 		logits := randVec(rng, c.rows*c.V, 5)

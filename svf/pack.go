@@ -229,15 +229,9 @@ func (p *Pack) readTensors() (map[string][]float32, error) {
 	out := map[string][]float32{}
 	raw := map[string]*rawTensor{}
 	for i, sh := range p.Manifest.Shards {
-		data, err := fs.ReadFile(p.fsys, sh.File)
+		data, err := p.ReadShard(i)
 		if err != nil {
-			return nil, fmt.Errorf("pack: shard %d (%s): %w", i+1, sh.File, err)
-		}
-		if int64(len(data)) != sh.Bytes {
-			return nil, fmt.Errorf("pack: shard %s: %d bytes, pack.json says %d", sh.File, len(data), sh.Bytes)
-		}
-		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sh.SHA256 {
-			return nil, fmt.Errorf("pack: shard %s: sha256 %x does not match pack.json's %s: the file is corrupted or was changed", sh.File, sum, sh.SHA256)
+			return nil, err
 		}
 		f, err := safetensors.Open(bytes.NewReader(data), int64(len(data)), sh.File)
 		if err != nil {
@@ -290,6 +284,26 @@ func (p *Pack) readTensors() (map[string][]float32, error) {
 		out[name] = x
 	}
 	return out, nil
+}
+
+// ReadShard reads shard i of pack.json's shards whole and checks its size and sha256:
+// engines that stream a pack to a device read it one shard at a time.
+func (p *Pack) ReadShard(i int) ([]byte, error) {
+	if i < 0 || i >= len(p.Manifest.Shards) {
+		return nil, fmt.Errorf("pack: shard %d of %d", i, len(p.Manifest.Shards))
+	}
+	sh := p.Manifest.Shards[i]
+	data, err := fs.ReadFile(p.fsys, sh.File)
+	if err != nil {
+		return nil, fmt.Errorf("pack: shard %d (%s): %w", i+1, sh.File, err)
+	}
+	if int64(len(data)) != sh.Bytes {
+		return nil, fmt.Errorf("pack: shard %s: %d bytes, pack.json says %d", sh.File, len(data), sh.Bytes)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sh.SHA256 {
+		return nil, fmt.Errorf("pack: shard %s: sha256 %x does not match pack.json's %s: the file is corrupted or was changed", sh.File, sum, sh.SHA256)
+	}
+	return data, nil
 }
 
 // rawTensor is a tensor's bytes as a shard stores them.
