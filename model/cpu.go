@@ -87,41 +87,9 @@ func (e *CPU) grow(T int) {
 	}
 }
 
-// check validates a batch against the cache and returns the number of output rows.
-func (e *CPU) check(b *Batch) (int, error) {
-	n := len(b.Tokens)
-	if n == 0 {
-		return 0, fmt.Errorf("model: empty batch")
-	}
-	if len(b.Pos) != n || len(b.Seq) != n || len(b.Logits) != n {
-		return 0, fmt.Errorf("model: batch columns differ in length: tokens %d pos %d seq %d logits %d",
-			n, len(b.Pos), len(b.Seq), len(b.Logits))
-	}
-	length := append([]int(nil), e.cache.len...)
-	out := 0
-	for i, tok := range b.Tokens {
-		seq, pos := b.Seq[i], b.Pos[i]
-		switch {
-		case tok < 0 || tok >= e.cfg.VocabSize:
-			return 0, fmt.Errorf("model: batch row %d: token %d outside the vocabulary [0, %d)", i, tok, e.cfg.VocabSize)
-		case seq < 0 || seq >= e.cache.seqs:
-			return 0, fmt.Errorf("model: batch row %d: sequence %d outside [0, %d)", i, seq, e.cache.seqs)
-		case pos < 0 || pos >= e.cache.S:
-			return 0, fmt.Errorf("model: batch row %d: position %d outside the context [0, %d)", i, pos, e.cache.S)
-		case pos > length[seq]:
-			return 0, fmt.Errorf("model: batch row %d: position %d leaves a gap after the %d cached positions of sequence %d", i, pos, length[seq], seq)
-		}
-		length[seq] = pos + 1
-		if b.Logits[i] {
-			out++
-		}
-	}
-	return out, nil
-}
-
 // Forward runs the batch through every layer; see Engine.
 func (e *CPU) Forward(b *Batch) error {
-	nOut, err := e.check(b)
+	nOut, err := b.Check(e.cfg.VocabSize, e.cache.S, e.cache.len)
 	if err != nil {
 		return err
 	}

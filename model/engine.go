@@ -1,5 +1,10 @@
 package model
 
+import (
+	"fmt"
+	"slices"
+)
+
 // Batch is a set of tokens run through the model in one forward pass, in the manner of
 // llama.cpp's llama_batch: every row names the sequence (a KV-cache slot) it belongs to
 // and its position there, so one batch can prefill a prompt, decode one token for each
@@ -25,6 +30,41 @@ func (b *Batch) Len() int { return len(b.Tokens) }
 // Reset empties the batch, keeping its storage.
 func (b *Batch) Reset() {
 	b.Tokens, b.Pos, b.Seq, b.Logits = b.Tokens[:0], b.Pos[:0], b.Seq[:0], b.Logits[:0]
+}
+
+// Check validates the batch for an engine of vocabulary vocab whose sequence s has
+// lens[s] positions cached, of at most context: tokens in the vocabulary, sequences and
+// positions in range, and no gap in a sequence. It returns the number of output rows.
+// Every engine checks a batch this way before running it.
+func (b *Batch) Check(vocab, context int, lens []int) (int, error) {
+	n := len(b.Tokens)
+	if n == 0 {
+		return 0, fmt.Errorf("model: empty batch")
+	}
+	if len(b.Pos) != n || len(b.Seq) != n || len(b.Logits) != n {
+		return 0, fmt.Errorf("model: batch columns differ in length: tokens %d pos %d seq %d logits %d",
+			n, len(b.Pos), len(b.Seq), len(b.Logits))
+	}
+	length := slices.Clone(lens)
+	out := 0
+	for i, tok := range b.Tokens {
+		seq, pos := b.Seq[i], b.Pos[i]
+		switch {
+		case tok < 0 || tok >= vocab:
+			return 0, fmt.Errorf("model: batch row %d: token %d outside the vocabulary [0, %d)", i, tok, vocab)
+		case seq < 0 || seq >= len(lens):
+			return 0, fmt.Errorf("model: batch row %d: sequence %d outside [0, %d)", i, seq, len(lens))
+		case pos < 0 || pos >= context:
+			return 0, fmt.Errorf("model: batch row %d: position %d outside the context [0, %d)", i, pos, context)
+		case pos > length[seq]:
+			return 0, fmt.Errorf("model: batch row %d: position %d leaves a gap after the %d cached positions of sequence %d", i, pos, length[seq], seq)
+		}
+		length[seq] = pos + 1
+		if b.Logits[i] {
+			out++
+		}
+	}
+	return out, nil
 }
 
 // Engine runs a model's forward pass. The CPU engine ([CPU]) and the GPU engine

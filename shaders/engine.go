@@ -518,45 +518,12 @@ func (e *Engine) releaseBatches() {
 	}
 }
 
-// check validates a batch against the cache, as model.CPU does, and returns the number
-// of output rows.
-func (e *Engine) check(b *model.Batch) (int, error) {
-	n := len(b.Tokens)
-	if n == 0 {
-		return 0, fmt.Errorf("shaders: engine: empty batch")
-	}
-	if len(b.Pos) != n || len(b.Seq) != n || len(b.Logits) != n {
-		return 0, fmt.Errorf("shaders: engine: batch columns differ in length: tokens %d pos %d seq %d logits %d",
-			n, len(b.Pos), len(b.Seq), len(b.Logits))
-	}
-	length := append([]int(nil), e.lens...)
-	out := 0
-	for i, tok := range b.Tokens {
-		seq, pos := b.Seq[i], b.Pos[i]
-		switch {
-		case tok < 0 || tok >= e.cfg.VocabSize:
-			return 0, fmt.Errorf("shaders: engine: batch row %d: token %d outside the vocabulary [0, %d)", i, tok, e.cfg.VocabSize)
-		case seq < 0 || seq >= len(e.lens):
-			return 0, fmt.Errorf("shaders: engine: batch row %d: sequence %d outside [0, %d)", i, seq, len(e.lens))
-		case pos < 0 || pos >= e.opt.Context:
-			return 0, fmt.Errorf("shaders: engine: batch row %d: position %d outside the context [0, %d)", i, pos, e.opt.Context)
-		case pos > length[seq]:
-			return 0, fmt.Errorf("shaders: engine: batch row %d: position %d leaves a gap after the %d cached positions of sequence %d", i, pos, length[seq], seq)
-		}
-		length[seq] = pos + 1
-		if b.Logits[i] {
-			out++
-		}
-	}
-	return out, nil
-}
-
 // Forward uploads the batch's ids, positions and sequences and submits the forward
 // pass recorded for its shape; see model.Engine. It does not wait for the GPU.
 func (e *Engine) Forward(b *model.Batch) error {
-	nOut, err := e.check(b)
+	nOut, err := b.Check(e.cfg.VocabSize, e.opt.Context, e.lens)
 	if err != nil {
-		return err
+		return fmt.Errorf("shaders: engine: %w", err)
 	}
 	T := b.Len()
 	if err := e.grow(T, nOut); err != nil {
