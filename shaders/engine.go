@@ -23,11 +23,9 @@ type EngineOptions struct {
 	// DeviceSampling draws tokens at a temperature on the device (the Sample kernel, only
 	// the id read back) instead of reading the row back and drawing with the sampler on
 	// the CPU. The device draw uses the sampler's own random number but sums in float32,
-	// so it may pick a neighbouring token where the CPU's float64 sums differ; and the
-	// kernel has a known bug for large vocabularies (on llama-tiny's real logits,
-	// V = 128256, top-k 40, top-p 0.9, every draw is token 65536 = 2^(bitlen(V)−1); on
-	// random ones V = 151936 with top-k and top-p, or 262145 with top-k), so it is off by
-	// default. Greedy decoding is always on the device.
+	// so it may pick a neighbouring token where the CPU's float64 sums differ: off by
+	// default, so that a seed gives the CPU engine's tokens. Greedy decoding is always on
+	// the device.
 	DeviceSampling bool
 }
 

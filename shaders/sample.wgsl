@@ -12,7 +12,9 @@
 // target" is found by bisection on an order-preserving key — 32 passes over the row for
 // the logit's bits, then ⌈log2 V⌉ passes for the id among equal logits. A pass counts and
 // sums the row's tokens at or before a threshold, reduced in workgroup memory. All
-// control flow around barriers depends on uniforms only.
+// control flow around barriers depends on uniforms only. A draw is up to ~155 passes,
+// so each pass takes UNROLL strides per loop iteration: lavapipe caps an invocation at
+// 65535 loop iterations over all its loops, which holds V up to about 750 000 there.
 //
 // Bindings (a binding number per variable; each entry uses its own):
 //   0 Params {rows, V, top_k, top_p, inv_temp, nbits = bit length of V}
@@ -26,6 +28,7 @@
 
 override WG: u32 = 256u;
 const NONE: u32 = 0xffffffffu;
+const UNROLL: u32 = 8u; // strides of a stats pass per loop iteration (see stats)
 
 struct Params { rows: u32, V: u32, top_k: u32, top_p: f32, inv_temp: f32, nbits: u32 }
 
@@ -86,17 +89,47 @@ fn at_or_before(k: u32, i: u32, tk: u32, ti: u32) -> bool {
 
 struct Stats { count: u32, mass: f32 }
 
+// tally is token i's share of stats: (1, its weight) if it is in the row (i < V) and at
+// or before both (tk, ti) and (lk, lim), else (0, 0).
+fn tally(base: u32, i: u32, tk: u32, ti: u32, lk: u32, lim: u32) -> Stats {
+    var r = Stats(0u, 0.0);
+    if (i < p.V) {
+        let k = key(logits[base + i]);
+        if (at_or_before(k, i, tk, ti) && at_or_before(k, i, lk, lim)) {
+            r = Stats(1u, wts[base + i]);
+        }
+    }
+    return r;
+}
+
 // stats counts and weighs the tokens of the row at or before (tk, ti) and (lk, lim).
 // Called by the whole workgroup (barriers).
 fn stats(base: u32, li: u32, tk: u32, ti: u32, lk: u32, lim: u32) -> Stats {
     var c = 0u;
     var m = 0.0;
-    for (var i = li; i < p.V; i += WG) {
-        let k = key(logits[base + i]);
-        if (at_or_before(k, i, tk, ti) && at_or_before(k, i, lk, lim)) {
-            c += 1u;
-            m += wts[base + i];
-        }
+    // UNROLL strides per iteration, written out: lavapipe (llvmpipe) breaks out of every
+    // loop once an invocation has run 65535 loop iterations in all, over all its loops
+    // (LP_MAX_TGSI_LOOP_ITERATIONS), and a draw runs up to ~155 passes; one stride per
+    // iteration went over it from V ≈ 128k (every pass after it counting nothing).
+    // Same tokens in the same order as one stride per iteration, so the same sums.
+    for (var i = li; i < p.V; i += UNROLL * WG) {
+        let s0 = tally(base, i, tk, ti, lk, lim);
+        let s1 = tally(base, i + WG, tk, ti, lk, lim);
+        let s2 = tally(base, i + 2u * WG, tk, ti, lk, lim);
+        let s3 = tally(base, i + 3u * WG, tk, ti, lk, lim);
+        let s4 = tally(base, i + 4u * WG, tk, ti, lk, lim);
+        let s5 = tally(base, i + 5u * WG, tk, ti, lk, lim);
+        let s6 = tally(base, i + 6u * WG, tk, ti, lk, lim);
+        let s7 = tally(base, i + 7u * WG, tk, ti, lk, lim);
+        c += s0.count + s1.count + s2.count + s3.count + s4.count + s5.count + s6.count + s7.count;
+        m += s0.mass;
+        m += s1.mass;
+        m += s2.mass;
+        m += s3.mass;
+        m += s4.mass;
+        m += s5.mass;
+        m += s6.mass;
+        m += s7.mass;
     }
     red_u[li] = c;
     red_f[li] = m;

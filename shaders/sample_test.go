@@ -99,6 +99,18 @@ func TestArgmaxSample(t *testing.T) {
 		{2, 140000, Sampling{Temperature: 0.8, TopK: 40}},
 		{2, 70000, Sampling{Temperature: 0.8, TopK: 40}},
 		{2, 128256, Sampling{Temperature: 0.8, TopK: 40}},
+		// Large vocabularies (V = 2^17 ± 1, 2^18 + 1, 2^19 + 1, Llama 3's 128256), top-k
+		// and top-p together: ~155 passes of ⌈V/WG⌉ strides each went over lavapipe's
+		// budget of 65535 loop iterations per invocation (every later pass then counted
+		// nothing and the draw came out as 2^(bitlen(V)−1)).
+		{2, 131071, Sampling{Temperature: 0.8, TopK: 40, TopP: 0.9}},
+		{2, 131073, Sampling{Temperature: 0.8, TopK: 40, TopP: 0.9}},
+		{2, 128256, Sampling{Temperature: 0.8, TopK: 40, TopP: 0.9}},
+		{2, 151936, Sampling{Temperature: 0.8, TopK: 40, TopP: 0.9}},
+		{2, 262145, Sampling{Temperature: 0.8, TopK: 40}},
+		{2, 262145, Sampling{Temperature: 0.8, TopP: 0.9}},
+		{2, 262145, Sampling{Temperature: 0.8, TopK: 40, TopP: 0.9}},
+		{1, 524289, Sampling{Temperature: 0.8, TopK: 40, TopP: 0.9}},
 	} {
 		name := fmt.Sprintf("rows=%d V=%d %+v", c.rows, c.V, c.s)
 		logits := randVec(rng, c.rows*c.V, 5)
