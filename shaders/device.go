@@ -12,6 +12,8 @@ import (
 
 	"github.com/gogpu/gputypes"
 	"github.com/gogpu/wgpu"
+
+	"github.com/t2web/t2web/model/safetensors"
 )
 
 // ErrNoAdapter says that no GPU adapter of the asked kind exists on this machine.
@@ -164,24 +166,21 @@ func (d *Device) NewBuffer(label string, size uint64) (*Buffer, error) {
 
 // NewBufferF32 makes a buffer holding x.
 func (d *Device) NewBufferF32(label string, x []float32) (*Buffer, error) {
-	b, err := d.NewBuffer(label, uint64(4*len(x)))
-	if err != nil {
-		return nil, err
-	}
-	if err := d.WriteF32(b, 0, x); err != nil {
-		b.Release()
-		return nil, err
-	}
-	return b, nil
+	return d.newBufferBytes(label, safetensors.Float32Bytes(x))
 }
 
 // NewBufferU32 makes a buffer holding x.
 func (d *Device) NewBufferU32(label string, x []uint32) (*Buffer, error) {
-	b, err := d.NewBuffer(label, uint64(4*len(x)))
+	return d.newBufferBytes(label, u32Bytes(x))
+}
+
+// newBufferBytes makes a buffer holding p.
+func (d *Device) newBufferBytes(label string, p []byte) (*Buffer, error) {
+	b, err := d.NewBuffer(label, uint64(len(p)))
 	if err != nil {
 		return nil, err
 	}
-	if err := d.WriteU32(b, 0, x); err != nil {
+	if err := d.Write(b, 0, p); err != nil {
 		b.Release()
 		return nil, err
 	}
@@ -219,20 +218,21 @@ func (d *Device) Write(b *Buffer, offset uint64, p []byte) error {
 
 // WriteF32 copies x to b at byte offset.
 func (d *Device) WriteF32(b *Buffer, offset uint64, x []float32) error {
-	p := make([]byte, 4*len(x))
-	for i, v := range x {
-		binary.LittleEndian.PutUint32(p[4*i:], math.Float32bits(v))
-	}
-	return d.Write(b, offset, p)
+	return d.Write(b, offset, safetensors.Float32Bytes(x))
 }
 
 // WriteU32 copies x to b at byte offset.
 func (d *Device) WriteU32(b *Buffer, offset uint64, x []uint32) error {
+	return d.Write(b, offset, u32Bytes(x))
+}
+
+// u32Bytes is x little-endian.
+func u32Bytes(x []uint32) []byte {
 	p := make([]byte, 4*len(x))
 	for i, v := range x {
 		binary.LittleEndian.PutUint32(p[4*i:], v)
 	}
-	return d.Write(b, offset, p)
+	return p
 }
 
 // Read copies len(p) bytes of b from offset into p, waiting for every submitted batch.
