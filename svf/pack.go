@@ -5,11 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -344,13 +342,4 @@ func OpenDir(dir string) (*Pack, error) {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return p, nil
-}
-
-// ErrNotPack tells that a folder has no pack.json.
-var ErrNotPack = errors.New("svf: not a pack (no pack.json)")
-
-// IsPack tells whether dir holds a pack.
-func IsPack(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, ManifestFile))
-	return err == nil
 }
