@@ -179,9 +179,8 @@ func (p *Pack) Load(path Path) (*model.Model, error) {
 		*s.Data = x
 	}
 	for _, name := range p.Manifest.Matrices {
-		f := &Factors{M: 0}
 		d := w.Linears[name].(*model.Dense)
-		f.M, f.N, f.R = d.Out, d.In, p.ranks[name]
+		f := &Factors{M: d.Out, N: d.In, R: p.ranks[name]}
 		for _, part := range []struct {
 			suffix string
 			dst    *[]float32
