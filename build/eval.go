@@ -20,7 +20,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "`seed` of the task's sample")
 	splitName := fs.String("split", "test", "split of the task: train, validation or test")
 	examples := fs.String("examples", "", "JSONL or CSV `file` of {input, output} examples, checked with the generic extraction")
-	maxTokens := fs.Int("max-tokens", 48, "longest answer in `tokens`")
+	maxTokens := fs.Int("max-tokens", 100, "longest answer in `tokens` (the task suite's worked solutions are at most 92 bytes)")
 	batch := fs.Int("batch", 16, "examples answered together in one batch")
 	asJSON := fs.Bool("json", false, "print the result, with every item, as JSON")
 	if err := parse(fs, args); err != nil {

@@ -56,8 +56,8 @@ var demoModelConfig []byte
 //
 // The corpus is every task's train split (--pool items of each of the six tasks and of
 // cls), shuffled anew each epoch by the seed. An example is the ChatML user turn that
-// svf.Prompt makes of the question, then the reference answer and <|im_end|>; only the
-// answer and <|im_end|> carry a loss. Examples are packed whole into the rows of a batch
+// svf.Prompt makes of the question, then the worked solution (the reference answer where
+// a task has none) and <|im_end|>; only the answer and <|im_end|> carry a loss. Examples are packed whole into the rows of a batch
 // (a row holds two on average; the rest is padding without a loss): one example per row
 // would leave more than half of every row as padding. An example attends to the ones
 // before it in its row; a row's first example, at position 0 as at inference, is a third
@@ -314,8 +314,9 @@ func (r *baseRun) train(m *train.Model[float32], opt *train.AdamW, corpus *baseC
 			return err
 		}
 		m.Backward()
-		// Teacher-forced exact match: the greedy answer is the reference exactly when every
-		// answer token (and <|im_end|>) is the most likely one after the reference's prefix.
+		// Teacher-forced exact match: the greedy answer is the reference (the whole worked
+		// solution) exactly when every answer token (and <|im_end|>) is the most likely one
+		// after the reference's prefix — a lower bound on the share answered right.
 		// Taken before the update, on items the model has not seen yet (in the first epoch).
 		probs := m.Probs()
 		for _, p := range placed {
@@ -389,12 +390,16 @@ func (r *baseRun) train(m *train.Model[float32], opt *train.AdamW, corpus *baseC
 	return save()
 }
 
-// evalReserve is the time a run by time keeps for the final evaluation: half a second
-// an answer, what the CPU engine takes for the demo model on this machine when the
-// answers run to 16 tokens.
+// evalReserve is the time a run by time keeps for the final evaluation: a second an
+// answer, more than the CPU engine takes for the demo model on this machine when the
+// worked answers run to evalTokens.
 func (r *baseRun) evalReserve() time.Duration {
-	return time.Duration(r.evalN*len(tasks.All())) * 500 * time.Millisecond
+	return time.Duration(r.evalN*len(tasks.All())) * time.Second
 }
+
+// evalTokens bounds an answer of the final evaluation: the longest worked solution of
+// the suite is 92 bytes.
+const evalTokens = 100
 
 // evaluate answers evalN validation questions of each task greedily with the written
 // model, as t2 eval does.
@@ -412,7 +417,7 @@ func (r *baseRun) evaluate(seed uint64) error {
 		if err != nil {
 			return err
 		}
-		res, err := svf.Evaluate(m, e, exs, t.Check, 16)
+		res, err := svf.Evaluate(m, e, exs, t.Check, evalTokens)
 		if err != nil {
 			return err
 		}
@@ -520,7 +525,11 @@ func (c *baseCorpus) encode(k int) ([]int, int, error) {
 		return nil, 0, err
 	}
 	c.cached, c.promptLen = k, len(ids)
-	c.ids = append(append(ids, c.text.Tokenizer.Encode(ex.Output, false)...), c.imEnd)
+	answer := ex.Solution
+	if answer == "" {
+		answer = ex.Output
+	}
+	c.ids = append(append(ids, c.text.Tokenizer.Encode(answer, false)...), c.imEnd)
 	return c.ids, c.promptLen, nil
 }
 

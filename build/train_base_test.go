@@ -193,11 +193,15 @@ func TestBaseCorpus(t *testing.T) {
 			t.Errorf("%s item %q is in the %v split", ex.Task, ex.Input, got)
 		}
 		prompt, _ := svf.Prompt(text, ex.Input)
-		want := append(append(prompt, text.Tokenizer.Encode(ex.Output, false)...), imEnd)
+		answer := ex.Solution // worked, for every task but cls
+		if ex.Task == tasks.Cls {
+			answer = ex.Output
+		}
+		want := append(append(prompt, text.Tokenizer.Encode(answer, false)...), imEnd)
 		if p != len(prompt) || !slices.Equal(ids, want) {
 			t.Fatalf("%s: encoded %v (prompt %d), want %v (prompt %d)", ex.Task, ids, p, want, len(prompt))
 		}
-		conv, err := text.Chat.Render([]chat.Message{{Role: "user", Content: ex.Input}, {Role: "assistant", Content: ex.Output}}, false)
+		conv, err := text.Chat.Render([]chat.Message{{Role: "user", Content: ex.Input}, {Role: "assistant", Content: answer}}, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,10 +65,12 @@ type ReinforceStep struct {
 	Best       float64 // best validation accuracy so far
 }
 
-// DefaultReinforce returns the reference's settings (ARCHITECTURE §1).
+// DefaultReinforce returns the reference's settings (ARCHITECTURE §1), with answers long
+// enough for the task suite's worked solutions (at most 92 bytes) and sequences as long as
+// the demo model's context.
 func DefaultReinforce() ReinforceOptions {
 	return ReinforceOptions{LR: 2e-3, Clip: 1e-3, Batch: 256, Micro: 16, Iters: 100, ValEvery: 10,
-		ValN: 100, MaxTokens: 32, SeqLen: 256, Seed: 1, MaxMult: 1}
+		ValN: 100, MaxTokens: 100, SeqLen: 320, Seed: 1, MaxMult: 1}
 }
 
 // reinforceState is what a checkpoint keeps.

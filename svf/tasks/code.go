@@ -15,9 +15,9 @@ import (
 //	if y < x: y = y * 3
 //	print(y + 2)
 func codeTask() Task {
-	return genTask{name: Code, domain: "code", extract: ExtractOutput, gen: func(rng *rand.Rand) (string, string) {
+	return genTask{name: Code, domain: "code", extract: ExtractOutput, gen: func(rng *rand.Rand) (string, string, string) {
 		p := newProgram(rng)
-		return "What does this print?\n" + p.python(), strconv.Itoa(p.run())
+		return "What does this print?\n" + p.python(), strconv.Itoa(p.run()), p.trace()
 	}}
 }
 
@@ -29,9 +29,9 @@ func codeTask() Task {
 //	if (y < x) y = y * 3;
 //	console.log(y + 2);
 func codeJSTask() Task {
-	return genTask{name: CodeJS, domain: "code", unseen: true, extract: ExtractOutput, gen: func(rng *rand.Rand) (string, string) {
+	return genTask{name: CodeJS, domain: "code", unseen: true, extract: ExtractOutput, gen: func(rng *rand.Rand) (string, string, string) {
 		p := newProgram(rng)
-		return "What does this log?\n" + p.js(), strconv.Itoa(p.run())
+		return "What does this log?\n" + p.js(), strconv.Itoa(p.run()), p.trace()
 	}}
 }
 
@@ -176,6 +176,57 @@ func (p program) run() int {
 		}
 	}
 	panic("tasks: program without a print")
+}
+
+// trace is p's solution: one line per statement with the values put in, the same for
+// Python and JavaScript, then the answer.
+//
+//	x = 7
+//	y = 7-4 = 3
+//	y < x: 3<7 yes, y = 3*3 = 9
+//	9+2 = 11
+//	Answer: 11
+func (p program) trace() string {
+	env := map[string]int{}
+	var lines []string
+	for _, s := range p {
+		v := s.e.eval(env)
+		calc := s.e.subst(env)
+		if s.e.op != 0 {
+			calc += " = " + strconv.Itoa(v)
+		}
+		switch {
+		case s.v == "":
+			lines = append(lines, calc, "Answer: "+strconv.Itoa(v))
+			return strings.Join(lines, "\n")
+		case s.cond.op != 0:
+			line := s.cond.String() + ": " + s.cond.subst(env)
+			if s.cond.eval(env) != 0 {
+				line += " yes, " + s.v + " = " + calc
+				env[s.v] = v
+			} else {
+				line += " no"
+			}
+			lines = append(lines, line)
+		default:
+			lines = append(lines, s.v+" = "+calc)
+			env[s.v] = v
+		}
+	}
+	panic("tasks: program without a print")
+}
+
+// subst writes e with the values of its variables: "7-4", "4-(-1)".
+func (e expr) subst(env map[string]int) string {
+	l := strconv.Itoa(e.l.eval(env))
+	if e.op == 0 {
+		return l
+	}
+	r := strconv.Itoa(e.r.eval(env))
+	if r[0] == '-' {
+		r = "(" + r + ")"
+	}
+	return l + string(e.op) + r
 }
 
 // bounded reports whether every value p computes stays within ±maxValue.

@@ -23,7 +23,7 @@ var (
 //	Bo is shorter than Ann. Bo is taller than Cy. Who is shortest?
 //	(A) Bo (B) Cy (C) Ann
 func reasoningTask() Task {
-	return genTask{name: Reasoning, domain: "reasoning", extract: letters('C'), gen: func(rng *rand.Rand) (string, string) {
+	return genTask{name: Reasoning, domain: "reasoning", extract: letters('C'), gen: func(rng *rand.Rand) (string, string, string) {
 		return ordering(rng, 3)
 	}}
 }
@@ -31,7 +31,7 @@ func reasoningTask() Task {
 // reasoningHardTask: four people, three comparisons, who is first, second, third or
 // last; four options.
 func reasoningHardTask() Task {
-	return genTask{name: ReasoningHard, domain: "reasoning", unseen: true, extract: letters('D'), gen: func(rng *rand.Rand) (string, string) {
+	return genTask{name: ReasoningHard, domain: "reasoning", unseen: true, extract: letters('D'), gen: func(rng *rand.Rand) (string, string, string) {
 		return ordering(rng, 4)
 	}}
 }
@@ -43,8 +43,10 @@ func letters(last byte) func(string) (string, bool) {
 
 // ordering draws k people in order on a scale, states the k−1 comparisons of neighbours
 // in random order and direction, and asks who is first or last (with four people, second
-// or third too) among the k people as lettered options in random order.
-func ordering(rng *rand.Rand, k int) (string, string) {
+// or third too) among the k people as lettered options in random order. The solution
+// lists the people in order and names the one asked for: "From tallest to shortest: Ann,
+// Bo, Cy. Shortest: Cy. Answer: (C)".
+func ordering(rng *rand.Rand, k int) (string, string, string) {
 	for {
 		sc := scales[rng.IntN(len(scales))]
 		perm := rng.Perm(len(shortNames))
@@ -80,7 +82,9 @@ func ordering(rng *rand.Rand, k int) (string, string) {
 			}
 		}
 		if b.Len() <= maxInput {
-			return b.String(), answer
+			sol := "From " + sc.most + " to " + sc.least + ": " + strings.Join(order, ", ") + ". " +
+				strings.ToUpper(q.text[:1]) + q.text[1:] + ": " + order[q.rank] + ". Answer: (" + answer + ")"
+			return b.String(), answer, sol
 		}
 	}
 }

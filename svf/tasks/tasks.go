@@ -40,9 +40,14 @@ import (
 // Example is one item of a task.
 type Example struct {
 	Input  string // the question, as the model sees it
-	Output string // the reference answer, as the model should write it
-	Task   string // the task's name
-	Domain string // the question's domain; for cls, the label the question should get
+	Output string // the reference answer, short: what Check compares an answer with
+	// Solution is a worked answer that ends in Output ("7+5=12, 12-3=9. Answer: 9"): what
+	// the demo's base model is trained to write, since a model of a few million parameters
+	// learns the steps where it cannot learn the answer at once. Empty when the task has
+	// none; Check(ex, ex.Solution) holds otherwise.
+	Solution string
+	Task     string // the task's name
+	Domain   string // the question's domain; for cls, the label the question should get
 }
 
 // Task is one kind of question: a generator and the checker of its answers.
@@ -96,11 +101,11 @@ func Lookup(name string) (Task, error) {
 	return nil, fmt.Errorf("tasks: unknown task %q (known: %s)", name, strings.Join(known, ", "))
 }
 
-// genTask is a question task: a generator of (input, output) and an extractor.
+// genTask is a question task: a generator of (input, output, solution) and an extractor.
 type genTask struct {
 	name, domain string
 	unseen       bool
-	gen          func(rng *rand.Rand) (input, output string)
+	gen          func(rng *rand.Rand) (input, output, solution string)
 	extract      func(answer string) (string, bool)
 }
 
@@ -109,8 +114,8 @@ func (t genTask) Domain() string { return t.domain }
 func (t genTask) Unseen() bool   { return t.unseen }
 
 func (t genTask) Example(rng *rand.Rand) Example {
-	in, out := t.gen(rng)
-	return Example{Input: in, Output: out, Task: t.name, Domain: t.domain}
+	in, out, sol := t.gen(rng)
+	return Example{Input: in, Output: out, Solution: sol, Task: t.name, Domain: t.domain}
 }
 
 func (t genTask) Extract(answer string) (string, bool) { return t.extract(answer) }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -178,6 +179,7 @@ func TestExamples(t *testing.T) {
 					if ex.Task != task.Name() || (ex.Domain != task.Domain() && task.Name() != Cls) || (task.Name() == Cls && ex.Domain != ex.Output) {
 						t.Fatalf("%q: task %q, domain %q", ex.Input, ex.Task, ex.Domain)
 					}
+					checkSolution(t, task, ex)
 					answers[ex.Output]++
 				}
 			}
@@ -252,12 +254,43 @@ func TestSampleDeterministic(t *testing.T) {
 	}
 }
 
+// equationRE matches a step of a worked solution: "12-3=9", "4-(-1) = 5", "3*32 = 96".
+var equationRE = regexp.MustCompile(`(-?\d+)([-+*])\(?(-?\d+)\)? ?= ?(-?\d+)`)
+
+// checkSolution: a question task's solution passes the checker, ends by stating the
+// answer, and every equation in it is true; cls has none.
+func checkSolution(t *testing.T, task Task, ex Example) {
+	t.Helper()
+	if task.Name() == Cls {
+		if ex.Solution != "" {
+			t.Fatalf("%q: cls item with a solution %q", ex.Input, ex.Solution)
+		}
+		return
+	}
+	final := "Answer: " + ex.Output
+	if task.Domain() == "reasoning" {
+		final = "Answer: (" + ex.Output + ")"
+	}
+	if !strings.HasSuffix(ex.Solution, final) || !task.Check(ex, ex.Solution) {
+		t.Fatalf("%q: solution %q does not end in %q or fails the checker", ex.Input, ex.Solution, final)
+	}
+	for _, m := range equationRE.FindAllStringSubmatch(ex.Solution, -1) {
+		a, _ := strconv.Atoi(m[1])
+		b, _ := strconv.Atoi(m[3])
+		r, _ := strconv.Atoi(m[4])
+		want := map[string]int{"+": a + b, "-": a - b, "*": a * b}[m[2]]
+		if r != want {
+			t.Fatalf("%q: solution %q: %s is false", ex.Input, ex.Solution, m[0])
+		}
+	}
+}
+
 // TestSampleExhausted: asking for more distinct items than a split holds is an error, not a
 // hang.
 func TestSampleExhausted(t *testing.T) {
-	tiny := genTask{name: "tiny", domain: "math", extract: LastNumber, gen: func(rng *rand.Rand) (string, string) {
+	tiny := genTask{name: "tiny", domain: "math", extract: LastNumber, gen: func(rng *rand.Rand) (string, string, string) {
 		n := rng.IntN(20)
-		return strings.Repeat("x", n), "1"
+		return strings.Repeat("x", n), "1", ""
 	}}
 	exs, err := Sample(tiny, Train, 1, 50)
 	if err == nil || !strings.Contains(err.Error(), "tiny: found only") || len(exs) >= 20 {
