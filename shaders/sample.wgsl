@@ -146,31 +146,31 @@ fn stats(base: u32, li: u32, tk: u32, ti: u32, lk: u32, lim: u32) -> Stats {
     return r;
 }
 
-// reached: kind 0 count ≥ target, 1 mass ≥ target, 2 mass > target.
-fn reached(kind: u32, s: Stats, target: f32) -> bool {
+// reached: kind 0 count ≥ goal, 1 mass ≥ goal, 2 mass > goal.
+fn reached(kind: u32, s: Stats, goal: f32) -> bool {
     switch kind {
-        case 0u: { return f32(s.count) >= target; }
-        case 1u: { return s.mass >= target; }
-        default: { return s.mass > target; }
+        case 0u: { return f32(s.count) >= goal; }
+        case 1u: { return s.mass >= goal; }
+        default: { return s.mass > goal; }
     }
 }
 
 // first returns (key, id) of the first token in sorted order, among those at or before
-// (lk, lim), whose prefix has reached the target; the caller makes sure the whole set
+// (lk, lim), whose prefix has reached the goal; the caller makes sure the whole set
 // reaches it.
-fn first(base: u32, li: u32, kind: u32, target: f32, lk: u32, lim: u32) -> vec2<u32> {
+fn first(base: u32, li: u32, kind: u32, goal: f32, lk: u32, lim: u32) -> vec2<u32> {
     var tk = 0u;
     for (var bit = 0u; bit < 32u; bit++) {
         let cand = tk | (0x80000000u >> bit);
-        if (reached(kind, stats(base, li, cand, NONE, lk, lim), target)) {
+        if (reached(kind, stats(base, li, cand, NONE, lk, lim), goal)) {
             tk = cand;
         }
     }
-    var x = 0u; // the smallest id whose prefix reaches the target, among ids of key tk
+    var x = 0u; // the smallest id whose prefix reaches the goal, among ids of key tk
     for (var bit = 0u; bit < p.nbits; bit++) {
         let cand = x | (1u << (p.nbits - 1u - bit));
         let s = stats(base, li, tk, cand - 1u, lk, lim);
-        if (cand <= p.V && !reached(kind, s, target)) {
+        if (cand <= p.V && !reached(kind, s, goal)) {
             x = cand;
         }
     }
