@@ -1,5 +1,7 @@
 package shaders
 
+import "fmt"
+
 // MatVecRows is the largest T for which MatMul and MatMulQ8 use the matvec kernels
 // (weights streamed once per 8 rows); larger batches use the tiled kernels.
 const MatVecRows = 8
@@ -48,8 +50,33 @@ func (b *Batch) MatMul(y, x, w, bias *Buffer, T, in, out int) {
 }
 
 func (b *Batch) matMul(y, x, w, bias *Buffer, T, in, out int, matvec bool) {
-	hasBias, bb := b.bias("MatMul", bias, out)
-	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias}
+	b.matMulAt(y, x, w, bias, T, in, out, out, 0, matvec)
+}
+
+// MatMulPart records y[t, y0+o] = x[T,in]·w[rows,in]ᵀ (+ bias[y0+o]) for o < rows, in
+// y [T, ldy]: the part of a weight split by rows that holds output rows y0…y0+rows−1
+// writing its columns of the output. y must not be x.
+func (b *Batch) MatMulPart(y, x, w, bias *Buffer, T, in, rows, ldy, y0 int) {
+	checkPart("MatMulPart", y, bias, T, rows, ldy, y0)
+	checkF32("MatMulPart", "x", x, T*in)
+	checkF32("MatMulPart", "w", w, rows*in)
+	b.matMulAt(y, x, w, bias, T, in, rows, ldy, y0, T <= MatVecRows)
+}
+
+// checkPart panics unless columns y0…y0+rows−1 lie within y [T, ldy] and bias.
+func checkPart(op string, y, bias *Buffer, T, rows, ldy, y0 int) {
+	if y0 < 0 || rows < 0 || y0+rows > ldy {
+		panic(fmt.Sprintf("shaders: %s: columns %d…%d of rows %d wide", op, y0, y0+rows-1, ldy))
+	}
+	checkF32(op, "y", y, T*ldy)
+	if bias != nil {
+		checkF32(op, "bias", bias, ldy)
+	}
+}
+
+func (b *Batch) matMulAt(y, x, w, bias *Buffer, T, in, out, ldy, y0 int, matvec bool) {
+	hasBias, bb := b.bias("MatMul", bias, y0+out)
+	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(ldy), uint32(y0)}
 	bufs := []*Buffer{x, w, bb, y}
 	if matvec {
 		o, rpw := b.matvec(T)
@@ -71,9 +98,22 @@ func (b *Batch) MatMulQ8(y, x *Buffer, w Q8, bias *Buffer, T int) {
 }
 
 func (b *Batch) matMulQ8(y, x *Buffer, w Q8, bias *Buffer, T int, matvec bool) {
+	b.matMulQ8At(y, x, w, bias, T, w.Rows, 0, matvec)
+}
+
+// MatMulQ8Part records y[t, y0+o] = x[T,in]·wᵀ (+ bias[y0+o]) for the Q8 part
+// w [rows,in] of a weight split by rows, in y [T, ldy] (see MatMulPart).
+func (b *Batch) MatMulQ8Part(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int) {
+	checkPart("MatMulQ8Part", y, bias, T, w.Rows, ldy, y0)
+	checkF32("MatMulQ8Part", "x", x, T*w.Cols)
+	checkQ8("MatMulQ8Part", "w", w)
+	b.matMulQ8At(y, x, w, bias, T, ldy, y0, T <= MatVecRows)
+}
+
+func (b *Batch) matMulQ8At(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int, matvec bool) {
 	out, in := w.Rows, w.Cols
-	hasBias, bb := b.bias("MatMulQ8", bias, out)
-	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(w.Blocks())}
+	hasBias, bb := b.bias("MatMulQ8", bias, y0+out)
+	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(w.Blocks()), uint32(ldy), uint32(y0)}
 	bufs := []*Buffer{x, w.Q, w.Scale, bb, y}
 	if matvec {
 		o, rpw := b.matvec(T)

@@ -1,10 +1,12 @@
 // matmul.wgsl — linear layer with f32 weights, and the plain f32 matmul of benchmarks.
 //
-//   y[t, o] = Σ_i x[t, i] · w[o, i] + bias[o]          (bias when hasBias ≠ 0)
+//   y[t, o] = Σ_i x[t, i] · w[o, i] + bias[p.y0 + o]          (bias when hasBias ≠ 0)
 //
-// Bindings: 0 Params {T, in, out, hasBias}; 1 x f32 [T, in] (read);
-//   2 w f32 [out, in] (read); 3 bias f32 [out] (read; any buffer when hasBias = 0);
-//   4 y f32 [T, out] (write).
+// Bindings: 0 Params {T, in, out, hasBias, ldy, y0}; 1 x f32 [T, in] (read);
+//   2 w f32 [out, in] (read); 3 bias f32 [y0 + out] (read; any buffer when
+//   hasBias = 0); 4 y f32 [T, ldy] (write): columns y0…y0+out−1 of each row, so that
+//   the parts of a weight split by rows each write their own columns (ldy = out,
+//   y0 = 0 for a whole weight).
 // Entries:
 //   matvec  few rows (decode): a workgroup of RPW·LANES threads takes RPW output rows,
 //           LANES threads per row stride over in (weights read once per TB rows of
@@ -24,7 +26,7 @@ override LANES: u32 = 64u; // threads per output row (matvec); 1: no reduction, 
 override TB: u32 = 8u;     // rows of x per pass (matvec)
 const MV_WG: u32 = RPW * LANES;
 
-struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32 }
+struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, ldy: u32, y0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -71,9 +73,9 @@ fn matvec(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
                     if (t0 + t < p.T) {
                         var v = acc[t];
                         if (p.has_bias != 0u) {
-                            v += bias[o];
+                            v += bias[p.y0 + o];
                         }
-                        y[(t0 + t) * p.n_out + o] = v;
+                        y[(t0 + t) * p.ldy + p.y0 + o] = v;
                     }
                 }
             }
@@ -93,9 +95,9 @@ fn matvec(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             if (lane < min(TB, p.T - t0) && o < p.n_out) {
                 var v = red[lane * MV_WG + li - lane];
                 if (p.has_bias != 0u) {
-                    v += bias[o];
+                    v += bias[p.y0 + o];
                 }
-                y[(t0 + lane) * p.n_out + o] = v;
+                y[(t0 + lane) * p.ldy + p.y0 + o] = v;
             }
             workgroupBarrier();
         }
@@ -114,9 +116,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
             if (i < p.T && j < p.n_out) {
                 var v = acc[r * 4u + c];
                 if (p.has_bias != 0u) {
-                    v += bias[j];
+                    v += bias[p.y0 + j];
                 }
-                y[i * p.n_out + j] = v;
+                y[i * p.ldy + p.y0 + j] = v;
             }
         }
     }

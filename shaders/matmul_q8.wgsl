@@ -1,12 +1,14 @@
 // matmul_q8.wgsl — linear layer with Q8 weights (int8 unpacked from u32 words with
 // shifts; no f16, no unpack built-ins).
 //
-//   y[t, o] = Σ_i x[t, i] · q[o, i] · scale[o, i/32] + bias[o]     (bias when hasBias ≠ 0)
+//   y[t, o] = Σ_i x[t, i] · q[o, i] · scale[o, i/32] + bias[p.y0 + o]     (bias when hasBias ≠ 0)
 //
-// Bindings: 0 Params {T, in, out, hasBias, blocks = ceil(in/32)};
+// Bindings: 0 Params {T, in, out, hasBias, blocks = ceil(in/32), ldy, y0};
 //   1 x f32 [T, in] (read); 2 q u32 [ceil(out·in/4)] int8 packed (read);
-//   3 scale f32 [out, blocks] (read); 4 bias f32 [out] (read; any buffer when
-//   hasBias = 0); 5 y f32 [T, out] (write).
+//   3 scale f32 [out, blocks] (read); 4 bias f32 [y0 + out] (read; any buffer when
+//   hasBias = 0); 5 y f32 [T, ldy] (write): columns y0…y0+out−1 of each row, so that
+//   the parts of a weight split by rows each write their own columns (ldy = out,
+//   y0 = 0 for a whole weight).
 // Entries:
 //   matvec_q8  few rows (decode): RPW output rows per workgroup, LANES threads per
 //              row striding over its u32 words (when in % 4 = 0 a word's four values
@@ -25,7 +27,7 @@ override LANES: u32 = 64u; // threads per output row (matvec); 1: no reduction, 
 override TB: u32 = 8u;     // rows of x per pass (matvec)
 const MV_WG: u32 = RPW * LANES;
 
-struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, blocks: u32 }
+struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, blocks: u32, ldy: u32, y0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -101,9 +103,9 @@ fn matvec_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
                     if (t0 + t < p.T) {
                         var v = acc[t];
                         if (p.has_bias != 0u) {
-                            v += bias[o];
+                            v += bias[p.y0 + o];
                         }
-                        y[(t0 + t) * p.n_out + o] = v;
+                        y[(t0 + t) * p.ldy + p.y0 + o] = v;
                     }
                 }
             }
@@ -123,9 +125,9 @@ fn matvec_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
             if (lane < min(TB, p.T - t0) && o < p.n_out) {
                 var v = red[lane * MV_WG + li - lane];
                 if (p.has_bias != 0u) {
-                    v += bias[o];
+                    v += bias[p.y0 + o];
                 }
-                y[(t0 + lane) * p.n_out + o] = v;
+                y[(t0 + lane) * p.ldy + p.y0 + o] = v;
             }
             workgroupBarrier();
         }
@@ -144,9 +146,9 @@ fn matmul_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
             if (i < p.T && j < p.n_out) {
                 var v = acc[r * 4u + c];
                 if (p.has_bias != 0u) {
-                    v += bias[j];
+                    v += bias[p.y0 + j];
                 }
-                y[i * p.n_out + j] = v;
+                y[i * p.ldy + p.y0 + j] = v;
             }
         }
     }

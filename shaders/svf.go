@@ -12,7 +12,7 @@ var (
 
 // SVFScale records sc[P,R] = σ[R] ⊙ z[P,R] · c_p with c_p = Σσ / Σ(σ⊙z[p]): the
 // scales of P experts' (or mixtures') adapted matrices, the nuclear-norm factor folded
-// in (ARCHITECTURE §1).
+// in (ARCHITECTURE §1); c_p = 1 where Σ(σ⊙z[p]) = 0, as svf.NuclearScale.
 func (b *Batch) SVFScale(sc, sigma, z *Buffer, P, R int) {
 	checkF32("SVFScale", "sc", sc, P*R)
 	checkF32("SVFScale", "sigma", sigma, R)
@@ -85,8 +85,20 @@ func (f Factors) q8Params() []uint32 {
 // SVFScale, c folded in) picked by cand[T] (u32); rows with cand ≥ P give zeros.
 // h [T,R] is scratch. y must not be x.
 func (b *Batch) Factored(y, x *Buffer, f Factors, sc, cand, h *Buffer, T, P int) {
-	f.check("Factored")
 	checkF32("Factored", "y", y, T*f.M)
+	b.FactoredDown(h, x, f, sc, cand, T, P)
+	if f.UF != nil {
+		b.MatMul(y, h, f.UF, nil, T, f.R, f.M)
+	} else {
+		b.MatMulQ8(y, h, f.U, nil, T)
+	}
+}
+
+// FactoredDown records the first half of Factored, h[T,R] = (x[T,N]·V) ⊙ sc[cand[t]];
+// y = h·Uᵀ is then an ordinary matmul with U [M,R] as the weight (per part, when W is
+// split by rows). Only f's V is used.
+func (b *Batch) FactoredDown(h, x *Buffer, f Factors, sc, cand *Buffer, T, P int) {
+	f.check("Factored")
 	checkF32("Factored", "x", x, T*f.N)
 	checkF32("Factored", "sc", sc, P*f.R)
 	checkF32("Factored", "cand", cand, T)
@@ -101,9 +113,4 @@ func (b *Batch) Factored(y, x *Buffer, f Factors, sc, cand, h *Buffer, T, P int)
 		bufs[1], bufs[2] = f.V.Q, f.V.Scale
 	}
 	b.dispatch(kFactoredDown, nil, params, bufs, ceilDiv(f.R, gemmTile), ceilDiv(T, gemmTile), 1)
-	if f.UF != nil {
-		b.MatMul(y, h, f.UF, nil, T, f.R, f.M)
-	} else {
-		b.MatMulQ8(y, h, f.U, nil, T)
-	}
 }

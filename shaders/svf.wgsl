@@ -1,6 +1,6 @@
 // svf.wgsl — the singular-value scales of SVF experts, one row per candidate z:
 //
-//   Sc[p, k] = σ[k] · Z[p, k] · c_p,   c_p = Σ_k σ[k] / Σ_k σ[k]·Z[p, k]
+//   Sc[p, k] = σ[k] · Z[p, k] · c_p,   c_p = Σ_k σ[k] / Σ_k σ[k]·Z[p, k]  (1 when that is 0)
 //
 // (ARCHITECTURE §1: the factor keeps the nuclear norm; a uniform z gives Sc = σ.) The
 // rows feed recompose (P = 1) and factored (one row per CEM candidate).
@@ -43,7 +43,7 @@ fn svf_scale(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
         }
         workgroupBarrier();
     }
-    let c = red_s[0] / red_sz[0];
+    let c = select(1.0, red_s[0] / red_sz[0], red_sz[0] != 0.0); // svf.NuclearScale: 1 when Σσz = 0
     for (var k = li; k < p.R; k += WG) {
         sc[row + k] = sigma[k] * z[row + k] * c;
     }
