@@ -19,6 +19,7 @@ type CPU struct {
 	cache *KVCache
 	st    runState
 	nOut  int // output rows of the last Forward
+	pop   int // candidates of the population (SetPopulation); 0: none
 }
 
 // runState is the per-batch activation memory, sized for T rows and grown only when a
@@ -65,6 +66,17 @@ func (e *CPU) Close() error    { *e = CPU{cfg: e.cfg}; return nil }
 // SetZ switches the SVF expert of the engine's weights; see Engine.
 func (e *CPU) SetZ(z map[string][]float32) error { return e.w.SetZ(z) }
 
+// SetPopulation holds the candidates of population batches in the adapted matrices;
+// see Engine. A candidate row runs its matrices factored, candidate by candidate within
+// one pass (svf's ApplyPopulation).
+func (e *CPU) SetPopulation(zs []map[string][]float32) error {
+	if err := e.w.SetPopulation(zs); err != nil {
+		return err
+	}
+	e.pop = len(zs)
+	return nil
+}
+
 // Clear forgets sequence seq.
 func (e *CPU) Clear(seq int) {
 	if seq >= 0 && seq < e.cache.seqs {
@@ -89,9 +101,18 @@ func (e *CPU) grow(T int) {
 
 // Forward runs the batch through every layer; see Engine.
 func (e *CPU) Forward(b *Batch) error {
-	nOut, err := b.Check(e.cfg.VocabSize, e.cache.S, e.cache.len)
+	nOut, err := b.Check(e.cfg.VocabSize, e.cache.S, e.cache.len, e.pop)
 	if err != nil {
 		return err
+	}
+	cand := b.Cand
+	// apply runs a layer matrix: under the current z, or row by row under its candidate.
+	apply := func(l Linear, y, x []float32, T int) {
+		if a, ok := l.(Adaptable); ok && len(cand) > 0 {
+			a.ApplyPopulation(y, x, cand, T)
+			return
+		}
+		l.Apply(y, x, T)
 	}
 	c, w := e.cfg, e.w
 	T, D, Dh := b.Len(), c.Dim, c.HeadDim
@@ -106,9 +127,9 @@ func (e *CPU) Forward(b *Batch) error {
 		ly := &w.Layers[l]
 		// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
 		RMSNorm(s.xb, s.x, ly.AttnNorm, T, D, c.RMSNormEps)
-		ly.Q.Apply(s.q, s.xb, T)
-		ly.K.Apply(s.k, s.xb, T)
-		ly.V.Apply(s.v, s.xb, T)
+		apply(ly.Q, s.q, s.xb, T)
+		apply(ly.K, s.k, s.xb, T)
+		apply(ly.V, s.v, s.xb, T)
 		for t := range T {
 			pos := b.Pos[t]
 			e.rope.Apply(s.q[t*qDim:t*qDim+qDim], H, pos)
@@ -128,14 +149,14 @@ func (e *CPU) Forward(b *Batch) error {
 					s.scores[t*e.cache.S:(t+1)*e.cache.S], b.Seq[t], l, pos, start, H, Hkv, Dh)
 			}
 		})
-		ly.O.Apply(s.xb2, s.att, T)
+		apply(ly.O, s.xb2, s.att, T)
 		axpy(s.x[:T*D], 1, s.xb2)
 		// MLP: x += Down·(silu(Gate·n(x)) ⊙ Up·n(x))
 		RMSNorm(s.xb, s.x, ly.MLPNorm, T, D, c.RMSNormEps)
-		ly.Gate.Apply(s.hb, s.xb, T)
-		ly.Up.Apply(s.hb2, s.xb, T)
+		apply(ly.Gate, s.hb, s.xb, T)
+		apply(ly.Up, s.hb2, s.xb, T)
 		SwiGLU(s.hb[:T*F], s.hb[:T*F], s.hb2)
-		ly.Down.Apply(s.xb2, s.hb, T)
+		apply(ly.Down, s.xb2, s.hb, T)
 		axpy(s.x[:T*D], 1, s.xb2)
 	}
 	for t := range T {

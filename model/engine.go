@@ -9,14 +9,20 @@ import (
 // llama.cpp's llama_batch: every row names the sequence (a KV-cache slot) it belongs to
 // and its position there, so one batch can prefill a prompt, decode one token for each
 // of many sequences, or score a whole population of candidates at once.
+//
+// Cand is empty when every row runs the weights of the engine's current z (SetZ); a
+// population batch (rows added with AddCand) names for every row the candidate of the
+// engine's population (SetPopulation) whose z its adapted matrices use, so one forward
+// pass runs many experts side by side (ARCHITECTURE §2). A batch is one or the other.
 type Batch struct {
 	Tokens []int  // [T] token ids
 	Pos    []int  // [T] position of each token within its sequence
 	Seq    []int  // [T] sequence (KV-cache slot) of each token, 0 ≤ Seq < MaxSeqs
 	Logits []bool // [T] whether this row produces an output row of logits
+	Cand   []int  // [T] candidate of each row, 0 ≤ Cand < P; empty: the current z
 }
 
-// Add appends one row to the batch.
+// Add appends one row, under the engine's current z, to the batch.
 func (b *Batch) Add(token, pos, seq int, logits bool) {
 	b.Tokens = append(b.Tokens, token)
 	b.Pos = append(b.Pos, pos)
@@ -24,19 +30,26 @@ func (b *Batch) Add(token, pos, seq int, logits bool) {
 	b.Logits = append(b.Logits, logits)
 }
 
+// AddCand appends one row run under candidate cand of the engine's population.
+func (b *Batch) AddCand(token, pos, seq, cand int, logits bool) {
+	b.Add(token, pos, seq, logits)
+	b.Cand = append(b.Cand, cand)
+}
+
 // Len is the number of rows of the batch.
 func (b *Batch) Len() int { return len(b.Tokens) }
 
 // Reset empties the batch, keeping its storage.
 func (b *Batch) Reset() {
-	b.Tokens, b.Pos, b.Seq, b.Logits = b.Tokens[:0], b.Pos[:0], b.Seq[:0], b.Logits[:0]
+	b.Tokens, b.Pos, b.Seq, b.Logits, b.Cand = b.Tokens[:0], b.Pos[:0], b.Seq[:0], b.Logits[:0], b.Cand[:0]
 }
 
 // Check validates the batch for an engine of vocabulary vocab whose sequence s has
-// lens[s] positions cached, of at most context: tokens in the vocabulary, sequences and
-// positions in range, and no gap in a sequence. It returns the number of output rows.
-// Every engine checks a batch this way before running it.
-func (b *Batch) Check(vocab, context int, lens []int) (int, error) {
+// lens[s] positions cached, of at most context, holding a population of pop candidates:
+// tokens in the vocabulary, sequences, positions and candidates in range, and no gap in
+// a sequence. It returns the number of output rows. Every engine checks a batch this way
+// before running it.
+func (b *Batch) Check(vocab, context int, lens []int, pop int) (int, error) {
 	n := len(b.Tokens)
 	if n == 0 {
 		return 0, fmt.Errorf("model: empty batch")
@@ -44,6 +57,19 @@ func (b *Batch) Check(vocab, context int, lens []int) (int, error) {
 	if len(b.Pos) != n || len(b.Seq) != n || len(b.Logits) != n {
 		return 0, fmt.Errorf("model: batch columns differ in length: tokens %d pos %d seq %d logits %d",
 			n, len(b.Pos), len(b.Seq), len(b.Logits))
+	}
+	if len(b.Cand) != 0 {
+		if len(b.Cand) != n {
+			return 0, fmt.Errorf("model: batch has %d rows but %d candidates: either every row names a candidate (AddCand) or none does", n, len(b.Cand))
+		}
+		if pop == 0 {
+			return 0, fmt.Errorf("model: batch rows name candidates but the engine holds no population (SetPopulation)")
+		}
+		for i, c := range b.Cand {
+			if c < 0 || c >= pop {
+				return 0, fmt.Errorf("model: batch row %d: candidate %d outside the population [0, %d)", i, c, pop)
+			}
+		}
 	}
 	length := slices.Clone(lens)
 	out := 0
@@ -88,6 +114,13 @@ type Engine interface {
 	// matrix name (see Weights.SetZ); nil is the base model. Cached keys and values were
 	// computed with the previous weights: clear the sequences that must not mix them.
 	SetZ(z map[string][]float32) error
+	// SetPopulation holds P candidate experts at once for population batches (rows
+	// added with Batch.AddCand): zs[c] is candidate c's z keyed by matrix name as for
+	// SetZ (a nil map is the base model), and a row of candidate c gives the logits
+	// SetZ(zs[c]) would give on a plain batch. Adapted matrices run factored there,
+	// y = c_p·U(σ⊙z_p ⊙ Vᵀx) per row. A nil or empty zs drops the population. The
+	// current z of plain batches is unchanged. The KV-cache note of SetZ applies.
+	SetPopulation(zs []map[string][]float32) error
 	// Clear forgets everything cached for sequence seq.
 	Clear(seq int)
 	// Close releases the engine's memory.

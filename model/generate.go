@@ -59,6 +59,25 @@ func Generate(e Engine, prompt []int, s *Sampler, maxTokens int, stop []int, emi
 // −1 for none), after maxTokens, or when its context is full. It returns the generated
 // tokens of each prompt.
 func GenerateBatch(e Engine, prompts [][]int, samplers []*Sampler, maxTokens int, stop []int) (out [][]int, ends []int, err error) {
+	return GenerateCandidates(e, prompts, nil, samplers, maxTokens, stop)
+}
+
+// GenerateCandidates is GenerateBatch across a population (Engine.SetPopulation):
+// prompt i runs under candidate cands[i], every row of its prefill and decode tagged
+// with it, so many experts answer many prompts in the same forward passes. With greedy
+// samplers this scores a CEM population by batched greedy generation. cands nil runs
+// every prompt under the engine's current z (GenerateBatch).
+func GenerateCandidates(e Engine, prompts [][]int, cands []int, samplers []*Sampler, maxTokens int, stop []int) (out [][]int, ends []int, err error) {
+	if cands != nil && len(cands) != len(prompts) {
+		return nil, nil, fmt.Errorf("model: generate: %d prompts but %d candidates", len(prompts), len(cands))
+	}
+	add := func(b *Batch, id, pos, seq int, logits bool) {
+		if cands == nil {
+			b.Add(id, pos, seq, logits)
+		} else {
+			b.AddCand(id, pos, seq, cands[seq], logits)
+		}
+	}
 	if len(prompts) > e.MaxSeqs() {
 		return nil, nil, fmt.Errorf("model: generate: %d prompts, the engine holds %d sequences", len(prompts), e.MaxSeqs())
 	}
@@ -76,7 +95,7 @@ func GenerateBatch(e Engine, prompts [][]int, samplers []*Sampler, maxTokens int
 		e.Clear(i)
 		for j, id := range p {
 			samplers[i].Accept(id)
-			b.Add(id, j, i, j == len(p)-1)
+			add(&b, id, j, i, j == len(p)-1)
 		}
 	}
 	out, ends = make([][]int, len(prompts)), make([]int, len(prompts))
@@ -111,7 +130,7 @@ func GenerateBatch(e Engine, prompts [][]int, samplers []*Sampler, maxTokens int
 			if len(out[seq]) == maxTokens || pos >= e.Context() {
 				continue
 			}
-			b.Add(id, pos, seq, true)
+			add(&b, id, pos, seq, true)
 			next = append(next, seq)
 		}
 		active = next

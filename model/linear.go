@@ -18,6 +18,13 @@ type Adaptable interface {
 	Rank() int
 	// SetZ makes the matrix W' for z[r]; nil restores the base weights (z = 1).
 	SetZ(z []float32) error
+	// SetPopulation holds the z of P candidates, zs[p] of length r (nil: z = 1), for
+	// ApplyPopulation; an empty zs drops them. SetZ's W' is unchanged.
+	SetPopulation(zs [][]float32) error
+	// ApplyPopulation writes y[T,out] = x[T,in]·W'_pᵀ + b for every row t, with
+	// p = cand[t] a candidate of the last SetPopulation: the rows of one call may each
+	// run a different z (ARCHITECTURE §2, the factored form).
+	ApplyPopulation(y, x []float32, cand []int, T int)
 }
 
 // Dense is a Linear held as a row-major float32 matrix.
@@ -53,6 +60,45 @@ func (w *Weights) SetZ(z map[string][]float32) error {
 		}
 		if err := a.SetZ(z[name]); err != nil {
 			return fmt.Errorf("model: z for %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// SetPopulation gives every Adaptable matrix of w the z of P candidates, zs[p] keyed
+// by matrix name as for SetZ (a nil map: the base model); empty zs drops them. It
+// returns an error, and changes nothing, when a map names a matrix that is not adapted
+// or a z of the wrong length.
+func (w *Weights) SetPopulation(zs []map[string][]float32) error {
+	for p, z := range zs {
+		for name, v := range z {
+			l, ok := w.Linears[name]
+			if !ok {
+				return fmt.Errorf("model: candidate %d: z for %s: the model has no such matrix", p, name)
+			}
+			a, ok := l.(Adaptable)
+			if !ok {
+				return fmt.Errorf("model: candidate %d: z for %s: the matrix is not adapted (not a target of the pack)", p, name)
+			}
+			if v != nil && len(v) != a.Rank() {
+				return fmt.Errorf("model: candidate %d: z for %s has %d values, the matrix has rank %d", p, name, len(v), a.Rank())
+			}
+		}
+	}
+	for name, l := range w.Linears {
+		a, ok := l.(Adaptable)
+		if !ok {
+			continue
+		}
+		var per [][]float32
+		if len(zs) > 0 {
+			per = make([][]float32, len(zs))
+			for p, z := range zs {
+				per[p] = z[name]
+			}
+		}
+		if err := a.SetPopulation(per); err != nil {
+			return fmt.Errorf("model: population for %s: %w", name, err)
 		}
 	}
 	return nil

@@ -27,6 +27,12 @@ type EngineOptions struct {
 	// default, so that a seed gives the CPU engine's tokens. Greedy decoding is always on
 	// the device.
 	DeviceSampling bool
+	// MaxBinding caps, in bytes, each part of a weight matrix split by rows (the
+	// embedding and lm_head of a large vocabulary, big MLP matrices): 0, or more than the
+	// device's largest storage binding (Device.MaxBinding), means the device's. Tests lower
+	// it so that small models split. What is not split (activations, the KV cache, an
+	// adapted matrix's V and σ) must fit the device's limit.
+	MaxBinding uint64
 }
 
 // Engine is the GPU engine: a pack's weights, the KV cache and the activations in device
@@ -34,7 +40,10 @@ type EngineOptions struct {
 // package. Adapted matrices are held merged (ARCHITECTURE §2): their factors U, σ, V stay
 // on the device and W' = U·diag(σ⊙z)·Vᵀ·c is recomposed there at load (z = 1) and on
 // every SetZ. Per generated token only the token id comes back (Sample); Logits reads
-// one row. It implements model.Engine.
+// one row. Population batches (model.Batch.Cand, SetPopulation) run the adapted matrices
+// factored instead, every row with its candidate's scales (FactoredDown, then U per
+// part). A weight larger than one storage binding is held in parts of whole rows, each
+// kernel run per part. It implements model.Engine.
 type Engine struct {
 	d    *Device
 	cfg  *model.Config
@@ -42,21 +51,28 @@ type Engine struct {
 	lens []int // [MaxSeqs] cached positions per sequence, as model.CPU tracks them
 
 	// weights
-	embed    matrix // [V, D], f32 or Q8
-	lmHead   matrix // [V, D]; the embedding when tied
-	norm     *Buffer
-	layers   []layer
-	adapted  []*matrix // in pack order
-	byName   map[string]*matrix
-	recomp   *Batch // SVFScale + Recompose of every adapted matrix, from the z buffers
-	owned    []*Buffer
+	embed   matrix // [V, D], f32 or Q8
+	lmHead  matrix // [V, D]; the embedding when tied
+	norm    *Buffer
+	layers  []layer
+	adapted []*matrix // in pack order
+	byName  map[string]*matrix
+	recomp  *Batch // SVFScale + Recompose of every adapted matrix, from the z buffers
+	maxR    int    // the largest rank of an adapted matrix
+	owned   []*Buffer
+
+	// population (SetPopulation)
+	pop, popCap int    // candidates, and the rows the population buffers hold
+	popScale    *Batch // SVFScale of every adapted matrix's population, for popScaleN rows
+	popScaleN   int
+
 	rope     *Buffer // [S, Dh/2, 2] RopeTable
 	kc, vc   []*Buffer
 	kvShape  KVCache
 	capT     int  // rows the activation buffers hold
 	capOut   int  // rows the logits buffer holds
 	act      acts // activations for capT rows
-	forwards map[[2]int]*Batch
+	forwards map[fwdKey]*Batch
 	samples  map[sampleKey]*Batch
 	argmax   map[int]*Batch
 
@@ -72,25 +88,80 @@ type layer struct {
 	gate, up, down    *matrix
 }
 
-// matrix is a weight W[out,in] on the device: f32 or Q8, with an optional bias; an
-// adapted one also holds its factors, z and the scales s = c·σ⊙z.
+// fwdKey is the shape of a recorded forward pass: rows, output rows, and the
+// population size of a population batch (0 for a plain one).
+type fwdKey struct{ T, nOut, P int }
+
+// matrix is a weight W[out,in] on the device, f32 or Q8, with an optional bias, held
+// in parts of whole rows that each fit one storage binding (one part unless W is larger
+// than that). An adapted matrix holds W' = U·diag(c·σ⊙z)·Vᵀ in its parts, U split at
+// the same rows (each part's Factors), V and σ whole, z and s = c·σ⊙z of SetZ, and the
+// population's z and scales [popCap, R].
 type matrix struct {
-	name    string
-	out, in int
-	f32     *Buffer
-	q8      Q8
-	bias    *Buffer // [out] or nil
-	fac     *Factors
-	z, s    *Buffer // [R]
+	name       string
+	out, in    int
+	parts      []part
+	bias       *Buffer // [out] or nil
+	R          int     // rank of an adapted matrix; 0 for the others
+	z, s       *Buffer // [R]
+	popZ, popS *Buffer // [popCap, R]
 }
 
-// apply records y[T,out] = x[T,in]·Wᵀ + b.
+// part is rows r0…r0+rows−1 of a matrix: W (or W') as f32 or Q8 [rows, in], and for an
+// adapted matrix the factors of these rows (U's rows; V, σ whole).
+type part struct {
+	r0, rows int
+	f32      *Buffer
+	q8       Q8
+	fac      Factors
+}
+
+// apply records y[T,out] = x[T,in]·Wᵀ + b, part by part.
 func (m *matrix) apply(b *Batch, y, x *Buffer, T int) {
-	if m.q8.Q != nil {
-		b.MatMulQ8(y, x, m.q8, m.bias, T)
-		return
+	for _, p := range m.parts {
+		if p.q8.Q != nil {
+			b.MatMulQ8Part(y, x, p.q8, m.bias, T, m.out, p.r0)
+		} else {
+			b.MatMulPart(y, x, p.f32, m.bias, T, m.in, p.rows, m.out, p.r0)
+		}
 	}
-	b.MatMul(y, x, m.f32, m.bias, T, m.in, m.out)
+}
+
+// applyPop records the factored apply of an adapted matrix for a population batch,
+// y[t] = c_p·U(σ⊙z_p ⊙ Vᵀx[t]) + b with p = cand[t] among P candidates; h [T,R] is
+// scratch.
+func (m *matrix) applyPop(b *Batch, y, x, h, cand *Buffer, T, P int) {
+	b.FactoredDown(h, x, m.parts[0].fac, m.popS, cand, T, P)
+	for _, p := range m.parts {
+		if f := p.fac; f.UF != nil {
+			b.MatMulPart(y, h, f.UF, m.bias, T, m.R, p.rows, m.out, p.r0)
+		} else {
+			b.MatMulQ8Part(y, h, f.U, m.bias, T, m.out, p.r0)
+		}
+	}
+}
+
+// embed records dst[T,D] = rows tokens[T] of m (the embedding table [V,D]), part by part.
+func (m *matrix) embed(b *Batch, dst, tokens *Buffer, T int) {
+	keep := len(m.parts) > 1
+	for _, p := range m.parts {
+		if p.q8.Q != nil {
+			b.EmbedQ8Part(dst, p.q8, tokens, T, p.r0, keep)
+		} else {
+			b.EmbedPart(dst, p.f32, tokens, T, m.in, p.rows, p.r0, keep)
+		}
+	}
+}
+
+// recompose records W' = U·diag(s)·Vᵀ of an adapted matrix into its parts.
+func (m *matrix) recompose(b *Batch) {
+	for _, p := range m.parts {
+		if p.q8.Q != nil {
+			b.RecomposeQ8(p.q8, p.fac, m.s)
+		} else {
+			b.Recompose(p.f32, p.fac, m.s)
+		}
+	}
 }
 
 // acts are the per-batch activation buffers.
@@ -99,7 +170,9 @@ type acts struct {
 	q, att           *Buffer // [T, H·Dh]
 	k, v             *Buffer // [T, Hkv·Dh]
 	hb, hb2, hb3     *Buffer // [T, F]
+	h                *Buffer // [T, maxR] factored scratch of population batches
 	tokens, pos, seq *Buffer // u32 [T]
+	cand             *Buffer // u32 [T] candidate of every row of a population batch
 	outIdx           *Buffer // u32 [T] the rows that give logits
 	logits           *Buffer // [capOut, V]
 	ids              *Buffer // u32 [capOut]
@@ -112,17 +185,19 @@ type sampleKey struct {
 	s   Sampling
 }
 
-// slot is the destination of one stored tensor (or of its Q8 scales): a device buffer
-// filled in order, part after part, as the shards arrive.
+// slot is the destination of one stored tensor (or of its Q8 scales): device buffers
+// (the parts of a tensor split by rows, each partBytes but the last) filled in order,
+// as the shards arrive.
 type slot struct {
-	name   string
-	buf    *Buffer
-	dtype  safetensors.DType
-	cols   int    // the stored tensor's second dimension (0 for a vector)
-	want   uint64 // bytes of the whole tensor
-	filled uint64
-	parts  int
-	carry  []byte // bytes of an int8 part not yet on a 4-byte boundary
+	name      string
+	bufs      []*Buffer
+	partBytes uint64
+	dtype     safetensors.DType
+	cols      int    // the stored tensor's second dimension (0 for a vector)
+	want      uint64 // bytes of the whole tensor
+	filled    uint64
+	parts     int
+	carry     []byte // bytes of an int8 part not yet on a 4-byte boundary
 }
 
 // NewEngine loads pack p into the device, shard by shard (each is read, checked against
@@ -147,16 +222,20 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 		return nil, fmt.Errorf("shaders: engine: QuantMerged needs an int8 pack, this one is %s", p.Manifest.Quant)
 	}
 	e := &Engine{d: d, cfg: c, opt: opt, lens: make([]int, opt.MaxSeqs), byName: map[string]*matrix{},
-		forwards: map[[2]int]*Batch{}, samples: map[sampleKey]*Batch{}, argmax: map[int]*Batch{}}
+		forwards: map[fwdKey]*Batch{}, samples: map[sampleKey]*Batch{}, argmax: map[int]*Batch{}}
 	defer func() {
 		if err != nil {
 			e.Close()
 		}
 	}()
+	limit := d.MaxBinding() // of one part of a weight split by rows
+	if opt.MaxBinding > 0 {
+		limit = min(limit, opt.MaxBinding)
+	}
 	slots := map[string]*slot{}
 	newBuf := func(name string, size uint64) (*Buffer, error) {
 		if size > d.MaxBinding() {
-			return nil, fmt.Errorf("shaders: engine: tensor %s is %d bytes, more than the device's largest storage binding, maxStorageBufferBindingSize = %d bytes; splitting a tensor across bindings is not implemented yet",
+			return nil, fmt.Errorf("shaders: engine: %s is %d bytes, more than the device's largest storage binding, maxStorageBufferBindingSize = %d bytes, and the engine does not split it",
 				name, size, d.MaxBinding())
 		}
 		b, err := d.NewBuffer(name, size)
@@ -166,37 +245,67 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 		e.owned = append(e.owned, b)
 		return b, nil
 	}
-	// addSlot makes the buffer of a stored tensor [rows, cols] (cols 0: a vector of rows).
-	addSlot := func(name string, dt safetensors.DType, rows, cols int) (*Buffer, error) {
-		n := uint64(rows * max(cols, 1))
+	// addSlot makes the buffers of a stored tensor [rows, cols] (cols 0: a vector of
+	// rows), in parts of partRows rows (0: whole).
+	addSlot := func(name string, dt safetensors.DType, rows, cols, partRows int) ([]*Buffer, error) {
+		rowBytes := uint64(max(cols, 1))
 		if dt == safetensors.F32 {
-			n *= 4
+			rowBytes *= 4
 		}
-		b, err := newBuf(name, n)
-		if err != nil {
-			return nil, err
+		if partRows <= 0 || partRows > rows {
+			partRows = rows
 		}
-		slots[name] = &slot{name: name, buf: b, dtype: dt, cols: cols, want: n}
-		return b, nil
+		s := &slot{name: name, dtype: dt, cols: cols, want: uint64(rows) * rowBytes, partBytes: uint64(partRows) * rowBytes}
+		for r0 := 0; r0 < rows; r0 += partRows {
+			label := name
+			if partRows < rows {
+				label = fmt.Sprintf("%s rows %d…", name, r0)
+			}
+			b, err := newBuf(label, uint64(min(partRows, rows-r0))*rowBytes)
+			if err != nil {
+				return nil, err
+			}
+			s.bufs = append(s.bufs, b)
+		}
+		slots[name] = s
+		return s.bufs, nil
 	}
-	// addMatrix makes the buffers of a stored matrix: f32, or Q8 (NAME and NAME.scale).
-	addMatrix := func(name string, rows, cols int) (f *Buffer, q Q8, err error) {
+	// addParts fills the parts of a stored matrix [rows, cols]: f32, or Q8 (NAME and
+	// NAME.scale), in parts of partRows rows (0: whole).
+	addParts := func(parts []part, name string, rows, cols, partRows int, set func(p *part, f *Buffer, q Q8)) error {
 		if !q8 {
-			f, err = addSlot(name, safetensors.F32, rows, cols)
-			return f, q, err
+			bufs, err := addSlot(name, safetensors.F32, rows, cols, partRows)
+			for i, b := range bufs {
+				set(&parts[i], b, Q8{})
+			}
+			return err
 		}
-		q = Q8{Rows: rows, Cols: cols}
-		if q.Q, err = addSlot(name, safetensors.I8, rows, cols); err != nil {
-			return nil, q, err
+		qs, err := addSlot(name, safetensors.I8, rows, cols, partRows)
+		if err != nil {
+			return err
 		}
-		q.Scale, err = addSlot(name+".scale", safetensors.F32, rows, q.Blocks())
-		return nil, q, err
+		ss, err := addSlot(name+".scale", safetensors.F32, rows, (cols+31)/32, partRows)
+		if err != nil {
+			return err
+		}
+		for i := range parts {
+			set(&parts[i], nil, Q8{Q: qs[i], Scale: ss[i], Rows: parts[i].rows, Cols: cols})
+		}
+		return nil
 	}
 
-	// Plan: a buffer for every tensor the config needs, as the pack stores it.
+	// Plan: a buffer for every tensor the config needs, as the pack stores it, split by
+	// rows where it is larger than the limit.
 	adapted := map[string]bool{}
 	for _, name := range p.Manifest.Matrices {
 		adapted[name] = true
+	}
+	// rowBytes are the bytes of one row of an f32 or Q8 matrix with cols columns.
+	rowBytes := func(quant bool, cols int) []uint64 {
+		if !quant {
+			return []uint64{4 * uint64(cols)}
+		}
+		return []uint64{uint64(cols), 4 * uint64((cols+31)/32)}
 	}
 	mats := map[string]*matrix{}
 	vecs := map[string]*Buffer{}
@@ -207,48 +316,73 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 		case len(s.Shape) == 2 && adapted[base]:
 			m := &matrix{name: base, out: s.Shape[0], in: s.Shape[1]}
 			R, _ := p.Rank(base)
-			f := &Factors{M: m.out, N: m.in, R: R}
-			if f.UF, f.U, err = addMatrix(base+".U", m.out, R); err != nil {
+			m.R = R
+			e.maxR = max(e.maxR, R)
+			// W' and U are split at the same rows; V and σ stay whole.
+			wq := opt.QuantMerged
+			partRows, err := splitRows(base, m.out, append(rowBytes(wq, m.in), rowBytes(q8, R)...), q8Align(wq, m.in, q8, R), limit)
+			if err != nil {
 				return nil, err
 			}
-			if f.VF, f.V, err = addMatrix(base+".V", m.in, R); err != nil {
+			m.parts = makeParts(m.out, partRows)
+			var f Factors
+			if err := addParts(m.parts, base+".U", m.out, R, partRows, func(p *part, u *Buffer, q Q8) { p.fac.UF, p.fac.U = u, q }); err != nil {
 				return nil, err
 			}
-			if f.Sigma, err = addSlot(base+".S", safetensors.F32, R, 0); err != nil {
+			vp := []part{{rows: m.in}}
+			if err := addParts(vp, base+".V", m.in, R, 0, func(p *part, v *Buffer, q Q8) { f.VF, f.V = v, q }); err != nil {
 				return nil, err
 			}
+			sig, err := addSlot(base+".S", safetensors.F32, R, 0, 0)
+			if err != nil {
+				return nil, err
+			}
+			f.Sigma = sig[0]
 			if m.z, err = newBuf(base+".z", uint64(4*R)); err != nil {
 				return nil, err
 			}
 			if m.s, err = newBuf(base+".s", uint64(4*R)); err != nil {
 				return nil, err
 			}
-			if opt.QuantMerged {
-				m.q8 = Q8{Rows: m.out, Cols: m.in}
-				if m.q8.Q, err = newBuf(base+"'", uint64(m.out*m.in)); err != nil {
+			for i := range m.parts {
+				pt := &m.parts[i]
+				pt.fac.M, pt.fac.N, pt.fac.R = pt.rows, m.in, R
+				pt.fac.V, pt.fac.VF, pt.fac.Sigma = f.V, f.VF, f.Sigma
+				label := base + "'"
+				if len(m.parts) > 1 {
+					label = fmt.Sprintf("%s' rows %d…", base, pt.r0)
+				}
+				if wq {
+					pt.q8 = Q8{Rows: pt.rows, Cols: m.in}
+					if pt.q8.Q, err = newBuf(label, uint64(pt.rows*m.in)); err != nil {
+						return nil, err
+					}
+					if pt.q8.Scale, err = newBuf(label+".scale", uint64(4*pt.rows*pt.q8.Blocks())); err != nil {
+						return nil, err
+					}
+				} else if pt.f32, err = newBuf(label, uint64(4*pt.rows*m.in)); err != nil {
 					return nil, err
 				}
-				if m.q8.Scale, err = newBuf(base+"'.scale", uint64(4*m.out*m.q8.Blocks())); err != nil {
-					return nil, err
-				}
-			} else if m.f32, err = newBuf(base+"'", uint64(4*m.out*m.in)); err != nil {
-				return nil, err
 			}
-			m.fac = f
 			mats[base] = m
 			e.adapted = append(e.adapted, m)
 		case len(s.Shape) == 2:
 			m := &matrix{name: base, out: s.Shape[0], in: s.Shape[1]}
-			if m.f32, m.q8, err = addMatrix(s.Name, m.out, m.in); err != nil {
+			partRows, err := splitRows(base, m.out, rowBytes(q8, m.in), q8Align(q8, m.in, false, 0), limit)
+			if err != nil {
+				return nil, err
+			}
+			m.parts = makeParts(m.out, partRows)
+			if err := addParts(m.parts, s.Name, m.out, m.in, partRows, func(p *part, f *Buffer, q Q8) { p.f32, p.q8 = f, q }); err != nil {
 				return nil, err
 			}
 			mats[base] = m
 		default:
-			b, err := addSlot(s.Name, safetensors.F32, s.Shape[0], 0)
+			b, err := addSlot(s.Name, safetensors.F32, s.Shape[0], 0, 0)
 			if err != nil {
 				return nil, err
 			}
-			vecs[s.Name] = b
+			vecs[s.Name] = b[0]
 		}
 	}
 	for name, b := range vecs {
@@ -289,7 +423,7 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 	for _, s := range slots {
 		if len(s.carry) > 0 {
 			pad := append(s.carry, make([]byte, 4-len(s.carry))...)
-			if err := d.Write(s.buf, s.filled-uint64(len(s.carry)), pad); err != nil {
+			if err := e.write(s, s.filled-uint64(len(s.carry)), pad); err != nil {
 				return nil, err
 			}
 		}
@@ -318,17 +452,65 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 	e.owned = append(e.owned, e.rope)
 	e.recomp = d.NewBatch("recompose")
 	for _, m := range e.adapted {
-		e.recomp.SVFScale(m.s, m.fac.Sigma, m.z, 1, m.fac.R)
-		if opt.QuantMerged {
-			e.recomp.RecomposeQ8(m.q8, *m.fac, m.s)
-		} else {
-			e.recomp.Recompose(m.f32, *m.fac, m.s)
-		}
+		e.recomp.SVFScale(m.s, m.parts[0].fac.Sigma, m.z, 1, m.R)
+		m.recompose(e.recomp)
 	}
 	if err := e.SetZ(nil); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// splitRows returns the rows per part of a matrix [rows, *] stored in buffers whose
+// rows take rowBytes bytes each, so that no part of any of them exceeds limit bytes;
+// the count is a multiple of align (Q8 parts start on a 4-byte word). It is rows when
+// the matrix fits whole, and an error when not even align rows fit.
+func splitRows(name string, rows int, rowBytes []uint64, align int, limit uint64) (int, error) {
+	n := rows
+	for _, rb := range rowBytes {
+		if uint64(n)*rb > limit {
+			n = int(limit / rb)
+		}
+	}
+	if n >= rows {
+		return rows, nil
+	}
+	if n -= n % align; n <= 0 {
+		return 0, fmt.Errorf("shaders: engine: matrix %s: %d rows of %v bytes do not fit one storage binding of %d bytes: it cannot be split by rows",
+			name, align, rowBytes, limit)
+	}
+	return n, nil
+}
+
+// q8Align is the row multiple at which Q8 matrices of cols (and, when b, colsB)
+// columns can be split: their parts must start on a u32 word.
+func q8Align(a bool, cols int, b bool, colsB int) int {
+	align := 1
+	for _, m := range []struct {
+		q    bool
+		cols int
+	}{{a, cols}, {b, colsB}} {
+		if !m.q {
+			continue
+		}
+		switch {
+		case m.cols%4 == 0:
+		case m.cols%2 == 0:
+			align = max(align, 2)
+		default:
+			align = 4
+		}
+	}
+	return align
+}
+
+// makeParts cuts rows into parts of partRows rows (the last may be shorter).
+func makeParts(rows, partRows int) []part {
+	var parts []part
+	for r0 := 0; r0 < rows; r0 += partRows {
+		parts = append(parts, part{r0: r0, rows: min(partRows, rows-r0)})
+	}
+	return parts
 }
 
 // loadShard uploads every tensor of shard i into its slot.
@@ -392,11 +574,25 @@ func (e *Engine) fill(s *slot, raw []byte) error {
 		buf = append(s.carry, raw...)
 	}
 	n := len(buf) &^ 3
-	if err := e.d.Write(s.buf, start, buf[:n]); err != nil {
-		return fmt.Errorf("pack: tensor %s: %w", s.name, err)
+	if err := e.write(s, start, buf[:n]); err != nil {
+		return err
 	}
 	s.carry = append([]byte(nil), buf[n:]...)
 	s.filled += uint64(len(raw))
+	return nil
+}
+
+// write copies p (a multiple of 4 bytes) to the slot's tensor at byte offset off,
+// across its parts.
+func (e *Engine) write(s *slot, off uint64, p []byte) error {
+	for len(p) > 0 {
+		i, o := off/s.partBytes, off%s.partBytes
+		n := min(uint64(len(p)), s.partBytes-o)
+		if err := e.d.Write(s.bufs[i], o, p[:n]); err != nil {
+			return fmt.Errorf("pack: tensor %s: %w", s.name, err)
+		}
+		p, off = p[n:], off+n
+	}
 	return nil
 }
 
@@ -414,26 +610,11 @@ func (e *Engine) Clear(seq int) {
 // SetZ uploads every adapted matrix's z (1 for those z does not name) and recomposes
 // them all on the device; see model.Engine.
 func (e *Engine) SetZ(z map[string][]float32) error {
-	for name, v := range z {
-		m := e.byName[name]
-		switch {
-		case m == nil:
-			return fmt.Errorf("shaders: engine: z for %s: the model has no such matrix", name)
-		case m.fac == nil:
-			return fmt.Errorf("shaders: engine: z for %s: the matrix is not adapted (not a target of the pack)", name)
-		case len(v) != m.fac.R:
-			return fmt.Errorf("shaders: engine: z for %s has %d values, the matrix has rank %d", name, len(v), m.fac.R)
-		}
+	if err := e.checkZ("", z); err != nil {
+		return err
 	}
 	for _, m := range e.adapted {
-		v := z[m.name]
-		if v == nil {
-			v = make([]float32, m.fac.R)
-			for i := range v {
-				v[i] = 1
-			}
-		}
-		if err := e.d.WriteF32(m.z, 0, v); err != nil {
+		if err := e.d.WriteF32(m.z, 0, zOrOnes(z[m.name], m.R)); err != nil {
 			return err
 		}
 	}
@@ -441,6 +622,111 @@ func (e *Engine) SetZ(z map[string][]float32) error {
 		return nil
 	}
 	return e.recomp.Submit()
+}
+
+// checkZ validates the z of an expert (who names it in errors) against the pack.
+func (e *Engine) checkZ(who string, z map[string][]float32) error {
+	for name, v := range z {
+		m := e.byName[name]
+		switch {
+		case m == nil:
+			return fmt.Errorf("shaders: engine: %sz for %s: the model has no such matrix", who, name)
+		case m.R == 0:
+			return fmt.Errorf("shaders: engine: %sz for %s: the matrix is not adapted (not a target of the pack)", who, name)
+		case v != nil && len(v) != m.R:
+			return fmt.Errorf("shaders: engine: %sz for %s has %d values, the matrix has rank %d", who, name, len(v), m.R)
+		}
+	}
+	return nil
+}
+
+// zOrOnes is z, or R ones when z is nil.
+func zOrOnes(z []float32, R int) []float32 {
+	if z != nil {
+		return z
+	}
+	v := make([]float32, R)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
+}
+
+// SetPopulation uploads the z of every candidate (1 where a map does not name a
+// matrix; a nil map is the base model) and computes their scales c_p·σ⊙z_p on the
+// device (SVFScale); see model.Engine. A population batch then runs each adapted
+// matrix as FactoredDown (x·V, times its row's candidate's scales) and the matmul by U.
+func (e *Engine) SetPopulation(zs []map[string][]float32) error {
+	for p, z := range zs {
+		if err := e.checkZ(fmt.Sprintf("candidate %d: ", p), z); err != nil {
+			return err
+		}
+	}
+	P := len(zs)
+	e.pop = 0
+	if P == 0 || len(e.adapted) == 0 {
+		e.pop = P
+		return nil
+	}
+	if P > e.popCap {
+		// The recorded passes use the old buffers: wait for them, then drop them all.
+		if err := e.d.Sync(); err != nil {
+			return err
+		}
+		e.releaseBatches()
+		e.releasePop()
+		for _, m := range e.adapted {
+			var err error
+			if m.popZ, err = e.d.NewBuffer(m.name+".population z", uint64(4*P*m.R)); err != nil {
+				return fmt.Errorf("shaders: engine: %w", err)
+			}
+			if m.popS, err = e.d.NewBuffer(m.name+".population s", uint64(4*P*m.R)); err != nil {
+				return fmt.Errorf("shaders: engine: %w", err)
+			}
+		}
+		e.popCap = P
+	}
+	if e.popScale == nil || e.popScaleN != P {
+		if e.popScale != nil {
+			if err := e.d.Sync(); err != nil {
+				return err
+			}
+			e.popScale.Release()
+		}
+		e.popScale = e.d.NewBatch(fmt.Sprintf("population scales P=%d", P))
+		for _, m := range e.adapted {
+			e.popScale.SVFScale(m.popS, m.parts[0].fac.Sigma, m.popZ, P, m.R)
+		}
+		e.popScaleN = P
+	}
+	for _, m := range e.adapted {
+		rows := make([]float32, 0, P*m.R)
+		for _, z := range zs {
+			rows = append(rows, zOrOnes(z[m.name], m.R)...)
+		}
+		if err := e.d.WriteF32(m.popZ, 0, rows); err != nil {
+			return err
+		}
+	}
+	if err := e.popScale.Submit(); err != nil {
+		return err
+	}
+	e.pop = P
+	return nil
+}
+
+// releasePop frees the population buffers and their batch.
+func (e *Engine) releasePop() {
+	for _, m := range e.adapted {
+		m.popZ.Release()
+		m.popS.Release()
+		m.popZ, m.popS = nil, nil
+	}
+	if e.popScale != nil {
+		e.popScale.Release()
+		e.popScale = nil
+	}
+	e.popCap = 0
 }
 
 // grow makes the activation buffers hold T rows and the logits nOut rows, dropping the
@@ -477,7 +763,9 @@ func (e *Engine) grow(T, nOut int) error {
 	a.q, a.att = mk("q", capT*q), mk("att", capT*q)
 	a.k, a.v = mk("k", capT*kv), mk("v", capT*kv)
 	a.hb, a.hb2, a.hb3 = mk("hb", capT*c.FFN), mk("hb2", capT*c.FFN), mk("hb3", capT*c.FFN)
+	a.h = mk("factored h", capT*max(e.maxR, 1))
 	a.tokens, a.pos, a.seq, a.outIdx = mk("tokens", capT), mk("pos", capT), mk("seq", capT), mk("out rows", capT)
+	a.cand = mk("candidates", capT)
 	a.logits, a.ids = mk("logits", capOut*V), mk("ids", capOut)
 	a.row, a.scratch = mk("row", V), mk("sample scratch", V)
 	a.u, a.one = mk("u", 1), mk("id", 1)
@@ -492,8 +780,8 @@ func (e *Engine) grow(T, nOut int) error {
 }
 
 func (a *acts) release() {
-	for _, b := range []*Buffer{a.x, a.xb, a.xb2, a.q, a.att, a.k, a.v, a.hb, a.hb2, a.hb3,
-		a.tokens, a.pos, a.seq, a.outIdx, a.logits, a.ids, a.row, a.scratch, a.u, a.one} {
+	for _, b := range []*Buffer{a.x, a.xb, a.xb2, a.q, a.att, a.k, a.v, a.hb, a.hb2, a.hb3, a.h,
+		a.tokens, a.pos, a.seq, a.outIdx, a.cand, a.logits, a.ids, a.row, a.scratch, a.u, a.one} {
 		if b != nil {
 			b.Release()
 		}
@@ -519,7 +807,7 @@ func (e *Engine) releaseBatches() {
 // Forward uploads the batch's ids, positions and sequences and submits the forward
 // pass recorded for its shape; see model.Engine. It does not wait for the GPU.
 func (e *Engine) Forward(b *model.Batch) error {
-	nOut, err := b.Check(e.cfg.VocabSize, e.opt.Context, e.lens)
+	nOut, err := b.Check(e.cfg.VocabSize, e.opt.Context, e.lens, e.pop)
 	if err != nil {
 		return fmt.Errorf("shaders: engine: %w", err)
 	}
@@ -544,12 +832,15 @@ func (e *Engine) Forward(b *model.Batch) error {
 	for _, w := range []struct {
 		buf *Buffer
 		x   []uint32
-	}{{a.tokens, u32(b.Tokens)}, {a.pos, u32(b.Pos)}, {a.seq, u32(b.Seq)}, {a.outIdx, rows}} {
+	}{{a.tokens, u32(b.Tokens)}, {a.pos, u32(b.Pos)}, {a.seq, u32(b.Seq)}, {a.outIdx, rows}, {a.cand, u32(b.Cand)}} {
 		if err := e.d.WriteU32(w.buf, 0, w.x); err != nil {
 			return err
 		}
 	}
-	key := [2]int{T, nOut}
+	key := fwdKey{T, nOut, 0}
+	if len(b.Cand) > 0 {
+		key.P = e.pop
+	}
 	fb := e.forwards[key]
 	if fb == nil {
 		if len(e.forwards) >= 16 {
@@ -561,7 +852,7 @@ func (e *Engine) Forward(b *model.Batch) error {
 				delete(e.forwards, k)
 			}
 		}
-		fb = e.record(T, nOut)
+		fb = e.record(key)
 		e.forwards[key] = fb
 	}
 	e.idsValid = false
@@ -576,35 +867,40 @@ func (e *Engine) Forward(b *model.Batch) error {
 	return nil
 }
 
-// record records the forward pass of T rows with nOut output rows, model.CPU.Forward's
-// steps in the same order.
-func (e *Engine) record(T, nOut int) *Batch {
+// record records the forward pass of k.T rows with k.nOut output rows, model.CPU.Forward's
+// steps in the same order; with k.P > 0 the adapted matrices run factored, row t under
+// candidate cand[t] of the population.
+func (e *Engine) record(k fwdKey) *Batch {
 	c, a := e.cfg, &e.act
-	D, H, Hkv, Dh, F, V := c.Dim, c.NHeads, c.NKVHeads, c.HeadDim, c.FFN, c.VocabSize
-	b := e.d.NewBatch(fmt.Sprintf("forward T=%d out=%d", T, nOut))
-	if e.embed.q8.Q != nil {
-		b.EmbedQ8(a.x, e.embed.q8, a.tokens, T)
-	} else {
-		b.Embed(a.x, e.embed.f32, a.tokens, T, D, V)
+	T, nOut := k.T, k.nOut
+	D, H, Hkv, Dh, F := c.Dim, c.NHeads, c.NKVHeads, c.HeadDim, c.FFN
+	b := e.d.NewBatch(fmt.Sprintf("forward T=%d out=%d P=%d", T, nOut, k.P))
+	apply := func(m *matrix, y, x *Buffer) {
+		if k.P > 0 && m.R > 0 {
+			m.applyPop(b, y, x, a.h, a.cand, T, k.P)
+			return
+		}
+		m.apply(b, y, x, T)
 	}
+	e.embed.embed(b, a.x, a.tokens, T)
 	for l := range e.layers {
 		ly := &e.layers[l]
 		// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
 		b.RMSNorm(a.xb, a.x, ly.attnNorm, T, D, c.RMSNormEps)
-		ly.q.apply(b, a.q, a.xb, T)
-		ly.k.apply(b, a.k, a.xb, T)
-		ly.v.apply(b, a.v, a.xb, T)
+		apply(ly.q, a.q, a.xb)
+		apply(ly.k, a.k, a.xb)
+		apply(ly.v, a.v, a.xb)
 		b.Rope(a.q, a.k, e.rope, a.pos, T, H, Hkv, Dh, e.opt.Context)
 		b.StoreKV(e.kc[l], e.vc[l], a.k, a.v, a.pos, a.seq, e.kvShape, T)
 		b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, T, H, c.SlidingWindow)
-		ly.o.apply(b, a.xb2, a.att, T)
+		apply(ly.o, a.xb2, a.att)
 		b.Add(a.x, a.xb2, T*D)
 		// MLP: x += Down·(silu(Gate·n(x)) ⊙ Up·n(x))
 		b.RMSNorm(a.xb, a.x, ly.mlpNorm, T, D, c.RMSNormEps)
-		ly.gate.apply(b, a.hb, a.xb, T)
-		ly.up.apply(b, a.hb2, a.xb, T)
+		apply(ly.gate, a.hb, a.xb)
+		apply(ly.up, a.hb2, a.xb)
 		b.SwiGLU(a.hb3, a.hb, a.hb2, T*F)
-		ly.down.apply(b, a.xb2, a.hb3, T)
+		apply(ly.down, a.xb2, a.hb3)
 		b.Add(a.x, a.xb2, T*D)
 	}
 	// Output rows: gather the rows that asked for logits (Embed over x as a table of T
@@ -700,6 +996,7 @@ func (e *Engine) Close() error {
 	if e.recomp != nil {
 		e.recomp.Release()
 	}
+	e.releasePop()
 	e.act.release()
 	for _, b := range e.owned {
 		b.Release()

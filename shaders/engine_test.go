@@ -262,3 +262,65 @@ func corruptShard(t *testing.T, d *Device, dir string) {
 		t.Errorf("NewEngine on a corrupted shard: %v, want a sha256 error", err)
 	}
 }
+
+// TestEngineSplitFixtures runs the fixture models with their 128k–152k-row embedding
+// and lm_head split by rows into parts of at most 4 MiB (as a device whose storage
+// bindings hold less than those tensors must): logits within 1e-4 of the CPU engine's
+// at every position of the first case, and the same greedy continuation, from f32 and
+// int8 packs.
+func TestEngineSplitFixtures(t *testing.T) {
+	d := device(t)
+	for _, name := range fixtures.Models {
+		dir := fixtures.Dir(t, name)
+		c := fixtures.Cases(t, dir)[0]
+		for _, quant := range []string{svf.QuantF32, svf.QuantInt8} {
+			t.Run(name+"/"+quant, func(t *testing.T) {
+				out := t.TempDir()
+				if _, err := svf.Convert(os.DirFS(dir), out, svf.ConvertOptions{Quant: quant}); err != nil {
+					t.Fatal(err)
+				}
+				p, err := svf.OpenDir(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := p.Load(svf.MergedPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cpu, err := model.NewCPU(m, model.CPUOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				gpu, err := NewEngine(d, p, EngineOptions{MaxBinding: 4 << 20})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer gpu.Close()
+				if len(gpu.embed.parts) < 2 || len(gpu.lmHead.parts) < 2 {
+					t.Fatalf("embedding in %d parts, lm_head in %d: not split", len(gpu.embed.parts), len(gpu.lmHead.parts))
+				}
+				positions := make([]int, len(c.InputIDs))
+				for i := range positions {
+					positions[i] = i
+				}
+				worst := compareForward(t, cpu, gpu, c.InputIDs, positions)
+				t.Logf("embedding in %d parts, lm_head in %d: max |Δlogit| %.3g over %d positions",
+					len(gpu.embed.parts), len(gpu.lmHead.parts), worst, len(positions))
+				if worst > 1e-4 {
+					t.Errorf("max |Δlogit| = %.3g, want ≤ 1e-4", worst)
+				}
+				want, err := model.Generate(cpu, c.InputIDs, model.Greedy(), 16, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := model.Generate(gpu, c.InputIDs, model.Greedy(), 16, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("greedy GPU %v, CPU %v", got, want)
+				}
+			})
+		}
+	}
+}

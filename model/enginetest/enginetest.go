@@ -1,0 +1,234 @@
+// Package enginetest holds checks that every model.Engine must pass, for the tests of
+// the packages implementing one (model's CPU engine with svf's matrices, the GPU engine
+// of package shaders), in the manner of testing/fstest.
+package enginetest
+
+import (
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/t2web/t2web/model"
+)
+
+// PopulationBatch adds to b, for every (prompt i, candidate c) pair, the rows from
+// from[i] up to (not including) to[i] of prompts[i] in sequence slot i·P+c under
+// candidate c, interleaved: one row of each pair in turn, so rows of different
+// sequences and candidates alternate. Every row asks for logits. It returns, for each
+// pair, the output rows of its tokens in order.
+func PopulationBatch(b *model.Batch, prompts [][]int, P int, from, to []int) (rows [][][]int) {
+	rows = make([][][]int, len(prompts))
+	for i := range prompts {
+		rows[i] = make([][]int, P)
+	}
+	out := 0
+	for step := 0; ; step++ {
+		added := false
+		for i, p := range prompts {
+			pos := from[i] + step
+			if pos >= to[i] {
+				continue
+			}
+			for c := range P {
+				b.AddCand(p[pos], pos, i*P+c, c, true)
+				rows[i][c] = append(rows[i][c], out)
+				out++
+			}
+			added = true
+		}
+		if !added {
+			return rows
+		}
+	}
+}
+
+// Population checks that a population batch gives each row the logits of its
+// candidate: prompts × candidates zs run in interleaved batches (SetPopulation,
+// Batch.AddCand) — a prefill of all but the last decode tokens of each prompt, then
+// decode steps of one token per sequence — must give the logits that SetZ(zs[c]) and
+// plain batches of one sequence give, within tol (absolute). The engine needs
+// len(prompts)·len(zs) sequences; the population and z are left cleared. It returns the
+// largest difference seen.
+func Population(t testing.TB, e model.Engine, zs []map[string][]float32, prompts [][]int, decode int, tol float64) float64 {
+	t.Helper()
+	P := len(zs)
+	if e.MaxSeqs() < len(prompts)*P {
+		t.Fatalf("enginetest: %d prompts × %d candidates need %d sequences, the engine holds %d", len(prompts), P, len(prompts)*P, e.MaxSeqs())
+	}
+	V := e.Config().VocabSize
+	// want[i][c][pos] = logits of prompt i under candidate c at pos, one sequence at a time.
+	want := make([][][][]float32, len(prompts))
+	for i := range want {
+		want[i] = make([][][]float32, P)
+	}
+	var b model.Batch
+	for c, z := range zs {
+		if err := e.SetZ(z); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range prompts {
+			e.Clear(0)
+			split := len(p) - decode
+			b.Reset()
+			for pos := range split {
+				b.Add(p[pos], pos, 0, true)
+			}
+			want[i][c] = append(want[i][c], forward(t, e, &b, split, V)...)
+			for pos := split; pos < len(p); pos++ {
+				b.Reset()
+				b.Add(p[pos], pos, 0, true)
+				want[i][c] = append(want[i][c], forward(t, e, &b, 1, V)...)
+			}
+		}
+	}
+	if err := e.SetZ(nil); err != nil {
+		t.Fatal(err)
+	}
+	// The check means something only where the candidates' logits differ.
+	var spread float64
+	for c := 1; c < P; c++ {
+		for pos := range want[0][0] {
+			spread = max(spread, maxDiff(want[0][c][pos], want[0][0][pos]))
+		}
+	}
+	if P > 1 && spread <= 100*tol {
+		t.Fatalf("enginetest: the candidates' logits differ by only %.3g: the zs do not tell them apart", spread)
+	}
+
+	if err := e.SetPopulation(zs); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.SetPopulation(nil); err != nil {
+			t.Error(err)
+		}
+	}()
+	for s := range len(prompts) * P {
+		e.Clear(s)
+	}
+	from, to := make([]int, len(prompts)), make([]int, len(prompts))
+	for i, p := range prompts {
+		to[i] = len(p) - decode
+	}
+	var worst float64
+	for step := 0; step <= decode; step++ {
+		b.Reset()
+		rows := PopulationBatch(&b, prompts, P, from, to)
+		got := forward(t, e, &b, b.Len(), V)
+		for i := range prompts {
+			for c := range P {
+				for k, r := range rows[i][c] {
+					pos := from[i] + k
+					d := maxDiff(got[r], want[i][c][pos])
+					worst = max(worst, d)
+					if !(d <= tol) {
+						t.Errorf("prompt %d, candidate %d, position %d (step %d): population logits differ from SetZ's by %.3g > %.3g", i, c, pos, step, d, tol)
+					}
+				}
+			}
+		}
+		for i := range prompts {
+			from[i], to[i] = to[i], to[i]+1
+		}
+	}
+	return worst
+}
+
+// forward runs b and returns its n output rows of logits.
+func forward(t testing.TB, e model.Engine, b *model.Batch, n, V int) [][]float32 {
+	t.Helper()
+	if err := e.Forward(b); err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]float32, n)
+	for r := range out {
+		out[r] = make([]float32, V)
+		if err := e.Logits(out[r], r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func maxDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	if math.IsNaN(d) {
+		return math.Inf(1)
+	}
+	return d
+}
+
+// GreedyPopulation checks model.GenerateCandidates: greedy continuations of every
+// prompt under every candidate, in one population, equal those of SetZ(zs[c]) and
+// model.Generate one at a time.
+func GreedyPopulation(t testing.TB, e model.Engine, zs []map[string][]float32, prompts [][]int, maxTokens int) {
+	t.Helper()
+	P := len(zs)
+	var all [][]int
+	var cands []int
+	var samplers []*model.Sampler
+	for _, p := range prompts {
+		for c := range P {
+			all, cands, samplers = append(all, p), append(cands, c), append(samplers, model.Greedy())
+		}
+	}
+	if err := e.SetPopulation(zs); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := model.GenerateCandidates(e, all, cands, samplers, maxTokens, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetPopulation(nil); err != nil {
+		t.Fatal(err)
+	}
+	for c, z := range zs {
+		if err := e.SetZ(z); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range prompts {
+			want, err := model.Generate(e, p, model.Greedy(), maxTokens, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := got[i*P+c]; !slices.Equal(g, want) {
+				t.Errorf("prompt %d, candidate %d: GenerateCandidates %v, SetZ + Generate %v", i, c, g, want)
+			}
+		}
+	}
+	if err := e.SetZ(nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// RandomZs draws P candidates' z for the adapted matrices ranks (name → R), each value
+// in [0.5, 1.5]; candidate nilAt (if in range) is nil, the base model, and every other
+// candidate leaves one matrix out (z = 1 there).
+func RandomZs(ranks map[string]int, P, nilAt int, seed uint64) []map[string][]float32 {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	zs := make([]map[string][]float32, P)
+	for c := range zs {
+		if c == nilAt {
+			continue
+		}
+		zs[c] = map[string][]float32{}
+		skip := c % max(len(ranks), 1)
+		k := 0
+		for _, name := range slices.Sorted(maps.Keys(ranks)) {
+			if k++; k-1 == skip {
+				continue
+			}
+			v := make([]float32, ranks[name])
+			for j := range v {
+				v[j] = float32(0.5 + rng.Float64())
+			}
+			zs[c][name] = v
+		}
+	}
+	return zs
+}

@@ -1,0 +1,176 @@
+package shaders
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/enginetest"
+	"github.com/t2web/t2web/model/safetensors"
+	"github.com/t2web/t2web/model/tokenizer"
+	"github.com/t2web/t2web/svf"
+)
+
+// smallConfig is a small Qwen2 (q/k/v biases) with an untied lm_head and an MLP width
+// off the workgroup multiples; smallTiedConfig ties the embeddings.
+const (
+	smallConfig = `{
+  "architectures": ["Qwen2ForCausalLM"], "vocab_size": 300, "hidden_size": 64,
+  "intermediate_size": 160, "num_hidden_layers": 2, "num_attention_heads": 4,
+  "num_key_value_heads": 2, "max_position_embeddings": 128, "rms_norm_eps": 1e-6,
+  "rope_theta": 10000, "tie_word_embeddings": false, "eos_token_id": 256
+}`
+	smallTiedConfig = `{
+  "architectures": ["LlamaForCausalLM"], "vocab_size": 301, "hidden_size": 64,
+  "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+  "num_key_value_heads": 2, "max_position_embeddings": 128, "rms_norm_eps": 1e-5,
+  "rope_theta": 10000, "tie_word_embeddings": true, "eos_token_id": 256
+}`
+)
+
+// smallBinding is the EngineOptions.MaxBinding of the split tests: 8 KiB splits the
+// small models' embedding, lm_head, MLP matrices and their U into parts.
+const smallBinding = 8 << 10
+
+// randomPack writes a random-weight checkpoint of config (with a byte-level tokenizer)
+// and converts it to a pack.
+func randomPack(t testing.TB, config string, seed uint64, opt svf.ConvertOptions) *svf.Pack {
+	t.Helper()
+	src := t.TempDir()
+	cfg, err := model.ParseConfig([]byte(config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := model.WriteCheckpoint(src, []byte(config), model.RandomWeights(cfg, seed), safetensors.BF16); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "tokenizer.json"), tokenizer.ByteLevelJSON([]string{"<|endoftext|>"}), 0o644)
+	os.WriteFile(filepath.Join(src, "tokenizer_config.json"), []byte(`{"eos_token": "<|endoftext|>"}`), 0o644)
+	dir := filepath.Join(t.TempDir(), "pack")
+	if _, err := svf.Convert(os.DirFS(src), dir, opt); err != nil {
+		t.Fatal(err)
+	}
+	p, err := svf.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func ranks(p *svf.Pack) map[string]int {
+	r := map[string]int{}
+	for _, name := range p.Manifest.Matrices {
+		r[name], _ = p.Rank(name)
+	}
+	return r
+}
+
+// smallPrompts are three prompts of different lengths.
+var smallPrompts = [][]int{
+	{1, 17, 250, 3, 99, 4, 42, 7, 8},
+	{200, 5, 6, 120, 33},
+	{9, 10, 11, 12, 13, 14, 15},
+}
+
+// TestEngineSplit holds a GPU engine whose weights are split by rows (MaxBinding
+// lowered to 8 KiB: the embedding, lm_head, MLP matrices and the adapted matrices' U and
+// W' in parts) to the CPU engine: logits within 1e-4 at every position at z = 1 and a
+// random z, identical greedy continuations, for f32 and int8 packs, tied and untied
+// embeddings. A limit below one row is refused, naming the matrix.
+func TestEngineSplit(t *testing.T) {
+	d := device(t)
+	for _, tc := range []struct {
+		name, config, quant string
+		quantMerged         bool
+	}{
+		{"qwen2/f32", smallConfig, svf.QuantF32, false},
+		{"qwen2/int8", smallConfig, svf.QuantInt8, false},
+		{"llama-tied/int8", smallTiedConfig, svf.QuantInt8, false},
+		{"llama-tied/f32", smallTiedConfig, svf.QuantF32, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := randomPack(t, tc.config, 4, svf.ConvertOptions{Quant: tc.quant, Targets: []string{"mlp", "attn"}})
+			m, err := p.Load(svf.MergedPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cpu, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: 2, MaxBinding: smallBinding})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gpu.Close()
+			ly := gpu.layers[0]
+			t.Logf("parts: embed %d, lm_head %d, gate %d, down %d, q %d", len(gpu.embed.parts), len(gpu.lmHead.parts),
+				len(ly.gate.parts), len(ly.down.parts), len(ly.q.parts))
+			if len(gpu.embed.parts) < 2 || len(gpu.lmHead.parts) < 2 || len(ly.gate.parts) < 2 {
+				t.Fatalf("MaxBinding %d did not split the weights", smallBinding)
+			}
+			prompt := smallPrompts[0]
+			positions := make([]int, len(prompt))
+			for i := range positions {
+				positions[i] = i
+			}
+			for zi, z := range []map[string][]float32{nil, randomZ(p, 2)} {
+				if err := cpu.SetZ(z); err != nil {
+					t.Fatal(err)
+				}
+				if err := gpu.SetZ(z); err != nil {
+					t.Fatal(err)
+				}
+				worst := compareForward(t, cpu, gpu, prompt, positions)
+				t.Logf("z %d: max |Δlogit| %.3g", zi, worst)
+				if worst > 1e-4 {
+					t.Errorf("z %d: max |Δlogit| = %.3g, want ≤ 1e-4", zi, worst)
+				}
+				want, err := model.Generate(cpu, prompt, model.Greedy(), 12, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := model.Generate(gpu, prompt, model.Greedy(), 12, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("z %d: greedy GPU %v, CPU %v", zi, got, want)
+				}
+			}
+		})
+	}
+	p := randomPack(t, smallConfig, 4, svf.ConvertOptions{Quant: svf.QuantF32})
+	if e, err := NewEngine(d, p, EngineOptions{MaxBinding: 128}); err == nil || !strings.Contains(err.Error(), "cannot be split") {
+		if e != nil {
+			e.Close()
+		}
+		t.Errorf("a binding smaller than one row: %v, want an error saying it cannot be split", err)
+	}
+}
+
+// TestEnginePopulation: on the GPU engine, a population batch of 5 candidates (one the
+// base model) over 3 prompts, rows of every sequence and candidate interleaved, prefill
+// then decode, gives each row the logits of SetZ(its candidate) within 1e-4, and
+// batched greedy generation across the population the sequential continuations — f32
+// and int8 packs with MLP and attention adapted, weights split by rows (8 KiB parts).
+func TestEnginePopulation(t *testing.T) {
+	d := device(t)
+	for _, quant := range []string{svf.QuantF32, svf.QuantInt8} {
+		t.Run(quant, func(t *testing.T) {
+			p := randomPack(t, smallConfig, 5, svf.ConvertOptions{Quant: quant, Targets: []string{"mlp", "attn"}})
+			gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: 16, MaxBinding: smallBinding})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gpu.Close()
+			zs := enginetest.RandomZs(ranks(p), 5, 2, 1)
+			worst := enginetest.Population(t, gpu, zs, smallPrompts, 2, 1e-4)
+			t.Logf("max |Δlogit| population vs SetZ: %.3g", worst)
+			enginetest.GreedyPopulation(t, gpu, zs, smallPrompts, 6)
+		})
+	}
+}

@@ -1,0 +1,58 @@
+package svf
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/enginetest"
+)
+
+// populationConfig is a small Qwen2 (q/k/v biases) with an untied lm_head and an MLP
+// width off every power of two.
+const populationConfig = `{
+  "architectures": ["Qwen2ForCausalLM"], "vocab_size": 300, "hidden_size": 64,
+  "intermediate_size": 160, "num_hidden_layers": 2, "num_attention_heads": 4,
+  "num_key_value_heads": 2, "max_position_embeddings": 128, "rms_norm_eps": 1e-6,
+  "rope_theta": 10000, "tie_word_embeddings": false, "eos_token_id": 256
+}`
+
+// populationPrompts are three prompts of different lengths.
+var populationPrompts = [][]int{
+	{1, 17, 250, 3, 99, 4, 42, 7, 8},
+	{200, 5, 6, 120, 33},
+	{9, 10, 11, 12, 13, 14, 15},
+}
+
+// TestPopulation: on the CPU engine, a population batch of 5 candidates (one of them
+// the base model, the others each leaving a matrix at z = 1) over 3 prompts, rows of
+// every sequence and candidate interleaved, prefill then decode, gives each row its
+// candidate's SetZ logits within 1e-5 — merged and factored matrices, f32 and int8
+// packs, MLP and attention adapted; batched greedy generation across the population
+// gives the sequential continuations.
+func TestPopulation(t *testing.T) {
+	src := writeRandomCheckpoint(t, populationConfig, 3)
+	for _, quant := range []string{QuantF32, QuantInt8} {
+		_, p := convert(t, src, ConvertOptions{Quant: quant, Targets: []string{"mlp", "attn"}})
+		ranks := map[string]int{}
+		for _, name := range p.Manifest.Matrices {
+			ranks[name], _ = p.Rank(name)
+		}
+		zs := enginetest.RandomZs(ranks, 5, 2, 1)
+		for _, path := range []Path{MergedPath, FactoredPath} {
+			t.Run(fmt.Sprintf("%s/path%d", quant, path), func(t *testing.T) {
+				m, err := p.Load(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 16})
+				if err != nil {
+					t.Fatal(err)
+				}
+				worst := enginetest.Population(t, e, zs, populationPrompts, 2, 1e-5)
+				t.Logf("max |Δlogit| population vs SetZ: %.3g", worst)
+				enginetest.GreedyPopulation(t, e, zs, populationPrompts, 6)
+			})
+		}
+	}
+}
