@@ -35,7 +35,13 @@
 // # Running kernels
 //
 // [Open] gives a [Device] — natively the first Vulkan adapter, refusing any other
-// backend; its limits are checked against what the kernels need. Buffers are [Buffer]
+// backend; its limits are checked against what the kernels need. In the browser
+// (GOOS=js) it is navigator.gpu's default adapter, with the adapter's limits (Chromium
+// grants 128 MiB storage bindings unless asked for more); OpenWeb also returns a Web:
+// the adapter's GPUAdapterInfo (a fallback adapter such as SwiftShader gets the CPU
+// matvec layout) and the WebGPU errors, which the browser reports as uncapturederror
+// events, not as errors of the calls that caused them. [BenchKernels] times the kernels
+// that say how well an adapter is used (copy, matvecs, recompose, matmul). Buffers are [Buffer]
 // (f32/u32 storage) and [Q8]. A [Batch] records kernels once — sizes go to uniforms
 // fixed at record time, values that change per step (token ids, positions, the random
 // number of sampling) live in buffers — and can then be submitted any number of times,
