@@ -14,7 +14,8 @@ import (
 )
 
 // httpFS is the fs.FS of a checkpoint folder served over HTTP. Open downloads a whole
-// file into memory, reporting progress as it goes, and keeps it for later Opens; the
+// file into memory, reporting progress as it goes, and keeps it for later Opens (unless
+// transient); the
 // files it returns implement io.ReaderAt, so model.Load reads tensors from them lazily.
 // A 404 is fs.ErrNotExist, so optional files (generation_config.json) may be missing.
 type httpFS struct {
@@ -25,6 +26,9 @@ type httpFS struct {
 	// progress, when not nil, is called as each file downloads, at most every
 	// progressEvery, and once more when it is complete. total is -1 when unknown.
 	progress func(name string, loaded, total int64)
+	// transient, when not nil, names the files Open does not keep: the GPU engine reads
+	// each weight shard once, into device buffers.
+	transient func(name string) bool
 
 	mu    sync.Mutex
 	files map[string][]byte
@@ -101,9 +105,11 @@ func (h *httpFS) Open(name string) (fs.File, error) {
 		if b, err = h.download(name); err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
-		h.mu.Lock()
-		h.files[name] = b
-		h.mu.Unlock()
+		if h.transient == nil || !h.transient(name) {
+			h.mu.Lock()
+			h.files[name] = b
+			h.mu.Unlock()
+		}
 	}
 	return &memFile{Reader: bytes.NewReader(b), name: path.Base(name), size: int64(len(b))}, nil
 }

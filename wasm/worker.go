@@ -40,8 +40,9 @@ type worker struct {
 	stopUpTo  atomic.Int64 // a stop request ends the generate requests numbered up to this
 
 	m      *model.Model
-	engine *model.CPU
-	url    string // the model's folder as requested
+	engine model.Engine // model.CPU or shaders.Engine
+	dev    *gpuDevice   // the WebGPU device of a shaders.Engine, else nil
+	url    string       // the model's folder as requested
 }
 
 // request is one message from the page, as JSON, with the number of a generate request.
@@ -143,13 +144,25 @@ func (w *worker) handle(r request) (err error) {
 			return fmt.Errorf("generate message: %w", err)
 		}
 		return w.generate(req, r.seq)
+	case protocol.TypeBench:
+		var req protocol.Bench
+		if err := json.Unmarshal(r.data, &req); err != nil {
+			return fmt.Errorf("bench message: %w", err)
+		}
+		return w.bench(req)
 	}
 	return fmt.Errorf("unknown message type %q", r.typ)
 }
 
-// load downloads and loads the checkpoint folder at req.URL, replacing the current model
-// once the new one is ready.
+// load downloads and loads the pack or checkpoint folder at req.URL on the engine
+// req.Engine asks for (see openEngine), replacing the current model once the new one is
+// ready.
 func (w *worker) load(req protocol.Load) error {
+	switch req.Engine {
+	case protocol.EngineAuto, protocol.EngineCPU, protocol.EngineGPU:
+	default:
+		return fmt.Errorf("load: engine %q, want cpu, gpu or none", req.Engine)
+	}
 	loc, err := w.scope.Get("location")
 	if err == nil {
 		loc, err = loc.Get("href")
@@ -165,53 +178,58 @@ func (w *worker) load(req protocol.Load) error {
 	fsys.progress = func(name string, loaded, total int64) {
 		w.post(protocol.Progress{Type: protocol.TypeProgress, File: name, Loaded: loaded, Total: total})
 	}
-	m, info, err := loadModelOrPack(fsys)
+	p, err := svf.Open(fsys)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var info *protocol.PackInfo
+	if err == nil {
+		if info, err = packInfo(p); err != nil {
+			return err
+		}
+	} else {
+		p = nil // a checkpoint folder
+	}
+	o, err := openEngine(req.Engine, fsys, p)
 	if err != nil {
 		return err
 	}
-	e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 1})
-	if err != nil {
-		return err
-	}
-	if w.engine != nil {
-		w.engine.Close()
-	}
-	w.m, w.engine, w.url = m, e, fsys.display
+	w.closeEngine()
+	w.m, w.engine, w.dev, w.url = o.m, o.e, o.dev, fsys.display
 
-	c := m.Config
+	c := o.m.Config
 	w.post(protocol.Loaded{
 		Type: protocol.TypeLoaded, URL: w.url, Arch: c.Architecture,
 		Layers: c.NLayers, Dim: c.Dim, Vocab: c.VocabSize, Params: c.Params(),
-		Context: e.Context(), Chat: m.Chat != nil, Engine: "cpu", Pack: info,
+		Context: o.e.Context(), Chat: o.m.Chat != nil, Engine: o.kind, Pack: info,
+		EngineReason: o.reason, Adapter: o.adapter,
 	})
 	return nil
 }
 
-// loadModelOrPack loads the folder as a pack when it has pack.json, else as a Hugging
-// Face checkpoint folder.
-func loadModelOrPack(fsys fs.FS) (*model.Model, *protocol.PackInfo, error) {
-	p, err := svf.Open(fsys)
-	if errors.Is(err, fs.ErrNotExist) {
-		m, err := model.Load(fsys)
-		return m, nil, err
+// closeEngine releases the loaded engine and its device.
+func (w *worker) closeEngine() {
+	if w.engine != nil {
+		w.engine.Close()
 	}
-	if err != nil {
-		return nil, nil, err
+	if w.dev != nil {
+		w.dev.Close()
 	}
+	w.m, w.engine, w.dev = nil, nil, nil
+}
+
+// packInfo describes pack p for the page.
+func packInfo(p *svf.Pack) (*protocol.PackInfo, error) {
 	experts, err := p.Experts()
 	if err != nil {
-		return nil, nil, err
-	}
-	m, err := p.Load(svf.MergedPath)
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	info := &protocol.PackInfo{Quant: p.Manifest.Quant, Targets: p.Manifest.Targets,
 		Adapted: len(p.Manifest.Matrices), Experts: []string{}}
 	for _, e := range experts {
 		info.Experts = append(info.Experts, e.Name)
 	}
-	return m, info, nil
+	return info, nil
 }
 
 // generate streams the continuation of req.Prompt, a Token message per token, then Done.
@@ -248,6 +266,9 @@ func (w *worker) generate(req protocol.Generate, seq int64) error {
 		w.yielder.yield() // lets a stop request in
 		return !stopped()
 	})
+	if err == nil && w.dev != nil {
+		err = w.dev.web.Err()
+	}
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,10 @@
 // Messages travel by postMessage as plain JavaScript objects whose fields are the JSON
 // encodings of the types below; "type" says which one a message is. The page sends
 //
-//	{type:"load", url}                                         Load
+//	{type:"load", url, engine}                                 Load
 //	{type:"generate", prompt, chat, maxTokens, temperature, seed} Generate
 //	{type:"stop"}                                              Stop
+//	{type:"bench", seconds}                                    Bench
 //
 // and the worker answers with
 //
@@ -14,6 +15,7 @@
 //	{type:"loaded", arch, layers, dim, …}     Loaded, once the model is ready
 //	{type:"token", id, text}                  Token, one per generated token
 //	{type:"done", ids, tokensPerSecond, …}    Done, when a generation ends
+//	{type:"benchResult", adapter, kernels}    BenchResult, the kernels' speeds
 //	{type:"error", message}                   Error, when a request fails
 //	{type:"log", level, text}                 Log, the worker's console output
 //
@@ -32,12 +34,22 @@ const (
 	TypeLoad     = "load"
 	TypeGenerate = "generate"
 	TypeStop     = "stop"
+	TypeBench    = "bench"
 	TypeProgress = "progress"
 	TypeLoaded   = "loaded"
 	TypeToken    = "token"
 	TypeDone     = "done"
 	TypeError    = "error"
 	TypeLog      = "log"
+
+	TypeBenchResult = "benchResult"
+)
+
+// Engines of Load and Loaded.
+const (
+	EngineAuto = ""    // WebGPU on a hardware adapter, else the CPU engine
+	EngineCPU  = "cpu" // the CPU engine of package model, compiled to wasm
+	EngineGPU  = "gpu" // the WebGPU engine of package shaders
 )
 
 // Load asks the worker to load a pack (a folder with pack.json) or a Hugging Face
@@ -45,6 +57,10 @@ const (
 type Load struct {
 	Type string `json:"type"`
 	URL  string `json:"url"` // the folder, relative to the page or absolute, e.g. "models/default/"
+	// Engine picks the engine: EngineAuto (WebGPU when the browser has a hardware
+	// adapter and the folder is a pack), EngineCPU, or EngineGPU (WebGPU even on a
+	// software fallback adapter; an error when there is none or the folder is no pack).
+	Engine string `json:"engine,omitempty"`
 }
 
 // Generate asks the worker to continue a prompt with the loaded model.
@@ -82,7 +98,13 @@ type Loaded struct {
 	Params  int64  `json:"params"`  // parameters, embeddings included
 	Context int    `json:"context"` // positions the engine holds per sequence
 	Chat    bool   `json:"chat"`    // the model has a chat template
-	Engine  string `json:"engine"`  // "cpu"
+	Engine  string `json:"engine"`  // EngineCPU or EngineGPU
+	// EngineReason says why the CPU engine runs when WebGPU was not forbidden, e.g.
+	// "no WebGPU adapter: …"; empty on the GPU engine.
+	EngineReason string `json:"engineReason,omitempty"`
+	// Adapter is the browser's WebGPU adapter, when it has one (also when the CPU
+	// engine runs).
+	Adapter *Adapter `json:"adapter,omitempty"`
 	// Pack is set when the folder is a pack: its quantisation, adapted matrices and experts.
 	Pack *PackInfo `json:"pack,omitempty"`
 }
@@ -93,6 +115,42 @@ type PackInfo struct {
 	Targets []string `json:"targets"` // "mlp", "attn"
 	Adapted int      `json:"adapted"` // adapted matrices
 	Experts []string `json:"experts"` // the pack's experts, by name
+}
+
+// Adapter describes a WebGPU adapter as the browser does (GPUAdapterInfo).
+type Adapter struct {
+	Vendor       string `json:"vendor"`       // e.g. "google"
+	Architecture string `json:"architecture"` // e.g. "swiftshader"
+	Device       string `json:"device"`
+	Description  string `json:"description"`
+	Fallback     bool   `json:"fallback"` // isFallbackAdapter: a software adapter
+	// MaxStorageBinding is the device's maxStorageBufferBindingSize, in bytes.
+	MaxStorageBinding int64 `json:"maxStorageBinding"`
+}
+
+// Bench asks the worker to time the GPU kernels on the browser's WebGPU adapter, each
+// for about Seconds (0: 1 s): a plain copy, f32 and int8 matvecs, the SVF
+// recomposition and a plain f32 matmul of the same shape. It fails without an adapter.
+type Bench struct {
+	Type    string  `json:"type"`
+	Seconds float64 `json:"seconds"`
+}
+
+// BenchResult gives the speed of each kernel of a Bench.
+type BenchResult struct {
+	Type    string        `json:"type"`
+	Adapter *Adapter      `json:"adapter"`
+	Kernels []KernelSpeed `json:"kernels"`
+}
+
+// KernelSpeed is one timed kernel: GB/s counts the bytes it must move (weights for a
+// matvec, read plus written for a copy), GFLOP/s its multiply-adds times 2.
+type KernelSpeed struct {
+	Name    string  `json:"name"` // e.g. "matvec-q8/1536x576"
+	Runs    int     `json:"runs"`
+	Seconds float64 `json:"seconds"` // per run
+	GBps    float64 `json:"gbps,omitempty"`
+	GFLOPs  float64 `json:"gflops,omitempty"`
 }
 
 // Token is one generated token and the text it completes. Text is empty while the token

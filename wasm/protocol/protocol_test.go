@@ -35,6 +35,12 @@ func TestEncoding(t *testing.T) {
 		{Done{Type: TypeDone, IDs: []int{1, 2}, Stopped: true, TokensPerSecond: 2.5}, `{"type":"done","ids":[1,2],"text":"","promptTokens":0,"stopped":true,"prefillTokensPerSecond":0,"tokensPerSecond":2.5}`},
 		{Progress{Type: TypeProgress, File: "config.json", Loaded: 1, Total: -1}, `{"type":"progress","file":"config.json","loaded":1,"total":-1}`},
 		{Error{Type: TypeError, Message: "x: HTTP 404 Not Found"}, `{"type":"error","message":"x: HTTP 404 Not Found"}`},
+		{Load{Type: TypeLoad, URL: "models/default/"}, `{"type":"load","url":"models/default/"}`},
+		{Load{Type: TypeLoad, URL: "p/", Engine: EngineGPU}, `{"type":"load","url":"p/","engine":"gpu"}`},
+		{Adapter{Vendor: "google", Architecture: "swiftshader", Fallback: true, MaxStorageBinding: 1 << 30},
+			`{"vendor":"google","architecture":"swiftshader","device":"","description":"","fallback":true,"maxStorageBinding":1073741824}`},
+		{Bench{Type: TypeBench, Seconds: 2}, `{"type":"bench","seconds":2}`},
+		{KernelSpeed{Name: "copy/64MiB", Runs: 3, Seconds: 0.5, GBps: 1.5}, `{"name":"copy/64MiB","runs":3,"seconds":0.5,"gbps":1.5}`},
 	} {
 		b, err := json.Marshal(tc.v)
 		if err != nil || string(b) != tc.want {
