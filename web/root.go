@@ -28,10 +28,14 @@ const (
 // folder) says otherwise.
 const defaultModel = "models/default/"
 
+// The engine runs on WebGPU when the browser has a hardware adapter and on the CPU
+// otherwise (ARCHITECTURE §4); ?engine=gpu or ?engine=cpu forces one.
+
 // Root is the page: a model to load, a prompt, and the streamed answer.
 type Root struct {
 	State    string
 	ModelURL string
+	Engine   string            // the engine asked for: ?engine=, protocol.EngineAuto by default
 	Progress protocol.Progress // the file downloading now
 	Info     *protocol.Loaded  // the loaded model, nil before
 
@@ -61,6 +65,7 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 				c.ModelURL = q.Get(key)
 			}
 		}
+		c.Engine = q.Get("engine")
 	}
 	ee := ctx.EventEnv()
 	var err error
@@ -86,7 +91,7 @@ func (c *Root) Load() {
 	c.State, c.Err = stateLoading, ""
 	c.Progress = protocol.Progress{}
 	c.Status = "loading " + c.ModelURL
-	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL})
+	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL, Engine: c.Engine})
 }
 
 // Generate asks the engine to continue the prompt.
@@ -222,6 +227,56 @@ func (c *Root) summaryText() string {
 	}
 	return fmt.Sprintf("%s — %s %s, %d layers, hidden %d, vocab %d, %s params, context %d, %s, %s engine",
 		i.URL, i.Arch, kind, i.Layers, i.Dim, i.Vocab, countText(i.Params), i.Context, chat, i.Engine)
+}
+
+// engineText says which engine runs: WebGPU and its adapter, or the CPU engine and why.
+func (c *Root) engineText() string {
+	i := c.Info
+	a := i.Adapter
+	if i.Engine == protocol.EngineGPU && a != nil {
+		s := "Engine: WebGPU on " + adapterName(a)
+		if a.Fallback {
+			s += " (a software fallback adapter)"
+		}
+		return s
+	}
+	s := "Engine: CPU (WebAssembly)"
+	if i.EngineReason != "" {
+		s += " — " + i.EngineReason
+	}
+	return s
+}
+
+// adapterName names the adapter by its most specific name, the others after it:
+// "swiftshader (google)".
+func adapterName(a *protocol.Adapter) string {
+	var name string
+	var more []string
+	for _, p := range []string{a.Description, a.Device, a.Architecture, a.Vendor} {
+		switch {
+		case p == "":
+		case name == "":
+			name = p
+		case !strings.Contains(name, p):
+			more = append(more, p)
+		}
+	}
+	if name == "" {
+		return "an unnamed adapter"
+	}
+	if len(more) > 0 {
+		name += " (" + strings.Join(more, ", ") + ")"
+	}
+	return name
+}
+
+// adapterJSON is the WebGPU adapter as JSON, "" without one (tests read it).
+func (c *Root) adapterJSON() string {
+	if c.Info == nil || c.Info.Adapter == nil {
+		return ""
+	}
+	b, _ := json.Marshal(c.Info.Adapter)
+	return string(b)
 }
 
 // idsText is the last generation's ids as a JSON array, empty until it is done.

@@ -29,7 +29,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 		vgparent.AppendChild(vgn)
 		vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "header", Attr: []vugu.VGAttribute(nil)}
 		vgparent.AppendChild(vgn)
-		vgn.SetInnerHTML(vugu.HTML("\n\t\t\x3Ch1\x3Et2web\x3C/h1\x3E\n\t\t\x3Cp class=\"tagline\"\x3EA language model running in this page: Go compiled to WebAssembly, in a Web Worker.\x3C/p\x3E\n\t"))
+		vgn.SetInnerHTML(vugu.HTML("\n\t\t\x3Ch1\x3Et2web\x3C/h1\x3E\n\t\t\x3Cp class=\"tagline\"\x3EA language model running in this page: Go compiled to WebAssembly, in a Web Worker, on WebGPU when there is a GPU.\x3C/p\x3E\n\t"))
 		vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n\n\t"}
 		vgparent.AppendChild(vgn)
 		vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "section", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "model"}, vugu.VGAttribute{Namespace: "", Key: "aria-label", Val: "model"}}}
@@ -104,6 +104,15 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "p", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "summary"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "summary"}}}
 				vgparent.AppendChild(vgn)
 				vgn.SetInnerHTML(c.summaryText())
+			}
+			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n\t\t"}
+			vgparent.AppendChild(vgn)
+			if c.Info != nil {
+				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "p", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "engine"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "engine"}}}
+				vgparent.AppendChild(vgn)
+				vgn.AddAttrInterface("data-adapter", c.adapterJSON())
+				vgn.AddAttrInterface("data-engine", c.Info.Engine)
+				vgn.SetInnerHTML(c.engineText())
 			}
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n\t\t"}
 			vgparent.AppendChild(vgn)
