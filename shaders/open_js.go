@@ -50,8 +50,47 @@ func (a WebAdapter) Name() string {
 type Web struct {
 	Adapter WebAdapter
 
-	mu   sync.Mutex
-	errs []string
+	mu     sync.Mutex
+	errs   []string
+	device js.Value // the GPUDevice, once made
+}
+
+// Wait blocks until the GPU has done all the work submitted so far
+// (GPUQueue.onSubmittedWorkDone), however long that takes — Device.Sync gives up after
+// minutes, which a software adapter may need to recompose a model's matrices — and
+// returns the WebGPU errors so far. Like every wait, it must not run inside a js.FuncOf
+// callback.
+func (w *Web) Wait() error {
+	w.mu.Lock()
+	dev := w.device
+	w.mu.Unlock()
+	if dev.Truthy() {
+		if err := await(dev.Get("queue").Call("onSubmittedWorkDone")); err != nil {
+			return fmt.Errorf("shaders: WebGPU: waiting for the queue: %w", err)
+		}
+	}
+	return w.Err()
+}
+
+// await blocks until promise p settles, and returns its rejection.
+func await(p js.Value) error {
+	done := make(chan error, 1)
+	ok := js.FuncOf(func(js.Value, []js.Value) any {
+		done <- nil
+		return nil
+	})
+	defer ok.Release()
+	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		msg := "rejected"
+		if len(args) > 0 {
+			msg = js.Global().Get("String").Invoke(args[0]).String()
+		}
+		done <- errors.New(msg)
+		return nil
+	})
+	defer fail.Release()
+	p.Call("then", ok, fail)
+	return <-done
 }
 
 // Err returns the WebGPU errors raised on the device so far, nil when there are none.
@@ -158,6 +197,14 @@ func installWebHooks() error {
 			onDevice := js.FuncOf(func(_ js.Value, args []js.Value) any {
 				if len(args) > 0 && args[0].Truthy() {
 					args[0].Call("addEventListener", "uncapturederror", onError)
+					webHooks.mu.Lock()
+					w := webHooks.current
+					webHooks.mu.Unlock()
+					if w != nil {
+						w.mu.Lock()
+						w.device = args[0]
+						w.mu.Unlock()
+					}
 				}
 				return nil
 			})

@@ -101,10 +101,9 @@ func openGPU(o *opened, dev *gpuDevice, fsys *httpFS, p *svf.Pack) error {
 	fsys.transient = func(name string) bool { return shards[name] }
 	e, err := shaders.NewEngine(dev.Device, p, shaders.EngineOptions{MaxSeqs: 1})
 	if err == nil {
-		if err = dev.Sync(); err == nil {
-			err = dev.web.Err()
-		}
-		if err != nil {
+		// The recomposition of the adapted matrices at z = 1 is under way: a software
+		// adapter may take minutes.
+		if err = dev.web.Wait(); err != nil {
 			e.Close()
 		}
 	}
