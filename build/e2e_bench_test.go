@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"github.com/t2web/t2web/model/fixtures"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,54 +10,120 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/wasm/protocol"
 )
 
-// BenchmarkPageSmolLM2 loads a random-weight SmolLM2-135M-shaped checkpoint into the page
-// in headless Chromium and reports the engine worker's prefill and decode tokens/s (the
-// CPU engine compiled to wasm), as the page's status line gives them. Compare with
-// model's BenchmarkDecode and BenchmarkPrefill for the native figures.
+// BenchmarkPageSmolLM2 loads a random-weight SmolLM2-135M-shaped model into the page in
+// headless Chromium (WebGPU on SwiftShader) and reports the engine worker's prefill and
+// decode tokens/s, as the page's status line gives them:
+//
+//	checkpoint  the checkpoint folder (bf16) on the CPU engine compiled to wasm
+//	pack-cpu    its int8 MLP pack on the CPU engine (?engine=cpu)
+//	pack-gpu    the same pack on the WebGPU engine (?engine=gpu; W' recomposed in f32)
+//
+// Compare with model's BenchmarkDecode and BenchmarkPrefill for the native figures.
+// Converting the pack takes minutes; run with -benchtime 1x.
 func BenchmarkPageSmolLM2(b *testing.B) {
 	browser := findChromium(b)
-	site := b.TempDir()
-	var buildLog bytes.Buffer
-	if err := buildSite(site, &buildLog); err != nil {
-		b.Fatalf("buildSite: %v\n%s", err, buildLog.String())
-	}
-	if err := writeRandomModel([]byte(fixtures.SmolLM2Config), 1, filepath.Join(site, "models", "smollm2")); err != nil {
+	site, srv := serveSite(b)
+	hf := filepath.Join(site, "models", "smollm2")
+	if err := writeRandomModel([]byte(fixtures.SmolLM2Config), 1, hf); err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(siteHandler(site, log.New(testWriter{b}, "serve: ", 0)))
-	defer srv.Close()
-	bctx, _ := startBrowser(b, browser)
-	p := openPage(b, bctx, srv.URL+"/?model=models/smollm2/")
 	start := time.Now()
-	if s := p.waitState(5*time.Minute, "ready", "error"); s != "ready" {
-		p.fatalf("page state %q; #error: %s", s, p.text("#error"))
+	if _, err := svf.Convert(os.DirFS(hf), filepath.Join(site, "models", "smollm2-pack"), svf.ConvertOptions{}); err != nil {
+		b.Fatal(err)
 	}
-	b.Logf("loaded in %v", time.Since(start).Round(time.Millisecond))
-	// 64 bytes of prompt are 64 tokens of the byte-level tokenizer.
-	prompt := strings.Repeat("abcdefgh", 8)
-	p.setField("#max-tokens", "32")
-	p.setField("#prompt", prompt)
-	b.ResetTimer()
-	for range b.N {
-		run1(p, chromedp.Click("#generate"))
-		if s := p.waitState(10*time.Minute, "done", "error"); s != "done" {
-			p.fatalf("page state %q; #error: %s", s, p.text("#error"))
+	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Millisecond))
+	bctx, _ := startBrowser(b, browser)
+	for _, bc := range []struct{ name, query string }{
+		{"checkpoint", "?model=models/smollm2/"},
+		{"pack-cpu", "?engine=cpu&pack=models/smollm2-pack/"},
+		{"pack-gpu", "?engine=gpu&pack=models/smollm2-pack/"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := openPage(b, bctx, srv.URL+"/"+bc.query)
+			start := time.Now()
+			if s := p.waitState(10*time.Minute, "ready", "error"); s != "ready" {
+				p.fatalf("page state %q; #error: %s", s, p.text("#error"))
+			}
+			b.Logf("loaded in %v; %s", time.Since(start).Round(time.Millisecond), p.text("#engine"))
+			// 64 bytes of prompt are 64 tokens of the byte-level tokenizer.
+			prompt := strings.Repeat("abcdefgh", 8)
+			p.setField("#max-tokens", "32")
+			p.setField("#prompt", prompt)
+			b.ResetTimer()
+			for range b.N {
+				run1(p, chromedp.Click("#generate"))
+				if s := p.waitState(20*time.Minute, "done", "error"); s != "done" {
+					p.fatalf("page state %q; #error: %s", s, p.text("#error"))
+				}
+			}
+			b.StopTimer()
+			status := p.text("#status")
+			b.Logf("status: %s", status)
+			m := regexp.MustCompile(`([0-9.]+) tokens/s · prompt (\d+) tokens at ([0-9.]+) tokens/s`).FindStringSubmatch(status)
+			if m == nil {
+				b.Fatalf("#status %q does not give decode and prefill tokens/s", status)
+			}
+			decode, _ := strconv.ParseFloat(m[1], 64)
+			prefill, _ := strconv.ParseFloat(m[3], 64)
+			b.ReportMetric(decode, "decode-tok/s")
+			b.ReportMetric(prefill, "prefill-tok/s")
+			p.checkConsole(nil)
+			p.screenshot("page-smollm2-" + bc.name)
+		})
+	}
+}
+
+// BenchmarkPageKernels times the GPU kernels in the page's engine worker on the
+// browser's WebGPU adapter (SwiftShader here), all in one run on one device:
+// shaders.BenchKernels' plain copy, f32 and int8 matvecs (GB/s of weights; the figure is
+// their ratio to the copy's), the Q8 recomposition and a plain f32 matmul of the same
+// shape (GFLOP/s). Each kernel is a sub-benchmark reporting the worker's own timing;
+// compare with shaders' BenchmarkCopy, BenchmarkMatVec and BenchmarkRecompose natively.
+func BenchmarkPageKernels(b *testing.B) {
+	browser := findChromium(b)
+	_, srv := serveSite(b)
+	bctx, _ := startBrowser(b, browser)
+	p := openPage(b, bctx, srv.URL+"/")
+	r := run1(p, chromedp.Evaluate[protocol.BenchResult](`new Promise((resolve, reject) => {
+		const w = new Worker('worker.js');
+		const end = (f) => { clearTimeout(timer); w.terminate(); f(); };
+		const timer = setTimeout(() => end(() => reject(new Error('no benchResult after 10 min'))), 600000);
+		w.onerror = (e) => end(() => reject(new Error('worker: ' + e.message)));
+		w.onmessage = (e) => {
+			const m = e.data;
+			if (m.type === 'benchResult') end(() => resolve(m));
+			if (m.type === 'error') end(() => reject(new Error(m.message)));
+		};
+		w.postMessage({type: 'bench', seconds: 2});
+	})`, chromedp.EvalAwaitPromise))
+	if r.Adapter != nil {
+		b.Logf("adapter: %+v", *r.Adapter)
+	}
+	var copyGBps float64
+	for _, k := range r.Kernels {
+		if strings.HasPrefix(k.Name, "copy/") {
+			copyGBps = k.GBps
 		}
+		b.Run(k.Name, func(b *testing.B) {
+			b.ReportMetric(k.Seconds*1e9, "ns/op")
+			if k.GBps > 0 {
+				b.ReportMetric(k.GBps, "GB/s")
+			}
+			if k.GFLOPs > 0 {
+				b.ReportMetric(k.GFLOPs, "GFLOP/s")
+			}
+			if strings.HasPrefix(k.Name, "matvec") && copyGBps > 0 {
+				b.ReportMetric(k.GBps/copyGBps, "x-copy")
+			}
+		})
 	}
-	b.StopTimer()
-	status := p.text("#status")
-	b.Logf("status: %s", status)
-	m := regexp.MustCompile(`([0-9.]+) tokens/s · prompt (\d+) tokens at ([0-9.]+) tokens/s`).FindStringSubmatch(status)
-	if m == nil {
-		b.Fatalf("#status %q does not give decode and prefill tokens/s", status)
-	}
-	decode, _ := strconv.ParseFloat(m[1], 64)
-	prefill, _ := strconv.ParseFloat(m[3], 64)
-	b.ReportMetric(decode, "decode-tok/s")
-	b.ReportMetric(prefill, "prefill-tok/s")
-	p.screenshot("page-smollm2")
+	p.checkConsole(nil)
 }
 
 // screenshot writes a PNG of the page (quality 100 makes Chromium encode PNG) to $T2_SCREENSHOTS/name.png when that variable

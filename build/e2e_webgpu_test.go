@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/t2web/t2web/wasm/protocol"
+)
+
+// TestE2EWebGPU drives the page in headless Chromium with WebGPU on SwiftShader: with
+// ?engine=gpu the engine worker must run the GPU engine (package shaders' WGSL on the
+// browser's WebGPU), say so with the adapter it used, and generate exactly the greedy
+// tokens of the native CPU engine (t2 generate --greedy --engine cpu) on the same pack;
+// without ?engine the page must take the CPU engine on this software fallback adapter
+// and say why.
+func TestE2EWebGPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the site and runs Chromium; skipped with -short")
+	}
+	browser := findChromium(t)
+	site, srv := serveSite(t)
+	bctx, browserOut := startBrowser(t, browser)
+	packDir := filepath.Join(site, "models", "default")
+
+	for _, tc := range []struct {
+		name, prompt string
+		chat         bool
+	}{
+		{"chat", "Hello, t2web! What is 2+2?", true},
+		{"plain", "The quick brown fox", false},
+	} {
+		t.Run("gpu/"+tc.name, func(t *testing.T) {
+			p := openPage(t, bctx, srv.URL+"/?engine=gpu")
+			if s := p.waitState(3*time.Minute, "ready", "error"); s != "ready" {
+				p.fatalf("page state %q, want ready; #error: %s", s, p.text("#error"))
+			}
+			a := p.engine(protocol.EngineGPU)
+			t.Logf("#engine: %s; adapter %+v", p.text("#engine"), a)
+			if !strings.Contains(p.text("#engine"), "WebGPU") {
+				p.fatalf("#engine %q does not say WebGPU", p.text("#engine"))
+			}
+			got := p.generate(tc.prompt, tc.chat, 16)
+			want := nativeGenerate(t, []string{"--pack", packDir}, tc.prompt, tc.chat, 16)
+			if !slices.Equal(got, want) {
+				p.fatalf("page on WebGPU generated %v\nt2 generate --greedy --engine cpu gives %v", got, want)
+			}
+			t.Logf("%d tokens %v; status: %s", len(got), got, p.text("#status"))
+			p.checkConsole(nil)
+			p.screenshot("page-webgpu-" + tc.name)
+		})
+	}
+
+	t.Run("auto-fallback", func(t *testing.T) {
+		p := openPage(t, bctx, srv.URL+"/")
+		p.waitReady()
+		a := p.engine(protocol.EngineCPU)
+		msg := p.text("#engine")
+		t.Logf("#engine: %s", msg)
+		if !a.Fallback {
+			t.Skipf("the WebGPU adapter %+v is not a fallback one: the page rightly uses it", a)
+		}
+		if want := "WebGPU adapter is a software fallback"; !strings.Contains(msg, want) {
+			p.fatalf("#engine %q does not say %q", msg, want)
+		}
+		p.checkConsole(nil)
+	})
+
+	// The GPU engine runs packs: forced on a checkpoint folder, it says so.
+	t.Run("gpu/checkpoint", func(t *testing.T) {
+		if err := writeRandomModel(defaultModelConfig, 2, filepath.Join(site, "models", "hf")); err != nil {
+			t.Fatal(err)
+		}
+		p := openPage(t, bctx, srv.URL+"/?engine=gpu&model=models/hf/")
+		if s := p.waitState(time.Minute, "error", "ready"); s != "error" {
+			p.fatalf("page state %q, want error", s)
+		}
+		msg := p.text("#error")
+		t.Logf("#error: %s", msg)
+		if want := "runs packs"; !strings.Contains(msg, want) {
+			p.fatalf("#error %q does not say %q", msg, want)
+		}
+	})
+	if t.Failed() {
+		t.Logf("browser output:\n%s", browserOut.String())
+	}
+}
+
+// TestE2ENoWebGPU runs the page in a Chromium without WebGPU (no
+// --enable-unsafe-webgpu, and WebGPU switched off): the CPU engine must answer, and the
+// page must say that there is no WebGPU adapter.
+func TestE2ENoWebGPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the site and runs Chromium; skipped with -short")
+	}
+	browser := findChromium(t)
+	site, srv := serveSite(t)
+	bctx, browserOut := startBrowserFlags(t, browser, chromedp.Flag("disable-features", "WebGPU"))
+	packDir := filepath.Join(site, "models", "default")
+
+	for _, query := range []string{"", "?engine=gpu"} {
+		p := openPage(t, bctx, srv.URL+"/"+query)
+		if query == "" {
+			p.waitReady()
+			p.engine(protocol.EngineCPU)
+			msg := p.text("#engine")
+			t.Logf("#engine: %s", msg)
+			if want := "no WebGPU adapter: "; !strings.Contains(msg, want) {
+				p.fatalf("#engine %q does not say %q", msg, want)
+			}
+			const prompt = "The quick brown fox"
+			got := p.generate(prompt, false, 8)
+			if want := nativeGenerate(t, []string{"--pack", packDir}, prompt, false, 8); !slices.Equal(got, want) {
+				p.fatalf("page generated %v, t2 generate %v", got, want)
+			}
+			p.checkConsole(nil)
+			continue
+		}
+		// Forcing a GPU that does not exist is an error that says so.
+		if s := p.waitState(time.Minute, "error", "ready"); s != "error" {
+			p.fatalf("with %s: page state %q, want error", query, s)
+		}
+		msg := p.text("#error")
+		t.Logf("with %s: #error: %s", query, msg)
+		if !strings.Contains(msg, "engine=gpu") || !strings.Contains(msg, "no GPU adapter") {
+			p.fatalf("with %s: #error %q does not say that there is no adapter", query, msg)
+		}
+	}
+	if t.Failed() {
+		t.Logf("browser output:\n%s", browserOut.String())
+	}
+}
+
+// serveSite builds the site into a temporary folder and serves it until the test ends.
+func serveSite(t testing.TB) (string, *httptest.Server) {
+	t.Helper()
+	site := t.TempDir()
+	var buildLog bytes.Buffer
+	start := time.Now()
+	if err := buildSite(site, &buildLog); err != nil {
+		t.Fatalf("buildSite: %v\n%s", err, buildLog.String())
+	}
+	t.Logf("built the site in %v", time.Since(start).Round(time.Millisecond))
+	srv := httptest.NewServer(siteHandler(site, log.New(testWriter{t}, "serve: ", 0)))
+	t.Cleanup(srv.Close)
+	return site, srv
+}
+
+// startBrowserFlags starts headless Chromium without --enable-unsafe-webgpu, with extra
+// flags, for the rest of the test.
+func startBrowserFlags(t testing.TB, browser string, extra ...chromedp.ExecAllocatorOption) (context.Context, *syncBuffer) {
+	var out syncBuffer
+	opts := append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", "new"),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.CombinedOutput(&out),
+	}, extra...)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting %s: %v\n%s", browser, err, out.String())
+	}
+	return bctx, &out
+}
+
+// engine checks that the page's #engine line reports engine kind and returns the
+// adapter it reports; with the GPU engine there must be one.
+func (p *page) engine(kind string) protocol.Adapter {
+	p.t.Helper()
+	if got := p.attr("#engine", "data-engine"); got != kind {
+		p.fatalf("#engine data-engine %q, want %q; #engine: %s", got, kind, p.text("#engine"))
+	}
+	var a protocol.Adapter
+	js := p.attr("#engine", "data-adapter")
+	if js == "" {
+		if kind == protocol.EngineGPU {
+			p.fatalf("the page runs the GPU engine but reports no adapter; #engine: %s", p.text("#engine"))
+		}
+		return a
+	}
+	if err := json.Unmarshal([]byte(js), &a); err != nil {
+		p.fatalf("#engine data-adapter %q: %v", js, err)
+	}
+	if kind == protocol.EngineGPU && a.Vendor == "" && a.Architecture == "" && a.Description == "" {
+		p.fatalf("the page runs the GPU engine on an adapter it cannot name: %s", js)
+	}
+	return a
+}
+
+// generate types prompt, asks for maxTokens greedy tokens and returns their ids.
+func (p *page) generate(prompt string, chat bool, maxTokens int) []int {
+	p.t.Helper()
+	if got := p.value("#temperature"); got != "0" {
+		p.fatalf("temperature field is %q, want 0 (greedy by default)", got)
+	}
+	if on := run1(p, chromedp.Evaluate[bool](`document.querySelector('#chat').checked`)); on != chat {
+		run1(p, chromedp.Click("#chat"))
+	}
+	p.setField("#max-tokens", strconv.Itoa(maxTokens))
+	p.setField("#prompt", prompt)
+	run1(p, chromedp.Click("#generate"))
+	if s := p.waitState(5*time.Minute, "done", "error"); s != "done" {
+		p.fatalf("page state %q, want done; #error: %s", s, p.text("#error"))
+	}
+	var ids []int
+	if err := json.Unmarshal([]byte(p.text("#ids")), &ids); err != nil {
+		p.fatalf("#ids: %v", err)
+	}
+	return ids
+}
