@@ -1,0 +1,301 @@
+package svf
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/svf/tasks"
+)
+
+// Score modes of few-shot adaptation.
+const (
+	// ScoreAccuracy scores a candidate by the exact-match accuracy of its greedy answers
+	// to the examples, ties broken by the mean per-token log-likelihood of the reference
+	// answers (the reference implementation's score, plus the tie-break).
+	ScoreAccuracy = "accuracy"
+	// ScoreLikelihood scores by that log-likelihood alone: one teacher-forced pass, no
+	// generation.
+	ScoreLikelihood = "likelihood"
+)
+
+// FewShotOptions are the settings of few-shot adaptation.
+type FewShotOptions struct {
+	CEM      CEMOptions // InitMean 0 means 1/K
+	Score    string     // ScoreAccuracy (default) or ScoreLikelihood
+	PerLayer bool       // one α per expert and layer instead of one per expert
+	// MaxTokens bounds a greedy answer (100 when 0).
+	MaxTokens int
+	// Check decides whether an answer is right; tasks.Generic when nil.
+	Check func(tasks.Example, string) bool
+	// Sequential scores one candidate after another with SetZ instead of the whole
+	// population in the same forward passes: slower, the same scores (for tests and
+	// benchmarks).
+	Sequential bool
+	// MaxRows bounds the rows of one teacher-forced forward pass (4096 when 0).
+	MaxRows int
+}
+
+// FewShot is the few-shot strategy: a mixture of the pack's experts fitted by CEM to a
+// handful of the user's examples, then used for every question of that task.
+type FewShot struct {
+	choice Choice
+}
+
+func (f *FewShot) Name() string { return "few-shot" }
+
+// Choose returns the fitted mixture; the first pass's time is the adaptation's, spent once.
+func (f *FewShot) Choose(string) (*Choice, error) {
+	c := f.choice
+	return &c, nil
+}
+
+// Result is the adaptation: the mixture's α, z and the CEM history.
+func (f *FewShot) Result() *Choice { return &f.choice }
+
+// fewShotItem is one example, tokenised.
+type fewShotItem struct {
+	ex     tasks.Example
+	prompt []int
+	answer []int // the reference answer's tokens, as the model would write them
+}
+
+// Adapt fits α over experts (each z_k weighted, ARCHITECTURE §2) to examples with CEM and
+// returns the strategy answering with the best mixture. matrices are the pack's adapted
+// matrices (Manifest.Matrices). e runs m; the accuracy score needs e.MaxSeqs() ≥ 1 and
+// uses as many sequences as it has. Every example is used: an example whose prompt and
+// answer do not fit e's context is an error naming it.
+func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string, examples []tasks.Example, opt FewShotOptions) (*FewShot, error) {
+	start := time.Now()
+	if len(experts) == 0 {
+		return nil, fmt.Errorf("svf: few-shot: no experts to mix")
+	}
+	if len(examples) == 0 {
+		return nil, fmt.Errorf("svf: few-shot: no examples")
+	}
+	if opt.Score == "" {
+		opt.Score = ScoreAccuracy
+	}
+	if opt.Score != ScoreAccuracy && opt.Score != ScoreLikelihood {
+		return nil, fmt.Errorf("svf: few-shot: score %q, want %s or %s", opt.Score, ScoreAccuracy, ScoreLikelihood)
+	}
+	if opt.MaxTokens <= 0 {
+		opt.MaxTokens = 100
+	}
+	if opt.MaxRows <= 0 {
+		opt.MaxRows = 4096
+	}
+	if opt.Check == nil {
+		opt.Check = tasks.Generic
+	}
+	if opt.CEM.InitMean == 0 {
+		opt.CEM.InitMean = 1 / float64(len(experts))
+	}
+	items := make([]fewShotItem, len(examples))
+	for i, ex := range examples {
+		prompt, err := Prompt(m, ex.Input)
+		if err != nil {
+			return nil, fmt.Errorf("svf: few-shot: example %d: %w", i+1, err)
+		}
+		answer, err := answerTokens(m, ex.Input, prompt, ex.Output)
+		if err != nil {
+			return nil, fmt.Errorf("svf: few-shot: example %d: %w", i+1, err)
+		}
+		if len(answer) == 0 {
+			return nil, fmt.Errorf("svf: few-shot: example %d: empty output", i+1)
+		}
+		if len(prompt)+len(answer) > e.Context() {
+			return nil, fmt.Errorf("svf: few-shot: example %d: its question (%d tokens) and answer (%d tokens) exceed the context of %d tokens",
+				i+1, len(prompt), len(answer), e.Context())
+		}
+		items[i] = fewShotItem{ex: ex, prompt: prompt, answer: answer}
+	}
+	layers := 0
+	for _, name := range matrices {
+		layers = max(layers, layerOf(name)+1)
+	}
+	dim := len(experts)
+	if opt.PerLayer {
+		dim *= max(layers, 1)
+	}
+	s := &fewShotScorer{m: m, e: e, experts: experts, matrices: matrices, items: items, opt: opt, layers: max(layers, 1)}
+	res, err := CEM(dim, opt.CEM, s.score)
+	if err != nil {
+		return nil, fmt.Errorf("svf: few-shot: %w", err)
+	}
+	z, err := Mix(experts, s.alpha(res.Alpha), matrices)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(experts))
+	for k, x := range experts {
+		names[k] = x.Name
+	}
+	alpha := make([][]float64, len(experts))
+	for k := range experts {
+		if opt.PerLayer {
+			alpha[k] = slices.Clone(res.Alpha[k*s.layers : (k+1)*s.layers])
+		} else {
+			alpha[k] = []float64{res.Alpha[k]}
+		}
+	}
+	return &FewShot{choice: Choice{Strategy: "few-shot", Expert: "few-shot mixture", Z: z, Experts: names, Alpha: alpha,
+		CEM: res, Elapsed: time.Since(start)}}, nil
+}
+
+// fewShotScorer evaluates CEM populations on the examples.
+type fewShotScorer struct {
+	m        *model.Model
+	e        model.Engine
+	experts  []*Expert
+	matrices []string
+	items    []fewShotItem
+	opt      FewShotOptions
+	layers   int
+}
+
+// alpha turns a CEM point into Mix's α: one per expert, or one per expert and matrix from
+// the per-layer values.
+func (s *fewShotScorer) alpha(v []float64) [][]float64 {
+	out := make([][]float64, len(s.experts))
+	for k := range s.experts {
+		if !s.opt.PerLayer {
+			out[k] = []float64{v[k]}
+			continue
+		}
+		out[k] = make([]float64, len(s.matrices))
+		for i, name := range s.matrices {
+			out[k][i] = v[k*s.layers+max(layerOf(name), 0)]
+		}
+	}
+	return out
+}
+
+// score scores every candidate of a population.
+func (s *fewShotScorer) score(pop [][]float64) ([]Score, error) {
+	zs := make([]map[string][]float32, len(pop))
+	for i, v := range pop {
+		z, err := Mix(s.experts, s.alpha(v), s.matrices)
+		if err != nil {
+			return nil, err
+		}
+		zs[i] = z
+	}
+	return scorePopulation(s.m, s.e, zs, s.items, s.opt)
+}
+
+// scorePopulation scores candidate z's on tokenised examples: batched (the population in
+// the engine at once) unless opt.Sequential.
+func scorePopulation(m *model.Model, e model.Engine, zs []map[string][]float32, items []fewShotItem, opt FewShotOptions) ([]Score, error) {
+	scores := make([]Score, len(zs))
+	if opt.Sequential {
+		for c, z := range zs {
+			if err := e.SetZ(z); err != nil {
+				return nil, err
+			}
+			one, err := scoreCandidates(m, e, []int{-1}, items, opt)
+			if err != nil {
+				return nil, err
+			}
+			scores[c] = one[0]
+		}
+		return scores, e.SetZ(nil)
+	}
+	if err := e.SetPopulation(zs); err != nil {
+		return nil, err
+	}
+	defer e.SetPopulation(nil)
+	cands := make([]int, len(zs))
+	for i := range cands {
+		cands[i] = i
+	}
+	return scoreCandidates(m, e, cands, items, opt)
+}
+
+// scoreCandidates scores each of cands (population indices; −1 is the engine's current z)
+// on every item.
+func scoreCandidates(m *model.Model, e model.Engine, cands []int, items []fewShotItem, opt FewShotOptions) ([]Score, error) {
+	type pair struct{ c, i int } // candidate index in cands, item
+	var pairs []pair
+	for c := range cands {
+		for i := range items {
+			pairs = append(pairs, pair{c, i})
+		}
+	}
+	scores := make([]Score, len(cands))
+	if opt.Score == ScoreAccuracy {
+		right := make([]int, len(cands))
+		for lo := 0; lo < len(pairs); lo += e.MaxSeqs() {
+			chunk := pairs[lo:min(lo+e.MaxSeqs(), len(pairs))]
+			prompts := make([][]int, len(chunk))
+			samplers := make([]*model.Sampler, len(chunk))
+			var pc []int
+			if cands[0] >= 0 {
+				pc = make([]int, len(chunk))
+			}
+			for j, p := range chunk {
+				prompts[j], samplers[j] = items[p.i].prompt, model.Greedy()
+				if pc != nil {
+					pc[j] = cands[p.c]
+				}
+			}
+			outs, _, err := model.GenerateCandidates(e, prompts, pc, samplers, opt.MaxTokens, m.EOS)
+			if err != nil {
+				return nil, err
+			}
+			for j, p := range chunk {
+				if opt.Check(items[p.i].ex, m.Tokenizer.Decode(outs[j], true)) {
+					right[p.c]++
+				}
+			}
+		}
+		for c := range cands {
+			scores[c].Value = float64(right[c]) / float64(len(items))
+		}
+	}
+	// Mean per-token log-likelihood of the reference answers, teacher-forced: as many
+	// pairs per forward pass as the engine's sequences and opt.MaxRows allow.
+	logp := make([]float64, len(cands))
+	tokens := 0
+	for _, it := range items {
+		tokens += len(it.answer)
+	}
+	logits := make([]float32, m.Config.VocabSize)
+	for lo := 0; lo < len(pairs); {
+		var b model.Batch
+		hi := lo
+		for hi < len(pairs) && hi-lo < e.MaxSeqs() {
+			it := items[pairs[hi].i]
+			rows := len(it.prompt) + len(it.answer) - 1
+			if hi > lo && b.Len()+rows > opt.MaxRows {
+				break
+			}
+			e.Clear(hi - lo)
+			addScored(&b, it.prompt, it.answer, hi-lo, cands[pairs[hi].c])
+			hi++
+		}
+		if err := e.Forward(&b); err != nil {
+			return nil, err
+		}
+		row := 0
+		for _, p := range pairs[lo:hi] {
+			lp, err := sumLogP(e, logits, row, items[p.i].answer)
+			if err != nil {
+				return nil, err
+			}
+			row += len(items[p.i].answer)
+			logp[p.c] += lp
+		}
+		lo = hi
+	}
+	for c := range cands {
+		mean := logp[c] / float64(tokens)
+		if opt.Score == ScoreAccuracy {
+			scores[c].Tie = mean
+		} else {
+			scores[c].Value = mean
+		}
+	}
+	return scores, nil
+}

@@ -1,0 +1,258 @@
+package svf
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/tokenizer"
+	"github.com/t2web/t2web/svf/tasks"
+)
+
+// chatConfig is a small Llama with the byte-level ChatML tokenizer of the demo model
+// (<|im_end|> = 258 ends a turn).
+const chatConfig = `{
+  "architectures": ["LlamaForCausalLM"], "vocab_size": 259, "hidden_size": 48,
+  "intermediate_size": 112, "num_hidden_layers": 2, "num_attention_heads": 4,
+  "num_key_value_heads": 2, "max_position_embeddings": 320, "rms_norm_eps": 1e-5,
+  "rope_theta": 10000, "tie_word_embeddings": false, "eos_token_id": [256, 258]
+}`
+
+// chatPack converts a random checkpoint of chatConfig with a ChatML template into an f32
+// pack adapting MLP and attention, with four experts of random z: math, code, reasoning
+// and cls.
+func chatPack(t *testing.T) (*Pack, []*Expert) {
+	t.Helper()
+	dir := writeRandomCheckpoint(t, chatConfig, 5)
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), tokenizer.ByteLevelJSON([]string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}), 0o644)
+	const template = `{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`
+	cfg, _ := json.Marshal(map[string]string{"eos_token": "<|im_end|>", "chat_template": template})
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644)
+	_, p := convert(t, dir, ConvertOptions{Quant: QuantF32, Targets: []string{"mlp", "attn"}})
+	var experts []*Expert
+	for i, domain := range []string{"math", "code", "reasoning", "cls"} {
+		experts = append(experts, &Expert{Name: domain, Domain: domain, Z: randomZ(p, uint64(10+i), 0.2, 1.8)})
+	}
+	return p, experts
+}
+
+// TestDispatchScores: the prompt strategy scores every label — its tokens and the end of
+// the turn — in one batched forward pass, and the scores equal those of scoring each label
+// alone; the chosen expert is the likeliest label's; the cls-expert strategy runs the
+// first pass with the classification expert applied.
+func TestDispatchScores(t *testing.T) {
+	p, experts := chatPack(t)
+	m, err := p.Load(MergedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imEnd, _ := m.Tokenizer.TokenID("<|im_end|>")
+	question := "Ann has 7 pens. Ann buys 5, then loses 3. How many pens does Ann have now?"
+	for _, cls := range []*Expert{nil, experts[3]} {
+		d, err := NewDispatch(m, e, experts, cls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Labels(); !slices.Equal(got, []string{"code", "math", "reasoning", "other"}) {
+			t.Fatalf("labels %v", got)
+		}
+		c, err := d.Choose(question)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Labels) != 4 || c.Strategy != d.Name() {
+			t.Fatalf("%s: %d label scores, strategy %q", d.Name(), len(c.Labels), c.Strategy)
+		}
+		// Each label alone, in a fresh sequence, under the first pass's z.
+		var z map[string][]float32
+		if cls != nil {
+			z = cls.Z
+		}
+		if err := e.SetZ(z); err != nil {
+			t.Fatal(err)
+		}
+		q := tasks.ClassificationPrompt(question, d.Labels())
+		prompt, _ := Prompt(m, q)
+		for _, l := range c.Labels {
+			ans, err := answerTokens(m, q, prompt, l.Label)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ans[len(ans)-1] != imEnd || m.Tokenizer.Decode(ans[:len(ans)-1], false) != l.Label {
+				t.Fatalf("label %q scored as tokens %v", l.Label, ans)
+			}
+			ids := append(slices.Clone(prompt), ans...)
+			positions := make([]int, len(ans))
+			for j := range positions {
+				positions[j] = len(prompt) - 1 + j
+			}
+			var want float64
+			for j, row := range logitsAt(t, e, ids[:len(ids)-1], positions) {
+				want += logSoftmaxAt(row, ans[j])
+			}
+			if math.Abs(want-l.LogP) > 1e-4 || l.Tokens != len(ans) {
+				t.Errorf("%s: label %s: batched log p %.6f over %d tokens, alone %.6f over %d", d.Name(), l.Label, l.LogP, l.Tokens, want, len(ans))
+			}
+		}
+		top := c.Labels[0]
+		for _, l := range c.Labels[1:] {
+			if l.LogP > top.LogP {
+				t.Errorf("labels not best first: %+v", c.Labels)
+			}
+		}
+		wantExpert := top.Expert
+		if wantExpert == "" {
+			wantExpert = "base"
+		}
+		if c.Expert != wantExpert || (top.Label == tasks.Other) != (c.Z == nil) {
+			t.Errorf("%s: chose %q for top label %q", d.Name(), c.Expert, top.Label)
+		}
+		t.Logf("%s: %+v → %s", d.Name(), c.Labels, c.Expert)
+	}
+	if _, err := NewDispatch(m, e, experts[3:], nil); err == nil {
+		t.Error("a dispatch with only a cls expert was accepted")
+	}
+	small, _ := model.NewCPU(m, model.CPUOptions{MaxSeqs: 2})
+	if _, err := NewDispatch(m, small, experts, nil); err == nil || !strings.Contains(err.Error(), "sequences") {
+		t.Errorf("an engine of 2 sequences for 4 labels: %v", err)
+	}
+}
+
+// fewShotExamples are examples whose outputs are what model m answers greedily under z:
+// a mixture reproducing z answers all of them.
+func fewShotExamples(t *testing.T, m *model.Model, e model.Engine, z map[string][]float32, questions []string) []tasks.Example {
+	t.Helper()
+	if err := e.SetZ(z); err != nil {
+		t.Fatal(err)
+	}
+	var exs []tasks.Example
+	for _, q := range questions {
+		exs = append(exs, tasks.Example{Input: q})
+	}
+	res, err := Evaluate(m, e, exs, func(tasks.Example, string) bool { return true }, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range exs {
+		exs[i].Output = res.Items[i].Answer
+	}
+	if err := e.SetZ(nil); err != nil {
+		t.Fatal(err)
+	}
+	return exs
+}
+
+// TestFewShotBatchedEqualsSequential: scoring a population in the same forward passes
+// gives each candidate the accuracy and log-likelihood of scoring it alone with SetZ.
+func TestFewShotBatchedEqualsSequential(t *testing.T) {
+	p, experts := chatPack(t)
+	m, err := p.Load(FactoredPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs := fewShotExamples(t, m, e, experts[0].Z, []string{"2+2?", "Who is tallest?", "x = 3"})
+	var items []fewShotItem
+	for _, ex := range exs {
+		prompt, _ := Prompt(m, ex.Input)
+		ans, err := answerTokens(m, ex.Input, prompt, ex.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, fewShotItem{ex: ex, prompt: prompt, answer: ans})
+	}
+	zs := []map[string][]float32{experts[0].Z, nil, randomZ(p, 40, 0, 2), experts[1].Z, randomZ(p, 41, 0.5, 1)}
+	for _, mode := range []string{ScoreAccuracy, ScoreLikelihood} {
+		opt := FewShotOptions{Score: mode, MaxTokens: 6, MaxRows: 40, Check: tasks.Generic}
+		batched, err := scorePopulation(m, e, zs, items, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.Sequential = true
+		seq, err := scorePopulation(m, e, zs, items, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c := range zs {
+			if batched[c].Value != seq[c].Value && (mode == ScoreAccuracy || math.Abs(batched[c].Value-seq[c].Value) > 1e-5) ||
+				math.Abs(batched[c].Tie-seq[c].Tie) > 1e-5 {
+				t.Errorf("%s: candidate %d: batched %+v, sequential %+v", mode, c, batched[c], seq[c])
+			}
+		}
+		if mode == ScoreAccuracy && batched[0].Value != 1 {
+			t.Errorf("the expert whose answers the examples are scores %v, want 1", batched[0].Value)
+		}
+		t.Logf("%s: %+v", mode, batched)
+	}
+}
+
+// TestAdapt: on examples answered by one expert, CEM over the mixture of two finds a
+// mixture that answers all of them, reports α per expert (per layer with PerLayer) and
+// its history, and refuses examples it cannot use.
+func TestAdapt(t *testing.T) {
+	p, experts := chatPack(t)
+	m, err := p.Load(FactoredPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs := fewShotExamples(t, m, e, experts[1].Z, []string{"2+2?", "Who is tallest?", "x = 3", "print(7)"})
+	for _, perLayer := range []bool{false, true} {
+		opt := FewShotOptions{CEM: DefaultCEM(), MaxTokens: 6, PerLayer: perLayer}
+		opt.CEM.Iters, opt.CEM.Population, opt.CEM.Elites = 4, 16, 4
+		steps := 0
+		opt.CEM.Progress = func(CEMStep) { steps++ }
+		f, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, exs, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := f.Choose("anything")
+		wantLen := 1
+		if perLayer {
+			wantLen = 2
+		}
+		if len(c.Alpha) != 2 || len(c.Alpha[0]) != wantLen || !slices.Equal(c.Experts, []string{"math", "code"}) || c.Z == nil {
+			t.Fatalf("per-layer %v: α %v over %v", perLayer, c.Alpha, c.Experts)
+		}
+		if c.CEM.Best.Value != 1 || steps != len(c.CEM.History) || steps == 0 {
+			t.Errorf("per-layer %v: best %+v after %d iterations (%d progress calls)", perLayer, c.CEM.Best, len(c.CEM.History), steps)
+		}
+		// The returned z is the mixture of the returned α.
+		if err := e.SetZ(c.Z); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Evaluate(m, e, exs, tasks.Generic, 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Correct != len(exs) {
+			t.Errorf("per-layer %v: the chosen mixture answers %d of %d", perLayer, res.Correct, len(exs))
+		}
+		t.Logf("per-layer %v: α %v, best %+v, %s after %d", perLayer, c.Alpha, c.CEM.Best, c.CEM.Stopped, len(c.CEM.History))
+	}
+	long := []tasks.Example{{Input: strings.Repeat("long question ", 30), Output: "x"}}
+	if _, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, long, FewShotOptions{CEM: DefaultCEM()}); err == nil || !strings.Contains(err.Error(), "example 1") {
+		t.Errorf("an example longer than the context: %v", err)
+	}
+	if _, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, nil, FewShotOptions{CEM: DefaultCEM()}); err == nil {
+		t.Error("no examples accepted")
+	}
+	if _, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, exs, FewShotOptions{CEM: DefaultCEM(), Score: "best"}); err == nil {
+		t.Error("an unknown score mode accepted")
+	}
+}
