@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/enginetest"
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/model/tokenizer"
@@ -111,4 +112,111 @@ func decodeRate(b *testing.B, e model.Engine) float64 {
 		}
 	}
 	return steps / time.Since(start).Seconds()
+}
+
+// populationBenchConfig has SmolLM2-135M's layer and vocabulary shapes (hidden 576,
+// 9/3 heads, MLP 1536, vocabulary 49152) and two of its 30 layers.
+const populationBenchConfig = `{
+  "architectures": ["LlamaForCausalLM"], "vocab_size": 49152, "hidden_size": 576,
+  "intermediate_size": 1536, "num_hidden_layers": 2, "num_attention_heads": 9,
+  "num_key_value_heads": 3, "max_position_embeddings": 2048, "rms_norm_eps": 1e-5,
+  "rope_theta": 100000, "tie_word_embeddings": true, "eos_token_id": 256
+}`
+
+// BenchmarkPopulation measures one CEM iteration's evaluation — 32 candidates (random
+// z on every adapted matrix) × 4 sequences of 8 tokens, logits of each sequence's last
+// row — as one population forward (SetPopulation, then a batch of 1024 rows tagged
+// with their candidates) against 32 rounds of SetZ and a plain forward of 32 rows, on
+// the GPU engine and the CPU engine, over an int8 MLP pack of two SmolLM2-135M-shaped
+// layers. The CPU engine loads the pack on the factored path (SetZ is free there; the
+// merged path would recompose every matrix per candidate). ms/eval is the time of one
+// whole evaluation. Run with -benchtime 1x.
+func BenchmarkPopulation(b *testing.B) {
+	const P, S, L = 32, 4, 8
+	p := randomPack(b, populationBenchConfig, 1, svf.ConvertOptions{Quant: svf.QuantInt8})
+	zs := enginetest.RandomZs(ranks(p), P, -1, 9)
+	prompts := make([][]int, S)
+	for i := range prompts {
+		for j := range L {
+			prompts[i] = append(prompts[i], (i*131+j*17)%256)
+		}
+	}
+	m, err := p.Load(svf.FactoredPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: P * S, Context: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := device(b)
+	gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: P * S, Context: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer gpu.Close()
+	// wait reads one row of logits, so the GPU's queue has run.
+	row := make([]float32, m.Config.VocabSize)
+	wait := func(e model.Engine) {
+		if err := e.Logits(row, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	batched := func(e model.Engine) {
+		if err := e.SetPopulation(zs); err != nil {
+			b.Fatal(err)
+		}
+		var batch model.Batch
+		for s := range P * S {
+			e.Clear(s)
+		}
+		for c := range P {
+			for i, pr := range prompts {
+				for pos, id := range pr {
+					batch.AddCand(id, pos, c*S+i, c, pos == L-1)
+				}
+			}
+		}
+		if err := e.Forward(&batch); err != nil {
+			b.Fatal(err)
+		}
+		wait(e)
+	}
+	sequential := func(e model.Engine) {
+		var batch model.Batch
+		for _, z := range zs {
+			if err := e.SetZ(z); err != nil {
+				b.Fatal(err)
+			}
+			batch.Reset()
+			for i, pr := range prompts {
+				e.Clear(i)
+				for pos, id := range pr {
+					batch.Add(id, pos, i, pos == L-1)
+				}
+			}
+			if err := e.Forward(&batch); err != nil {
+				b.Fatal(err)
+			}
+			wait(e)
+		}
+	}
+	for _, eng := range []struct {
+		name string
+		e    model.Engine
+	}{{"gpu", gpu}, {"cpu", cpu}} {
+		for _, mode := range []struct {
+			name string
+			run  func(model.Engine)
+		}{{"batched", batched}, {"sequential", sequential}} {
+			b.Run(eng.name+"/"+mode.name, func(b *testing.B) {
+				mode.run(eng.e) // compile kernels and record the passes first
+				b.ResetTimer()
+				for range b.N {
+					mode.run(eng.e)
+				}
+				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/eval")
+			})
+		}
+	}
 }
