@@ -180,6 +180,39 @@ func TestEnginePopulation(t *testing.T) {
 			worst := enginetest.Population(t, gpu, zs, smallPrompts, 2, 1e-4)
 			t.Logf("max |Δlogit| population vs SetZ: %.3g", worst)
 			enginetest.GreedyPopulation(t, gpu, zs, smallPrompts, 6)
+			populationErrors(t, gpu, p)
 		})
+	}
+}
+
+// populationErrors: SetPopulation refuses a z of the wrong rank or for a matrix that is
+// not adapted, naming the candidate; a population batch needs a population and
+// candidates in range.
+func populationErrors(t *testing.T, e *Engine, p *svf.Pack) {
+	t.Helper()
+	name := p.Manifest.Matrices[0]
+	if err := e.SetPopulation([]map[string][]float32{nil, {name: make([]float32, 3)}}); err == nil ||
+		!strings.Contains(err.Error(), "candidate 1: z for "+name+" has 3 values") {
+		t.Errorf("z of the wrong rank: %v", err)
+	}
+	if err := e.SetPopulation([]map[string][]float32{{"model.embed_tokens": nil}}); err == nil ||
+		!strings.Contains(err.Error(), "not adapted") {
+		t.Errorf("z for the embedding: %v", err)
+	}
+	var b model.Batch
+	b.AddCand(1, 0, 0, 0, true)
+	if err := e.Forward(&b); err == nil || !strings.Contains(err.Error(), "no population") {
+		t.Errorf("candidates without a population: %v", err)
+	}
+	if err := e.SetPopulation([]map[string][]float32{nil, nil}); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	b.AddCand(1, 0, 0, 2, true)
+	if err := e.Forward(&b); err == nil || !strings.Contains(err.Error(), "outside the population") {
+		t.Errorf("candidate out of range: %v", err)
+	}
+	if err := e.SetPopulation(nil); err != nil {
+		t.Fatal(err)
 	}
 }
