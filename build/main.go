@@ -29,6 +29,8 @@ func commands() map[string]command {
 		"random-model": {cmdRandomModel, "write a random-weight checkpoint folder for a config"},
 		"convert":      {cmdConvert, "make a pack (SVD-decomposed, quantised) from a checkpoint folder"},
 		"expert":       {cmdExpert, "add (new, mix) or show a pack's SVF experts"},
+		"ask":          {cmdAsk, "answer a question with two passes: an expert chosen by the first, the answer by the second"},
+		"adapt":        {cmdAdapt, "fit a mixture of a pack's experts to a file of examples (few-shot CEM)"},
 		"eval":         {cmdEval, "measure accuracy on a task of the suite or on a file of examples"},
 		"train-expert": {cmdTrainExpert, "train an SVF expert of a pack on a task with REINFORCE"},
 		"train-base":   {cmdTrainBase, "train the demo's base model from scratch on the task suite"},
