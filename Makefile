@@ -57,14 +57,32 @@ bench: deps
 generate:
 	GOOS=js GOARCH=wasm $(GO) generate ./web
 
-# The demo: a base model trained here on the task suite (P1·5). `make demo` rebuilds it from
-# scratch; demo-base resumes from demo/base.ckpt when a run was interrupted.
-.PHONY: demo demo-base
+# The demo: a base model trained here on the task suite (P1·5), its int8 pack and four
+# experts, all committed. `make demo` rebuilds them from scratch (about 1½ hours on 2 idle
+# cores); demo-base resumes from demo/base.ckpt when a run was interrupted.
+.PHONY: demo demo-base demo-pack results
+T2SIMD := GOEXPERIMENT=simd $(GO) run ./build
+DEMO_EXPERT := --batch 64 --micro 16 --iters 40 --val-every 5 --val-n 100 --seed 1
 
-## demo-base: train the demo's base model into demo/base (about 40 minutes on 2 idle cores,
-## more on a shared machine; if the 120-minute guard stops it, run it again to continue)
+## demo-base: train the demo's base model into demo/base (about 30 minutes on 2 idle cores,
+## more on a shared machine; if the guard stops it, run it again to continue)
 demo-base:
-	GOEXPERIMENT=simd $(GO) run ./build train-base --out demo/base --steps 5000 --seed 1 --checkpoint demo/base.ckpt --minutes 120
+	$(T2SIMD) train-base --out demo/base --steps 4000 --seed 1 --checkpoint demo/base.ckpt --minutes 110
 
-## demo: rebuild the demo from scratch
-demo: demo-base
+## demo-pack: decompose demo/base into the int8 pack demo/pack and train its experts
+demo-pack:
+	rm -rf demo/pack
+	$(GO) run ./build convert --model demo/base --out demo/pack --targets mlp,attn
+	$(T2SIMD) train-expert --pack demo/pack --task math --name math $(DEMO_EXPERT)
+	$(T2SIMD) train-expert --pack demo/pack --task code --name code $(DEMO_EXPERT)
+	$(T2SIMD) train-expert --pack demo/pack --task reasoning --name reasoning $(DEMO_EXPERT)
+	$(T2SIMD) train-expert --pack demo/pack --task cls --name cls $(DEMO_EXPERT)
+
+## demo: rebuild the demo from scratch: base model, pack, experts, results table
+demo:
+	rm -rf demo/base demo/base.ckpt
+	$(MAKE) demo-base demo-pack results
+
+## results: measure docs/RESULTS.md (and docs/results.json) on the committed demo pack
+results:
+	$(GO) run ./build eval --pack demo/pack --table docs/RESULTS.md

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,7 @@ import (
 
 // cmdEval measures a model's accuracy on a task of the suite or on a file of examples.
 func cmdEval(args []string, stdout, stderr io.Writer) error {
-	fs := flags("eval", "(--pack DIR [--expert E | --mix a:0.3,b:0.7] | --model DIR) (--task T [--n N] [--seed S] [--split test] | --examples FILE.jsonl) [--json]", stderr)
+	fs := flags("eval", "(--pack DIR [--expert E | --mix a:0.3,b:0.7] | --model DIR) (--task T [--n N] [--seed S] [--split test] | --examples FILE.jsonl) [--json]\n       t2 eval --pack DIR --table docs/RESULTS.md [--n 200] [--seed 1]", stderr)
 	src := addSourceFlags(fs)
 	taskName := fs.String("task", "", "task of the suite (t2 tasks list)")
 	n := fs.Int("n", 100, "examples of the task to answer")
@@ -23,8 +24,24 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	maxTokens := fs.Int("max-tokens", 100, "longest answer in `tokens` (the task suite's worked solutions are at most 92 bytes)")
 	batch := fs.Int("batch", 16, "examples answered together in one batch")
 	asJSON := fs.Bool("json", false, "print the result, with every item, as JSON")
+	table := fs.String("table", "", "write the demo's results table to this Markdown `file` (and results.json, every item's outcome, next to it): "+
+		"every task of the suite on its test split, base vs experts (--n 200 unless given)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *table != "" {
+		proto := defaultResults
+		proto.Seed, proto.MaxTokens = *seed, *maxTokens
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "n" {
+				proto.N = *n
+			}
+		})
+		if src.pack == "" || src.expert != "" || src.mix != "" || *taskName != "" || *examples != "" || *splitName != "test" || *asJSON || fs.NArg() != 0 || proto.N <= 0 || *batch <= 0 {
+			fs.Usage()
+			return errUsage
+		}
+		return runResults(src.pack, *table, proto, *batch, stderr)
 	}
 	if !src.given() || (*taskName == "") == (*examples == "") || fs.NArg() != 0 || *n <= 0 || *batch <= 0 {
 		fs.Usage()
