@@ -81,7 +81,8 @@ func openEngine(kind string, fsys *httpFS, p *svf.Pack) (o opened, err error) {
 	if err != nil {
 		return o, err
 	}
-	if o.e, err = model.NewCPU(o.m, model.CPUOptions{MaxSeqs: 1}); err != nil {
+	seqs, context := engineSeqs(o.m.Config, p)
+	if o.e, err = model.NewCPU(o.m, model.CPUOptions{MaxSeqs: seqs, Context: context}); err != nil {
 		return o, err
 	}
 	return o, nil
@@ -99,7 +100,8 @@ func openGPU(o *opened, dev *gpuDevice, fsys *httpFS, p *svf.Pack) error {
 		shards[s.File] = true
 	}
 	fsys.transient = func(name string) bool { return shards[name] }
-	e, err := shaders.NewEngine(dev.Device, p, shaders.EngineOptions{MaxSeqs: 1})
+	seqs, context := engineSeqs(p.Config, p)
+	e, err := shaders.NewEngine(dev.Device, p, shaders.EngineOptions{MaxSeqs: seqs, Context: context})
 	if err == nil {
 		// The recomposition of the adapted matrices at z = 1 is under way: a software
 		// adapter may take minutes.

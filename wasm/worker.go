@@ -36,13 +36,19 @@ type worker struct {
 	onMsg   safejs.Func
 	yielder *yielder
 
-	generates atomic.Int64 // generate requests received so far
-	stopUpTo  atomic.Int64 // a stop request ends the generate requests numbered up to this
+	generates atomic.Int64 // generate, ask and adapt requests received so far
+	stopUpTo  atomic.Int64 // a stop request ends the requests numbered up to this
 
 	m      *model.Model
 	engine model.Engine // model.CPU or shaders.Engine
 	dev    *gpuDevice   // the WebGPU device of a shaders.Engine, else nil
 	url    string       // the model's folder as requested
+
+	pack    *svf.Pack            // the loaded pack, nil for a checkpoint folder
+	experts []*expert            // the pack's experts, then adapted and imported ones
+	latest  string               // the latest adapted mixture's name
+	zSet    map[string][]float32 // the z on the engine, nil for the base weights
+	zDirty  bool                 // the engine's z may not be zSet: set it again
 }
 
 // request is one message from the page, as JSON, with the number of a generate request.
@@ -103,7 +109,7 @@ func (w *worker) receive(_ safejs.Value, args []safejs.Value) any {
 	case protocol.TypeStop:
 		w.stopUpTo.Store(w.generates.Load())
 		return nil
-	case protocol.TypeGenerate:
+	case protocol.TypeGenerate, protocol.TypeAsk, protocol.TypeAdapt:
 		r.seq = w.generates.Add(1)
 	}
 	select {
@@ -150,6 +156,33 @@ func (w *worker) handle(r request) (err error) {
 			return fmt.Errorf("bench message: %w", err)
 		}
 		return w.bench(req)
+	case protocol.TypeAsk:
+		var req protocol.Ask
+		if err := json.Unmarshal(r.data, &req); err != nil {
+			return fmt.Errorf("ask message: %w", err)
+		}
+		return w.ask(req, r.seq)
+	case protocol.TypeAdapt:
+		var req protocol.Adapt
+		if err := json.Unmarshal(r.data, &req); err != nil {
+			return fmt.Errorf("adapt message: %w", err)
+		}
+		return w.adapt(req, r.seq)
+	case protocol.TypeListExperts:
+		w.postExperts()
+		return nil
+	case protocol.TypeExportExpert:
+		var req protocol.ExportExpert
+		if err := json.Unmarshal(r.data, &req); err != nil {
+			return fmt.Errorf("exportExpert message: %w", err)
+		}
+		return w.exportExpert(req)
+	case protocol.TypeImportExpert:
+		var req protocol.ImportExpert
+		if err := json.Unmarshal(r.data, &req); err != nil {
+			return fmt.Errorf("importExpert message: %w", err)
+		}
+		return w.importExpert(req)
 	}
 	return fmt.Errorf("unknown message type %q", r.typ)
 }
@@ -183,8 +216,12 @@ func (w *worker) load(req protocol.Load) error {
 		return err
 	}
 	var info *protocol.PackInfo
+	var experts []*expert
 	if err == nil {
 		if info, err = packInfo(p); err != nil {
+			return err
+		}
+		if experts, err = loadExperts(p); err != nil {
 			return err
 		}
 	} else {
@@ -196,6 +233,7 @@ func (w *worker) load(req protocol.Load) error {
 	}
 	w.closeEngine()
 	w.m, w.engine, w.dev, w.url = o.m, o.e, o.dev, fsys.display
+	w.pack, w.experts, w.latest, w.zSet, w.zDirty = p, experts, "", nil, false
 
 	c := o.m.Config
 	w.post(protocol.Loaded{
@@ -204,6 +242,7 @@ func (w *worker) load(req protocol.Load) error {
 		Context: o.e.Context(), Chat: o.m.Chat != nil, Engine: o.kind, Pack: info,
 		EngineReason: o.reason, Adapter: o.adapter,
 	})
+	w.postExperts()
 	return nil
 }
 
@@ -216,6 +255,7 @@ func (w *worker) closeEngine() {
 		w.dev.Close()
 	}
 	w.m, w.engine, w.dev = nil, nil, nil
+	w.pack, w.experts, w.latest, w.zSet = nil, nil, "", nil
 }
 
 // packInfo describes pack p for the page.
@@ -247,8 +287,17 @@ func (w *worker) generate(req protocol.Generate, seq int64) error {
 	if err != nil {
 		return err
 	}
+	if err := w.setZ(nil); err != nil {
+		return err
+	}
+	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, time.Time{})
+}
+
+// stream generates the continuation of prompt, a Token message per token, then Done; a
+// non-zero since is when an ask's second pass began (Done.SecondMs).
+func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed uint64, seq int64, since time.Time) error {
 	s := model.NewSampler(model.SamplerParams{
-		Temperature: req.Temperature, TopK: defaultTopK, TopP: defaultTopP, Seed: req.Seed,
+		Temperature: temperature, TopK: defaultTopK, TopP: defaultTopP, Seed: seed,
 	})
 	dec := w.m.Tokenizer.NewDecoder(true)
 	stopped := func() bool { return w.stopUpTo.Load() >= seq }
@@ -256,7 +305,7 @@ func (w *worker) generate(req protocol.Generate, seq int64) error {
 	var n int
 	var first, last time.Time
 	start := time.Now()
-	out, err := model.Generate(w.engine, prompt, s, req.MaxTokens, w.m.EOS, func(id int) bool {
+	out, err := model.Generate(w.engine, prompt, s, maxTokens, w.m.EOS, func(id int) bool {
 		last = time.Now()
 		if n == 0 {
 			first = last
@@ -284,6 +333,9 @@ func (w *worker) generate(req protocol.Generate, seq int64) error {
 	}
 	if n > 1 {
 		done.TokensPerSecond = float64(n-1) / last.Sub(first).Seconds()
+	}
+	if !since.IsZero() {
+		done.SecondMs = ms(time.Since(since))
 	}
 	w.post(done)
 	return nil

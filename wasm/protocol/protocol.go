@@ -8,6 +8,11 @@
 //	{type:"generate", prompt, chat, maxTokens, temperature, seed} Generate
 //	{type:"stop"}                                              Stop
 //	{type:"bench", seconds}                                    Bench
+//	{type:"ask", question, history, strategy, maxTokens, …}    Ask, a two-pass answer
+//	{type:"adapt", examples, score, perLayer, iters, …}        Adapt, few-shot CEM
+//	{type:"experts"}                                           ListExperts
+//	{type:"exportExpert", name}                                ExportExpert
+//	{type:"importExpert", name, data}                          ImportExpert
 //
 // and the worker answers with
 //
@@ -16,12 +21,23 @@
 //	{type:"token", id, text}                  Token, one per generated token
 //	{type:"done", ids, tokensPerSecond, …}    Done, when a generation ends
 //	{type:"benchResult", adapter, kernels}    BenchResult, the kernels' speeds
+//	{type:"choice", expert, labels, alpha, …} Choice, an ask's first pass, before its tokens
+//	{type:"adaptProgress", iter, best, mean…} AdaptProgress, per CEM iteration
+//	{type:"adapted", name, alpha, best, …}    Adapted, when an adaptation ends
+//	{type:"expertList", experts}              ExpertList, the experts and their z maps
+//	{type:"expertFile", name, data}           ExpertFile, an exported expert
 //	{type:"error", message}                   Error, when a request fails
 //	{type:"log", level, text}                 Log, the worker's console output
 //
 // Requests are handled one at a time, in order; one that fails answers Error and nothing
-// else. Stop is not queued: it ends the generations requested before it, the running one
-// after its next token, and its Done has Stopped set.
+// else. Stop is not queued: it ends the generations, asks and adaptations requested before it:
+// a generation after its next token (its Done has Stopped set), an adaptation after its
+// current CEM iteration (it answers Error "adapt: stopped").
+//
+// An ask answers Choice (the first pass: the expert or mixture chosen and why), then
+// Token messages and Done, as a generation. An adaptation answers AdaptProgress per
+// iteration, then Adapted; the mixture stays in the worker under its name, for asks with
+// strategy "expert:NAME" (or "mixture", the latest one) and for ExportExpert.
 package protocol
 
 import (
@@ -43,7 +59,169 @@ const (
 	TypeLog      = "log"
 
 	TypeBenchResult = "benchResult"
+
+	TypeAsk           = "ask"
+	TypeAdapt         = "adapt"
+	TypeListExperts   = "experts"
+	TypeExportExpert  = "exportExpert"
+	TypeImportExpert  = "importExpert"
+	TypeChoice        = "choice"
+	TypeAdaptProgress = "adaptProgress"
+	TypeAdapted       = "adapted"
+	TypeExpertList    = "expertList"
+	TypeExpertFile    = "expertFile"
 )
+
+// Strategies of Ask: the first pass of Transformer² (ARCHITECTURE §1).
+const (
+	StrategyNone      = "none"       // the base weights
+	StrategyPrompt    = "prompt"     // the model classifies the question; the label's expert answers
+	StrategyClsExpert = "cls-expert" // the same with the pack's classification expert applied
+	StrategyMixture   = "mixture"    // the latest Adapt's mixture
+	StrategyExpert    = "expert:"    // prefix: "expert:NAME" answers with the expert or mixture NAME
+)
+
+// Ask asks the worker for a two-pass answer: the first pass picks z by Strategy, the
+// second answers Question with it. History holds the conversation's earlier turns, which
+// the second pass renders with the chat template before Question (the first pass sees
+// Question alone).
+type Ask struct {
+	Type        string    `json:"type"`
+	Question    string    `json:"question"`
+	History     []Message `json:"history,omitempty"`
+	Strategy    string    `json:"strategy"`
+	MaxTokens   int       `json:"maxTokens"`
+	Temperature float32   `json:"temperature"` // 0 is greedy
+	Seed        uint64    `json:"seed"`
+}
+
+// Message is one turn of a conversation.
+type Message struct {
+	Role    string `json:"role"` // "user" or "assistant"
+	Content string `json:"content"`
+}
+
+// Choice is an ask's first pass: the expert (or mixture) chosen, and the evidence.
+type Choice struct {
+	Type     string `json:"type"`
+	Strategy string `json:"strategy"`
+	Expert   string `json:"expert"` // the expert or mixture answering, "base" for the base weights
+	// Labels are the classification labels' log-likelihoods (prompt, cls-expert), best first.
+	Labels []LabelScore `json:"labels,omitempty"`
+	// Experts and Alpha describe a mixture: Alpha[k] weighs Experts[k] (one number, or one
+	// per layer).
+	Experts []string    `json:"experts,omitempty"`
+	Alpha   [][]float64 `json:"alpha,omitempty"`
+	FirstMs float64     `json:"firstMs"` // the first pass's time
+}
+
+// LabelScore is one label of the classification prompt.
+type LabelScore struct {
+	Label  string  `json:"label"`
+	Expert string  `json:"expert"` // the expert the label dispatches to, "" for other
+	LogP   float64 `json:"logp"`   // log-likelihood of the label and the end of the turn
+}
+
+// Example is one few-shot example.
+type Example struct {
+	Input  string `json:"input"`
+	Output string `json:"output"`
+}
+
+// Adapt asks the worker to fit a mixture of the pack's experts (all but the
+// classification one) to Examples with the cross-entropy method, and to keep it as
+// expert Name.
+type Adapt struct {
+	Type       string    `json:"type"`
+	Name       string    `json:"name"` // the mixture's name (svf.CheckName), "task" when empty
+	Examples   []Example `json:"examples"`
+	Score      string    `json:"score,omitempty"` // "accuracy" (default) or "likelihood"
+	PerLayer   bool      `json:"perLayer,omitempty"`
+	Iters      int       `json:"iters,omitempty"`      // 0: 50
+	Population int       `json:"population,omitempty"` // 0: 32
+	Elites     int       `json:"elites,omitempty"`     // 0: 6, at most Population
+	MaxTokens  int       `json:"maxTokens,omitempty"`  // longest greedy answer of the accuracy score; 0: 100
+	Seed       uint64    `json:"seed"`
+}
+
+// AdaptProgress reports one CEM iteration.
+type AdaptProgress struct {
+	Type   string    `json:"type"`
+	Iter   int       `json:"iter"`  // from 1
+	Iters  int       `json:"iters"` // at most
+	Best   float64   `json:"best"`  // best score so far
+	Mean   float64   `json:"mean"`  // mean score of this iteration's population
+	Spread float64   `json:"spread"`
+	Alpha  []float64 `json:"alpha"` // best α so far, flat (expert-major when per layer)
+	Ms     float64   `json:"ms"`    // since the adaptation started
+}
+
+// Adapted ends an adaptation: the mixture, now kept as expert Name.
+type Adapted struct {
+	Type    string      `json:"type"`
+	Name    string      `json:"name"`
+	Experts []string    `json:"experts"`
+	Alpha   [][]float64 `json:"alpha"` // Alpha[k] weighs Experts[k]: one number, or one per layer
+	Score   string      `json:"score"`
+	Best    float64     `json:"best"`
+	History []IterScore `json:"history"`
+	Stopped string      `json:"stopped"` // why CEM ended
+	Ms      float64     `json:"ms"`
+}
+
+// IterScore is one iteration of a CEM history.
+type IterScore struct {
+	Best float64 `json:"best"`
+	Mean float64 `json:"mean"`
+}
+
+// ListExperts asks for the experts the worker has: the pack's, adapted and imported ones.
+type ListExperts struct {
+	Type string `json:"type"`
+}
+
+// ExpertList answers ListExperts, Adapt and ImportExpert.
+type ExpertList struct {
+	Type    string       `json:"type"`
+	Experts []ExpertCard `json:"experts"`
+}
+
+// ExpertCard describes one expert, with a map of its z.
+type ExpertCard struct {
+	Name        string   `json:"name"`
+	Source      string   `json:"source"` // "pack", "adapted" or "imported"
+	Domain      string   `json:"domain,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Trained     string   `json:"trained,omitempty"`
+	Score       *float64 `json:"score"`
+	// Heat is mean |z−1| per layer (rows) and matrix kind (columns, Kinds), e.g.
+	// "mlp.gate_proj"; -1 where the layer has no such adapted matrix.
+	Kinds []string    `json:"kinds"`
+	Heat  [][]float64 `json:"heat"`
+}
+
+// ExportExpert asks for expert Name as a .safetensors file.
+type ExportExpert struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+// ExpertFile is an expert's .safetensors bytes (base64 in JSON).
+type ExpertFile struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+	Data []byte `json:"data"`
+}
+
+// ImportExpert gives the worker an expert file (as ExportExpert writes, or t2's
+// experts/NAME.safetensors); it is kept as Name, or under the name in the file when
+// Name is empty, and answered with ExpertList.
+type ImportExpert struct {
+	Type string `json:"type"`
+	Name string `json:"name,omitempty"`
+	File string `json:"file"` // the file's name, for errors
+	Data []byte `json:"data"`
+}
 
 // Engines of Load and Loaded.
 const (
@@ -172,6 +350,8 @@ type Done struct {
 	// TokensPerSecond is the decode rate, new tokens after the first over their time.
 	PrefillTokensPerSecond float64 `json:"prefillTokensPerSecond"`
 	TokensPerSecond        float64 `json:"tokensPerSecond"`
+	// SecondMs is an ask's second pass, prefill and decoding; absent for a generation.
+	SecondMs float64 `json:"secondMs,omitempty"`
 }
 
 // Error reports a failed request.

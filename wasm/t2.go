@@ -1,0 +1,458 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/chat"
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/tasks"
+	"github.com/t2web/t2web/wasm/protocol"
+)
+
+// Transformer²'s two passes in the worker (ARCHITECTURE §1): Ask picks z with a first-pass
+// strategy and answers with it; Adapt fits a few-shot mixture and keeps it by name.
+
+// expert is an expert the worker holds: one of the pack's, an adapted mixture, or one
+// the page imported.
+type expert struct {
+	x      *svf.Expert
+	source string      // "pack", "adapted" or "imported"
+	mixOf  []string    // a mixture's experts
+	alpha  [][]float64 // and their α
+}
+
+const (
+	sourcePack     = "pack"
+	sourceAdapted  = "adapted"
+	sourceImported = "imported"
+)
+
+// errAdaptStopped ends an adaptation from inside CEM's progress callback (as a panic,
+// recovered by adapt): CEM itself cannot be interrupted.
+var errAdaptStopped = errors.New("adapt: stopped")
+
+// engineSeqs returns the sequences and the context of the engine for pack p: enough
+// sequences to score every classification label in one batch and to decode several
+// few-shot answers together, with the context shortened where their KV caches would
+// pass kvBudget bytes.
+func engineSeqs(c *model.Config, p *svf.Pack) (seqs, context int) {
+	const kvBudget = 256 << 20
+	seqs = 1
+	if p != nil {
+		seqs = 8
+		if infos, err := p.Experts(); err == nil {
+			seqs = max(seqs, len(infos)+1)
+		}
+	}
+	context = min(c.MaxPositions, 4096)
+	if context <= 0 {
+		context = 4096
+	}
+	perPos := c.NLayers * c.NKVHeads * c.HeadDim * 2 * 4 // K and V, float32
+	if seqs > 1 && seqs*context*perPos > kvBudget {
+		context = min(context, max(kvBudget/(seqs*perPos), 512))
+	}
+	return seqs, context
+}
+
+// loadExperts reads every expert of pack p.
+func loadExperts(p *svf.Pack) ([]*expert, error) {
+	infos, err := p.Experts()
+	if err != nil {
+		return nil, err
+	}
+	var out []*expert
+	for _, info := range infos {
+		x, err := p.Expert(info.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &expert{x: x, source: sourcePack})
+	}
+	return out, nil
+}
+
+// find returns the expert called name, nil when there is none.
+func (w *worker) find(name string) *expert {
+	for _, x := range w.experts {
+		if x.x.Name == name {
+			return x
+		}
+	}
+	return nil
+}
+
+// packExperts returns the pack's own experts, in its index's order.
+func (w *worker) packExperts() []*svf.Expert {
+	var out []*svf.Expert
+	for _, x := range w.experts {
+		if x.source == sourcePack {
+			out = append(out, x.x)
+		}
+	}
+	return out
+}
+
+// choose runs the first pass of strategy on question.
+func (w *worker) choose(strategy, question string) (*svf.Choice, error) {
+	switch {
+	case strategy == protocol.StrategyNone || strategy == "":
+		return svf.NoStrategy{}.Choose(question)
+	case strategy == protocol.StrategyPrompt || strategy == protocol.StrategyClsExpert:
+		if w.pack == nil {
+			return nil, fmt.Errorf("ask: strategy %s needs a pack with experts; this is a checkpoint folder", strategy)
+		}
+		experts := w.packExperts()
+		var cls *svf.Expert
+		if strategy == protocol.StrategyClsExpert {
+			for _, x := range experts {
+				if x.Domain == tasks.Cls {
+					cls = x
+					break
+				}
+			}
+			if cls == nil {
+				return nil, errors.New("ask: strategy cls-expert: the pack has no expert of domain cls")
+			}
+		}
+		d, err := svf.NewDispatch(w.m, w.engine, experts, cls)
+		if err != nil {
+			return nil, fmt.Errorf("ask: %w", err)
+		}
+		w.zDirty = true // Choose sets the engine's z to cls's, or the base weights
+		c, err := d.Choose(question)
+		if err == nil {
+			w.zSet, w.zDirty = nil, false
+			if cls != nil {
+				w.zSet = cls.Z
+			}
+		}
+		return c, err
+	case strategy == protocol.StrategyMixture || strings.HasPrefix(strategy, protocol.StrategyExpert):
+		name := strings.TrimPrefix(strategy, protocol.StrategyExpert)
+		if strategy == protocol.StrategyMixture {
+			if name = w.latest; name == "" {
+				return nil, errors.New("ask: strategy mixture: nothing adapted yet (few-shot: Adapt)")
+			}
+		}
+		x := w.find(name)
+		if x == nil {
+			return nil, fmt.Errorf("ask: no expert %q", name)
+		}
+		return &svf.Choice{Strategy: strategy, Expert: name, Z: x.x.Z, Experts: x.mixOf, Alpha: x.alpha}, nil
+	}
+	return nil, fmt.Errorf("ask: strategy %q, want none, prompt, cls-expert, mixture or expert:NAME", strategy)
+}
+
+// ask answers req in two passes: a Choice, then Token messages and Done.
+func (w *worker) ask(req protocol.Ask, seq int64) error {
+	if w.engine == nil {
+		return errors.New("ask: no model loaded")
+	}
+	if req.MaxTokens <= 0 {
+		return fmt.Errorf("ask: maxTokens is %d, want > 0", req.MaxTokens)
+	}
+	if req.Temperature < 0 {
+		return fmt.Errorf("ask: temperature is %g, want ≥ 0", req.Temperature)
+	}
+	c, err := w.choose(req.Strategy, req.Question)
+	if err != nil {
+		return err
+	}
+	msg := protocol.Choice{Type: protocol.TypeChoice, Strategy: c.Strategy, Expert: c.Expert,
+		Experts: c.Experts, Alpha: c.Alpha, FirstMs: ms(c.Elapsed)}
+	for _, l := range c.Labels {
+		msg.Labels = append(msg.Labels, protocol.LabelScore{Label: l.Label, Expert: l.Expert, LogP: l.LogP})
+	}
+	w.post(msg)
+
+	start := time.Now()
+	if err := w.setZ(c.Z); err != nil {
+		return err
+	}
+	prompt, err := w.askPrompt(req)
+	if err != nil {
+		return err
+	}
+	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, start)
+}
+
+// askPrompt is the second pass's prompt: the conversation so far and the question, in
+// the chat template (the question alone without one, as svf.Prompt).
+func (w *worker) askPrompt(req protocol.Ask) ([]int, error) {
+	if len(req.History) == 0 || w.m.Chat == nil {
+		return svf.Prompt(w.m, req.Question)
+	}
+	msgs := make([]chat.Message, 0, len(req.History)+1)
+	for _, h := range req.History {
+		if h.Role != "user" && h.Role != "assistant" {
+			return nil, fmt.Errorf("ask: history role %q, want user or assistant", h.Role)
+		}
+		msgs = append(msgs, chat.Message{Role: h.Role, Content: h.Content})
+	}
+	msgs = append(msgs, chat.Message{Role: "user", Content: req.Question})
+	s, err := w.m.Chat.Render(msgs, true)
+	if err != nil {
+		return nil, err
+	}
+	return w.m.Tokenizer.Encode(s, false), nil
+}
+
+// setZ puts z on the engine unless it is there already (on WebGPU a change recomposes
+// every adapted matrix).
+func (w *worker) setZ(z map[string][]float32) error {
+	if !w.zDirty && (w.zSet == nil && z == nil || w.zSet != nil && z != nil && sameZ(w.zSet, z)) {
+		return nil
+	}
+	w.zDirty = true
+	if err := w.engine.SetZ(z); err != nil {
+		return err
+	}
+	w.zSet, w.zDirty = z, false
+	return nil
+}
+
+// sameZ tells whether a and b are the same map (an expert's own Z).
+func sameZ(a, b map[string][]float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		u, ok := b[k]
+		if !ok || len(u) != len(v) || len(v) > 0 && &u[0] != &v[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// adapt fits a mixture of the pack's experts to req.Examples and keeps it as req.Name.
+func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
+	if w.engine == nil || w.pack == nil {
+		return errors.New("adapt: load a pack with experts first")
+	}
+	name := req.Name
+	if name == "" {
+		name = "task"
+	}
+	if err := svf.CheckName(name); err != nil {
+		return fmt.Errorf("adapt: %w", err)
+	}
+	if x := w.find(name); x != nil && x.source == sourcePack {
+		return fmt.Errorf("adapt: %q is one of the pack's experts; pick another name", name)
+	}
+	var experts []*svf.Expert
+	for _, x := range w.packExperts() {
+		if x.Domain != tasks.Cls {
+			experts = append(experts, x)
+		}
+	}
+	if len(experts) == 0 {
+		return errors.New("adapt: the pack has no experts to mix")
+	}
+	exs := make([]tasks.Example, len(req.Examples))
+	for i, e := range req.Examples {
+		if strings.TrimSpace(e.Input) == "" || strings.TrimSpace(e.Output) == "" {
+			return fmt.Errorf("adapt: example %d has an empty input or output", i+1)
+		}
+		exs[i] = tasks.Example{Input: e.Input, Output: e.Output}
+	}
+	opt := svf.FewShotOptions{CEM: svf.DefaultCEM(), Score: req.Score, PerLayer: req.PerLayer, MaxTokens: req.MaxTokens}
+	if opt.Score == "" {
+		opt.Score = svf.ScoreAccuracy
+	}
+	if req.Iters > 0 {
+		opt.CEM.Iters = req.Iters
+	}
+	if req.Population > 0 {
+		opt.CEM.Population = req.Population
+		opt.CEM.Elites = min(opt.CEM.Elites, max(req.Population/4, 1))
+	}
+	if req.Elites > 0 {
+		opt.CEM.Elites = req.Elites
+	}
+	opt.CEM.Seed = req.Seed
+	start := time.Now()
+	opt.CEM.Progress = func(s svf.CEMStep) {
+		w.post(protocol.AdaptProgress{Type: protocol.TypeAdaptProgress, Iter: s.Iter, Iters: opt.CEM.Iters,
+			Best: s.Best.Value, Mean: s.Mean, Spread: s.Spread, Alpha: s.Alpha, Ms: ms(time.Since(start))})
+		w.yielder.yield() // lets a stop request in
+		if w.stopUpTo.Load() >= seq {
+			panic(errAdaptStopped)
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if p != errAdaptStopped {
+				panic(p)
+			}
+			w.engine.SetPopulation(nil)
+			err = errors.Join(errAdaptStopped, w.setZ(nil))
+		}
+	}()
+	w.zDirty = true // scoring may change the engine's z
+	f, err := svf.Adapt(w.m, w.engine, experts, w.pack.Manifest.Matrices, exs, opt)
+	if err != nil {
+		return fmt.Errorf("adapt: %w", err)
+	}
+	if err := w.setZ(nil); err != nil {
+		return err
+	}
+	c := f.Result()
+	score := c.CEM.Best.Value
+	x := &svf.Expert{Name: name, Z: c.Z, Score: &score,
+		Description: fmt.Sprintf("few-shot mixture fitted to %d examples in the page", len(exs)),
+		Trained:     fmt.Sprintf("CEM (%s score) over %s: α %s", opt.Score, strings.Join(c.Experts, ", "), alphaText(c.Experts, c.Alpha))}
+	w.keep(&expert{x: x, source: sourceAdapted, mixOf: c.Experts, alpha: c.Alpha})
+	w.latest = name
+	res := protocol.Adapted{Type: protocol.TypeAdapted, Name: name, Experts: c.Experts, Alpha: c.Alpha,
+		Score: opt.Score, Best: score, Stopped: c.CEM.Stopped, Ms: ms(time.Since(start))}
+	for _, s := range c.CEM.History {
+		res.History = append(res.History, protocol.IterScore{Best: s.Best.Value, Mean: s.Mean})
+	}
+	w.post(res)
+	w.postExperts()
+	return nil
+}
+
+// keep adds x, replacing an adapted or imported expert of the same name.
+func (w *worker) keep(x *expert) {
+	for i, y := range w.experts {
+		if y.x.Name == x.x.Name {
+			w.experts[i] = x
+			return
+		}
+	}
+	w.experts = append(w.experts, x)
+}
+
+// postExperts sends the experts' cards and z maps.
+func (w *worker) postExperts() {
+	list := protocol.ExpertList{Type: protocol.TypeExpertList, Experts: []protocol.ExpertCard{}}
+	for _, x := range w.experts {
+		kinds, heat := heatMap(x.x.Z)
+		list.Experts = append(list.Experts, protocol.ExpertCard{Name: x.x.Name, Source: x.source,
+			Domain: x.x.Domain, Description: x.x.Description, Trained: x.x.Trained, Score: x.x.Score,
+			Kinds: kinds, Heat: heat})
+	}
+	w.post(list)
+}
+
+// exportExpert sends expert req.Name as a .safetensors file.
+func (w *worker) exportExpert(req protocol.ExportExpert) error {
+	x := w.find(req.Name)
+	if x == nil {
+		return fmt.Errorf("export: no expert %q", req.Name)
+	}
+	data, err := x.x.Encode()
+	if err != nil {
+		return err
+	}
+	w.post(protocol.ExpertFile{Type: protocol.TypeExpertFile, Name: req.Name, Data: data})
+	return nil
+}
+
+// importExpert keeps the expert file req.Data, after checking it fits the pack.
+func (w *worker) importExpert(req protocol.ImportExpert) error {
+	if w.pack == nil {
+		return errors.New("import: load a pack first")
+	}
+	x, err := svf.DecodeExpert(req.Data, req.File)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	if req.Name != "" {
+		x.Name = req.Name
+	}
+	if x.Name == "" {
+		x.Name = strings.TrimSuffix(req.File, ".safetensors")
+	}
+	if err := svf.CheckName(x.Name); err != nil {
+		return fmt.Errorf("import %s: %w", req.File, err)
+	}
+	if err := w.pack.Check(x); err != nil {
+		return fmt.Errorf("import %s: %w", req.File, err)
+	}
+	if y := w.find(x.Name); y != nil && y.source == sourcePack {
+		return fmt.Errorf("import %s: %q is one of the pack's experts; rename the file's expert", req.File, x.Name)
+	}
+	w.keep(&expert{x: x, source: sourceImported})
+	w.postExperts()
+	return nil
+}
+
+// heatMap summarises z as mean |z−1| per layer (rows) and matrix kind (columns), −1
+// where a layer has no matrix of a kind.
+func heatMap(z map[string][]float32) (kinds []string, heat [][]float64) {
+	type cell struct {
+		layer int
+		kind  string
+	}
+	cells := map[cell]float64{}
+	layers := 0
+	for name, v := range z {
+		layer, kind := splitMatrix(name)
+		var sum float64
+		for _, x := range v {
+			sum += math.Abs(float64(x) - 1)
+		}
+		if len(v) > 0 {
+			sum /= float64(len(v))
+		}
+		cells[cell{layer, kind}] = sum
+		layers = max(layers, layer+1)
+		if !slices.Contains(kinds, kind) {
+			kinds = append(kinds, kind)
+		}
+	}
+	slices.Sort(kinds)
+	heat = make([][]float64, layers)
+	for l := range heat {
+		heat[l] = make([]float64, len(kinds))
+		for k, kind := range kinds {
+			v, ok := cells[cell{l, kind}]
+			if !ok {
+				v = -1
+			}
+			heat[l][k] = v
+		}
+	}
+	return kinds, heat
+}
+
+// splitMatrix splits an adapted matrix's name, "model.layers.3.mlp.gate_proj", into its
+// layer (3) and kind ("mlp.gate_proj"); a name without a layer number is layer 0.
+func splitMatrix(name string) (layer int, kind string) {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		if n, err := strconv.Atoi(p); err == nil && i > 0 && i+1 < len(parts) {
+			return n, strings.Join(parts[i+1:], ".")
+		}
+	}
+	return 0, name
+}
+
+// alphaText writes a mixture's α: "math 0.412, code 0.9".
+func alphaText(experts []string, alpha [][]float64) string {
+	parts := make([]string, len(experts))
+	for k, name := range experts {
+		vs := make([]string, len(alpha[k]))
+		for i, a := range alpha[k] {
+			vs[i] = strconv.FormatFloat(a, 'f', 3, 64)
+		}
+		parts[k] = name + " " + strings.Join(vs, "/")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
