@@ -22,11 +22,12 @@ func cmdTasks(args []string, stdout, stderr io.Writer) error {
 		}
 		return listTasks(stdout)
 	}
-	fs := flags("tasks", "list | export --task T [--n N] [--split S] [--seed S]", stderr)
+	fs := flags("tasks", "list | export --task T [--n N] [--split S] [--seed S] [--solutions]", stderr)
 	name := fs.String("task", "", "export the task called `name` (t2 tasks list names them)")
 	n := fs.Int("n", 100, "export `n` examples")
 	splitName := fs.String("split", "train", "export from the `split`: train, validation or test")
 	seed := fs.Uint64("seed", 0, "random `seed` of the sample")
+	solutions := fs.Bool("solutions", false, "write each item's worked solution as its output, where the task has one")
 	if len(args) == 0 || args[0] != "export" {
 		if err := parse(fs, args); err != nil { // -h
 			return err
@@ -52,6 +53,13 @@ func cmdTasks(args []string, stdout, stderr io.Writer) error {
 	exs, err := tasks.Sample(task, split, *seed, *n)
 	if err != nil {
 		return err
+	}
+	if *solutions {
+		for i, ex := range exs {
+			if ex.Solution != "" {
+				exs[i].Output = ex.Solution
+			}
+		}
 	}
 	b := bufio.NewWriter(stdout)
 	if err := tasks.WriteJSONL(b, exs); err != nil {

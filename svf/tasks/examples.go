@@ -148,9 +148,14 @@ var numberRef = regexp.MustCompile(`^[-+−]?[0-9][0-9,]*(\.[0-9]+)?\.?$`)
 // Generic checks answers to a user's examples, whose task is unknown: the reference's
 // kind decides the extraction — a number compares last numbers, a single letter A–E
 // (or "(B)") compares letters, anything else compares the answer (whole, or its last
-// line) with the reference, ignoring surrounding space and case.
+// line) with the reference, ignoring surrounding space and case. A worked reference
+// ("7+5=12, 12-3=9. Answer: 9", as Example.Solution writes) is checked by what follows
+// its last "Answer:".
 func Generic(ex Example, answer string) bool {
 	ref := strings.TrimSpace(ex.Output)
+	if i := strings.LastIndex(ref, "Answer:"); i >= 0 && strings.TrimSpace(ref[i+len("Answer:"):]) != "" {
+		ref = strings.TrimSpace(ref[i+len("Answer:"):])
+	}
 	if numberRef.MatchString(ref) {
 		want, _ := LastNumber(ref)
 		got, ok := LastNumber(answer)

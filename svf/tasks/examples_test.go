@@ -66,6 +66,10 @@ func TestGeneric(t *testing.T) {
 		{"Paris", "  paris ", true},
 		{"Paris", "I think\nParis", true},
 		{"Paris", "Paris, France", false},
+		{"7+5=12, 12-3=9. Answer: 9", "12-3=9, so 9", true},
+		{"7+5=12, 12-3=9. Answer: 9", "Answer: 12", false},
+		{"From tallest to shortest: Ann, Bo. Tallest: Ann. Answer: (B)", "Answer: (B)", true},
+		{"From tallest to shortest: Ann, Bo. Tallest: Ann. Answer: (B)", "(A)", false},
 	}
 	for _, tt := range tests {
 		if got := Generic(Example{Output: tt.ref}, tt.answer); got != tt.want {
