@@ -22,6 +22,7 @@ const (
 	stateGenerating = "generating" // tokens are streaming
 	stateDone       = "done"       // a generation ended
 	stateError      = "error"      // the last request failed; Err says why
+	stateAdapting   = "adapting"   // few-shot CEM runs
 )
 
 // defaultModel is the pack the page loads unless ?pack=URL or ?model=URL (a checkpoint
@@ -31,7 +32,8 @@ const defaultModel = "models/default/"
 // The engine runs on WebGPU when the browser has a hardware adapter and on the CPU
 // otherwise (ARCHITECTURE §4); ?engine=gpu or ?engine=cpu forces one.
 
-// Root is the page: a model to load, a prompt, and the streamed answer.
+// Root is the page: a model to load, then three views — the chat (two-pass answers),
+// few-shot adaptation and the experts.
 type Root struct {
 	State    string
 	ModelURL string
@@ -45,10 +47,16 @@ type Root struct {
 	MaxTokens   string
 	Seed        string
 
-	Answer string
 	IDs    []int // the last generation's token ids, set when it is done
 	Status string
 	Err    string
+
+	View     string // viewChat, viewFewShot or viewExperts
+	Dragging bool   // a file is dragged over the page
+
+	chatState
+	fewShotState
+	Experts []protocol.ExpertCard // the worker's experts
 
 	engine *engine
 }
@@ -57,7 +65,10 @@ type Root struct {
 func (c *Root) Init(ctx vugu.InitCtx) {
 	c.State = stateLoading
 	c.ModelURL = defaultModel
+	c.View = viewChat
 	c.Temperature, c.MaxTokens, c.Seed = "0", "64", "0"
+	c.Strategy = protocol.StrategyNone
+	c.TaskName, c.Score, c.Iters, c.Population = "task", "accuracy", "20", "16"
 	c.Status = "starting the engine…"
 	if q, err := locationQuery(); err == nil {
 		for _, key := range []string{"pack", "model"} {
@@ -90,44 +101,41 @@ func (c *Root) Load() {
 	}
 	c.State, c.Err = stateLoading, ""
 	c.Progress = protocol.Progress{}
+	c.Experts, c.Adapted, c.Steps = nil, nil, nil
+	c.Strategy = protocol.StrategyNone
 	c.Status = "loading " + c.ModelURL
 	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL, Engine: c.Engine})
 }
 
-// Generate asks the engine to continue the prompt.
-func (c *Root) Generate() {
-	if !c.canGenerate() {
-		return
-	}
-	req := protocol.Generate{Type: protocol.TypeGenerate, Prompt: c.Prompt, Chat: c.Chat && c.Info.Chat}
+// sampling parses the temperature, max tokens and seed fields.
+func (c *Root) sampling() (temperature float32, maxTokens int, seed uint64, err error) {
 	t, err := strconv.ParseFloat(strings.TrimSpace(c.Temperature), 32)
 	if err != nil || t < 0 {
-		c.fail(fmt.Errorf("temperature %q: want a number ≥ 0", c.Temperature))
-		return
+		return 0, 0, 0, fmt.Errorf("temperature %q: want a number ≥ 0", c.Temperature)
 	}
-	req.Temperature = float32(t)
-	if req.MaxTokens, err = strconv.Atoi(strings.TrimSpace(c.MaxTokens)); err != nil || req.MaxTokens < 1 {
-		c.fail(fmt.Errorf("max tokens %q: want a whole number ≥ 1", c.MaxTokens))
-		return
+	if maxTokens, err = strconv.Atoi(strings.TrimSpace(c.MaxTokens)); err != nil || maxTokens < 1 {
+		return 0, 0, 0, fmt.Errorf("max tokens %q: want a whole number ≥ 1", c.MaxTokens)
 	}
-	if req.Seed, err = strconv.ParseUint(strings.TrimSpace(c.Seed), 10, 64); err != nil {
-		c.fail(fmt.Errorf("seed %q: want a whole number ≥ 0", c.Seed))
-		return
+	if seed, err = strconv.ParseUint(strings.TrimSpace(c.Seed), 10, 64); err != nil {
+		return 0, 0, 0, fmt.Errorf("seed %q: want a whole number ≥ 0", c.Seed)
 	}
-	c.State, c.Err, c.Answer, c.IDs = stateGenerating, "", "", nil
-	c.Status = "generating…"
-	c.send(req)
+	return float32(t), maxTokens, seed, nil
 }
 
 // Stop asks the engine to end the running generation.
 func (c *Root) Stop() {
-	if c.State == stateGenerating {
+	if c.State == stateGenerating || c.State == stateAdapting {
 		c.send(protocol.Stop{Type: protocol.TypeStop})
 	}
 }
 
 func (c *Root) canGenerate() bool {
-	return c.Info != nil && c.State != stateLoading && c.State != stateGenerating
+	return c.Info != nil && !c.busy()
+}
+
+// busy tells whether the engine is loading, generating or adapting.
+func (c *Root) busy() bool {
+	return c.State == stateLoading || c.State == stateGenerating || c.State == stateAdapting
 }
 
 // send posts a request to the engine; a failure shows as an error.
@@ -164,6 +172,16 @@ func (c *Root) receive(data []byte) {
 		v = new(protocol.Error)
 	case protocol.TypeLog:
 		v = new(protocol.Log)
+	case protocol.TypeChoice:
+		v = new(protocol.Choice)
+	case protocol.TypeAdaptProgress:
+		v = new(protocol.AdaptProgress)
+	case protocol.TypeAdapted:
+		v = new(protocol.Adapted)
+	case protocol.TypeExpertList:
+		v = new(protocol.ExpertList)
+	case protocol.TypeExpertFile:
+		v = new(protocol.ExpertFile)
 	default:
 		c.fail(fmt.Errorf("engine message of unknown type %q", typ))
 		return
@@ -180,15 +198,28 @@ func (c *Root) receive(data []byte) {
 		c.Chat = m.Chat
 		c.Status = "ready"
 	case *protocol.Token:
-		c.Answer += m.Text
+		c.appendAnswer(m.Text)
 		c.Status = fmt.Sprintf("generating… %d tokens", len(c.IDs)+1)
 		c.IDs = append(c.IDs, m.ID)
 	case *protocol.Done:
-		c.Answer += m.Text
+		c.appendAnswer(m.Text)
 		c.IDs, c.State = m.IDs, stateDone
 		c.Status = doneText(m)
+		c.finishAnswer(m)
+	case *protocol.Choice:
+		c.choice(m)
+	case *protocol.AdaptProgress:
+		c.Steps = append(c.Steps, *m)
+	case *protocol.Adapted:
+		c.adapted(m)
+	case *protocol.ExpertList:
+		c.Experts = m.Experts
+	case *protocol.ExpertFile:
+		if err := download(m.Name+".safetensors", m.Data); err != nil {
+			c.fail(err)
+		}
 	case *protocol.Error:
-		c.fail(fmt.Errorf("%s", m.Message))
+		c.failed(m.Message)
 	case *protocol.Log:
 		consoleLog(m.Level, "engine: "+m.Text)
 	}

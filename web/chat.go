@@ -1,0 +1,289 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/vugu/vugu"
+
+	"github.com/t2web/t2web/wasm/protocol"
+)
+
+// The views of the page.
+const (
+	viewChat    = "chat"
+	viewFewShot = "fewshot"
+	viewExperts = "experts"
+)
+
+// chatState is the chat view: the conversation and the composer's strategy.
+type chatState struct {
+	Turns    []turn
+	Strategy string // protocol.StrategyNone, …, "expert:NAME"
+	asking   bool   // the running generation answers the last turn
+}
+
+// turn is one message of the conversation.
+type turn struct {
+	Role  string // "user" or "assistant"
+	Text  string
+	Why   string // an answer's expert line: which expert or mixture answered, and why
+	Times string // an answer's first and second pass times
+}
+
+// Show switches to view v.
+func (c *Root) Show(v string) { c.View = v }
+
+// PageKey handles keys anywhere on the page: Esc stops a generation or an adaptation.
+func (c *Root) PageKey(event vugu.DOMEvent) {
+	if event.PropString("key") == "Escape" {
+		c.Stop()
+	}
+}
+
+// PromptKey sends the message on Enter; Shift+Enter is a new line.
+func (c *Root) PromptKey(event vugu.DOMEvent) {
+	if event.PropString("key") != "Enter" || event.PropBool("shiftKey") || event.PropBool("isComposing") {
+		return
+	}
+	event.PreventDefault()
+	c.Prompt = event.PropString("target", "value")
+	c.Generate()
+}
+
+// strategies are the strategy selector's options, value and label: the first passes
+// the model allows, and each adapted or imported expert.
+func (c *Root) strategies() [][2]string {
+	out := [][2]string{{protocol.StrategyNone, "none (base weights)"}}
+	if c.Info == nil || c.Info.Pack == nil || !c.Info.Chat {
+		return out
+	}
+	hasDomain, hasCls := false, false
+	for _, x := range c.Experts {
+		if x.Source != "pack" {
+			continue
+		}
+		switch x.Domain {
+		case "cls":
+			hasCls = true
+		case "", "other":
+		default:
+			hasDomain = true
+		}
+	}
+	if hasDomain {
+		out = append(out, [2]string{protocol.StrategyPrompt, "prompt (the model picks an expert)"})
+		if hasCls {
+			out = append(out, [2]string{protocol.StrategyClsExpert, "classification expert"})
+		}
+	}
+	for _, x := range c.Experts {
+		switch x.Source {
+		case "adapted":
+			out = append(out, [2]string{protocol.StrategyExpert + x.Name, "few-shot task: " + x.Name})
+		case "imported":
+			out = append(out, [2]string{protocol.StrategyExpert + x.Name, "imported expert: " + x.Name})
+		default:
+			out = append(out, [2]string{protocol.StrategyExpert + x.Name, "expert: " + x.Name})
+		}
+	}
+	return out
+}
+
+// Generate sends the message in the composer: as a chat turn answered in two passes
+// (ask), or, with the chat template off, as a plain continuation of the text.
+func (c *Root) Generate() {
+	if !c.canGenerate() {
+		return
+	}
+	text := c.Prompt
+	if strings.TrimSpace(text) == "" {
+		return
+	}
+	history := c.history()
+	c.Turns = append(c.Turns, turn{Role: "user", Text: text})
+	c.Prompt = ""
+	if !c.ask(text, history) {
+		c.Turns = c.Turns[:len(c.Turns)-1] // nothing sent: the text goes back to the composer
+		c.Prompt = text
+	}
+}
+
+// Regenerate answers the last question again.
+func (c *Root) Regenerate() {
+	if !c.canRegenerate() {
+		return
+	}
+	q := c.Turns[len(c.Turns)-2].Text
+	c.Turns = c.Turns[:len(c.Turns)-1]
+	history := c.history()
+	c.ask(q, history[:len(history)-1])
+}
+
+func (c *Root) canRegenerate() bool {
+	n := len(c.Turns)
+	return c.canGenerate() && n >= 2 && c.Turns[n-1].Role == "assistant" && c.Turns[n-2].Role == "user"
+}
+
+// ClearChat forgets the conversation.
+func (c *Root) ClearChat() {
+	if !c.busy() {
+		c.Turns = nil
+	}
+}
+
+// history is the conversation so far, for the second pass's chat template.
+func (c *Root) history() []protocol.Message {
+	var out []protocol.Message
+	for _, t := range c.Turns {
+		out = append(out, protocol.Message{Role: t.Role, Content: t.Text})
+	}
+	return out
+}
+
+// ask sends question (after history) with the chosen strategy and adds the answer's
+// turn; it returns false when nothing was sent.
+func (c *Root) ask(question string, history []protocol.Message) bool {
+	temperature, maxTokens, seed, err := c.sampling()
+	if err != nil {
+		c.fail(err)
+		return false
+	}
+	var req any
+	why := ""
+	if c.Chat && c.Info.Chat {
+		req = protocol.Ask{Type: protocol.TypeAsk, Question: question, History: history, Strategy: c.Strategy,
+			MaxTokens: maxTokens, Temperature: temperature, Seed: seed}
+		why = "choosing an expert…"
+	} else {
+		req = protocol.Generate{Type: protocol.TypeGenerate, Prompt: question, MaxTokens: maxTokens,
+			Temperature: temperature, Seed: seed}
+		why = "plain continuation of the text, without the chat template or an expert"
+	}
+	c.Turns = append(c.Turns, turn{Role: "assistant", Why: why})
+	c.asking = true
+	c.State, c.Err, c.IDs = stateGenerating, "", nil
+	c.Status = "generating…"
+	c.send(req)
+	return true
+}
+
+// appendAnswer adds streamed text to the answer being written.
+func (c *Root) appendAnswer(text string) {
+	if n := len(c.Turns); c.asking && n > 0 {
+		c.Turns[n-1].Text += text
+	}
+}
+
+// choice records the first pass of the answer being written.
+func (c *Root) choice(m *protocol.Choice) {
+	n := len(c.Turns)
+	if !c.asking || n == 0 {
+		return
+	}
+	c.Turns[n-1].Why = choiceText(m)
+	c.Turns[n-1].Times = fmt.Sprintf("first pass %s", msText(m.FirstMs))
+}
+
+// finishAnswer ends the answer being written.
+func (c *Root) finishAnswer(d *protocol.Done) {
+	n := len(c.Turns)
+	if !c.asking || n == 0 {
+		return
+	}
+	c.asking = false
+	t := &c.Turns[n-1]
+	if d.SecondMs > 0 {
+		t.Times += fmt.Sprintf(" · second pass %s", msText(d.SecondMs))
+	}
+	if t.Times != "" {
+		t.Times += " · "
+	}
+	t.Times += fmt.Sprintf("%d tokens, %.1f tokens/s", len(d.IDs), d.TokensPerSecond)
+	if d.Stopped {
+		t.Times += " · stopped"
+	}
+}
+
+// failed shows an error of the engine and ends what was running.
+func (c *Root) failed(msg string) {
+	if c.asking {
+		c.asking = false
+		if n := len(c.Turns); n > 0 && c.Turns[n-1].Role == "assistant" && c.Turns[n-1].Text == "" {
+			c.Turns[n-1].Why = "no answer: " + msg
+		}
+	}
+	c.fail(fmt.Errorf("%s", msg))
+}
+
+// choiceText says which expert or mixture answers, and why.
+func choiceText(m *protocol.Choice) string {
+	switch {
+	case len(m.Labels) > 0:
+		parts := make([]string, len(m.Labels))
+		for i, l := range m.Labels {
+			parts[i] = fmt.Sprintf("%s %.2f", l.Label, l.LogP)
+		}
+		return fmt.Sprintf("Expert: %s — strategy %s; label log-likelihoods: %s", m.Expert, m.Strategy, strings.Join(parts, ", "))
+	case len(m.Experts) > 0:
+		return fmt.Sprintf("Mixture: %s — α %s", m.Expert, alphaList(m.Experts, m.Alpha))
+	case m.Expert == "base":
+		return "Expert: none — the base weights (strategy none)"
+	}
+	return fmt.Sprintf("Expert: %s — chosen by hand", m.Expert)
+}
+
+// alphaList writes α per expert: "math 0.41, code 0.90"; per-layer α as their mean.
+func alphaList(experts []string, alpha [][]float64) string {
+	parts := make([]string, len(experts))
+	for k, name := range experts {
+		if k < len(alpha) {
+			parts[k] = fmt.Sprintf("%s %.2f", name, mean(alpha[k]))
+			if len(alpha[k]) > 1 {
+				parts[k] += " (mean over layers)"
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
+
+// msText writes milliseconds for people.
+func msText(ms float64) string {
+	if ms >= 1000 {
+		return fmt.Sprintf("%.2f s", ms/1000)
+	}
+	return fmt.Sprintf("%.0f ms", ms)
+}
+
+// Copy puts turn i's text on the clipboard.
+func (c *Root) Copy(i int) {
+	if i >= 0 && i < len(c.Turns) {
+		copyText(c.Turns[i].Text)
+	}
+}
+
+// UseExpert makes the chat answer with expert name.
+func (c *Root) UseExpert(name string) {
+	c.Strategy = protocol.StrategyExpert + name
+	c.View = viewChat
+}
+
+// Download asks the worker for expert name as a file; it arrives as an ExpertFile.
+func (c *Root) Download(name string) {
+	c.send(protocol.ExportExpert{Type: protocol.TypeExportExpert, Name: name})
+}
+
+func itoa(i int) string { return fmt.Sprint(i) }

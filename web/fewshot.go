@@ -1,0 +1,317 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vugu/vugu"
+
+	"github.com/t2web/t2web/svf/tasks"
+	"github.com/t2web/t2web/wasm/protocol"
+)
+
+// fewShotState is the few-shot view: the examples as editable rows, the settings of the
+// adaptation, its progress and its result.
+type fewShotState struct {
+	Rows   []exampleRow
+	Paste  string // the paste box
+	FewMsg string // why the last file or paste was not taken, "" when it was
+
+	TaskName, Score, Iters, Population string // as typed
+	PerLayer                           bool
+
+	Steps   []protocol.AdaptProgress // the running or last adaptation's iterations
+	Adapted *protocol.Adapted        // the last adaptation's result
+}
+
+// exampleRow is one few-shot example as the user sees it. Err says what is wrong with it
+// ("" when nothing is); Source names where it came from ("notes.jsonl:3"), "" when typed.
+type exampleRow struct {
+	Input, Output string
+	Err           string
+	Source        string
+}
+
+// label is the row's number and source for the table.
+func (r exampleRow) label(i int) string {
+	if r.Source != "" {
+		return fmt.Sprintf("%d (%s)", i+1, r.Source)
+	}
+	return strconv.Itoa(i + 1)
+}
+
+func rowClass(r exampleRow) string {
+	if r.Err != "" {
+		return "bad"
+	}
+	return "ok"
+}
+
+// check sets the row's error from its fields.
+func (r *exampleRow) check() {
+	switch {
+	case strings.HasPrefix(r.Err, "not JSON") && r.Output == "":
+		// a line that did not parse keeps its message until it is edited into a row
+	case strings.TrimSpace(r.Input) == "" && strings.TrimSpace(r.Output) == "":
+		r.Err = "empty row: type an input and an output"
+	case strings.TrimSpace(r.Input) == "":
+		r.Err = "no input"
+	case strings.TrimSpace(r.Output) == "":
+		r.Err = "no output"
+	default:
+		r.Err = ""
+	}
+}
+
+// parseExamples reads a JSONL or CSV few-shot set (tasks.ReadExamples' formats) into
+// rows. A JSONL line that is not a valid example becomes a row with its error and the
+// line's text as input, so nothing is lost; a file where no line is an example, an empty
+// file, or a CSV without the needed columns is an error and gives no rows.
+func parseExamples(data []byte, name string) ([]exampleRow, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s is empty: want JSONL lines like {\"input\": …, \"output\": …} or CSV with input,output columns", name)
+	}
+	if len(data) > tasks.MaxExamplesBytes {
+		_, err := tasks.ReadExamples(data, name)
+		return nil, err
+	}
+	if strings.HasSuffix(strings.ToLower(name), ".csv") {
+		exs, err := tasks.ReadExamples(data, name)
+		if err != nil {
+			return nil, err
+		}
+		rows := make([]exampleRow, len(exs))
+		for i, ex := range exs {
+			rows[i] = exampleRow{Input: ex.Input, Output: ex.Output, Source: fmt.Sprintf("%s row %d", name, i+1)}
+		}
+		return rows, nil
+	}
+	var rows []exampleRow
+	good := 0
+	var firstErr string
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		src := fmt.Sprintf("%s:%d", name, i+1)
+		exs, err := tasks.ReadExamples([]byte(line), "")
+		if err != nil {
+			msg := strings.TrimPrefix(err.Error(), ":1: ")
+			if firstErr == "" {
+				firstErr = fmt.Sprintf("line %d: %s", i+1, msg)
+			}
+			rows = append(rows, exampleRow{Input: line, Err: fmt.Sprintf("line %d: %s", i+1, msg), Source: src})
+			continue
+		}
+		good++
+		rows = append(rows, exampleRow{Input: exs[0].Input, Output: exs[0].Output, Source: src})
+	}
+	if good == 0 {
+		return nil, fmt.Errorf("%s has no examples: %s (want JSONL lines like {\"input\": …, \"output\": …} or a .csv with input,output columns)", name, firstErr)
+	}
+	return rows, nil
+}
+
+// addExamples adds the rows of a file or of the paste box after those there are; when
+// it fails, FewMsg says why and nothing changes.
+func (c *Root) addExamples(data []byte, name string) bool {
+	rows, err := parseExamples(data, name)
+	if err != nil {
+		c.FewMsg = err.Error()
+		return false
+	}
+	c.FewMsg = ""
+	bad := 0
+	for _, r := range rows {
+		if r.Err != "" {
+			bad++
+		}
+	}
+	if bad > 0 {
+		c.FewMsg = fmt.Sprintf("%s: %d of %d lines are not examples; they are in the table, marked, to fix or remove", name, bad, len(rows))
+	}
+	c.Rows = append(c.Rows, rows...)
+	return true
+}
+
+// AddPasted adds the paste box's rows; the box keeps its text when they are refused.
+func (c *Root) AddPasted() {
+	name := "pasted"
+	if t := strings.TrimSpace(c.Paste); !strings.HasPrefix(t, "{") && strings.Contains(strings.SplitN(t, "\n", 2)[0], ",") {
+		name = "pasted.csv"
+	}
+	if c.addExamples([]byte(c.Paste), name) {
+		c.Paste = ""
+	}
+}
+
+// AddRow adds an empty row to type into.
+func (c *Root) AddRow() { c.Rows = append(c.Rows, exampleRow{}) }
+
+// ClearRows removes every row.
+func (c *Root) ClearRows() { c.Rows, c.FewMsg = nil, "" }
+
+// RemoveRow removes row i.
+func (c *Root) RemoveRow(i int) {
+	if i >= 0 && i < len(c.Rows) {
+		c.Rows = append(c.Rows[:i], c.Rows[i+1:]...)
+	}
+}
+
+// SetRow sets row i's input (or output) as typed.
+func (c *Root) SetRow(i int, input bool, v string) {
+	if i < 0 || i >= len(c.Rows) {
+		return
+	}
+	r := &c.Rows[i]
+	if input {
+		r.Input = v
+	} else {
+		r.Output = v
+	}
+	if r.Output != "" {
+		r.Err = ""
+	}
+	r.check()
+}
+
+// examples are the valid rows.
+func (c *Root) examples() []protocol.Example {
+	var out []protocol.Example
+	for _, r := range c.Rows {
+		if r.Err == "" && strings.TrimSpace(r.Input) != "" && strings.TrimSpace(r.Output) != "" {
+			out = append(out, protocol.Example{Input: r.Input, Output: r.Output})
+		}
+	}
+	return out
+}
+
+func (c *Root) rowsText() string {
+	if len(c.Rows) == 0 {
+		return "No examples yet."
+	}
+	ok := len(c.examples())
+	s := fmt.Sprintf("%d rows, %d valid", len(c.Rows), ok)
+	if bad := len(c.Rows) - ok; bad > 0 {
+		s += fmt.Sprintf(", %d to fix (marked; they are left out of the adaptation)", bad)
+	}
+	return s
+}
+
+func (c *Root) canAdapt() bool {
+	return c.Info != nil && c.Info.Pack != nil && !c.busy() && len(c.examples()) > 0
+}
+
+// Adapt starts few-shot CEM on the valid rows.
+func (c *Root) Adapt() {
+	if !c.canAdapt() {
+		return
+	}
+	req := protocol.Adapt{Type: protocol.TypeAdapt, Name: strings.TrimSpace(c.TaskName), Examples: c.examples(),
+		Score: c.Score, PerLayer: c.PerLayer, Seed: 1}
+	var err error
+	if req.Iters, err = strconv.Atoi(strings.TrimSpace(c.Iters)); err != nil || req.Iters < 1 {
+		c.fail(fmt.Errorf("iterations %q: want a whole number ≥ 1", c.Iters))
+		return
+	}
+	if req.Population, err = strconv.Atoi(strings.TrimSpace(c.Population)); err != nil || req.Population < 2 {
+		c.fail(fmt.Errorf("population %q: want a whole number ≥ 2", c.Population))
+		return
+	}
+	if _, maxTokens, _, err := c.sampling(); err == nil {
+		req.MaxTokens = maxTokens
+	}
+	c.Steps, c.Adapted = nil, nil
+	c.State, c.Err = stateAdapting, ""
+	c.Status = fmt.Sprintf("adapting to %d examples…", len(req.Examples))
+	c.send(req)
+}
+
+// adapted records the end of an adaptation.
+func (c *Root) adapted(m *protocol.Adapted) {
+	c.Adapted = m
+	c.State = stateDone
+	c.Status = fmt.Sprintf("adapted %q in %s: best %s %.3f (%s)", m.Name, msText(m.Ms), m.Score, m.Best, m.Stopped)
+	c.Strategy = protocol.StrategyExpert + m.Name
+}
+
+func (c *Root) adaptText() string {
+	switch {
+	case c.State == stateAdapting && len(c.Steps) == 0:
+		return "adapting… (the first iteration scores the whole population)"
+	case c.State == stateAdapting:
+		s := c.Steps[len(c.Steps)-1]
+		return fmt.Sprintf("iteration %d of at most %d: best %.3f, mean %.3f, %s", s.Iter, s.Iters, s.Best, s.Mean, msText(s.Ms))
+	case c.Adapted != nil:
+		m := c.Adapted
+		return fmt.Sprintf("%q: best %s %.3f after %d iterations (%s), %s. The chat now answers with it.", m.Name, m.Score, m.Best, len(m.History), m.Stopped, msText(m.Ms))
+	}
+	return ""
+}
+
+func (c *Root) alphaCaption() string {
+	m := c.Adapted
+	return fmt.Sprintf("α of %q per expert: %s", m.Name, alphaList(m.Experts, m.Alpha))
+}
+
+// UseMixture makes the chat answer with the adapted mixture.
+func (c *Root) UseMixture() {
+	if c.Adapted != nil {
+		c.UseExpert(c.Adapted.Name)
+	}
+}
+
+// DragOver lets the page take a dropped file.
+func (c *Root) DragOver(event vugu.DOMEvent) {
+	event.PreventDefault()
+	c.Dragging = true
+}
+
+// Drop takes a file dropped anywhere on the page: an expert (.safetensors) or a few-shot set.
+func (c *Root) Drop(event vugu.DOMEvent) {
+	event.PreventDefault()
+	c.Dragging = false
+	files := filesOf(event.JSEvent().Get("dataTransfer"))
+	c.readFiles(event.EventEnv(), files)
+}
+
+// PickExamples takes the files chosen in the examples' file field.
+func (c *Root) PickExamples(event vugu.DOMEvent) {
+	c.readFiles(event.EventEnv(), filesOf(event.JSEventTarget()))
+}
+
+// PickExpert takes the expert file chosen in the upload field.
+func (c *Root) PickExpert(event vugu.DOMEvent) {
+	c.readFiles(event.EventEnv(), filesOf(event.JSEventTarget()))
+}
+
+// readFiles reads files in the background (a promise must not be awaited inside an event
+// handler) and takes each: an expert goes to the worker, anything else is a few-shot set.
+func (c *Root) readFiles(ee vugu.EventEnv, files []file) {
+	if len(files) == 0 {
+		return
+	}
+	go func() {
+		for _, f := range files {
+			data, err := f.bytes()
+			ee.Lock()
+			switch {
+			case err != nil:
+				c.FewMsg = fmt.Sprintf("%s: %v", f.name, err)
+			case strings.HasSuffix(strings.ToLower(f.name), ".safetensors"):
+				c.View = viewFewShot
+				c.send(protocol.ImportExpert{Type: protocol.TypeImportExpert, File: f.name, Data: data})
+				c.Status = "importing " + f.name
+			default:
+				c.View = viewFewShot
+				c.addExamples(data, f.name)
+			}
+			ee.UnlockRender()
+		}
+	}()
+}
