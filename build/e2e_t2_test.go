@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/svf"
+)
+
+// TestE2ET2 drives Transformer²'s views of the page on a pack with experts (math, code
+// and cls, random z): an ask with the prompt strategy streams the tokens t2 ask's code
+// gives natively and names its expert; a JSONL few-shot set dropped on the page adapts
+// with a plot that grows each iteration, an α chart, and a chat answered by the mixture;
+// bad few-shot files show a message and keep the rows there are; the experts view shows
+// every expert's card and z map; an exported expert decodes, and one dropped back is
+// imported.
+func TestE2ET2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the site and runs Chromium; skipped with -short")
+	}
+	browser := findChromium(t)
+	site, srv := serveSite(t)
+	bctx, browserOut := startBrowser(t, browser)
+	packDir := filepath.Join(site, "models", "t2")
+	writeExpertPack(t, packDir)
+	url := srv.URL + "/?pack=models/t2/&engine=cpu"
+	const question = "What is 12 plus 30?"
+
+	t.Run("ask/prompt", func(t *testing.T) {
+		p := openPage(t, bctx, url)
+		p.waitReady()
+		p.waitOption("#strategy", "prompt")
+		p.setSelect("#strategy", "prompt")
+		p.setField("#max-tokens", "12")
+		run1(p, chromedp.SendKeys("#prompt", question+kb.Enter))
+		if s := p.waitState(2*time.Minute, "done", "error"); s != "done" {
+			p.fatalf("page state %q, want done; #error: %s", s, p.text("#error"))
+		}
+		why := p.text("#messages li.assistant:last-child .why")
+		times := p.text("#messages li.assistant:last-child .times")
+		expert, want := nativeAsk(t, packDir, question, 12)
+		if !strings.Contains(why, "Expert: "+expert+" ") || !strings.Contains(why, "log-likelihoods") {
+			p.fatalf("expert line %q, want it to name %s (t2 ask's choice) and the label log-likelihoods", why, expert)
+		}
+		if !strings.Contains(times, "first pass") || !strings.Contains(times, "second pass") {
+			p.fatalf("times line %q, want first and second pass", times)
+		}
+		var got []int
+		if err := json.Unmarshal([]byte(p.text("#ids")), &got); err != nil {
+			p.fatalf("#ids: %v", err)
+		}
+		if !slices.Equal(got, want) {
+			p.fatalf("page answered %v\nt2 ask gives %v", got, want)
+		}
+		if v := p.value("#prompt"); v != "" {
+			p.fatalf("the composer holds %q after Enter sent the message", v)
+		}
+		t.Logf("%s; %s; %d tokens", why, times, len(got))
+		p.checkConsole(nil)
+		p.screenshots("t2-chat")
+	})
+
+	t.Run("fewshot", func(t *testing.T) {
+		p := openPage(t, bctx, url)
+		p.waitReady()
+		run1(p, chromedp.Click("#tab-fewshot"))
+		// A typed row first: bad files must leave it as it is.
+		run1(p, chromedp.Click("#fewshot-add-row"))
+		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="input of row 1"]`, "typed question"))
+		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="output of row 1"]`, "typed answer"))
+		for _, bad := range []struct{ name, data, want string }{
+			{"notes.txt", "hello, this is not JSON\nnor this", "line 1"},
+			{"set.csv", "question,reply\nhi,there\n", "set.csv"},
+			{"empty.jsonl", "", "empty"},
+		} {
+			p.drop(bad.name, []byte(bad.data))
+			msg := p.poll(`document.querySelector('#fewshot-message')?.textContent ?? ""`, 10*time.Second)
+			if !strings.Contains(msg, bad.want) {
+				p.fatalf("dropping %s: #fewshot-message %q, want it to contain %q", bad.name, msg, bad.want)
+			}
+			if n := p.count("#fewshot-table tbody tr"); n != 1 {
+				p.fatalf("dropping %s: %d rows, want the 1 typed row kept", bad.name, n)
+			}
+			if v := p.value(`#fewshot-table textarea[aria-label="output of row 1"]`); v != "typed answer" {
+				p.fatalf("dropping %s: the typed row's output is %q", bad.name, v)
+			}
+			t.Logf("%s: %s", bad.name, msg)
+		}
+		p.screenshots("t2-fewshot-errors")
+
+		var set strings.Builder
+		for i := range 4 {
+			fmt.Fprintf(&set, `{"input": "What is %d plus %d?", "output": "%d"}`+"\n", i, i+1, 2*i+1)
+		}
+		p.drop("add.jsonl", []byte(set.String()))
+		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 5`, 10*time.Second)
+		if msg := p.text("#fewshot-message"); msg != "" {
+			p.fatalf("a good file left the message %q", msg)
+		}
+		p.setField("#iters", "3")
+		p.setField("#population", "8")
+		p.setSelect("#score", "likelihood")
+		// Count the plot's points as it changes, and the main thread's long tasks.
+		run1(p, chromedp.Evaluate[bool](`(() => {
+			window.t2Points = [];
+			new MutationObserver(() => {
+				const n = document.querySelectorAll('#plot circle.best').length;
+				if (n && window.t2Points[window.t2Points.length - 1] !== n) window.t2Points.push(n);
+			}).observe(document.body, {subtree: true, childList: true, attributes: true});
+			window.t2Long = [];
+			new PerformanceObserver((l) => { for (const e of l.getEntries()) window.t2Long.push(e.duration); }).observe({type: 'longtask'});
+			return true;
+		})()`))
+		run1(p, chromedp.Click("#adapt"))
+		if s := p.waitState(3*time.Minute, "done", "error"); s != "done" {
+			p.fatalf("page state %q after Adapt, want done; #error: %s", s, p.text("#error"))
+		}
+		var points []int
+		if err := json.Unmarshal([]byte(p.eval(`JSON.stringify(window.t2Points)`)), &points); err != nil {
+			p.fatalf("points: %v", err)
+		}
+		if !slices.Equal(points, []int{1, 2, 3}) {
+			p.fatalf("the plot showed %v points as it changed, want 1, 2, 3 (one more each iteration)", points)
+		}
+		if n := p.count("#alpha rect.bar"); n != 2 {
+			p.fatalf("the α chart has %d bars, want 2 (math, code)", n)
+		}
+		t.Logf("plot points %v; %s; %s; long tasks (ms): %s", points, p.text("#adapt-status"), p.text("#alpha figcaption"), p.eval(`JSON.stringify(window.t2Long)`))
+		p.screenshots("t2-fewshot")
+
+		// Export: the download's bytes are the mixture as an expert file.
+		run1(p, chromedp.Evaluate[bool](`(() => {
+			window.t2Blobs = [];
+			const create = URL.createObjectURL;
+			URL.createObjectURL = (b) => { window.t2Blobs.push(b); return create.call(URL, b); };
+			return true;
+		})()`))
+		run1(p, chromedp.Click("#download-expert"))
+		p.pollTrue(`window.t2Blobs.length > 0`, 10*time.Second)
+		b64 := run1(p, chromedp.Evaluate[string](`window.t2Blobs[0].arrayBuffer().then((b) => {
+			let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); return btoa(s); })`, chromedp.EvalAwaitPromise))
+		data, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			p.fatalf("download: %v", err)
+		}
+		x, err := svf.DecodeExpert(data, "task.safetensors")
+		if err != nil {
+			p.fatalf("the downloaded expert: %v", err)
+		}
+		pack, err := svf.OpenDir(packDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pack.Check(x); x.Name != "task" || err != nil {
+			p.fatalf("the downloaded expert is %q (%v), want task, fitting the pack", x.Name, err)
+		}
+
+		// The chat answers with the mixture.
+		run1(p, chromedp.Click("#use-mixture"))
+		if v := p.value("#strategy"); v != "expert:task" {
+			p.fatalf("#strategy is %q after Use for the chat, want expert:task", v)
+		}
+		p.setField("#max-tokens", "8")
+		run1(p, chromedp.SendKeys("#prompt", question+kb.Enter))
+		if s := p.waitState(2*time.Minute, "done", "error"); s != "done" {
+			p.fatalf("page state %q, want done; #error: %s", s, p.text("#error"))
+		}
+		why := p.text("#messages li.assistant:last-child .why")
+		if !strings.Contains(why, "Mixture: task") || !strings.Contains(why, "math") || !strings.Contains(why, "code") {
+			p.fatalf("expert line %q, want the mixture task with α for math and code", why)
+		}
+		t.Logf("%s", why)
+
+		// Import: an expert file dropped on the page joins the experts.
+		x.Name = "imported-task"
+		data, err = x.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.drop("imported-task.safetensors", data)
+		run1(p, chromedp.Click("#tab-experts"))
+		p.pollTrue(`!!document.querySelector('.card[data-expert="imported-task"]')`, 10*time.Second)
+		if n := p.count(".card"); n != 5 {
+			p.fatalf("%d expert cards, want 5 (math, code, cls, task, imported-task)", n)
+		}
+		if n := p.count(`.card[data-expert="math"] rect.cell`); n != 2*7 {
+			p.fatalf("math's heat map has %d cells, want 2 layers × 7 matrices", n)
+		}
+		p.checkConsole(nil)
+		p.screenshots("t2-experts")
+	})
+	if t.Failed() {
+		t.Logf("browser output:\n%s", browserOut.String())
+	}
+}
+
+// writeExpertPack writes a random model's pack (MLP and attention adapted) to dir with
+// experts math, code and cls, each z drawn uniformly from [0.2, 1.8].
+func writeExpertPack(t *testing.T, dir string) {
+	t.Helper()
+	hf := t.TempDir()
+	if err := writeRandomModel(defaultModelConfig, 3, hf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svf.Convert(os.DirFS(hf), dir, svf.ConvertOptions{Targets: []string{"mlp", "attn"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, d := range []string{"math", "code", "cls"} {
+		p, err := svf.OpenDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := p.Uniform(d, 1)
+		x.Domain, x.Description = d, "random z for the page tests"
+		for _, z := range x.Z {
+			for i := range z {
+				z[i] = 0.2 + 1.6*r.Float32()
+			}
+		}
+		if err := svf.SaveExpert(dir, p, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// nativeAsk runs t2 ask --strategy prompt on the CPU engine and returns the expert it
+// names, with the greedy answer's ids from the same two passes (firstPass, then the
+// second pass as cmdAsk runs it).
+func nativeAsk(t *testing.T, packDir, question string, maxTokens int) (string, []int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args := []string{"ask", "--pack", packDir, "--engine", "cpu", "--strategy", "prompt", "--max-tokens", fmt.Sprint(maxTokens), question}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("t2 %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
+	}
+	var expert string
+	fmt.Sscanf(stdout.String(), "expert: %s", &expert)
+
+	p, err := svf.OpenDir(packDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, m, closeEngine, err := openEngine("cpu", &source{pack: packDir}, engineOptions{MaxSeqs: 8}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine()
+	s, err := firstPass(strategyPrompt, m, e, p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Choose(question)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Expert != expert {
+		t.Fatalf("t2 ask chose %q, its first pass here %q", expert, c.Expert)
+	}
+	if err := e.SetZ(c.Z); err != nil {
+		t.Fatal(err)
+	}
+	prompt, err := svf.Prompt(m, question)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := model.Generate(e, prompt, model.Greedy(), maxTokens, m.EOS, func(int) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return expert, ids
+}
+
+// drop drops a file called name with data on the page, as a user dragging it in.
+func (p *page) drop(name string, data []byte) {
+	p.t.Helper()
+	run1(p, chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+		const bytes = Uint8Array.from(atob(%q), (c) => c.charCodeAt(0));
+		const dt = new DataTransfer();
+		dt.items.add(new File([bytes], %q));
+		const main = document.querySelector('main.app');
+		main.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return main.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+	})()`, base64.StdEncoding.EncodeToString(data), name)))
+	// The page reads the file in the background: let it.
+	time.Sleep(300 * time.Millisecond)
+}
+
+// setSelect picks value in the <select> sel, as a user would.
+func (p *page) setSelect(sel, value string) {
+	p.t.Helper()
+	run1(p, chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		e.value = %q;
+		return e.dispatchEvent(new Event('change', {bubbles: true}));
+	})()`, sel, value)))
+}
+
+// waitOption waits until the <select> sel offers value.
+func (p *page) waitOption(sel, value string) {
+	p.t.Helper()
+	p.pollTrue(fmt.Sprintf(`!!document.querySelector('%s option[value="%s"]')`, sel, value), 10*time.Second)
+}
+
+// count is the number of elements matching sel.
+func (p *page) count(sel string) int {
+	p.t.Helper()
+	return run1(p, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+}
+
+// poll waits for expr to give a non-empty string and returns it.
+func (p *page) poll(expr string, timeout time.Duration) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Poll[string](fmt.Sprintf(`(() => { const v = %s; return v === "" ? false : v; })()`, expr),
+		chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond)))
+	if err != nil {
+		p.fatalf("waiting for %s: %v", expr, err)
+	}
+	return s
+}
+
+// pollTrue waits for expr to be true.
+func (p *page) pollTrue(expr string, timeout time.Duration) {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr,
+		chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		p.fatalf("waiting for %s: %v", expr, err)
+	}
+}
+
+// screenshots writes the page light and dark at desktop and phone width (with
+// T2_SCREENSHOTS set), then puts the page back as it was.
+func (p *page) screenshots(name string) {
+	p.t.Helper()
+	if os.Getenv("T2_SCREENSHOTS") == "" {
+		return
+	}
+	for _, scheme := range []string{"light", "dark"} {
+		for _, size := range []struct {
+			name string
+			w, h int64
+		}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
+			err := chromedp.Do(p.ctx,
+				chromedp.EmulateViewport(size.w, size.h),
+				chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+					_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+						Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+					return err
+				}))
+			if err != nil {
+				p.t.Errorf("screenshot %s: %v", name, err)
+				return
+			}
+			p.screenshot(fmt.Sprintf("%s-%s-%s", name, scheme, size.name))
+		}
+	}
+	chromedp.Do(p.ctx, chromedp.EmulateViewport(1280, 900))
+}
