@@ -238,5 +238,47 @@ func runResults(packDir, tablePath string, proto resultsProtocol, batch int, std
 		return err
 	}
 	fmt.Fprintf(stderr, "results: wrote %s and results.json next to it\n", tablePath)
+	card := filepath.Join(filepath.Dir(filepath.Clean(packDir)), "MODEL_CARD.md")
+	if _, err := os.Stat(card); err != nil {
+		return nil
+	}
+	table, err := os.ReadFile(tablePath)
+	if err != nil {
+		return err
+	}
+	if err := updateCard(card, table); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "results: updated the table of %s\n", card)
 	return nil
+}
+
+// Markers of the results section of a model card, which make results rewrites.
+const (
+	cardBegin = "<!-- results: written by make results -->"
+	cardEnd   = "<!-- /results -->"
+)
+
+// cardSection is what the card holds between its markers: the table without its title.
+func cardSection(table []byte) string {
+	body := string(table)
+	if _, rest, ok := strings.Cut(body, "\n\n"); ok && strings.HasPrefix(body, "# ") {
+		body = rest
+	}
+	return cardBegin + "\n" + body + cardEnd
+}
+
+// updateCard replaces the results section of the model card at path.
+func updateCard(path string, table []byte) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	text := string(data)
+	i, j := strings.Index(text, cardBegin), strings.Index(text, cardEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s: no results section (%q … %q) to update", path, cardBegin, cardEnd)
+	}
+	text = text[:i] + cardSection(table) + text[j+len(cardEnd):]
+	return os.WriteFile(path, []byte(text), 0o644)
 }
