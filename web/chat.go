@@ -287,3 +287,11 @@ func (c *Root) Download(name string) {
 }
 
 func itoa(i int) string { return fmt.Sprint(i) }
+
+// boolText is "true" or "false", for ARIA attributes.
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

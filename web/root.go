@@ -214,6 +214,9 @@ func (c *Root) receive(data []byte) {
 		c.adapted(m)
 	case *protocol.ExpertList:
 		c.Experts = m.Experts
+		if name, ok := strings.CutPrefix(c.Status, "importing "); ok {
+			c.Status = "imported " + name + ": it is in the experts view and the chat's strategies"
+		}
 	case *protocol.ExpertFile:
 		if err := download(m.Name+".safetensors", m.Data); err != nil {
 			c.fail(err)

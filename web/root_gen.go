@@ -192,7 +192,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 			vgparent.AppendChild(vgn)
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "tab-chat"}, vugu.VGAttribute{Namespace: "", Key: "role", Val: "tab"}}}
 			vgparent.AppendChild(vgn)
-			vgn.AddAttrInterface("aria-selected", c.View == viewChat)
+			vgn.AddAttrInterface("aria-selected", boolText(c.View == viewChat))
 			vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 				EventType: "click",
 				Func:      func(event vugu.DOMEvent) { c.Show(viewChat) },
@@ -208,7 +208,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 			vgparent.AppendChild(vgn)
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "tab-fewshot"}, vugu.VGAttribute{Namespace: "", Key: "role", Val: "tab"}}}
 			vgparent.AppendChild(vgn)
-			vgn.AddAttrInterface("aria-selected", c.View == viewFewShot)
+			vgn.AddAttrInterface("aria-selected", boolText(c.View == viewFewShot))
 			vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 				EventType: "click",
 				Func:      func(event vugu.DOMEvent) { c.Show(viewFewShot) },
@@ -224,7 +224,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 			vgparent.AppendChild(vgn)
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "tab-experts"}, vugu.VGAttribute{Namespace: "", Key: "role", Val: "tab"}}}
 			vgparent.AppendChild(vgn)
-			vgn.AddAttrInterface("aria-selected", c.View == viewExperts)
+			vgn.AddAttrInterface("aria-selected", boolText(c.View == viewExperts))
 			vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 				EventType: "click",
 				Func:      func(event vugu.DOMEvent) { c.Show(viewExperts) },

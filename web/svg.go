@@ -102,7 +102,7 @@ func heatSVG(x protocol.ExpertCard) vugu.HTML {
 			top = max(top, v)
 		}
 	}
-	const cell, head, left = 14.0, 70.0, 34.0
+	const cell, head, left = 14.0, 34.0, 24.0
 	cols, rows := len(x.Kinds), len(x.Heat)
 	w, h := left+float64(cols)*cell+4, head+float64(rows)*cell+4
 	var b strings.Builder
