@@ -42,6 +42,10 @@ var siteTypes = map[string]string{
 	".css":  "text/css; charset=utf-8",
 	".json": "application/json",
 	".wasm": "application/wasm",
+	// manifest.webmanifest and the icons (not in every system's MIME table)
+	".webmanifest": "application/manifest+json",
+	".svg":         "image/svg+xml",
+	".png":         "image/png",
 }
 
 // siteHandler serves the files of dir. Every answer says Cache-Control: no-cache, so a

@@ -37,13 +37,21 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 //	ui.wasm          the page (./web), which index.html starts
 //	engine.wasm      the engine worker (./wasm), which worker.js starts
 //	worker.js, …     web/'s static files (everything but Go and Vugu sources)
+//	sw.js            web/sw.js, the service worker, with this build's shell version
+//	icon.svg, icon-192.png, icon-512.png  the icon that manifest.webmanifest names
 //	models/default/  an int8 pack of a random-weight checkpoint of default-model.json, seed 1
 //	.nojekyll        tells GitHub Pages to serve the folder as it is
 //
 // Every URL inside is relative, so the site works from any path (a Pages sub-path).
+// GitHub Pages refuses files of 100 MB or more: buildSite fails when it wrote one.
 // It must run inside the t2web module: it builds from the sources there with the go
 // command. Progress goes to logw.
-func buildSite(outDir string, logw io.Writer) error {
+func buildSite(outDir string, logw io.Writer) (err error) {
+	defer func() {
+		if err == nil {
+			err = checkSiteSizes(outDir)
+		}
+	}()
 	root, err := moduleRoot()
 	if err != nil {
 		return err
@@ -79,7 +87,7 @@ func buildSite(outDir string, logw io.Writer) error {
 	}
 	for _, e := range web {
 		name := e.Name()
-		if e.IsDir() || strings.HasSuffix(name, ".go") || strings.HasSuffix(name, ".vugu") || strings.HasPrefix(name, ".") {
+		if e.IsDir() || strings.HasSuffix(name, ".go") || strings.HasSuffix(name, ".vugu") || strings.HasPrefix(name, ".") || name == "sw.js" {
 			continue
 		}
 		copies = append(copies, [2]string{filepath.Join(root, "web", name), name})
@@ -91,6 +99,9 @@ func buildSite(outDir string, logw io.Writer) error {
 		logSize(logw, filepath.Join(outDir, c[1]))
 	}
 	if err := os.WriteFile(filepath.Join(outDir, ".nojekyll"), nil, 0o644); err != nil {
+		return err
+	}
+	if err := writeOffline(root, outDir, logw); err != nil {
 		return err
 	}
 

@@ -1,0 +1,216 @@
+// t2web's service worker: the page works offline after its first visit.
+//
+// The app shell (the page, its wasm, scripts, style, manifest and icons) is cached at
+// install in a cache named after the build, "t2-shell-VERSION", and served cache-first;
+// activating a new build deletes the old shell caches. t2 site writes VERSION (a hash of
+// the shell files' contents) and SHELL (their names) into this file.
+//
+// Packs: every pack.json fetched in scope opens a cache "t2-pack:BASE" (BASE the pack's
+// folder URL). Then, for a file under BASE:
+//   - a shard listed in pack.json is served from the cache when the cached copy's sha256
+//     is pack.json's; otherwise it is fetched, streamed to the page as it arrives, and a
+//     copy is stored once its sha256 and size match pack.json's (a wrong one is never
+//     stored: the engine reports it);
+//   - pack.json, the tokenizer files and experts go to the network first and are stored,
+//     and come from the cache when the network fails. A 404 is stored too: an optional
+//     file (generation_config.json) is missing offline as it was online.
+// A storage quota error while storing is posted to every client as
+// {type: 't2-cache', event: 'error', name, message, pack, bytes, packs}, and each stored
+// file as {type: 't2-cache', event: 'stored', pack, file, bytes}: t2cache.js turns them
+// into messages for the page.
+'use strict';
+
+const VERSION = '__T2_VERSION__';
+const SHELL = __T2_SHELL__;
+
+const SHELL_CACHE = 't2-shell-' + VERSION;
+const PACK_PREFIX = 't2-pack:';
+const SCOPE = new URL('./', self.location.href).href;
+const SHELL_URLS = new Set(SHELL.map((f) => new URL(f, SCOPE).href));
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL_CACHE);
+    // cache: 'reload' skips the HTTP cache, so the shell is this build's.
+    await cache.addAll(SHELL.map((f) => new Request(new URL(f, SCOPE), { cache: 'reload' })));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith('t2-shell-') && name !== SHELL_CACHE) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET') return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin || !url.href.startsWith(SCOPE)) return;
+  url.hash = '';
+  const search = url.search;
+  url.search = '';
+  // The page may have a query (?pack=…), which index.html reads itself.
+  if (SHELL_URLS.has(url.href) && (search === '' || req.mode === 'navigate')) {
+    event.respondWith(shell(req, url.href));
+    return;
+  }
+  if (search !== '') return; // packs are plain folders
+  event.respondWith(packFile(event, url.href));
+});
+
+// shell answers a request for the page or one of its files from the shell cache.
+async function shell(req, href) {
+  const hit = await (await caches.open(SHELL_CACHE)).match(href);
+  return hit || fetch(req);
+}
+
+// packFile answers a request for a file of a pack (or of anything else in scope, which
+// goes to the network when it is under no pack).
+async function packFile(event, href) {
+  if (href.endsWith('/pack.json')) return manifestFile(event, href);
+  const base = await packBase(href);
+  if (!base) return fetch(event.request);
+  const cache = await caches.open(PACK_PREFIX + base);
+  const manifest = await cachedManifest(cache, base);
+  if (!manifest) return fetch(event.request);
+  const rel = href.slice(base.length);
+  const shard = Array.isArray(manifest.shards) && manifest.shards.find((s) => s.file === rel);
+  if (shard) {
+    const hit = await cache.match(href);
+    if (hit && hit.headers.get('x-t2-sha256') === shard.sha256) return hit;
+    const resp = await fetch(event.request);
+    if (resp.ok) event.waitUntil(storeShard(cache, base, href, resp.clone(), shard));
+    return resp;
+  }
+  return networkFirst(event, cache, base, href);
+}
+
+// manifestFile fetches a pack.json, network first; a good one opens the pack's cache.
+async function manifestFile(event, href) {
+  const base = href.slice(0, href.length - 'pack.json'.length);
+  const name = PACK_PREFIX + base;
+  let resp;
+  try {
+    resp = await fetch(event.request);
+  } catch (err) {
+    if (await caches.has(name)) {
+      const hit = await (await caches.open(name)).match(href);
+      if (hit) return hit;
+    }
+    throw err;
+  }
+  // Stored before answering: the shards that follow are checked against it.
+  if (resp.ok) await storeFile(await caches.open(name), base, href, resp.clone());
+  return resp;
+}
+
+// networkFirst fetches a file of a pack and stores it, or answers from the cache when
+// the network fails.
+async function networkFirst(event, cache, base, href) {
+  let resp;
+  try {
+    resp = await fetch(event.request);
+  } catch (err) {
+    const hit = await cache.match(href);
+    if (hit) return hit;
+    throw err;
+  }
+  if (resp.ok || resp.status === 404) event.waitUntil(storeFile(cache, base, href, resp.clone()));
+  return resp;
+}
+
+// packBase is the folder of the cached pack that holds href (the longest), or ''.
+async function packBase(href) {
+  let best = '';
+  for (const name of await caches.keys()) {
+    if (!name.startsWith(PACK_PREFIX)) continue;
+    const base = name.slice(PACK_PREFIX.length);
+    if (href.startsWith(base) && base.length > best.length) best = base;
+  }
+  return best;
+}
+
+async function cachedManifest(cache, base) {
+  const hit = await cache.match(base + 'pack.json');
+  if (!hit) return null;
+  try {
+    return await hit.json();
+  } catch {
+    return null;
+  }
+}
+
+// storeShard stores a downloaded shard when its sha256 and size are pack.json's.
+async function storeShard(cache, base, href, resp, shard) {
+  const body = await resp.arrayBuffer();
+  const sum = hex(await crypto.subtle.digest('SHA-256', body));
+  if (sum !== shard.sha256 || body.byteLength !== shard.bytes) {
+    await cache.delete(href);
+    return; // the engine checks the same and reports it
+  }
+  await put(cache, base, href, resp, body, { 'x-t2-sha256': sum });
+}
+
+async function storeFile(cache, base, href, resp) {
+  await put(cache, base, href, resp, await resp.arrayBuffer(), {});
+}
+
+// put stores body as the answer for href, noting its size; a quota error is posted to
+// the clients with the pack's size and what else is cached.
+async function put(cache, base, href, resp, body, extra) {
+  const headers = new Headers();
+  const type = resp.headers.get('content-type');
+  if (type) headers.set('content-type', type);
+  headers.set('content-length', String(body.byteLength));
+  headers.set('x-t2-bytes', String(body.byteLength));
+  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+  try {
+    await cache.put(href, new Response(body, { status: resp.status, statusText: resp.statusText, headers }));
+  } catch (err) {
+    let manifest = await cachedManifest(cache, base);
+    if (!manifest && href === base + 'pack.json') {
+      try {
+        manifest = JSON.parse(new TextDecoder().decode(body));
+      } catch {
+        manifest = null;
+      }
+    }
+    let bytes = 0;
+    if (manifest && Array.isArray(manifest.shards)) {
+      for (const s of manifest.shards) bytes += s.bytes || 0;
+    }
+    const packs = [];
+    for (const name of await caches.keys()) {
+      if (!name.startsWith(PACK_PREFIX) || name === PACK_PREFIX + base) continue;
+      packs.push({ url: name.slice(PACK_PREFIX.length), bytes: await cacheBytes(await caches.open(name)) });
+    }
+    await post({
+      type: 't2-cache', event: 'error', name: err.name || 'Error', message: err.message || String(err),
+      pack: base, file: href.slice(base.length), bytes, packs,
+    });
+    return;
+  }
+  await post({ type: 't2-cache', event: 'stored', pack: base, file: href.slice(base.length), bytes: body.byteLength });
+}
+
+async function cacheBytes(cache) {
+  let n = 0;
+  for (const req of await cache.keys()) {
+    const r = await cache.match(req);
+    n += Number(r && r.headers.get('x-t2-bytes')) || 0;
+  }
+  return n;
+}
+
+async function post(msg) {
+  for (const c of await self.clients.matchAll({ includeUncontrolled: true, type: 'window' })) c.postMessage(msg);
+}
+
+function hex(buf) {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
+}
