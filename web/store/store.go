@@ -1,0 +1,340 @@
+//go:build js && wasm
+
+// Package store keeps t2web's data in the browser.
+//
+// The user's own data — chats, few-shot sets, saved experts — lives in IndexedDB: Open a
+// DB, then Put, Get, List and Delete values (bytes; PutJSON and GetJSON for structs) by
+// Kind and key. It stays across reloads and offline.
+//
+// The packs cached for offline use live in Cache Storage, written by the service worker
+// (web/sw.js) as the engine downloads them; this package reads them through t2cache.js:
+// Packs lists them with their sizes, RemovePack deletes one, Estimate says how much the
+// site stores and may store, and WatchCache reports each stored file and each storage
+// error (a full quota, with the pack and what to remove).
+//
+// Every function here waits for a JavaScript promise or IndexedDB request: call it from
+// a goroutine, never synchronously inside a js.FuncOf callback such as a Vugu event
+// handler (that deadlocks: the callback holds the event loop the answer needs).
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hack-pad/safejs"
+)
+
+// Kind is a kind of user data: one IndexedDB object store.
+type Kind string
+
+// The kinds of user data.
+const (
+	Chats   Kind = "chats"   // conversations
+	FewShot Kind = "fewshot" // few-shot example sets
+	Experts Kind = "experts" // saved experts (.safetensors bytes)
+)
+
+// Kinds are every Kind, the object stores of a DB.
+var Kinds = []Kind{Chats, FewShot, Experts}
+
+// DefaultName is the IndexedDB database the page uses.
+const DefaultName = "t2web"
+
+// version is the IndexedDB schema version: one object store per Kind.
+const version = 1
+
+var (
+	// ErrNotFound is Get's error for a key that is not stored.
+	ErrNotFound = errors.New("store: not found")
+	// ErrQuota is wrapped by the error of a write the browser refused for lack of
+	// space (QuotaExceededError).
+	ErrQuota = errors.New("store: storage quota exceeded")
+)
+
+// DB is an open IndexedDB database of user data.
+type DB struct {
+	name string
+	db   safejs.Value // IDBDatabase
+}
+
+// Entry describes a stored value.
+type Entry struct {
+	Key     string
+	Size    int       // bytes of the value
+	Updated time.Time // when it was last Put
+}
+
+// Open opens (creating it when needed) the IndexedDB database name, e.g. DefaultName.
+func Open(name string) (*DB, error) {
+	idb, err := safejs.Global().Get("indexedDB")
+	if err != nil || idb.IsUndefined() || idb.IsNull() {
+		return nil, fmt.Errorf("store: open %s: this browser has no IndexedDB", name)
+	}
+	req, err := idb.Call("open", name, version)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", name, err)
+	}
+	upgrade, err := safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
+		db, err := req.Get("result")
+		if err != nil {
+			return nil
+		}
+		names, _ := db.Get("objectStoreNames")
+		for _, k := range Kinds {
+			if has, _ := names.Call("contains", string(k)); !truthy(has) {
+				db.Call("createObjectStore", string(k), map[string]any{"keyPath": "key"})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer upgrade.Release()
+	if err := req.Set("onupgradeneeded", upgrade.Value()); err != nil {
+		return nil, err
+	}
+	db, err := await(req)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", name, err)
+	}
+	return &DB{name: name, db: db}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() { d.db.Call("close") }
+
+// Put stores value under key, replacing what was there.
+func (d *DB) Put(kind Kind, key string, value []byte) error {
+	arr, err := safejs.MustGetGlobal("Uint8Array").New(len(value))
+	if err != nil {
+		return err
+	}
+	if _, err := safejs.CopyBytesToJS(arr, value); err != nil {
+		return err
+	}
+	rec := map[string]any{"key": key, "value": arr, "size": len(value), "updated": float64(time.Now().UnixMilli())}
+	_, err = d.do(kind, "readwrite", "put", rec)
+	if err != nil {
+		return fmt.Errorf("store: put %s/%s (%d bytes): %w", kind, key, len(value), err)
+	}
+	return nil
+}
+
+// Get returns the value stored under key, or ErrNotFound.
+func (d *DB) Get(kind Kind, key string) ([]byte, error) {
+	rec, err := d.do(kind, "readonly", "get", key)
+	if err != nil {
+		return nil, fmt.Errorf("store: get %s/%s: %w", kind, key, err)
+	}
+	if rec.IsUndefined() || rec.IsNull() {
+		return nil, fmt.Errorf("store: get %s/%s: %w", kind, key, ErrNotFound)
+	}
+	v, err := rec.Get("value")
+	if err != nil {
+		return nil, err
+	}
+	n, err := v.Get("byteLength")
+	if err != nil {
+		return nil, err
+	}
+	size, err := n.Int()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, size)
+	if _, err := safejs.CopyBytesToGo(b, v); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// List describes every value of kind, sorted by key.
+func (d *DB) List(kind Kind) ([]Entry, error) {
+	all, err := d.do(kind, "readonly", "getAll")
+	if err != nil {
+		return nil, fmt.Errorf("store: list %s: %w", kind, err)
+	}
+	n, err := all.Length()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, n)
+	for i := range n {
+		rec, err := all.Index(i)
+		if err != nil {
+			return nil, err
+		}
+		var e Entry
+		if v, err := rec.Get("key"); err == nil {
+			e.Key, _ = v.String()
+		}
+		if v, err := rec.Get("size"); err == nil {
+			e.Size, _ = v.Int()
+		}
+		if v, err := rec.Get("updated"); err == nil {
+			ms, _ := v.Float()
+			e.Updated = time.UnixMilli(int64(ms))
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// Delete removes the value under key; a missing key is no error.
+func (d *DB) Delete(kind Kind, key string) error {
+	if _, err := d.do(kind, "readwrite", "delete", key); err != nil {
+		return fmt.Errorf("store: delete %s/%s: %w", kind, key, err)
+	}
+	return nil
+}
+
+// PutJSON stores v as JSON under key.
+func (d *DB) PutJSON(kind Kind, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: put %s/%s: %w", kind, key, err)
+	}
+	return d.Put(kind, key, b)
+}
+
+// GetJSON reads the JSON under key into v.
+func (d *DB) GetJSON(kind Kind, key string, v any) error {
+	b, err := d.Get(kind, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("store: get %s/%s: %w", kind, key, err)
+	}
+	return nil
+}
+
+// do runs one request on kind's object store in a transaction of mode, and returns its
+// result once the transaction has completed (a write is then durable).
+func (d *DB) do(kind Kind, mode, method string, args ...any) (safejs.Value, error) {
+	if !slices.Contains(Kinds, kind) {
+		return safejs.Value{}, fmt.Errorf("unknown kind %q", kind)
+	}
+	tx, err := d.db.Call("transaction", string(kind), mode)
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	os, err := tx.Call("objectStore", string(kind))
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	req, err := os.Call(method, args...)
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	done := make(chan error, 1)
+	var onDone, onFail safejs.Func
+	if onDone, err = safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
+		done <- nil
+		return nil
+	}); err != nil {
+		return safejs.Value{}, err
+	}
+	defer onDone.Release()
+	if onFail, err = safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
+		e, _ := tx.Get("error")
+		done <- domError(e, "the transaction was aborted")
+		return nil
+	}); err != nil {
+		return safejs.Value{}, err
+	}
+	defer onFail.Release()
+	tx.Set("oncomplete", onDone.Value())
+	tx.Set("onerror", onFail.Value())
+	tx.Set("onabort", onFail.Value())
+	if err := <-done; err != nil {
+		return safejs.Value{}, err
+	}
+	return req.Get("result")
+}
+
+// await waits for an IDBRequest, or for a promise, and returns its result.
+func await(v safejs.Value) (safejs.Value, error) {
+	type result struct {
+		v   safejs.Value
+		err error
+	}
+	ch := make(chan result, 1)
+	ok, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		if then, _ := v.Get("then"); then.Type() == safejs.TypeFunction {
+			ch <- result{v: arg0(args)}
+		} else {
+			r, err := v.Get("result")
+			ch <- result{v: r, err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	defer ok.Release()
+	fail, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		if then, _ := v.Get("then"); then.Type() == safejs.TypeFunction {
+			ch <- result{err: domError(arg0(args), "rejected")}
+		} else {
+			e, _ := v.Get("error")
+			ch <- result{err: domError(e, "the request failed")}
+		}
+		return nil
+	})
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	defer fail.Release()
+	if then, _ := v.Get("then"); then.Type() == safejs.TypeFunction {
+		if _, err := v.Call("then", ok.Value(), fail.Value()); err != nil {
+			return safejs.Value{}, err
+		}
+	} else {
+		v.Set("onsuccess", ok.Value())
+		v.Set("onerror", fail.Value())
+	}
+	r := <-ch
+	return r.v, r.err
+}
+
+// domError turns a DOMException (or Error) into an error that names it; a
+// QuotaExceededError wraps ErrQuota.
+func domError(e safejs.Value, fallback string) error {
+	if e.IsUndefined() || e.IsNull() {
+		return errors.New(fallback)
+	}
+	var name, msg string
+	if v, err := e.Get("name"); err == nil && v.Type() == safejs.TypeString {
+		name, _ = v.String()
+	}
+	if v, err := e.Get("message"); err == nil && v.Type() == safejs.TypeString {
+		msg, _ = v.String()
+	}
+	if name == "QuotaExceededError" {
+		return fmt.Errorf("%w (%s)", ErrQuota, msg)
+	}
+	if name == "" {
+		s, _ := e.String()
+		return errors.New(s)
+	}
+	return fmt.Errorf("%s: %s", name, msg)
+}
+
+func arg0(args []safejs.Value) safejs.Value {
+	if len(args) == 0 {
+		return safejs.Undefined()
+	}
+	return args[0]
+}
+
+func truthy(v safejs.Value) bool {
+	b, err := v.Bool()
+	return err == nil && b
+}
