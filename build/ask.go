@@ -273,4 +273,3 @@ func alphaText(c *svf.Choice) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
