@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/t2web/t2web/model"
@@ -29,32 +30,52 @@ type resultsProtocol struct {
 	Seed      uint64 `json:"seed"`       // of tasks.Sample
 	N         int    `json:"n"`          // items per task
 	MaxTokens int    `json:"max_tokens"` // longest greedy answer
+	// FewShot is how the few-shot column adapts: on the first Examples items of the
+	// task's validation split, their worked solutions as outputs.
+	FewShot fewShotProtocol `json:"few_shot"`
+}
+
+// fewShotProtocol is the few-shot column's adaptation.
+type fewShotProtocol struct {
+	Examples   int    `json:"examples"`
+	Score      string `json:"score"`
+	Population int    `json:"population"`
+	Elites     int    `json:"elites"`
+	Iters      int    `json:"iters"`
+	Seed       uint64 `json:"seed"`
 }
 
 // defaultResults is the protocol of docs/RESULTS.md.
-var defaultResults = resultsProtocol{Split: "test", Seed: 1, N: 200, MaxTokens: 100}
+var defaultResults = resultsProtocol{Split: "test", Seed: 1, N: 200, MaxTokens: 100,
+	FewShot: fewShotProtocol{Examples: 10, Score: svf.ScoreLikelihood, Population: 32, Elites: 6, Iters: 50, Seed: 1}}
 
 // The columns of the table: the base model, the task's own expert (training domains),
-// the expert of the task's domain chosen by hand (unseen tasks), and the strategies of
-// P1·6.
+// the first-pass strategies and the expert of the task's domain chosen by hand (unseen
+// tasks).
 const (
 	colBase         = "base"
 	colExpert       = "expert"
+	colPrompt       = "T²-prompt"
+	colClsExpert    = "T²-cls-expert"
+	colFewShot      = "T²-few-shot"
 	colDomainExpert = "domain-expert"
 )
 
-// pendingColumns are the unseen-task columns P1·6 fills.
-var pendingColumns = []string{"T²-prompt", "T²-cls-expert", "T²-few-shot"}
-
-// resultRow is one measured cell: a task answered by the base model or an expert.
+// resultRow is one measured cell: a task answered by the base model, an expert or a
+// strategy.
 type resultRow struct {
 	Task    string `json:"task"`
 	Column  string `json:"column"`
-	Expert  string `json:"expert,omitempty"` // "" for the base model
+	Expert  string `json:"expert,omitempty"` // the expert of an expert column
 	N       int    `json:"n"`
 	Correct int    `json:"correct"`
 	// Outcomes has one byte per item, in the sample's order: '1' right, '0' wrong.
 	Outcomes string `json:"outcomes"`
+	// Chosen names, per item, the expert the first pass chose ("base" for other).
+	Chosen []string `json:"chosen,omitempty"`
+	// Experts and Alpha are the few-shot mixture: Alpha[k] weighs Experts[k].
+	Experts []string    `json:"experts,omitempty"`
+	Alpha   [][]float64 `json:"alpha,omitempty"`
 }
 
 // resultsFile is results.json, the per-item record next to the table.
@@ -65,18 +86,21 @@ type resultsFile struct {
 	Rows     []resultRow     `json:"rows"`
 }
 
-// resultCells lists the cells to measure: every question task and cls with the base model;
-// training tasks with their domain's expert (cls with the classification expert); unseen
-// tasks with their domain's expert.
+// resultCells lists the cells to measure: every task with the base model; training tasks
+// (and cls) with their domain's expert; unseen tasks with the three strategies and their
+// domain's expert.
 func resultCells() []resultRow {
 	var cells []resultRow
 	for _, t := range tasks.All() {
 		cells = append(cells, resultRow{Task: t.Name(), Column: colBase})
-		col := colExpert
-		if t.Unseen() {
-			col = colDomainExpert
+		if !t.Unseen() {
+			cells = append(cells, resultRow{Task: t.Name(), Column: colExpert, Expert: t.Domain()})
+			continue
 		}
-		cells = append(cells, resultRow{Task: t.Name(), Column: col, Expert: t.Domain()})
+		for _, col := range []string{colPrompt, colClsExpert, colFewShot} {
+			cells = append(cells, resultRow{Task: t.Name(), Column: col})
+		}
+		cells = append(cells, resultRow{Task: t.Name(), Column: colDomainExpert, Expert: t.Domain()})
 	}
 	return cells
 }
@@ -87,6 +111,21 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 	split, err := tasks.ParseSplit(proto.Split)
 	if err != nil {
 		return nil, err
+	}
+	experts, err := packExperts(p)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*svf.Expert{}
+	var cls *svf.Expert
+	var domains []*svf.Expert // the experts a few-shot task mixes: all but cls
+	for _, x := range experts {
+		byName[x.Name] = x
+		if x.Domain == tasks.Cls {
+			cls = x
+		} else {
+			domains = append(domains, x)
+		}
 	}
 	cells := resultCells()
 	for i := range cells {
@@ -99,40 +138,120 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 		if err != nil {
 			return nil, err
 		}
-		var z map[string][]float32
-		if c.Expert != "" {
-			x, err := p.Expert(c.Expert)
+		// chosen[i] is the expert that answers item i ("base": none).
+		chosen := make([]string, len(exs))
+		for j := range chosen {
+			chosen[j] = "base"
+			if c.Expert != "" {
+				chosen[j] = c.Expert
+			}
+		}
+		zs := map[string]map[string][]float32{"base": nil}
+		for name, x := range byName {
+			zs[name] = x.Z
+		}
+		switch c.Column {
+		case colPrompt, colClsExpert:
+			var first *svf.Expert
+			if c.Column == colClsExpert {
+				if first = cls; first == nil {
+					return nil, fmt.Errorf("%s: the pack has no cls expert", c.Column)
+				}
+			}
+			d, err := svf.NewDispatch(m, e, experts, first)
 			if err != nil {
 				return nil, err
 			}
-			z = x.Z
-		}
-		if err := e.SetZ(z); err != nil {
-			return nil, err
-		}
-		res, err := svf.Evaluate(m, e, exs, t.Check, proto.MaxTokens)
-		if err != nil {
-			return nil, fmt.Errorf("%s with %s: %w", c.Task, cellModel(*c), err)
-		}
-		out := make([]byte, len(res.Items))
-		for j, it := range res.Items {
-			out[j] = '0'
-			if it.Correct {
-				out[j] = '1'
+			for j, ex := range exs {
+				choice, err := d.Choose(ex.Input)
+				if err != nil {
+					return nil, err
+				}
+				chosen[j] = choice.Expert
+			}
+			c.Chosen = chosen
+		case colFewShot:
+			shots, err := tasks.Sample(t, tasks.Validation, proto.FewShot.Seed, proto.FewShot.Examples)
+			if err != nil {
+				return nil, err
+			}
+			for j := range shots {
+				shots[j].Output = shots[j].Solution
+			}
+			opt := svf.FewShotOptions{Score: proto.FewShot.Score, MaxTokens: proto.MaxTokens, CEM: svf.DefaultCEM()}
+			opt.CEM.Population, opt.CEM.Elites, opt.CEM.Iters, opt.CEM.Seed = proto.FewShot.Population, proto.FewShot.Elites, proto.FewShot.Iters, proto.FewShot.Seed
+			f, err := svf.Adapt(m, e, domains, p.Manifest.Matrices, shots, opt)
+			if err != nil {
+				return nil, fmt.Errorf("%s few-shot: %w", c.Task, err)
+			}
+			r := f.Result()
+			c.Experts, c.Alpha = r.Experts, r.Alpha
+			zs["few-shot"] = r.Z
+			for j := range chosen {
+				chosen[j] = "few-shot"
 			}
 		}
-		c.N, c.Correct, c.Outcomes = res.N, res.Correct, string(out)
+		res, err := evaluateChosen(m, e, exs, t.Check, proto.MaxTokens, chosen, zs)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", c.Task, c.Column, err)
+		}
+		c.N, c.Correct, c.Outcomes = len(exs), 0, string(res)
+		c.Correct = strings.Count(c.Outcomes, "1")
 		fmt.Fprintf(progress, "results: %-14s %-24s %s\n", c.Task, cellModel(*c), cellText(*c))
 	}
 	return cells, nil
 }
 
+// evaluateChosen answers every item with the z of the expert chosen for it (zs by name),
+// the items of one expert together, and returns the outcomes in the items' order.
+func evaluateChosen(m *model.Model, e model.Engine, exs []tasks.Example, check func(tasks.Example, string) bool, maxTokens int,
+	chosen []string, zs map[string]map[string][]float32) ([]byte, error) {
+	out := make([]byte, len(exs))
+	var names []string
+	groups := map[string][]int{}
+	for i, name := range chosen {
+		if _, ok := groups[name]; !ok {
+			names = append(names, name)
+		}
+		groups[name] = append(groups[name], i)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		z, ok := zs[name]
+		if !ok {
+			return nil, fmt.Errorf("no expert %q", name)
+		}
+		if err := e.SetZ(z); err != nil {
+			return nil, err
+		}
+		idx := groups[name]
+		sub := make([]tasks.Example, len(idx))
+		for k, i := range idx {
+			sub[k] = exs[i]
+		}
+		res, err := svf.Evaluate(m, e, sub, check, maxTokens)
+		if err != nil {
+			return nil, err
+		}
+		for k, it := range res.Items {
+			out[idx[k]] = '0'
+			if it.Correct {
+				out[idx[k]] = '1'
+			}
+		}
+	}
+	return out, nil
+}
+
 // cellModel names what answered a cell.
 func cellModel(c resultRow) string {
-	if c.Expert == "" {
-		return "base"
+	switch {
+	case c.Expert != "":
+		return "expert " + c.Expert
+	case c.Column != colBase:
+		return c.Column
 	}
-	return "expert " + c.Expert
+	return "base"
 }
 
 // cellText writes a cell as "23.5 % (47/200; 18.2–29.8)": accuracy, counts and the 95 %
@@ -186,19 +305,63 @@ func resultsTable(rec resultsFile) []byte {
 			cellText(cell[[2]string{t.Name(), colBase}]), cellText(e), e.Expert)
 	}
 	fmt.Fprintf(&b, "\n## Unseen tasks: base vs Transformer²\n\n")
-	fmt.Fprintf(&b, "The T² columns are the first-pass strategies of P1·6 (not yet built). "+
-		"The last column applies the expert of the task's domain chosen by hand: "+
-		"what a perfect first pass with single experts would reach.\n\n")
+	fmt.Fprintf(&b, "T²-prompt asks the base model which domain the question is (the classification prompt, every "+
+		"label scored in one pass) and answers with that domain's expert, or the base weights for other; "+
+		"T²-cls-expert asks with the classification expert applied; T²-few-shot mixes the domain experts "+
+		"with α fitted by CEM (%s score, population %d, %d elites, at most %d iterations, seed %d) to the first %d "+
+		"validation items of the task, their worked solutions as outputs. "+
+		"The last column applies the expert of the task's domain chosen by hand.\n\n",
+		p.FewShot.Score, p.FewShot.Population, p.FewShot.Elites, p.FewShot.Iters, p.FewShot.Seed, p.FewShot.Examples)
+	cols := []string{colPrompt, colClsExpert, colFewShot}
 	fmt.Fprintf(&b, "| task | chance | base | %s | domain expert (by hand) |\n|---|---|---|%s---|\n",
-		strings.Join(pendingColumns, " | "), strings.Repeat("---|", len(pendingColumns)))
+		strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
 	for _, t := range tasks.All() {
 		if !t.Unseen() {
 			continue
 		}
+		fmt.Fprintf(&b, "| %s | %s | %s |", t.Name(), chance(t.Name()), cellText(cell[[2]string{t.Name(), colBase}]))
+		for _, col := range cols {
+			fmt.Fprintf(&b, " %s |", cellText(cell[[2]string{t.Name(), col}]))
+		}
 		e := cell[[2]string{t.Name(), colDomainExpert}]
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s (`%s`) |\n", t.Name(), chance(t.Name()),
-			cellText(cell[[2]string{t.Name(), colBase}]),
-			strings.TrimSuffix(strings.Repeat("not yet | ", len(pendingColumns)), " | "), cellText(e), e.Expert)
+		fmt.Fprintf(&b, " %s (`%s`) |\n", cellText(e), e.Expert)
+	}
+	fmt.Fprintf(&b, "\n### What the first pass chose\n\n")
+	fmt.Fprintf(&b, "Share of the items each strategy sent to each expert (the task's own domain in bold), and the few-shot α.\n\n")
+	fmt.Fprintf(&b, "| task | strategy | chosen |\n|---|---|---|\n")
+	for _, t := range tasks.All() {
+		if !t.Unseen() {
+			continue
+		}
+		for _, col := range []string{colPrompt, colClsExpert} {
+			r := cell[[2]string{t.Name(), col}]
+			count := map[string]int{}
+			for _, name := range r.Chosen {
+				count[name]++
+			}
+			var names []string
+			for name := range count {
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			var parts []string
+			for _, name := range names {
+				part := fmt.Sprintf("%s %.1f %%", name, 100*float64(count[name])/float64(max(len(r.Chosen), 1)))
+				if name == t.Domain() {
+					part = "**" + part + "**"
+				}
+				parts = append(parts, part)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Name(), col, strings.Join(parts, ", "))
+		}
+		r := cell[[2]string{t.Name(), colFewShot}]
+		var parts []string
+		for k, name := range r.Experts {
+			if k < len(r.Alpha) {
+				parts = append(parts, fmt.Sprintf("%s %s", name, formatAlpha(r.Alpha[k])))
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | α: %s |\n", t.Name(), colFewShot, strings.Join(parts, ", "))
 	}
 	return b.Bytes()
 }
