@@ -25,6 +25,8 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&d.Iters, "iters", d.Iters, "iterations")
 	greedy := fs.Bool("greedy", false, "greedy rollouts")
 	sample := fs.Bool("sample", false, "rollouts sampled at temperature 1 (the default)")
+	fs.Var(float32Flag{&d.Temperature}, "temperature", "sampling `temperature` of the rollouts (1, the reference's)")
+	fs.BoolVar(&d.Baseline, "baseline", false, "subtract the batch's mean reward from every reward (not in the reference; helps small models)")
 	fs.IntVar(&d.ValEvery, "val-every", d.ValEvery, "validate every `k` iterations")
 	fs.IntVar(&d.ValN, "val-n", d.ValN, "validation questions")
 	fs.IntVar(&d.MaxTokens, "max-tokens", d.MaxTokens, "longest answer in `tokens`")

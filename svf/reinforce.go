@@ -31,19 +31,25 @@ import (
 
 // ReinforceOptions configure TrainExpert.
 type ReinforceOptions struct {
-	Task      tasks.Task
-	Name      string  // the expert's name
-	KL        float64 // λ, weight of KL(π_W' ‖ π_W)
-	LR        float64 // Adam learning rate (2e-3)
-	Clip      float64 // global gradient-norm clip (1e-3)
-	Batch     int     // rollouts per iteration (256)
-	Micro     int     // sequences per forward/backward pass (16)
-	Iters     int     // iterations
-	Sample    bool    // rollouts sampled at temperature 1; false: greedy
-	ValEvery  int     // validate every this many iterations (and at the end)
-	ValN      int     // validation questions
-	MaxTokens int     // longest answer
-	SeqLen    int     // longest prompt + answer, in tokens
+	Task   tasks.Task
+	Name   string  // the expert's name
+	KL     float64 // λ, weight of KL(π_W' ‖ π_W)
+	LR     float64 // Adam learning rate (2e-3)
+	Clip   float64 // global gradient-norm clip (1e-3)
+	Batch  int     // rollouts per iteration (256)
+	Micro  int     // sequences per forward/backward pass (16)
+	Iters  int     // iterations
+	Sample bool    // rollouts sampled at Temperature; false: greedy
+	// Temperature of sampled rollouts; 0 means 1, the reference's.
+	Temperature float32
+	// Baseline subtracts the batch's mean reward from every reward (r − r̄ instead of
+	// ±1), a departure from the reference for small models: when most rollouts are wrong,
+	// the ±1 gradient mostly pushes down wrong answers and wanders.
+	Baseline  bool
+	ValEvery  int // validate every this many iterations (and at the end)
+	ValN      int // validation questions
+	MaxTokens int // longest answer
+	SeqLen    int // longest prompt + answer, in tokens
 	Seed      uint64
 	MaxMult   float32 // z = sigmoid(p)·MaxMult (1)
 	// Checkpoint, when set, is a file that keeps the run's state after every validation;
@@ -256,8 +262,8 @@ func (r *reinforce) run() (*Expert, error) {
 	e := &Expert{
 		Name: o.Name, Domain: domain, Score: &best, Z: r.z(r.bestP),
 		Description: fmt.Sprintf("REINFORCE on %s", o.Task.Name()),
-		Trained: fmt.Sprintf("REINFORCE on %s: %d iterations (best at %d), batch %d, lr %g, clip %g, kl %g, %s rollouts, seed %d; score = validation accuracy on %d questions",
-			o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.KL, map[bool]string{true: "sampled", false: "greedy"}[o.Sample], o.Seed, o.ValN),
+		Trained: fmt.Sprintf("REINFORCE on %s: %d iterations (best at %d), batch %d, lr %g, clip %g, kl %g, %s, seed %d; score = validation accuracy on %d questions",
+			o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.KL, rolloutText(o), o.Seed, o.ValN),
 	}
 	return e, nil
 }
@@ -309,7 +315,11 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 				return step, fmt.Errorf("svf: train expert: a prompt of %d tokens, %d answer tokens and an end token exceed the sequence length %d", len(prompts[i]), o.MaxTokens, o.SeqLen)
 			}
 			if o.Sample {
-				samplers[i] = model.NewSampler(model.SamplerParams{Temperature: 1, Seed: o.Seed<<32 | uint64(it)<<12 | uint64(lo+i)})
+				temp := o.Temperature
+				if temp <= 0 {
+					temp = 1
+				}
+				samplers[i] = model.NewSampler(model.SamplerParams{Temperature: temp, Seed: o.Seed<<32 | uint64(it)<<12 | uint64(lo+i)})
 			} else {
 				samplers[i] = model.Greedy()
 			}
@@ -335,6 +345,11 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 	}
 	step.Accuracy /= float64(len(rolls))
 	step.Reward /= float64(len(rolls))
+	if o.Baseline {
+		for i := range rolls {
+			rolls[i].reward -= float32(step.Reward)
+		}
+	}
 
 	// The gradient, Micro sequences at a time.
 	r.policy.ZeroGrad()
@@ -518,4 +533,20 @@ func DenseWeights(w *model.Weights) *model.Weights {
 		}
 	}
 	return d
+}
+
+// rolloutText says how rollouts were drawn and rewarded.
+func rolloutText(o ReinforceOptions) string {
+	s := "greedy"
+	if o.Sample {
+		t := o.Temperature
+		if t <= 0 {
+			t = 1
+		}
+		s = fmt.Sprintf("sampled (temperature %g)", t)
+	}
+	if o.Baseline {
+		s += ", mean-reward baseline"
+	}
+	return s + " rollouts"
 }

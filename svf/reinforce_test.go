@@ -89,38 +89,50 @@ func coinPack(t *testing.T) *Pack {
 }
 
 // TestReinforceRaisesReward: on the coin model, which says A half of the time, REINFORCE
-// on z must raise the share of A — it fails if the gradient is wrong or zero.
+// on z must raise the share of A — with the reference's ±1 rewards at temperature 1, and
+// with the mean-reward baseline at temperature 0.7 — it fails if the gradient is wrong or
+// zero.
 func TestReinforceRaisesReward(t *testing.T) {
 	p := coinPack(t)
-	opt := DefaultReinforce()
-	opt.Task, opt.Name = coinTask{}, "coin"
-	opt.Batch, opt.Micro, opt.Iters, opt.ValEvery, opt.ValN = 128, 32, 60, 10, 32
-	opt.MaxTokens, opt.SeqLen, opt.Sample, opt.LR, opt.Clip = 2, 16, true, 0.1, 1
-	var steps []ReinforceStep
-	opt.Progress = func(s ReinforceStep) { steps = append(steps, s) }
-	e, err := TrainExpert(p, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mean := func(s []ReinforceStep) float64 {
-		var sum float64
-		for _, x := range s {
-			sum += x.Reward
-		}
-		return sum / float64(len(s))
-	}
-	// The model's SVF can only reweight singular values, which takes A from about 21 %
-	// to about 35 % of the answers here; a wrong or zero gradient leaves it or lowers it.
-	first, last := mean(steps[:4]), mean(steps[len(steps)-20:])
-	t.Logf("mean reward: first 4 iterations %.3f, last 20 %.3f; best validation %.3f", first, last, *e.Score)
-	if last < first+0.1 {
-		t.Errorf("mean reward went from %.3f to %.3f: REINFORCE did not learn", first, last)
-	}
-	if err := p.Check(e); err != nil {
-		t.Error(err)
-	}
-	if e.Domain != "coin" || !strings.Contains(e.Trained, "REINFORCE on coin") {
-		t.Errorf("expert card: domain %q, trained %q", e.Domain, e.Trained)
+	for _, tt := range []struct {
+		name        string
+		baseline    bool
+		temperature float32
+	}{{"reference", false, 0}, {"baseline", true, 0.7}} {
+		t.Run(tt.name, func(t *testing.T) {
+			opt := DefaultReinforce()
+			opt.Task, opt.Name = coinTask{}, "coin"
+			opt.Batch, opt.Micro, opt.Iters, opt.ValEvery, opt.ValN = 128, 32, 60, 10, 32
+			opt.MaxTokens, opt.SeqLen, opt.Sample, opt.LR, opt.Clip = 2, 16, true, 0.1, 1
+			opt.Baseline, opt.Temperature = tt.baseline, tt.temperature
+			var steps []ReinforceStep
+			opt.Progress = func(s ReinforceStep) { steps = append(steps, s) }
+			e, err := TrainExpert(p, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mean := func(s []ReinforceStep) float64 {
+				var sum float64
+				for _, x := range s {
+					sum += x.Reward
+				}
+				return sum / float64(len(s))
+			}
+			// The model's SVF can only reweight singular values, which takes A from about
+			// 21 % to about 35 % of the answers here; a wrong or zero gradient leaves it or
+			// lowers it.
+			first, last := mean(steps[:4]), mean(steps[len(steps)-20:])
+			t.Logf("mean reward: first 4 iterations %.3f, last 20 %.3f; best validation %.3f", first, last, *e.Score)
+			if last < first+0.1 {
+				t.Errorf("mean reward went from %.3f to %.3f: REINFORCE did not learn", first, last)
+			}
+			if err := p.Check(e); err != nil {
+				t.Error(err)
+			}
+			if e.Domain != "coin" || !strings.Contains(e.Trained, "REINFORCE on coin") || strings.Contains(e.Trained, "baseline") != tt.baseline {
+				t.Errorf("expert card: domain %q, trained %q", e.Domain, e.Trained)
+			}
+		})
 	}
 }
 
