@@ -82,16 +82,21 @@ func DefaultReinforce() ReinforceOptions {
 // reinforceState is what a checkpoint keeps.
 type reinforceState struct {
 	Iter     int     `json:"iter"`
-	Best     float64 `json:"best"`
+	Best     float64 `json:"best"` // best validation accuracy of a trained iterate; −1 before one
 	BestIter int     `json:"best_iter"`
-	Step     int     `json:"adam_step"`
-	Task     string  `json:"task"`
-	Name     string  `json:"name"`
-	Params   int     `json:"params"`
+	// Base is the validation accuracy of the base model (iteration 0), for the card.
+	Base   float64 `json:"base"`
+	Step   int     `json:"adam_step"`
+	Task   string  `json:"task"`
+	Name   string  `json:"name"`
+	Params int     `json:"params"`
 }
 
 // TrainExpert trains an expert for opt.Task on the pack with REINFORCE and returns the
-// one with the best validation accuracy (the base model's, at iteration 0, counts).
+// trained iterate with the best validation accuracy. The base model's accuracy
+// (iteration 0) is measured and written on the card but not kept as a candidate: an
+// expert that is the base model would change nothing, which is worth seeing in the
+// results table rather than hiding.
 func TrainExpert(p *Pack, opt ReinforceOptions) (*Expert, error) {
 	if opt.Task == nil || opt.Name == "" {
 		return nil, errors.New("svf: train expert: a task and a name are needed")
@@ -228,7 +233,7 @@ func (r *reinforce) run() (*Expert, error) {
 			return nil, err
 		}
 	}
-	if r.state.Iter == 0 && r.state.Best < 0 {
+	if r.state.Iter == 0 {
 		if err := r.validate(0); err != nil {
 			return nil, err
 		}
@@ -258,12 +263,15 @@ func (r *reinforce) run() (*Expert, error) {
 		}
 	}
 	best := r.state.Best
+	if r.bestP == nil { // no iterations: the initial z, scored as the base model
+		r.bestP, best = r.p, r.state.Base
+	}
 	domain := o.Task.Domain()
 	e := &Expert{
 		Name: o.Name, Domain: domain, Score: &best, Z: r.z(r.bestP),
 		Description: fmt.Sprintf("REINFORCE on %s", o.Task.Name()),
-		Trained: fmt.Sprintf("REINFORCE on %s: %d iterations (best at %d), batch %d, lr %g, clip %g, kl %g, %s, seed %d; score = validation accuracy on %d questions",
-			o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.KL, rolloutText(o), o.Seed, o.ValN),
+		Trained: fmt.Sprintf("REINFORCE on %s: %d iterations (best at %d), batch %d, lr %g, clip %g, kl %g, %s, seed %d; score = validation accuracy on %d questions (base model %.1f %%)",
+			o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.KL, rolloutText(o), o.Seed, o.ValN, 100*r.state.Base),
 	}
 	return e, nil
 }
@@ -279,6 +287,10 @@ func (r *reinforce) validate(it int) error {
 		return err
 	}
 	r.lastVal = res.Accuracy()
+	if it == 0 {
+		r.state.Base = r.lastVal
+		return nil
+	}
 	if r.lastVal > r.state.Best {
 		r.state.Best, r.state.BestIter = r.lastVal, it
 		r.bestP = slices.Clone(r.p)
