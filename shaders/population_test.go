@@ -1,6 +1,7 @@
 package shaders
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/tasks"
 )
 
 // smallConfig is a small Qwen2 (q/k/v biases) with an untied lm_head and an MLP width
@@ -214,5 +216,64 @@ func populationErrors(t *testing.T, e *Engine, p *svf.Pack) {
 	}
 	if err := e.SetPopulation(nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEngineScoreCandidates: few-shot scoring of a random population on the GPU engine —
+// every candidate × example in the same forward passes — gives each candidate the
+// accuracy and mean log-likelihood of scoring it alone with SetZ, for both score modes.
+func TestEngineScoreCandidates(t *testing.T) {
+	d := device(t)
+	p := randomPack(t, smallConfig, 7, svf.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}})
+	m, err := p.Load(svf.FactoredPath) // for its tokenizer; the GPU engine runs the weights
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	zs := enginetest.RandomZs(ranks(p), 6, 3, 2)
+	// Outputs are what candidate 0 answers greedily, so its accuracy is 1 and the others'
+	// differ.
+	if err := gpu.SetZ(zs[0]); err != nil {
+		t.Fatal(err)
+	}
+	var examples []tasks.Example
+	for _, q := range []string{"2+2?", "who is tallest", "x = 3", "print(7)"} {
+		examples = append(examples, tasks.Example{Input: q})
+	}
+	res, err := svf.Evaluate(m, gpu, examples, func(tasks.Example, string) bool { return true }, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range examples {
+		examples[i].Output = res.Items[i].Answer
+	}
+	if err := gpu.SetZ(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{svf.ScoreAccuracy, svf.ScoreLikelihood} {
+		opt := svf.FewShotOptions{Score: mode, MaxTokens: 5, MaxRows: 64}
+		batched, err := svf.ScoreCandidates(m, gpu, zs, examples, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.Sequential = true
+		seq, err := svf.ScoreCandidates(m, gpu, zs, examples, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c := range zs {
+			valueOK := batched[c].Value == seq[c].Value || (mode == svf.ScoreLikelihood && math.Abs(batched[c].Value-seq[c].Value) <= 1e-4)
+			if !valueOK || math.Abs(batched[c].Tie-seq[c].Tie) > 1e-4 {
+				t.Errorf("%s: candidate %d: batched %+v, sequential %+v", mode, c, batched[c], seq[c])
+			}
+		}
+		if mode == svf.ScoreAccuracy && batched[0].Value != 1 {
+			t.Errorf("candidate 0, whose answers the outputs are, scores %v", batched[0].Value)
+		}
+		t.Logf("%s: %+v", mode, batched)
 	}
 }

@@ -92,24 +92,9 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 	if opt.CEM.InitMean == 0 {
 		opt.CEM.InitMean = 1 / float64(len(experts))
 	}
-	items := make([]fewShotItem, len(examples))
-	for i, ex := range examples {
-		prompt, err := Prompt(m, ex.Input)
-		if err != nil {
-			return nil, fmt.Errorf("svf: few-shot: example %d: %w", i+1, err)
-		}
-		answer, err := answerTokens(m, ex.Input, prompt, ex.Output)
-		if err != nil {
-			return nil, fmt.Errorf("svf: few-shot: example %d: %w", i+1, err)
-		}
-		if len(answer) == 0 {
-			return nil, fmt.Errorf("svf: few-shot: example %d: empty output", i+1)
-		}
-		if len(prompt)+len(answer) > e.Context() {
-			return nil, fmt.Errorf("svf: few-shot: example %d: its question (%d tokens) and answer (%d tokens) exceed the context of %d tokens",
-				i+1, len(prompt), len(answer), e.Context())
-		}
-		items[i] = fewShotItem{ex: ex, prompt: prompt, answer: answer}
+	items, err := fewShotItems(m, e, examples)
+	if err != nil {
+		return nil, err
 	}
 	layers := 0
 	for _, name := range matrices {
@@ -142,6 +127,54 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 	}
 	return &FewShot{choice: Choice{Strategy: "few-shot", Expert: "few-shot mixture", Z: z, Experts: names, Alpha: alpha,
 		CEM: res, Elapsed: time.Since(start)}}, nil
+}
+
+// fewShotItems tokenises the examples: every one is used, and one whose question and
+// answer do not fit e's context is an error naming it (1-based, as a file's lines).
+func fewShotItems(m *model.Model, e model.Engine, examples []tasks.Example) ([]fewShotItem, error) {
+	items := make([]fewShotItem, len(examples))
+	for i, ex := range examples {
+		prompt, err := Prompt(m, ex.Input)
+		if err != nil {
+			return nil, fmt.Errorf("svf: few-shot: example %d: %w", i+1, err)
+		}
+		answer, err := answerTokens(m, ex.Input, prompt, ex.Output)
+		if err != nil {
+			return nil, fmt.Errorf("svf: few-shot: example %d: %w", i+1, err)
+		}
+		if len(answer) == 0 {
+			return nil, fmt.Errorf("svf: few-shot: example %d: empty output", i+1)
+		}
+		if len(prompt)+len(answer) > e.Context() {
+			return nil, fmt.Errorf("svf: few-shot: example %d: its question (%d tokens) and answer (%d tokens) exceed the context of %d tokens",
+				i+1, len(prompt), len(answer), e.Context())
+		}
+		items[i] = fewShotItem{ex: ex, prompt: prompt, answer: answer}
+	}
+	return items, nil
+}
+
+// ScoreCandidates scores candidate z's (nil: the base model) on examples as few-shot
+// adaptation does — opt.Score, opt.MaxTokens, opt.Check, opt.Sequential as there — and
+// returns one Score per candidate.
+func ScoreCandidates(m *model.Model, e model.Engine, zs []map[string][]float32, examples []tasks.Example, opt FewShotOptions) ([]Score, error) {
+	if opt.Score == "" {
+		opt.Score = ScoreAccuracy
+	}
+	if opt.MaxTokens <= 0 {
+		opt.MaxTokens = 100
+	}
+	if opt.MaxRows <= 0 {
+		opt.MaxRows = 4096
+	}
+	if opt.Check == nil {
+		opt.Check = tasks.Generic
+	}
+	items, err := fewShotItems(m, e, examples)
+	if err != nil {
+		return nil, err
+	}
+	return scorePopulation(m, e, zs, items, opt)
 }
 
 // fewShotScorer evaluates CEM populations on the examples.
