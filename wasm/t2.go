@@ -357,7 +357,7 @@ func (w *worker) exportExpert(req protocol.ExportExpert) error {
 	if err != nil {
 		return err
 	}
-	w.post(protocol.ExpertFile{Type: protocol.TypeExpertFile, Name: req.Name, Data: data})
+	w.post(protocol.ExpertFile{Type: protocol.TypeExpertFile, Name: req.Name, Data: data, Save: req.Save})
 	return nil
 }
 

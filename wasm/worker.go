@@ -53,9 +53,10 @@ type worker struct {
 
 // request is one message from the page, as JSON, with the number of a generate request.
 type request struct {
-	data []byte
-	typ  string
-	seq  int64
+	data  []byte
+	typ   string
+	seq   int64
+	files map[string]safejs.Value // a local folder's files (Load.Local)
 }
 
 // sampling defaults of a generation, as t2 generate's: only temperature and seed come
@@ -106,6 +107,11 @@ func (w *worker) receive(_ safejs.Value, args []safejs.Value) any {
 	}
 	r := request{data: data, typ: typ}
 	switch typ {
+	case protocol.TypeLoad:
+		if r.files, err = protocol.Files(args[0]); err != nil {
+			w.fail(err)
+			return nil
+		}
 	case protocol.TypeStop:
 		w.stopUpTo.Store(w.generates.Load())
 		return nil
@@ -143,7 +149,7 @@ func (w *worker) handle(r request) (err error) {
 		if err := json.Unmarshal(r.data, &req); err != nil {
 			return fmt.Errorf("load message: %w", err)
 		}
-		return w.load(req)
+		return w.load(req, r.files)
 	case protocol.TypeGenerate:
 		var req protocol.Generate
 		if err := json.Unmarshal(r.data, &req); err != nil {
@@ -189,8 +195,8 @@ func (w *worker) handle(r request) (err error) {
 
 // load downloads and loads the pack or checkpoint folder at req.URL on the engine
 // req.Engine asks for (see openEngine), replacing the current model once the new one is
-// ready.
-func (w *worker) load(req protocol.Load) error {
+// ready. A local folder (req.Local) is read from files, its File objects by path.
+func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	switch req.Engine {
 	case protocol.EngineAuto, protocol.EngineCPU, protocol.EngineGPU:
 	default:
@@ -204,14 +210,32 @@ func (w *worker) load(req protocol.Load) error {
 	if err = errors.Join(err, err2); err != nil {
 		return fmt.Errorf("reading the worker's location: %w", err)
 	}
-	fsys, err := newHTTPFS(href, req.URL, fetchURL)
+	get := getter(fetchURL)
+	if req.Local {
+		if len(files) == 0 {
+			return fmt.Errorf("load: the local folder %s has no files", req.URL)
+		}
+		href = localBase
+		get = blobGetter(localBase, req.URL, files)
+	}
+	fsys, err := newHTTPFS(href, req.URL, get)
 	if err != nil {
 		return err
 	}
+	if req.Local {
+		fsys.display = "local folder " + fsys.display
+	}
+	shard := map[string]int{} // a pack's shards, numbered from 1, once pack.json is read
 	fsys.progress = func(name string, loaded, total int64) {
-		w.post(protocol.Progress{Type: protocol.TypeProgress, File: name, Loaded: loaded, Total: total})
+		w.post(protocol.Progress{Type: protocol.TypeProgress, File: name, Loaded: loaded, Total: total,
+			Shard: shard[name], Shards: len(shard)})
 	}
 	p, err := svf.Open(fsys)
+	if err == nil {
+		for i, s := range p.Manifest.Shards {
+			shard[s.File] = i + 1
+		}
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -299,6 +323,9 @@ func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed u
 	s := model.NewSampler(model.SamplerParams{
 		Temperature: temperature, TopK: defaultTopK, TopP: defaultTopP, Seed: seed,
 	})
+	if n := w.engine.Context(); len(prompt) >= n {
+		return fmt.Errorf("the prompt is %d tokens, longer than the model's context of %d tokens: shorten it (or clear the conversation)", len(prompt), n)
+	}
 	dec := w.m.Tokenizer.NewDecoder(true)
 	stopped := func() bool { return w.stopUpTo.Load() >= seq }
 

@@ -4,19 +4,19 @@
 // Messages travel by postMessage as plain JavaScript objects whose fields are the JSON
 // encodings of the types below; "type" says which one a message is. The page sends
 //
-//	{type:"load", url, engine}                                 Load
+//	{type:"load", url, engine, local}                          Load (+ files: name → File)
 //	{type:"generate", prompt, chat, maxTokens, temperature, seed} Generate
 //	{type:"stop"}                                              Stop
 //	{type:"bench", seconds}                                    Bench
 //	{type:"ask", question, history, strategy, maxTokens, …}    Ask, a two-pass answer
 //	{type:"adapt", examples, score, perLayer, iters, …}        Adapt, few-shot CEM
 //	{type:"experts"}                                           ListExperts
-//	{type:"exportExpert", name}                                ExportExpert
+//	{type:"exportExpert", name, save}                          ExportExpert
 //	{type:"importExpert", name, data}                          ImportExpert
 //
 // and the worker answers with
 //
-//	{type:"progress", file, loaded, total}    Progress, while a load downloads
+//	{type:"progress", file, loaded, total,…}  Progress, while a load downloads
 //	{type:"loaded", arch, layers, dim, …}     Loaded, once the model is ready
 //	{type:"token", id, text}                  Token, one per generated token
 //	{type:"done", ids, tokensPerSecond, …}    Done, when a generation ends
@@ -25,7 +25,7 @@
 //	{type:"adaptProgress", iter, best, mean…} AdaptProgress, per CEM iteration
 //	{type:"adapted", name, alpha, best, …}    Adapted, when an adaptation ends
 //	{type:"expertList", experts}              ExpertList, the experts and their z maps
-//	{type:"expertFile", name, data}           ExpertFile, an exported expert
+//	{type:"expertFile", name, data, save}     ExpertFile, an exported expert
 //	{type:"error", message}                   Error, when a request fails
 //	{type:"log", level, text}                 Log, the worker's console output
 //
@@ -200,17 +200,20 @@ type ExpertCard struct {
 	Heat  [][]float64 `json:"heat"`
 }
 
-// ExportExpert asks for expert Name as a .safetensors file.
+// ExportExpert asks for expert Name as a .safetensors file. Save is the page's own
+// mark, returned in ExpertFile: the file is to be stored in the browser, not downloaded.
 type ExportExpert struct {
 	Type string `json:"type"`
 	Name string `json:"name"`
+	Save bool   `json:"save,omitempty"`
 }
 
-// ExpertFile is an expert's .safetensors bytes (base64 in JSON).
+// ExpertFile is an expert's .safetensors bytes (base64 in JSON); Save is ExportExpert's.
 type ExpertFile struct {
 	Type string `json:"type"`
 	Name string `json:"name"`
 	Data []byte `json:"data"`
+	Save bool   `json:"save,omitempty"`
 }
 
 // ImportExpert gives the worker an expert file (as ExportExpert writes, or t2's
@@ -239,6 +242,11 @@ type Load struct {
 	// adapter and the folder is a pack), EngineCPU, or EngineGPU (WebGPU even on a
 	// software fallback adapter; an error when there is none or the folder is no pack).
 	Engine string `json:"engine,omitempty"`
+	// Local is set when the folder is one the user chose or dropped: the message then
+	// carries, besides its JSON fields, "files", an object of the folder's File (or
+	// Blob) objects by path inside it ("pack.json", "experts/math.safetensors"), which
+	// the worker reads instead of fetching URL (then only the folder's name).
+	Local bool `json:"local,omitempty"`
 }
 
 // Generate asks the worker to continue a prompt with the loaded model.
@@ -257,12 +265,16 @@ type Stop struct {
 	Type string `json:"type"`
 }
 
-// Progress reports the download of one file of a checkpoint.
+// Progress reports the download of one file of a checkpoint or pack.
 type Progress struct {
 	Type   string `json:"type"`
 	File   string `json:"file"`   // name inside the folder, e.g. "model.safetensors"
 	Loaded int64  `json:"loaded"` // bytes received so far
 	Total  int64  `json:"total"`  // bytes in all, -1 when the server does not say
+	// Shard and Shards say which of a pack's weight shards File is (from 1), 0 for
+	// other files.
+	Shard  int `json:"shard,omitempty"`
+	Shards int `json:"shards,omitempty"`
 }
 
 // Loaded describes the model the worker has loaded.
