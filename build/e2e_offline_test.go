@@ -268,10 +268,13 @@ type cachedPack struct {
 	Complete                    bool
 }
 
-// generateIDs asks the page for n greedy tokens of prompt and returns their ids, and
-// whether the chat box was ticked.
+// generateIDs asks the page for n greedy tokens of prompt, as a new conversation (the
+// page keeps the last one across reloads), and returns their ids, and whether the chat
+// box was ticked.
 func generateIDs(p *page, prompt string, n int) ([]int, bool) {
 	p.t.Helper()
+	run1(p, chromedp.Evaluate[bool](`(() => { const b = document.querySelector('#clear-chat'); if (b && !b.disabled) b.click(); return true; })()`))
+	p.pollTrue(`document.querySelectorAll('#messages li').length === 0`, 10*time.Second)
 	if got := p.value("#temperature"); got != "0" {
 		p.setField("#temperature", "0")
 	}

@@ -5,10 +5,12 @@ package main
 import (
 	"fmt"
 	"strings"
+	"syscall/js"
 
 	"github.com/vugu/vugu"
 
 	"github.com/t2web/t2web/wasm/protocol"
+	"github.com/t2web/t2web/web/store"
 )
 
 // The views of the page.
@@ -23,6 +25,11 @@ type chatState struct {
 	Turns    []turn
 	Strategy string // protocol.StrategyNone, …, "expert:NAME"
 	asking   bool   // the running generation answers the last turn
+	// sent is the composer's text that the running answer answers, given back to the
+	// composer when it fails; "" for a regeneration.
+	sent string
+	// savedStrategy is the saved chat's strategy until the worker offers it.
+	savedStrategy string
 }
 
 // turn is one message of the conversation.
@@ -34,23 +41,90 @@ type turn struct {
 }
 
 // Show switches to view v.
-func (c *Root) Show(v string) { c.View = v }
-
-// PageKey handles keys anywhere on the page: Esc stops a generation or an adaptation.
-func (c *Root) PageKey(event vugu.DOMEvent) {
-	if event.PropString("key") == "Escape" {
-		c.Stop()
+func (c *Root) Show(v string) {
+	c.View = v
+	if v == viewModel {
+		go c.refreshStorage()
 	}
 }
 
-// PromptKey sends the message on Enter; Shift+Enter is a new line.
-func (c *Root) PromptKey(event vugu.DOMEvent) {
-	if event.PropString("key") != "Enter" || event.PropBool("shiftKey") || event.PropBool("isComposing") {
+// SetStrategy picks the chat's strategy.
+func (c *Root) SetStrategy(s string) {
+	c.Strategy, c.savedStrategy = s, ""
+	c.persist(store.Chats)
+}
+
+// restoreStrategy picks the saved chat's strategy once the worker offers it (a saved
+// expert arrives after the pack's). The caller holds the lock.
+func (c *Root) restoreStrategy() {
+	if c.savedStrategy == "" {
 		return
 	}
-	event.PreventDefault()
-	c.Prompt = event.PropString("target", "value")
-	c.Generate()
+	for _, o := range c.strategies() {
+		if o[0] == c.savedStrategy {
+			c.Strategy, c.savedStrategy = o[0], ""
+			return
+		}
+	}
+}
+
+// listenKeys handles the keyboard on the whole document (so that it works wherever the
+// focus is, also on no element after a re-render), without a render per key:
+//
+//   - Esc stops a generation or an adaptation;
+//   - in the message box (#prompt), Enter sends the message and Shift+Enter is a new
+//     line; what is typed updates Prompt without a render (the box shows it already).
+//
+// The listener decides about the default at once and hands the rest to a goroutine.
+func (c *Root) listenKeys(ee vugu.EventEnv) {
+	inPrompt := func(e js.Value) bool {
+		t := e.Get("target")
+		return !t.IsUndefined() && !t.IsNull() && t.Get("id").String() == "prompt"
+	}
+	sends := func(e js.Value) bool {
+		return e.Get("key").String() == "Enter" && !e.Get("shiftKey").Bool() && !e.Get("isComposing").Bool()
+	}
+	doc := js.Global().Get("document")
+	doc.Call("addEventListener", "keydown", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		e := args[0]
+		switch {
+		case e.Get("key").String() == "Escape":
+			go func() {
+				ee.Lock()
+				c.Stop()
+				ee.UnlockRender()
+			}()
+		case inPrompt(e) && sends(e):
+			e.Call("preventDefault")
+			text := e.Get("target").Get("value").String()
+			go func() {
+				ee.Lock()
+				c.Prompt = text
+				c.Generate()
+				ee.UnlockRender()
+			}()
+		}
+		return nil
+	}))
+	// Browsers send no keypress after a keydown whose default was prevented; synthetic
+	// input (CDP's char events) does, and it would leave a new line in the emptied box.
+	doc.Call("addEventListener", "keypress", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if e := args[0]; inPrompt(e) && sends(e) {
+			e.Call("preventDefault")
+		}
+		return nil
+	}))
+	doc.Call("addEventListener", "input", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if e := args[0]; inPrompt(e) {
+			text := e.Get("target").Get("value").String()
+			go func() {
+				ee.Lock()
+				c.Prompt = text
+				ee.UnlockOnly()
+			}()
+		}
+		return nil
+	}))
 }
 
 // strategies are the strategy selector's options, value and label: the first passes
@@ -108,7 +182,10 @@ func (c *Root) Generate() {
 	if !c.ask(text, history) {
 		c.Turns = c.Turns[:len(c.Turns)-1] // nothing sent: the text goes back to the composer
 		c.Prompt = text
+		return
 	}
+	c.sent = text
+	c.persist(store.Chats)
 }
 
 // Regenerate answers the last question again.
@@ -120,6 +197,7 @@ func (c *Root) Regenerate() {
 	c.Turns = c.Turns[:len(c.Turns)-1]
 	history := c.history()
 	c.ask(q, history[:len(history)-1])
+	c.sent = ""
 }
 
 func (c *Root) canRegenerate() bool {
@@ -131,6 +209,7 @@ func (c *Root) canRegenerate() bool {
 func (c *Root) ClearChat() {
 	if !c.busy() {
 		c.Turns = nil
+		c.persist(store.Chats)
 	}
 }
 
@@ -193,7 +272,8 @@ func (c *Root) finishAnswer(d *protocol.Done) {
 	if !c.asking || n == 0 {
 		return
 	}
-	c.asking = false
+	c.asking, c.sent = false, ""
+	c.persist(store.Chats)
 	t := &c.Turns[n-1]
 	if d.SecondMs > 0 {
 		t.Times += fmt.Sprintf(" · second pass %s", msText(d.SecondMs))
@@ -211,9 +291,18 @@ func (c *Root) finishAnswer(d *protocol.Done) {
 func (c *Root) failed(msg string) {
 	if c.asking {
 		c.asking = false
-		if n := len(c.Turns); n > 0 && c.Turns[n-1].Role == "assistant" && c.Turns[n-1].Text == "" {
+		n := len(c.Turns)
+		switch {
+		case c.sent != "" && n >= 2 && c.Turns[n-1].Text == "" && c.Prompt == "":
+			// Nothing was answered: the question goes back to the composer, to edit.
+			c.Turns = c.Turns[:n-2]
+			c.Prompt = c.sent
+			msg += " — your message is back in the box"
+		case n > 0 && c.Turns[n-1].Role == "assistant" && c.Turns[n-1].Text == "":
 			c.Turns[n-1].Why = "no answer: " + msg
 		}
+		c.sent = ""
+		c.persist(store.Chats)
 	}
 	c.fail(fmt.Errorf("%s", msg))
 }
@@ -277,8 +366,9 @@ func (c *Root) Copy(i int) {
 
 // UseExpert makes the chat answer with expert name.
 func (c *Root) UseExpert(name string) {
-	c.Strategy = protocol.StrategyExpert + name
+	c.Strategy, c.savedStrategy = protocol.StrategyExpert+name, ""
 	c.View = viewChat
+	c.persist(store.Chats)
 }
 
 // Download asks the worker for expert name as a file; it arrives as an ExpertFile.

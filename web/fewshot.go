@@ -7,12 +7,18 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall/js"
 
 	"github.com/vugu/vugu"
 
 	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
+	"github.com/t2web/t2web/web/store"
 )
+
+// maxExpertBytes bounds an expert file the page reads: z vectors are small (a 7 B model's
+// MLP experts are a few MiB).
+const maxExpertBytes = 256 << 20
 
 // fewShotState is the few-shot view: the examples as editable rows, the settings of the
 // adaptation, its progress and its result.
@@ -136,6 +142,7 @@ func (c *Root) addExamples(data []byte, name string) bool {
 		c.FewMsg = fmt.Sprintf("%s: %d of %d lines are not examples; they are in the table, marked, to fix or remove", name, bad, len(rows))
 	}
 	c.Rows = append(c.Rows, rows...)
+	c.persist(store.FewShot)
 	return true
 }
 
@@ -151,15 +158,28 @@ func (c *Root) AddPasted() {
 }
 
 // AddRow adds an empty row to type into.
-func (c *Root) AddRow() { c.Rows = append(c.Rows, exampleRow{}) }
+func (c *Root) AddRow() {
+	c.Rows = append(c.Rows, exampleRow{})
+	c.persist(store.FewShot)
+}
 
 // ClearRows removes every row.
-func (c *Root) ClearRows() { c.Rows, c.FewMsg = nil, "" }
+func (c *Root) ClearRows() {
+	c.Rows, c.FewMsg = nil, ""
+	c.persist(store.FewShot)
+}
+
+// SetTaskName sets the adaptation's name as typed.
+func (c *Root) SetTaskName(v string) {
+	c.TaskName = v
+	c.persist(store.FewShot)
+}
 
 // RemoveRow removes row i.
 func (c *Root) RemoveRow(i int) {
 	if i >= 0 && i < len(c.Rows) {
 		c.Rows = append(c.Rows[:i], c.Rows[i+1:]...)
+		c.persist(store.FewShot)
 	}
 }
 
@@ -178,6 +198,7 @@ func (c *Root) SetRow(i int, input bool, v string) {
 		r.Err = ""
 	}
 	r.check()
+	c.persist(store.FewShot)
 }
 
 // examples are the valid rows.
@@ -238,6 +259,8 @@ func (c *Root) adapted(m *protocol.Adapted) {
 	c.State = stateDone
 	c.Status = fmt.Sprintf("adapted %q in %s: best %s %.3f (%s)", m.Name, msText(m.Ms), m.Score, m.Best, m.Stopped)
 	c.Strategy = protocol.StrategyExpert + m.Name
+	delete(c.savedExperts, m.Name) // a new mixture of that name: save it again
+	c.persist(store.Chats)
 }
 
 func (c *Root) adaptText() string {
@@ -276,6 +299,9 @@ func (c *Root) DragOver(event vugu.DOMEvent) {
 func (c *Root) Drop(event vugu.DOMEvent) {
 	event.PreventDefault()
 	c.Dragging = false
+	if c.dropFolder(event.EventEnv(), js.Value(event.JSEvent().Get("dataTransfer"))) {
+		return
+	}
 	files := filesOf(event.JSEvent().Get("dataTransfer"))
 	c.readFiles(event.EventEnv(), files)
 }
@@ -298,13 +324,25 @@ func (c *Root) readFiles(ee vugu.EventEnv, files []file) {
 	}
 	go func() {
 		for _, f := range files {
-			data, err := f.bytes()
+			expert := strings.HasSuffix(strings.ToLower(f.name), ".safetensors")
+			var data []byte
+			var err error
+			switch size := f.size(); {
+			case !expert && size > tasks.MaxExamplesBytes:
+				err = fmt.Errorf("%s, but a few-shot file may have at most %s (a few hundred examples): nothing was read; the rows there are stay", bytesText(size), bytesText(tasks.MaxExamplesBytes))
+			case expert && size > maxExpertBytes:
+				err = fmt.Errorf("%s, but an expert file may have at most %s: is it an expert (t2 adapt --save-expert, or Download)?", bytesText(size), bytesText(maxExpertBytes))
+			default:
+				data, err = f.bytes()
+			}
 			ee.Lock()
 			switch {
 			case err != nil:
-				c.FewMsg = fmt.Sprintf("%s: %v", f.name, err)
-			case strings.HasSuffix(strings.ToLower(f.name), ".safetensors"):
 				c.View = viewFewShot
+				c.FewMsg = fmt.Sprintf("%s: %v", f.name, err)
+			case expert:
+				c.View = viewFewShot
+				clear(c.savedExperts) // the file may replace an expert: save them all again
 				c.send(protocol.ImportExpert{Type: protocol.TypeImportExpert, File: f.name, Data: data})
 				c.Status = "importing " + f.name
 			default:

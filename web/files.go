@@ -34,6 +34,9 @@ func filesOf(v vjs.Value) []file {
 	return out
 }
 
+// size is the file's size in bytes.
+func (f file) size() int64 { return int64(f.v.Get("size").Float()) }
+
 // bytes reads the file. It waits for a promise: call it from a goroutine, never from an
 // event handler.
 func (f file) bytes() ([]byte, error) {

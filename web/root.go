@@ -56,6 +56,8 @@ type Root struct {
 
 	chatState
 	fewShotState
+	modelState
+	persistState
 	Experts []protocol.ExpertCard // the worker's experts
 
 	engine *engine
@@ -79,13 +81,21 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 		c.Engine = q.Get("engine")
 	}
 	ee := ctx.EventEnv()
+	c.startStore(ee)
+	c.watchCache()
+	c.listenKeys(ee)
 	var err error
 	c.engine, err = startEngine("worker.js", func(msgs [][]byte) {
 		ee.Lock()
-		defer ee.UnlockRender()
 		for _, m := range msgs {
 			c.receive(m)
 		}
+		// Render in a task of its own: the messages' task and the render's stay short
+		// (the main thread never runs a task over 100 ms while the engine works).
+		ee.UnlockOnly()
+		nextTask()
+		ee.Lock()
+		ee.UnlockRender()
 	})
 	if err != nil {
 		c.fail(fmt.Errorf("starting the engine worker: %w", err))
@@ -99,11 +109,7 @@ func (c *Root) Load() {
 	if c.engine == nil {
 		return
 	}
-	c.State, c.Err = stateLoading, ""
-	c.Progress = protocol.Progress{}
-	c.Experts, c.Adapted, c.Steps = nil, nil, nil
-	c.Strategy = protocol.StrategyNone
-	c.Status = "loading " + c.ModelURL
+	c.beginLoad(c.ModelURL)
 	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL, Engine: c.Engine})
 }
 
@@ -192,11 +198,13 @@ func (c *Root) receive(data []byte) {
 	}
 	switch m := v.(type) {
 	case *protocol.Progress:
-		c.State, c.Status = stateLoading, "downloading "+m.File
+		c.progress(m)
 	case *protocol.Loaded:
 		c.Info, c.State = m, stateReady
 		c.Chat = m.Chat
 		c.Status = "ready"
+		c.restoreExperts()
+		go c.refreshStorage()
 	case *protocol.Token:
 		c.appendAnswer(m.Text)
 		c.Status = fmt.Sprintf("generating… %d tokens", len(c.IDs)+1)
@@ -214,11 +222,15 @@ func (c *Root) receive(data []byte) {
 		c.adapted(m)
 	case *protocol.ExpertList:
 		c.Experts = m.Experts
+		c.saveExperts()
+		c.restoreStrategy()
 		if name, ok := strings.CutPrefix(c.Status, "importing "); ok {
 			c.Status = "imported " + name + ": it is in the experts view and the chat's strategies"
 		}
 	case *protocol.ExpertFile:
-		if err := download(m.Name+".safetensors", m.Data); err != nil {
+		if m.Save {
+			c.saveExpertFile(m)
+		} else if err := download(m.Name+".safetensors", m.Data); err != nil {
 			c.fail(err)
 		}
 	case *protocol.Error:
@@ -226,19 +238,6 @@ func (c *Root) receive(data []byte) {
 	case *protocol.Log:
 		consoleLog(m.Level, "engine: "+m.Text)
 	}
-}
-
-// progressText describes the download in progress: file, bytes and percent.
-func (c *Root) progressText() string {
-	p := c.Progress
-	if p.File == "" {
-		return "starting…"
-	}
-	if p.Total <= 0 {
-		return fmt.Sprintf("%s: %s", p.File, bytesText(p.Loaded))
-	}
-	return fmt.Sprintf("%s: %s of %s (%.0f %%)", p.File, bytesText(p.Loaded), bytesText(p.Total),
-		100*float64(p.Loaded)/float64(p.Total))
 }
 
 // progressValue is the progress bar's value in [0, 1], or nil (indeterminate).
