@@ -198,12 +198,13 @@ func (c *Root) stored(err error) {
 		msg = c.storeErrorText(err)
 	}
 	c.ee.Lock()
+	was := c.StoreMsg
 	if err != nil {
 		c.StoreMsg = msg
 	} else if strings.HasPrefix(c.StoreMsg, "Storage is full") || strings.HasPrefix(c.StoreMsg, "Could not save") {
 		c.StoreMsg = ""
 	}
-	c.ee.UnlockRender()
+	c.unlock(c.StoreMsg != was)
 	c.refreshStorage()
 }
 
@@ -269,7 +270,17 @@ func (c *Root) refreshStorage() {
 		c.Packs = packs
 	}
 	c.Saved = saved
-	c.ee.UnlockRender()
+	c.unlock(c.View == viewModel) // only the model view shows them
+}
+
+// unlock releases the event environment's lock, with a render when render is set:
+// background work renders only what people see.
+func (c *Root) unlock(render bool) {
+	if render {
+		c.ee.UnlockRender()
+	} else {
+		c.ee.UnlockOnly()
+	}
 }
 
 // RemoveSaved deletes a saved value (a Remove button of the model view).
