@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// TestE2EProduct checks the page as a person uses it, on a pack with experts served
+// under a sub-path through a proxy that can go offline (as TestE2EOffline):
+//
+//   - persist: a dropped few-shot set adapts and the chat answers with the mixture, with
+//     no main-thread task over 100 ms (PerformanceObserver 'longtask') during the
+//     adaptation or the generation; then, the network off, a reload brings back the page,
+//     the pack, the few-shot rows, the conversation and the expert, which answers with
+//     the same tokens as before;
+//   - bad input, each with a visible message and nothing entered lost: a 20 MB few-shot
+//     file (refused before it is read: a few-shot file may have at most
+//     tasks.MaxExamplesBytes) and a prompt longer than the context (the message stays in
+//     the box);
+//   - Esc stops a running generation;
+//   - the pack chosen as a local folder (CDP DOM.setFileInputFiles on the webkitdirectory
+//     field) answers as the same pack loaded by URL;
+//   - screenshots of the chat, few-shot, experts and model views, light and dark, desktop
+//     and phone width (with T2_SCREENSHOTS set).
+func TestE2EProduct(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the site and runs Chromium; skipped with -short")
+	}
+	browser := findChromium(t)
+	site := t.TempDir()
+	var buildLog bytes.Buffer
+	start := time.Now()
+	if err := buildSite(site, &buildLog); err != nil {
+		t.Fatalf("buildSite: %v\n%s", err, buildLog.String())
+	}
+	t.Logf("built the site in %v", time.Since(start).Round(time.Millisecond))
+	packDir := filepath.Join(site, "models", "t2")
+	writeExpertPack(t, packDir)
+
+	s := newOfflineServer(t, site)
+	bctx, browserOut := startBrowserWith(t, browser,
+		chromedp.ProxyServer(s.srv.URL),
+		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
+	)
+	defer func() {
+		if t.Failed() {
+			t.Logf("browser output:\n%s", browserOut.String())
+		}
+	}()
+	base := s.srv.URL + subPath
+	url := base + "?pack=models/t2/&engine=cpu"
+	const question = "What is 12 plus 30?"
+
+	t.Run("persist", func(t *testing.T) {
+		p := openPage(t, bctx, url)
+		p.waitReady()
+		p.show("fewshot")
+		var set strings.Builder
+		for i := range 4 {
+			fmt.Fprintf(&set, `{"input": "What is %d plus %d?", "output": "%d"}`+"\n", i, i+1, 2*i+1)
+		}
+		p.drop("sums.jsonl", []byte(set.String()))
+		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 4`, 10*time.Second)
+		p.setField("#iters", "3")
+		p.setField("#population", "8")
+		p.setSelect("#score", "likelihood")
+
+		p.watchLongTasks()
+		run1(p, chromedp.Click("#adapt"))
+		if st := p.waitState(3*time.Minute, "done", "error"); st != "done" {
+			p.fatalf("page state %q after Adapt, want done; #error: %s", st, p.text("#error"))
+		}
+		p.checkLongTasks("the adaptation")
+		p.checkConsole(nil)
+
+		p.show("chat")
+		p.pollTrue(`document.querySelector('#strategy').value === 'expert:task'`, 10*time.Second)
+		p.setField("#max-tokens", "8")
+		p.watchLongTasks()
+		run1(p, chromedp.SendKeys("#prompt", question+kb.Enter))
+		if st := p.waitState(2*time.Minute, "done", "error"); st != "done" {
+			p.fatalf("page state %q, want done; #error: %s", st, p.text("#error"))
+		}
+		p.checkLongTasks("the generation")
+		before := p.ids()
+		t.Logf("online: %s; ids %v", p.text("#messages li.assistant:last-child .why"), before)
+
+		// Everything is saved and the pack cached before the network goes.
+		p.show("model")
+		for _, kind := range []string{"fewshot", "chats", "experts"} {
+			p.pollTrue(fmt.Sprintf(`!!document.querySelector('#saved li[data-kind=%q]')`, kind), 20*time.Second)
+		}
+		// the conversation with its answer, not only the strategy picked before it
+		p.pollTrue(`Number(document.querySelector('#saved li[data-kind="chats"]').dataset.size) > 100`, 20*time.Second)
+		waitPack(p, base+"models/t2/", func(pk cachedPack) bool { return pk.Complete }, time.Minute)
+		p.pollTrue(`!!document.querySelector('#packs li[data-pack]')`, 10*time.Second)
+		t.Logf("model view: %s; packs: %s; saved: %s", p.text("#usage"), p.text("#packs"), p.text("#saved"))
+
+		s.setOffline(true)
+		defer s.setOffline(false)
+		setBrowserOffline(p, true)
+		defer setBrowserOffline(p, false)
+		run1(p, chromedp.Reload())
+		p.waitReady()
+		p.pollTrue(`!!document.querySelector('#strategy option[value="expert:task"]')`, 20*time.Second)
+		if v := p.value("#strategy"); v != "expert:task" {
+			p.fatalf("after the reload #strategy is %q, want the saved expert:task", v)
+		}
+		p.pollTrue(`document.querySelectorAll('#messages li').length === 2`, 10*time.Second)
+		p.show("fewshot")
+		if n := p.count("#fewshot-table tbody tr"); n != 4 {
+			p.fatalf("after the reload the few-shot table has %d rows, want the 4 saved", n)
+		}
+		if v := p.value(`#fewshot-table textarea[aria-label="output of row 4"]`); v != "7" {
+			p.fatalf("after the reload row 4's output is %q, want 7", v)
+		}
+		p.show("experts")
+		p.pollTrue(`!!document.querySelector('.card[data-expert="task"]')`, 10*time.Second)
+		p.show("chat")
+		// The same question as online, without the saved conversation before it.
+		run1(p, chromedp.Click("#clear-chat"))
+		p.pollTrue(`document.querySelectorAll('#messages li').length === 0`, 10*time.Second)
+		p.setField("#max-tokens", "8")
+		run1(p, chromedp.SendKeys("#prompt", question+kb.Enter))
+		if st := p.waitState(2*time.Minute, "done", "error"); st != "done" {
+			p.fatalf("offline: page state %q, want done; #error: %s", st, p.text("#error"))
+		}
+		why := p.text("#messages li.assistant:last-child .why")
+		after := p.ids()
+		if !strings.Contains(why, "task") {
+			p.fatalf("offline: expert line %q, want the saved expert task", why)
+		}
+		if !slices.Equal(after, before) {
+			p.fatalf("offline the saved expert answered %v, online %v", after, before)
+		}
+		t.Logf("offline after a reload: %s; ids %v; the server refused %d requests", why, after, len(s.refused()))
+		p.checkConsole(func(m chromedp.ConsoleMessage) bool { return strings.Contains(m.Text, "ERR_INTERNET_DISCONNECTED") })
+
+		setBrowserOffline(p, false)
+		s.setOffline(false)
+		for _, v := range []string{"chat", "fewshot", "experts", "model"} {
+			p.show(v)
+			p.screenshots("product-" + v)
+			// At phone width the page does not scroll sideways (a wide table scrolls in its box).
+			run1(p, chromedp.EmulateViewport(390, 844))
+			wide := p.eval(`(() => { const w = document.documentElement.clientWidth; const out = [];
+				if (document.documentElement.scrollWidth <= w) return '';
+				for (const e of document.querySelectorAll('main *')) { const r = e.getBoundingClientRect(); if (r.width > 0 && r.right > w + 0.5) out.push((e.id ? '#' + e.id : e.tagName.toLowerCase() + '.' + e.className) + ' ' + Math.round(r.right)); }
+				return out.slice(0, 8).join(', '); })()`)
+			run1(p, chromedp.EmulateViewport(1280, 900))
+			if wide != "" {
+				p.fatalf("the %s view at 390 px: wider than the screen: %s", v, wide)
+			}
+		}
+	})
+
+	t.Run("bad-input", func(t *testing.T) {
+		p := openPage(t, bctx, url)
+		p.waitReady()
+		p.forget()
+		p.show("fewshot")
+		run1(p, chromedp.Click("#fewshot-add-row"))
+		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="input of row 1"]`, "typed question"))
+		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="output of row 1"]`, "typed answer"))
+		// 20 MB of JSONL lines, made in the page and dropped.
+		run1(p, chromedp.Evaluate[bool](`(() => {
+			const line = new TextEncoder().encode('{"input": "a question", "output": "an answer"}\n');
+			const big = new Uint8Array(20 << 20);
+			for (let i = 0; i + line.length <= big.length; i += line.length) big.set(line, i);
+			const dt = new DataTransfer();
+			dt.items.add(new File([big], 'big.jsonl'));
+			const main = document.querySelector('main.app');
+			return main.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+		})()`))
+		msg := p.poll(`document.querySelector('#fewshot-message')?.textContent ?? ""`, 10*time.Second)
+		if !strings.Contains(msg, "big.jsonl") || !strings.Contains(msg, "at most") {
+			p.fatalf("dropping a 20 MB file: #fewshot-message %q, want it to name the file and the limit", msg)
+		}
+		if n := p.count("#fewshot-table tbody tr"); n != 1 || p.value(`#fewshot-table textarea[aria-label="output of row 1"]`) != "typed answer" {
+			p.fatalf("dropping a 20 MB file: %d rows, want the 1 typed row kept as typed", n)
+		}
+		t.Logf("20 MB few-shot file: %s", msg)
+
+		p.show("chat")
+		long := strings.Repeat("Tell me everything about the number forty-two. ", 40) // ≈ 1900 bytes: the context holds 512 tokens
+		p.setField("#prompt", long)
+		run1(p, chromedp.Click("#generate"))
+		if st := p.waitState(time.Minute, "error", "done"); st != "error" {
+			p.fatalf("a prompt longer than the context: page state %q, want error", st)
+		}
+		run1(p, chromedp.WaitVisible("#error"))
+		e := p.text("#error")
+		if !strings.Contains(e, "context") {
+			p.fatalf("a prompt longer than the context: #error %q, want it to say so", e)
+		}
+		if v := p.value("#prompt"); v != long {
+			p.fatalf("a prompt longer than the context: the box holds %d bytes, want the %d typed", len(v), len(long))
+		}
+		if n := p.count("#messages li"); n != 0 {
+			p.fatalf("a prompt longer than the context left %d messages in the chat", n)
+		}
+		t.Logf("long prompt: %s", e)
+		p.screenshots("product-errors")
+		p.checkConsole(nil)
+	})
+
+	t.Run("esc", func(t *testing.T) {
+		p := openPage(t, bctx, url)
+		p.waitReady()
+		p.forget()
+		const maxTokens = 400
+		p.setField("#max-tokens", fmt.Sprint(maxTokens))
+		// Enter sends (the page is generating once its handler returns), Esc right after stops.
+		run1(p, chromedp.SendKeys("#prompt", "stop"+kb.Enter))
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			if _, err := chromedp.Call(p.ctx, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+				Type: typ, Key: "Escape", Code: "Escape", WindowsVirtualKeyCode: 27, NativeVirtualKeyCode: 27}); err != nil {
+				p.fatalf("Esc: %v", err)
+			}
+		}
+		if st := p.waitState(time.Minute, "done", "error"); st != "done" {
+			p.fatalf("page state %q after Esc, want done; #error: %s", st, p.text("#error"))
+		}
+		ids := p.ids()
+		status := p.text("#status")
+		if !strings.Contains(status, "stopped") && len(ids) < maxTokens {
+			t.Skipf("the model ended by itself after %d tokens, before Esc", len(ids))
+		}
+		if !strings.Contains(status, "stopped") || len(ids) >= maxTokens {
+			p.fatalf("Esc: %d tokens, status %q; want stopped before %d", len(ids), status, maxTokens)
+		}
+		t.Logf("Esc stopped after %d tokens: %s", len(ids), status)
+	})
+
+	t.Run("local-folder", func(t *testing.T) {
+		const prompt = "Hello there"
+		p := openPage(t, bctx, url)
+		p.waitReady()
+		p.forget()
+		p.setField("#max-tokens", "10")
+		p.setField("#prompt", prompt)
+		run1(p, chromedp.Click("#generate"))
+		if st := p.waitState(time.Minute, "done", "error"); st != "done" {
+			p.fatalf("page state %q, want done; #error: %s", st, p.text("#error"))
+		}
+		want := p.ids()
+
+		p.show("model")
+		nodes := run1(p, chromedp.Nodes("#pack-folder"))
+		if len(nodes) != 1 {
+			p.fatalf("%d #pack-folder fields", len(nodes))
+		}
+		if _, err := chromedp.Call(p.ctx, dom.SetFileInputFiles, dom.SetFileInputFilesParams{Files: []string{packDir}, BackendNodeID: nodes[0].BackendNodeID}); err != nil {
+			p.fatalf("DOM.setFileInputFiles %s: %v", packDir, err)
+		}
+		p.pollTrue(`document.querySelector('main.app').dataset.state === 'loading' || (document.querySelector('#summary')?.textContent ?? '').includes('local folder')`, 20*time.Second)
+		p.waitReady()
+		summary := p.text("#summary")
+		if !strings.Contains(summary, "local folder t2/") || !strings.Contains(summary, "3 experts") {
+			p.fatalf("#summary %q, want the local folder t2/ with its 3 experts", summary)
+		}
+		p.show("chat")
+		p.forget()
+		p.setField("#max-tokens", "10")
+		p.setField("#prompt", prompt)
+		run1(p, chromedp.Click("#generate"))
+		if st := p.waitState(time.Minute, "done", "error"); st != "done" {
+			p.fatalf("page state %q, want done; #error: %s", st, p.text("#error"))
+		}
+		if got := p.ids(); !slices.Equal(got, want) {
+			p.fatalf("the local folder answered %v, the URL-loaded pack %v", got, want)
+		}
+		t.Logf("%s; answered %v as the URL-loaded pack", summary, want)
+		p.show("model")
+		p.screenshots("product-model-local")
+		p.checkConsole(nil)
+	})
+}
+
+// forget waits for the page to restore what earlier subtests saved, then clears the
+// conversation and the few-shot rows and picks no expert: a fresh start.
+func (p *page) forget() {
+	p.t.Helper()
+	p.pollTrue(`document.querySelector('main.app').dataset.store !== 'opening'`, 20*time.Second)
+	p.setSelect("#strategy", "none")
+	clear := func(tab, button, rows string) {
+		p.show(tab)
+		p.pollTrue(fmt.Sprintf(`!!document.querySelector(%q)`, button), 10*time.Second)
+		run1(p, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const b = document.querySelector(%q); if (!b.disabled) b.click(); return true; })()`, button)))
+		p.pollTrue(fmt.Sprintf(`document.querySelectorAll(%q).length === 0`, rows), 10*time.Second)
+	}
+	clear("fewshot", "#fewshot-clear", "#fewshot-table tbody tr")
+	clear("chat", "#clear-chat", "#messages li")
+}
+
+// show clicks view's tab and waits for the page to show it.
+func (p *page) show(view string) {
+	p.t.Helper()
+	run1(p, chromedp.Click("#tab-"+view))
+	p.pollTrue(fmt.Sprintf(`document.querySelector('main.app').dataset.view === %q`, view), 10*time.Second)
+}
+
+// ids is the last generation's token ids (#ids).
+func (p *page) ids() []int {
+	p.t.Helper()
+	var ids []int
+	if err := json.Unmarshal([]byte(p.text("#ids")), &ids); err != nil {
+		p.fatalf("#ids %q: %v", p.text("#ids"), err)
+	}
+	return ids
+}
+
+// watchLongTasks starts recording the page's main-thread long tasks (PerformanceObserver
+// 'longtask': each task over 50 ms) afresh.
+func (p *page) watchLongTasks() {
+	p.t.Helper()
+	run1(p, chromedp.Evaluate[bool](`(() => {
+		window.t2Long = [];
+		window.t2States = [];
+		if (!window.t2StateObserver) {
+			const main = document.querySelector('main.app');
+			window.t2StateObserver = new MutationObserver(() => window.t2States.push(main.dataset.state + '@' + Math.round(performance.now())));
+			window.t2StateObserver.observe(main, {attributes: true, attributeFilter: ['data-state']});
+		}
+		if (!window.t2LongObserver) {
+			window.t2LongObserver = new PerformanceObserver((l) => {
+				for (const e of l.getEntries()) window.t2Long.push({ms: e.duration, name: e.name, at: e.startTime});
+			});
+			window.t2LongObserver.observe({type: 'longtask'});
+			window.t2LoAF = [];
+			new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.duration > 80) window.t2LoAF.push({start: Math.round(e.startTime), dur: Math.round(e.duration), render: Math.round(e.renderStart - e.startTime), style: Math.round(e.styleAndLayoutStart - e.startTime), block: Math.round(e.blockingDuration), scripts: e.scripts.map((s) => [s.invoker, s.invokerType, Math.round(s.duration), Math.round(s.forcedStyleAndLayoutDuration), s.sourceFunctionName])}); }).observe({type: 'long-animation-frame'});
+		}
+		return true;
+	})()`))
+}
+
+// checkLongTasks fails the test if the main thread ran a task over 100 ms since
+// watchLongTasks, during what.
+func (p *page) checkLongTasks(what string) {
+	p.t.Helper()
+	time.Sleep(200 * time.Millisecond) // the observer reports after the task
+	type task struct {
+		Ms   float64
+		Name string
+		At   float64
+	}
+	tasks := evalJSON[[]task](p, `Promise.resolve(window.t2Long)`)
+	var over []task
+	for _, x := range tasks {
+		if x.Ms > 100 {
+			over = append(over, x)
+		}
+	}
+	p.t.Logf("long tasks during %s: %+v; states %s; LoAF %s", what, tasks, p.eval(`JSON.stringify(window.t2States)`), p.eval(`JSON.stringify(window.t2LoAF)`))
+	if len(over) > 0 {
+		p.fatalf("during %s the main thread ran %d tasks over 100 ms: %+v", what, len(over), over)
+	}
+}
+
+// BenchmarkPageLoad measures the site's default pack in Chromium: the cold load (a new
+// browser profile: nothing cached) and the warm load (a reload once the service worker
+// has cached the shell and the pack), each from navigation to the first generated token
+// (a one-token greedy generation done). It reports the wasm binaries' sizes raw and
+// gzipped too.
+func BenchmarkPageLoad(b *testing.B) {
+	browser := findChromium(b)
+	site, srv := serveSite(b)
+	for _, name := range []string{"ui.wasm", "engine.wasm"} {
+		data, err := os.ReadFile(filepath.Join(site, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var gz bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		w.Write(data)
+		w.Close()
+		b.Logf("%s: %d bytes raw (%.2f MiB), %d bytes gzip -9 (%.2f MiB)", name, len(data), float64(len(data))/(1<<20), gz.Len(), float64(gz.Len())/(1<<20))
+		b.ReportMetric(float64(len(data))/(1<<20), strings.TrimSuffix(name, ".wasm")+"-MiB")
+		b.ReportMetric(float64(gz.Len())/(1<<20), strings.TrimSuffix(name, ".wasm")+"-gzip-MiB")
+	}
+	var packBytes int64
+	filepath.Walk(filepath.Join(site, "models", "default"), func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			packBytes += fi.Size()
+		}
+		return nil
+	})
+	b.Logf("default pack: %d bytes", packBytes)
+	firstToken := func(p *page, start time.Time) time.Duration {
+		p.waitReady()
+		p.setField("#max-tokens", "1")
+		p.setField("#prompt", "Hi")
+		run1(p, chromedp.Click("#generate"))
+		if st := p.waitState(2*time.Minute, "done", "error"); st != "done" {
+			p.fatalf("page state %q; #error: %s", st, p.text("#error"))
+		}
+		return time.Since(start)
+	}
+	var cold, warm time.Duration
+	for range b.N {
+		bctx, _ := startBrowser(b, browser)
+		start := time.Now()
+		p := openPage(b, bctx, srv.URL+"/")
+		cold += firstToken(p, start)
+		waitPack(p, srv.URL+"/models/default/", func(pk cachedPack) bool { return pk.Complete }, time.Minute)
+		start = time.Now()
+		if _, err := chromedp.Run(p.ctx, chromedp.Reload()); err != nil {
+			b.Fatal(err)
+		}
+		warm += firstToken(p, start)
+		b.Logf("engine: %s", p.text("#engine"))
+	}
+	b.ReportMetric(cold.Seconds()/float64(b.N), "cold-s")
+	b.ReportMetric(warm.Seconds()/float64(b.N), "warm-s")
+}
