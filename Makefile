@@ -62,7 +62,7 @@ generate:
 # cores); demo-base resumes from demo/base.ckpt when a run was interrupted.
 .PHONY: demo demo-base demo-pack results
 T2SIMD := GOEXPERIMENT=simd $(GO) run ./build
-DEMO_EXPERT := --batch 64 --micro 16 --iters 40 --lr 5e-3 --val-every 5 --val-n 100 --seq-len 256 --seed 1
+DEMO_EXPERT := --batch 64 --micro 16 --iters 15 --lr 2e-3 --baseline --temperature 0.7 --val-every 5 --val-n 100 --seq-len 256 --seed 1
 
 ## demo-base: train the demo's base model into demo/base (about 30 minutes on 2 idle cores,
 ## more on a shared machine; if the guard stops it, run it again to continue)
