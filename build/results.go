@@ -47,7 +47,7 @@ type fewShotProtocol struct {
 
 // defaultResults is the protocol of docs/RESULTS.md.
 var defaultResults = resultsProtocol{Split: "test", Seed: 1, N: 200, MaxTokens: 100,
-	FewShot: fewShotProtocol{Examples: 10, Score: svf.ScoreLikelihood, Population: 32, Elites: 6, Iters: 20, Seed: 1}}
+	FewShot: fewShotProtocol{Examples: 5, Score: svf.ScoreLikelihood, Population: 16, Elites: 4, Iters: 8, Seed: 1}}
 
 // The columns of the table: the base model, the task's own expert (training domains),
 // the first-pass strategies and the expert of the task's domain chosen by hand (unseen

@@ -121,13 +121,17 @@ func (d *Dispatch) Name() string {
 // Choose asks the classification question and returns the expert of the likeliest label.
 func (d *Dispatch) Choose(question string) (*Choice, error) {
 	start := time.Now()
+	// The first pass runs as a population of one: the engine's weights (and its current
+	// z, which the second pass may keep) are left as they are, and no matrix is
+	// recomposed for it.
 	var z map[string][]float32
 	if d.cls != nil {
 		z = d.cls.Z
 	}
-	if err := d.e.SetZ(z); err != nil {
+	if err := d.e.SetPopulation([]map[string][]float32{z}); err != nil {
 		return nil, err
 	}
+	defer d.e.SetPopulation(nil)
 	question = tasks.ClassificationPrompt(question, d.labels)
 	prompt, err := Prompt(d.m, question)
 	if err != nil {
@@ -137,7 +141,7 @@ func (d *Dispatch) Choose(question string) (*Choice, error) {
 	best := -1
 	if d.Generate {
 		d.e.Clear(0)
-		out, _, err := model.GenerateBatch(d.e, [][]int{prompt}, []*model.Sampler{model.Greedy()}, d.GenerateTokens, d.m.EOS)
+		out, _, err := model.GenerateCandidates(d.e, [][]int{prompt}, []int{0}, []*model.Sampler{model.Greedy()}, d.GenerateTokens, d.m.EOS)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +191,7 @@ func (d *Dispatch) score(question string, prompt []int) ([]LabelScore, error) {
 		}
 		answers[i] = ans
 		d.e.Clear(i)
-		addScored(&b, prompt, ans, i, -1)
+		addScored(&b, prompt, ans, i, 0)
 	}
 	if err := d.e.Forward(&b); err != nil {
 		return nil, err
