@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/t2web/t2web/svf"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/t2web/t2web/svf"
 )
 
 // cmdSite builds the static site into a folder.
@@ -39,7 +40,7 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 //	worker.js, …     web/'s static files (everything but Go and Vugu sources)
 //	sw.js            web/sw.js, the service worker, with this build's shell version
 //	icon.svg, icon-192.png, icon-512.png  the icon that manifest.webmanifest names
-//	models/default/  an int8 pack of a random-weight checkpoint of default-model.json, seed 1
+//	models/default/  the demo pack, demo/pack (an int8 pack of the demo model, with its experts)
 //	.nojekyll        tells GitHub Pages to serve the folder as it is
 //
 // Every URL inside is relative, so the site works from any path (a Pages sub-path).
@@ -105,23 +106,41 @@ func buildSite(outDir string, logw io.Writer) (err error) {
 		return err
 	}
 
-	hf, err := os.MkdirTemp("", "t2-default-model-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(hf)
-	if err := writeRandomModel(defaultModelConfig, 1, hf); err != nil {
-		return fmt.Errorf("default model: %w", err)
+	// The default model is the committed demo pack, experts and all (P1·5): the site never
+	// trains or converts.
+	src := filepath.Join(root, "demo", "pack")
+	if _, err := svf.OpenDir(src); err != nil {
+		return fmt.Errorf("default model: %w (make demo-pack builds it)", err)
 	}
 	packDir := filepath.Join(outDir, "models", "default")
 	if err := os.RemoveAll(packDir); err != nil {
 		return err
 	}
-	if _, err := svf.Convert(os.DirFS(hf), packDir, svf.ConvertOptions{}); err != nil {
+	if err := copyTree(src, packDir); err != nil {
 		return fmt.Errorf("default model: %w", err)
 	}
-	fmt.Fprintf(logw, "wrote %s (int8 pack of random weights, seed 1)\n", packDir)
+	fmt.Fprintf(logw, "wrote %s (the demo pack, %s)\n", packDir, src)
 	return nil
+}
+
+// copyTree copies the regular files of the folder src, and of its subfolders, to dst.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", path)
+		}
+		return copyFile(path, filepath.Join(dst, rel))
+	})
 }
 
 // moduleRoot is the folder of the t2web module's go.mod, as the go command finds it
