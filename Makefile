@@ -21,9 +21,11 @@ serve: site
 site:
 	$(GO) run ./build site --out dist
 
-## test: every test — Go unit tests, fixtures, the page in headless Chromium
+## test: every test — Go unit tests, fixtures, the page in headless Chromium. Packages run
+## one at a time: the page's long-task check (no main-thread task over 100 ms) times
+## Chromium's main thread, which the GPU kernel tests on lavapipe would otherwise starve.
 test: deps fmt-check vet
-	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -p 1 -count=1 -timeout 25m ./...
 
 ## deps: install the Debian packages the tests need, when missing
 deps:

@@ -74,20 +74,9 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 	if len(examples) == 0 {
 		return nil, fmt.Errorf("svf: few-shot: no examples")
 	}
-	if opt.Score == "" {
-		opt.Score = ScoreAccuracy
-	}
-	if opt.Score != ScoreAccuracy && opt.Score != ScoreLikelihood {
-		return nil, fmt.Errorf("svf: few-shot: score %q, want %s or %s", opt.Score, ScoreAccuracy, ScoreLikelihood)
-	}
-	if opt.MaxTokens <= 0 {
-		opt.MaxTokens = 100
-	}
-	if opt.MaxRows <= 0 {
-		opt.MaxRows = 4096
-	}
-	if opt.Check == nil {
-		opt.Check = tasks.Generic
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if opt.CEM.InitMean == 0 {
 		opt.CEM.InitMean = 1 / float64(len(experts))
@@ -129,6 +118,26 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 		CEM: res, Elapsed: time.Since(start)}}, nil
 }
 
+// withDefaults fills the options left zero and checks the score mode.
+func (opt FewShotOptions) withDefaults() (FewShotOptions, error) {
+	if opt.Score == "" {
+		opt.Score = ScoreAccuracy
+	}
+	if opt.Score != ScoreAccuracy && opt.Score != ScoreLikelihood {
+		return opt, fmt.Errorf("svf: few-shot: score %q, want %s or %s", opt.Score, ScoreAccuracy, ScoreLikelihood)
+	}
+	if opt.MaxTokens <= 0 {
+		opt.MaxTokens = 100
+	}
+	if opt.MaxRows <= 0 {
+		opt.MaxRows = 4096
+	}
+	if opt.Check == nil {
+		opt.Check = tasks.Generic
+	}
+	return opt, nil
+}
+
 // fewShotItems tokenises the examples: every one is used, and one whose question and
 // answer do not fit e's context is an error naming it (1-based, as a file's lines).
 func fewShotItems(m *model.Model, e model.Engine, examples []tasks.Example) ([]fewShotItem, error) {
@@ -158,17 +167,9 @@ func fewShotItems(m *model.Model, e model.Engine, examples []tasks.Example) ([]f
 // adaptation does — opt.Score, opt.MaxTokens, opt.Check, opt.Sequential as there — and
 // returns one Score per candidate.
 func ScoreCandidates(m *model.Model, e model.Engine, zs []map[string][]float32, examples []tasks.Example, opt FewShotOptions) ([]Score, error) {
-	if opt.Score == "" {
-		opt.Score = ScoreAccuracy
-	}
-	if opt.MaxTokens <= 0 {
-		opt.MaxTokens = 100
-	}
-	if opt.MaxRows <= 0 {
-		opt.MaxRows = 4096
-	}
-	if opt.Check == nil {
-		opt.Check = tasks.Generic
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	items, err := fewShotItems(m, e, examples)
 	if err != nil {
