@@ -64,6 +64,10 @@ generate:
 # cores); demo-base resumes from demo/base.ckpt when a run was interrupted.
 .PHONY: demo demo-base demo-pack results
 T2SIMD := GOEXPERIMENT=simd $(GO) run ./build
+# Plain int8 factors flip tokens of this small model's long worked answers (94.6 % of
+# answers kept): the 48 largest singular directions of every matrix and the embedding
+# and lm_head stay f32, which keeps 99.9 % in a simulation on 700 test questions.
+DEMO_PRECISION := --exact-rank 48 --f32 model.embed_tokens.weight,lm_head.weight
 DEMO_EXPERT := --batch 64 --micro 16 --iters 15 --lr 2e-3 --baseline --temperature 0.7 --val-every 5 --val-n 100 --seq-len 256 --seed 1
 
 ## demo-base: train the demo's base model into demo/base (about 30 minutes on 2 idle cores,
@@ -74,7 +78,7 @@ demo-base:
 ## demo-pack: decompose demo/base into the int8 pack demo/pack and train its experts
 demo-pack:
 	rm -rf demo/pack
-	$(GO) run ./build convert --model demo/base --out demo/pack --targets mlp,attn
+	$(GO) run ./build convert --model demo/base --out demo/pack --targets mlp,attn $(DEMO_PRECISION)
 	$(T2SIMD) train-expert --pack demo/pack --task math --name math $(DEMO_EXPERT)
 	$(T2SIMD) train-expert --pack demo/pack --task code --name code $(DEMO_EXPERT)
 	$(T2SIMD) train-expert --pack demo/pack --task reasoning --name reasoning $(DEMO_EXPERT)

@@ -12,11 +12,13 @@ import (
 
 // cmdConvert makes a pack from a Hugging Face checkpoint folder.
 func cmdConvert(args []string, stdout, stderr io.Writer) error {
-	fs := flags("convert", "--model HF_DIR --out PACK_DIR [--targets mlp|mlp,attn] [--quant int8|f32] [--shard-mib 64]", stderr)
+	fs := flags("convert", "--model HF_DIR --out PACK_DIR [--targets mlp|mlp,attn] [--quant int8|f32] [--exact-rank K] [--f32 NAMES] [--shard-mib 64]", stderr)
 	dir := fs.String("model", "", "Hugging Face checkpoint `folder`")
 	out := fs.String("out", "", "pack `folder` to write")
 	targets := fs.String("targets", "mlp", "matrices to adapt: `mlp` (gate, up, down) or mlp,attn (+ q, k, v, o)")
 	quant := fs.String("quant", svf.QuantInt8, "weights as `int8` (U, V and other matrices in blocks of 32 with f32 scales) or f32")
+	exact := fs.Int("exact-rank", 0, "int8: keep the first `K` columns of U and V (the largest singular directions) in f32")
+	keep := fs.String("f32", "", "int8: unadapted matrices to keep in f32, comma-separated checkpoint `names` (e.g. model.embed_tokens.weight,lm_head.weight)")
 	shardMiB := fs.Int("shard-mib", 64, "largest shard in `MiB` (GitHub Pages refuses files of 100 MB)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -30,6 +32,8 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	man, err := svf.Convert(os.DirFS(*dir), *out, svf.ConvertOptions{
 		Targets:    strings.Split(*targets, ","),
 		Quant:      *quant,
+		ExactRank:  *exact,
+		F32:        splitList(*keep),
 		ShardBytes: int64(*shardMiB) << 20,
 		Progress:   bar.update,
 	})
@@ -83,4 +87,12 @@ func (b *progressBar) finish() {
 	if b.drawn {
 		fmt.Fprintln(b.w)
 	}
+}
+
+// splitList splits a comma-separated flag value; an empty value is an empty list.
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }

@@ -3,6 +3,7 @@ package shaders
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -198,6 +199,18 @@ type slot struct {
 	filled    uint64
 	parts     int
 	carry     []byte // bytes of an int8 part not yet on a 4-byte boundary
+	join      *exactJoin
+}
+
+// exactJoin makes an f32 factor X.U [rows, r] of a pack with an exact rank k from the
+// tensors that store it, row range by row range: X.U.hi [rows, k] f32 and X.U
+// [rows, r-k] with X.U.scale in Q8 (svf.Manifest.ExactRank). The shard writer keeps the
+// three of a row range in one shard.
+type exactJoin struct {
+	k, r  int
+	q     []int8    // [rows, r-k]
+	scale []float32 // [rows, Q8Blocks(r-k)]
+	hi    []float32 // [rows, k]
 }
 
 // NewEngine loads pack p into the device, shard by shard (each is read, checked against
@@ -218,6 +231,9 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 			c.NHeads, c.NKVHeads, c.HeadDim, model.ErrUnsupported)
 	}
 	q8 := p.Manifest.Quant == svf.QuantInt8
+	// With an exact rank the factors are joined into f32 on the host (exactJoin): the
+	// kernels read a factor as one dtype.
+	factorQ8 := q8 && p.Manifest.ExactRank == 0
 	if opt.QuantMerged && !q8 {
 		return nil, fmt.Errorf("shaders: engine: QuantMerged needs an int8 pack, this one is %s", p.Manifest.Quant)
 	}
@@ -271,9 +287,9 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 		return s.bufs, nil
 	}
 	// addParts fills the parts of a stored matrix [rows, cols]: f32, or Q8 (NAME and
-	// NAME.scale), in parts of partRows rows (0: whole).
-	addParts := func(parts []part, name string, rows, cols, partRows int, set func(p *part, f *Buffer, q Q8)) error {
-		if !q8 {
+	// NAME.scale) when quant, in parts of partRows rows (0: whole).
+	addParts := func(parts []part, name string, rows, cols, partRows int, quant bool, set func(p *part, f *Buffer, q Q8)) error {
+		if !quant {
 			bufs, err := addSlot(name, safetensors.F32, rows, cols, partRows)
 			for i, b := range bufs {
 				set(&parts[i], b, Q8{})
@@ -320,18 +336,22 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 			e.maxR = max(e.maxR, R)
 			// W' and U are split at the same rows; V and σ stay whole.
 			wq := opt.QuantMerged
-			partRows, err := splitRows(base, m.out, append(rowBytes(wq, m.in), rowBytes(q8, R)...), q8Align(wq, m.in, q8, R), limit)
+			partRows, err := splitRows(base, m.out, append(rowBytes(wq, m.in), rowBytes(factorQ8, R)...), q8Align(wq, m.in, factorQ8, R), limit)
 			if err != nil {
 				return nil, err
 			}
 			m.parts = makeParts(m.out, partRows)
 			var f Factors
-			if err := addParts(m.parts, base+".U", m.out, R, partRows, func(p *part, u *Buffer, q Q8) { p.fac.UF, p.fac.U = u, q }); err != nil {
+			if err := addParts(m.parts, base+".U", m.out, R, partRows, factorQ8, func(p *part, u *Buffer, q Q8) { p.fac.UF, p.fac.U = u, q }); err != nil {
 				return nil, err
 			}
 			vp := []part{{rows: m.in}}
-			if err := addParts(vp, base+".V", m.in, R, 0, func(p *part, v *Buffer, q Q8) { f.VF, f.V = v, q }); err != nil {
+			if err := addParts(vp, base+".V", m.in, R, 0, factorQ8, func(p *part, v *Buffer, q Q8) { f.VF, f.V = v, q }); err != nil {
 				return nil, err
+			}
+			if k := p.Manifest.ExactRank; k > 0 {
+				slots[base+".U"].join = &exactJoin{k: k, r: R}
+				slots[base+".V"].join = &exactJoin{k: k, r: R}
 			}
 			sig, err := addSlot(base+".S", safetensors.F32, R, 0, 0)
 			if err != nil {
@@ -368,12 +388,13 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 			e.adapted = append(e.adapted, m)
 		case len(s.Shape) == 2:
 			m := &matrix{name: base, out: s.Shape[0], in: s.Shape[1]}
-			partRows, err := splitRows(base, m.out, rowBytes(q8, m.in), q8Align(q8, m.in, false, 0), limit)
+			quant := q8 && !slices.Contains(p.Manifest.F32, s.Name)
+			partRows, err := splitRows(base, m.out, rowBytes(quant, m.in), q8Align(quant, m.in, false, 0), limit)
 			if err != nil {
 				return nil, err
 			}
 			m.parts = makeParts(m.out, partRows)
-			if err := addParts(m.parts, s.Name, m.out, m.in, partRows, func(p *part, f *Buffer, q Q8) { p.f32, p.q8 = f, q }); err != nil {
+			if err := addParts(m.parts, s.Name, m.out, m.in, partRows, quant, func(p *part, f *Buffer, q Q8) { p.f32, p.q8 = f, q }); err != nil {
 				return nil, err
 			}
 			mats[base] = m
@@ -538,6 +559,16 @@ func (e *Engine) loadShard(p *svf.Pack, i int, slots map[string]*slot) error {
 				name += "." + suffix
 			}
 		}
+		if s, piece := joinSlot(slots, name); s != nil {
+			raw, err := f.Raw(t.Name)
+			if err != nil {
+				return fmt.Errorf("pack: %w", err)
+			}
+			if err := e.joinPiece(s, piece, t, raw); err != nil {
+				return fmt.Errorf("pack: shard %s: %w", file, err)
+			}
+			continue
+		}
 		s := slots[name]
 		if s == nil {
 			return fmt.Errorf("pack: shard %s: tensor %s is not one the model needs", file, t.Name)
@@ -561,6 +592,65 @@ func (e *Engine) loadShard(p *svf.Pack, i int, slots map[string]*slot) error {
 		}
 	}
 	return nil
+}
+
+// joinSlot returns the slot an exact-rank factor's tensor name feeds, and which piece of
+// it the tensor is ("", ".scale" or ".hi"); nil for any other tensor.
+func joinSlot(slots map[string]*slot, name string) (*slot, string) {
+	if s := slots[name]; s != nil && s.join != nil {
+		return s, ""
+	}
+	for _, piece := range []string{".scale", ".hi"} {
+		if base, ok := strings.CutSuffix(name, piece); ok {
+			if s := slots[base]; s != nil && s.join != nil {
+				return s, piece
+			}
+		}
+	}
+	return nil, ""
+}
+
+// joinPiece takes one tensor of an exact-rank factor's row range; once the range's Q8
+// columns, their scales and its f32 columns are all in, it uploads the joined f32 rows.
+func (e *Engine) joinPiece(s *slot, piece string, t safetensors.TensorInfo, raw []byte) error {
+	j := s.join
+	cols, dt := j.r-j.k, safetensors.I8
+	switch piece {
+	case ".scale":
+		cols, dt = svf.Q8Blocks(j.r-j.k), safetensors.F32
+	case ".hi":
+		cols, dt = j.k, safetensors.F32
+	}
+	if t.DType != dt || len(t.Shape) != 2 || t.Shape[1] != cols {
+		return fmt.Errorf("tensor %s is %s %v, want %s [*, %d]", t.Name, t.DType, t.Shape, dt, cols)
+	}
+	switch piece {
+	case "":
+		j.q = make([]int8, len(raw))
+		for i, b := range raw {
+			j.q[i] = int8(b)
+		}
+	case ".scale":
+		j.scale = safetensors.BytesFloat32(raw)
+	case ".hi":
+		j.hi = safetensors.BytesFloat32(raw)
+	}
+	if j.q == nil || j.scale == nil || j.hi == nil {
+		return nil
+	}
+	rows := len(j.hi) / j.k
+	if len(j.q) != rows*(j.r-j.k) || len(j.scale) != rows*svf.Q8Blocks(j.r-j.k) {
+		return fmt.Errorf("tensor %s: its f32, int8 and scale parts hold different rows", s.name)
+	}
+	lo := make([]float32, len(j.q))
+	svf.DequantizeQ8(lo, j.q, j.scale, rows, j.r-j.k)
+	x, err := svf.JoinColumns(j.hi, lo, j.k, j.r-j.k)
+	if err != nil {
+		return fmt.Errorf("tensor %s: %w", s.name, err)
+	}
+	j.q, j.scale, j.hi = nil, nil, nil
+	s.parts++
+	return e.fill(s, safetensors.Float32Bytes(x))
 }
 
 // fill appends raw to the slot's buffer, keeping writes on 4-byte boundaries.

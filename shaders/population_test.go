@@ -86,17 +86,23 @@ var smallPrompts = [][]int{
 func TestEngineSplit(t *testing.T) {
 	d := device(t)
 	for _, tc := range []struct {
-		name, config, quant string
-		quantMerged         bool
+		name, config string
+		opt          svf.ConvertOptions
+		quantMerged  bool
 	}{
-		{"qwen2/f32", smallConfig, svf.QuantF32, false},
-		{"qwen2/int8", smallConfig, svf.QuantInt8, false},
-		{"llama-tied/int8", smallTiedConfig, svf.QuantInt8, false},
-		{"llama-tied/f32", smallTiedConfig, svf.QuantF32, false},
-		{"qwen2/int8/quant-merged", smallConfig, svf.QuantInt8, true},
+		{"qwen2/f32", smallConfig, svf.ConvertOptions{Quant: svf.QuantF32}, false},
+		{"qwen2/int8", smallConfig, svf.ConvertOptions{Quant: svf.QuantInt8}, false},
+		{"llama-tied/int8", smallTiedConfig, svf.ConvertOptions{Quant: svf.QuantInt8}, false},
+		{"llama-tied/f32", smallTiedConfig, svf.ConvertOptions{Quant: svf.QuantF32}, false},
+		{"qwen2/int8/quant-merged", smallConfig, svf.ConvertOptions{Quant: svf.QuantInt8}, true},
+		// Factors joined on the host from f32 and Q8 columns split across 16 KiB shards,
+		// and f32 embeddings in an int8 pack.
+		{"qwen2/int8/exact-rank", smallConfig, svf.ConvertOptions{Quant: svf.QuantInt8, ExactRank: 12,
+			F32: []string{"model.embed_tokens.weight", "lm_head.weight"}, ShardBytes: 16 << 10}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := randomPack(t, tc.config, 4, svf.ConvertOptions{Quant: tc.quant, Targets: []string{"mlp", "attn"}})
+			tc.opt.Targets = []string{"mlp", "attn"}
+			p := randomPack(t, tc.config, 4, tc.opt)
 			m, err := p.Load(svf.MergedPath)
 			if err != nil {
 				t.Fatal(err)

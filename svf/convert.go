@@ -23,6 +23,13 @@ type ConvertOptions struct {
 	Targets    []string // "mlp" (gate, up, down: the default) and/or "attn" (q, k, v, o)
 	Quant      string   // QuantInt8 (default) or QuantF32
 	ShardBytes int64    // largest shard; DefaultShardBytes when 0
+	// ExactRank (int8) keeps the first K columns of every U and V, the largest singular
+	// directions, in f32 (Manifest.ExactRank). A small model's greedy answers need it:
+	// Q8 factors alone flip tokens of its long answers.
+	ExactRank int
+	// F32 (int8) names unadapted matrices to keep in f32, by checkpoint name, e.g.
+	// model.embed_tokens.weight and lm_head.weight (Manifest.F32).
+	F32 []string
 	// Progress, when set, is called after each adapted matrix is decomposed.
 	Progress func(done, total int, matrix string)
 }
@@ -86,6 +93,21 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	if (opt.ExactRank != 0 || len(opt.F32) > 0) && opt.Quant != QuantInt8 {
+		return nil, fmt.Errorf("svf: an exact rank and f32 matrices belong to an int8 pack, not %s", opt.Quant)
+	}
+	if err := checkF32(cfg, matrices, opt.F32); err != nil {
+		return nil, fmt.Errorf("svf: %w", err)
+	}
+	if opt.ExactRank < 0 {
+		return nil, fmt.Errorf("svf: exact rank %d, want ≥ 0", opt.ExactRank)
+	}
+	dims := matrixDims(cfg)
+	for _, name := range matrices {
+		if d := dims[name]; opt.ExactRank >= min(d[0], d[1]) {
+			return nil, fmt.Errorf("svf: exact rank %d, want below the rank %d of %s", opt.ExactRank, min(d[0], d[1]), name)
+		}
+	}
 	ck, err := safetensors.OpenCheckpoint(src)
 	if err != nil {
 		return nil, err
@@ -94,10 +116,16 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
-	man := &Manifest{Format: Format, Version: FormatVersion, Config: json.RawMessage(bytes.TrimSpace(cfgJSON)),
-		Targets: slices.Clone(opt.Targets), Matrices: matrices, Quant: opt.Quant}
+	man := &Manifest{Format: Format, Config: json.RawMessage(bytes.TrimSpace(cfgJSON)),
+		Targets: slices.Clone(opt.Targets), Matrices: matrices, Quant: opt.Quant,
+		ExactRank: opt.ExactRank, F32: slices.Clone(opt.F32)}
 	if opt.Quant == QuantInt8 {
 		man.Block = Q8Block
+	}
+	if man.ExactRank > 0 || len(man.F32) > 0 {
+		man.Version = 2
+	} else {
+		man.Version = 1 // what older t2web reads; nothing of version 2 is used
 	}
 	for i, name := range textFiles {
 		data, err := fs.ReadFile(src, name)
@@ -161,13 +189,13 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 				return nil, r.err
 			}
 			base := matrices[i]
-			if err := sw.matrix(base+".U", r.f.U, r.f.M, r.f.R, opt.Quant); err != nil {
+			if err := sw.factor(base+".U", r.f.U, r.f.M, r.f.R, opt.Quant, opt.ExactRank); err != nil {
 				return nil, err
 			}
 			if err := sw.add(f32Tensor(base+".S", r.f.S, []int{r.f.R})); err != nil {
 				return nil, err
 			}
-			if err := sw.matrix(base+".V", r.f.V, r.f.N, r.f.R, opt.Quant); err != nil {
+			if err := sw.factor(base+".V", r.f.V, r.f.N, r.f.R, opt.Quant, opt.ExactRank); err != nil {
 				return nil, err
 			}
 			done++
@@ -187,9 +215,12 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("svf: checkpoint: %w", err)
 		}
-		if len(s.Shape) == 2 {
+		switch {
+		case len(s.Shape) == 2 && slices.Contains(opt.F32, s.Name):
+			err = sw.matrix(s.Name, x, s.Shape[0], s.Shape[1], QuantF32)
+		case len(s.Shape) == 2:
 			err = sw.matrix(s.Name, x, s.Shape[0], s.Shape[1], opt.Quant)
-		} else {
+		default:
 			err = sw.add(f32Tensor(s.Name, x, s.Shape))
 		}
 		if err != nil {
@@ -237,15 +268,35 @@ func (w *shardWriter) matrix(name string, x []float32, rows, cols int, quant str
 	if quant == QuantF32 {
 		return w.add(f32Tensor(name, x, []int{rows, cols}))
 	}
+	return w.add(w.q8(name, x, rows, cols)...)
+}
+
+// q8 returns the tensors NAME (int8) and NAME.scale of x[rows, cols] in Q8.
+func (w *shardWriter) q8(name string, x []float32, rows, cols int) []safetensors.Tensor {
 	q, scale := QuantizeQ8(x, rows, cols)
 	data := make([]byte, len(q))
 	for i, v := range q {
 		data[i] = byte(v)
 	}
-	return w.add(
-		safetensors.Tensor{Name: name, DType: safetensors.I8, Shape: []int{rows, cols}, Data: data},
-		f32Tensor(name+".scale", scale, []int{rows, (cols + Q8Block - 1) / Q8Block}),
-	)
+	return []safetensors.Tensor{
+		{Name: name, DType: safetensors.I8, Shape: []int{rows, cols}, Data: data},
+		f32Tensor(name+".scale", scale, []int{rows, Q8Blocks(cols)}),
+	}
+}
+
+// factor adds the factor x[rows, r] (U or V) as matrix does; with exact > 0 its first
+// exact columns go in f32 as NAME.hi and the others in Q8, in the same rows.
+func (w *shardWriter) factor(name string, x []float32, rows, r int, quant string, exact int) error {
+	if exact == 0 || quant == QuantF32 {
+		return w.matrix(name, x, rows, r, quant)
+	}
+	hi := make([]float32, 0, rows*exact)
+	lo := make([]float32, 0, rows*(r-exact))
+	for i := range rows {
+		hi = append(hi, x[i*r:i*r+exact]...)
+		lo = append(lo, x[i*r+exact:(i+1)*r]...)
+	}
+	return w.add(append(w.q8(name, lo, rows, r-exact), f32Tensor(name+".hi", hi, []int{rows, exact}))...)
 }
 
 // add puts tensors that share their first dimension into the pack, together; if they

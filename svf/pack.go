@@ -26,13 +26,16 @@ import (
 // [M,R], X.S [R] f32 and X.V [N,R], plus X.bias if it has one. With int8 quantisation
 // U, V and every other matrix are Q8: int8 values and f32 scales NAME.scale [rows,
 // ceil(cols/32)]; vectors (norms, biases, σ) stay f32. A tensor larger than a shard is
-// split by rows into NAME#0, NAME#1, … (Manifest.Parts).
+// split by rows into NAME#0, NAME#1, … (Manifest.Parts). Version 2 adds two ways to
+// keep an int8 pack closer to its model: f32 for the first K columns of U and V
+// (Manifest.ExactRank) and f32 for named unadapted matrices (Manifest.F32).
 
 // Format names the pack format in pack.json; FormatVersion is the newest version this
-// code reads and the one it writes.
+// code reads. Convert writes version 1 unless the pack uses a version 2 field, so such
+// packs stay readable by older t2web.
 const (
 	Format        = "t2web-pack"
-	FormatVersion = 1
+	FormatVersion = 2
 	ManifestFile  = "pack.json"
 	// DefaultShardBytes keeps shards well under GitHub Pages' 100 MB per file.
 	DefaultShardBytes = 64 << 20
@@ -53,9 +56,16 @@ type Manifest struct {
 	Matrices []string        `json:"matrices"`        // the adapted matrices, in model order
 	Quant    string          `json:"quant"`           // QuantInt8 or QuantF32
 	Block    int             `json:"block,omitempty"` // int8: values per scale along a row
-	Files    []string        `json:"files"`           // tokenizer and generation files, copied unchanged
-	Shards   []Shard         `json:"shards"`
-	Parts    map[string]int  `json:"parts,omitempty"` // tensors split by rows across shards
+	// ExactRank (int8, version 2): the first ExactRank columns of every U and V — the
+	// largest singular directions, which carry most of W — are stored in f32 as NAME.U.hi
+	// [M,K] and NAME.V.hi [N,K]; NAME.U [M,R-K] and NAME.V [N,R-K] hold the rest in Q8.
+	ExactRank int `json:"exact_rank,omitempty"`
+	// F32 (int8, version 2) names the matrices that are not adapted but kept in f32
+	// (e.g. the embedding and lm_head of a small model), by their checkpoint names.
+	F32    []string       `json:"f32,omitempty"`
+	Files  []string       `json:"files"` // tokenizer and generation files, copied unchanged
+	Shards []Shard        `json:"shards"`
+	Parts  map[string]int `json:"parts,omitempty"` // tensors split by rows across shards
 }
 
 // Shard is one weights file of a pack.
@@ -100,6 +110,12 @@ func Open(fsys fs.FS) (*Pack, error) {
 		return nil, fmt.Errorf("pack: %s: block %d, want %d", ManifestFile, m.Block, Q8Block)
 	case len(m.Shards) == 0:
 		return nil, fmt.Errorf("pack: %s: no shards", ManifestFile)
+	case (m.ExactRank != 0 || len(m.F32) > 0) && m.Quant != QuantInt8:
+		return nil, fmt.Errorf("pack: %s: exact_rank and f32 belong to an int8 pack, this one is %s", ManifestFile, m.Quant)
+	case (m.ExactRank != 0 || len(m.F32) > 0) && m.Version < 2:
+		return nil, fmt.Errorf("pack: %s: exact_rank and f32 need format version 2, pack.json says %d", ManifestFile, m.Version)
+	case m.ExactRank < 0:
+		return nil, fmt.Errorf("pack: %s: exact_rank %d, want ≥ 0", ManifestFile, m.ExactRank)
 	}
 	cfg, err := model.ParseConfig(m.Config)
 	if err != nil {
@@ -113,8 +129,30 @@ func Open(fsys fs.FS) (*Pack, error) {
 			return nil, fmt.Errorf("pack: %s: adapted matrix %s is not a matrix of the model", ManifestFile, name)
 		}
 		p.ranks[name] = min(d[0], d[1])
+		if m.ExactRank >= p.ranks[name] {
+			return nil, fmt.Errorf("pack: %s: exact_rank %d, want below the rank %d of %s", ManifestFile, m.ExactRank, p.ranks[name], name)
+		}
+	}
+	if err := checkF32(cfg, m.Matrices, m.F32); err != nil {
+		return nil, fmt.Errorf("pack: %s: %w", ManifestFile, err)
 	}
 	return p, nil
+}
+
+// checkF32 checks that every name of f32 is a matrix of cfg that is not adapted.
+func checkF32(cfg *model.Config, adapted, f32 []string) error {
+	matrices := map[string]bool{}
+	for _, s := range cfg.Bind(&model.Weights{}) {
+		if len(s.Shape) == 2 && !slices.Contains(adapted, strings.TrimSuffix(s.Name, ".weight")) {
+			matrices[s.Name] = true
+		}
+	}
+	for _, name := range f32 {
+		if !matrices[name] {
+			return fmt.Errorf("f32: %s is not an unadapted matrix of the model (e.g. model.embed_tokens.weight)", name)
+		}
+	}
+	return nil
 }
 
 // matrixDims maps every layer matrix of cfg to its (out, in).
@@ -190,6 +228,15 @@ func (p *Pack) Load(path Path) (*model.Model, error) {
 			if err != nil {
 				return nil, err
 			}
+			if k := p.Manifest.ExactRank; k > 0 && part.suffix != ".S" {
+				hi, err := take(name + part.suffix + ".hi")
+				if err != nil {
+					return nil, err
+				}
+				if x, err = JoinColumns(hi, x, k, f.R-k); err != nil {
+					return nil, fmt.Errorf("pack: tensor %s%s: %w", name, part.suffix, err)
+				}
+			}
 			if len(x) != part.n {
 				return nil, fmt.Errorf("pack: tensor %s%s has %d values, want %d", name, part.suffix, len(x), part.n)
 			}
@@ -244,12 +291,12 @@ func (p *Pack) readTensors() (map[string][]float32, error) {
 	}
 	// Join split tensors.
 	for name, n := range p.Manifest.Parts {
-		for _, suffix := range []string{"", ".scale"} {
+		for _, suffix := range []string{"", ".scale", ".hi"} {
 			var parts []*rawTensor
 			for k := range n {
 				r, ok := raw[fmt.Sprintf("%s#%d%s", name, k, suffix)]
 				if !ok {
-					if suffix == ".scale" && k == 0 {
+					if suffix != "" && k == 0 { // a part the tensor does not have
 						break
 					}
 					return nil, fmt.Errorf("pack: tensor %s: part %d of %d is missing", name, k, n)

@@ -377,8 +377,22 @@ func TestPackErrors(t *testing.T) {
 		{"missing shard", func(d string) { os.Remove(filepath.Join(d, shard)) }, false, shard},
 		{"newer format", func(d string) {
 			data, _ := os.ReadFile(filepath.Join(d, ManifestFile))
-			os.WriteFile(filepath.Join(d, ManifestFile), bytes.Replace(data, []byte(`"version": 1`), []byte(`"version": 2`), 1), 0o644)
-		}, true, "pack.json: format version 2 is newer"},
+			os.WriteFile(filepath.Join(d, ManifestFile), bytes.Replace(data, []byte(`"version": 1`), []byte(`"version": 3`), 1), 0o644)
+		}, true, "pack.json: format version 3 is newer"},
+		{"version 2 field in version 1", func(d string) {
+			data, _ := os.ReadFile(filepath.Join(d, ManifestFile))
+			os.WriteFile(filepath.Join(d, ManifestFile), bytes.Replace(data, []byte(`"block": 32,`), []byte(`"block": 32, "exact_rank": 8,`), 1), 0o644)
+		}, true, "exact_rank and f32 need format version 2"},
+		{"exact rank not below the rank", func(d string) {
+			data, _ := os.ReadFile(filepath.Join(d, ManifestFile))
+			data = bytes.Replace(data, []byte(`"version": 1`), []byte(`"version": 2`), 1)
+			os.WriteFile(filepath.Join(d, ManifestFile), bytes.Replace(data, []byte(`"block": 32,`), []byte(`"block": 32, "exact_rank": 48,`), 1), 0o644)
+		}, true, "exact_rank 48, want below the rank 48 of model.layers.0.mlp.gate_proj"},
+		{"f32 names no matrix", func(d string) {
+			data, _ := os.ReadFile(filepath.Join(d, ManifestFile))
+			data = bytes.Replace(data, []byte(`"version": 1`), []byte(`"version": 2`), 1)
+			os.WriteFile(filepath.Join(d, ManifestFile), bytes.Replace(data, []byte(`"block": 32,`), []byte(`"block": 32, "f32": ["model.norm.weight"],`), 1), 0o644)
+		}, true, "f32: model.norm.weight is not an unadapted matrix"},
 		{"not a pack", func(d string) { os.Remove(filepath.Join(d, ManifestFile)) }, true, "pack.json"},
 	}
 	for _, tt := range tests {
@@ -399,6 +413,62 @@ func TestPackErrors(t *testing.T) {
 	err := e.SetZ(map[string][]float32{m0: {1, 2}})
 	if err == nil || !strings.Contains(err.Error(), m0) || !strings.Contains(err.Error(), "2 values") {
 		t.Errorf("z of the wrong length: %v", err)
+	}
+}
+
+// TestConvertExactRank: an int8 pack with an exact rank and f32 embeddings, its tensors
+// split by rows across small shards, holds the first K columns of U and V and the
+// embedding exactly, recomposes closer to the checkpoint than plain int8, and gives the
+// GPU engine's loader the same factors (svf.JoinColumns is what both use).
+func TestConvertExactRank(t *testing.T) {
+	src := writeRandomCheckpoint(t, tinyConfig, 5)
+	const k = 16
+	targets := []string{"mlp", "attn"}
+	_, exact := convert(t, src, ConvertOptions{Targets: targets, ExactRank: k, F32: []string{"model.embed_tokens.weight"}, ShardBytes: 8 << 10})
+	_, plain := convert(t, src, ConvertOptions{Targets: targets})
+	_, full := convert(t, src, ConvertOptions{Targets: targets, Quant: QuantF32})
+	if exact.Manifest.Version != 2 || exact.Manifest.ExactRank != k || plain.Manifest.Version != 1 {
+		t.Fatalf("versions %d (exact rank %d) and %d, want 2 (%d) and 1", exact.Manifest.Version, exact.Manifest.ExactRank, plain.Manifest.Version, k)
+	}
+	if len(exact.Manifest.Parts) == 0 {
+		t.Fatalf("8 KiB shards split nothing")
+	}
+	me, _ := load(t, exact, FactoredPath)
+	mp, _ := load(t, plain, FactoredPath)
+	mf, _ := load(t, full, FactoredPath)
+	if !slices.Equal(me.Weights.Embed, mf.Weights.Embed) {
+		t.Errorf("the f32 embedding differs from the f32 pack's")
+	}
+	for _, name := range exact.Manifest.Matrices {
+		fe := me.Weights.Linears[name].(*Factored).f
+		ff := mf.Weights.Linears[name].(*Factored).f
+		for _, fac := range []struct {
+			name string
+			e, f []float32
+			rows int
+		}{{"U", fe.U, ff.U, fe.M}, {"V", fe.V, ff.V, fe.N}} {
+			for i := range fac.rows {
+				if !slices.Equal(fac.e[i*fe.R:i*fe.R+k], fac.f[i*fe.R:i*fe.R+k]) {
+					t.Fatalf("%s.%s row %d: the first %d columns are not the f32 pack's", name, fac.name, i, k)
+				}
+			}
+		}
+		w := func(m *model.Model) []float32 {
+			f := m.Weights.Linears[name].(*Factored).f
+			x := make([]float32, f.M*f.N)
+			f.Recompose(x, nil)
+			return x
+		}
+		ref := w(mf)
+		if ee, ep := RelFrobenius(w(me), ref), RelFrobenius(w(mp), ref); ee >= ep {
+			t.Errorf("%s: exact rank %d recomposes %.3g%% off, plain int8 %.3g%%: no closer", name, k, 100*ee, 100*ep)
+		}
+	}
+	if _, err := Convert(os.DirFS(src), t.TempDir(), ConvertOptions{ExactRank: 48}); err == nil || !strings.Contains(err.Error(), "exact rank 48, want below the rank 48") {
+		t.Errorf("exact rank of the full rank: %v", err)
+	}
+	if _, err := Convert(os.DirFS(src), t.TempDir(), ConvertOptions{F32: []string{"lm_head.weight"}}); err == nil || !strings.Contains(err.Error(), "lm_head.weight is not an unadapted matrix") {
+		t.Errorf("f32 of a tied lm_head: %v", err)
 	}
 }
 

@@ -91,3 +91,18 @@ func RelFrobenius(a, b []float32) float64 {
 	}
 	return math.Sqrt(num / den)
 }
+
+// JoinColumns returns x[rows, a+b] whose first a columns are hi[rows, a] and the rest
+// lo[rows, b]: the f32 and Q8 columns of a factor of a pack with an exact rank.
+func JoinColumns(hi, lo []float32, a, b int) ([]float32, error) {
+	if a <= 0 || b < 0 || len(hi)%a != 0 || len(hi)/a*b != len(lo) {
+		return nil, fmt.Errorf("%d f32 values in columns of %d and %d more in columns of %d do not make the same rows", len(hi), a, len(lo), b)
+	}
+	rows := len(hi) / a
+	x := make([]float32, 0, rows*(a+b))
+	for i := range rows {
+		x = append(x, hi[i*a:(i+1)*a]...)
+		x = append(x, lo[i*b:(i+1)*b]...)
+	}
+	return x, nil
+}
