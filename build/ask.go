@@ -211,7 +211,7 @@ func cmdAdapt(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	score := c.CEM.Best.Value
-	x := &svf.Expert{Name: *save, Description: "few-shot mixture fitted to " + *examples, Z: c.Z, Score: &score,
+	x := &svf.Expert{Name: *save, Description: "few-shot mixture fitted to " + *examples, Z: c.Z, Score: &score, MixOf: c.Experts, Alpha: c.Alpha,
 		Trained: fmt.Sprintf("CEM (%s score) over %s on %d examples: α %s", opt.Score, strings.Join(c.Experts, ", "), len(exs), alphaText(c))}
 	if err := svf.SaveExpert(*packDir, p, x); err != nil {
 		return err

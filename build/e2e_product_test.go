@@ -104,7 +104,11 @@ func TestE2EProduct(t *testing.T) {
 				break
 			}
 		}
-		t.Logf("online: %s; ids %v", p.text("#messages li.assistant:last-child .why"), before)
+		onlineWhy := p.text("#messages li.assistant:last-child .why")
+		t.Logf("online: %s; ids %v", onlineWhy, before)
+		if !strings.HasPrefix(onlineWhy, "Mixture: task — α ") {
+			p.fatalf("online: expert line %q, want the mixture task and its α", onlineWhy)
+		}
 
 		// Everything is saved and the pack cached before the network goes.
 		p.show("model")
@@ -127,6 +131,9 @@ func TestE2EProduct(t *testing.T) {
 		if v := p.value("#strategy"); v != "expert:task" {
 			p.fatalf("after the reload #strategy is %q, want the saved expert:task", v)
 		}
+		if v := p.text(`#strategy option[value="expert:task"]`); v != "few-shot task: task" {
+			p.fatalf("after the reload the strategy is offered as %q, want the few-shot task's label", v)
+		}
 		p.pollTrue(`document.querySelectorAll('#messages li').length === 2`, 10*time.Second)
 		p.show("fewshot")
 		if n := p.count("#fewshot-table tbody tr"); n != 4 {
@@ -148,8 +155,8 @@ func TestE2EProduct(t *testing.T) {
 		}
 		why := p.text("#messages li.assistant:last-child .why")
 		after := p.ids()
-		if !strings.Contains(why, "task") {
-			p.fatalf("offline: expert line %q, want the saved expert task", why)
+		if why != onlineWhy {
+			p.fatalf("offline: expert line %q, want the saved mixture's, as online: %q", why, onlineWhy)
 		}
 		if !slices.Equal(after, before) {
 			p.fatalf("offline the saved expert answered %v, online %v", after, before)

@@ -80,7 +80,10 @@ func expertMix(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e := &svf.Expert{Name: *name, Domain: *domain, Description: *desc, Trained: "mix " + *mix, Z: z}
+	e := &svf.Expert{Name: *name, Domain: *domain, Description: *desc, Trained: "mix " + *mix, Z: z, Alpha: alpha}
+	for _, x := range experts {
+		e.MixOf = append(e.MixOf, x.Name)
+	}
 	if err := svf.SaveExpert(*packDir, p, e); err != nil {
 		return err
 	}

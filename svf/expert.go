@@ -29,6 +29,11 @@ type Expert struct {
 	Score       *float64 // validation score, nil when not measured
 	// Z maps every adapted matrix of the pack (name without ".weight") to its z[R].
 	Z map[string][]float32
+	// MixOf and Alpha record how a mixture was made, z = Σ_k Alpha[k]·z of MixOf[k]
+	// (Alpha[k] one value, or one per adapted matrix: see Mix), so that it can say so
+	// after a reload or an import; nil for any other expert.
+	MixOf []string
+	Alpha [][]float64
 }
 
 // ExpertInfo is one entry of experts/index.json.
@@ -80,6 +85,16 @@ func (e *Expert) Encode() ([]byte, error) {
 	if e.Score != nil {
 		meta["score"] = strconv.FormatFloat(*e.Score, 'g', -1, 64)
 	}
+	if len(e.MixOf) > 0 {
+		if len(e.Alpha) != len(e.MixOf) {
+			return nil, fmt.Errorf("svf: expert %s: %d α for a mixture of %d experts", e.Name, len(e.Alpha), len(e.MixOf))
+		}
+		alpha, err := json.Marshal(e.Alpha)
+		if err != nil {
+			return nil, fmt.Errorf("svf: expert %s: α: %w", e.Name, err)
+		}
+		meta["mix_of"], meta["alpha"] = strings.Join(e.MixOf, ","), string(alpha)
+	}
 	var buf bytes.Buffer
 	if err := safetensors.Write(&buf, ts, meta); err != nil {
 		return nil, fmt.Errorf("svf: expert %s: %w", e.Name, err)
@@ -102,6 +117,12 @@ func DecodeExpert(data []byte, file string) (*Expert, error) {
 			return nil, fmt.Errorf("svf: expert %s: metadata score %q is not a number", file, s)
 		}
 		e.Score = &v
+	}
+	if s := meta["mix_of"]; s != "" {
+		e.MixOf = strings.Split(s, ",")
+		if err := json.Unmarshal([]byte(meta["alpha"]), &e.Alpha); err != nil || len(e.Alpha) != len(e.MixOf) {
+			return nil, fmt.Errorf("svf: expert %s: metadata alpha %q is not one list of α per expert of mix_of %q", file, meta["alpha"], s)
+		}
 	}
 	for _, t := range f.Tensors() {
 		if t.DType != safetensors.F32 || len(t.Shape) != 1 {

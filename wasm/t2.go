@@ -25,9 +25,7 @@ import (
 // the page imported.
 type expert struct {
 	x      *svf.Expert
-	source string      // "pack", "adapted" or "imported"
-	mixOf  []string    // a mixture's experts
-	alpha  [][]float64 // and their α
+	source string // "pack", "adapted" or "imported"
 }
 
 const (
@@ -148,7 +146,7 @@ func (w *worker) choose(strategy, question string) (*svf.Choice, error) {
 		if x == nil {
 			return nil, fmt.Errorf("ask: no expert %q", name)
 		}
-		return &svf.Choice{Strategy: strategy, Expert: name, Z: x.x.Z, Experts: x.mixOf, Alpha: x.alpha}, nil
+		return &svf.Choice{Strategy: strategy, Expert: name, Z: x.x.Z, Experts: x.x.MixOf, Alpha: x.x.Alpha}, nil
 	}
 	return nil, fmt.Errorf("ask: strategy %q, want none, prompt, cls-expert, mixture or expert:NAME", strategy)
 }
@@ -309,10 +307,10 @@ func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
 	}
 	c := f.Result()
 	score := c.CEM.Best.Value
-	x := &svf.Expert{Name: name, Z: c.Z, Score: &score,
+	x := &svf.Expert{Name: name, Z: c.Z, Score: &score, MixOf: c.Experts, Alpha: c.Alpha,
 		Description: fmt.Sprintf("few-shot mixture fitted to %d examples in the page", len(exs)),
 		Trained:     fmt.Sprintf("CEM (%s score) over %s: α %s", opt.Score, strings.Join(c.Experts, ", "), alphaText(c.Experts, c.Alpha))}
-	w.keep(&expert{x: x, source: sourceAdapted, mixOf: c.Experts, alpha: c.Alpha})
+	w.keep(&expert{x: x, source: sourceAdapted})
 	w.latest = name
 	res := protocol.Adapted{Type: protocol.TypeAdapted, Name: name, Experts: c.Experts, Alpha: c.Alpha,
 		Score: opt.Score, Best: score, Stopped: c.CEM.Stopped, Ms: ms(time.Since(start))}
@@ -341,7 +339,7 @@ func (w *worker) postExperts() {
 	for _, x := range w.experts {
 		kinds, heat := heatMap(x.x.Z)
 		list.Experts = append(list.Experts, protocol.ExpertCard{Name: x.x.Name, Source: x.source,
-			Domain: x.x.Domain, Description: x.x.Description, Trained: x.x.Trained, Score: x.x.Score,
+			Domain: x.x.Domain, Description: x.x.Description, Trained: x.x.Trained, Score: x.x.Score, MixOf: x.x.MixOf, Alpha: x.x.Alpha,
 			Kinds: kinds, Heat: heat})
 	}
 	w.post(list)

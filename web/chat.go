@@ -38,6 +38,7 @@ type turn struct {
 	Text  string
 	Why   string // an answer's expert line: which expert or mixture answered, and why
 	Times string // an answer's first and second pass times
+	Note  string // said in place of an answer without text
 }
 
 // Show switches to view v.
@@ -154,10 +155,10 @@ func (c *Root) strategies() [][2]string {
 		}
 	}
 	for _, x := range c.Experts {
-		switch x.Source {
-		case "adapted":
+		switch {
+		case x.Source == "adapted" || len(x.MixOf) > 0: // a mixture, also once saved and restored
 			out = append(out, [2]string{protocol.StrategyExpert + x.Name, "few-shot task: " + x.Name})
-		case "imported":
+		case x.Source == "imported":
 			out = append(out, [2]string{protocol.StrategyExpert + x.Name, "imported expert: " + x.Name})
 		default:
 			out = append(out, [2]string{protocol.StrategyExpert + x.Name, "expert: " + x.Name})
@@ -284,6 +285,13 @@ func (c *Root) finishAnswer(d *protocol.Done) {
 	t.Times += fmt.Sprintf("%d tokens, %.1f tokens/s", len(d.IDs), d.TokensPerSecond)
 	if d.Stopped {
 		t.Times += " · stopped"
+	}
+	switch {
+	case t.Text != "":
+	case d.Stopped:
+		t.Note = "Stopped before the first token."
+	default:
+		t.Note = "The model ended its answer at once: its first token ends the turn."
 	}
 }
 

@@ -154,5 +154,8 @@ func cardText(x protocol.ExpertCard) string {
 	} else {
 		parts = append(parts, "score not measured")
 	}
+	if len(x.MixOf) > 0 {
+		parts = append(parts, "mixture α "+alphaList(x.MixOf, x.Alpha))
+	}
 	return strings.Join(parts, " · ")
 }

@@ -194,6 +194,9 @@ type ExpertCard struct {
 	Description string   `json:"description,omitempty"`
 	Trained     string   `json:"trained,omitempty"`
 	Score       *float64 `json:"score"`
+	// MixOf and Alpha: a mixture's experts and α (svf.Expert), also after a reload.
+	MixOf []string    `json:"mixOf,omitempty"`
+	Alpha [][]float64 `json:"alpha,omitempty"`
 	// Heat is mean |z−1| per layer (rows) and matrix kind (columns, Kinds), e.g.
 	// "mlp.gate_proj"; -1 where the layer has no such adapted matrix.
 	Kinds []string    `json:"kinds"`
