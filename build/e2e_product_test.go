@@ -103,6 +103,9 @@ func TestE2EProduct(t *testing.T) {
 			if before = p.ids(); len(before) > 0 {
 				break
 			}
+			if note := p.text("#messages li.assistant:last-child .note"); !strings.Contains(note, "ended its answer at once") {
+				p.fatalf("an answer of 0 tokens says %q, want that the model ended it at once", note)
+			}
 		}
 		onlineWhy := p.text("#messages li.assistant:last-child .why")
 		t.Logf("online: %s; ids %v", onlineWhy, before)
