@@ -30,6 +30,9 @@ import (
 //     file (refused before it is read: a few-shot file may have at most
 //     tasks.MaxExamplesBytes) and a prompt longer than the context (the message stays in
 //     the box);
+//   - a full storage quota (IndexedDB's transaction aborted with QuotaExceededError) is
+//     shown with what to remove, the rows typed stay, and they are saved once there is
+//     room;
 //   - Esc stops a running generation;
 //   - the pack chosen as a local folder (CDP DOM.setFileInputFiles on the webkitdirectory
 //     field) answers as the same pack loaded by URL;
@@ -232,6 +235,55 @@ func TestE2EProduct(t *testing.T) {
 		}
 		t.Logf("long prompt: %s", e)
 		p.screenshots("product-errors")
+		p.checkConsole(nil)
+	})
+
+	// quota: IndexedDB refuses writes as a full disk does (the transaction aborts with a
+	// QuotaExceededError); the page says so and what takes the room, keeps the rows typed,
+	// and saves them once there is room again.
+	t.Run("quota", func(t *testing.T) {
+		p := openPage(t, bctx, url)
+		p.waitReady()
+		p.forget()
+		run1(p, chromedp.Evaluate[bool](`(() => {
+			const put = IDBObjectStore.prototype.put;
+			window.t2Full = true;
+			IDBObjectStore.prototype.put = function (...args) {
+				const req = put.apply(this, args);
+				if (window.t2Full) {
+					const tx = this.transaction;
+					Object.defineProperty(tx, 'error', {value: new DOMException('The quota has been exceeded.', 'QuotaExceededError')});
+					tx.abort();
+				}
+				return req;
+			};
+			return true;
+		})()`))
+		p.show("fewshot")
+		run1(p, chromedp.Click("#fewshot-add-row"))
+		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="input of row 1"]`, "kept question"))
+		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="output of row 1"]`, "kept answer"))
+		msg := p.poll(`document.querySelector('#store-message')?.textContent ?? ""`, 10*time.Second)
+		if !strings.HasPrefix(msg, "Storage is full") || !strings.Contains(msg, "Model view: Remove") {
+			p.fatalf("a full quota: #store-message %q, want it to say so and what to remove", msg)
+		}
+		if p.value(`#fewshot-table textarea[aria-label="output of row 1"]`) != "kept answer" {
+			p.fatalf("a full quota: the typed row changed")
+		}
+		t.Logf("full quota: %s", msg)
+		p.screenshots("product-quota")
+
+		run1(p, chromedp.Evaluate[bool](`(() => { window.t2Full = false; return true; })()`))
+		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="output of row 1"]`, "!"))
+		p.pollTrue(`!document.querySelector('#store-message')`, 10*time.Second)
+		run1(p, chromedp.Reload())
+		p.waitReady()
+		p.pollTrue(`document.querySelector('main.app').dataset.store !== 'opening'`, 20*time.Second)
+		p.show("fewshot")
+		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 1`, 10*time.Second)
+		if v := p.value(`#fewshot-table textarea[aria-label="output of row 1"]`); v != "kept answer!" {
+			p.fatalf("after room was made and a reload, row 1's output is %q, want the typed \"kept answer!\"", v)
+		}
 		p.checkConsole(nil)
 	})
 
