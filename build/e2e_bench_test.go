@@ -13,6 +13,7 @@ import (
 
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 )
 
@@ -136,5 +137,74 @@ func (p *page) screenshot(name string) {
 	png := run1(p, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		p.t.Errorf("screenshot: %v", err)
+	}
+}
+
+// BenchmarkPageTwoPass times Transformer²'s two passes in the page on the demo pack (the
+// site's default model), on the WebGPU engine (SwiftShader here) and the CPU engine: for
+// the prompt and cls-expert strategies, two questions of each unseen task answered with
+// at most 100 tokens, as the answers' time lines give them. The figures are the mean
+// first-pass and second-pass ms; compare with BenchmarkTwoPass natively.
+//
+//	go test -run '^$' -bench PageTwoPass -benchtime 1x ./build/
+func BenchmarkPageTwoPass(b *testing.B) {
+	browser := findChromium(b)
+	_, srv := serveSite(b)
+	bctx, _ := startBrowser(b, browser)
+	var questions []string
+	for _, name := range []string{tasks.MathHard, tasks.CodeJS, tasks.ReasoningHard} {
+		t, _ := tasks.Lookup(name)
+		exs, err := tasks.Sample(t, tasks.Test, 1, 2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, ex := range exs {
+			questions = append(questions, ex.Input)
+		}
+	}
+	times := regexp.MustCompile(`first pass ([0-9.]+) (ms|s) · second pass ([0-9.]+) (ms|s)`)
+	seconds := func(v, unit string) float64 {
+		x, _ := strconv.ParseFloat(v, 64)
+		if unit == "ms" {
+			x /= 1000
+		}
+		return x
+	}
+	for _, engine := range []string{"gpu", "cpu"} {
+		for _, strategy := range []string{protocol.StrategyPrompt, protocol.StrategyClsExpert} {
+			b.Run(engine+"/"+strategy, func(b *testing.B) {
+				p := openPage(b, bctx, srv.URL+"/?engine="+engine)
+				if s := p.waitState(10*time.Minute, "ready", "error"); s != "ready" {
+					p.fatalf("page state %q; #error: %s", s, p.text("#error"))
+				}
+				b.Logf("%s", p.text("#engine"))
+				p.setField("#max-tokens", "100")
+				var first, second float64
+				b.ResetTimer()
+				for range b.N {
+					for _, q := range questions {
+						p.setSelect("#strategy", strategy)
+						p.setField("#prompt", q)
+						run1(p, chromedp.Click("#generate"))
+						if s := p.waitState(10*time.Minute, "done", "error"); s != "done" {
+							p.fatalf("page state %q; #error: %s", s, p.text("#error"))
+						}
+						line := p.text("#messages li.assistant:last-child .times")
+						m := times.FindStringSubmatch(line)
+						if m == nil {
+							p.fatalf("the answer's time line %q gives no first and second pass", line)
+						}
+						first += seconds(m[1], m[2])
+						second += seconds(m[3], m[4])
+					}
+				}
+				b.StopTimer()
+				n := float64(b.N * len(questions))
+				b.ReportMetric(1000*first/n, "first-ms")
+				b.ReportMetric(1000*second/n, "second-ms")
+				b.ReportMetric(100*first/second, "first/second-%")
+				p.checkConsole(nil)
+			})
+		}
 	}
 }

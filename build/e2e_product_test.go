@@ -35,7 +35,8 @@ import (
 //     room;
 //   - Esc stops a running generation;
 //   - the pack chosen as a local folder (CDP DOM.setFileInputFiles on the webkitdirectory
-//     field) answers as the same pack loaded by URL;
+//     field), or dropped on the page (CDP Input.dispatchDragEvent), answers as the same
+//     pack loaded by URL;
 //   - screenshots of the chat, few-shot, experts and model views, light and dark, desktop
 //     and phone width (with T2_SCREENSHOTS set).
 func TestE2EProduct(t *testing.T) {
@@ -357,6 +358,33 @@ func TestE2EProduct(t *testing.T) {
 		p.show("model")
 		p.screenshots("product-model-local")
 		p.checkConsole(nil)
+
+		// The same folder dropped on the page, as from a file manager (CDP
+		// Input.dispatchDragEvent with the folder's path).
+		q := openPage(t, bctx, url)
+		q.waitReady()
+		data := &input.DragData{Files: []string{packDir}, DragOperationsMask: 1}
+		for _, typ := range []input.DispatchDragEventType{input.DispatchDragEventTypeDragEnter, input.DispatchDragEventTypeDragOver, input.DispatchDragEventTypeDrop} {
+			if _, err := chromedp.Call(q.ctx, input.DispatchDragEvent, input.DispatchDragEventParams{Type: typ, X: 200, Y: 200, Data: data}); err != nil {
+				q.fatalf("Input.dispatchDragEvent %s: %v", typ, err)
+			}
+		}
+		q.pollTrue(`(document.querySelector('#summary')?.textContent ?? '').includes('local folder')`, 20*time.Second)
+		q.waitReady()
+		if summary := q.text("#summary"); !strings.Contains(summary, "local folder t2/") || !strings.Contains(summary, "3 experts") {
+			q.fatalf("after dropping the folder #summary is %q, want the local folder t2/ with its 3 experts", summary)
+		}
+		q.forget()
+		q.setField("#max-tokens", "10")
+		q.setField("#prompt", prompt)
+		run1(q, chromedp.Click("#generate"))
+		if st := q.waitState(time.Minute, "done", "error"); st != "done" {
+			q.fatalf("page state %q, want done; #error: %s", st, q.text("#error"))
+		}
+		if got := q.ids(); !slices.Equal(got, want) {
+			q.fatalf("the dropped folder answered %v, the URL-loaded pack %v", got, want)
+		}
+		q.checkConsole(nil)
 	})
 }
 
