@@ -317,17 +317,10 @@ func TestE2EProduct(t *testing.T) {
 	})
 
 	t.Run("local-folder", func(t *testing.T) {
-		const prompt = "Hello there"
 		p := openPage(t, bctx, url)
 		p.waitReady()
 		p.forget()
-		p.setField("#max-tokens", "10")
-		p.setField("#prompt", prompt)
-		run1(p, chromedp.Click("#generate"))
-		if st := p.waitState(time.Minute, "done", "error"); st != "done" {
-			p.fatalf("page state %q, want done; #error: %s", st, p.text("#error"))
-		}
-		want := p.ids()
+		want := p.answer("Hello there", 10)
 
 		p.show("model")
 		nodes := run1(p, chromedp.Nodes("#pack-folder"))
@@ -337,21 +330,9 @@ func TestE2EProduct(t *testing.T) {
 		if _, err := chromedp.Call(p.ctx, dom.SetFileInputFiles, dom.SetFileInputFilesParams{Files: []string{packDir}, BackendNodeID: nodes[0].BackendNodeID}); err != nil {
 			p.fatalf("DOM.setFileInputFiles %s: %v", packDir, err)
 		}
-		p.pollTrue(`document.querySelector('main.app').dataset.state === 'loading' || (document.querySelector('#summary')?.textContent ?? '').includes('local folder')`, 20*time.Second)
-		p.waitReady()
-		summary := p.text("#summary")
-		if !strings.Contains(summary, "local folder t2/") || !strings.Contains(summary, "3 experts") {
-			p.fatalf("#summary %q, want the local folder t2/ with its 3 experts", summary)
-		}
+		summary := p.localPack("choosing the folder")
 		p.show("chat")
-		p.forget()
-		p.setField("#max-tokens", "10")
-		p.setField("#prompt", prompt)
-		run1(p, chromedp.Click("#generate"))
-		if st := p.waitState(time.Minute, "done", "error"); st != "done" {
-			p.fatalf("page state %q, want done; #error: %s", st, p.text("#error"))
-		}
-		if got := p.ids(); !slices.Equal(got, want) {
+		if got := p.answer("Hello there", 10); !slices.Equal(got, want) {
 			p.fatalf("the local folder answered %v, the URL-loaded pack %v", got, want)
 		}
 		t.Logf("%s; answered %v as the URL-loaded pack", summary, want)
@@ -369,23 +350,39 @@ func TestE2EProduct(t *testing.T) {
 				q.fatalf("Input.dispatchDragEvent %s: %v", typ, err)
 			}
 		}
-		q.pollTrue(`(document.querySelector('#summary')?.textContent ?? '').includes('local folder')`, 20*time.Second)
-		q.waitReady()
-		if summary := q.text("#summary"); !strings.Contains(summary, "local folder t2/") || !strings.Contains(summary, "3 experts") {
-			q.fatalf("after dropping the folder #summary is %q, want the local folder t2/ with its 3 experts", summary)
-		}
-		q.forget()
-		q.setField("#max-tokens", "10")
-		q.setField("#prompt", prompt)
-		run1(q, chromedp.Click("#generate"))
-		if st := q.waitState(time.Minute, "done", "error"); st != "done" {
-			q.fatalf("page state %q, want done; #error: %s", st, q.text("#error"))
-		}
-		if got := q.ids(); !slices.Equal(got, want) {
+		q.localPack("dropping the folder")
+		if got := q.answer("Hello there", 10); !slices.Equal(got, want) {
 			q.fatalf("the dropped folder answered %v, the URL-loaded pack %v", got, want)
 		}
 		q.checkConsole(nil)
 	})
+}
+
+// localPack waits for the page to load the pack folder t2/ the user gave it (how: for
+// errors) and returns the summary line, which must name the folder and its 3 experts.
+func (p *page) localPack(how string) string {
+	p.t.Helper()
+	p.pollTrue(`document.querySelector('main.app').dataset.state === 'loading' || (document.querySelector('#summary')?.textContent ?? '').includes('local folder')`, 20*time.Second)
+	p.waitReady()
+	summary := p.text("#summary")
+	if !strings.Contains(summary, "local folder t2/") || !strings.Contains(summary, "3 experts") {
+		p.fatalf("after %s #summary is %q, want the local folder t2/ with its 3 experts", how, summary)
+	}
+	return summary
+}
+
+// answer clears the chat, asks prompt with at most maxTokens tokens and returns the
+// answer's token ids.
+func (p *page) answer(prompt string, maxTokens int) []int {
+	p.t.Helper()
+	p.forget()
+	p.setField("#max-tokens", fmt.Sprint(maxTokens))
+	p.setField("#prompt", prompt)
+	run1(p, chromedp.Click("#generate"))
+	if st := p.waitState(time.Minute, "done", "error"); st != "done" {
+		p.fatalf("page state %q, want done; #error: %s", st, p.text("#error"))
+	}
+	return p.ids()
 }
 
 // forget waits for the page to restore what earlier subtests saved, then clears the
