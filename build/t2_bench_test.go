@@ -95,11 +95,12 @@ func BenchmarkTwoPass(b *testing.B) {
 // BenchmarkAdaptDemo times CEM iterations of few-shot adaptation on the demo pack — 10
 // examples, its 3 domain experts, population 32 — with the population scored in the same
 // forward passes (batched) or one candidate after another with SetZ (sequential). The
-// figure is seconds per iteration; 50 iterations take 50 times as long.
+// figure is seconds per iteration, timed on one (sequential greedy decoding on lavapipe
+// takes minutes an iteration); 50 iterations take about 50 times as long.
 //
 //	go test -run '^$' -bench AdaptDemo -benchtime 1x ./build/
 func BenchmarkAdaptDemo(b *testing.B) {
-	const iters = 2
+	const iters = 1
 	for _, kind := range []string{engineCPU, engineGPU} {
 		for _, score := range []string{svf.ScoreAccuracy, svf.ScoreLikelihood} {
 			for _, mode := range []string{"batched", "sequential"} {
