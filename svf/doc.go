@@ -53,4 +53,11 @@
 // allows, miss the 1 % fidelity bar on SmolLM2-135M-shaped matrices (≈ 1.06–1.17 %
 // relative Frobenius error of the recomposed W, against ≈ 0.76–0.86 % with blocks of
 // 32; see TestFidelityQ8).
+//
+// That error is small for a large model but not for a tiny one that writes long greedy
+// answers: on the 2.5 M-parameter demo model one flipped token in 20 answers changes the
+// rest of it. An int8 pack can therefore keep the first K columns of U and V — the K
+// largest singular directions, which carry most of W — in f32 ([ConvertOptions.ExactRank],
+// about 4× less error at K = R/4 on the demo), and named unadapted matrices such as the
+// embeddings ([ConvertOptions.F32]).
 package svf
