@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -203,6 +204,68 @@ func BenchmarkPageTwoPass(b *testing.B) {
 				b.ReportMetric(1000*first/n, "first-ms")
 				b.ReportMetric(1000*second/n, "second-ms")
 				b.ReportMetric(100*first/second, "first/second-%")
+				p.checkConsole(nil)
+			})
+		}
+	}
+}
+
+// BenchmarkPageAdapt times one CEM iteration of few-shot adaptation in the page on the
+// demo pack: 10 examples of math-hard (validation items, worked solutions as outputs)
+// dropped as JSONL, its 3 domain experts, population 32, scored batched by the engine
+// worker on WebGPU (SwiftShader here) and on the CPU engine. The figure is the page's own
+// "adapted … in" time; compare with BenchmarkAdaptDemo natively.
+//
+//	go test -run '^$' -bench PageAdapt -benchtime 1x ./build/
+func BenchmarkPageAdapt(b *testing.B) {
+	browser := findChromium(b)
+	_, srv := serveSite(b)
+	bctx, _ := startBrowser(b, browser)
+	t, _ := tasks.Lookup(tasks.MathHard)
+	shots, err := tasks.Sample(t, tasks.Validation, 1, 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var jsonl strings.Builder
+	for _, ex := range shots {
+		line, _ := json.Marshal(map[string]string{"input": ex.Input, "output": ex.Solution})
+		jsonl.Write(append(line, '\n'))
+	}
+	took := regexp.MustCompile(`adapted "[^"]*" in ([0-9.]+) (ms|s)`)
+	for _, engine := range []string{"gpu", "cpu"} {
+		for _, score := range []string{svf.ScoreLikelihood, svf.ScoreAccuracy} {
+			b.Run(engine+"/"+score, func(b *testing.B) {
+				p := openPage(b, bctx, srv.URL+"/?engine="+engine)
+				if s := p.waitState(10*time.Minute, "ready", "error"); s != "ready" {
+					p.fatalf("page state %q; #error: %s", s, p.text("#error"))
+				}
+				p.forget()
+				p.show("fewshot")
+				p.drop("math-hard.jsonl", []byte(jsonl.String()))
+				p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 10`, 10*time.Second)
+				p.setField("#iters", "1")
+				p.setField("#population", "32")
+				p.setSelect("#score", score)
+				var secs float64
+				b.ResetTimer()
+				for range b.N {
+					run1(p, chromedp.Click("#adapt"))
+					if s := p.waitState(30*time.Minute, "done", "error"); s != "done" {
+						p.fatalf("page state %q; #error: %s", s, p.text("#error"))
+					}
+					status := p.text("#status")
+					m := took.FindStringSubmatch(status)
+					if m == nil {
+						p.fatalf("#status %q does not say how long the adaptation took", status)
+					}
+					x, _ := strconv.ParseFloat(m[1], 64)
+					if m[2] == "ms" {
+						x /= 1000
+					}
+					secs += x
+				}
+				b.StopTimer()
+				b.ReportMetric(secs/float64(b.N), "s/iter")
 				p.checkConsole(nil)
 			})
 		}
