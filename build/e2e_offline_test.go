@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -43,20 +41,14 @@ func TestE2EOffline(t *testing.T) {
 	}
 	browser := findChromium(t)
 
-	site := t.TempDir()
-	var buildLog bytes.Buffer
-	start := time.Now()
-	if err := buildSite(site, &buildLog); err != nil {
-		t.Fatalf("buildSite: %v\n%s", err, buildLog.String())
-	}
-	t.Logf("built the site in %v", time.Since(start).Round(time.Millisecond))
+	site := buildTestSite(t)
 	packDir := filepath.Join(site, "models", "default")
 	copyPack(t, packDir, filepath.Join(site, "models", "bad"), true)
 	copyPack(t, packDir, filepath.Join(site, "models", "big"), false)
 	buildProbe(t, site)
 
 	s := newOfflineServer(t, site)
-	bctx, browserOut := startBrowserWith(t, browser,
+	bctx, browserOut := startBrowser(t, browser,
 		chromedp.ProxyServer(s.srv.URL),
 		chromedp.Flag("proxy-bypass-list", "<-loopback>"), // loopback too goes through the proxy
 	)
@@ -478,32 +470,4 @@ window.t2probeReady = () => { window.probeReady = true; };
 	if err := os.WriteFile(filepath.Join(site, "probe.html"), []byte(html), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// startBrowserWith is startBrowser with more allocator options.
-func startBrowserWith(t testing.TB, browser string, opts ...chromedp.ExecAllocatorOption) (context.Context, *syncBuffer) {
-	var out syncBuffer
-	all := append([]chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", "new"),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("enable-unsafe-webgpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.CombinedOutput(&out),
-	}, opts...)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), all...)
-	t.Cleanup(cancel)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting %s: %v\n%s", browser, err, out.String())
-	}
-	return bctx, &out
 }

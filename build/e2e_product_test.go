@@ -44,18 +44,12 @@ func TestE2EProduct(t *testing.T) {
 		t.Skip("builds the site and runs Chromium; skipped with -short")
 	}
 	browser := findChromium(t)
-	site := t.TempDir()
-	var buildLog bytes.Buffer
-	start := time.Now()
-	if err := buildSite(site, &buildLog); err != nil {
-		t.Fatalf("buildSite: %v\n%s", err, buildLog.String())
-	}
-	t.Logf("built the site in %v", time.Since(start).Round(time.Millisecond))
+	site := buildTestSite(t)
 	packDir := filepath.Join(site, "models", "t2")
 	writeExpertPack(t, packDir)
 
 	s := newOfflineServer(t, site)
-	bctx, browserOut := startBrowserWith(t, browser,
+	bctx, browserOut := startBrowser(t, browser,
 		chromedp.ProxyServer(s.srv.URL),
 		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
 	)

@@ -28,13 +28,7 @@ func TestE2E(t *testing.T) {
 	}
 	browser := findChromium(t)
 
-	site := t.TempDir()
-	var buildLog bytes.Buffer
-	start := time.Now()
-	if err := buildSite(site, &buildLog); err != nil {
-		t.Fatalf("buildSite: %v\n%s", err, buildLog.String())
-	}
-	t.Logf("built the site in %v", time.Since(start).Round(time.Millisecond))
+	site := buildTestSite(t)
 	srv := httptest.NewServer(siteHandler(site, log.New(testWriter{t}, "serve: ", 0)))
 	defer srv.Close()
 
@@ -156,11 +150,13 @@ func TestE2E(t *testing.T) {
 	}
 }
 
-// startBrowser starts headless Chromium with WebGPU enabled, for the rest of the test.
-// The browser's own output collects in the returned buffer.
-func startBrowser(t testing.TB, browser string) (context.Context, *syncBuffer) {
+// startBrowser starts headless Chromium with WebGPU enabled, for the rest of the test,
+// with more allocator options after the defaults (a later option of the same flag wins:
+// chromedp.Flag("enable-unsafe-webgpu", false) runs it without). The browser's own
+// output collects in the returned buffer.
+func startBrowser(t testing.TB, browser string, opts ...chromedp.ExecAllocatorOption) (context.Context, *syncBuffer) {
 	var out syncBuffer
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+	all := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(browser),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", "new"),
@@ -174,7 +170,8 @@ func startBrowser(t testing.TB, browser string) (context.Context, *syncBuffer) {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("mute-audio", true),
 		chromedp.CombinedOutput(&out),
-	)
+	}, opts...)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), all...)
 	t.Cleanup(cancel)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(cancelBrowser)
@@ -182,6 +179,19 @@ func startBrowser(t testing.TB, browser string) (context.Context, *syncBuffer) {
 		t.Fatalf("starting %s: %v\n%s", browser, err, out.String())
 	}
 	return bctx, &out
+}
+
+// buildTestSite builds the site (buildSite) into a temporary folder and returns it.
+func buildTestSite(t testing.TB) string {
+	t.Helper()
+	site := t.TempDir()
+	var buildLog bytes.Buffer
+	start := time.Now()
+	if err := buildSite(site, &buildLog); err != nil {
+		t.Fatalf("buildSite: %v\n%s", err, buildLog.String())
+	}
+	t.Logf("built the site in %v", time.Since(start).Round(time.Millisecond))
+	return site
 }
 
 // findChromium returns the path of a Chromium or Chrome binary, or skips the test.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"log"
 	"net/http/httptest"
@@ -105,7 +103,7 @@ func TestE2ENoWebGPU(t *testing.T) {
 	}
 	browser := findChromium(t)
 	site, srv := serveSite(t)
-	bctx, browserOut := startBrowserFlags(t, browser, chromedp.Flag("disable-features", "WebGPU"))
+	bctx, browserOut := startBrowser(t, browser, chromedp.Flag("enable-unsafe-webgpu", false), chromedp.Flag("disable-features", "WebGPU"))
 	packDir := filepath.Join(site, "models", "default")
 
 	for _, query := range []string{"", "?engine=gpu"} {
@@ -144,43 +142,10 @@ func TestE2ENoWebGPU(t *testing.T) {
 // serveSite builds the site into a temporary folder and serves it until the test ends.
 func serveSite(t testing.TB) (string, *httptest.Server) {
 	t.Helper()
-	site := t.TempDir()
-	var buildLog bytes.Buffer
-	start := time.Now()
-	if err := buildSite(site, &buildLog); err != nil {
-		t.Fatalf("buildSite: %v\n%s", err, buildLog.String())
-	}
-	t.Logf("built the site in %v", time.Since(start).Round(time.Millisecond))
+	site := buildTestSite(t)
 	srv := httptest.NewServer(siteHandler(site, log.New(testWriter{t}, "serve: ", 0)))
 	t.Cleanup(srv.Close)
 	return site, srv
-}
-
-// startBrowserFlags starts headless Chromium without --enable-unsafe-webgpu, with extra
-// flags, for the rest of the test.
-func startBrowserFlags(t testing.TB, browser string, extra ...chromedp.ExecAllocatorOption) (context.Context, *syncBuffer) {
-	var out syncBuffer
-	opts := append([]chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", "new"),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.CombinedOutput(&out),
-	}, extra...)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting %s: %v\n%s", browser, err, out.String())
-	}
-	return bctx, &out
 }
 
 // engine checks that the page's #engine line reports engine kind and returns the
