@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -256,8 +258,9 @@ func TestE2EProduct(t *testing.T) {
 		})()`))
 		p.show("fewshot")
 		run1(p, chromedp.Click("#fewshot-add-row"))
-		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="input of row 1"]`, "kept question"))
-		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="output of row 1"]`, "kept answer"))
+		// Whole values at once: the message appearing above re-renders the table.
+		p.setField(`#fewshot-table textarea[aria-label="input of row 1"]`, "kept question")
+		p.setField(`#fewshot-table textarea[aria-label="output of row 1"]`, "kept answer")
 		msg := p.poll(`document.querySelector('#store-message')?.textContent ?? ""`, 10*time.Second)
 		if !strings.HasPrefix(msg, "Storage is full") || !strings.Contains(msg, "Model view: Remove") {
 			p.fatalf("a full quota: #store-message %q, want it to say so and what to remove", msg)
@@ -266,11 +269,19 @@ func TestE2EProduct(t *testing.T) {
 			p.fatalf("a full quota: the typed row changed")
 		}
 		t.Logf("full quota: %s", msg)
+		var refused int
+		if m := regexp.MustCompile(`the few-shot rows \((\d+) B\) could not be saved`).FindStringSubmatch(msg); m != nil {
+			refused, _ = strconv.Atoi(m[1])
+		} else {
+			p.fatalf("a full quota: #store-message %q does not name the refused few-shot rows", msg)
+		}
 		p.screenshots("product-quota")
 
 		run1(p, chromedp.Evaluate[bool](`(() => { window.t2Full = false; return true; })()`))
-		run1(p, chromedp.SendKeys(`#fewshot-table textarea[aria-label="output of row 1"]`, "!"))
+		p.setField(`#fewshot-table textarea[aria-label="output of row 1"]`, "kept answer!")
 		p.pollTrue(`!document.querySelector('#store-message')`, 10*time.Second)
+		p.show("model") // the saved rows, one byte longer than the refused ones
+		p.pollTrue(fmt.Sprintf(`Number(document.querySelector('#saved li[data-kind="fewshot"]')?.dataset.size) === %d`, refused+1), 10*time.Second)
 		run1(p, chromedp.Reload())
 		p.waitReady()
 		p.pollTrue(`document.querySelector('main.app').dataset.store !== 'opening'`, 20*time.Second)

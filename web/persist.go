@@ -242,7 +242,11 @@ func (c *Root) storeErrorText(err error) string {
 	if len(parts) > 0 {
 		what = strings.Join(parts, "; ") + " (Model view: Remove)"
 	}
-	return fmt.Sprintf("Storage is full: %v. Free room by removing %s, then try again.", err, what)
+	refused := "what you entered"
+	if pe := (*store.PutError)(nil); errors.As(err, &pe) {
+		refused = fmt.Sprintf("%s (%s)", savedItem{Kind: pe.Kind, Key: pe.Key}.label(), bytesText(int64(pe.Bytes)))
+	}
+	return fmt.Sprintf("Storage is full: %s could not be saved in this browser; it stays on this page. Free room by removing %s, then try again.", refused, what)
 }
 
 // refreshStorage reads the storage use, the cached packs and the saved values for the

@@ -120,10 +120,24 @@ func (d *DB) Put(kind Kind, key string, value []byte) error {
 	rec := map[string]any{"key": key, "value": arr, "size": len(value), "updated": float64(time.Now().UnixMilli())}
 	_, err = d.do(kind, "readwrite", "put", rec)
 	if err != nil {
-		return fmt.Errorf("store: put %s/%s (%d bytes): %w", kind, key, len(value), err)
+		return &PutError{Kind: kind, Key: key, Bytes: len(value), Err: err}
 	}
 	return nil
 }
+
+// PutError is Put's error: what could not be stored, and why (ErrQuota for a full quota).
+type PutError struct {
+	Kind  Kind
+	Key   string
+	Bytes int
+	Err   error
+}
+
+func (e *PutError) Error() string {
+	return fmt.Sprintf("store: put %s/%s (%d bytes): %v", e.Kind, e.Key, e.Bytes, e.Err)
+}
+
+func (e *PutError) Unwrap() error { return e.Err }
 
 // Get returns the value stored under key, or ErrNotFound.
 func (d *DB) Get(kind Kind, key string) ([]byte, error) {
@@ -250,8 +264,10 @@ func (d *DB) do(kind Kind, mode, method string, args ...any) (safejs.Value, erro
 		return safejs.Value{}, err
 	}
 	defer onFail.Release()
+	// complete and abort are a transaction's last events, one or the other: a failed
+	// request's error event (which bubbles to the transaction) comes before its abort,
+	// so listening to it as well would call onFail twice, the second time released.
 	tx.Set("oncomplete", onDone.Value())
-	tx.Set("onerror", onFail.Value())
 	tx.Set("onabort", onFail.Value())
 	if err := <-done; err != nil {
 		return safejs.Value{}, err
