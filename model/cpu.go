@@ -84,6 +84,24 @@ func (e *CPU) Clear(seq int) {
 	}
 }
 
+// Fork copies sequence src's cache into sequence dst.
+func (e *CPU) Fork(dst, src int) error {
+	c := e.cache
+	if dst < 0 || dst >= c.seqs || src < 0 || src >= c.seqs {
+		return fmt.Errorf("model: fork %d from %d: the engine has sequences 0…%d", dst, src, c.seqs-1)
+	}
+	if dst != src {
+		n := c.len[src] * c.kvDim
+		for l := range c.layers {
+			a, b := c.at(dst, l, 0), c.at(src, l, 0)
+			copy(c.k[a:a+n], c.k[b:b+n])
+			copy(c.v[a:a+n], c.v[b:b+n])
+		}
+		c.len[dst] = c.len[src]
+	}
+	return nil
+}
+
 func (e *CPU) grow(T int) {
 	if T <= e.st.T {
 		return

@@ -123,6 +123,9 @@ type Engine interface {
 	SetPopulation(zs []map[string][]float32) error
 	// Clear forgets everything cached for sequence seq.
 	Clear(seq int)
+	// Fork makes sequence dst a copy of sequence src: its cached positions, so that
+	// continuations of one prompt need the prompt's forward pass once.
+	Fork(dst, src int) error
 	// Close releases the engine's memory.
 	Close() error
 }

@@ -69,6 +69,7 @@ type Engine struct {
 
 	rope     *Buffer // [S, Dh/2, 2] RopeTable
 	kc, vc   []*Buffer
+	forkTmp  *Buffer // Fork's scratch: one sequence's cached K and V of every layer
 	kvShape  KVCache
 	capT     int  // rows the activation buffers hold
 	capOut   int  // rows the logits buffer holds
@@ -697,6 +698,58 @@ func (e *Engine) Clear(seq int) {
 	}
 }
 
+// Fork copies sequence src's cached keys and values into sequence dst through a
+// scratch buffer, in two submissions (all layers into it, then out of it): WebGPU copies
+// no region of a buffer into the same buffer, and wgpu refuses a buffer as both the
+// source and the destination of copies in one encoder.
+func (e *Engine) Fork(dst, src int) error {
+	if dst < 0 || dst >= len(e.lens) || src < 0 || src >= len(e.lens) {
+		return fmt.Errorf("shaders: engine: fork %d from %d: the engine has sequences 0…%d", dst, src, len(e.lens)-1)
+	}
+	if dst == src || e.lens[src] == 0 {
+		e.lens[dst] = e.lens[src]
+		return nil
+	}
+	kvd := uint64(4 * e.kvShape.Hkv * e.kvShape.Dh)
+	slot := uint64(e.kvShape.S) * kvd
+	n := uint64(e.lens[src]) * kvd
+	caches := make([]*Buffer, 0, 2*len(e.kc))
+	for l := range e.kc {
+		caches = append(caches, e.kc[l], e.vc[l])
+	}
+	if need := n * uint64(len(caches)); e.forkTmp == nil || e.forkTmp.size < need {
+		// Room for the positions cached now, doubled, so that a growing prompt seldom
+		// reallocates; at most every layer's whole slot.
+		size := min(2*need, slot*uint64(len(caches)))
+		if e.forkTmp != nil {
+			e.forkTmp.Release()
+			e.forkTmp = nil
+		}
+		b, err := e.d.NewBuffer("kv fork", size)
+		if err != nil {
+			return fmt.Errorf("shaders: engine: fork: %w", err)
+		}
+		e.forkTmp = b
+	}
+	for _, out := range []bool{false, true} {
+		b := e.d.NewBatch("fork")
+		for i, cache := range caches {
+			if out {
+				b.CopyBuffer(cache, uint64(dst)*slot, e.forkTmp, uint64(i)*n, n)
+			} else {
+				b.CopyBuffer(e.forkTmp, uint64(i)*n, cache, uint64(src)*slot, n)
+			}
+		}
+		err := b.Run()
+		b.Release()
+		if err != nil {
+			return fmt.Errorf("shaders: engine: fork: %w", err)
+		}
+	}
+	e.lens[dst] = e.lens[src]
+	return nil
+}
+
 // SetZ uploads every adapted matrix's z (1 for those z does not name) and recomposes
 // them all on the device; see model.Engine.
 func (e *Engine) SetZ(z map[string][]float32) error {
@@ -1092,6 +1145,10 @@ func (e *Engine) Close() error {
 		b.Release()
 	}
 	e.owned = nil
+	if e.forkTmp != nil {
+		e.forkTmp.Release()
+		e.forkTmp = nil
+	}
 	e.capT, e.capOut = 0, 0
 	return nil
 }

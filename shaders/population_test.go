@@ -188,6 +188,7 @@ func TestEnginePopulation(t *testing.T) {
 			worst := enginetest.Population(t, gpu, zs, smallPrompts, 2, 1e-4)
 			t.Logf("max |Δlogit| population vs SetZ: %.3g", worst)
 			enginetest.GreedyPopulation(t, gpu, zs, smallPrompts, 6)
+			t.Logf("max |Δlogit| forked vs whole: %.3g", enginetest.Fork(t, gpu, smallPrompts[0], smallPrompts[1], 1e-4))
 			populationErrors(t, gpu, p)
 		})
 	}

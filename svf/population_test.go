@@ -52,6 +52,7 @@ func TestPopulation(t *testing.T) {
 				worst := enginetest.Population(t, e, zs, populationPrompts, 2, 1e-5)
 				t.Logf("max |Δlogit| population vs SetZ: %.3g", worst)
 				enginetest.GreedyPopulation(t, e, zs, populationPrompts, 6)
+				t.Logf("max |Δlogit| forked vs whole: %.3g", enginetest.Fork(t, e, populationPrompts[0], populationPrompts[1], 1e-5))
 			})
 		}
 	}

@@ -179,10 +179,10 @@ func (d *Dispatch) Choose(question string) (*Choice, error) {
 	return c, nil
 }
 
-// score returns the log-likelihood of every label's answer after prompt, from one batched
-// forward pass: label i's prompt and answer run in sequence i.
+// score returns the log-likelihood of every label's answer after prompt. The prompt runs
+// once, in sequence 0, which is then forked into one sequence per label; every label's
+// answer then runs in one batched forward pass, in its own sequence.
 func (d *Dispatch) score(question string, prompt []int) ([]LabelScore, error) {
-	var b model.Batch
 	answers := make([][]int, len(d.labels))
 	for i, label := range d.labels {
 		ans, err := answerTokens(d.m, question, prompt, label)
@@ -191,28 +191,65 @@ func (d *Dispatch) score(question string, prompt []int) ([]LabelScore, error) {
 		}
 		answers[i] = ans
 		d.e.Clear(i)
-		addScored(&b, prompt, ans, i, 0)
+	}
+	defer func() {
+		for i := range d.labels {
+			d.e.Clear(i)
+		}
+	}()
+	// The prompt: the last row's logits score every answer's first token.
+	var b model.Batch
+	for pos, id := range prompt {
+		b.AddCand(id, pos, 0, 0, pos == len(prompt)-1)
 	}
 	if err := d.e.Forward(&b); err != nil {
 		return nil, err
 	}
-	out := make([]LabelScore, len(d.labels))
-	row := 0
 	logits := make([]float32, d.m.Config.VocabSize)
+	if err := d.e.Logits(logits, 0); err != nil {
+		return nil, err
+	}
+	out := make([]LabelScore, len(d.labels))
 	for i, ans := range answers {
-		lp, err := sumLogP(d.e, logits, row, ans)
-		if err != nil {
-			return nil, err
-		}
-		row += len(ans)
 		name := ""
 		if d.experts[i] != nil {
 			name = d.experts[i].Name
 		}
-		out[i] = LabelScore{Label: d.labels[i], Expert: name, LogP: lp, Tokens: len(ans)}
+		out[i] = LabelScore{Label: d.labels[i], Expert: name, LogP: logSoftmaxAt(logits, ans[0]), Tokens: len(ans)}
 	}
-	for i := range d.labels {
-		d.e.Clear(i)
+	// The answers' other tokens, each label in its copy of the prompt.
+	b = model.Batch{}
+	for i, ans := range answers {
+		if len(ans) < 2 {
+			continue
+		}
+		if i > 0 {
+			if err := d.e.Fork(i, 0); err != nil {
+				return nil, err
+			}
+		}
+		for j, id := range ans[:len(ans)-1] {
+			b.AddCand(id, len(prompt)+j, i, 0, true)
+		}
+	}
+	if len(b.Tokens) == 0 {
+		return out, nil
+	}
+	if err := d.e.Forward(&b); err != nil {
+		return nil, err
+	}
+	row := 0
+	for i, ans := range answers {
+		if len(ans) < 2 {
+			continue
+		}
+		for _, id := range ans[1:] { // term by term, in the order of the tokens
+			if err := d.e.Logits(logits, row); err != nil {
+				return nil, err
+			}
+			out[i].LogP += logSoftmaxAt(logits, id)
+			row++
+		}
 	}
 	return out, nil
 }

@@ -232,3 +232,75 @@ func RandomZs(ranks map[string]int, P, nilAt int, seed uint64) []map[string][]fl
 	}
 	return zs
 }
+
+// Fork checks Engine.Fork: the prompt run once in sequence 0 and forked into sequences
+// 1 and 2, each continued in one batch with its own tokens (cont, then cont reversed),
+// gives the logits of the whole prompt and continuation run in a sequence of its own,
+// within tol; forking from an empty sequence empties dst, and a sequence out of range
+// is an error. The engine needs 4 sequences; every sequence is cleared.
+func Fork(t testing.TB, e model.Engine, prompt, cont []int, tol float64) float64 {
+	t.Helper()
+	V := e.Config().VocabSize
+	conts := [][]int{cont, reversed(cont)}
+	for s := range 4 {
+		e.Clear(s)
+	}
+	var b model.Batch
+	for i, tok := range prompt {
+		b.Add(tok, i, 0, false)
+	}
+	if err := e.Forward(&b); err != nil {
+		t.Fatal(err)
+	}
+	for dst := 1; dst <= 2; dst++ {
+		if err := e.Fork(dst, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b = model.Batch{}
+	for j := range cont {
+		for k, c := range conts {
+			b.Add(c[j], len(prompt)+j, 1+k, true)
+		}
+	}
+	got := forward(t, e, &b, 2*len(cont), V)
+	worst := 0.0
+	for k, c := range conts {
+		e.Clear(3)
+		b = model.Batch{}
+		for i, tok := range append(slices.Clone(prompt), c...) {
+			b.Add(tok, i, 3, i >= len(prompt))
+		}
+		want := forward(t, e, &b, len(c), V)
+		for j := range c {
+			d := maxDiff(got[2*j+k], want[j])
+			worst = max(worst, d)
+			if !(d <= tol) {
+				t.Errorf("fork: sequence %d, token %d of its continuation: logits %.3g from those of the prompt run whole", 1+k, j, d)
+			}
+		}
+	}
+	// An empty source empties dst: position 1 would leave a gap.
+	e.Clear(3)
+	if err := e.Fork(1, 3); err != nil {
+		t.Fatal(err)
+	}
+	b = model.Batch{}
+	b.Add(prompt[0], 1, 1, true)
+	if err := e.Forward(&b); err == nil {
+		t.Errorf("fork from an empty sequence: sequence 1 still holds positions")
+	}
+	if err := e.Fork(e.MaxSeqs(), 0); err == nil {
+		t.Errorf("fork into sequence %d of %d: no error", e.MaxSeqs(), e.MaxSeqs())
+	}
+	for s := range 4 {
+		e.Clear(s)
+	}
+	return worst
+}
+
+func reversed(x []int) []int {
+	y := slices.Clone(x)
+	slices.Reverse(y)
+	return y
+}
