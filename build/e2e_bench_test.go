@@ -184,6 +184,9 @@ func BenchmarkPageTwoPass(b *testing.B) {
 				b.ResetTimer()
 				for range b.N {
 					for _, q := range questions {
+						// One question a conversation: the history would pass the context.
+						run1(p, chromedp.Evaluate[bool](`(() => { const b = document.querySelector('#clear-chat'); if (!b.disabled) b.click(); return true; })()`))
+						p.pollTrue(`document.querySelectorAll('#messages li').length === 0`, 10*time.Second)
 						p.setSelect("#strategy", strategy)
 						p.setField("#prompt", q)
 						run1(p, chromedp.Click("#generate"))
