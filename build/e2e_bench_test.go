@@ -128,14 +128,19 @@ func BenchmarkPageKernels(b *testing.B) {
 	p.checkConsole(nil)
 }
 
-// screenshot writes a PNG of the page (quality 100 makes Chromium encode PNG) to $T2_SCREENSHOTS/name.png when that variable
-// names a folder, so a person can look at what the tests saw.
+// screenshot writes a PNG of the page (quality 100 makes Chromium encode PNG) to
+// $T2_SCREENSHOTS/name.png when that variable names a folder (made when missing), so a
+// person can look at what the tests saw.
 func (p *page) screenshot(name string) {
 	dir := os.Getenv("T2_SCREENSHOTS")
 	if dir == "" {
 		return
 	}
 	png := run1(p, chromedp.FullScreenshot(100))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Errorf("screenshot: %v", err)
+		return
+	}
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		p.t.Errorf("screenshot: %v", err)
 	}
