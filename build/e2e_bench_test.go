@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -169,21 +170,10 @@ func BenchmarkPageTwoPass(b *testing.B) {
 		}
 	}
 	times := regexp.MustCompile(`first pass ([0-9.]+) (ms|s) · second pass ([0-9.]+) (ms|s)`)
-	seconds := func(v, unit string) float64 {
-		x, _ := strconv.ParseFloat(v, 64)
-		if unit == "ms" {
-			x /= 1000
-		}
-		return x
-	}
 	for _, engine := range []string{"gpu", "cpu"} {
 		for _, strategy := range []string{protocol.StrategyPrompt, protocol.StrategyClsExpert} {
 			b.Run(engine+"/"+strategy, func(b *testing.B) {
-				p := openPage(b, bctx, srv.URL+"/?engine="+engine)
-				if s := p.waitState(10*time.Minute, "ready", "error"); s != "ready" {
-					p.fatalf("page state %q; #error: %s", s, p.text("#error"))
-				}
-				b.Logf("%s", p.text("#engine"))
+				p := openReady(b, bctx, srv.URL+"/?engine="+engine)
 				p.setField("#max-tokens", "100")
 				var first, second float64
 				b.ResetTimer()
@@ -194,15 +184,8 @@ func BenchmarkPageTwoPass(b *testing.B) {
 						p.pollTrue(`document.querySelectorAll('#messages li').length === 0`, 10*time.Second)
 						p.setSelect("#strategy", strategy)
 						p.setField("#prompt", q)
-						run1(p, chromedp.Click("#generate"))
-						if s := p.waitState(10*time.Minute, "done", "error"); s != "done" {
-							p.fatalf("page state %q; #error: %s", s, p.text("#error"))
-						}
-						line := p.text("#messages li.assistant:last-child .times")
-						m := times.FindStringSubmatch(line)
-						if m == nil {
-							p.fatalf("the answer's time line %q gives no first and second pass", line)
-						}
+						p.clickDone("#generate", 10*time.Minute)
+						m := p.match("#messages li.assistant:last-child .times", times, "the first and second pass times")
 						first += seconds(m[1], m[2])
 						second += seconds(m[3], m[4])
 					}
@@ -243,10 +226,7 @@ func BenchmarkPageAdapt(b *testing.B) {
 	for _, engine := range []string{"gpu", "cpu"} {
 		for _, score := range []string{svf.ScoreLikelihood, svf.ScoreAccuracy} {
 			b.Run(engine+"/"+score, func(b *testing.B) {
-				p := openPage(b, bctx, srv.URL+"/?engine="+engine)
-				if s := p.waitState(10*time.Minute, "ready", "error"); s != "ready" {
-					p.fatalf("page state %q; #error: %s", s, p.text("#error"))
-				}
+				p := openReady(b, bctx, srv.URL+"/?engine="+engine)
 				p.forget()
 				p.show("fewshot")
 				p.drop("math-hard.jsonl", []byte(jsonl.String()))
@@ -257,20 +237,9 @@ func BenchmarkPageAdapt(b *testing.B) {
 				var secs float64
 				b.ResetTimer()
 				for range b.N {
-					run1(p, chromedp.Click("#adapt"))
-					if s := p.waitState(30*time.Minute, "done", "error"); s != "done" {
-						p.fatalf("page state %q; #error: %s", s, p.text("#error"))
-					}
-					status := p.text("#status")
-					m := took.FindStringSubmatch(status)
-					if m == nil {
-						p.fatalf("#status %q does not say how long the adaptation took", status)
-					}
-					x, _ := strconv.ParseFloat(m[1], 64)
-					if m[2] == "ms" {
-						x /= 1000
-					}
-					secs += x
+					p.clickDone("#adapt", 30*time.Minute)
+					m := p.match("#status", took, "how long the adaptation took")
+					secs += seconds(m[1], m[2])
 				}
 				b.StopTimer()
 				b.ReportMetric(secs/float64(b.N), "s/iter")
@@ -278,4 +247,45 @@ func BenchmarkPageAdapt(b *testing.B) {
 			})
 		}
 	}
+}
+
+// clickDone clicks sel and waits until the page is done with what it started.
+func (p *page) clickDone(sel string, timeout time.Duration) {
+	p.t.Helper()
+	run1(p, chromedp.Click(sel))
+	if s := p.waitState(timeout, "done", "error"); s != "done" {
+		p.fatalf("page state %q after %s; #error: %s", s, sel, p.text("#error"))
+	}
+}
+
+// seconds reads a time the page writes with msText: v in unit "ms" or "s".
+func seconds(v, unit string) float64 {
+	x, _ := strconv.ParseFloat(v, 64)
+	if unit == "ms" {
+		x /= 1000
+	}
+	return x
+}
+
+// openReady opens url and waits until its model is loaded, logging the engine line.
+func openReady(t testing.TB, bctx context.Context, url string) *page {
+	t.Helper()
+	p := openPage(t, bctx, url)
+	if s := p.waitState(10*time.Minute, "ready", "error"); s != "ready" {
+		p.fatalf("page state %q; #error: %s", s, p.text("#error"))
+	}
+	t.Logf("%s", p.text("#engine"))
+	return p
+}
+
+// match returns re's submatches in the text of sel, failing the test with what it
+// wanted to read there when there are none.
+func (p *page) match(sel string, re *regexp.Regexp, what string) []string {
+	p.t.Helper()
+	text := p.text(sel)
+	m := re.FindStringSubmatch(text)
+	if m == nil {
+		p.fatalf("%s %q does not give %s", sel, text, what)
+	}
+	return m
 }
