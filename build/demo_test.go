@@ -36,12 +36,18 @@ func openDemo(t *testing.T, batch int) (*svf.Pack, *model.Model, model.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: batch})
+	return p, m, cpuEngine(t, m, batch)
+}
+
+// cpuEngine opens the CPU engine on m with seqs sequences, for the rest of the test.
+func cpuEngine(t *testing.T, m *model.Model, seqs int) model.Engine {
+	t.Helper()
+	e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: seqs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	return p, m, e
+	return e
 }
 
 // TestDemoPackExperts: the committed pack loads, holds the four experts with their cards,
@@ -134,11 +140,7 @@ func TestDemoInt8KeepsModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	denseEngine, err := model.NewCPU(dense, model.CPUOptions{MaxSeqs: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer denseEngine.Close()
+	denseEngine := cpuEngine(t, dense, 16)
 	f32Dir := filepath.Join(t.TempDir(), "f32")
 	if _, err := svf.Convert(os.DirFS(demoBase), f32Dir, svf.ConvertOptions{Targets: []string{"mlp", "attn"}, Quant: svf.QuantF32}); err != nil {
 		t.Fatal(err)
@@ -151,11 +153,7 @@ func TestDemoInt8KeepsModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f32Engine, err := model.NewCPU(f32, model.CPUOptions{MaxSeqs: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f32Engine.Close()
+	f32Engine := cpuEngine(t, f32, 16)
 
 	agree, same, total := 0, 0, 0
 	for _, task := range tasks.All() {

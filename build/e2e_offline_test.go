@@ -36,9 +36,6 @@ const subPath = "/t2web/"
 // with the pack's name and size; a pack can be removed from the cache; and package
 // store's IndexedDB data survives a reload.
 func TestE2EOffline(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the site and runs Chromium; skipped with -short")
-	}
 	browser := findChromium(t)
 
 	site := buildTestSite(t)

@@ -42,9 +42,6 @@ import (
 //   - screenshots of the chat, few-shot, experts and model views, light and dark, desktop
 //     and phone width (with T2_SCREENSHOTS set).
 func TestE2EProduct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the site and runs Chromium; skipped with -short")
-	}
 	browser := findChromium(t)
 	site := buildTestSite(t)
 	packDir := filepath.Join(site, "models", "t2")

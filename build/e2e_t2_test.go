@@ -32,9 +32,6 @@ import (
 // every expert's card and z map; an exported expert decodes, and one dropped back is
 // imported.
 func TestE2ET2(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the site and runs Chromium; skipped with -short")
-	}
 	browser := findChromium(t)
 	site, srv := serveSite(t)
 	bctx, browserOut := startBrowser(t, browser)

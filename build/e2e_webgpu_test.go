@@ -23,9 +23,6 @@ import (
 // without ?engine the page must take the CPU engine on this software fallback adapter
 // and say why.
 func TestE2EWebGPU(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the site and runs Chromium; skipped with -short")
-	}
 	browser := findChromium(t)
 	site, srv := serveSite(t)
 	bctx, browserOut := startBrowser(t, browser)
@@ -98,9 +95,6 @@ func TestE2EWebGPU(t *testing.T) {
 // --enable-unsafe-webgpu, and WebGPU switched off): the CPU engine must answer, and the
 // page must say that there is no WebGPU adapter.
 func TestE2ENoWebGPU(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the site and runs Chromium; skipped with -short")
-	}
 	browser := findChromium(t)
 	site, srv := serveSite(t)
 	bctx, browserOut := startBrowser(t, browser, chromedp.Flag("enable-unsafe-webgpu", false), chromedp.Flag("disable-features", "WebGPU"))

@@ -96,17 +96,8 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 	if (opt.ExactRank != 0 || len(opt.F32) > 0) && opt.Quant != QuantInt8 {
 		return nil, fmt.Errorf("svf: an exact rank and f32 matrices belong to an int8 pack, not %s", opt.Quant)
 	}
-	if err := checkF32(cfg, matrices, opt.F32); err != nil {
+	if err := checkPrecision(cfg, matrices, opt.ExactRank, "exact rank", opt.F32); err != nil {
 		return nil, fmt.Errorf("svf: %w", err)
-	}
-	if opt.ExactRank < 0 {
-		return nil, fmt.Errorf("svf: exact rank %d, want ≥ 0", opt.ExactRank)
-	}
-	dims := matrixDims(cfg)
-	for _, name := range matrices {
-		if d := dims[name]; opt.ExactRank >= min(d[0], d[1]) {
-			return nil, fmt.Errorf("svf: exact rank %d, want below the rank %d of %s", opt.ExactRank, min(d[0], d[1]), name)
-		}
 	}
 	ck, err := safetensors.OpenCheckpoint(src)
 	if err != nil {

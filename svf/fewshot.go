@@ -314,7 +314,7 @@ func scoreCandidates(m *model.Model, e model.Engine, cands []int, items []fewSho
 		}
 		row := 0
 		for _, p := range pairs[lo:hi] {
-			lp, err := sumLogP(e, logits, row, items[p.i].answer)
+			lp, err := sumLogP(e, logits, row, items[p.i].answer, 0)
 			if err != nil {
 				return nil, err
 			}

@@ -114,8 +114,6 @@ func Open(fsys fs.FS) (*Pack, error) {
 		return nil, fmt.Errorf("pack: %s: exact_rank and f32 belong to an int8 pack, this one is %s", ManifestFile, m.Quant)
 	case (m.ExactRank != 0 || len(m.F32) > 0) && m.Version < 2:
 		return nil, fmt.Errorf("pack: %s: exact_rank and f32 need format version 2, pack.json says %d", ManifestFile, m.Version)
-	case m.ExactRank < 0:
-		return nil, fmt.Errorf("pack: %s: exact_rank %d, want ≥ 0", ManifestFile, m.ExactRank)
 	}
 	cfg, err := model.ParseConfig(m.Config)
 	if err != nil {
@@ -129,18 +127,26 @@ func Open(fsys fs.FS) (*Pack, error) {
 			return nil, fmt.Errorf("pack: %s: adapted matrix %s is not a matrix of the model", ManifestFile, name)
 		}
 		p.ranks[name] = min(d[0], d[1])
-		if m.ExactRank >= p.ranks[name] {
-			return nil, fmt.Errorf("pack: %s: exact_rank %d, want below the rank %d of %s", ManifestFile, m.ExactRank, p.ranks[name], name)
-		}
 	}
-	if err := checkF32(cfg, m.Matrices, m.F32); err != nil {
+	if err := checkPrecision(cfg, m.Matrices, m.ExactRank, "exact_rank", m.F32); err != nil {
 		return nil, fmt.Errorf("pack: %s: %w", ManifestFile, err)
 	}
 	return p, nil
 }
 
-// checkF32 checks that every name of f32 is a matrix of cfg that is not adapted.
-func checkF32(cfg *model.Config, adapted, f32 []string) error {
+// checkPrecision checks what an int8 pack keeps in f32, for Convert's options and
+// pack.json alike: an exact rank (exactField names it in errors) of at least 0 and below
+// the rank of every adapted matrix, and f32 names that are matrices of cfg not adapted.
+func checkPrecision(cfg *model.Config, adapted []string, exact int, exactField string, f32 []string) error {
+	if exact < 0 {
+		return fmt.Errorf("%s %d, want ≥ 0", exactField, exact)
+	}
+	dims := matrixDims(cfg)
+	for _, name := range adapted {
+		if r := min(dims[name][0], dims[name][1]); exact >= r {
+			return fmt.Errorf("%s %d, want below the rank %d of %s", exactField, exact, r, name)
+		}
+	}
 	matrices := map[string]bool{}
 	for _, s := range cfg.Bind(&model.Weights{}) {
 		if len(s.Shape) == 2 && !slices.Contains(adapted, strings.TrimSuffix(s.Name, ".weight")) {

@@ -243,13 +243,12 @@ func (d *Dispatch) score(question string, prompt []int) ([]LabelScore, error) {
 		if len(ans) < 2 {
 			continue
 		}
-		for _, id := range ans[1:] { // term by term, in the order of the tokens
-			if err := d.e.Logits(logits, row); err != nil {
-				return nil, err
-			}
-			out[i].LogP += logSoftmaxAt(logits, id)
-			row++
+		lp, err := sumLogP(d.e, logits, row, ans[1:], out[i].LogP)
+		if err != nil {
+			return nil, err
 		}
+		out[i].LogP = lp
+		row += len(ans) - 1
 	}
 	return out, nil
 }
@@ -296,10 +295,10 @@ func addScored(b *model.Batch, prompt, answer []int, seq, cand int) {
 	}
 }
 
-// sumLogP sums log p(answer[j]) over the output rows first … first+len(answer)−1 of the
-// last Forward, logits being scratch of the vocabulary's size.
-func sumLogP(e model.Engine, logits []float32, first int, answer []int) (float64, error) {
-	var sum float64
+// sumLogP adds log p(answer[j]) over the output rows first … first+len(answer)−1 of the
+// last Forward to sum, term by term in the order of the tokens, logits being scratch of
+// the vocabulary's size.
+func sumLogP(e model.Engine, logits []float32, first int, answer []int, sum float64) (float64, error) {
 	for j, id := range answer {
 		if err := e.Logits(logits, first+j); err != nil {
 			return 0, err
