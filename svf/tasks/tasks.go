@@ -30,10 +30,12 @@ package tasks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -92,7 +94,7 @@ func All() []Task {
 // Lookup returns the task called name.
 func Lookup(name string) (Task, error) {
 	var known []string
-	for _, t := range All() {
+	for _, t := range slices.Concat(All(), General(), HeldOut()) {
 		if t.Name() == name {
 			return t, nil
 		}
@@ -198,6 +200,10 @@ func mix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
+// ErrFewItems is wrapped by Sample's error when a task has fewer distinct items in a split
+// than asked; the items it found come with it.
+var ErrFewItems = errors.New("fewer items than asked")
+
 // maxMisses bounds the draws in a row that Sample spends without finding a new item.
 const maxMisses = 100_000
 
@@ -213,7 +219,7 @@ func Sample(t Task, split Split, seed uint64, n int) ([]Example, error) {
 		ex := t.Example(rng)
 		if seen[ex.Input] || SplitOf(t, ex) != split {
 			if misses++; misses == maxMisses {
-				return out, fmt.Errorf("tasks: %s: found only %d distinct %s items of %d asked", t.Name(), len(out), split, n)
+				return out, fmt.Errorf("tasks: %s: %w: found only %d distinct %s items of %d asked", t.Name(), ErrFewItems, len(out), split, n)
 			}
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -293,7 +294,7 @@ func TestSampleExhausted(t *testing.T) {
 		return strings.Repeat("x", n), "1", ""
 	}}
 	exs, err := Sample(tiny, Train, 1, 50)
-	if err == nil || !strings.Contains(err.Error(), "tiny: found only") || len(exs) >= 20 {
+	if err == nil || !strings.Contains(err.Error(), "found only") || !errors.Is(err, ErrFewItems) || len(exs) >= 20 {
 		t.Errorf("got %d items, error %v", len(exs), err)
 	}
 }
