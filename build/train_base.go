@@ -78,7 +78,9 @@ func cmdTrainBase(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("checkpoint", "", "`file` that keeps the run every --save-every steps; an existing one is resumed")
 	fs.IntVar(&s.Batch, "batch", 8, "rows per step")
 	fs.IntVar(&s.Seq, "seq", 256, "tokens per row")
-	fs.IntVar(&s.Pool, "pool", 20000, "train `items` drawn from each task (the six tasks and cls)")
+	fs.IntVar(&s.Pool, "pool", 20000, "train `items` drawn from each family of the mix")
+	fs.StringVar(&s.Mix, "mix", "general", "the `families` trained on: general (tasks.General, the demo's generalist mix), suite (the seven tasks of the suite), or a comma-separated list of task names")
+	fs.IntVar(&s.Vocab, "vocab", 0, "learn a byte-level BPE of `n` tokens on the mix (digits split one by one); 0: the config's vocab_size, the 259 byte tokens when it is 259")
 	fs.Float64Var(&s.LR, "lr", 2e-3, "peak learning `rate`")
 	fs.IntVar(&s.Warmup, "warmup", 200, "`steps` of linear learning-rate warmup")
 	fs.IntVar(&s.LRSteps, "lr-steps", 0, "the cosine reaches lr/10 at this `step`; default --steps (keep it when stopping early with a smaller --steps)")
@@ -124,6 +126,8 @@ type baseSettings struct {
 	Batch   int     `json:"batch"`
 	Seq     int     `json:"seq"`
 	Pool    int     `json:"pool"`
+	Mix     string  `json:"mix,omitempty"`   // the families; empty in checkpoints of the suite mix
+	Vocab   int     `json:"vocab,omitempty"` // BPE tokens; 0 for bytes
 	LR      float64 `json:"lr"`
 	Warmup  int     `json:"warmup"`
 	LRSteps int     `json:"lr_steps"` // 0 while a run by time has not chosen it
@@ -169,6 +173,8 @@ func (s *baseSettings) differences(other *baseSettings) []string {
 	add("--batch", s.Batch, other.Batch)
 	add("--seq", s.Seq, other.Seq)
 	add("--pool", s.Pool, other.Pool)
+	add("--mix", s.Mix, other.Mix)
+	add("--vocab", s.Vocab, other.Vocab)
 	add("--lr", s.LR, other.LR)
 	add("--warmup", s.Warmup, other.Warmup)
 	if other.LRSteps != 0 {
@@ -199,7 +205,18 @@ func (r *baseRun) run(cfgJSON []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
-	text, files, err := baseText(cfg)
+	if r.settings.Vocab == 0 && cfg.VocabSize > 256+len(randomSpecials) {
+		r.settings.Vocab = cfg.VocabSize // the config's vocabulary: a BPE of that size
+	}
+	families, err := mixFamilies(r.settings.Mix)
+	if err != nil {
+		return err
+	}
+	items, err := sampleMix(families, r.settings.Seed, r.settings.Pool)
+	if err != nil {
+		return err
+	}
+	text, files, err := baseText(cfg, items, r.settings.Vocab)
 	if err != nil {
 		return err
 	}
@@ -253,7 +270,7 @@ func (r *baseRun) run(cfgJSON []byte) error {
 				r.checkpoint, opt.Step, st.Next, (time.Duration(st.Seconds) * time.Second).String())
 		}
 	}
-	corpus, err := newBaseCorpus(text, s.Seed, s.Pool)
+	corpus, err := newBaseCorpus(text, s.Seed, families, items)
 	if err != nil {
 		return err
 	}
@@ -394,7 +411,7 @@ func (r *baseRun) train(m *train.Model[float32], opt *train.AdamW, corpus *baseC
 // answer, more than the CPU engine takes for the demo model on this machine when the
 // worked answers run to evalTokens.
 func (r *baseRun) evalReserve() time.Duration {
-	return time.Duration(r.evalN*len(tasks.All())) * time.Second
+	return time.Duration(r.evalN*(len(tasks.All())+len(tasks.General()))) * time.Second
 }
 
 // evalTokens bounds an answer of the final evaluation: the longest worked solution of
@@ -412,7 +429,7 @@ func (r *baseRun) evaluate(seed uint64) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range tasks.All() {
+	for _, t := range evalFamilies(r.settings.Mix) {
 		exs, err := tasks.Sample(t, tasks.Validation, seed, r.evalN)
 		if err != nil {
 			return err
@@ -428,12 +445,24 @@ func (r *baseRun) evaluate(seed uint64) error {
 	return nil
 }
 
-// baseText is the tokenizer and chat template of the demo model — the byte-level
-// tokenizer and ChatML template of the random model — as a model without weights, and
-// the files that hold them in a checkpoint folder.
-func baseText(cfg *model.Config) (*model.Model, map[string][]byte, error) {
+// baseText is the tokenizer and chat template of the demo model, as a model without
+// weights, and the files that hold them in a checkpoint folder: the byte-level tokenizer
+// of the random model (vocab 0), or a byte-level BPE of vocab tokens learnt on the
+// questions and answers of items; the ChatML template.
+func baseText(cfg *model.Config, items []tasks.Example, vocab int) (*model.Model, map[string][]byte, error) {
+	tokJSON := tokenizer.ByteLevelJSON(randomSpecials)
+	if vocab > 0 {
+		texts := make([]string, 0, 2*len(items))
+		for _, ex := range items {
+			texts = append(texts, ex.Input, answerOf(ex))
+		}
+		var err error
+		if tokJSON, err = tokenizer.TrainBPE(texts, vocab, randomSpecials); err != nil {
+			return nil, nil, fmt.Errorf("--vocab %d: %w", vocab, err)
+		}
+	}
 	files := map[string][]byte{
-		"tokenizer.json":        tokenizer.ByteLevelJSON(randomSpecials),
+		"tokenizer.json":        tokJSON,
 		"tokenizer_config.json": chatMLConfigJSON(),
 	}
 	tok, err := tokenizer.Load(files["tokenizer.json"])
@@ -441,13 +470,75 @@ func baseText(cfg *model.Config) (*model.Model, map[string][]byte, error) {
 		return nil, nil, err
 	}
 	if n := tok.VocabSize(); cfg.VocabSize < n {
-		return nil, nil, fmt.Errorf("%w: vocab_size %d is below the %d tokens of the byte-level tokenizer", errConfig, cfg.VocabSize, n)
+		return nil, nil, fmt.Errorf("%w: vocab_size %d is below the %d tokens of the tokenizer", errConfig, cfg.VocabSize, n)
 	}
 	tpl, err := chat.Load(files["tokenizer_config.json"])
 	if err != nil {
 		return nil, nil, err
 	}
 	return &model.Model{Config: cfg, Tokenizer: tok, Chat: tpl, EOS: cfg.EOS}, files, nil
+}
+
+// evalFamilies are the families the end of a run evaluates: those of the mix, then the
+// suite's tasks it lacks.
+func evalFamilies(mix string) []tasks.Task {
+	fams, err := mixFamilies(mix)
+	if err != nil {
+		return tasks.All()
+	}
+	seen := map[string]bool{}
+	for _, t := range fams {
+		seen[t.Name()] = true
+	}
+	for _, t := range tasks.All() {
+		if !seen[t.Name()] {
+			fams = append(fams, t)
+		}
+	}
+	return fams
+}
+
+// mixFamilies returns the families of --mix.
+func mixFamilies(mix string) ([]tasks.Task, error) {
+	switch mix {
+	case "general":
+		return tasks.General(), nil
+	case "suite":
+		return tasks.All(), nil
+	}
+	var out []tasks.Task
+	for _, name := range strings.Split(mix, ",") {
+		t, err := tasks.Lookup(strings.TrimSpace(name))
+		if err != nil {
+			return nil, fmt.Errorf("--mix: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// sampleMix draws pool train items of every family, in the families' order.
+func sampleMix(families []tasks.Task, seed uint64, pool int) ([]tasks.Example, error) {
+	var items []tasks.Example
+	for _, t := range families {
+		// A family with fewer distinct items than pool (one-line has about 2,000) gives
+		// what it has: its items come round more often.
+		exs, err := tasks.Sample(t, tasks.Train, seed, pool)
+		if err != nil && !errors.Is(err, tasks.ErrFewItems) {
+			return nil, err
+		}
+		items = append(items, exs...)
+	}
+	return items, nil
+}
+
+// answerOf is what the base model learns to answer ex with: its worked solution, or its
+// reference answer where the task has none.
+func answerOf(ex tasks.Example) string {
+	if ex.Solution != "" {
+		return ex.Solution
+	}
+	return ex.Output
 }
 
 // writeBaseModel writes the trained model as a Hugging Face checkpoint folder.
@@ -482,24 +573,21 @@ type baseCorpus struct {
 	promptLen int
 }
 
-func newBaseCorpus(text *model.Model, seed uint64, pool int) (*baseCorpus, error) {
-	c := &baseCorpus{text: text, seed: seed, epoch: -1, cached: -1}
+func newBaseCorpus(text *model.Model, seed uint64, families []tasks.Task, items []tasks.Example) (*baseCorpus, error) {
+	c := &baseCorpus{text: text, seed: seed, epoch: -1, cached: -1, items: items}
 	var ok1, ok2 bool
 	c.imEnd, ok1 = text.Tokenizer.TokenID("<|im_end|>")
 	c.pad, ok2 = text.Tokenizer.TokenID("<|endoftext|>")
 	if !ok1 || !ok2 {
 		return nil, errors.New("train-base: the tokenizer lacks <|im_end|> or <|endoftext|>")
 	}
-	for i, t := range tasks.All() {
-		exs, err := tasks.Sample(t, tasks.Train, seed, pool)
-		if err != nil {
-			return nil, err
-		}
+	index := map[string]int{}
+	for i, t := range families {
 		c.tasks = append(c.tasks, t.Name())
-		c.items = append(c.items, exs...)
-		for range exs {
-			c.task = append(c.task, i)
-		}
+		index[t.Name()] = i
+	}
+	for _, ex := range items {
+		c.task = append(c.task, index[ex.Task])
 	}
 	return c, nil
 }
@@ -525,11 +613,7 @@ func (c *baseCorpus) encode(k int) ([]int, int, error) {
 		return nil, 0, err
 	}
 	c.cached, c.promptLen = k, len(ids)
-	answer := ex.Solution
-	if answer == "" {
-		answer = ex.Output
-	}
-	c.ids = append(append(ids, c.text.Tokenizer.Encode(answer, false)...), c.imEnd)
+	c.ids = append(append(ids, c.text.Tokenizer.Encode(answerOf(ex), false)...), c.imEnd)
 	return c.ids, c.promptLen, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -171,16 +172,21 @@ func TestBaseCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, _, err := baseText(cfg)
+	families := tasks.General()
+	items, err := sampleMix(families, 1, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newBaseCorpus(text, 1, 8)
+	text, _, err := baseText(cfg, items, cfg.VocabSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.items) != 8*len(tasks.All()) {
-		t.Fatalf("%d items, want 8 of each of %d tasks", len(c.items), len(tasks.All()))
+	c, err := newBaseCorpus(text, 1, families, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.items) != 8*len(families) {
+		t.Fatalf("%d items, want 8 of each of %d families", len(c.items), len(families))
 	}
 	imEnd, _ := text.Tokenizer.TokenID("<|im_end|>")
 	for k := range c.items {
@@ -193,8 +199,8 @@ func TestBaseCorpus(t *testing.T) {
 			t.Errorf("%s item %q is in the %v split", ex.Task, ex.Input, got)
 		}
 		prompt, _ := svf.Prompt(text, ex.Input)
-		answer := ex.Solution // worked, for every task but cls
-		if ex.Task == tasks.Cls {
+		answer := ex.Solution // worked, for every family but cls-general
+		if ex.Task == tasks.ClsGeneral {
 			answer = ex.Output
 		}
 		want := append(append(prompt, text.Tokenizer.Encode(answer, false)...), imEnd)
@@ -275,11 +281,35 @@ func TestDemoModelConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := baseText(cfg); err != nil {
+	items, err := sampleMix(tasks.General(), 1, 2000)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.VocabSize != 256+len(randomSpecials) || cfg.MaxPositions < 256 {
-		t.Errorf("vocab %d, positions %d: want the byte-level vocabulary and rows of 256", cfg.VocabSize, cfg.MaxPositions)
+	text, _, err := baseText(cfg, items, cfg.VocabSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The BPE fills the vocabulary (a smaller one would leave rows of the embedding
+	// untrained), and the longest example of the mix or of the suite fits a row of 128.
+	if n := text.Tokenizer.VocabSize(); n != cfg.VocabSize {
+		t.Errorf("the BPE learnt on the mix has %d tokens, the config says vocab_size %d", n, cfg.VocabSize)
+	}
+	longest := 0
+	for _, task := range slices.Concat(tasks.General(), tasks.All(), tasks.HeldOut()) {
+		exs, err := tasks.Sample(task, tasks.Train, 1, 300)
+		if err != nil && !errors.Is(err, tasks.ErrFewItems) {
+			t.Fatal(err)
+		}
+		for _, ex := range exs {
+			prompt, err := svf.Prompt(text, ex.Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			longest = max(longest, len(prompt)+len(text.Tokenizer.Encode(answerOf(ex), false))+1)
+		}
+	}
+	if longest > 128 || cfg.MaxPositions < 2*longest {
+		t.Errorf("the longest example is %d tokens: want it in a row of 128, and %d positions to hold twice it", longest, cfg.MaxPositions)
 	}
 	m, err := train.New[float32](cfg, train.Options{B: 1, T: 1})
 	if err != nil {
