@@ -32,6 +32,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&d.MaxTokens, "max-tokens", d.MaxTokens, "longest answer in `tokens`")
 	fs.IntVar(&d.SeqLen, "seq-len", d.SeqLen, "longest prompt and answer in `tokens`")
 	fs.Uint64Var(&d.Seed, "seed", d.Seed, "random `seed`: questions, rollouts, initial p")
+	objective := fs.String("objective", string(svf.Reinforce), "what training optimises: reinforce (rollouts rewarded by the task's checker) or ce (the next-token loss of the worked solutions)")
 	fs.StringVar(&d.Checkpoint, "checkpoint", "", "`file` that keeps the run after each validation; an existing one is resumed")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -41,6 +42,11 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	d.Sample = !*greedy
+	o, err := svf.ParseObjective(*objective)
+	if err != nil {
+		return err
+	}
+	d.Objective = o
 	t, err := tasks.Lookup(*taskName)
 	if err != nil {
 		return err
@@ -59,8 +65,13 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		if s.Validation >= 0 {
 			val = fmt.Sprintf("  validation %.1f%% (best %.1f%%)", 100*s.Validation, 100*s.Best)
 		}
-		fmt.Fprintf(stderr, "iter %d/%d  reward %+.3f  accuracy %.1f%%  kl %.4f  |g| %.3g  %v%s\n",
-			s.Iter, d.Iters, s.Reward, 100*s.Accuracy, s.KL, s.GradNorm, time.Since(start).Round(time.Second), val)
+		if d.Objective == svf.NextToken {
+			fmt.Fprintf(stderr, "iter %d/%d  loss %.4f  token accuracy %.1f%%  |g| %.3g  %v%s\n",
+				s.Iter, d.Iters, s.Loss, 100*s.TokenAccuracy, s.GradNorm, time.Since(start).Round(time.Second), val)
+			return
+		}
+		fmt.Fprintf(stderr, "iter %d/%d  reward %+.3f  accuracy %.1f%%  loss %.4f  kl %.4f  |g| %.3g  %v%s\n",
+			s.Iter, d.Iters, s.Reward, 100*s.Accuracy, s.Loss, s.KL, s.GradNorm, time.Since(start).Round(time.Second), val)
 	}
 	e, err := svf.TrainExpert(p, d)
 	if err != nil {

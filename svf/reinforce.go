@@ -52,11 +52,33 @@ type ReinforceOptions struct {
 	SeqLen    int // longest prompt + answer, in tokens
 	Seed      uint64
 	MaxMult   float32 // z = sigmoid(p)·MaxMult (1)
+	// Objective is what an iteration optimises: Reinforce (rollouts rewarded by the
+	// task's checker, the reference's) or NextToken (the mean cross-entropy of the
+	// training items' worked solutions, teacher-forced: the paper's ablation).
+	Objective Objective
 	// Checkpoint, when set, is a file that keeps the run's state after every validation;
 	// a run started with an existing checkpoint resumes from it.
 	Checkpoint string
 	// Progress, when set, hears about every iteration.
 	Progress func(ReinforceStep)
+}
+
+// Objective is what expert training optimises.
+type Objective string
+
+// The objectives of expert training.
+const (
+	Reinforce Objective = "reinforce" // J = E[log π(ŷ|x)·r(x, ŷ)] − λ·KL, the reference's
+	NextToken Objective = "ce"        // −mean log π(y|x) over the reference solutions' tokens
+)
+
+// ParseObjective returns the objective called name.
+func ParseObjective(name string) (Objective, error) {
+	switch o := Objective(name); o {
+	case Reinforce, NextToken:
+		return o, nil
+	}
+	return "", fmt.Errorf("svf: unknown objective %q (known: reinforce, ce)", name)
 }
 
 // ReinforceStep reports one iteration.
@@ -65,7 +87,11 @@ type ReinforceStep struct {
 	Reward   float64 // mean reward of the batch, in [−1, 1]
 	Accuracy float64 // fraction of the batch answered right
 	KL       float64 // mean KL(π_W' ‖ π_W) per answer token (0 when λ = 0)
-	GradNorm float64 // of dloss/dp, before clipping
+	// Loss is the mean −log π per answer token of the batch's sequences (the rollouts,
+	// or the solutions for NextToken), TokenAccuracy the share of those tokens that are
+	// the most likely one.
+	Loss, TokenAccuracy float64
+	GradNorm            float64 // of dloss/dp, before clipping
 	// Validation is the validation accuracy when this iteration validated, else −1.
 	Validation float64
 	Best       float64 // best validation accuracy so far
@@ -85,11 +111,13 @@ type reinforceState struct {
 	Best     float64 `json:"best"` // best validation accuracy of a trained iterate; −1 before one
 	BestIter int     `json:"best_iter"`
 	// Base is the validation accuracy of the base model (iteration 0), for the card.
-	Base   float64 `json:"base"`
-	Step   int     `json:"adam_step"`
-	Task   string  `json:"task"`
-	Name   string  `json:"name"`
-	Params int     `json:"params"`
+	Base float64 `json:"base"`
+	Step int     `json:"adam_step"`
+	Task string  `json:"task"`
+	// Objective of the run; empty in checkpoints written before there was a choice.
+	Objective Objective `json:"objective,omitempty"`
+	Name      string    `json:"name"`
+	Params    int       `json:"params"`
 }
 
 // TrainExpert trains an expert for opt.Task on the pack with REINFORCE and returns the
@@ -110,6 +138,12 @@ func TrainExpert(p *Pack, opt ReinforceOptions) (*Expert, error) {
 	}
 	if opt.MaxMult == 0 {
 		opt.MaxMult = 1
+	}
+	if opt.Objective == "" {
+		opt.Objective = Reinforce
+	}
+	if _, err := ParseObjective(string(opt.Objective)); err != nil {
+		return nil, err
 	}
 	m, err := p.Load(MergedPath)
 	if err != nil {
@@ -188,7 +222,7 @@ func (r *reinforce) setup() error {
 	r.dlogits = make([]float32, o.Micro*o.SeqLen*cfg.VocabSize)
 	r.probs = make([]float32, cfg.VocabSize)
 	r.inputs = make([]int, o.Micro*o.SeqLen)
-	r.state = reinforceState{Best: -1, Task: o.Task.Name(), Name: o.Name, Params: len(r.p)}
+	r.state = reinforceState{Best: -1, Task: o.Task.Name(), Name: o.Name, Params: len(r.p), Objective: o.Objective}
 	r.val, err = tasks.Sample(o.Task, tasks.Validation, o.Seed, o.ValN)
 	return err
 }
@@ -267,11 +301,17 @@ func (r *reinforce) run() (*Expert, error) {
 		r.bestP, best = r.p, r.state.Base
 	}
 	domain := o.Task.Domain()
+	how := fmt.Sprintf("REINFORCE on %s: %d iterations (best at %d), batch %d, lr %g, clip %g, kl %g, %s, seed %d",
+		o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.KL, rolloutText(o), o.Seed)
+	if o.Objective == NextToken {
+		how = fmt.Sprintf("next-token loss on the worked solutions of %s: %d iterations (best at %d), batch %d, lr %g, clip %g, seed %d",
+			o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.Seed)
+	}
 	e := &Expert{
 		Name: o.Name, Domain: domain, Score: &best, Z: r.z(r.bestP),
-		Description: fmt.Sprintf("REINFORCE on %s", o.Task.Name()),
-		Trained: fmt.Sprintf("REINFORCE on %s: %d iterations (best at %d), batch %d, lr %g, clip %g, kl %g, %s, seed %d; score = validation accuracy on %d questions (base model %.1f %%)",
-			o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.KL, rolloutText(o), o.Seed, o.ValN, 100*r.state.Base),
+		Description: fmt.Sprintf("%s on %s", objectiveName(o.Objective), o.Task.Name()),
+		Trained: fmt.Sprintf("%s; score = validation accuracy on %d questions (base model %.1f %%)",
+			how, o.ValN, 100*r.state.Base),
 	}
 	return e, nil
 }
@@ -315,7 +355,25 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 		reward         float32
 	}
 	var rolls []rollout
-	for lo := 0; lo < len(batch); lo += r.rollout.MaxSeqs() {
+	if o.Objective == NextToken {
+		// Teacher forcing: the "rollouts" are the worked solutions, each token weighed
+		// 1/(answer tokens of the batch), so the loss is the mean cross-entropy.
+		for _, ex := range batch {
+			prompt, err := Prompt(r.m, ex.Input)
+			if err != nil {
+				return step, err
+			}
+			answer, err := answerTokens(r.m, ex.Input, prompt, solutionOf(ex))
+			if err != nil {
+				return step, err
+			}
+			if len(prompt)+len(answer) > o.SeqLen {
+				return step, fmt.Errorf("svf: train expert: a prompt of %d tokens and a solution of %d exceed the sequence length %d", len(prompt), len(answer), o.SeqLen)
+			}
+			rolls = append(rolls, rollout{prompt, answer, 1})
+		}
+	}
+	for lo := 0; lo < len(batch) && o.Objective != NextToken; lo += r.rollout.MaxSeqs() {
 		chunk := batch[lo:min(lo+r.rollout.MaxSeqs(), len(batch))]
 		prompts := make([][]int, len(chunk))
 		samplers := make([]*model.Sampler, len(chunk))
@@ -357,7 +415,7 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 	}
 	step.Accuracy /= float64(len(rolls))
 	step.Reward /= float64(len(rolls))
-	if o.Baseline {
+	if o.Baseline && o.Objective != NextToken {
 		for i := range rolls {
 			rolls[i].reward -= float32(step.Reward)
 		}
@@ -393,10 +451,17 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 		for b, ro := range chunk {
 			// REINFORCE: d(−r·log π(tok)/B)/dlogits = r·(π − onehot(tok))/B.
 			w := ro.reward / float32(len(rolls))
+			if o.Objective == NextToken {
+				w = 1 / float32(answerTokens)
+			}
 			for j, tok := range ro.answer {
 				row := b*T + len(ro.prompt) + j - 1 // the position that predicts answer token j
 				d := r.dlogits[row*V : row*V+V]
 				softmax(r.probs, logits[row*V:row*V+V])
+				step.Loss -= math.Log(max(float64(r.probs[tok]), 1e-30))
+				if argmaxF32(r.probs) == tok {
+					step.TokenAccuracy++
+				}
 				if r.base != nil {
 					klSum += klGrad(d, r.probs, baseLogits[row*V:row*V+V], float32(o.KL)/float32(answerTokens))
 				}
@@ -410,6 +475,8 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 	}
 	if answerTokens > 0 {
 		step.KL = klSum / float64(answerTokens)
+		step.Loss /= float64(answerTokens)
+		step.TokenAccuracy /= float64(answerTokens)
 	}
 	// dloss/dp through each recomposition.
 	clear(r.dp)
@@ -505,9 +572,12 @@ func (r *reinforce) resume() error {
 	if err := json.Unmarshal([]byte(f.Metadata()["state"]), &st); err != nil {
 		return fail("state: %v", err)
 	}
-	if st.Task != r.state.Task || st.Name != r.state.Name || st.Params != len(r.p) {
-		return fail("it is a run of expert %q on %s with %d parameters, not %q on %s with %d",
-			st.Name, st.Task, st.Params, r.state.Name, r.state.Task, len(r.p))
+	if st.Objective == "" {
+		st.Objective = Reinforce
+	}
+	if st.Task != r.state.Task || st.Name != r.state.Name || st.Params != len(r.p) || st.Objective != r.state.Objective {
+		return fail("it is a %s run of expert %q on %s with %d parameters, not a %s run of %q on %s with %d",
+			st.Objective, st.Name, st.Task, st.Params, r.state.Objective, r.state.Name, r.state.Task, len(r.p))
 	}
 	read := func(name string, dst []float32) error {
 		x, err := f.Float32(name)
@@ -561,4 +631,32 @@ func rolloutText(o ReinforceOptions) string {
 		s += ", mean-reward baseline"
 	}
 	return s + " rollouts"
+}
+
+// solutionOf is what the next-token objective teaches for ex: its worked solution, or its
+// reference answer when the task has none.
+func solutionOf(ex tasks.Example) string {
+	if ex.Solution != "" {
+		return ex.Solution
+	}
+	return ex.Output
+}
+
+// argmaxF32 returns the index of x's largest value, the first one on ties.
+func argmaxF32(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// objectiveName is how an expert's description names its objective.
+func objectiveName(o Objective) string {
+	if o == NextToken {
+		return "next-token loss"
+	}
+	return "REINFORCE"
 }
