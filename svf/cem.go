@@ -62,14 +62,18 @@ type CEMResult struct {
 	History []CEMStep `json:"history"`
 	// Stopped says why the search ended: "iterations" or "converged".
 	Stopped string `json:"stopped"`
+	// Scored counts the candidates scored: the population of the first iteration, then
+	// all but the best so far of each later one.
+	Scored int `json:"scored"`
 }
 
 // CEM searches α ∈ [0,1]^dim for the highest Score. Each iteration draws opt.Population
 // candidates from independent normals (mean, std per coordinate), clamps them to [0, 1],
 // has score evaluate them all at once (so a GPU can run the whole population in one
 // batch), and refits mean and std to the opt.Elites best. From the second iteration on,
-// member 0 is the best α so far, so the best is never lost to sampling noise. The same
-// seed and scores give the same search.
+// member 0 is the best α so far, so the best is never lost to sampling noise; its score
+// is kept, not asked again, so score must be a function of α. The same seed and scores
+// give the same search.
 func CEM(dim int, opt CEMOptions, score func(population [][]float64) ([]Score, error)) (*CEMResult, error) {
 	switch {
 	case dim <= 0:
@@ -102,13 +106,24 @@ func CEM(dim int, opt CEMOptions, score func(population [][]float64) ([]Score, e
 				a[j] = min(1, max(0, mean[j]+std[j]*rng.NormFloat64()))
 			}
 		}
-		scores, err := score(pop)
+		// Member 0 of a later iteration is the best so far, whose score is known: only
+		// the new candidates are scored (score is a function of α).
+		fresh := pop
+		if res.Alpha != nil {
+			fresh = pop[1:]
+		}
+		got, err := score(fresh)
 		if err != nil {
 			return nil, fmt.Errorf("svf: cem: iteration %d: %w", it, err)
 		}
-		if len(scores) != len(pop) {
-			return nil, fmt.Errorf("svf: cem: iteration %d: %d scores for %d candidates", it, len(scores), len(pop))
+		if len(got) != len(fresh) {
+			return nil, fmt.Errorf("svf: cem: iteration %d: %d scores for %d candidates", it, len(got), len(fresh))
 		}
+		scores := got
+		if res.Alpha != nil {
+			scores = append([]Score{res.Best}, got...)
+		}
+		res.Scored += len(fresh)
 		for i := range order {
 			order[i] = i
 		}

@@ -7,7 +7,8 @@ import (
 )
 
 // TestCEMFindsOptimum: on objectives with a known optimum the search ends near it, inside
-// [0, 1] (an optimum outside is met at the bound), with member 0 carrying the best so far.
+// [0, 1] (an optimum outside is met at the bound), with member 0 carrying the best so far
+// and its score, so that it is never scored twice.
 func TestCEMFindsOptimum(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -24,7 +25,7 @@ func TestCEMFindsOptimum(t *testing.T) {
 			opt.InitMean = 1 / float64(len(tt.target))
 			var lastBest []float64
 			var lastScore Score
-			iter := 0
+			iter, scored := 0, 0
 			res, err := CEM(len(tt.target), opt, func(pop [][]float64) ([]Score, error) {
 				iter++
 				scores := make([]Score, len(pop))
@@ -38,9 +39,16 @@ func TestCEMFindsOptimum(t *testing.T) {
 					}
 					scores[i] = Score{Value: -d}
 				}
-				if iter > 1 && (!slices.Equal(pop[0], lastBest) || scores[0] != lastScore) {
-					t.Fatalf("iteration %d: member 0 is %v (%v), the best so far %v (%v)", iter, pop[0], scores[0], lastBest, lastScore)
+				// The best so far is carried as member 0 with its score: it is not asked again.
+				if want := opt.Population - min(iter-1, 1); len(pop) != want {
+					t.Fatalf("iteration %d: %d candidates to score, want %d", iter, len(pop), want)
 				}
+				for _, a := range pop {
+					if iter > 1 && slices.Equal(a, lastBest) {
+						t.Fatalf("iteration %d: the best so far %v is scored again", iter, lastBest)
+					}
+				}
+				scored += len(pop)
 				for i, s := range scores {
 					if lastBest == nil || s.Better(lastScore) {
 						lastBest, lastScore = slices.Clone(pop[i]), s
@@ -56,6 +64,9 @@ func TestCEMFindsOptimum(t *testing.T) {
 					t.Errorf("α = %v, want %v within 0.02", res.Alpha, tt.want)
 					break
 				}
+			}
+			if res.Scored != scored || res.Best != lastScore {
+				t.Errorf("scored %d candidates, the result says %d; best %v, the result says %v", scored, res.Scored, lastScore, res.Best)
 			}
 			if len(res.History) != iter || res.History[len(res.History)-1].Best != res.Best {
 				t.Errorf("history of %d steps for %d iterations, last best %v, result %v", len(res.History), iter, res.History[len(res.History)-1].Best, res.Best)
