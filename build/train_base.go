@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -270,7 +271,7 @@ func (r *baseRun) run(cfgJSON []byte) error {
 				r.checkpoint, opt.Step, st.Next, (time.Duration(st.Seconds) * time.Second).String())
 		}
 	}
-	corpus, err := newBaseCorpus(text, s.Seed, families, items)
+	corpus, err := newBaseCorpus(text, s.Seed, familyTasks(families), items)
 	if err != nil {
 		return err
 	}
@@ -431,7 +432,7 @@ func (r *baseRun) evaluate(seed uint64) error {
 	}
 	for _, t := range evalFamilies(r.settings.Mix) {
 		exs, err := tasks.Sample(t, tasks.Validation, seed, r.evalN)
-		if err != nil {
+		if err != nil && !errors.Is(err, tasks.ErrFewItems) {
 			return err
 		}
 		res, err := svf.Evaluate(m, e, exs, t.Check, evalTokens)
@@ -482,10 +483,11 @@ func baseText(cfg *model.Config, items []tasks.Example, vocab int) (*model.Model
 // evalFamilies are the families the end of a run evaluates: those of the mix, then the
 // suite's tasks it lacks.
 func evalFamilies(mix string) []tasks.Task {
-	fams, err := mixFamilies(mix)
+	mf, err := mixFamilies(mix)
 	if err != nil {
 		return tasks.All()
 	}
+	fams := familyTasks(mf)
 	seen := map[string]bool{}
 	for _, t := range fams {
 		seen[t.Name()] = true
@@ -498,32 +500,63 @@ func evalFamilies(mix string) []tasks.Task {
 	return fams
 }
 
-// mixFamilies returns the families of --mix.
-func mixFamilies(mix string) ([]tasks.Task, error) {
+// mixFamily is one family of a mix and its weight: it gives weight·pool items.
+type mixFamily struct {
+	task   tasks.Task
+	weight float64
+}
+
+// mixFamilies returns the families of --mix: "general" (tasks.General, weighted by
+// tasks.GeneralWeights), "suite" (tasks.All), or a comma-separated list of NAME or
+// NAME:WEIGHT.
+func mixFamilies(mix string) ([]mixFamily, error) {
+	var out []mixFamily
 	switch mix {
 	case "general":
-		return tasks.General(), nil
+		w := tasks.GeneralWeights()
+		for _, t := range tasks.General() {
+			out = append(out, mixFamily{t, w[t.Name()]})
+		}
+		return out, nil
 	case "suite":
-		return tasks.All(), nil
+		for _, t := range tasks.All() {
+			out = append(out, mixFamily{t, 1})
+		}
+		return out, nil
 	}
-	var out []tasks.Task
-	for _, name := range strings.Split(mix, ",") {
-		t, err := tasks.Lookup(strings.TrimSpace(name))
+	for _, item := range strings.Split(mix, ",") {
+		name, weight, hasWeight := strings.Cut(strings.TrimSpace(item), ":")
+		t, err := tasks.Lookup(name)
 		if err != nil {
 			return nil, fmt.Errorf("--mix: %w", err)
 		}
-		out = append(out, t)
+		w := 1.0
+		if hasWeight {
+			if w, err = strconv.ParseFloat(weight, 64); err != nil || w <= 0 {
+				return nil, fmt.Errorf("--mix: %s: weight %q, want a number > 0", name, weight)
+			}
+		}
+		out = append(out, mixFamily{t, w})
 	}
 	return out, nil
 }
 
-// sampleMix draws pool train items of every family, in the families' order.
-func sampleMix(families []tasks.Task, seed uint64, pool int) ([]tasks.Example, error) {
+// familyTasks returns the tasks of a mix.
+func familyTasks(mix []mixFamily) []tasks.Task {
+	out := make([]tasks.Task, len(mix))
+	for i, f := range mix {
+		out[i] = f.task
+	}
+	return out
+}
+
+// sampleMix draws weight·pool train items of every family, in the families' order.
+func sampleMix(mix []mixFamily, seed uint64, pool int) ([]tasks.Example, error) {
 	var items []tasks.Example
-	for _, t := range families {
-		// A family with fewer distinct items than pool (one-line has about 2,000) gives
+	for _, f := range mix {
+		// A family with fewer distinct items than asked (one-line has about 3,000) gives
 		// what it has: its items come round more often.
-		exs, err := tasks.Sample(t, tasks.Train, seed, pool)
+		exs, err := tasks.Sample(f.task, tasks.Train, seed, max(1, int(math.Round(f.weight*float64(pool)))))
 		if err != nil && !errors.Is(err, tasks.ErrFewItems) {
 			return nil, err
 		}

@@ -172,8 +172,12 @@ func TestBaseCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	families := tasks.General()
-	items, err := sampleMix(families, 1, 8)
+	var mix []mixFamily
+	for _, f := range tasks.General() {
+		mix = append(mix, mixFamily{f, 1})
+	}
+	families := familyTasks(mix)
+	items, err := sampleMix(mix, 1, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +285,11 @@ func TestDemoModelConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items, err := sampleMix(tasks.General(), 1, 2000)
+	general, err := mixFamilies("general")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := sampleMix(general, 1, 2000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,20 @@ func General() []Task {
 	}
 }
 
+// GeneralWeights is how much of the base model's mix each general family takes, relative
+// to the others (1: the plain share). Arithmetic is what the math and code tasks stand on
+// and what a small model learns slowest, so its families weigh most; the list families,
+// learnt in a few hundred steps, least.
+func GeneralWeights() map[string]float64 {
+	return map[string]float64{
+		Arith: 3, WordOps: 1.5, IfThen: 1.5,
+		Assign: 1.5, Cond: 1, OneLine: 1.5,
+		Order: 1, Pick: 1, YesNo: 1,
+		Reverse: 0.5, Sort: 0.5, Count: 0.5, Choose: 1,
+		ClsGeneral: 1,
+	}
+}
+
 // Names of the general families.
 const (
 	Arith      = "arith"
