@@ -144,14 +144,15 @@ func cmdAdapt(args []string, stdout, stderr io.Writer) error {
 	fs := flags("adapt", "--pack DIR --examples FILE.jsonl [--score accuracy|likelihood] [--per-layer] [--save-expert NAME]", stderr)
 	packDir := fs.String("pack", "", "pack `folder` with experts")
 	examples := fs.String("examples", "", "JSONL or CSV `file` of {input, output} examples")
-	opt := svf.FewShotOptions{CEM: svf.DefaultCEM()}
-	fs.StringVar(&opt.Score, "score", svf.ScoreAccuracy, "`accuracy` of greedy answers (ties broken by likelihood) or likelihood of the reference answers")
+	opt := svf.DefaultFewShot()
+	fs.StringVar(&opt.Score, "score", opt.Score, "`likelihood` of the reference answers, or accuracy of greedy answers (ties broken by likelihood)")
 	fs.BoolVar(&opt.PerLayer, "per-layer", false, "one α per expert and layer")
 	fs.IntVar(&opt.CEM.Iters, "iters", opt.CEM.Iters, "CEM iterations at most")
 	fs.IntVar(&opt.CEM.Population, "population", opt.CEM.Population, "candidates per iteration")
 	fs.IntVar(&opt.CEM.Elites, "elites", opt.CEM.Elites, "candidates the next distribution is fitted to")
+	fs.Float64Var(&opt.CEM.MinStd, "min-std", opt.CEM.MinStd, "stop once every α's elite `std` is below this")
 	fs.Uint64Var(&opt.CEM.Seed, "seed", opt.CEM.Seed, "random `seed`")
-	fs.IntVar(&opt.MaxTokens, "max-tokens", 100, "longest greedy answer in `tokens`")
+	fs.IntVar(&opt.MaxTokens, "max-tokens", opt.MaxTokens, "longest greedy answer in `tokens`")
 	fs.BoolVar(&opt.Sequential, "sequential", false, "score candidates one after another (SetZ) instead of the population in one batch")
 	expertList := fs.String("experts", "", "comma-separated experts to mix (default: every expert of the pack but cls)")
 	save := fs.String("save-expert", "", "add the mixture to the pack as an expert `name`")
@@ -206,6 +207,10 @@ func cmdAdapt(args []string, stdout, stderr io.Writer) error {
 		opt.Score, c.CEM.Best.Value, len(c.CEM.History), c.CEM.Stopped, c.Elapsed.Round(time.Millisecond))
 	for k, name := range c.Experts {
 		fmt.Fprintf(stdout, "  α %-12s %s\n", name, formatAlpha(c.Alpha[k]))
+	}
+	if a := c.OnExamples; a != nil {
+		fmt.Fprintf(stdout, "on the %d examples, greedy: base weights %d right, mixture %d right (%d candidates scored)\n",
+			a.N, a.Base, a.Adapted, c.CEM.Scored)
 	}
 	if *save == "" {
 		return nil

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/wasm/protocol"
 )
 
 // TestPackCommands walks a pack's life on the command line: convert, generate and
@@ -72,5 +75,16 @@ func TestPackCommands(t *testing.T) {
 		if code, _, errOut := t2(tt.args...); code == 0 || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tt.args, code, errOut, tt.want)
 		}
+	}
+}
+
+// TestAdaptDefaults: the page's few-shot defaults (protocol.DefaultAdapt, which the worker
+// fills zero fields of a request with and the few-shot view shows) are t2 adapt's
+// (svf.DefaultFewShot), so the page and the command adapt alike.
+func TestAdaptDefaults(t *testing.T) {
+	d, p := svf.DefaultFewShot(), protocol.DefaultAdapt
+	if p.Score != d.Score || p.Iters != d.CEM.Iters || p.Population != d.CEM.Population || p.Elites != d.CEM.Elites {
+		t.Errorf("the page adapts with score %s, %d iterations of %d, %d elites; t2 adapt with %s, %d of %d, %d elites",
+			p.Score, p.Iters, p.Population, p.Elites, d.Score, d.CEM.Iters, d.CEM.Population, d.CEM.Elites)
 	}
 }

@@ -37,17 +37,24 @@ type resultsProtocol struct {
 
 // fewShotProtocol is the few-shot column's adaptation.
 type fewShotProtocol struct {
-	Examples   int    `json:"examples"`
-	Score      string `json:"score"`
-	Population int    `json:"population"`
-	Elites     int    `json:"elites"`
-	Iters      int    `json:"iters"`
-	Seed       uint64 `json:"seed"`
+	Examples   int     `json:"examples"`
+	Score      string  `json:"score"`
+	Population int     `json:"population"`
+	Elites     int     `json:"elites"`
+	Iters      int     `json:"iters"`
+	MinStd     float64 `json:"min_std"`
+	Seed       uint64  `json:"seed"`
 }
 
-// defaultResults is the protocol of docs/RESULTS.md.
-var defaultResults = resultsProtocol{Split: "test", Seed: 1, N: 200, MaxTokens: 100,
-	FewShot: fewShotProtocol{Examples: 5, Score: svf.ScoreLikelihood, Population: 16, Elites: 4, Iters: 8, Seed: 1}}
+// defaultResults is the protocol of docs/RESULTS.md: 500 test items a task, and the
+// few-shot column adapted as the page adapts by default (svf.DefaultFewShot) on 10
+// validation items.
+var defaultResults = func() resultsProtocol {
+	d := svf.DefaultFewShot()
+	return resultsProtocol{Split: "test", Seed: 1, N: 500, MaxTokens: 100,
+		FewShot: fewShotProtocol{Examples: 10, Score: d.Score, Population: d.CEM.Population, Elites: d.CEM.Elites,
+			Iters: d.CEM.Iters, MinStd: d.CEM.MinStd, Seed: d.CEM.Seed}}
+}()
 
 // The columns of the table: the base model, the task's own expert (training domains),
 // the first-pass strategies and the expert of the task's domain chosen by hand (unseen
@@ -69,6 +76,9 @@ type resultRow struct {
 	Expert  string `json:"expert,omitempty"` // the expert of an expert column
 	N       int    `json:"n"`
 	Correct int    `json:"correct"`
+	// Lo and Hi bound the accuracy's 95 % Wilson interval (svf.Wilson).
+	Lo float64 `json:"lo"`
+	Hi float64 `json:"hi"`
 	// Outcomes has one byte per item, in the sample's order: '1' right, '0' wrong.
 	Outcomes string `json:"outcomes"`
 	// Chosen names, per item, the expert the first pass chose ("base" for other).
@@ -83,38 +93,73 @@ type resultsFile struct {
 	Pack     string          `json:"pack"`        // as given to t2 eval
 	Manifest string          `json:"pack_sha256"` // of the pack's pack.json
 	Protocol resultsProtocol `json:"protocol"`
+	Tasks    []resultTask    `json:"tasks"`
 	Rows     []resultRow     `json:"rows"`
 }
+
+// resultTask is one task of the table: its group and its chance, the share of its most
+// common reference answer among the items measured (what always giving one answer scores).
+type resultTask struct {
+	Name   string  `json:"name"`
+	Group  string  `json:"group"` // groupDomain, groupUnseen or groupHeldOut
+	Chance float64 `json:"chance"`
+}
+
+// The groups of tasks in the table.
+const (
+	groupDomain  = "domain"   // a training domain's task (and cls), base vs its expert
+	groupUnseen  = "unseen"   // a task held out of all training, base vs the strategies
+	groupHeldOut = "held-out" // a held-out family, base vs the strategies that need no domain
+)
+
+// groupOf returns the group of task t.
+func groupOf(t tasks.Task) string {
+	switch {
+	case slices.ContainsFunc(tasks.HeldOut(), func(h tasks.Task) bool { return h.Name() == t.Name() }):
+		return groupHeldOut
+	case t.Unseen():
+		return groupUnseen
+	}
+	return groupDomain
+}
+
+// resultTasks are the tasks of the table: the suite's, then the held-out families.
+func resultTasks() []tasks.Task { return slices.Concat(tasks.All(), tasks.HeldOut()) }
 
 // resultCells lists the cells to measure: every task with the base model; training tasks
 // (and cls) with their domain's expert; unseen tasks with the three strategies and their
 // domain's expert.
 func resultCells() []resultRow {
 	var cells []resultRow
-	for _, t := range tasks.All() {
+	for _, t := range resultTasks() {
 		cells = append(cells, resultRow{Task: t.Name(), Column: colBase})
-		if !t.Unseen() {
+		switch groupOf(t) {
+		case groupDomain:
 			cells = append(cells, resultRow{Task: t.Name(), Column: colExpert, Expert: t.Domain()})
-			continue
+		case groupUnseen:
+			for _, col := range []string{colPrompt, colClsExpert, colFewShot} {
+				cells = append(cells, resultRow{Task: t.Name(), Column: col})
+			}
+			cells = append(cells, resultRow{Task: t.Name(), Column: colDomainExpert, Expert: t.Domain()})
+		case groupHeldOut:
+			for _, col := range []string{colPrompt, colFewShot} {
+				cells = append(cells, resultRow{Task: t.Name(), Column: col})
+			}
 		}
-		for _, col := range []string{colPrompt, colClsExpert, colFewShot} {
-			cells = append(cells, resultRow{Task: t.Name(), Column: col})
-		}
-		cells = append(cells, resultRow{Task: t.Name(), Column: colDomainExpert, Expert: t.Domain()})
 	}
 	return cells
 }
 
 // measureResults evaluates every cell on pack p (loaded as m, run by e) under proto,
 // saying each row on progress.
-func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsProtocol, progress io.Writer) ([]resultRow, error) {
+func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsProtocol, progress io.Writer) ([]resultTask, []resultRow, error) {
 	split, err := tasks.ParseSplit(proto.Split)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	experts, err := packExperts(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byName := map[string]*svf.Expert{}
 	var cls *svf.Expert
@@ -128,15 +173,19 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 		}
 	}
 	cells := resultCells()
+	var ts []resultTask
 	for i := range cells {
 		c := &cells[i]
 		t, err := tasks.Lookup(c.Task)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		exs, err := tasks.Sample(t, split, proto.Seed, proto.N)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if c.Column == colBase {
+			ts = append(ts, resultTask{Name: t.Name(), Group: groupOf(t), Chance: chanceOf(exs)})
 		}
 		// chosen[i] is the expert that answers item i ("base": none).
 		chosen := make([]string, len(exs))
@@ -155,17 +204,17 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 			var first *svf.Expert
 			if c.Column == colClsExpert {
 				if first = cls; first == nil {
-					return nil, fmt.Errorf("%s: the pack has no cls expert", c.Column)
+					return nil, nil, fmt.Errorf("%s: the pack has no cls expert", c.Column)
 				}
 			}
 			d, err := svf.NewDispatch(m, e, experts, first)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for j, ex := range exs {
 				choice, err := d.Choose(ex.Input)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				chosen[j] = choice.Expert
 			}
@@ -173,16 +222,18 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 		case colFewShot:
 			shots, err := tasks.Sample(t, tasks.Validation, proto.FewShot.Seed, proto.FewShot.Examples)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for j := range shots {
 				shots[j].Output = shots[j].Solution
 			}
-			opt := svf.FewShotOptions{Score: proto.FewShot.Score, MaxTokens: proto.MaxTokens, CEM: svf.DefaultCEM()}
+			opt := svf.DefaultFewShot()
+			opt.Score, opt.MaxTokens, opt.OnExamples = proto.FewShot.Score, proto.MaxTokens, false
 			opt.CEM.Population, opt.CEM.Elites, opt.CEM.Iters, opt.CEM.Seed = proto.FewShot.Population, proto.FewShot.Elites, proto.FewShot.Iters, proto.FewShot.Seed
+			opt.CEM.MinStd = proto.FewShot.MinStd
 			f, err := svf.Adapt(m, e, domains, p.Manifest.Matrices, shots, opt)
 			if err != nil {
-				return nil, fmt.Errorf("%s few-shot: %w", c.Task, err)
+				return nil, nil, fmt.Errorf("%s few-shot: %w", c.Task, err)
 			}
 			r := f.Result()
 			c.Experts, c.Alpha = r.Experts, r.Alpha
@@ -193,13 +244,14 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 		}
 		res, err := evaluateChosen(m, e, exs, t.Check, proto.MaxTokens, chosen, zs)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", c.Task, c.Column, err)
+			return nil, nil, fmt.Errorf("%s %s: %w", c.Task, c.Column, err)
 		}
 		c.N, c.Correct, c.Outcomes = len(exs), 0, string(res)
 		c.Correct = strings.Count(c.Outcomes, "1")
+		c.Lo, c.Hi = svf.Wilson(c.Correct, c.N)
 		fmt.Fprintf(progress, "results: %-14s %-24s %s\n", c.Task, cellModel(*c), cellText(*c))
 	}
-	return cells, nil
+	return ts, cells, nil
 }
 
 // evaluateChosen answers every item with the z of the expert chosen for it (zs by name),
@@ -263,9 +315,9 @@ func cellText(c resultRow) string {
 
 // writeResults writes the table to tablePath and the per-item record to results.json in
 // the same folder.
-func writeResults(tablePath, packDir string, manifest []byte, proto resultsProtocol, rows []resultRow) error {
+func writeResults(tablePath, packDir string, manifest []byte, proto resultsProtocol, ts []resultTask, rows []resultRow) error {
 	sum := sha256.Sum256(manifest)
-	rec := resultsFile{Pack: filepath.ToSlash(packDir), Manifest: hex.EncodeToString(sum[:]), Protocol: proto, Rows: rows}
+	rec := resultsFile{Pack: filepath.ToSlash(packDir), Manifest: hex.EncodeToString(sum[:]), Protocol: proto, Tasks: ts, Rows: rows}
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
@@ -283,6 +335,16 @@ func resultsTable(rec resultsFile) []byte {
 	for _, r := range rec.Rows {
 		cell[[2]string{r.Task, r.Column}] = r
 	}
+	group := func(g string) []resultTask {
+		var out []resultTask
+		for _, t := range rec.Tasks {
+			if t.Group == g {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	chance := func(t resultTask) string { return fmt.Sprintf("%.0f %%", 100*t.Chance) }
 	var b bytes.Buffer
 	p := rec.Protocol
 	fmt.Fprintf(&b, "# Results of the demo pack\n\n")
@@ -292,49 +354,63 @@ func resultsTable(rec resultsFile) []byte {
 	fmt.Fprintf(&b, "- items: the first %d of the **%s** split of each task (tasks.Sample, seed %d); "+
 		"experts were trained on the train split and chosen on the validation split\n", p.N, p.Split, p.Seed)
 	fmt.Fprintf(&b, "- answers: greedy, at most %d tokens, checked by the task's extractor (svf/tasks)\n", p.MaxTokens)
-	fmt.Fprintf(&b, "- cells: accuracy (right/n; 95 %% Wilson interval)\n\n")
+	fmt.Fprintf(&b, "- cells: accuracy (right/n; 95 %% Wilson interval); chance is the share of the items' most common answer\n\n")
 
 	fmt.Fprintf(&b, "## Training domains: base vs its SVF expert\n\n")
+	fmt.Fprintf(&b, "The base model never saw these tasks (its mix is `tasks.General`); each expert was trained on its domain's train split.\n\n")
 	fmt.Fprintf(&b, "| task | chance | base | SVF expert | expert |\n|---|---|---|---|---|\n")
-	for _, t := range tasks.All() {
-		if t.Unseen() {
-			continue
-		}
-		e := cell[[2]string{t.Name(), colExpert}]
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | `%s` |\n", t.Name(), chance(t.Name()),
-			cellText(cell[[2]string{t.Name(), colBase}]), cellText(e), e.Expert)
+	for _, t := range group(groupDomain) {
+		e := cell[[2]string{t.Name, colExpert}]
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | `%s` |\n", t.Name, chance(t),
+			cellText(cell[[2]string{t.Name, colBase}]), cellText(e), e.Expert)
 	}
 	fmt.Fprintf(&b, "\n## Unseen tasks: base vs Transformer²\n\n")
-	fmt.Fprintf(&b, "T²-prompt asks the base model which domain the question is (the classification prompt, every "+
+	fmt.Fprintf(&b, "No model was trained on these tasks. "+
+		"T²-prompt asks the base model which domain the question is (the classification prompt, every "+
 		"label scored in one pass) and answers with that domain's expert, or the base weights for other; "+
 		"T²-cls-expert asks with the classification expert applied; T²-few-shot mixes the domain experts "+
-		"with α fitted by CEM (%s score, population %d, %d elites, at most %d iterations, seed %d) to the first %d "+
-		"validation items of the task, their worked solutions as outputs. "+
+		"with α fitted by CEM as the page does by default (%s score, population %d, %d elites, at most %d iterations, "+
+		"stopping at an elite spread of %g, seed %d) to the first %d validation items of the task, their worked solutions as outputs. "+
 		"The last column applies the expert of the task's domain chosen by hand.\n\n",
-		p.FewShot.Score, p.FewShot.Population, p.FewShot.Elites, p.FewShot.Iters, p.FewShot.Seed, p.FewShot.Examples)
+		p.FewShot.Score, p.FewShot.Population, p.FewShot.Elites, p.FewShot.Iters, p.FewShot.MinStd, p.FewShot.Seed, p.FewShot.Examples)
 	cols := []string{colPrompt, colClsExpert, colFewShot}
 	fmt.Fprintf(&b, "| task | chance | base | %s | domain expert (by hand) |\n|---|---|---|%s---|\n",
 		strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
-	for _, t := range tasks.All() {
-		if !t.Unseen() {
-			continue
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s |", t.Name(), chance(t.Name()), cellText(cell[[2]string{t.Name(), colBase}]))
+	for _, t := range group(groupUnseen) {
+		fmt.Fprintf(&b, "| %s | %s | %s |", t.Name, chance(t), cellText(cell[[2]string{t.Name, colBase}]))
 		for _, col := range cols {
-			fmt.Fprintf(&b, " %s |", cellText(cell[[2]string{t.Name(), col}]))
+			fmt.Fprintf(&b, " %s |", cellText(cell[[2]string{t.Name, col}]))
 		}
-		e := cell[[2]string{t.Name(), colDomainExpert}]
+		e := cell[[2]string{t.Name, colDomainExpert}]
 		fmt.Fprintf(&b, " %s (`%s`) |\n", cellText(e), e.Expert)
+	}
+	if held := group(groupHeldOut); len(held) > 0 {
+		fmt.Fprintf(&b, "\n## Held-out families: base vs few-shot adaptation\n\n")
+		fmt.Fprintf(&b, "Question forms written for few-shot adaptation (`tasks.HeldOut`); no model was trained on them. "+
+			"The columns are as above.\n\n")
+		cols := []string{colPrompt, colFewShot}
+		fmt.Fprintf(&b, "| family | chance | base | %s |\n|---|---|---|%s\n", strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
+		for _, t := range held {
+			fmt.Fprintf(&b, "| %s | %s | %s |", t.Name, chance(t), cellText(cell[[2]string{t.Name, colBase}]))
+			for _, col := range cols {
+				fmt.Fprintf(&b, " %s |", cellText(cell[[2]string{t.Name, col}]))
+			}
+			b.WriteString("\n")
+		}
 	}
 	fmt.Fprintf(&b, "\n### What the first pass chose\n\n")
 	fmt.Fprintf(&b, "Share of the items each strategy sent to each expert (the task's own domain in bold), and the few-shot α.\n\n")
 	fmt.Fprintf(&b, "| task | strategy | chosen |\n|---|---|---|\n")
-	for _, t := range tasks.All() {
-		if !t.Unseen() {
+	for _, t := range append(group(groupUnseen), group(groupHeldOut)...) {
+		task, err := tasks.Lookup(t.Name)
+		if err != nil {
 			continue
 		}
 		for _, col := range []string{colPrompt, colClsExpert} {
-			r := cell[[2]string{t.Name(), col}]
+			r, ok := cell[[2]string{t.Name, col}]
+			if !ok {
+				continue
+			}
 			count := map[string]int{}
 			for _, name := range r.Chosen {
 				count[name]++
@@ -347,31 +423,34 @@ func resultsTable(rec resultsFile) []byte {
 			var parts []string
 			for _, name := range names {
 				part := fmt.Sprintf("%s %.1f %%", name, 100*float64(count[name])/float64(max(len(r.Chosen), 1)))
-				if name == t.Domain() {
+				if name == task.Domain() && t.Group == groupUnseen {
 					part = "**" + part + "**"
 				}
 				parts = append(parts, part)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Name(), col, strings.Join(parts, ", "))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Name, col, strings.Join(parts, ", "))
 		}
-		r := cell[[2]string{t.Name(), colFewShot}]
+		r := cell[[2]string{t.Name, colFewShot}]
 		var parts []string
 		for k, name := range r.Experts {
 			if k < len(r.Alpha) {
 				parts = append(parts, fmt.Sprintf("%s %s", name, formatAlpha(r.Alpha[k])))
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | α: %s |\n", t.Name(), colFewShot, strings.Join(parts, ", "))
+		fmt.Fprintf(&b, "| %s | %s | α: %s |\n", t.Name, colFewShot, strings.Join(parts, ", "))
 	}
 	return b.Bytes()
 }
 
-// chance is the share of the most common answer of a task, as svf/tasks documents it.
-func chance(task string) string {
-	return map[string]string{
-		tasks.Math: "4 %", tasks.MathHard: "1 %", tasks.Code: "5 %", tasks.CodeJS: "5 %",
-		tasks.Reasoning: "33 %", tasks.ReasoningHard: "25 %", tasks.Cls: "33 %",
-	}[task]
+// chanceOf is the share of the most common reference answer of exs: what a model that
+// always gives one answer scores on them.
+func chanceOf(exs []tasks.Example) float64 {
+	count, most := map[string]int{}, 0
+	for _, ex := range exs {
+		count[ex.Output]++
+		most = max(most, count[ex.Output])
+	}
+	return float64(most) / float64(max(len(exs), 1))
 }
 
 // runResults measures the table on the pack in packDir and writes it.
@@ -393,11 +472,11 @@ func runResults(packDir, tablePath string, proto resultsProtocol, batch int, std
 		return err
 	}
 	defer e.Close()
-	rows, err := measureResults(m, e, p, proto, stderr)
+	ts, rows, err := measureResults(m, e, p, proto, stderr)
 	if err != nil {
 		return err
 	}
-	if err := writeResults(tablePath, packDir, manifest, proto, rows); err != nil {
+	if err := writeResults(tablePath, packDir, manifest, proto, ts, rows); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "results: wrote %s and results.json next to it\n", tablePath)

@@ -2,6 +2,7 @@ package svf
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -35,6 +36,10 @@ type FewShotOptions struct {
 	Sequential bool
 	// MaxRows bounds the rows of one teacher-forced forward pass (4096 when 0).
 	MaxRows int
+	// OnExamples measures, once the search ends, how many examples the base weights and
+	// the mixture answer right greedily (Choice.OnExamples): what a person wants to see
+	// after adapting with the likelihood score, which never generates.
+	OnExamples bool
 }
 
 // FewShot is the few-shot strategy: a mixture of the pack's experts fitted by CEM to a
@@ -114,8 +119,40 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 			alpha[k] = []float64{res.Alpha[k]}
 		}
 	}
-	return &FewShot{choice: Choice{Strategy: "few-shot", Expert: "few-shot mixture", Z: z, Experts: names, Alpha: alpha,
-		CEM: res, Elapsed: time.Since(start)}}, nil
+	c := Choice{Strategy: "few-shot", Expert: "few-shot mixture", Z: z, Experts: names, Alpha: alpha, CEM: res}
+	if opt.OnExamples {
+		acc := opt
+		acc.Score = ScoreAccuracy
+		scores, err := ScoreCandidates(m, e, []map[string][]float32{nil, z}, examples, acc)
+		if err != nil {
+			return nil, err
+		}
+		n := len(examples)
+		c.OnExamples = &ExampleAccuracy{N: n, Base: int(math.Round(scores[0].Value * float64(n))), Adapted: int(math.Round(scores[1].Value * float64(n)))}
+	}
+	c.Elapsed = time.Since(start)
+	return &FewShot{choice: c}, nil
+}
+
+// DefaultFewShot is few-shot adaptation as t2 adapt and the page run it unless told
+// otherwise: sized to finish in about a minute on one CPU thread for the demo model and
+// ten examples, where the reference's settings (DefaultCEM: 50 iterations of 32, each
+// candidate answering every example greedily) take an hour.
+//
+//   - Score: the likelihood of the examples' reference outputs, one teacher-forced pass
+//     per candidate, no generation. On a handful of examples greedy accuracy ties most
+//     candidates (all 0/10, or all 2/10), so CEM would search on the tie-break alone;
+//     the likelihood ranks every candidate. OnExamples then says what the result does
+//     to the accuracy on the examples, base weights against mixture.
+//   - CEM over K = 3 experts' α: population 8, 2 elites, at most 8 iterations, stopping
+//     once the elites agree within 0.03 on every α (a smaller change of α does not move
+//     an answer). The best so far is carried, not scored again: at most 64 candidates.
+func DefaultFewShot() FewShotOptions {
+	return FewShotOptions{
+		Score: ScoreLikelihood,
+		CEM: CEMOptions{Population: 8, Elites: 2, Iters: 8, InitStd: 0.5, MinStd: 0.03, Seed: 1},
+		MaxTokens: 100, OnExamples: true,
+	}
 }
 
 // withDefaults fills the options left zero and checks the score mode.

@@ -40,8 +40,19 @@ type Choice struct {
 	Experts []string    `json:"experts,omitempty"`
 	Alpha   [][]float64 `json:"alpha,omitempty"`
 	// CEM is the few-shot search, with its convergence history.
-	CEM     *CEMResult    `json:"cem,omitempty"`
-	Elapsed time.Duration `json:"elapsed_ns"`
+	CEM *CEMResult `json:"cem,omitempty"`
+	// OnExamples is the greedy accuracy of the base weights and of the mixture on the
+	// few-shot examples themselves, when the adaptation measured it.
+	OnExamples *ExampleAccuracy `json:"on_examples,omitempty"`
+	Elapsed    time.Duration    `json:"elapsed_ns"`
+}
+
+// ExampleAccuracy is how many of N few-shot examples the base weights and the adapted
+// mixture answer right, greedily (the examples' own check).
+type ExampleAccuracy struct {
+	N       int `json:"n"`
+	Base    int `json:"base"`
+	Adapted int `json:"adapted"`
 }
 
 // LabelScore is the evidence for one label of the classification prompt.
