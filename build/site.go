@@ -42,6 +42,8 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 //	icon.svg, icon-192.png, icon-512.png  the icon that manifest.webmanifest names
 //	models/default/  the demo pack, demo/pack (an int8 pack of the demo model, with its experts)
 //	.nojekyll        tells GitHub Pages to serve the folder as it is
+//	results.json     docs/results.json, drawn by the Results view
+//	examples.json    example questions and few-shot sets (fewshot-*.jsonl), one click away
 //
 // Every URL inside is relative, so the site works from any path (a Pages sub-path).
 // GitHub Pages refuses files of 100 MB or more: buildSite fails when it wrote one.
@@ -100,6 +102,14 @@ func buildSite(outDir string, logw io.Writer) (err error) {
 		logSize(logw, filepath.Join(outDir, c[1]))
 	}
 	if err := os.WriteFile(filepath.Join(outDir, ".nojekyll"), nil, 0o644); err != nil {
+		return err
+	}
+	// The results table's record, for the Results view, and the examples of the chat
+	// and the few-shot view; in the top folder, so the shell keeps them offline.
+	if err := copyFile(filepath.Join(root, "docs", "results.json"), filepath.Join(outDir, "results.json")); err != nil {
+		return fmt.Errorf("results: %w (make results writes it)", err)
+	}
+	if err := writeExamples(outDir); err != nil {
 		return err
 	}
 	if err := writeOffline(root, outDir, logw); err != nil {

@@ -69,14 +69,29 @@ func cmdTasks(args []string, stdout, stderr io.Writer) error {
 }
 
 func listTasks(w io.Writer) error {
-	fmt.Fprintf(w, "%-15s %-10s %s\n", "task", "domain", "unseen")
-	for _, t := range tasks.All() {
-		unseen := "no"
-		if t.Unseen() {
-			unseen = "yes"
-		}
-		if _, err := fmt.Fprintf(w, "%-15s %-10s %s\n", t.Name(), t.Domain(), unseen); err != nil {
-			return err
+	fmt.Fprintf(w, "%-15s %-10s %s\n", "task", "domain", "role")
+	for _, group := range []struct {
+		role string
+		ts   []tasks.Task
+	}{
+		{"", tasks.All()},
+		{"base model's mix", tasks.General()},
+		{"held out for few-shot", tasks.HeldOut()},
+	} {
+		for _, t := range group.ts {
+			role := group.role
+			switch {
+			case role != "":
+			case t.Unseen():
+				role = "unseen (held out of all training)"
+			case t.Domain() == tasks.Cls:
+				role = "the cls expert's task"
+			default:
+				role = "the " + t.Domain() + " expert's task"
+			}
+			if _, err := fmt.Fprintf(w, "%-15s %-10s %s\n", t.Name(), t.Domain(), role); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

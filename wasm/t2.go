@@ -173,15 +173,29 @@ func (w *worker) ask(req protocol.Ask, seq int64) error {
 	}
 	w.post(msg)
 
-	start := time.Now()
-	if err := w.setZ(c.Z); err != nil {
-		return err
-	}
 	prompt, err := w.askPrompt(req)
 	if err != nil {
 		return err
 	}
-	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, start)
+	if req.Compare && c.Z != nil {
+		// The base weights' answer first, with the same sampling, to read beside the
+		// adapted one.
+		start := time.Now()
+		if err := w.setZ(nil); err != nil {
+			return err
+		}
+		if err := w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, start, true); err != nil {
+			return err
+		}
+		if w.stopUpTo.Load() >= seq {
+			return nil
+		}
+	}
+	start := time.Now()
+	if err := w.setZ(c.Z); err != nil {
+		return err
+	}
+	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, start, false)
 }
 
 // askPrompt is the second pass's prompt: the conversation so far and the question, in
@@ -264,9 +278,13 @@ func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
 		}
 		exs[i] = tasks.Example{Input: e.Input, Output: e.Output}
 	}
-	opt := svf.FewShotOptions{CEM: svf.DefaultCEM(), Score: req.Score, PerLayer: req.PerLayer, MaxTokens: req.MaxTokens}
-	if opt.Score == "" {
-		opt.Score = svf.ScoreAccuracy
+	opt := svf.DefaultFewShot()
+	opt.PerLayer = req.PerLayer
+	if req.Score != "" {
+		opt.Score = req.Score
+	}
+	if req.MaxTokens > 0 {
+		opt.MaxTokens = req.MaxTokens
 	}
 	if req.Iters > 0 {
 		opt.CEM.Iters = req.Iters
@@ -313,7 +331,10 @@ func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
 	w.keep(&expert{x: x, source: sourceAdapted})
 	w.latest = name
 	res := protocol.Adapted{Type: protocol.TypeAdapted, Name: name, Experts: c.Experts, Alpha: c.Alpha,
-		Score: opt.Score, Best: score, Stopped: c.CEM.Stopped, Ms: ms(time.Since(start))}
+		Score: opt.Score, Best: score, Stopped: c.CEM.Stopped, Scored: c.CEM.Scored, Ms: ms(time.Since(start))}
+	if a := c.OnExamples; a != nil {
+		res.OnExamples = &protocol.ExampleAccuracy{N: a.N, Base: a.Base, Adapted: a.Adapted}
+	}
 	for _, s := range c.CEM.History {
 		res.History = append(res.History, protocol.IterScore{Best: s.Best.Value, Mean: s.Mean})
 	}

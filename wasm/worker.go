@@ -314,12 +314,13 @@ func (w *worker) generate(req protocol.Generate, seq int64) error {
 	if err := w.setZ(nil); err != nil {
 		return err
 	}
-	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, time.Time{})
+	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, time.Time{}, false)
 }
 
 // stream generates the continuation of prompt, a Token message per token, then Done; a
-// non-zero since is when an ask's second pass began (Done.SecondMs).
-func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed uint64, seq int64, since time.Time) error {
+// non-zero since is when an ask's second pass began (Done.SecondMs); base marks the
+// messages of a compared ask's answer with the base weights.
+func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed uint64, seq int64, since time.Time, base bool) error {
 	s := model.NewSampler(model.SamplerParams{
 		Temperature: temperature, TopK: defaultTopK, TopP: defaultTopP, Seed: seed,
 	})
@@ -338,7 +339,7 @@ func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed u
 			first = last
 		}
 		n++
-		w.post(protocol.Token{Type: protocol.TypeToken, ID: id, Text: dec.Add(id)})
+		w.post(protocol.Token{Type: protocol.TypeToken, ID: id, Text: dec.Add(id), Base: base})
 		w.yielder.yield() // lets a stop request in
 		return !stopped()
 	})
@@ -350,7 +351,7 @@ func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed u
 	}
 	done := protocol.Done{
 		Type: protocol.TypeDone, IDs: out, Text: dec.Flush(),
-		PromptTokens: len(prompt), Stopped: stopped(),
+		PromptTokens: len(prompt), Stopped: stopped(), Base: base,
 	}
 	if done.IDs == nil {
 		done.IDs = []int{}

@@ -18,12 +18,13 @@ const (
 	viewChat    = "chat"
 	viewFewShot = "fewshot"
 	viewExperts = "experts"
+	viewResults = "results"
 )
 
 // chatState is the chat view: the conversation and the composer's strategy.
 type chatState struct {
 	Turns    []turn
-	Strategy string // protocol.StrategyNone, …, "expert:NAME"
+	Strategy string // protocol.StrategyNone, …, "expert:NAME"; "" until the default is known
 	asking   bool   // the running generation answers the last turn
 	// sent is the composer's text that the running answer answers, given back to the
 	// composer when it fails; "" for a regeneration.
@@ -39,6 +40,12 @@ type turn struct {
 	Why   string // an answer's expert line: which expert or mixture answered, and why
 	Times string // an answer's first and second pass times
 	Note  string // said in place of an answer without text
+	// A compared answer (the composer's "compare" box) also holds the answer of the base
+	// weights, shown beside Text, which is Expert's.
+	Compared  bool
+	Expert    string // the expert or mixture that wrote Text
+	Base      string
+	BaseTimes string
 }
 
 // Show switches to view v.
@@ -167,6 +174,22 @@ func (c *Root) strategies() [][2]string {
 	return out
 }
 
+// defaultStrategy is the strategy a newcomer meets: Transformer²'s first pass with the
+// classification expert when the pack has one, else with the prompt alone, else the base
+// weights.
+func (c *Root) defaultStrategy() string {
+	best := protocol.StrategyNone
+	for _, o := range c.strategies() {
+		switch o[0] {
+		case protocol.StrategyClsExpert:
+			return o[0]
+		case protocol.StrategyPrompt:
+			best = o[0]
+		}
+	}
+	return best
+}
+
 // Generate sends the message in the composer: as a chat turn answered in two passes
 // (ask), or, with the chat template off, as a plain continuation of the text.
 func (c *Root) Generate() {
@@ -235,7 +258,7 @@ func (c *Root) ask(question string, history []protocol.Message) bool {
 	why := ""
 	if c.Chat && c.Info.Chat {
 		req = protocol.Ask{Type: protocol.TypeAsk, Question: question, History: history, Strategy: c.Strategy,
-			MaxTokens: maxTokens, Temperature: temperature, Seed: seed}
+			MaxTokens: maxTokens, Temperature: temperature, Seed: seed, Compare: c.Compare && c.Strategy != protocol.StrategyNone && c.Strategy != ""}
 		why = "choosing an expert…"
 	} else {
 		req = protocol.Generate{Type: protocol.TypeGenerate, Prompt: question, MaxTokens: maxTokens,
@@ -257,14 +280,48 @@ func (c *Root) appendAnswer(text string) {
 	}
 }
 
+// appendBase adds streamed text to the base weights' answer of a compared ask.
+func (c *Root) appendBase(text string) {
+	if n := len(c.Turns); c.asking && n > 0 {
+		c.Turns[n-1].Base += text
+	}
+}
+
+// finishBase ends the base weights' answer of a compared ask; the adapted one follows.
+func (c *Root) finishBase(d *protocol.Done) {
+	n := len(c.Turns)
+	if !c.asking || n == 0 {
+		return
+	}
+	t := &c.Turns[n-1]
+	t.BaseTimes = fmt.Sprintf("%s · %d tokens", msText(d.SecondMs), len(d.IDs))
+	if d.Stopped {
+		t.BaseTimes += " · stopped"
+	}
+}
+
 // choice records the first pass of the answer being written.
 func (c *Root) choice(m *protocol.Choice) {
 	n := len(c.Turns)
 	if !c.asking || n == 0 {
 		return
 	}
-	c.Turns[n-1].Why = choiceText(m)
-	c.Turns[n-1].Times = fmt.Sprintf("first pass %s", msText(m.FirstMs))
+	t := &c.Turns[n-1]
+	t.Why = choiceText(m)
+	t.Times = fmt.Sprintf("first pass %s", msText(m.FirstMs))
+	t.Expert = m.Expert
+	t.Compared = c.Compare && m.Expert != "base"
+	if c.Compare && m.Expert == "base" {
+		t.Note = "The first pass chose the base weights, so there is nothing to compare: this is the base model's answer."
+	}
+}
+
+// columnTitle heads the adapted answer of a compared turn.
+func columnTitle(t turn) string {
+	if t.Expert == "" {
+		return "adapted"
+	}
+	return "with " + t.Expert
 }
 
 // finishAnswer ends the answer being written.

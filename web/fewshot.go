@@ -272,7 +272,11 @@ func (c *Root) adaptText() string {
 		return fmt.Sprintf("iteration %d of at most %d: best %.3f, mean %.3f, %s", s.Iter, s.Iters, s.Best, s.Mean, msText(s.Ms))
 	case c.Adapted != nil:
 		m := c.Adapted
-		return fmt.Sprintf("%q: best %s %.3f after %d iterations (%s), %s. The chat now answers with it.", m.Name, m.Score, m.Best, len(m.History), m.Stopped, msText(m.Ms))
+		s := fmt.Sprintf("%q: best %s %.3f after %d iterations (%s, %d candidates scored), %s.", m.Name, m.Score, m.Best, len(m.History), m.Stopped, m.Scored, msText(m.Ms))
+		if a := m.OnExamples; a != nil {
+			s += fmt.Sprintf(" On the %d examples, answered greedily: base weights %d right, the mixture %d right.", a.N, a.Base, a.Adapted)
+		}
+		return s + " The chat now answers with it."
 	}
 	return ""
 }

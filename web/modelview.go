@@ -165,7 +165,7 @@ func (c *Root) beginLoad(what string) {
 	c.Progress = protocol.Progress{}
 	c.loadStart, c.doneBytes, c.lastFile, c.lastBytes = time.Now(), 0, "", 0
 	c.Experts, c.Adapted, c.Steps = nil, nil, nil
-	c.Strategy = protocol.StrategyNone
+	c.Strategy = "" // the default, T², once the experts arrive (defaultStrategy)
 	c.savedExperts = nil
 	c.Status = "loading " + what
 }

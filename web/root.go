@@ -43,6 +43,7 @@ type Root struct {
 
 	Prompt      string
 	Chat        bool
+	Compare     bool   // answer with the base weights too, side by side
 	Temperature string // the fields as typed; parsed by Generate
 	MaxTokens   string
 	Seed        string
@@ -56,6 +57,7 @@ type Root struct {
 
 	chatState
 	fewShotState
+	examplesState
 	modelState
 	persistState
 	Experts []protocol.ExpertCard // the worker's experts
@@ -69,8 +71,9 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 	c.ModelURL = defaultModel
 	c.View = viewChat
 	c.Temperature, c.MaxTokens, c.Seed = "0", "64", "0"
-	c.Strategy = protocol.StrategyNone
-	c.TaskName, c.Score, c.Iters, c.Population = "task", "accuracy", "20", "16"
+	c.Strategy = ""
+	d := protocol.DefaultAdapt
+	c.TaskName, c.Score, c.Iters, c.Population = "task", d.Score, strconv.Itoa(d.Iters), strconv.Itoa(d.Population)
 	c.Status = "starting the engine…"
 	if q, err := locationQuery(); err == nil {
 		for _, key := range []string{"pack", "model"} {
@@ -82,6 +85,7 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 	}
 	ee := ctx.EventEnv()
 	c.startStore(ee)
+	c.fetchExamples(ee)
 	c.watchCache()
 	c.listenKeys(ee)
 	var err error
@@ -206,10 +210,20 @@ func (c *Root) receive(data []byte) {
 		c.restoreExperts()
 		go c.refreshStorage()
 	case *protocol.Token:
+		if m.Base {
+			c.appendBase(m.Text)
+			c.Status = "generating with the base weights…"
+			break
+		}
 		c.appendAnswer(m.Text)
 		c.Status = fmt.Sprintf("generating… %d tokens", len(c.IDs)+1)
 		c.IDs = append(c.IDs, m.ID)
 	case *protocol.Done:
+		if m.Base {
+			c.appendBase(m.Text)
+			c.finishBase(m)
+			break
+		}
 		c.appendAnswer(m.Text)
 		c.IDs, c.State = m.IDs, stateDone
 		c.Status = doneText(m)
@@ -224,6 +238,9 @@ func (c *Root) receive(data []byte) {
 		c.Experts = m.Experts
 		c.saveExperts()
 		c.restoreStrategy()
+		if c.Strategy == "" && c.savedStrategy == "" {
+			c.Strategy = c.defaultStrategy()
+		}
 		if name, ok := strings.CutPrefix(c.Status, "importing "); ok {
 			c.Status = "imported " + name + ": it is in the experts view and the chat's strategies"
 		}

@@ -35,7 +35,8 @@
 // current CEM iteration (it answers Error "adapt: stopped").
 //
 // An ask answers Choice (the first pass: the expert or mixture chosen and why), then
-// Token messages and Done, as a generation. An adaptation answers AdaptProgress per
+// Token messages and Done, as a generation; a compared ask first answers with the base
+// weights (Token and Done with base set), then with the chosen z. An adaptation answers AdaptProgress per
 // iteration, then Adapted; the mixture stays in the worker under its name, for asks with
 // strategy "expert:NAME" (or "mixture", the latest one) and for ExportExpert.
 package protocol
@@ -93,6 +94,11 @@ type Ask struct {
 	MaxTokens   int       `json:"maxTokens"`
 	Temperature float32   `json:"temperature"` // 0 is greedy
 	Seed        uint64    `json:"seed"`
+	// Compare answers twice after the first pass: with the base weights first (its
+	// Token and Done messages have Base set), then with the chosen z, so that the two
+	// answers can be read side by side. When the first pass chooses the base weights
+	// there is one answer, as without Compare.
+	Compare bool `json:"compare,omitempty"`
 }
 
 // Message is one turn of a conversation.
@@ -135,14 +141,18 @@ type Adapt struct {
 	Type       string    `json:"type"`
 	Name       string    `json:"name"` // the mixture's name (svf.CheckName), "task" when empty
 	Examples   []Example `json:"examples"`
-	Score      string    `json:"score,omitempty"` // "accuracy" (default) or "likelihood"
+	Score      string    `json:"score,omitempty"` // "likelihood" or "accuracy"; "": DefaultAdapt's
 	PerLayer   bool      `json:"perLayer,omitempty"`
-	Iters      int       `json:"iters,omitempty"`      // 0: 50
-	Population int       `json:"population,omitempty"` // 0: 32
-	Elites     int       `json:"elites,omitempty"`     // 0: 6, at most Population
+	Iters      int       `json:"iters,omitempty"`      // 0: DefaultAdapt's
+	Population int       `json:"population,omitempty"` // 0: DefaultAdapt's
+	Elites     int       `json:"elites,omitempty"`     // 0: DefaultAdapt's, at most a quarter of Population
 	MaxTokens  int       `json:"maxTokens,omitempty"`  // longest greedy answer of the accuracy score; 0: 100
 	Seed       uint64    `json:"seed"`
 }
+
+// DefaultAdapt is the adaptation a request's zero fields stand for, and what the page's
+// few-shot view offers: svf.DefaultFewShot's settings (a test holds them equal).
+var DefaultAdapt = Adapt{Score: "likelihood", Iters: 8, Population: 8, Elites: 2}
 
 // AdaptProgress reports one CEM iteration.
 type AdaptProgress struct {
@@ -166,7 +176,19 @@ type Adapted struct {
 	Best    float64     `json:"best"`
 	History []IterScore `json:"history"`
 	Stopped string      `json:"stopped"` // why CEM ended
+	Scored  int         `json:"scored"`  // candidates scored
 	Ms      float64     `json:"ms"`
+	// OnExamples is how many of the examples the base weights and the mixture answer
+	// right, greedily, measured after the search.
+	OnExamples *ExampleAccuracy `json:"onExamples,omitempty"`
+}
+
+// ExampleAccuracy is the greedy accuracy of the base weights and of an adapted mixture on
+// N few-shot examples.
+type ExampleAccuracy struct {
+	N       int `json:"n"`
+	Base    int `json:"base"`
+	Adapted int `json:"adapted"`
 }
 
 // IterScore is one iteration of a CEM history.
@@ -352,6 +374,7 @@ type Token struct {
 	Type string `json:"type"`
 	ID   int    `json:"id"`
 	Text string `json:"text"`
+	Base bool   `json:"base,omitempty"` // a compared ask's answer with the base weights
 }
 
 // Done ends a generation.
@@ -367,6 +390,9 @@ type Done struct {
 	TokensPerSecond        float64 `json:"tokensPerSecond"`
 	// SecondMs is an ask's second pass, prefill and decoding; absent for a generation.
 	SecondMs float64 `json:"secondMs,omitempty"`
+	// Base ends a compared ask's answer with the base weights; the answer with the
+	// chosen z follows.
+	Base bool `json:"base,omitempty"`
 }
 
 // Error reports a failed request.
