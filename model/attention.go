@@ -25,20 +25,20 @@ func (c *KVCache) at(seq, layer, pos int) int {
 // Attention writes, for one query row q[H*Dh] at position pos of sequence seq, the
 // attention output out[H*Dh] over cached positions [start, pos] of that sequence, with
 // query head h reading key/value head h/(H/Hkv) (grouped-query attention). scores[S] is
-// scratch.
-func (c *KVCache) Attention(out, q, scores []float32, seq, layer, pos, start, H, Hkv, Dh int) {
+// scratch. The dot products and the weighted sum of values run in k's kernels; the
+// softmax between them in float64.
+func (c *KVCache) Attention(k Kernels, out, q, scores []float32, seq, layer, pos, start, H, Hkv, Dh int) {
 	group := H / Hkv
 	scale := float32(1 / math.Sqrt(float64(Dh)))
-	base := c.at(seq, layer, 0)
+	base := c.at(seq, layer, start)
+	n := pos + 1 - start
 	for h := range H {
 		kvh := h / group
 		qh := q[h*Dh : h*Dh+Dh]
-		sc := scores[start : pos+1]
+		sc := scores[:n]
+		k.Scores(sc, qh, c.k[base+kvh*Dh:], n, c.kvDim, scale)
 		maxScore := float32(math.Inf(-1))
-		for i := range sc {
-			off := base + (start+i)*c.kvDim + kvh*Dh
-			s := dot(qh, c.k[off:off+Dh]) * scale
-			sc[i] = s
+		for _, s := range sc {
 			maxScore = max(maxScore, s)
 		}
 		var sum float64
@@ -48,11 +48,9 @@ func (c *KVCache) Attention(out, q, scores []float32, seq, layer, pos, start, H,
 			sum += float64(e)
 		}
 		inv := float32(1 / sum)
-		oh := out[h*Dh : h*Dh+Dh]
-		clear(oh)
-		for i, e := range sc {
-			off := base + (start+i)*c.kvDim + kvh*Dh
-			axpy(oh, e*inv, c.v[off:off+Dh])
+		for i := range sc {
+			sc[i] *= inv
 		}
+		k.Mix(out[h*Dh:h*Dh+Dh], sc, c.v[base+kvh*Dh:], n, c.kvDim)
 	}
 }

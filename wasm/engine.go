@@ -73,8 +73,10 @@ func openEngine(kind string, fsys *httpFS, p *svf.Pack) (o opened, err error) {
 			d.Close()
 		}
 	}
+	kern := pageKernels()
 	if p != nil {
-		o.m, err = p.Load(svf.MergedPath)
+		// An int8 pack stays int8: merged W' and activations quantised per block.
+		o.m, err = p.LoadInt8(kern)
 	} else {
 		o.m, err = model.Load(fsys)
 	}
@@ -82,11 +84,14 @@ func openEngine(kind string, fsys *httpFS, p *svf.Pack) (o opened, err error) {
 		return o, err
 	}
 	seqs, context := engineSeqs(o.m.Config, p)
-	if o.e, err = model.NewCPU(o.m, model.CPUOptions{MaxSeqs: seqs, Context: context}); err != nil {
+	if o.e, err = model.NewCPU(o.m, model.CPUOptions{MaxSeqs: seqs, Context: context, Kernels: kern}); err != nil {
 		return o, err
 	}
 	return o, nil
 }
+
+// pageKernels are the CPU engine's kernels in the page.
+func pageKernels() model.Kernels { return model.GoKernels{} }
 
 // openGPU loads pack p into a GPU engine on dev, the shards streamed to the device and
 // not kept in memory.
