@@ -74,20 +74,18 @@ func (s *Sampler) Sample(logits []float32) int {
 	if s.p.Temperature <= 0 {
 		return Argmax(logits)
 	}
-	// Candidates sorted by logit, descending; ties keep the lower id first.
-	s.order = s.order[:0]
-	for i := range logits {
-		s.order = append(s.order, i)
-	}
-	slices.SortStableFunc(s.order, func(a, b int) int {
-		switch {
-		case logits[a] > logits[b]:
-			return -1
-		case logits[a] < logits[b]:
-			return 1
+	// Candidates by logit, descending; ties keep the lower id first. With top-k, only
+	// the k best are selected (a heap, one comparison for most tokens) and sorted: the
+	// same candidates in the same order as a full sort, without sorting V logits.
+	if k := s.p.TopK; k > 0 && k < len(logits) {
+		s.order = topK(s.order[:0], logits, k)
+	} else {
+		s.order = s.order[:0]
+		for i := range logits {
+			s.order = append(s.order, i)
 		}
-		return 0
-	})
+		slices.SortStableFunc(s.order, func(a, b int) int { return byLogit(logits, a, b) })
+	}
 	n := len(s.order)
 	if k := s.p.TopK; k > 0 && k < n {
 		n = k
@@ -123,6 +121,57 @@ func (s *Sampler) Sample(logits []float32) int {
 		}
 	}
 	return s.order[n-1]
+}
+
+// byLogit orders candidates a and b: the higher logit first, the lower id among ties.
+func byLogit(logits []float32, a, b int) int {
+	switch {
+	case logits[a] > logits[b]:
+		return -1
+	case logits[a] < logits[b]:
+		return 1
+	}
+	return a - b
+}
+
+// topK appends to order the k best ids of logits (0 < k < len(logits)) in byLogit order.
+// order[:k] is kept as a heap whose root is the worst of the k; a later id replaces it
+// only with a strictly higher logit (an equal logit with a higher id is worse).
+func topK(order []int, logits []float32, k int) []int {
+	h := order
+	for i := range k {
+		h = append(h, i)
+	}
+	worse := func(a, b int) bool { return byLogit(logits, a, b) > 0 }
+	down := func(i int) {
+		for {
+			l, w := 2*i+1, i
+			if l < k && worse(h[l], h[w]) {
+				w = l
+			}
+			if r := l + 1; r < k && worse(h[r], h[w]) {
+				w = r
+			}
+			if w == i {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
+	}
+	for i := k/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	thr := logits[h[0]]
+	for i := k; i < len(logits); i++ {
+		if v := logits[i]; v > thr {
+			h[0] = i
+			down(0)
+			thr = logits[h[0]]
+		}
+	}
+	slices.SortFunc(h, func(a, b int) int { return byLogit(logits, a, b) })
+	return h
 }
 
 // Argmax is the index of the largest value, the lowest index among ties.
