@@ -151,7 +151,7 @@ func (e *CPU) Forward(b *Batch) error {
 		case Q8Linear:
 			if !quantized {
 				_, in := l.Dims()
-				e.st.xq.QuantizeRows(x, T, in)
+				Quantize(e.k, &e.st.xq, x, T, in)
 				quantized = true
 			}
 			l.ApplyQ8(e.k, y, x, &e.st.xq)
@@ -209,7 +209,7 @@ func (e *CPU) Forward(b *Batch) error {
 		quantized = false
 		apply(ly.Gate, s.hb, s.xb, T)
 		apply(ly.Up, s.hb2, s.xb, T)
-		SwiGLU(s.hb[:T*F], s.hb[:T*F], s.hb2)
+		e.k.SwiGLU(s.hb[:T*F], s.hb[:T*F], s.hb2)
 		quantized = false
 		apply(ly.Down, s.xb2, s.hb, T)
 		axpy(s.x[:T*D], 1, s.xb2)
@@ -227,7 +227,7 @@ func (e *CPU) Forward(b *Batch) error {
 	}
 	RMSNorm(s.xb, s.xb2, w.Norm, nOut, D, c.RMSNormEps)
 	if w.LMHeadQ8 != nil {
-		s.xq.QuantizeRows(s.xb, nOut, D)
+		Quantize(e.k, &s.xq, s.xb, nOut, D)
 		MatMulQ8(e.k, s.logits, &s.xq, w.LMHeadQ8, nil)
 	} else {
 		MatMulF32(e.k, s.logits, s.xb, w.LMHead, nil, nOut, D, c.VocabSize)

@@ -10,6 +10,9 @@ import "fmt"
 type Kernels interface {
 	// Name says which kernels these are (benchmarks and the page's status line).
 	Name() string
+	// Quantize writes x[q.Rows, q.Cols] into q by QuantizeQ8Row's rule: the activations
+	// of the int8 matmuls, and W' when a merged matrix is recomposed.
+	Quantize(q *Q8, x []float32)
 	// MatMulQ8 writes y[t*w.Rows+o] = DotQ8(x, t, w, o) + bias[o] (0 when bias is nil)
 	// for every row t of x and lo ≤ o < hi; x.Cols = w.Cols.
 	MatMulQ8(y []float32, x, w *Q8, bias []float32, lo, hi int)
@@ -19,6 +22,9 @@ type Kernels interface {
 	// Scores writes sc[i] = DotF32(q, k[i*stride:], len(q))·scale for i < n: one query
 	// head q[Dh] against n cached keys.
 	Scores(sc, q, k []float32, n, stride int, scale float32)
+	// SwiGLU writes dst[i] = swiGLU1(gate[i], up[i]) = gate/(1+Exp32(−gate))·up over
+	// the whole slices (same length; dst may be gate).
+	SwiGLU(dst, gate, up []float32)
 	// Mix writes out[Dh] = Σ_i p[i]·v[i*stride : i*stride+Dh], accumulated for
 	// i = 0, 1, … in order from zero: attention's weighted sum of n cached values.
 	Mix(out, p, v []float32, n, stride int)
@@ -29,6 +35,20 @@ type Kernels interface {
 type GoKernels struct{}
 
 func (GoKernels) Name() string { return "go" }
+
+func (GoKernels) Quantize(q *Q8, x []float32) {
+	nb, stride, cols := q.Blocks(), q.Stride(), q.Cols
+	for i := range q.Rows {
+		QuantizeQ8Row(q.Q[i*stride:(i+1)*stride], q.Scale[i*nb:(i+1)*nb], x[i*cols:(i+1)*cols])
+	}
+}
+
+func (GoKernels) SwiGLU(dst, gate, up []float32) {
+	up, dst = up[:len(gate)], dst[:len(gate)]
+	for i, g := range gate {
+		dst[i] = swiGLU1(g, up[i])
+	}
+}
 
 func (GoKernels) MatMulQ8(y []float32, x, w *Q8, bias []float32, lo, hi int) {
 	nb, stride := w.Blocks(), w.Stride()
@@ -119,6 +139,15 @@ func MatMulQ8(k Kernels, y []float32, x, w *Q8, bias []float32) {
 			len(y), x.Rows, x.Cols, w.Rows, w.Cols, len(bias)))
 	}
 	parallelFor(w.Rows, x.Rows*w.Cols, func(lo, hi int) { k.MatMulQ8(y, x, w, bias, lo, hi) })
+}
+
+// Quantize writes x[rows,cols] into q, resized to rows×cols, with k's kernels.
+func Quantize(k Kernels, q *Q8, x []float32, rows, cols int) {
+	if len(x) < rows*cols {
+		panic(fmt.Sprintf("model: Quantize: x[%d] is not [%d,%d]", len(x), rows, cols))
+	}
+	q.Resize(rows, cols)
+	k.Quantize(q, x)
 }
 
 // MatMulF32 writes y[T,out] = x[T,in]·w[out,in]ᵀ + b with k's kernels, the output

@@ -41,11 +41,12 @@ func TestGoKernels(t *testing.T) {
 	}
 }
 
-// TestQuantizeQ8Row: the rule of svf.QuantizeQ8 — absmax/127 scales, halves away from
-// zero, a short last block padded with zeros, an all-zero block with scale 0.
+// TestQuantizeQ8Row: llama.cpp's Q8_0 rule in float32 — absmax/127 scales, x/scale
+// rounded with ties to even, a short last block padded with zeros, an all-zero block
+// with scale 0.
 func TestQuantizeQ8Row(t *testing.T) {
 	x := make([]float32, 40)
-	x[0], x[1], x[2], x[3] = 127, -63.5, 0.5, -1.49
+	x[0], x[1], x[2], x[3], x[4], x[5] = 127, -63.5, 0.5, -1.49, 2.5, -1.5
 	x[32], x[33] = 2, -1
 	dst, scale := make([]int8, 64), make([]float32, 2)
 	for i := range dst {
@@ -55,7 +56,7 @@ func TestQuantizeQ8Row(t *testing.T) {
 	if scale[0] != 1 || scale[1] != float32(2.0/127) {
 		t.Errorf("scales %v, want [1 %g]", scale, 2.0/127)
 	}
-	want := map[int]int8{0: 127, 1: -64, 2: 1, 3: -1, 32: 127, 33: -64}
+	want := map[int]int8{0: 127, 1: -64, 2: 0, 3: -1, 4: 2, 5: -2, 32: 127, 33: -64}
 	for i, v := range dst {
 		if v != want[i] {
 			t.Errorf("q[%d] = %d, want %d", i, v, want[i])
@@ -68,3 +69,21 @@ func TestQuantizeQ8Row(t *testing.T) {
 }
 
 func BenchmarkGoKernels(b *testing.B) { kerneltest.Bench(b, model.GoKernels{}) }
+
+// TestExp32 holds Exp32 to math.Exp within 2 ulp over [−87, 88], and to its clamps
+// outside.
+func TestExp32(t *testing.T) {
+	worst := 0.0
+	for x := float32(-87); x <= 88; x += 0.0137 {
+		got, want := float64(model.Exp32(x)), math.Exp(float64(x))
+		ulp := float64(math.Nextafter32(float32(want), float32(math.Inf(1)))) - float64(float32(want))
+		worst = max(worst, math.Abs(got-want)/ulp)
+	}
+	t.Logf("worst error %.2f ulp", worst)
+	if worst > 2 {
+		t.Errorf("Exp32 is %.2f ulp off math.Exp, want ≤ 2", worst)
+	}
+	if model.Exp32(-1000) != model.Exp32(-87) || model.Exp32(1000) != model.Exp32(88) {
+		t.Error("Exp32 does not clamp to [−87, 88]")
+	}
+}

@@ -50,22 +50,21 @@ func (q *Q8) Resize(rows, cols int) {
 	q.Rows, q.Cols = rows, cols
 }
 
-// QuantizeRows writes x[rows,cols] into q, resized to rows×cols: per block,
-// scale = absmax/127 (0 for an all-zero block) and q = round-half-away-from-zero(x/scale)
-// in [-127, 127] — svf.QuantizeQ8's rule, so a pack's int8 tensors load unchanged.
+// QuantizeRows writes x[rows,cols] into q, resized to rows×cols, with Go's kernels
+// (QuantizeQ8Row's rule).
 func (q *Q8) QuantizeRows(x []float32, rows, cols int) {
 	if len(x) < rows*cols {
 		panic(fmt.Sprintf("model: Q8.QuantizeRows: x[%d] is not [%d,%d]", len(x), rows, cols))
 	}
 	q.Resize(rows, cols)
-	nb, stride := q.Blocks(), q.Stride()
-	for i := range rows {
-		QuantizeQ8Row(q.Q[i*stride:(i+1)*stride], q.Scale[i*nb:(i+1)*nb], x[i*cols:(i+1)*cols])
-	}
+	GoKernels{}.Quantize(q, x)
 }
 
 // QuantizeQ8Row quantises one row x[cols] to dst[Blocks·32] (zero past cols) and
-// scale[Blocks], by QuantizeRows' rule.
+// scale[Blocks], llama.cpp's Q8_0 rule in float32: per block, d = absmax/127, id = 1/d,
+// q = x·id rounded to the nearest integer, ties to even (an all-zero block, or one so
+// small that 1/d overflows, gets q = 0 and its d). Every operation is one float32
+// rounding, so the SIMD kernels quantise to the same bits.
 func QuantizeQ8Row(dst []int8, scale []float32, x []float32) {
 	nb := Q8Blocks(len(x))
 	if len(dst) < nb*Q8Block || len(scale) < nb {
@@ -77,16 +76,17 @@ func QuantizeQ8Row(dst []int8, scale []float32, x []float32) {
 		for _, v := range x[lo:hi] {
 			amax = max(amax, float32(math.Abs(float64(v))))
 		}
-		d := float32(float64(amax) / 127)
+		d := amax / 127
 		scale[b] = d
 		out := dst[lo : lo+Q8Block]
-		if d == 0 { // all zero, or so small that the scale underflows
+		id := 1 / d
+		if d == 0 || math.IsInf(float64(id), 0) {
 			clear(out)
 			continue
 		}
-		inv := 1 / float64(d)
 		for j, v := range x[lo:hi] {
-			out[j] = int8(max(-127, min(127, math.Round(float64(v)*inv))))
+			p := v * id
+			out[j] = int8(max(-127, min(127, math.RoundToEven(float64(p)))))
 		}
 		clear(out[hi-lo:])
 	}

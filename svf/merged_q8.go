@@ -89,24 +89,22 @@ func (l *MergedQ8) SetZ(z []float32) error {
 	}
 	s := l.s[l.k:]
 	var a model.Q8
-	row := make([]float32, rl)
-	out := make([]float32, recomposeQ8Rows*l.n)
-	nb, stride := l.w.Blocks(), l.w.Stride()
+	rows := min(recomposeQ8Rows, l.m)
+	as := make([]float32, rows*rl)   // A rows, f32
+	out := make([]float32, rows*l.n) // W' rows, f32
 	for i0 := 0; i0 < l.m; i0 += recomposeQ8Rows {
 		rows := min(recomposeQ8Rows, l.m-i0)
-		a.Resize(rows, rl)
-		ab, as := a.Blocks(), a.Stride()
 		for i := range rows {
+			row := as[i*rl : (i+1)*rl]
 			l.u.Dequantize(row, i0+i)
 			for c := range row {
 				row[c] *= s[c]
 			}
-			model.QuantizeQ8Row(a.Q[i*as:(i+1)*as], a.Scale[i*ab:(i+1)*ab], row)
 		}
+		model.Quantize(l.kern, &a, as, rows, rl)
 		model.MatMulQ8(l.kern, out, &a, l.v, nil)
-		for i := range rows {
-			model.QuantizeQ8Row(l.w.Q[(i0+i)*stride:(i0+i+1)*stride], l.w.Scale[(i0+i)*nb:(i0+i+1)*nb], out[i*l.n:(i+1)*l.n])
-		}
+		w := model.Q8{Q: l.w.Q[i0*l.w.Stride() : (i0+rows)*l.w.Stride()], Scale: l.w.Scale[i0*l.w.Blocks() : (i0+rows)*l.w.Blocks()], Rows: rows, Cols: l.n}
+		l.kern.Quantize(&w, out)
 	}
 	return nil
 }
@@ -114,7 +112,7 @@ func (l *MergedQ8) SetZ(z []float32) error {
 // Apply writes y[T,M] = x[T,N]·W'ᵀ + b, x quantised per block, with the kernels the
 // matrix recomposes with.
 func (l *MergedQ8) Apply(y, x []float32, T int) {
-	l.xq.QuantizeRows(x, T, l.n)
+	model.Quantize(l.kern, &l.xq, x, T, l.n)
 	l.ApplyQ8(l.kern, y, x, &l.xq)
 }
 

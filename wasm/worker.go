@@ -232,6 +232,7 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	}
 	p, err := svf.Open(fsys)
 	if err == nil {
+		p.SHA256 = subtleSHA256
 		for i, s := range p.Manifest.Shards {
 			shard[s.File] = i + 1
 		}

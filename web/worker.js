@@ -40,6 +40,8 @@ const t2simd = {
   matmul_f32: (y, x, w, b, T, n, out, lo, hi) => k.matmul_f32(y, x, w, b, T, n, out, lo, hi),
   scores: (sc, q, kc, n, stride, dh, scale) => k.scores(sc, q, kc, n, stride, dh, scale),
   mix: (out, p, v, n, stride, dh) => k.mix(out, p, v, n, stride, dh),
+  quantize_q8: (q, s, x, rows, nb) => k.quantize_q8(q, s, x, rows, nb),
+  swiglu: (dst, gate, up, n) => k.swiglu(dst, gate, up, n),
 };
 const kernelInstances = {};
 

@@ -75,6 +75,64 @@ func Run(t *testing.T, k model.Kernels) {
 			})
 		}
 	})
+	t.Run("Quantize", func(t *testing.T) {
+		for _, s := range []struct{ rows, cols int }{{1, 32}, {3, 64}, {2, 576}, {5, 1536}, {2, 33}, {1, 100}} {
+			t.Run(fmt.Sprintf("%dx%d", s.rows, s.cols), func(t *testing.T) {
+				x := randF32(rng, s.rows*s.cols)
+				for i := range x {
+					switch i % 97 {
+					case 5: // ties after scaling are rare; exact halves of the scale are not
+						x[i] = 0
+					case 7:
+						x[i] *= 1e-3
+					}
+				}
+				if s.cols >= 64 { // an all-zero block, and a block of tiny values
+					clear(x[32:64])
+				}
+				if s.rows > 1 && s.cols >= 32 {
+					for i := range 32 {
+						x[s.cols+i] = float32(i) * 1e-39
+					}
+				}
+				got, want := model.NewQ8(s.rows, s.cols), model.NewQ8(s.rows, s.cols)
+				for i := range got.Q {
+					got.Q[i], want.Q[i] = 5, 5
+				}
+				k.Quantize(got, x)
+				ref.Quantize(want, x)
+				for i := range want.Q {
+					if got.Q[i] != want.Q[i] {
+						t.Fatalf("q[%d] = %d, %s gives %d", i, got.Q[i], ref.Name(), want.Q[i])
+					}
+				}
+				if i := same(got.Scale, want.Scale); i >= 0 {
+					t.Fatalf("scale[%d] = %g, %s gives %g", i, got.Scale[i], ref.Name(), want.Scale[i])
+				}
+			})
+		}
+	})
+	t.Run("SwiGLU", func(t *testing.T) {
+		for _, n := range []int{1, 4, 7, 64, 1537} {
+			gate, up := randF32(rng, n), randF32(rng, n)
+			for i := range gate {
+				switch i % 11 {
+				case 1:
+					gate[i] *= 60 // past the clamps of Exp32
+				case 2:
+					gate[i] *= 1e-3
+				case 3:
+					gate[i] = 0
+				}
+			}
+			got, want := make([]float32, n), make([]float32, n)
+			k.SwiGLU(got, gate, up)
+			ref.SwiGLU(want, gate, up)
+			if i := same(got, want); i >= 0 {
+				t.Fatalf("n %d: dst[%d] = %g for gate %g, %s gives %g", n, i, got[i], gate[i], ref.Name(), want[i])
+			}
+		}
+	})
 	t.Run("MatMulF32", func(t *testing.T) {
 		for _, s := range []struct{ T, in, out, lo, hi int }{
 			{1, 1, 1, 0, 1}, {1, 3, 2, 0, 2}, {1, 4, 3, 0, 3}, {2, 7, 5, 1, 4}, {1, 64, 9, 0, 9},
@@ -158,6 +216,14 @@ func Bench(b *testing.B, k model.Kernels) {
 			b.ReportMetric(float64(s.T*s.in*s.out)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 		})
 	}
+	b.Run("Quantize/1536", func(b *testing.B) {
+		x := randF32(rng, 1536)
+		q := model.NewQ8(1, 1536)
+		for b.Loop() {
+			k.Quantize(q, x)
+		}
+		b.ReportMetric(1536*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
+	})
 	b.Run("attention/n256", func(b *testing.B) {
 		const H, Hkv, Dh, n = 9, 3, 64, 256
 		kc, vc := randF32(rng, n*Hkv*Dh), randF32(rng, n*Hkv*Dh)

@@ -1,6 +1,9 @@
 package simd
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // A tiny WebAssembly assembler: just what the kernel module needs — one imported
 // memory, functions of i32/f32 parameters, locals, structured control and the MVP,
@@ -30,6 +33,11 @@ const (
 	opI32Shl  = 0x74
 	opF32Add  = 0x92
 	opF32Mul  = 0x94
+	opF32Div  = 0x95
+	opF32Max  = 0x97
+	opF32Eq   = 0x5b
+	opF32Lt   = 0x5d
+	opI32Or   = 0x72
 	opF32CvtI = 0xb2 // f32.convert_i32_s
 )
 
@@ -54,6 +62,17 @@ const (
 	simdF32Add      = 0xe4
 	simdF32Mul      = 0xe6
 	simdF32CvtI32   = 0xfa
+	simdF32Abs      = 0xe0
+	simdF32Neg      = 0xe1
+	simdF32Sub      = 0xe5
+	simdF32Div      = 0xe7
+	simdF32Min      = 0xe8
+	simdI32Shl      = 0xab
+	simdF32Max      = 0xe9
+	simdF32Nearest  = 0x6a
+	simdI32TruncS   = 0xf8  // i32x4.trunc_sat_f32x4_s
+	simdI16NarrowS  = 0x85  // i16x8.narrow_i32x4_s
+	simdI8NarrowS   = 0x65  // i8x16.narrow_i16x8_s
 	simdRelaxedDotA = 0x113 // i32x4.relaxed_dot_i8x16_i7x16_add_s
 )
 
@@ -97,6 +116,29 @@ func (f *fn) set(i uint32)   { f.code = uleb(append(f.code, 0x21), uint64(i)) }
 func (f *fn) tee(i uint32)   { f.code = uleb(append(f.code, 0x22), uint64(i)) }
 func (f *fn) i32c(v int32)   { f.code = sleb(append(f.code, 0x41), int64(v)) }
 func (f *fn) f32c0()         { f.code = append(f.code, 0x43, 0, 0, 0, 0) }
+
+// f32x4c writes v128.const with v in every f32 lane.
+func (f *fn) f32x4c(v float32) {
+	var imm []byte
+	for range 4 {
+		imm = binary.LittleEndian.AppendUint32(imm, math.Float32bits(v))
+	}
+	f.simd(simdConst, imm...)
+}
+
+// i32x4c writes v128.const with v in every i32 lane.
+func (f *fn) i32x4c(v int32) {
+	var imm []byte
+	for range 4 {
+		imm = binary.LittleEndian.AppendUint32(imm, uint32(v))
+	}
+	f.simd(simdConst, imm...)
+}
+
+// f32c writes f32.const v.
+func (f *fn) f32c(v float32) {
+	f.code = binary.LittleEndian.AppendUint32(append(f.code, 0x43), math.Float32bits(v))
+}
 
 // f32load and f32store take the address from the stack, with a constant offset.
 func (f *fn) f32load(off uint32)  { f.code = uleb(append(f.code, 0x2a, 2), uint64(off)) }

@@ -31,6 +31,14 @@ func matmulF32(y, x, w, b unsafe.Pointer, T, in, out, lo, hi int32)
 //go:noescape
 func scores(sc, q, k unsafe.Pointer, n, stride, dh int32, scale float32)
 
+//go:wasmimport t2simd quantize_q8
+//go:noescape
+func quantizeQ8(q, s, x unsafe.Pointer, rows, nb int32)
+
+//go:wasmimport t2simd swiglu
+//go:noescape
+func swiglu(dst, gate, up unsafe.Pointer, n int32)
+
 //go:wasmimport t2simd mix
 //go:noescape
 func mix(out, p, v unsafe.Pointer, n, stride, dh int32)
@@ -65,6 +73,28 @@ func ptr[T any](s []T) unsafe.Pointer {
 		return nil
 	}
 	return unsafe.Pointer(&s[0])
+}
+
+func (k *Kernels) Quantize(q *model.Q8, x []float32) {
+	if q.Rows == 0 {
+		return
+	}
+	if q.Cols%model.Q8Block != 0 { // the kernel quantises whole blocks; Go's rule is the same
+		model.GoKernels{}.Quantize(q, x)
+		return
+	}
+	_ = x[q.Rows*q.Cols-1]
+	_ = q.Q[q.Rows*q.Stride()-1]
+	quantizeQ8(ptr(q.Q), ptr(q.Scale), ptr(x), int32(q.Rows), int32(q.Blocks()))
+}
+
+func (k *Kernels) SwiGLU(dst, gate, up []float32) {
+	n := len(gate) &^ 3
+	if n > 0 {
+		_, _ = dst[n-1], up[n-1]
+		swiglu(ptr(dst), ptr(gate), ptr(up), int32(n))
+	}
+	model.GoKernels{}.SwiGLU(dst[n:len(gate)], gate[n:], up[n:len(gate)]) // the same rule
 }
 
 func (k *Kernels) MatMulQ8(y []float32, x, w *model.Q8, bias []float32, lo, hi int) {

@@ -14,6 +14,8 @@
 // |x| by w with x's sign moved onto w (x and w are in [-127, 127]).
 package simd
 
+import "math"
+
 // Kernel levels: what the browser validates, best last.
 const (
 	LevelNone    = 0 // no SIMD128: Go's kernels
@@ -33,8 +35,10 @@ var Files = map[int]string{LevelSIMD: "kernels-simd128.wasm", LevelRelaxed: "ker
 //	matmul_f32(y, x, w, b, T, in, out, lo, hi)               MatMulF32, b 0 for none
 //	scores(sc, q, k, n, stride, dh, scale f32)               Scores, stride in floats
 //	mix(out, p, v, n, stride, dh)                            Mix
+//	quantize_q8(q, s, x, rows, nb)                           Quantize, rows of nb whole blocks
+//	swiglu(dst, gate, up, n)                                 SwiGLU of n values, n a multiple of 4
 func Module(relaxed bool) []byte {
-	return module([]*fn{genMatmulQ8(relaxed), genMatmulF32(), genScores(), genMix()})
+	return module([]*fn{genMatmulQ8(relaxed), genMatmulF32(), genScores(), genMix(), genQuantize(), genSwiGLU()})
 }
 
 func params(n int) []byte {
@@ -659,6 +663,228 @@ func genMix() *fn {
 		f.inc(i, 1)
 		f.br(0)
 	}
+	f.end()
+	f.end()
+	return f
+}
+
+// genQuantize writes Quantize for rows of nb whole blocks (x[rows, nb·32]): per block,
+// amax of the eight f32x4 of |x| (lanes folded by f32.max, exact in any order),
+// d = amax/127, id = 1/d, then q = nearest(x·id) narrowed with saturation to int8 (the
+// values are within ±127 already).
+func genQuantize() *fn {
+	f := newFn("quantize_q8", params(5))
+	const q, s, x, rows, nb = 0, 1, 2, 3, 4
+	blk, n, px, pq := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+	d, id := f.local(f32), f.local(f32)
+	var v [8]uint32
+	for i := range v {
+		v[i] = f.local(v128)
+	}
+	m, ids := f.local(v128), f.local(v128)
+	// n = rows·nb blocks, one after the other in x, q and s
+	f.get(rows)
+	f.get(nb)
+	f.op(opI32Mul)
+	f.set(n)
+	f.i32c(0)
+	f.set(blk)
+	f.block()
+	f.loop()
+	{
+		f.get(blk)
+		f.get(n)
+		f.op(opI32GeS)
+		f.brIf(1)
+		f.get(x)
+		f.get(blk)
+		f.i32c(7)
+		f.op(opI32Shl)
+		f.op(opI32Add)
+		f.set(px)
+		f.get(q)
+		f.get(blk)
+		f.i32c(5)
+		f.op(opI32Shl)
+		f.op(opI32Add)
+		f.set(pq)
+		for i := range uint32(8) {
+			f.get(px)
+			f.load(16 * i)
+			f.tee(v[i])
+			f.simd(simdF32Abs)
+			if i > 0 {
+				f.get(m)
+				f.simd(simdF32Max)
+			}
+			f.set(m)
+		}
+		f.get(m)
+		f.simd(simdF32Extract, 0)
+		f.get(m)
+		f.simd(simdF32Extract, 1)
+		f.op(opF32Max)
+		f.get(m)
+		f.simd(simdF32Extract, 2)
+		f.get(m)
+		f.simd(simdF32Extract, 3)
+		f.op(opF32Max)
+		f.op(opF32Max)
+		f.f32c(127)
+		f.op(opF32Div)
+		f.tee(d)
+		// s[blk] = d
+		f.set(d)
+		f.get(s)
+		f.get(blk)
+		f.i32c(2)
+		f.op(opI32Shl)
+		f.op(opI32Add)
+		f.get(d)
+		f.f32store(0)
+		f.f32c(1)
+		f.get(d)
+		f.op(opF32Div)
+		f.set(id)
+		// d == 0 or id not finite (≥ +inf): zeros
+		f.get(d)
+		f.f32c0()
+		f.op(opF32Eq)
+		f.get(id)
+		f.f32c(float32(math.Inf(1)))
+		f.op(opF32Lt)
+		f.op(opI32Eqz)
+		f.op(opI32Or)
+		f.ifThen()
+		f.get(pq)
+		f.zero128()
+		f.store(0)
+		f.get(pq)
+		f.zero128()
+		f.store(16)
+		f.elseDo()
+		f.get(id)
+		f.simd(simdF32Splat)
+		f.set(ids)
+		for half := range uint32(2) {
+			f.get(pq)
+			for pair := range uint32(2) {
+				for k := range uint32(2) {
+					f.get(v[4*half+2*pair+k])
+					f.get(ids)
+					f.simd(simdF32Mul)
+					f.simd(simdF32Nearest)
+					f.simd(simdI32TruncS)
+				}
+				f.simd(simdI16NarrowS)
+			}
+			f.simd(simdI8NarrowS)
+			f.store(16 * half)
+		}
+		f.end()
+		f.inc(blk, 1)
+		f.br(0)
+	}
+	f.end()
+	f.end()
+	return f
+}
+
+// genSwiGLU writes SwiGLU four values at a time: model.Exp32 of −g step by step (clamp,
+// n = nearest(x·log2 e), r = x − n·C1 − n·C2, the polynomial, ×2^n from n's bits), then
+// g/(1+e)·up.
+func genSwiGLU() *fn {
+	f := newFn("swiglu", params(4))
+	const dst, gate, up, n = 0, 1, 2, 3
+	i, off := f.local(i32), f.local(i32)
+	g, x, nn, r, p := f.local(v128), f.local(v128), f.local(v128), f.local(v128), f.local(v128)
+	f.i32c(0)
+	f.set(i)
+	f.block()
+	f.loop()
+	f.get(i)
+	f.get(n)
+	f.op(opI32GeS)
+	f.brIf(1)
+	f.get(i)
+	f.i32c(2)
+	f.op(opI32Shl)
+	f.set(off)
+	// x = max(−87, min(88, −g))
+	f.f32x4c(-87)
+	f.f32x4c(88)
+	f.get(gate)
+	f.get(off)
+	f.op(opI32Add)
+	f.load(0)
+	f.tee(g)
+	f.simd(simdF32Neg)
+	f.simd(simdF32Min)
+	f.simd(simdF32Max)
+	f.tee(x)
+	// n = nearest(x·log2 e)
+	f.f32x4c(1.44269504088896341)
+	f.simd(simdF32Mul)
+	f.simd(simdF32Nearest)
+	f.set(nn)
+	// r = (x − n·C1) − n·C2
+	f.get(x)
+	f.get(nn)
+	f.f32x4c(0.693359375)
+	f.simd(simdF32Mul)
+	f.simd(simdF32Sub)
+	f.get(nn)
+	f.f32x4c(-2.12194440e-4)
+	f.simd(simdF32Mul)
+	f.simd(simdF32Sub)
+	f.set(r)
+	// p = ((((c0·r + c1)·r + c2)·r + c3)·r + c4)·r + c5
+	f.f32x4c(1.9875691500e-4)
+	f.get(r)
+	f.simd(simdF32Mul)
+	f.f32x4c(1.3981999507e-3)
+	f.simd(simdF32Add)
+	for _, c := range []float32{8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1} {
+		f.get(r)
+		f.simd(simdF32Mul)
+		f.f32x4c(c)
+		f.simd(simdF32Add)
+	}
+	// p = (p·r² + r) + 1
+	f.get(r)
+	f.get(r)
+	f.simd(simdF32Mul)
+	f.simd(simdF32Mul)
+	f.get(r)
+	f.simd(simdF32Add)
+	f.f32x4c(1)
+	f.simd(simdF32Add)
+	// e = p·2^n
+	f.get(nn)
+	f.simd(simdI32TruncS)
+	f.i32x4c(127)
+	f.simd(simdI32Add)
+	f.i32c(23)
+	f.simd(simdI32Shl)
+	f.simd(simdF32Mul)
+	f.set(p)
+	// dst = g/(1+e)·up
+	f.get(dst)
+	f.get(off)
+	f.op(opI32Add)
+	f.get(g)
+	f.f32x4c(1)
+	f.get(p)
+	f.simd(simdF32Add)
+	f.simd(simdF32Div)
+	f.get(up)
+	f.get(off)
+	f.op(opI32Add)
+	f.load(0)
+	f.simd(simdF32Mul)
+	f.store(0)
+	f.inc(i, 4)
+	f.br(0)
 	f.end()
 	f.end()
 	return f

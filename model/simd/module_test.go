@@ -45,7 +45,7 @@ func newWazero(t testing.TB, relaxed bool) *wazeroKernels {
 		t.Fatalf("the kernel module: %v", err)
 	}
 	w := &wazeroKernels{t: t, ctx: ctx, mem: env.Memory(), fns: map[string]api.Function{}}
-	for _, n := range []string{"matmul_q8", "matmul_f32", "scores", "mix"} {
+	for _, n := range []string{"matmul_q8", "matmul_f32", "scores", "mix", "quantize_q8", "swiglu"} {
 		w.fns[n] = k.ExportedFunction(n)
 	}
 	return w
@@ -99,6 +99,32 @@ func (w *wazeroKernels) call(name string, args ...uint64) {
 
 func u(p uint32) uint64 { return uint64(p) }
 func n(v int) uint64    { return uint64(uint32(int32(v))) }
+
+func (w *wazeroKernels) Quantize(q *model.Q8, x []float32) {
+	if q.Cols%model.Q8Block != 0 { // as the page's Kernels: whole blocks only
+		model.GoKernels{}.Quantize(q, x)
+		return
+	}
+	w.top = 16
+	pq, ps := w.alloc(len(q.Q)), w.f32s(q.Scale)
+	w.call("quantize_q8", u(pq), u(ps), u(w.f32s(x[:q.Rows*q.Cols])), n(q.Rows), n(q.Blocks()))
+	b, _ := w.mem.Read(pq, uint32(len(q.Q)))
+	for i := range q.Q {
+		q.Q[i] = int8(b[i])
+	}
+	w.back(q.Scale, ps)
+}
+
+func (w *wazeroKernels) SwiGLU(dst, gate, up []float32) {
+	cnt := len(gate) &^ 3
+	if cnt > 0 {
+		w.top = 16
+		pd := w.f32s(dst[:cnt])
+		w.call("swiglu", u(pd), u(w.f32s(gate[:cnt])), u(w.f32s(up[:cnt])), n(cnt))
+		w.back(dst[:cnt], pd)
+	}
+	model.GoKernels{}.SwiGLU(dst[cnt:len(gate)], gate[cnt:], up[cnt:len(gate)])
+}
 
 func (w *wazeroKernels) MatMulQ8(y []float32, x, wq *model.Q8, bias []float32, lo, hi int) {
 	w.top = 16
