@@ -282,6 +282,9 @@ func ggufTokenizer(m *model.Model, data []byte, tpl string) ([]gguf.KV, error) {
 	if len(m.EOS) > 0 {
 		kvs = append(kvs, kv("tokenizer.ggml.eos_token_id", uint32(m.EOS[0])))
 	}
+	if len(m.EOS) > 1 { // e.g. <|endoftext|> and <|im_end|>: llama.cpp ends at both
+		kvs = append(kvs, kv("tokenizer.ggml.eot_token_id", uint32(m.EOS[1])))
+	}
 	if tpl != "" {
 		kvs = append(kvs, kv("tokenizer.chat_template", tpl))
 	}

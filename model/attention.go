@@ -25,8 +25,8 @@ func (c *KVCache) at(seq, layer, pos int) int {
 // Attention writes, for one query row q[H*Dh] at position pos of sequence seq, the
 // attention output out[H*Dh] over cached positions [start, pos] of that sequence, with
 // query head h reading key/value head h/(H/Hkv) (grouped-query attention). scores[S] is
-// scratch. The dot products and the weighted sum of values run in k's kernels; the
-// softmax between them in float64.
+// scratch. The dot products, the softmax (Exp32, float32 sums) and the weighted sum of
+// values run in k's kernels.
 func (c *KVCache) Attention(k Kernels, out, q, scores []float32, seq, layer, pos, start, H, Hkv, Dh int) {
 	group := H / Hkv
 	scale := float32(1 / math.Sqrt(float64(Dh)))
@@ -37,20 +37,7 @@ func (c *KVCache) Attention(k Kernels, out, q, scores []float32, seq, layer, pos
 		qh := q[h*Dh : h*Dh+Dh]
 		sc := scores[:n]
 		k.Scores(sc, qh, c.k[base+kvh*Dh:], n, c.kvDim, scale)
-		maxScore := float32(math.Inf(-1))
-		for _, s := range sc {
-			maxScore = max(maxScore, s)
-		}
-		var sum float64
-		for i, s := range sc {
-			e := float32(math.Exp(float64(s - maxScore)))
-			sc[i] = e
-			sum += float64(e)
-		}
-		inv := float32(1 / sum)
-		for i := range sc {
-			sc[i] *= inv
-		}
+		k.Softmax(sc)
 		k.Mix(out[h*Dh:h*Dh+Dh], sc, c.v[base+kvh*Dh:], n, c.kvDim)
 	}
 }

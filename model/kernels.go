@@ -25,6 +25,9 @@ type Kernels interface {
 	// SwiGLU writes dst[i] = swiGLU1(gate[i], up[i]) = gate/(1+Exp32(−gate))·up over
 	// the whole slices (same length; dst may be gate).
 	SwiGLU(dst, gate, up []float32)
+	// Softmax replaces x by softmax(x): e_i = Exp32(x_i − max x), added into lane
+	// i mod 4 of four float32 sums that end as (l0+l1)+(l2+l3), then x_i = e_i·(1/sum).
+	Softmax(x []float32)
 	// Mix writes out[Dh] = Σ_i p[i]·v[i*stride : i*stride+Dh], accumulated for
 	// i = 0, 1, … in order from zero: attention's weighted sum of n cached values.
 	Mix(out, p, v []float32, n, stride int)
@@ -47,6 +50,26 @@ func (GoKernels) SwiGLU(dst, gate, up []float32) {
 	up, dst = up[:len(gate)], dst[:len(gate)]
 	for i, g := range gate {
 		dst[i] = swiGLU1(g, up[i])
+	}
+}
+
+func (GoKernels) Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var acc [4]float32
+	for i, v := range x {
+		e := Exp32(v - m)
+		x[i] = e
+		acc[i%4] += e
+	}
+	inv := 1 / ((acc[0] + acc[1]) + (acc[2] + acc[3]))
+	for i := range x {
+		x[i] *= inv
 	}
 }
 

@@ -42,6 +42,7 @@ const t2simd = {
   mix: (out, p, v, n, stride, dh) => k.mix(out, p, v, n, stride, dh),
   quantize_q8: (q, s, x, rows, nb) => k.quantize_q8(q, s, x, rows, nb),
   swiglu: (dst, gate, up, n) => k.swiglu(dst, gate, up, n),
+  softmax: (x, n) => k.softmax(x, n),
 };
 const kernelInstances = {};
 

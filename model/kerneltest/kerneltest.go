@@ -133,6 +133,23 @@ func Run(t *testing.T, k model.Kernels) {
 			}
 		}
 	})
+	t.Run("Softmax", func(t *testing.T) {
+		for _, n := range []int{1, 2, 3, 4, 5, 7, 64, 97, 203} {
+			x := randF32(rng, n)
+			for i := range x {
+				x[i] *= 8
+			}
+			if n > 3 {
+				x[3] = -200 // below Exp32's clamp
+			}
+			got, want := append([]float32{}, x...), append([]float32{}, x...)
+			k.Softmax(got)
+			ref.Softmax(want)
+			if i := same(got, want); i >= 0 {
+				t.Fatalf("n %d: p[%d] = %g, %s gives %g", n, i, got[i], ref.Name(), want[i])
+			}
+		}
+	})
 	t.Run("MatMulF32", func(t *testing.T) {
 		for _, s := range []struct{ T, in, out, lo, hi int }{
 			{1, 1, 1, 0, 1}, {1, 3, 2, 0, 2}, {1, 4, 3, 0, 3}, {2, 7, 5, 1, 4}, {1, 64, 9, 0, 9},

@@ -33,6 +33,7 @@ const (
 	opI32Shl  = 0x74
 	opF32Add  = 0x92
 	opF32Mul  = 0x94
+	opF32Sub  = 0x93
 	opF32Div  = 0x95
 	opF32Max  = 0x97
 	opF32Eq   = 0x5b

@@ -39,6 +39,10 @@ func quantizeQ8(q, s, x unsafe.Pointer, rows, nb int32)
 //go:noescape
 func swiglu(dst, gate, up unsafe.Pointer, n int32)
 
+//go:wasmimport t2simd softmax
+//go:noescape
+func softmax(x unsafe.Pointer, n int32)
+
 //go:wasmimport t2simd mix
 //go:noescape
 func mix(out, p, v unsafe.Pointer, n, stride, dh int32)
@@ -95,6 +99,12 @@ func (k *Kernels) SwiGLU(dst, gate, up []float32) {
 		swiglu(ptr(dst), ptr(gate), ptr(up), int32(n))
 	}
 	model.GoKernels{}.SwiGLU(dst[n:len(gate)], gate[n:], up[n:len(gate)]) // the same rule
+}
+
+func (k *Kernels) Softmax(x []float32) {
+	if len(x) > 0 {
+		softmax(ptr(x), int32(len(x)))
+	}
 }
 
 func (k *Kernels) MatMulQ8(y []float32, x, w *model.Q8, bias []float32, lo, hi int) {

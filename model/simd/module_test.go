@@ -45,7 +45,7 @@ func newWazero(t testing.TB, relaxed bool) *wazeroKernels {
 		t.Fatalf("the kernel module: %v", err)
 	}
 	w := &wazeroKernels{t: t, ctx: ctx, mem: env.Memory(), fns: map[string]api.Function{}}
-	for _, n := range []string{"matmul_q8", "matmul_f32", "scores", "mix", "quantize_q8", "swiglu"} {
+	for _, n := range []string{"matmul_q8", "matmul_f32", "scores", "mix", "quantize_q8", "swiglu", "softmax"} {
 		w.fns[n] = k.ExportedFunction(n)
 	}
 	return w
@@ -124,6 +124,13 @@ func (w *wazeroKernels) SwiGLU(dst, gate, up []float32) {
 		w.back(dst[:cnt], pd)
 	}
 	model.GoKernels{}.SwiGLU(dst[cnt:len(gate)], gate[cnt:], up[cnt:len(gate)])
+}
+
+func (w *wazeroKernels) Softmax(x []float32) {
+	w.top = 16
+	px := w.f32s(x)
+	w.call("softmax", u(px), n(len(x)))
+	w.back(x, px)
 }
 
 func (w *wazeroKernels) MatMulQ8(y []float32, x, wq *model.Q8, bias []float32, lo, hi int) {
