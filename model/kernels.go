@@ -122,11 +122,15 @@ func DotQ8(xq []int8, xs []float32, wq []int8, ws []float32) float32 {
 	xq, wq, ws = xq[:nb*Q8Block], wq[:nb*Q8Block], ws[:nb]
 	var acc [4]float32
 	for b := range nb {
-		xb, wb := xq[b*Q8Block:b*Q8Block+Q8Block], wq[b*Q8Block:b*Q8Block+Q8Block]
-		var s int32
-		for k, v := range xb {
-			s += int32(v) * int32(wb[k])
+		xb, wb := (*[Q8Block]int8)(xq[b*Q8Block:]), (*[Q8Block]int8)(wq[b*Q8Block:])
+		var s0, s1, s2, s3 int32
+		for k := 0; k < Q8Block; k += 4 {
+			s0 += int32(xb[k]) * int32(wb[k])
+			s1 += int32(xb[k+1]) * int32(wb[k+1])
+			s2 += int32(xb[k+2]) * int32(wb[k+2])
+			s3 += int32(xb[k+3]) * int32(wb[k+3])
 		}
+		s := (s0 + s1) + (s2 + s3)
 		d := xs[b] * ws[b]
 		// The conversions round each product to float32: no fused multiply-add.
 		acc[b%4] += float32(float32(s) * d)

@@ -50,76 +50,261 @@ func params(n int) []byte {
 	return p
 }
 
-// blockSum leaves on the stack an i32x4 whose lanes add up to Σ_k x_k·w_k over the 32
-// int8 values at px+off and pw+off. xt, wt, m are v128 scratch locals.
-func blockSum(f *fn, px, pw, xt, wt, m, acc uint32, off uint32, relaxed bool) {
-	if relaxed {
-		for half := range uint32(2) {
-			o := off + 16*half
-			// w·sign(x): (w xor m) − m with m = (x < 0) all ones
-			f.get(pw)
-			f.load(o)
-			f.get(px)
-			f.load(o)
-			f.tee(xt)
-			f.zero128()
-			f.simd(simdI8LtS)
-			f.tee(m)
-			f.simd(simdXor)
-			f.get(m)
-			f.simd(simdI8Sub)
-			f.get(xt)
-			f.simd(simdI8Abs)
-			if half == 0 {
-				f.zero128()
-			} else {
-				f.get(acc)
-			}
-			f.simd(simdRelaxedDotA)
-			if half == 0 {
-				f.set(acc)
-			}
-		}
-		return
-	}
+// blockSums sets dst[k], for each of the K input rows at px[k]+off, to an i32x4 whose
+// lanes add up to Σ x_k·w over the 32 int8 values there and at pw+off: the weights are
+// loaded (and extended, or split into |w| and its sign) once for all K rows. wt, wa, m
+// are v128 scratch locals. SIMD128 extends both to i16 and sums pairs with
+// i32x4.dot_i16x8_s; relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s needs its second
+// operand in [0, 127], so it multiplies |w| by x with w's sign moved onto x (x and w are
+// in [−127, 127]). Either way the sums are exact integers.
+func blockSums(f *fn, px []uint32, pw, off uint32, dst []uint32, wt, wa, m uint32, relaxed bool) {
 	for half := range uint32(2) {
 		o := off + 16*half
-		f.get(px)
-		f.load(o)
-		f.tee(xt)
-		f.simd(simdI16ExtLoS)
 		f.get(pw)
 		f.load(o)
-		f.tee(wt)
-		f.simd(simdI16ExtLoS)
-		f.simd(simdI32DotI16)
-		f.get(xt)
-		f.simd(simdI16ExtHiS)
-		f.get(wt)
-		f.simd(simdI16ExtHiS)
-		f.simd(simdI32DotI16)
-		f.simd(simdI32Add)
-		if half == 1 {
+		f.set(wt)
+		if relaxed {
+			f.get(wt)
+			f.simd(simdI8Abs)
+			f.set(wa)
+			f.get(wt)
+			f.zero128()
+			f.simd(simdI8LtS)
+			f.set(m)
+		} else {
+			f.get(wt)
+			f.simd(simdI16ExtLoS)
+			f.set(wa)
+			f.get(wt)
+			f.simd(simdI16ExtHiS)
+			f.set(m)
+		}
+		for k, p := range px {
+			if relaxed {
+				// x·sign(w) = (x xor m) − m, then += x·sign(w) · |w|
+				f.get(p)
+				f.load(o)
+				f.get(m)
+				f.simd(simdXor)
+				f.get(m)
+				f.simd(simdI8Sub)
+				f.get(wa)
+				if half == 0 {
+					f.zero128()
+				} else {
+					f.get(dst[k])
+				}
+				f.simd(simdRelaxedDotA)
+				f.set(dst[k])
+				continue
+			}
+			f.get(p)
+			f.load(o)
+			f.tee(wt) // x, as scratch: w's extensions are in wa and m
+			f.simd(simdI16ExtLoS)
+			f.get(wa)
+			f.simd(simdI32DotI16)
+			f.get(wt)
+			f.simd(simdI16ExtHiS)
+			f.get(m)
+			f.simd(simdI32DotI16)
 			f.simd(simdI32Add)
+			if half == 1 {
+				f.get(dst[k])
+				f.simd(simdI32Add)
+			}
+			f.set(dst[k])
 		}
 	}
 }
 
-// genMatmulQ8 writes MatMulQ8: for each output row o in [lo, hi) and input row t, four blocks
-// at a time — their integer sums transposed into one i32x4, converted, multiplied by
-// xs·ws and added to a 4-lane accumulator — then the 1–3 last blocks into lanes 0–2,
+// genMatmulQ8 writes MatMulQ8: for each output row o in [lo, hi), the input rows two at
+// a time (then the last one alone), sharing each block of weights: four blocks at a
+// time, each row's integer sums transposed into one i32x4, converted, multiplied by
+// xs·ws and added to its 4-lane accumulator; then the 1–3 last blocks into lanes 0–2,
 // and (l0+l1)+(l2+l3) + bias.
 func genMatmulQ8(relaxed bool) *fn {
-	name := "matmul_q8"
-	f := newFn(name, params(11))
+	f := newFn("matmul_q8", params(11))
 	const y, xq, xs, wq, ws, bias, T, nb, out, lo, hi = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-	o, t := f.local(i32), f.local(i32)
-	wrow, wsrow, xrow, xsrow := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-	g, px, pw, stride := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+	o, t, g, pw, stride, wrow, wsrow := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
 	bv := f.local(f32)
-	acc := f.local(v128)
-	v := [4]uint32{f.local(v128), f.local(v128), f.local(v128), f.local(v128)}
-	xt, wt, m, ra := f.local(v128), f.local(v128), f.local(v128), f.local(v128)
+	const K = 2
+	var xrow, xsrow, px [K]uint32
+	var acc [K]uint32
+	var v [K][4]uint32
+	for k := range K {
+		xrow[k], xsrow[k], px[k] = f.local(i32), f.local(i32), f.local(i32)
+		acc[k] = f.local(v128)
+		for j := range 4 {
+			v[k][j] = f.local(v128)
+		}
+	}
+	wt, wa, m := f.local(v128), f.local(v128), f.local(v128)
+	addShl := func(base, idx uint32, shift int32) { // base + idx<<shift
+		f.get(base)
+		f.get(idx)
+		f.i32c(shift)
+		f.op(opI32Shl)
+		f.op(opI32Add)
+	}
+	// tokens emits the outputs of input rows t … t+n−1 for row o.
+	tokens := func(n int) {
+		for k := range n {
+			// xrow = xq + (t+k)·stride; xsrow = xs + 4·(t+k)·nb
+			f.get(xq)
+			f.get(t)
+			f.i32c(int32(k))
+			f.op(opI32Add)
+			f.get(stride)
+			f.op(opI32Mul)
+			f.op(opI32Add)
+			f.set(xrow[k])
+			f.get(xs)
+			f.get(t)
+			f.i32c(int32(k))
+			f.op(opI32Add)
+			f.get(nb)
+			f.op(opI32Mul)
+			f.i32c(2)
+			f.op(opI32Shl)
+			f.op(opI32Add)
+			f.set(xsrow[k])
+			f.zero128()
+			f.set(acc[k])
+		}
+		f.i32c(0)
+		f.set(g)
+		f.block()
+		f.loop()
+		{
+			f.get(g)
+			f.i32c(4)
+			f.op(opI32Add)
+			f.get(nb)
+			f.op(opI32GtS)
+			f.brIf(1)
+			addShl(wrow, g, 5)
+			f.set(pw)
+			for k := range n {
+				addShl(xrow[k], g, 5)
+				f.set(px[k])
+			}
+			for j := range 4 {
+				dst := make([]uint32, n)
+				for k := range n {
+					dst[k] = v[k][j]
+				}
+				blockSums(f, px[:n], pw, uint32(32*j), dst, wt, wa, m, relaxed)
+			}
+			for k := range n {
+				// [Σv0, Σv1, Σv2, Σv3]
+				vk := v[k]
+				f.get(vk[0])
+				f.get(vk[1])
+				f.shuffle32(0, 4, 1, 5)
+				f.get(vk[0])
+				f.get(vk[1])
+				f.shuffle32(2, 6, 3, 7)
+				f.simd(simdI32Add)
+				f.set(vk[0])
+				f.get(vk[2])
+				f.get(vk[3])
+				f.shuffle32(0, 4, 1, 5)
+				f.get(vk[2])
+				f.get(vk[3])
+				f.shuffle32(2, 6, 3, 7)
+				f.simd(simdI32Add)
+				f.set(vk[2])
+				f.get(vk[0])
+				f.get(vk[2])
+				f.shuffle32(0, 1, 4, 5)
+				f.get(vk[0])
+				f.get(vk[2])
+				f.shuffle32(2, 3, 6, 7)
+				f.simd(simdI32Add)
+				f.simd(simdF32CvtI32)
+				// × xs·ws of the four blocks, into acc
+				addShl(xsrow[k], g, 2)
+				f.load(0)
+				addShl(wsrow, g, 2)
+				f.load(0)
+				f.simd(simdF32Mul)
+				f.simd(simdF32Mul)
+				f.get(acc[k])
+				f.simd(simdF32Add)
+				f.set(acc[k])
+			}
+			f.inc(g, 4)
+			f.br(0)
+		}
+		f.end()
+		f.end()
+		// the last nb − g < 4 blocks, block g+j into lane j
+		addShl(wrow, g, 5)
+		f.set(pw)
+		for k := range n {
+			addShl(xrow[k], g, 5)
+			f.set(px[k])
+		}
+		for j := range uint32(3) {
+			f.get(g)
+			f.i32c(int32(j))
+			f.op(opI32Add)
+			f.get(nb)
+			f.op(opI32LtS)
+			f.ifThen()
+			dst := make([]uint32, n)
+			for k := range n {
+				dst[k] = v[k][0]
+			}
+			blockSums(f, px[:n], pw, 32*j, dst, wt, wa, m, relaxed)
+			for k := range n {
+				f.get(acc[k])
+				f.get(acc[k])
+				f.simd(simdF32Extract, byte(j))
+				f.get(v[k][0])
+				f.simd(simdI32Extract, 0)
+				f.get(v[k][0])
+				f.simd(simdI32Extract, 1)
+				f.op(opI32Add)
+				f.get(v[k][0])
+				f.simd(simdI32Extract, 2)
+				f.op(opI32Add)
+				f.get(v[k][0])
+				f.simd(simdI32Extract, 3)
+				f.op(opI32Add)
+				f.op(opF32CvtI)
+				addShl(xsrow[k], g, 2)
+				f.f32load(4 * j)
+				addShl(wsrow, g, 2)
+				f.f32load(4 * j)
+				f.op(opF32Mul)
+				f.op(opF32Mul)
+				f.op(opF32Add)
+				f.simd(simdF32Replace, byte(j))
+				f.set(acc[k])
+			}
+			f.end()
+		}
+		for k := range n {
+			// y[(t+k)·out + o] = (l0+l1)+(l2+l3) + bv
+			f.get(y)
+			f.get(t)
+			f.i32c(int32(k))
+			f.op(opI32Add)
+			f.get(out)
+			f.op(opI32Mul)
+			f.get(o)
+			f.op(opI32Add)
+			f.i32c(2)
+			f.op(opI32Shl)
+			f.op(opI32Add)
+			lanes(f, acc[k])
+			f.get(bv)
+			f.op(opF32Add)
+			f.f32store(0)
+		}
+	}
 
 	f.get(nb)
 	f.i32c(5)
@@ -152,11 +337,7 @@ func genMatmulQ8(relaxed bool) *fn {
 		// bv = bias ? bias[o] : 0
 		f.get(bias)
 		f.ifThen(f32)
-		f.get(bias)
-		f.get(o)
-		f.i32c(2)
-		f.op(opI32Shl)
-		f.op(opI32Add)
+		addShl(bias, o, 2)
 		f.f32load(0)
 		f.elseDo()
 		f.f32c0()
@@ -164,183 +345,22 @@ func genMatmulQ8(relaxed bool) *fn {
 		f.set(bv)
 		f.i32c(0)
 		f.set(t)
-		f.block()
-		f.loop()
-		{
-			f.get(t)
-			f.get(T)
-			f.op(opI32GeS)
-			f.brIf(1)
-			f.get(xq)
-			f.get(t)
-			f.get(stride)
-			f.op(opI32Mul)
-			f.op(opI32Add)
-			f.set(xrow)
-			f.get(xs)
-			f.get(t)
-			f.get(nb)
-			f.op(opI32Mul)
-			f.i32c(2)
-			f.op(opI32Shl)
-			f.op(opI32Add)
-			f.set(xsrow)
-			f.zero128()
-			f.set(acc)
-			f.i32c(0)
-			f.set(g)
+		// input rows in pairs, then the last one
+		for _, n := range []int{K, 1} {
 			f.block()
 			f.loop()
-			{
-				// while g+4 ≤ nb
-				f.get(g)
-				f.i32c(4)
-				f.op(opI32Add)
-				f.get(nb)
-				f.op(opI32GtS)
-				f.brIf(1)
-				// px, pw = the rows at block g
-				f.get(xrow)
-				f.get(g)
-				f.i32c(5)
-				f.op(opI32Shl)
-				f.op(opI32Add)
-				f.set(px)
-				f.get(wrow)
-				f.get(g)
-				f.i32c(5)
-				f.op(opI32Shl)
-				f.op(opI32Add)
-				f.set(pw)
-				for j := range uint32(4) {
-					blockSum(f, px, pw, xt, wt, m, ra, 32*j, relaxed)
-					f.set(v[j])
-				}
-				// [Σv0, Σv1, Σv2, Σv3]
-				f.get(v[0])
-				f.get(v[1])
-				f.shuffle32(0, 4, 1, 5)
-				f.get(v[0])
-				f.get(v[1])
-				f.shuffle32(2, 6, 3, 7)
-				f.simd(simdI32Add) // s01
-				f.set(v[0])
-				f.get(v[2])
-				f.get(v[3])
-				f.shuffle32(0, 4, 1, 5)
-				f.get(v[2])
-				f.get(v[3])
-				f.shuffle32(2, 6, 3, 7)
-				f.simd(simdI32Add) // s23
-				f.set(v[2])
-				f.get(v[0])
-				f.get(v[2])
-				f.shuffle32(0, 1, 4, 5)
-				f.get(v[0])
-				f.get(v[2])
-				f.shuffle32(2, 3, 6, 7)
-				f.simd(simdI32Add)
-				f.simd(simdF32CvtI32)
-				// × xs·ws of the four blocks, into acc
-				f.get(xsrow)
-				f.get(g)
-				f.i32c(2)
-				f.op(opI32Shl)
-				f.op(opI32Add)
-				f.load(0)
-				f.get(wsrow)
-				f.get(g)
-				f.i32c(2)
-				f.op(opI32Shl)
-				f.op(opI32Add)
-				f.load(0)
-				f.simd(simdF32Mul)
-				f.simd(simdF32Mul)
-				f.get(acc)
-				f.simd(simdF32Add)
-				f.set(acc)
-				f.inc(g, 4)
-				f.br(0)
-			}
-			f.end()
-			f.end()
-			// the last nb − g < 4 blocks, block g+j into lane j
-			f.get(xrow)
-			f.get(g)
-			f.i32c(5)
-			f.op(opI32Shl)
-			f.op(opI32Add)
-			f.set(px)
-			f.get(wrow)
-			f.get(g)
-			f.i32c(5)
-			f.op(opI32Shl)
-			f.op(opI32Add)
-			f.set(pw)
-			for j := range uint32(3) {
-				// if g + j < nb
-				f.get(g)
-				f.i32c(int32(j))
-				f.op(opI32Add)
-				f.get(nb)
-				f.op(opI32LtS)
-				f.ifThen()
-				f.get(acc)
-				f.get(acc)
-				f.simd(simdF32Extract, byte(j))
-				// Σ of the block's i32x4, as f32
-				blockSum(f, px, pw, xt, wt, m, ra, 32*j, relaxed)
-				f.tee(v[0])
-				f.simd(simdI32Extract, 0)
-				f.get(v[0])
-				f.simd(simdI32Extract, 1)
-				f.op(opI32Add)
-				f.get(v[0])
-				f.simd(simdI32Extract, 2)
-				f.op(opI32Add)
-				f.get(v[0])
-				f.simd(simdI32Extract, 3)
-				f.op(opI32Add)
-				f.op(opF32CvtI)
-				// × xs[g+j]·ws[g+j]
-				f.get(xsrow)
-				f.get(g)
-				f.i32c(2)
-				f.op(opI32Shl)
-				f.op(opI32Add)
-				f.f32load(4 * j)
-				f.get(wsrow)
-				f.get(g)
-				f.i32c(2)
-				f.op(opI32Shl)
-				f.op(opI32Add)
-				f.f32load(4 * j)
-				f.op(opF32Mul)
-				f.op(opF32Mul)
-				f.op(opF32Add)
-				f.simd(simdF32Replace, byte(j))
-				f.set(acc)
-				f.end()
-			}
-			// y[t·out + o] = (l0+l1)+(l2+l3) + bv
-			f.get(y)
 			f.get(t)
-			f.get(out)
-			f.op(opI32Mul)
-			f.get(o)
+			f.i32c(int32(n))
 			f.op(opI32Add)
-			f.i32c(2)
-			f.op(opI32Shl)
-			f.op(opI32Add)
-			lanes(f, acc)
-			f.get(bv)
-			f.op(opF32Add)
-			f.f32store(0)
-			f.inc(t, 1)
+			f.get(T)
+			f.op(opI32GtS)
+			f.brIf(1)
+			tokens(n)
+			f.inc(t, int32(n))
 			f.br(0)
+			f.end()
+			f.end()
 		}
-		f.end()
-		f.end()
 		f.inc(o, 1)
 		f.br(0)
 	}
