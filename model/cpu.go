@@ -252,7 +252,7 @@ func (e *CPU) Sample(i int, s *Sampler) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.Sample(row), nil
+	return s.sample(e.k, row), nil
 }
 
 func (e *CPU) row(i int) ([]float32, error) {

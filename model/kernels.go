@@ -28,6 +28,9 @@ type Kernels interface {
 	// Softmax replaces x by softmax(x): e_i = Exp32(x_i − max x), added into lane
 	// i mod 4 of four float32 sums that end as (l0+l1)+(l2+l3), then x_i = e_i·(1/sum).
 	Softmax(x []float32)
+	// BlockMax writes dst[b] = max(x[16b : 16b+16]) for every block of 16 values of x
+	// (the last one may be shorter): the sampler skips whole blocks with it.
+	BlockMax(dst, x []float32)
 	// Mix writes out[Dh] = Σ_i p[i]·v[i*stride : i*stride+Dh], accumulated for
 	// i = 0, 1, … in order from zero: attention's weighted sum of n cached values.
 	Mix(out, p, v []float32, n, stride int)
@@ -72,6 +75,20 @@ func (GoKernels) Softmax(x []float32) {
 		x[i] *= inv
 	}
 }
+
+func (GoKernels) BlockMax(dst, x []float32) {
+	for b := range dst {
+		blk := x[b*MaxBlock : min((b+1)*MaxBlock, len(x))]
+		m := blk[0]
+		for _, v := range blk {
+			m = max(m, v)
+		}
+		dst[b] = m
+	}
+}
+
+// MaxBlock is the number of values of a block of BlockMax.
+const MaxBlock = 16
 
 func (GoKernels) MatMulQ8(y []float32, x, w *Q8, bias []float32, lo, hi int) {
 	nb, stride := w.Blocks(), w.Stride()

@@ -148,10 +148,13 @@ func sampleSorted(s *Sampler, logits []float32) int {
 // seed — logits with many ties, k from 1 to past the vocabulary, with and without top-p.
 func TestSampleTopK(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, V := range []int{2, 7, 50, 1000} {
+	for _, V := range []int{2, 7, 16, 17, 50, 1000} {
 		logits := make([]float32, V)
 		for i := range logits {
 			logits[i] = float32(rng.IntN(12)) * 0.25 // ties everywhere
+		}
+		if got, want := Greedy().Sample(logits), Argmax(logits); got != want {
+			t.Fatalf("V %d: greedy Sample %d, Argmax %d", V, got, want)
 		}
 		for _, k := range []int{1, 2, 5, 40, V - 1, V, V + 3} {
 			for _, p := range []SamplerParams{

@@ -43,6 +43,7 @@ const t2simd = {
   quantize_q8: (q, s, x, rows, nb) => k.quantize_q8(q, s, x, rows, nb),
   swiglu: (dst, gate, up, n) => k.swiglu(dst, gate, up, n),
   softmax: (x, n) => k.softmax(x, n),
+  block_max: (dst, x, nb) => k.block_max(dst, x, nb),
 };
 const kernelInstances = {};
 

@@ -150,6 +150,18 @@ func Run(t *testing.T, k model.Kernels) {
 			}
 		}
 	})
+	t.Run("BlockMax", func(t *testing.T) {
+		for _, n := range []int{1, 15, 16, 17, 64, 100, 49152} {
+			x := randF32(rng, n)
+			nb := (n + model.MaxBlock - 1) / model.MaxBlock
+			got, want := make([]float32, nb), make([]float32, nb)
+			k.BlockMax(got, x)
+			ref.BlockMax(want, x)
+			if i := same(got, want); i >= 0 {
+				t.Fatalf("n %d: block %d max %g, %s gives %g", n, i, got[i], ref.Name(), want[i])
+			}
+		}
+	})
 	t.Run("MatMulF32", func(t *testing.T) {
 		for _, s := range []struct{ T, in, out, lo, hi int }{
 			{1, 1, 1, 0, 1}, {1, 3, 2, 0, 2}, {1, 4, 3, 0, 3}, {2, 7, 5, 1, 4}, {1, 64, 9, 0, 9},

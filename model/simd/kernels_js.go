@@ -43,6 +43,10 @@ func swiglu(dst, gate, up unsafe.Pointer, n int32)
 //go:noescape
 func softmax(x unsafe.Pointer, n int32)
 
+//go:wasmimport t2simd block_max
+//go:noescape
+func blockMax(dst, x unsafe.Pointer, nb int32)
+
 //go:wasmimport t2simd mix
 //go:noescape
 func mix(out, p, v unsafe.Pointer, n, stride, dh int32)
@@ -104,6 +108,17 @@ func (k *Kernels) SwiGLU(dst, gate, up []float32) {
 func (k *Kernels) Softmax(x []float32) {
 	if len(x) > 0 {
 		softmax(ptr(x), int32(len(x)))
+	}
+}
+
+func (k *Kernels) BlockMax(dst, x []float32) {
+	full := len(x) / model.MaxBlock
+	if full > 0 {
+		_ = dst[full-1]
+		blockMax(ptr(dst), ptr(x), int32(full))
+	}
+	if full < len(dst) { // a short last block: Go's, the same maximum
+		model.GoKernels{}.BlockMax(dst[full:], x[full*model.MaxBlock:])
 	}
 }
 

@@ -38,8 +38,9 @@ var Files = map[int]string{LevelSIMD: "kernels-simd128.wasm", LevelRelaxed: "ker
 //	quantize_q8(q, s, x, rows, nb)                           Quantize, rows of nb whole blocks
 //	swiglu(dst, gate, up, n)                                 SwiGLU of n values, n a multiple of 4
 //	softmax(x, n)                                            Softmax of n values in place
+//	block_max(dst, x, nb)                                    BlockMax of nb whole blocks of 16
 func Module(relaxed bool) []byte {
-	return module([]*fn{genMatmulQ8(relaxed), genMatmulF32(), genScores(), genMix(), genQuantize(), genSwiGLU(), genSoftmax()})
+	return module([]*fn{genMatmulQ8(relaxed), genMatmulF32(), genScores(), genMix(), genQuantize(), genSwiGLU(), genSoftmax(), genBlockMax()})
 }
 
 func params(n int) []byte {
@@ -1070,6 +1071,58 @@ func genSoftmax() *fn {
 	f.op(opF32Mul)
 	f.f32store(0)
 	f.inc(i, 1)
+	f.br(0)
+	f.end()
+	f.end()
+	return f
+}
+
+// genBlockMax writes BlockMax of nb whole blocks: four f32x4 folded by f32x4.max, the
+// lanes by f32.max (exact in any order).
+func genBlockMax() *fn {
+	f := newFn("block_max", params(3))
+	const dst, x, nb = 0, 1, 2
+	b, p := f.local(i32), f.local(i32)
+	m := f.local(v128)
+	f.i32c(0)
+	f.set(b)
+	f.block()
+	f.loop()
+	f.get(b)
+	f.get(nb)
+	f.op(opI32GeS)
+	f.brIf(1)
+	f.get(x)
+	f.get(b)
+	f.i32c(6)
+	f.op(opI32Shl)
+	f.op(opI32Add)
+	f.tee(p)
+	f.load(0)
+	for i := range uint32(3) {
+		f.get(p)
+		f.load(16 * (i + 1))
+		f.simd(simdF32Max)
+	}
+	f.set(m)
+	f.get(dst)
+	f.get(b)
+	f.i32c(2)
+	f.op(opI32Shl)
+	f.op(opI32Add)
+	f.get(m)
+	f.simd(simdF32Extract, 0)
+	f.get(m)
+	f.simd(simdF32Extract, 1)
+	f.op(opF32Max)
+	f.get(m)
+	f.simd(simdF32Extract, 2)
+	f.get(m)
+	f.simd(simdF32Extract, 3)
+	f.op(opF32Max)
+	f.op(opF32Max)
+	f.f32store(0)
+	f.inc(b, 1)
 	f.br(0)
 	f.end()
 	f.end()

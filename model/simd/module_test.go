@@ -45,7 +45,7 @@ func newWazero(t testing.TB, relaxed bool) *wazeroKernels {
 		t.Fatalf("the kernel module: %v", err)
 	}
 	w := &wazeroKernels{t: t, ctx: ctx, mem: env.Memory(), fns: map[string]api.Function{}}
-	for _, n := range []string{"matmul_q8", "matmul_f32", "scores", "mix", "quantize_q8", "swiglu", "softmax"} {
+	for _, n := range []string{"matmul_q8", "matmul_f32", "scores", "mix", "quantize_q8", "swiglu", "softmax", "block_max"} {
 		w.fns[n] = k.ExportedFunction(n)
 	}
 	return w
@@ -131,6 +131,19 @@ func (w *wazeroKernels) Softmax(x []float32) {
 	px := w.f32s(x)
 	w.call("softmax", u(px), n(len(x)))
 	w.back(x, px)
+}
+
+func (w *wazeroKernels) BlockMax(dst, x []float32) {
+	full := len(x) / model.MaxBlock
+	if full > 0 {
+		w.top = 16
+		pd := w.f32s(dst[:full])
+		w.call("block_max", u(pd), u(w.f32s(x[:full*model.MaxBlock])), n(full))
+		w.back(dst[:full], pd)
+	}
+	if full < len(dst) {
+		model.GoKernels{}.BlockMax(dst[full:], x[full*model.MaxBlock:])
+	}
 }
 
 func (w *wazeroKernels) MatMulQ8(y []float32, x, wq *model.Q8, bias []float32, lo, hi int) {
