@@ -11,7 +11,7 @@ ADDR ?= 127.0.0.1:8080
 APT_PACKAGES := chromium mesa-vulkan-drivers libvulkan1
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: serve site test deps vet fmt-check t2 bench generate
+.PHONY: serve site test deps vet fmt-check t2 bench generate peers bench-peers
 
 ## serve: build the wasm and the site into dist/ and serve it on http://$(ADDR)
 serve: site
@@ -24,8 +24,19 @@ site:
 ## test: every test — Go unit tests, fixtures, the page in headless Chromium. Packages run
 ## one at a time: the page's long-task check (no main-thread task over 100 ms) times
 ## Chromium's main thread, which the GPU kernel tests on lavapipe would otherwise starve.
-test: deps fmt-check vet
+test: deps peers fmt-check vet
 	$(GO) test -p 1 -count=1 -timeout 25m ./...
+
+## peers: install the peers of bench-peers (wllama) from npm into build/peers/node_modules,
+## when npm is there; the GGUF interop test (TestE2EWllama) skips without them.
+peers:
+	@if command -v npm >/dev/null; then cd build/peers && npm install --no-audit --no-fund --loglevel=error; \
+	else echo "npm is missing: the wllama tests skip"; fi
+
+## bench-peers: this page's CPU engine beside wllama in the same Chromium, on the same
+## weights (not part of make test; about 15 minutes)
+bench-peers: deps peers
+	$(GO) test -run '^$$' -bench Peers -benchtime 1x -timeout 60m -v ./build/
 
 ## deps: install the Debian packages the tests need, when missing
 deps:

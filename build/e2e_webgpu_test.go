@@ -19,7 +19,8 @@ import (
 // TestE2EWebGPU drives the page in headless Chromium with WebGPU on SwiftShader: with
 // ?engine=gpu the engine worker must run the GPU engine (package shaders' WGSL on the
 // browser's WebGPU), say so with the adapter it used, and generate exactly the greedy
-// tokens of the native CPU engine (t2 generate --greedy --engine cpu) on the same pack;
+// tokens of the native CPU engine in f32 (t2 generate --greedy --engine cpu --dequantize)
+// on the same pack;
 // without ?engine the page must take the CPU engine on this software fallback adapter
 // and say why.
 func TestE2EWebGPU(t *testing.T) {
@@ -46,9 +47,9 @@ func TestE2EWebGPU(t *testing.T) {
 				p.fatalf("#engine %q does not say WebGPU", p.text("#engine"))
 			}
 			got := p.generate(tc.prompt, tc.chat, 16)
-			want := nativeGenerate(t, []string{"--pack", packDir}, tc.prompt, tc.chat, 16)
+			want := nativeGenerate(t, []string{"--pack", packDir, "--dequantize"}, tc.prompt, tc.chat, 16)
 			if !slices.Equal(got, want) {
-				p.fatalf("page on WebGPU generated %v\nt2 generate --greedy --engine cpu gives %v", got, want)
+				p.fatalf("page on WebGPU generated %v\nt2 generate --greedy --engine cpu --dequantize gives %v", got, want)
 			}
 			t.Logf("%d tokens %v; status: %s", len(got), got, p.text("#status"))
 			p.checkConsole(nil)

@@ -77,13 +77,16 @@ func openEngine(kind string, src *source, opt engineOptions, stderr io.Writer) (
 	if m, err = src.load(); err != nil {
 		return nil, nil, nil, err
 	}
-	cpu, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: opt.MaxSeqs, Context: opt.Context})
+	cpu, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: opt.MaxSeqs, Context: opt.Context, Kernels: cpuKernels()})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	fmt.Fprintf(stderr, "t2: engine cpu (%s)\n", why)
+	fmt.Fprintf(stderr, "t2: engine cpu (%s; %s kernels)\n", why, cpu.Kernels().Name())
 	return cpu, m, func() { cpu.Close() }, nil
 }
+
+// cpuKernels are the kernels of the native CPU engine.
+func cpuKernels() model.Kernels { return model.GoKernels{} }
 
 // openGPU loads src's pack into a GPU engine on d and applies its expert or mixture.
 func openGPU(d *shaders.Device, src *source, opt engineOptions) (*shaders.Engine, *model.Model, error) {

@@ -11,8 +11,9 @@ import (
 	"github.com/t2web/t2web/shaders"
 )
 
-// TestEngineFlag holds `--engine gpu` to `--engine cpu` on an int8 pack with an expert:
-// the same greedy ids, each engine named on stderr.
+// TestEngineFlag holds `--engine gpu` to `--engine cpu --dequantize` (the GPU engine
+// recomposes in f32) on an int8 pack with an expert: the same greedy ids, each engine
+// named on stderr.
 func TestEngineFlag(t *testing.T) {
 	if len(shaders.VulkanICDs()) == 0 && os.Getenv("VK_ICD_FILENAMES") == "" && os.Getenv("VK_DRIVER_FILES") == "" {
 		t.Skip("no Vulkan ICD installed; " + shaders.VulkanHint())
@@ -26,7 +27,7 @@ func TestEngineFlag(t *testing.T) {
 		t.Fatalf("expert new: %s", errOut)
 	}
 	gen := []string{"generate", "--pack", pack, "--expert", "half", "--prompt", "hello", "--greedy", "--max-tokens", "12", "--print-ids"}
-	code, want, errOut := t2(append(gen, "--engine", "cpu")...)
+	code, want, errOut := t2(append(gen, "--engine", "cpu", "--dequantize")...)
 	if code != 0 || !strings.Contains(errOut, "engine cpu") {
 		t.Fatalf("--engine cpu: exit %d, stderr %q", code, errOut)
 	}
@@ -42,7 +43,11 @@ func TestEngineFlag(t *testing.T) {
 	var logits [2][]float32
 	for i, kind := range []string{"cpu", "gpu"} {
 		out := filepath.Join(dir, kind+".bin")
-		if code, _, errOut := t2("logits", "--pack", pack, "--expert", "half", "--ids", "1,2,3,4,5", "--out", out, "--engine", kind); code != 0 {
+		args := []string{"logits", "--pack", pack, "--expert", "half", "--ids", "1,2,3,4,5", "--out", out, "--engine", kind}
+		if kind == "cpu" {
+			args = append(args, "--dequantize")
+		}
+		if code, _, errOut := t2(args...); code != 0 {
 			t.Fatalf("logits --engine %s: %s", kind, errOut)
 		}
 		data, err := os.ReadFile(out)

@@ -17,9 +17,12 @@ import (
 type source struct {
 	model, pack, expert, mix string
 	factored                 bool
+	// dequantize runs an int8 pack in f32 (Pack.Load) instead of the int8 path
+	// (Pack.LoadInt8) that the page's CPU engine runs.
+	dequantize bool
 }
 
-// addSourceFlags registers --model, --pack, --expert, --mix and --factored.
+// addSourceFlags registers --model, --pack, --expert, --mix, --factored and --dequantize.
 func addSourceFlags(fs *flag.FlagSet) *source {
 	s := &source{}
 	fs.StringVar(&s.model, "model", "", "Hugging Face checkpoint `folder`")
@@ -27,6 +30,7 @@ func addSourceFlags(fs *flag.FlagSet) *source {
 	fs.StringVar(&s.expert, "expert", "", "with --pack: apply the pack's expert `name`")
 	fs.StringVar(&s.mix, "mix", "", "with --pack: apply a mixture of the pack's experts, e.g. `a:0.3,b:0.7`")
 	fs.BoolVar(&s.factored, "factored", false, "with --pack: apply adapted matrices factored, c·U(s⊙(Vᵀx)), instead of recomposing them")
+	fs.BoolVar(&s.dequantize, "dequantize", false, "with an int8 --pack: run its matrices dequantised to f32 (the reference the GPU engine is held to), not int8 as the page does")
 	return s
 }
 
@@ -36,8 +40,8 @@ func (s *source) given() bool { return (s.model == "") != (s.pack == "") }
 // load loads the model with the expert or mixture applied to its weights.
 func (s *source) load() (*model.Model, error) {
 	if s.pack == "" {
-		if s.expert != "" || s.mix != "" || s.factored {
-			return nil, errors.New("--expert, --mix and --factored need --pack")
+		if s.expert != "" || s.mix != "" || s.factored || s.dequantize {
+			return nil, errors.New("--expert, --mix, --factored and --dequantize need --pack")
 		}
 		return loadModel(s.model)
 	}
@@ -48,11 +52,16 @@ func (s *source) load() (*model.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := svf.MergedPath
-	if s.factored {
-		path = svf.FactoredPath
+	var m *model.Model
+	switch {
+	case s.factored:
+		m, err = p.Load(svf.FactoredPath)
+	case s.dequantize:
+		m, err = p.Load(svf.MergedPath)
+	default:
+		// The int8 path, with the kernels the CPU engine runs.
+		m, err = p.LoadInt8(cpuKernels())
 	}
-	m, err := p.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.pack, err)
 	}

@@ -25,34 +25,19 @@ func (c *KVCache) at(seq, layer, pos int) int {
 // Attention writes, for one query row q[H*Dh] at position pos of sequence seq, the
 // attention output out[H*Dh] over cached positions [start, pos] of that sequence, with
 // query head h reading key/value head h/(H/Hkv) (grouped-query attention). scores[S] is
-// scratch.
-func (c *KVCache) Attention(out, q, scores []float32, seq, layer, pos, start, H, Hkv, Dh int) {
+// scratch. The dot products, the softmax (Exp32, float32 sums) and the weighted sum of
+// values run in k's kernels.
+func (c *KVCache) Attention(k Kernels, out, q, scores []float32, seq, layer, pos, start, H, Hkv, Dh int) {
 	group := H / Hkv
 	scale := float32(1 / math.Sqrt(float64(Dh)))
-	base := c.at(seq, layer, 0)
+	base := c.at(seq, layer, start)
+	n := pos + 1 - start
 	for h := range H {
 		kvh := h / group
 		qh := q[h*Dh : h*Dh+Dh]
-		sc := scores[start : pos+1]
-		maxScore := float32(math.Inf(-1))
-		for i := range sc {
-			off := base + (start+i)*c.kvDim + kvh*Dh
-			s := dot(qh, c.k[off:off+Dh]) * scale
-			sc[i] = s
-			maxScore = max(maxScore, s)
-		}
-		var sum float64
-		for i, s := range sc {
-			e := float32(math.Exp(float64(s - maxScore)))
-			sc[i] = e
-			sum += float64(e)
-		}
-		inv := float32(1 / sum)
-		oh := out[h*Dh : h*Dh+Dh]
-		clear(oh)
-		for i, e := range sc {
-			off := base + (start+i)*c.kvDim + kvh*Dh
-			axpy(oh, e*inv, c.v[off:off+Dh])
-		}
+		sc := scores[:n]
+		k.Scores(sc, qh, c.k[base+kvh*Dh:], n, c.kvDim, scale)
+		k.Softmax(sc)
+		k.Mix(out[h*Dh:h*Dh+Dh], sc, c.v[base+kvh*Dh:], n, c.kvDim)
 	}
 }

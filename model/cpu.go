@@ -8,13 +8,19 @@ import (
 type CPUOptions struct {
 	MaxSeqs int // KV-cache slots; 1 when 0
 	Context int // positions per slot; min(max_position_embeddings, 4096) when 0
+	// Kernels run the matmuls and attention's inner loops; GoKernels when nil. Every
+	// implementation gives the same bits (see Kernels).
+	Kernels Kernels
 }
 
-// CPU is the reference engine: float32 weights in Go memory, a KV cache per sequence,
-// the forward pass of run.c's shape spread over the cores for the matmuls.
+// CPU is the reference engine: weights in Go memory — float32, or int8 where a pack
+// loaded for the int8 path holds them as Q8 (Q8Linear, Weights.EmbedQ8, LMHeadQ8) — a KV
+// cache per sequence, the forward pass of run.c's shape spread over the cores for the
+// matmuls, whose inner loops run in its Kernels.
 type CPU struct {
 	cfg   *Config
 	w     *Weights
+	k     Kernels
 	rope  *Rope
 	cache *KVCache
 	st    runState
@@ -36,6 +42,7 @@ type runState struct {
 	hb2    []float32 // [T, F] up
 	scores []float32 // [T, S] attention weights, per row
 	logits []float32 // [T, V] output rows
+	xq     Q8        // [T, D or F] the input of the int8 matrices, quantised
 }
 
 // NewCPU makes a CPU engine over m's weights.
@@ -50,9 +57,13 @@ func NewCPU(m *Model, opt CPUOptions) (*CPU, error) {
 	if opt.Context > c.MaxPositions {
 		return nil, fmt.Errorf("model: context %d exceeds max_position_embeddings %d", opt.Context, c.MaxPositions)
 	}
+	if opt.Kernels == nil {
+		opt.Kernels = GoKernels{}
+	}
 	return &CPU{
 		cfg:   c,
 		w:     m.Weights,
+		k:     opt.Kernels,
 		rope:  NewRope(c, opt.Context),
 		cache: NewKVCache(opt.MaxSeqs, c.NLayers, opt.Context, c.NKVHeads*c.HeadDim),
 	}, nil
@@ -61,7 +72,10 @@ func NewCPU(m *Model, opt CPUOptions) (*CPU, error) {
 func (e *CPU) Config() *Config { return e.cfg }
 func (e *CPU) MaxSeqs() int    { return e.cache.seqs }
 func (e *CPU) Context() int    { return e.cache.S }
-func (e *CPU) Close() error    { *e = CPU{cfg: e.cfg}; return nil }
+func (e *CPU) Close() error    { *e = CPU{cfg: e.cfg, k: e.k}; return nil }
+
+// Kernels returns the kernels the engine runs.
+func (e *CPU) Kernels() Kernels { return e.k }
 
 // SetZ switches the SVF expert of the engine's weights; see Engine.
 func (e *CPU) SetZ(z map[string][]float32) error { return e.w.SetZ(z) }
@@ -124,13 +138,28 @@ func (e *CPU) Forward(b *Batch) error {
 		return err
 	}
 	cand := b.Cand
-	// apply runs a layer matrix: under the current z, or row by row under its candidate.
+	// apply runs a layer matrix on x[T,in]: under the current z, or row by row under its
+	// candidate. An int8 matrix reads x quantised, which is done once for all the
+	// matrices that read the same x (q, k, v; gate, up).
+	quantized := false
 	apply := func(l Linear, y, x []float32, T int) {
 		if a, ok := l.(Adaptable); ok && len(cand) > 0 {
 			a.ApplyPopulation(y, x, cand, T)
 			return
 		}
-		l.Apply(y, x, T)
+		switch l := l.(type) {
+		case Q8Linear:
+			if !quantized {
+				_, in := l.Dims()
+				Quantize(e.k, &e.st.xq, x, T, in)
+				quantized = true
+			}
+			l.ApplyQ8(e.k, y, x, &e.st.xq)
+		case *Dense:
+			MatMulF32(e.k, y, x, l.W, l.B, T, l.In, l.Out)
+		default:
+			l.Apply(y, x, T)
+		}
 	}
 	c, w := e.cfg, e.w
 	T, D, Dh := b.Len(), c.Dim, c.HeadDim
@@ -139,12 +168,17 @@ func (e *CPU) Forward(b *Batch) error {
 	e.grow(T)
 	s := &e.st
 	for t, tok := range b.Tokens {
-		copy(s.x[t*D:t*D+D], w.Embed[tok*D:tok*D+D])
+		if w.EmbedQ8 != nil {
+			w.EmbedQ8.Dequantize(s.x[t*D:t*D+D], tok)
+		} else {
+			copy(s.x[t*D:t*D+D], w.Embed[tok*D:tok*D+D])
+		}
 	}
 	for l := range w.Layers {
 		ly := &w.Layers[l]
 		// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
 		RMSNorm(s.xb, s.x, ly.AttnNorm, T, D, c.RMSNormEps)
+		quantized = false
 		apply(ly.Q, s.q, s.xb, T)
 		apply(ly.K, s.k, s.xb, T)
 		apply(ly.V, s.v, s.xb, T)
@@ -163,17 +197,20 @@ func (e *CPU) Forward(b *Batch) error {
 				if c.SlidingWindow > 0 {
 					start = max(0, pos-c.SlidingWindow+1)
 				}
-				e.cache.Attention(s.att[t*qDim:t*qDim+qDim], s.q[t*qDim:t*qDim+qDim],
+				e.cache.Attention(e.k, s.att[t*qDim:t*qDim+qDim], s.q[t*qDim:t*qDim+qDim],
 					s.scores[t*e.cache.S:(t+1)*e.cache.S], b.Seq[t], l, pos, start, H, Hkv, Dh)
 			}
 		})
+		quantized = false
 		apply(ly.O, s.xb2, s.att, T)
 		axpy(s.x[:T*D], 1, s.xb2)
 		// MLP: x += Down·(silu(Gate·n(x)) ⊙ Up·n(x))
 		RMSNorm(s.xb, s.x, ly.MLPNorm, T, D, c.RMSNormEps)
+		quantized = false
 		apply(ly.Gate, s.hb, s.xb, T)
 		apply(ly.Up, s.hb2, s.xb, T)
-		SwiGLU(s.hb[:T*F], s.hb[:T*F], s.hb2)
+		e.k.SwiGLU(s.hb[:T*F], s.hb[:T*F], s.hb2)
+		quantized = false
 		apply(ly.Down, s.xb2, s.hb, T)
 		axpy(s.x[:T*D], 1, s.xb2)
 	}
@@ -189,7 +226,12 @@ func (e *CPU) Forward(b *Batch) error {
 		}
 	}
 	RMSNorm(s.xb, s.xb2, w.Norm, nOut, D, c.RMSNormEps)
-	MatMul(s.logits, s.xb, w.LMHead, nil, nOut, D, c.VocabSize)
+	if w.LMHeadQ8 != nil {
+		Quantize(e.k, &s.xq, s.xb, nOut, D)
+		MatMulQ8(e.k, s.logits, &s.xq, w.LMHeadQ8, nil)
+	} else {
+		MatMulF32(e.k, s.logits, s.xb, w.LMHead, nil, nOut, D, c.VocabSize)
+	}
 	e.nOut = nOut
 	return nil
 }
@@ -210,7 +252,7 @@ func (e *CPU) Sample(i int, s *Sampler) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.Sample(row), nil
+	return s.sample(e.k, row), nil
 }
 
 func (e *CPU) row(i int) ([]float32, error) {

@@ -15,6 +15,9 @@ type Weights struct {
 	Layers []Layer   // [NLayers]
 	Norm   []float32 // [D] model.norm.weight
 	LMHead []float32 // [V, D] lm_head.weight; the same slice as Embed when tied
+	// EmbedQ8 and LMHeadQ8, when not nil, hold the embedding and lm_head in int8 for the
+	// CPU engine's int8 path (a pack that stores them so); Embed and LMHead are nil then.
+	EmbedQ8, LMHeadQ8 *Q8 // [V, D]
 	// Linears names every matrix of the layers by its Hugging Face name without
 	// ".weight", e.g. "model.layers.0.mlp.up_proj".
 	Linears map[string]Linear

@@ -13,7 +13,9 @@ import (
 // BenchmarkSmolLM2 measures, on a random SmolLM2-135M-shaped checkpoint (bf16): the
 // conversion to an int8 MLP pack, its bytes against the bf16 checkpoint's, the time to
 // recompose every adapted matrix for a new z, and decode tokens/s on the merged and the
-// factored path. Run with -benchtime 1x: one conversion takes minutes.
+// factored path, and on the int8 path (LoadInt8, Go's kernels: its load, which
+// recomposes at z = 1, and its SetZ). Run with -benchtime 1x: one conversion takes
+// minutes.
 func BenchmarkSmolLM2(b *testing.B) {
 	src := writeRandomCheckpoint(b, fixtures.SmolLM2Config, 1)
 	dense, _ := os.Stat(filepath.Join(src, "model.safetensors"))
@@ -43,10 +45,25 @@ func BenchmarkSmolLM2(b *testing.B) {
 	if err := factored.SetZ(z); err != nil {
 		b.Fatal(err)
 	}
+	start = time.Now()
+	mq, err := p.LoadInt8(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "load-int8-s")
+	start = time.Now()
+	if err := mq.Weights.SetZ(z); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "recompose-int8-s")
+	int8, err := model.NewCPU(mq, model.CPUOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, e := range []struct {
 		name string
 		e    *model.CPU
-	}{{"merged", merged}, {"factored", factored}} {
+	}{{"merged", merged}, {"factored", factored}, {"int8", int8}} {
 		b.ReportMetric(decodeRate(b, e.e), e.name+"-tok/s")
 	}
 }

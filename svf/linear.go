@@ -138,6 +138,9 @@ func NewMerged(f *Factors, b []float32) *Merged {
 	return l
 }
 
+// Dense returns W' of the current z and the bias, as a dense matrix (shared, not a copy).
+func (l *Merged) Dense() *model.Dense { return &l.dense }
+
 // Apply writes y[T,M] = x[T,N]·W'ᵀ + b.
 func (l *Merged) Apply(y, x []float32, T int) { l.dense.Apply(y, x, T) }
 

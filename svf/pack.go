@@ -81,6 +81,10 @@ type Pack struct {
 	Manifest Manifest
 	Config   *model.Config
 	ranks    map[string]int // adapted matrix → R
+	// SHA256 hashes a shard to check it against pack.json; crypto/sha256 when nil. The
+	// page sets the browser's (SubtleCrypto), which is many times faster than Go's
+	// compiled to wasm.
+	SHA256 func(data []byte) ([32]byte, error)
 }
 
 // textFiles are the files of a checkpoint a pack copies unchanged when present; the
@@ -265,6 +269,135 @@ func (p *Pack) Load(path Path) (*model.Model, error) {
 	return m, nil
 }
 
+// LoadInt8 reads an int8 pack's weights into a model for the CPU engine's int8 path,
+// checking every shard's sha256 against pack.json: the int8 tensors stay int8 — adapted
+// matrices MergedQ8 at z = 1 (recomposed on kern, GoKernels when nil), other matrices
+// model.Q8Dense, the embedding and lm_head Weights.EmbedQ8 and LMHeadQ8 — and the f32
+// ones (the exact rank, Manifest.F32, vectors) stay f32. An f32 pack loads as Load's
+// MergedPath.
+func (p *Pack) LoadInt8(kern model.Kernels) (*model.Model, error) {
+	if p.Manifest.Quant != QuantInt8 {
+		return p.Load(MergedPath)
+	}
+	m, err := model.LoadText(p.fsys, p.Config)
+	if err != nil {
+		return nil, fmt.Errorf("pack: %w", err)
+	}
+	raw, err := p.readRaw()
+	if err != nil {
+		return nil, err
+	}
+	take := func(name string) (*rawTensor, error) {
+		r, ok := raw[name]
+		if !ok {
+			return nil, fmt.Errorf("pack: tensor %s is missing from every shard", name)
+		}
+		delete(raw, name)
+		return r, nil
+	}
+	// f32 and q8 decode tensor name of shape [rows, cols] (a vector: cols 0).
+	f32 := func(name string, n int) ([]float32, error) {
+		r, err := take(name)
+		if err != nil {
+			return nil, err
+		}
+		x, err := r.float32(name, raw[name+".scale"])
+		if err != nil {
+			return nil, fmt.Errorf("pack: %w", err)
+		}
+		if len(x) != n {
+			return nil, fmt.Errorf("pack: tensor %s has %d values, want %d", name, len(x), n)
+		}
+		return x, nil
+	}
+	q8 := func(name string, rows, cols int) (*model.Q8, error) {
+		r, err := take(name)
+		if err != nil {
+			return nil, err
+		}
+		q, err := r.q8(name, raw[name+".scale"])
+		if err != nil {
+			return nil, fmt.Errorf("pack: %w", err)
+		}
+		if q.Rows != rows || q.Cols != cols {
+			return nil, fmt.Errorf("pack: tensor %s is %d×%d, want %d×%d", name, q.Rows, q.Cols, rows, cols)
+		}
+		return q, nil
+	}
+	w := &model.Weights{}
+	dense := map[string]*model.Q8{} // unadapted int8 matrices, by Linears name
+	for _, s := range p.Config.Bind(w) {
+		name, isWeight := strings.CutSuffix(s.Name, ".weight")
+		if _, adapted := p.ranks[name]; adapted && isWeight {
+			continue
+		}
+		if r, ok := raw[s.Name]; ok && r.info.DType == safetensors.I8 && len(s.Shape) == 2 {
+			q, err := q8(s.Name, s.Shape[0], s.Shape[1])
+			if err != nil {
+				return nil, err
+			}
+			switch s.Name {
+			case "model.embed_tokens.weight":
+				w.EmbedQ8 = q
+			case "lm_head.weight":
+				w.LMHeadQ8 = q
+			default:
+				dense[name] = q
+			}
+			continue
+		}
+		x, err := f32(s.Name, numel(s.Shape))
+		if err != nil {
+			return nil, err
+		}
+		*s.Data = x
+	}
+	for name, q := range dense {
+		d := w.Linears[name].(*model.Dense)
+		if err := w.Replace(name, &model.Q8Dense{W: q, B: d.B}); err != nil {
+			return nil, fmt.Errorf("pack: %w", err)
+		}
+	}
+	k := p.Manifest.ExactRank
+	for _, name := range p.Manifest.Matrices {
+		d := w.Linears[name].(*model.Dense)
+		M, N, R := d.Out, d.In, p.ranks[name]
+		u, err := q8(name+".U", M, R-k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := q8(name+".V", N, R-k)
+		if err != nil {
+			return nil, err
+		}
+		sigma, err := f32(name+".S", R)
+		if err != nil {
+			return nil, err
+		}
+		var uhi, vhi []float32
+		if k > 0 {
+			if uhi, err = f32(name+".U.hi", M*k); err != nil {
+				return nil, err
+			}
+			if vhi, err = f32(name+".V.hi", N*k); err != nil {
+				return nil, err
+			}
+		}
+		l, err := NewMergedQ8(M, N, R, k, u, v, uhi, vhi, sigma, d.B, kern)
+		if err != nil {
+			return nil, fmt.Errorf("pack: %s: %w", name, err)
+		}
+		if err := w.Replace(name, l); err != nil {
+			return nil, fmt.Errorf("pack: %w", err)
+		}
+	}
+	if p.Config.TieEmbeddings {
+		w.LMHead, w.LMHeadQ8 = w.Embed, w.EmbedQ8
+	}
+	m.Weights = w
+	return m, nil
+}
+
 func numel(shape []int) int {
 	n := 1
 	for _, d := range shape {
@@ -276,7 +409,27 @@ func numel(shape []int) int {
 // readTensors reads every shard, checks its sha256, and returns every tensor as float32
 // (Q8 tensors dequantised, split tensors joined), by name.
 func (p *Pack) readTensors() (map[string][]float32, error) {
+	raw, err := p.readRaw()
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]float32{}
+	for name, r := range raw {
+		if strings.HasSuffix(name, ".scale") {
+			continue
+		}
+		x, err := r.float32(name, raw[name+".scale"])
+		if err != nil {
+			return nil, fmt.Errorf("pack: %w", err)
+		}
+		out[name] = x
+	}
+	return out, nil
+}
+
+// readRaw reads every shard, checks its sha256, and returns every tensor as the shards
+// store it, split tensors joined, by name (a Q8 tensor's scales as NAME.scale).
+func (p *Pack) readRaw() (map[string]*rawTensor, error) {
 	raw := map[string]*rawTensor{}
 	for i, sh := range p.Manifest.Shards {
 		data, err := p.ReadShard(i)
@@ -323,17 +476,7 @@ func (p *Pack) readTensors() (map[string][]float32, error) {
 			raw[name+suffix] = joined
 		}
 	}
-	for name, r := range raw {
-		if strings.HasSuffix(name, ".scale") {
-			continue
-		}
-		x, err := r.float32(name, raw[name+".scale"])
-		if err != nil {
-			return nil, fmt.Errorf("pack: %w", err)
-		}
-		out[name] = x
-	}
-	return out, nil
+	return raw, nil
 }
 
 // ReadShard reads shard i of pack.json's shards whole and checks its size and sha256:
@@ -350,7 +493,15 @@ func (p *Pack) ReadShard(i int) ([]byte, error) {
 	if int64(len(data)) != sh.Bytes {
 		return nil, fmt.Errorf("pack: shard %s: %d bytes, pack.json says %d", sh.File, len(data), sh.Bytes)
 	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sh.SHA256 {
+	hash := p.SHA256
+	if hash == nil {
+		hash = func(b []byte) ([32]byte, error) { return sha256.Sum256(b), nil }
+	}
+	sum, err := hash(data)
+	if err != nil {
+		return nil, fmt.Errorf("pack: shard %s: sha256: %w", sh.File, err)
+	}
+	if hex.EncodeToString(sum[:]) != sh.SHA256 {
 		return nil, fmt.Errorf("pack: shard %s: sha256 %x does not match pack.json's %s: the file is corrupted or was changed", sh.File, sum, sh.SHA256)
 	}
 	return data, nil
@@ -385,6 +536,30 @@ func (r *rawTensor) float32(name string, scale *rawTensor) ([]float32, error) {
 		return x, nil
 	}
 	return nil, fmt.Errorf("tensor %s: dtype %s, a pack holds F32 and I8", name, r.info.DType)
+}
+
+// q8 returns an I8 tensor [rows, cols] and its scales as a model.Q8 (rows padded to
+// whole blocks).
+func (r *rawTensor) q8(name string, scale *rawTensor) (*model.Q8, error) {
+	if r.info.DType != safetensors.I8 || scale == nil || len(r.info.Shape) != 2 {
+		return nil, fmt.Errorf("tensor %s: %s %v is not a Q8 matrix with %s.scale", name, r.info.DType, r.info.Shape, name)
+	}
+	rows, cols := r.info.Shape[0], r.info.Shape[1]
+	s := safetensors.BytesFloat32(scale.data)
+	nb := Q8Blocks(cols)
+	if len(s) != rows*nb || len(r.data) != rows*cols {
+		return nil, fmt.Errorf("tensor %s: %d values and %d scales, want %d×%d and %d×%d", name, len(r.data), len(s), rows, cols, rows, nb)
+	}
+	q := model.NewQ8(rows, cols)
+	copy(q.Scale, s)
+	stride := q.Stride()
+	for i := range rows {
+		dst, src := q.Q[i*stride:i*stride+cols], r.data[i*cols:(i+1)*cols]
+		for j, b := range src {
+			dst[j] = int8(b)
+		}
+	}
+	return q, nil
 }
 
 // OpenDir opens the pack in a folder of the local file system.

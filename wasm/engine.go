@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/simd"
 	"github.com/t2web/t2web/shaders"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/wasm/protocol"
@@ -25,6 +26,7 @@ type opened struct {
 	dev     *gpuDevice // the GPU engine's device, else nil
 	kind    string     // protocol.EngineCPU or protocol.EngineGPU
 	reason  string     // why the CPU engine runs, unless asked for
+	kernels string     // the CPU engine's kernels, by name
 	adapter *protocol.Adapter
 }
 
@@ -37,7 +39,7 @@ type opened struct {
 //   - EngineGPU: WebGPU on whatever adapter there is; an error without one or for a
 //     checkpoint folder.
 //   - EngineCPU: the CPU engine.
-func openEngine(kind string, fsys *httpFS, p *svf.Pack) (o opened, err error) {
+func openEngine(kind, kernels string, fsys *httpFS, p *svf.Pack) (o opened, err error) {
 	o.kind = protocol.EngineCPU
 	if kind == protocol.EngineCPU {
 		o.reason = "engine=cpu asked for"
@@ -73,8 +75,14 @@ func openEngine(kind string, fsys *httpFS, p *svf.Pack) (o opened, err error) {
 			d.Close()
 		}
 	}
+	kern, err := pageKernels(kernels)
+	if err != nil {
+		return o, err
+	}
+	o.kernels = kern.Name()
 	if p != nil {
-		o.m, err = p.Load(svf.MergedPath)
+		// An int8 pack stays int8: merged W' and activations quantised per block.
+		o.m, err = p.LoadInt8(kern)
 	} else {
 		o.m, err = model.Load(fsys)
 	}
@@ -82,10 +90,30 @@ func openEngine(kind string, fsys *httpFS, p *svf.Pack) (o opened, err error) {
 		return o, err
 	}
 	seqs, context := engineSeqs(o.m.Config, p)
-	if o.e, err = model.NewCPU(o.m, model.CPUOptions{MaxSeqs: seqs, Context: context}); err != nil {
+	if o.e, err = model.NewCPU(o.m, model.CPUOptions{MaxSeqs: seqs, Context: context, Kernels: kern}); err != nil {
 		return o, err
 	}
 	return o, nil
+}
+
+// pageKernels returns the CPU engine's kernels that name asks for (protocol.Kernels*):
+// by default the best kernel module the browser validated, else Go's.
+func pageKernels(name string) (model.Kernels, error) {
+	level := simd.Level()
+	switch name {
+	case protocol.KernelsBest:
+		if level == simd.LevelNone {
+			return model.GoKernels{}, nil
+		}
+		return simd.New(level)
+	case protocol.KernelsGo:
+		return model.GoKernels{}, nil
+	case protocol.KernelsSIMD:
+		return simd.New(simd.LevelSIMD)
+	case protocol.KernelsRelaxed:
+		return simd.New(simd.LevelRelaxed)
+	}
+	return nil, fmt.Errorf("kernels=%s: want %s, %s or %s", name, protocol.KernelsGo, protocol.KernelsSIMD, protocol.KernelsRelaxed)
 }
 
 // openGPU loads pack p into a GPU engine on dev, the shards streamed to the device and

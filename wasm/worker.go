@@ -232,6 +232,7 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	}
 	p, err := svf.Open(fsys)
 	if err == nil {
+		p.SHA256 = subtleSHA256
 		for i, s := range p.Manifest.Shards {
 			shard[s.File] = i + 1
 		}
@@ -251,7 +252,7 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	} else {
 		p = nil // a checkpoint folder
 	}
-	o, err := openEngine(req.Engine, fsys, p)
+	o, err := openEngine(req.Engine, req.Kernels, fsys, p)
 	if err != nil {
 		return err
 	}
@@ -264,7 +265,7 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		Type: protocol.TypeLoaded, URL: w.url, Arch: c.Architecture,
 		Layers: c.NLayers, Dim: c.Dim, Vocab: c.VocabSize, Params: c.Params(),
 		Context: o.e.Context(), Chat: o.m.Chat != nil, Engine: o.kind, Pack: info,
-		EngineReason: o.reason, Adapter: o.adapter,
+		EngineReason: o.reason, Adapter: o.adapter, Kernels: o.kernels,
 	})
 	w.postExperts()
 	return nil

@@ -38,6 +38,7 @@ type Root struct {
 	State    string
 	ModelURL string
 	Engine   string            // the engine asked for: ?engine=, protocol.EngineAuto by default
+	Kernels  string            // the CPU engine's kernels asked for: ?kernels=, protocol.KernelsBest by default
 	Progress protocol.Progress // the file downloading now
 	Info     *protocol.Loaded  // the loaded model, nil before
 
@@ -82,6 +83,7 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 			}
 		}
 		c.Engine = q.Get("engine")
+		c.Kernels = q.Get("kernels")
 	}
 	ee := ctx.EventEnv()
 	c.startStore(ee)
@@ -114,7 +116,7 @@ func (c *Root) Load() {
 		return
 	}
 	c.beginLoad(c.ModelURL)
-	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL, Engine: c.Engine})
+	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL, Engine: c.Engine, Kernels: c.Kernels})
 }
 
 // sampling parses the temperature, max tokens and seed fields.
@@ -290,7 +292,7 @@ func (c *Root) engineText() string {
 		}
 		return s
 	}
-	s := "Engine: CPU (WebAssembly)"
+	s := "Engine: CPU (WebAssembly, " + i.Kernels + " kernels)"
 	if i.EngineReason != "" {
 		s += " — " + i.EngineReason
 	}

@@ -258,6 +258,14 @@ const (
 	EngineGPU  = "gpu" // the WebGPU engine of package shaders
 )
 
+// Kernels of the CPU engine in Load and Loaded: the names of its model.Kernels.
+const (
+	KernelsBest    = ""                // relaxed SIMD, else SIMD128, else Go's
+	KernelsGo      = "go"              // model.GoKernels: Go compiled to wasm, no SIMD
+	KernelsSIMD    = "simd128"         // the SIMD128 kernel module (model/simd)
+	KernelsRelaxed = "simd128-relaxed" // the relaxed-SIMD kernel module
+)
+
 // Load asks the worker to load a pack (a folder with pack.json) or a Hugging Face
 // checkpoint folder.
 type Load struct {
@@ -267,6 +275,9 @@ type Load struct {
 	// adapter and the folder is a pack), EngineCPU, or EngineGPU (WebGPU even on a
 	// software fallback adapter; an error when there is none or the folder is no pack).
 	Engine string `json:"engine,omitempty"`
+	// Kernels picks the CPU engine's kernels (the page's ?kernels=): KernelsBest (the
+	// best the browser validates), KernelsGo, KernelsSIMD or KernelsRelaxed.
+	Kernels string `json:"kernels,omitempty"`
 	// Local is set when the folder is one the user chose or dropped: the message then
 	// carries, besides its JSON fields, "files", an object of the folder's File (or
 	// Blob) objects by path inside it ("pack.json", "experts/math.safetensors"), which
@@ -317,6 +328,8 @@ type Loaded struct {
 	// EngineReason says why the CPU engine runs when WebGPU was not forbidden, e.g.
 	// "no WebGPU adapter: …"; empty on the GPU engine.
 	EngineReason string `json:"engineReason,omitempty"`
+	// Kernels names the CPU engine's kernels (Kernels* constants); empty on the GPU engine.
+	Kernels string `json:"kernels,omitempty"`
 	// Adapter is the browser's WebGPU adapter, when it has one (also when the CPU
 	// engine runs).
 	Adapter *Adapter `json:"adapter,omitempty"`

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/wasm/protocol"
+)
+
+// TestE2EKernels runs the page's CPU engine on each of its kernels — Go's, the SIMD128
+// module and the relaxed-SIMD module (?kernels=) — and holds its greedy tokens to
+// t2 generate --greedy's, whose Go kernels the fixture tests hold to llama.cpp: the demo
+// pack (int8 matrices, an exact rank and f32 embeddings), an int8 pack of the llama-tiny
+// fixture (int8 lm_head over a 128k vocabulary) and the fixture checkpoint itself (f32
+// matmuls). Every kernel gives Go's bits, so the tokens must be the same.
+func TestE2EKernels(t *testing.T) {
+	browser := findChromium(t)
+	site, srv := serveSite(t)
+	bctx, _ := startBrowser(t, browser)
+	models := []struct{ name, query string }{{"demo-pack", "pack=models/default/"}}
+	sources := map[string][]string{"demo-pack": {"--pack", filepath.Join(site, "models", "default")}}
+	if os.Getenv("T2_FIXTURES") != "" {
+		src := fixtures.Dir(t, "llama-tiny")
+		hf, pack := filepath.Join(site, "models", "llama-tiny"), filepath.Join(site, "models", "llama-tiny-pack")
+		if err := copyTree(src, hf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svf.Convert(os.DirFS(src), pack, svf.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, struct{ name, query string }{"fixture-pack", "pack=models/llama-tiny-pack/"},
+			struct{ name, query string }{"fixture-checkpoint", "model=models/llama-tiny/"})
+		sources["fixture-pack"] = []string{"--pack", pack}
+		sources["fixture-checkpoint"] = []string{"--model", hf}
+	}
+	const prompt = "The quick brown fox"
+	for _, m := range models {
+		want := nativeGenerate(t, sources[m.name], prompt, false, 16)
+		for _, k := range []string{protocol.KernelsGo, protocol.KernelsSIMD, protocol.KernelsRelaxed} {
+			t.Run(m.name+"/"+k, func(t *testing.T) {
+				p := openPage(t, bctx, srv.URL+"/?engine=cpu&kernels="+k+"&"+m.query)
+				p.waitReady()
+				if e := p.text("#engine"); !strings.Contains(e, "("+"WebAssembly, "+k+" kernels)") {
+					p.fatalf("#engine %q does not name the %s kernels", e, k)
+				}
+				got := p.generate(prompt, false, 16)
+				if !slices.Equal(got, want) {
+					p.fatalf("page with %s kernels generated %v\nt2 generate --greedy %v gives %v", k, got, sources[m.name], want)
+				}
+				t.Logf("%v; status: %s", got, p.text("#status"))
+				p.checkConsole(nil)
+			})
+		}
+	}
+}

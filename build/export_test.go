@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	ggufparser "github.com/gpustack/gguf-parser-go"
+
+	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/model/safetensors"
+	"github.com/t2web/t2web/svf"
+)
+
+// TestExportGGUF: t2 export writes, for a pack with an expert applied, a GGUF file that
+// gguf-parser-go reads back as a llama model of the pack's shape, with its tokenizer
+// (vocabulary padded to vocab_size, merges, EOS) and chat template, every tensor where
+// its info says; the f32 tensors hold exactly the merged, adapted weights (q and k rows
+// in llama.cpp's RoPE order), and q8_0 and f16 files hold them within their rounding.
+func TestExportGGUF(t *testing.T) {
+	src := fixtures.Dir(t, "llama-tiny")
+	dir := t.TempDir()
+	pack := filepath.Join(dir, "pack")
+	if _, err := svf.Convert(os.DirFS(src), pack, svf.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := t2("expert", "new", "--pack", pack, "--name", "half", "--value", "0.5"); code != 0 {
+		t.Fatalf("expert new: %s", errOut)
+	}
+	ref, err := (&source{pack: pack, expert: "half", dequantize: true}).load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ref.Config
+	for _, typ := range []string{"f32", "f16", "q8_0"} {
+		t.Run(typ, func(t *testing.T) {
+			out := filepath.Join(dir, typ+".gguf")
+			if code, stdout, errOut := t2("export", "--pack", pack, "--expert", "half", "--gguf", out, "--type", typ); code != 0 {
+				t.Fatalf("export: %s", errOut)
+			} else {
+				t.Log(stdout)
+			}
+			gf, err := ggufparser.ParseGGUFFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := gf.Architecture()
+			if a.Architecture != "llama" || a.EmbeddingLength != uint64(c.Dim) || a.BlockCount != uint64(c.NLayers) ||
+				a.AttentionHeadCountKV != uint64(c.NKVHeads) || len(a.FeedForwardLength) == 0 || a.FeedForwardLength[0] != uint64(c.FFN) {
+				t.Errorf("architecture %+v does not match the config %+v", a, c)
+			}
+			tk := gf.Tokenizer()
+			if tk.Model != "gpt2" || tk.TokensLength != uint64(c.VocabSize) || tk.MergesLength == 0 || tk.EOSTokenID != int64(ref.EOS[0]) {
+				t.Errorf("tokenizer %+v: want gpt2, %d tokens, merges, EOS %d", tk, c.VocabSize, ref.EOS[0])
+			}
+			if kv, ok := gf.Header.MetadataKV.Get("tokenizer.chat_template"); !ok || kv.ValueString() == "" {
+				t.Error("no tokenizer.chat_template")
+			}
+			// 2 per layer norms + 7 matrices per layer, embedding, final norm, lm_head, rope_freqs
+			if want := c.NLayers*9 + 4; len(gf.TensorInfos) != want {
+				t.Errorf("%d tensors, want %d", len(gf.TensorInfos), want)
+			}
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tensor := func(name string) ([]float32, ggufparser.GGUFTensorInfo) {
+				for _, ti := range gf.TensorInfos {
+					if ti.Name == name {
+						return decodeTensor(t, data[gf.TensorDataStartOffset+int64(ti.Offset):], ti), ti
+					}
+				}
+				t.Fatalf("no tensor %s", name)
+				return nil, ggufparser.GGUFTensorInfo{}
+			}
+			q := ref.Weights.Linears["model.layers.1.self_attn.q_proj"].(*svf.Merged).Dense()
+			for _, check := range []struct {
+				name string
+				want []float32
+				dims []uint64
+			}{
+				{"token_embd.weight", ref.Weights.Embed, []uint64{uint64(c.Dim), uint64(c.VocabSize)}},
+				{"blk.1.attn_q.weight", permuteRope(q.W, c.NHeads, c.HeadDim, c.Dim), []uint64{uint64(c.Dim), uint64(c.NHeads * c.HeadDim)}},
+				{"blk.0.ffn_down.weight", ref.Weights.Linears["model.layers.0.mlp.down_proj"].(*svf.Merged).Dense().W, []uint64{uint64(c.FFN), uint64(c.Dim)}},
+				{"output_norm.weight", ref.Weights.Norm, []uint64{uint64(c.Dim)}},
+			} {
+				got, ti := tensor(check.name)
+				if !slices.Equal(ti.Dimensions, check.dims) {
+					t.Errorf("%s: dimensions %v, want %v", check.name, ti.Dimensions, check.dims)
+				}
+				tol := 0.0
+				if len(ti.Dimensions) == 2 {
+					tol = map[string]float64{"f32": 0, "f16": 1e-3, "q8_0": 1e-2}[typ]
+				}
+				if e := svf.RelFrobenius(got, check.want); e > tol {
+					t.Errorf("%s: %.3g relative error, want ≤ %g", check.name, e, tol)
+				}
+			}
+		})
+	}
+}
+
+// decodeTensor reads a tensor of type F32, F16 or Q8_0 from b.
+func decodeTensor(t *testing.T, b []byte, ti ggufparser.GGUFTensorInfo) []float32 {
+	n := 1
+	for _, d := range ti.Dimensions {
+		n *= int(d)
+	}
+	x := make([]float32, n)
+	le := binary.LittleEndian
+	switch ti.Type {
+	case ggufparser.GGMLTypeF32:
+		copy(x, safetensors.BytesFloat32(b[:4*n]))
+	case ggufparser.GGMLTypeF16:
+		for i := range x {
+			x[i] = safetensors.F16ToFloat32(le.Uint16(b[2*i:]))
+		}
+	case ggufparser.GGMLTypeQ8_0:
+		for blk := range n / 32 {
+			d := safetensors.F16ToFloat32(le.Uint16(b[34*blk:]))
+			for j := range 32 {
+				x[32*blk+j] = float32(int8(b[34*blk+2+j])) * d
+			}
+		}
+	default:
+		t.Fatalf("%s: type %v", ti.Name, ti.Type)
+	}
+	return x
+}

@@ -1,0 +1,183 @@
+package svf
+
+import (
+	"fmt"
+
+	"github.com/t2web/t2web/model"
+)
+
+// MergedQ8 is an adapted matrix of an int8 pack held recomposed in int8, the CPU
+// engine's int8 path (ARCHITECTURE §2, merged): W' = c·U·diag(σ⊙z)·Vᵀ is made once per
+// z as a Q8 matrix [M,N] (blocks of 32 along N), then applied as an int8 matmul.
+//
+// The recomposition runs on the same int8 kernels: with A = U·diag(c·σ⊙z) quantised per
+// row (blocks along R), W' = A·Vᵀ is one Q8 matmul of A[M,R] by the pack's V[N,R], whose
+// f32 rows are quantised again. A pack with an exact rank K keeps its K largest
+// directions in f32, and so does this matrix: only the Q8 columns K… are recomposed, and
+// y = W'_lo·x + U_hi·(s_hi ⊙ (V_hiᵀ·x)) runs the f32 part factored.
+type MergedQ8 struct {
+	m, n, r, k int       // W' [M,N], rank R, exact rank K (0: none)
+	u, v       *model.Q8 // U[:, K:] [M,R-K] and V[:, K:] [N,R-K], as the pack stores them
+	uhi        []float32 // [M,K] U[:, :K], nil when K = 0
+	vthi       []float32 // [K,N] V[:, :K]ᵀ, nil when K = 0
+	sigma      []float32 // [R] σ
+	b          []float32 // [M] bias, nil without
+	kern       model.Kernels
+
+	w   *model.Q8 // [M,N] W'_lo of the current z
+	s   []float32 // [R] c·σ⊙z of the current z
+	xq  model.Q8  // scratch of Apply: x quantised
+	tmp []float32 // scratch [T,K] and [T,M] of the f32 part
+
+	f   *Factors   // f32 factors for population batches, made on first use
+	pop population // candidates of population batches, applied factored
+}
+
+// NewMergedQ8 makes the int8 merged form, at z = 1, of the factors of an int8 pack's
+// matrix W[m,n] of rank r: u [m,r-k] and v [n,r-k] the Q8 columns, uhi [m,k] and
+// vhi [n,k] the f32 columns of an exact rank k (nil when k = 0), sigma [r], b [m] or
+// nil. The recompositions run on kern (GoKernels when nil).
+func NewMergedQ8(m, n, r, k int, u, v *model.Q8, uhi, vhi, sigma, b []float32, kern model.Kernels) (*MergedQ8, error) {
+	switch {
+	case u.Rows != m || v.Rows != n || u.Cols != r-k || v.Cols != r-k:
+		return nil, fmt.Errorf("Q8 factors U[%d,%d] V[%d,%d] do not fit W[%d,%d] of rank %d with exact rank %d", u.Rows, u.Cols, v.Rows, v.Cols, m, n, r, k)
+	case len(uhi) != m*k || len(vhi) != n*k:
+		return nil, fmt.Errorf("f32 factors U[%d] V[%d] do not fit W[%d,%d] with exact rank %d", len(uhi), len(vhi), m, n, k)
+	case len(sigma) != r || (b != nil && len(b) != m):
+		return nil, fmt.Errorf("σ[%d] and bias[%d] do not fit W[%d,%d] of rank %d", len(sigma), len(b), m, n, r)
+	}
+	if kern == nil {
+		kern = model.GoKernels{}
+	}
+	l := &MergedQ8{m: m, n: n, r: r, k: k, u: u, v: v, uhi: uhi, sigma: sigma, b: b, kern: kern,
+		w: model.NewQ8(m, n), s: make([]float32, r)}
+	if k > 0 {
+		l.vthi = make([]float32, k*n)
+		for j := range n {
+			for c := range k {
+				l.vthi[c*n+j] = vhi[j*k+c]
+			}
+		}
+	}
+	if err := l.SetZ(nil); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Dims returns (M, N).
+func (l *MergedQ8) Dims() (out, in int) { return l.m, l.n }
+
+// Rank returns R.
+func (l *MergedQ8) Rank() int { return l.r }
+
+// Weights returns W'_lo, the int8 part of the current W' [M,N].
+func (l *MergedQ8) Weights() *model.Q8 { return l.w }
+
+// recomposeRows is how many rows of W' one step recomposes: the f32 rows of A·Vᵀ live
+// only that long (64 rows of N = 1536 are 384 KiB).
+const recomposeQ8Rows = 64
+
+// SetZ recomposes W'_lo for z (nil: z = 1) with the int8 kernels.
+func (l *MergedQ8) SetZ(z []float32) error {
+	if err := scales(l.s, &Factors{S: l.sigma, R: l.r}, z); err != nil {
+		return err
+	}
+	rl := l.r - l.k
+	if rl == 0 {
+		return nil
+	}
+	s := l.s[l.k:]
+	var a model.Q8
+	rows := min(recomposeQ8Rows, l.m)
+	as := make([]float32, rows*rl)   // A rows, f32
+	out := make([]float32, rows*l.n) // W' rows, f32
+	for i0 := 0; i0 < l.m; i0 += recomposeQ8Rows {
+		rows := min(recomposeQ8Rows, l.m-i0)
+		for i := range rows {
+			row := as[i*rl : (i+1)*rl]
+			l.u.Dequantize(row, i0+i)
+			for c := range row {
+				row[c] *= s[c]
+			}
+		}
+		model.Quantize(l.kern, &a, as, rows, rl)
+		model.MatMulQ8(l.kern, out, &a, l.v, nil)
+		w := model.Q8{Q: l.w.Q[i0*l.w.Stride() : (i0+rows)*l.w.Stride()], Scale: l.w.Scale[i0*l.w.Blocks() : (i0+rows)*l.w.Blocks()], Rows: rows, Cols: l.n}
+		l.kern.Quantize(&w, out)
+	}
+	return nil
+}
+
+// Apply writes y[T,M] = x[T,N]·W'ᵀ + b, x quantised per block, with the kernels the
+// matrix recomposes with.
+func (l *MergedQ8) Apply(y, x []float32, T int) {
+	model.Quantize(l.kern, &l.xq, x, T, l.n)
+	l.ApplyQ8(l.kern, y, x, &l.xq)
+}
+
+// ApplyQ8 writes y[T,M] = xq·W'_loᵀ + b, plus the f32 part U_hi·(s_hi ⊙ (V_hiᵀ·x)) of
+// an exact rank, with k's kernels; see model.Q8Linear.
+func (l *MergedQ8) ApplyQ8(k model.Kernels, y, x []float32, xq *model.Q8) {
+	T := xq.Rows
+	model.MatMulQ8(k, y, xq, l.w, l.b)
+	if l.k == 0 {
+		return
+	}
+	if need := T * (l.k + l.m); cap(l.tmp) < need {
+		l.tmp = make([]float32, need)
+	}
+	h, z := l.tmp[:T*l.k], l.tmp[T*l.k:T*(l.k+l.m)]
+	model.MatMulF32(k, h, x, l.vthi, nil, T, l.n, l.k)
+	for t := range T {
+		for c, s := range l.s[:l.k] {
+			h[t*l.k+c] *= s
+		}
+	}
+	model.MatMulF32(k, z, h, l.uhi, nil, T, l.k, l.m)
+	for i, v := range z {
+		y[i] += v
+	}
+}
+
+// factors returns the f32 factors, dequantised and joined on first use.
+func (l *MergedQ8) factors() *Factors {
+	if l.f != nil {
+		return l.f
+	}
+	f := &Factors{M: l.m, N: l.n, R: l.r, S: l.sigma, U: make([]float32, l.m*l.r), V: make([]float32, l.n*l.r)}
+	rl := l.r - l.k
+	row := make([]float32, rl)
+	for i := range l.m {
+		copy(f.U[i*l.r:], l.uhi[i*l.k:(i+1)*l.k])
+		l.u.Dequantize(row, i)
+		copy(f.U[i*l.r+l.k:], row)
+	}
+	for j := range l.n {
+		for c := range l.k {
+			f.V[j*l.r+c] = l.vthi[c*l.n+j]
+		}
+		l.v.Dequantize(row, j)
+		copy(f.V[j*l.r+l.k:], row)
+	}
+	l.f = f
+	return f
+}
+
+// SetPopulation holds the scales of P candidates' z (nil: z = 1); see model.Adaptable.
+// The f32 factors are made on first use. W' stays the one of SetZ.
+func (l *MergedQ8) SetPopulation(zs [][]float32) error {
+	if len(zs) == 0 {
+		return l.pop.set(&Factors{S: l.sigma, R: l.r}, nil)
+	}
+	f := l.factors()
+	if len(zs) > 0 && l.pop.vt == nil {
+		l.pop.vt = transposeV(f)
+	}
+	return l.pop.set(f, zs)
+}
+
+// ApplyPopulation writes y[T,M] = c_p·U(σ⊙z_p ⊙ Vᵀx) + b, p = cand[t] for row t, in f32.
+func (l *MergedQ8) ApplyPopulation(y, x []float32, cand []int, T int) {
+	l.pop.apply(y, x, l.factors(), l.pop.vt, l.b, cand, T)
+}
