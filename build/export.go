@@ -224,6 +224,7 @@ func ggufTokenizer(m *model.Model, data []byte, tpl string) ([]gguf.KV, error) {
 			Content string `json:"content"`
 			Special bool   `json:"special"`
 		} `json:"added_tokens"`
+		Pre preTokenizerJSON `json:"pre_tokenizer"`
 	}
 	if err := json.Unmarshal(data, &tj); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
@@ -269,8 +270,7 @@ func ggufTokenizer(m *model.Model, data []byte, tpl string) ([]gguf.KV, error) {
 	}
 	kvs := []gguf.KV{
 		kv("tokenizer.ggml.model", "gpt2"),
-		// "default" is GPT-2's pre-tokenizer regex; llama.cpp names others by model family.
-		kv("tokenizer.ggml.pre", "default"),
+		kv("tokenizer.ggml.pre", ggufPre(tj.Pre)),
 		kv("tokenizer.ggml.tokens", tokens),
 		kv("tokenizer.ggml.token_type", types),
 		kv("tokenizer.ggml.merges", append([]string{}, merges...)),
@@ -325,3 +325,25 @@ func chatTemplateSource(path string) (string, error) {
 
 // kv makes one metadata pair.
 func kv(key string, value any) gguf.KV { return gguf.KV{Key: key, Value: value} }
+
+// preTokenizerJSON is the part of a tokenizer.json pre_tokenizer that says how digits are
+// split: a Sequence of pre-tokenizers, or one.
+type preTokenizerJSON struct {
+	Type             string             `json:"type"`
+	IndividualDigits bool               `json:"individual_digits"`
+	Pretokenizers    []preTokenizerJSON `json:"pretokenizers"`
+}
+
+// ggufPre names llama.cpp's pre-tokenizer for a byte-level BPE's pre_tokenizer:
+// "smollm" (each digit alone, then GPT-2's regex, as SmolLM2's and the demo's
+// Digits + ByteLevel do), else "default" (GPT-2's regex).
+func ggufPre(p preTokenizerJSON) string {
+	steps := p.Pretokenizers
+	if p.Type != "Sequence" {
+		steps = []preTokenizerJSON{p}
+	}
+	if len(steps) == 2 && steps[0].Type == "Digits" && steps[0].IndividualDigits && steps[1].Type == "ByteLevel" {
+		return "smollm"
+	}
+	return "default"
+}

@@ -14,12 +14,21 @@ func TestTasksList(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	for _, line := range []string{"math            math       no", "code-js         code       yes", "reasoning-hard  reasoning  yes", "cls             cls        no"} {
+	for _, line := range []string{
+		"math            math       the math expert's task",
+		"code-js         code       unseen (held out of all training)",
+		"reasoning-hard  reasoning  unseen (held out of all training)",
+		"cls             cls        the cls expert's task",
+		"arith           math       base model's mix",
+		"cls-general     cls        base model's mix",
+		"reverse         other      base model's mix",
+		"lost-found      math       held out for few-shot",
+	} {
 		if !strings.Contains(out, line+"\n") {
 			t.Errorf("no line %q in\n%s", line, out)
 		}
 	}
-	if n := strings.Count(out, "\n"); n != 1+len(tasks.All()) {
+	if n := strings.Count(out, "\n"); n != 1+len(tasks.All())+len(tasks.General())+len(tasks.HeldOut()) {
 		t.Errorf("%d lines:\n%s", n, out)
 	}
 }
@@ -61,7 +70,7 @@ func TestTasksBadInput(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{[]string{"tasks", "export", "--task", "physics", "--n", "3"}, 1, `unknown task "physics" (known: math, math-hard, code, code-js, reasoning, reasoning-hard, cls)`},
+		{[]string{"tasks", "export", "--task", "physics", "--n", "3"}, 1, `unknown task "physics" (known: math, math-hard, code, code-js, reasoning, reasoning-hard, cls, arith,`},
 		{[]string{"tasks", "export", "--task", "math", "--split", "dev"}, 1, `unknown split "dev"`},
 		{[]string{"tasks", "export", "--n", "3"}, 2, "usage: t2 tasks"},
 		{[]string{"tasks", "export", "--task", "math", "--n", "0"}, 2, "usage: t2 tasks"},
