@@ -142,18 +142,26 @@ func (e *CPU) Forward(b *Batch) error {
 	// candidate. An int8 matrix reads x quantised, which is done once for all the
 	// matrices that read the same x (q, k, v; gate, up).
 	quantized := false
+	quantize := func(l Linear, x []float32, T int) {
+		if !quantized {
+			_, in := l.Dims()
+			Quantize(e.k, &e.st.xq, x, T, in)
+			quantized = true
+		}
+	}
 	apply := func(l Linear, y, x []float32, T int) {
 		if a, ok := l.(Adaptable); ok && len(cand) > 0 {
+			if p, ok := l.(Q8Population); ok {
+				quantize(l, x, T)
+				p.ApplyPopulationQ8(e.k, y, x, &e.st.xq, cand)
+				return
+			}
 			a.ApplyPopulation(y, x, cand, T)
 			return
 		}
 		switch l := l.(type) {
 		case Q8Linear:
-			if !quantized {
-				_, in := l.Dims()
-				Quantize(e.k, &e.st.xq, x, T, in)
-				quantized = true
-			}
+			quantize(l, x, T)
 			l.ApplyQ8(e.k, y, x, &e.st.xq)
 		case *Dense:
 			MatMulF32(e.k, y, x, l.W, l.B, T, l.In, l.Out)

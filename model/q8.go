@@ -124,6 +124,13 @@ func (d *Q8Dense) ApplyQ8(k Kernels, y, _ []float32, xq *Q8) {
 	MatMulQ8(k, y, xq, d.W, d.B)
 }
 
+// Q8Population is an Adaptable matrix that runs population batches on the int8 kernels
+// too: ApplyPopulationQ8 writes what ApplyPopulation writes, for x[T,In] given also
+// quantised as xq, row t under candidate cand[t].
+type Q8Population interface {
+	ApplyPopulationQ8(k Kernels, y, x []float32, xq *Q8, cand []int)
+}
+
 // Q8Linear is a Linear the CPU engine runs on quantised input: x[T,In] quantised per
 // block once (QuantizeRows) and shared by every matrix that reads it.
 type Q8Linear interface {

@@ -149,8 +149,8 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 //     an answer). The best so far is carried, not scored again: at most 64 candidates.
 func DefaultFewShot() FewShotOptions {
 	return FewShotOptions{
-		Score: ScoreLikelihood,
-		CEM: CEMOptions{Population: 8, Elites: 2, Iters: 8, InitStd: 0.5, MinStd: 0.03, Seed: 1},
+		Score:     ScoreLikelihood,
+		CEM:       CEMOptions{Population: 8, Elites: 2, Iters: 8, InitStd: 0.5, MinStd: 0.03, Seed: 1},
 		MaxTokens: 100, OnExamples: true,
 	}
 }

@@ -29,8 +29,15 @@ type MergedQ8 struct {
 	xq  model.Q8  // scratch of Apply: x quantised
 	tmp []float32 // scratch [T,K] and [T,M] of the f32 part
 
-	f   *Factors   // f32 factors for population batches, made on first use
+	f   *Factors   // f32 factors for ApplyPopulation, made on first use
 	pop population // candidates of population batches, applied factored
+
+	// ApplyPopulationQ8's Vᵀ in Q8 [R-K,N] (blocks along N, as x is quantised), made
+	// on first use, and its scratch.
+	vt  *model.Q8
+	ph  []float32 // [T,R-K] Vᵀx
+	phq model.Q8  // [T,R-K] s⊙Vᵀx quantised
+	pz  []float32 // [T,K] and [T,M] of the f32 part
 }
 
 // NewMergedQ8 makes the int8 merged form, at z = 1, of the factors of an int8 pack's
@@ -165,19 +172,95 @@ func (l *MergedQ8) factors() *Factors {
 }
 
 // SetPopulation holds the scales of P candidates' z (nil: z = 1); see model.Adaptable.
-// The f32 factors are made on first use. W' stays the one of SetZ.
+// W' stays the one of SetZ.
 func (l *MergedQ8) SetPopulation(zs [][]float32) error {
-	if len(zs) == 0 {
-		return l.pop.set(&Factors{S: l.sigma, R: l.r}, nil)
-	}
-	f := l.factors()
-	if len(zs) > 0 && l.pop.vt == nil {
-		l.pop.vt = transposeV(f)
-	}
-	return l.pop.set(f, zs)
+	return l.pop.set(&Factors{S: l.sigma, R: l.r}, zs)
 }
 
-// ApplyPopulation writes y[T,M] = c_p·U(σ⊙z_p ⊙ Vᵀx) + b, p = cand[t] for row t, in f32.
+// ApplyPopulation writes y[T,M] = c_p·U(σ⊙z_p ⊙ Vᵀx) + b, p = cand[t] for row t, in f32
+// with the f32 factors (made on first use): the reference ApplyPopulationQ8 is held to.
 func (l *MergedQ8) ApplyPopulation(y, x []float32, cand []int, T int) {
-	l.pop.apply(y, x, l.factors(), l.pop.vt, l.b, cand, T)
+	f := l.factors()
+	if l.pop.vt == nil {
+		l.pop.vt = transposeV(f)
+	}
+	l.pop.apply(y, x, f, l.pop.vt, l.b, cand, T)
+}
+
+// ApplyPopulationQ8 writes y[T,M] = c_p·U(σ⊙z_p ⊙ Vᵀx) + b, p = cand[t] for row t, as
+// the int8 path runs everything else: two int8 matmuls through the rank, on k,
+//
+//	h = xq·V_loᵀᵀ [T,R-K],  h_t ⊙= s_p[K:],  y = quantise(h)·U_loᵀ + b,
+//
+// plus the f32 part U_hi·(s_p[:K] ⊙ (V_hiᵀ·x)) of an exact rank K. It costs
+// (M+N)·R multiply-adds a row, against M·N for W' merged, and no recomposition: the
+// first pass and few-shot scoring run many z on few rows. The intermediate h is
+// quantised once more than W' merged is, so a row differs from SetZ's by about the
+// int8 path's error.
+func (l *MergedQ8) ApplyPopulationQ8(k model.Kernels, y, x []float32, xq *model.Q8, cand []int) {
+	T, rl := xq.Rows, l.r-l.k
+	if len(cand) < T {
+		panic(fmt.Sprintf("svf: ApplyPopulationQ8: %d candidates for %d rows", len(cand), T))
+	}
+	if rl > 0 {
+		if l.vt == nil {
+			l.vt = transposeQ8(k, l.v)
+		}
+		if cap(l.ph) < T*rl {
+			l.ph = make([]float32, T*rl)
+		}
+		h := l.ph[:T*rl]
+		model.MatMulQ8(k, h, xq, l.vt, nil)
+		for t := range T {
+			s := l.pop.s[cand[t]][l.k:]
+			row := h[t*rl : (t+1)*rl]
+			for c := range row {
+				row[c] *= s[c]
+			}
+		}
+		model.Quantize(k, &l.phq, h, T, rl)
+		model.MatMulQ8(k, y, &l.phq, l.u, l.b)
+	} else { // every direction is f32: y starts at the bias
+		for t := range T {
+			row := y[t*l.m : (t+1)*l.m]
+			if clear(row); l.b != nil {
+				copy(row, l.b)
+			}
+		}
+	}
+	if l.k == 0 {
+		return
+	}
+	if need := T * (l.k + l.m); cap(l.pz) < need {
+		l.pz = make([]float32, need)
+	}
+	h, z := l.pz[:T*l.k], l.pz[T*l.k:T*(l.k+l.m)]
+	model.MatMulF32(k, h, x, l.vthi, nil, T, l.n, l.k)
+	for t := range T {
+		s := l.pop.s[cand[t]][:l.k]
+		for c := range s {
+			h[t*l.k+c] *= s[c]
+		}
+	}
+	model.MatMulF32(k, z, h, l.uhi, nil, T, l.k, l.m)
+	for i, v := range z {
+		y[i] += v
+	}
+}
+
+// transposeQ8 returns qᵀ [Cols, Rows] of q [Rows, Cols], dequantised, transposed and
+// quantised again along its new rows with k.
+func transposeQ8(k model.Kernels, q *model.Q8) *model.Q8 {
+	rows, cols := q.Rows, q.Cols
+	row := make([]float32, cols)
+	t := make([]float32, cols*rows)
+	for i := range rows {
+		q.Dequantize(row, i)
+		for j, v := range row {
+			t[j*rows+i] = v
+		}
+	}
+	var out model.Q8
+	model.Quantize(k, &out, t, cols, rows)
+	return &out
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/enginetest"
 	"github.com/t2web/t2web/model/fixtures"
 )
 
@@ -69,6 +70,91 @@ func TestLoadInt8Fixtures(t *testing.T) {
 						t.Logf("%s: int8 path max |Δ| %.3g (%.3g std), f32 merged of the int8 pack %.3g (%.3g std), int8 vs f32 merged %.3g", c.Name, worst, worst/std, worstF, worstF/std, maxAbsDiff(got, f32))
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestPopulationQ8: on the int8 path a population batch runs on the int8 kernels
+// (MergedQ8.ApplyPopulationQ8). Every row of a batch of 4 candidates (one the base
+// model) over 3 prompts, interleaved, gives its candidate's logits within the int8
+// tolerance of the f32 merged path's SetZ, as the int8 path's SetZ does — with and
+// without an exact rank.
+func TestPopulationQ8(t *testing.T) {
+	src := writeRandomCheckpoint(t, populationConfig, 5)
+	for _, exact := range []int{0, 8} {
+		t.Run(fmt.Sprint("exact rank ", exact), func(t *testing.T) {
+			_, p := convert(t, src, ConvertOptions{Quant: QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
+			ranks := map[string]int{}
+			for _, name := range p.Manifest.Matrices {
+				ranks[name], _ = p.Rank(name)
+			}
+			zs := enginetest.RandomZs(ranks, 4, 1, 3)
+			m, err := p.LoadInt8(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 16})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, ef := load(t, p, MergedPath)
+			// want[c][i]: candidate c's last-token logits of prompt i, f32 merged and int8 SetZ.
+			want := make([][][]float32, len(zs))
+			setZ := make([][][]float32, len(zs))
+			for c, z := range zs {
+				if err := ef.SetZ(z); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.SetZ(z); err != nil {
+					t.Fatal(err)
+				}
+				for _, ids := range populationPrompts {
+					want[c] = append(want[c], logitsAt(t, ef, ids, []int{len(ids) - 1})[0])
+					setZ[c] = append(setZ[c], logitsAt(t, e, ids, []int{len(ids) - 1})[0])
+				}
+			}
+			if err := e.SetZ(nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.SetPopulation(zs); err != nil {
+				t.Fatal(err)
+			}
+			var b model.Batch
+			type out struct{ c, i int }
+			var order []out
+			seq := 0
+			for c := range zs {
+				for i, ids := range populationPrompts {
+					e.Clear(seq)
+					for pos, id := range ids {
+						b.AddCand(id, pos, seq, c, pos == len(ids)-1)
+					}
+					order = append(order, out{c, i})
+					seq++
+				}
+			}
+			if err := e.Forward(&b); err != nil {
+				t.Fatal(err)
+			}
+			var all [][]float32
+			var worst, worstSetZ float64
+			for r, o := range order {
+				got := make([]float32, m.Config.VocabSize)
+				if err := e.Logits(got, r); err != nil {
+					t.Fatal(err)
+				}
+				worst = max(worst, maxAbsDiff([][]float32{got}, [][]float32{want[o.c][o.i]}))
+				worstSetZ = max(worstSetZ, maxAbsDiff([][]float32{setZ[o.c][o.i]}, [][]float32{want[o.c][o.i]}))
+				all = append(all, want[o.c][o.i])
+			}
+			std := logitStd(all)
+			if worst > int8Tolerance*std {
+				t.Errorf("int8 population vs f32 SetZ: max |Δlogit| %.3g = %.3g std, want ≤ %g std", worst, worst/std, int8Tolerance)
+			}
+			t.Logf("max |Δlogit| vs the f32 merged path: int8 population %.3g (%.3g std), int8 SetZ %.3g (%.3g std)", worst, worst/std, worstSetZ, worstSetZ/std)
+			if err := e.SetPopulation(nil); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
