@@ -149,9 +149,14 @@ func (e *CPU) Forward(b *Batch) error {
 			quantized = true
 		}
 	}
+	// Population batches run int8 where the kernels make int8 cheaper than f32: the SIMD
+	// kernels do (16 int8 values a vector against 4 f32); Go's own do not (natively its
+	// int8 dot runs 4–5× slower than its f32 one, BenchmarkPopulationApply), so with them
+	// a population runs the f32 factored form.
+	_, goKernels := e.k.(GoKernels)
 	apply := func(l Linear, y, x []float32, T int) {
 		if a, ok := l.(Adaptable); ok && len(cand) > 0 {
-			if p, ok := l.(Q8Population); ok {
+			if p, ok := l.(Q8Population); ok && !goKernels {
 				quantize(l, x, T)
 				p.ApplyPopulationQ8(e.k, y, x, &e.st.xq, cand)
 				return

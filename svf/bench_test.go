@@ -1,13 +1,14 @@
 package svf
 
 import (
-	"github.com/t2web/t2web/model/fixtures"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/fixtures"
 )
 
 // BenchmarkSmolLM2 measures, on a random SmolLM2-135M-shaped checkpoint (bf16): the
@@ -88,4 +89,49 @@ func decodeRate(b *testing.B, e *model.CPU) float64 {
 		}
 	}
 	return steps / time.Since(start).Seconds()
+}
+
+// BenchmarkPopulationApply times one adapted matrix of the demo's MLP shape (512×192,
+// rank 192, the 48 largest directions exact) applied to 40 rows under one candidate, as
+// the first pass runs it: the int8 kernels (ApplyPopulationQ8, the int8 path's) against
+// the f32 factored reference (ApplyPopulation), with Go's kernels.
+func BenchmarkPopulationApply(b *testing.B) {
+	const m, n, r, k, T = 512, 192, 192, 48, 40
+	rng := rand.New(rand.NewPCG(1, 2))
+	fill := func(x []float32) []float32 {
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		return x
+	}
+	u, v := model.NewQ8(m, r-k), model.NewQ8(n, r-k)
+	u.QuantizeRows(fill(make([]float32, m*(r-k))), m, r-k)
+	v.QuantizeRows(fill(make([]float32, n*(r-k))), n, r-k)
+	sigma := fill(make([]float32, r))
+	for i := range sigma {
+		sigma[i] = 1 + float32(r-i)
+	}
+	l, err := NewMergedQ8(m, n, r, k, u, v, fill(make([]float32, m*k)), fill(make([]float32, n*k)), sigma, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.SetPopulation([][]float32{nil}); err != nil {
+		b.Fatal(err)
+	}
+	x, y, cand := fill(make([]float32, T*n)), make([]float32, T*m), make([]int, T)
+	var xq model.Q8
+	kern := model.GoKernels{}
+	b.Run("int8", func(b *testing.B) {
+		for range b.N {
+			model.Quantize(kern, &xq, x, T, n)
+			l.ApplyPopulationQ8(kern, y, x, &xq, cand)
+		}
+		b.ReportMetric(float64(b.N*T)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("f32", func(b *testing.B) {
+		for range b.N {
+			l.ApplyPopulation(y, x, cand, T)
+		}
+		b.ReportMetric(float64(b.N*T)/b.Elapsed().Seconds(), "rows/s")
+	})
 }

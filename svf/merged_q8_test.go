@@ -75,11 +75,15 @@ func TestLoadInt8Fixtures(t *testing.T) {
 	}
 }
 
-// TestPopulationQ8: on the int8 path a population batch runs on the int8 kernels
-// (MergedQ8.ApplyPopulationQ8). Every row of a batch of 4 candidates (one the base
-// model) over 3 prompts, interleaved, gives its candidate's logits within the int8
-// tolerance of the f32 merged path's SetZ, as the int8 path's SetZ does — with and
-// without an exact rank.
+// simdLike are Go's kernels under another type: the CPU engine runs population batches
+// on the int8 kernels with any kernels but Go's own, as it does with the page's SIMD ones.
+type simdLike struct{ model.GoKernels }
+
+// TestPopulationQ8: on the int8 path with kernels other than Go's, a population batch
+// runs on the int8 kernels (MergedQ8.ApplyPopulationQ8). Every row of a batch of 4
+// candidates (one the base model) over 3 prompts, interleaved, gives its candidate's
+// logits within the int8 tolerance of the f32 merged path's SetZ, as the int8 path's
+// SetZ does — with and without an exact rank.
 func TestPopulationQ8(t *testing.T) {
 	src := writeRandomCheckpoint(t, populationConfig, 5)
 	for _, exact := range []int{0, 8} {
@@ -90,11 +94,11 @@ func TestPopulationQ8(t *testing.T) {
 				ranks[name], _ = p.Rank(name)
 			}
 			zs := enginetest.RandomZs(ranks, 4, 1, 3)
-			m, err := p.LoadInt8(nil)
+			m, err := p.LoadInt8(simdLike{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 16})
+			e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 16, Kernels: simdLike{}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,6 +153,9 @@ func TestPopulationQ8(t *testing.T) {
 				all = append(all, want[o.c][o.i])
 			}
 			std := logitStd(all)
+			if worst < 1e-4 {
+				t.Errorf("population logits within %.2g of the f32 path's: the batch did not run on the int8 kernels", worst)
+			}
 			if worst > int8Tolerance*std {
 				t.Errorf("int8 population vs f32 SetZ: max |Δlogit| %.3g = %.3g std, want ≤ %g std", worst, worst/std, int8Tolerance)
 			}
