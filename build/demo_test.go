@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/svf"
@@ -256,7 +257,8 @@ func TestDemoResultsReproduce(t *testing.T) {
 }
 
 // TestDemoDispatchReproduce: the prompt strategy, asked again about the first 50 test
-// items of each unseen task, chooses exactly the experts docs/results.json records.
+// items of each unseen task and held-out family, chooses exactly the experts
+// docs/results.json records.
 func TestDemoDispatchReproduce(t *testing.T) {
 	const n = 50
 	rec := readResults(t)
@@ -301,8 +303,8 @@ func TestDemoDispatchReproduce(t *testing.T) {
 		t.Logf("%s: the prompt strategy sends %d of %d to %s", row.Task, right, n, task.Domain())
 		checked++
 	}
-	if checked != 3 {
-		t.Errorf("checked %d rows, want the three unseen tasks", checked)
+	if want := 3 + len(tasks.HeldOut()); checked != want {
+		t.Errorf("checked %d rows, want the three unseen tasks and the held-out families (%d)", checked, want)
 	}
 }
 
@@ -333,6 +335,121 @@ func TestDemoResultsTable(t *testing.T) {
 		}
 		if ones != r.Correct || len(r.Outcomes) != r.N {
 			t.Errorf("%s %s: %d right of %d outcomes, recorded %d/%d", r.Task, r.Column, ones, len(r.Outcomes), r.Correct, r.N)
+		}
+	}
+}
+
+// TestDemoHeldOutFewShot: few-shot adaptation works on examples the demo never saw. For
+// each held-out family (tasks.HeldOut, in no model's training), adapting with the page's
+// defaults on 10 of its validation items lifts greedy accuracy on 200 of its test items
+// above the base model's.
+func TestDemoHeldOutFewShot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("adapts to three families and answers 1,200 questions")
+	}
+	p, m, e := openDemo(t, 16)
+	experts, err := packExperts(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var domains []*svf.Expert
+	for _, x := range experts {
+		if x.Domain != tasks.Cls {
+			domains = append(domains, x)
+		}
+	}
+	for _, task := range tasks.HeldOut() {
+		shots, err := tasks.Sample(task, tasks.Validation, 1, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range shots {
+			shots[i].Output = shots[i].Solution
+		}
+		f, err := svf.Adapt(m, e, domains, p.Manifest.Matrices, shots, svf.DefaultFewShot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := f.Result()
+		exs, err := tasks.Sample(task, tasks.Test, 1, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.SetZ(nil); err != nil {
+			t.Fatal(err)
+		}
+		base := greedyAnswers(t, m, e, task, exs)
+		if err := e.SetZ(c.Z); err != nil {
+			t.Fatal(err)
+		}
+		adapted := greedyAnswers(t, m, e, task, exs)
+		t.Logf("%-10s base %d/200, adapted %d/200 (α %s; on the 10 examples %d → %d; %d candidates, %v)", task.Name(),
+			base.Correct, adapted.Correct, formatAlphas(c), c.OnExamples.Base, c.OnExamples.Adapted, c.CEM.Scored, c.Elapsed.Round(time.Millisecond))
+		if adapted.Correct <= base.Correct {
+			t.Errorf("%s: adapting on 10 examples gives %d/200 right, the base model %d/200: want more", task.Name(), adapted.Correct, base.Correct)
+		}
+	}
+}
+
+// formatAlphas writes a mixture's α per expert.
+func formatAlphas(c *svf.Choice) string {
+	var parts []string
+	for k, name := range c.Experts {
+		parts = append(parts, name+" "+formatAlpha(c.Alpha[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// TestDemoResultsClaims holds the committed results (docs/results.json, which
+// TestDemoResultsReproduce ties to the pack) to what the model card claims of them:
+//
+//   - each domain's expert beats the base model on its domain's test items by at least 10
+//     points, with 95 % intervals apart;
+//   - on the unseen tasks, T²-prompt and T²-cls-expert each beat the base model by at
+//     least 5 points on two of the three and are never more than a point below it;
+//   - T²-few-shot averages at least T²-prompt over the unseen tasks;
+//   - few-shot adaptation beats the base model on every held-out family.
+func TestDemoResultsClaims(t *testing.T) {
+	rec := readResults(t)
+	acc := map[[2]string]resultRow{}
+	for _, r := range rec.Rows {
+		acc[[2]string{r.Task, r.Column}] = r
+	}
+	share := func(r resultRow) float64 { return float64(r.Correct) / float64(max(r.N, 1)) }
+	for _, task := range []string{tasks.Math, tasks.Code, tasks.Reasoning} {
+		b, x := acc[[2]string{task, colBase}], acc[[2]string{task, colExpert}]
+		if x.N < 500 || share(x)-share(b) < 0.10 || x.Lo <= b.Hi {
+			t.Errorf("%s: expert %s vs base %s on %d items: want +10 points and intervals apart", task, cellText(x), cellText(b), x.N)
+		}
+	}
+	var fewShot, prompt float64
+	for _, col := range []string{colPrompt, colClsExpert} {
+		wins := 0
+		for _, task := range []string{tasks.MathHard, tasks.CodeJS, tasks.ReasoningHard} {
+			b, s := acc[[2]string{task, colBase}], acc[[2]string{task, col}]
+			d := share(s) - share(b)
+			if d >= 0.05 {
+				wins++
+			}
+			if d < -0.01 {
+				t.Errorf("%s %s: %s, base %s: more than a point below the base", task, col, cellText(s), cellText(b))
+			}
+			if col == colPrompt {
+				prompt += share(s)
+				fewShot += share(acc[[2]string{task, colFewShot}])
+			}
+		}
+		if wins < 2 {
+			t.Errorf("%s beats the base by 5 points on %d of the three unseen tasks, want 2", col, wins)
+		}
+	}
+	if fewShot < prompt {
+		t.Errorf("T²-few-shot averages %.1f %% on the unseen tasks, T²-prompt %.1f %%: want at least as much", 100*fewShot/3, 100*prompt/3)
+	}
+	for _, task := range tasks.HeldOut() {
+		b, f := acc[[2]string{task.Name(), colBase}], acc[[2]string{task.Name(), colFewShot}]
+		if f.N == 0 || f.Correct <= b.Correct {
+			t.Errorf("%s: few-shot %s, base %s: want the adaptation above the base", task.Name(), cellText(f), cellText(b))
 		}
 	}
 }

@@ -32,6 +32,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&d.MaxTokens, "max-tokens", d.MaxTokens, "longest answer in `tokens`")
 	fs.IntVar(&d.SeqLen, "seq-len", d.SeqLen, "longest prompt and answer in `tokens`")
 	fs.Uint64Var(&d.Seed, "seed", d.Seed, "random `seed`: questions, rollouts, initial p")
+	init := fs.String("init", "", "start from the pack's expert `name` (e.g. REINFORCE after the next-token loss) instead of z ≈ sigmoid(0.1)")
 	objective := fs.String("objective", string(svf.Reinforce), "what training optimises: reinforce (rollouts rewarded by the task's checker) or ce (the next-token loss of the worked solutions)")
 	fs.StringVar(&d.Checkpoint, "checkpoint", "", "`file` that keeps the run after each validation; an existing one is resumed")
 	if err := parse(fs, args); err != nil {
@@ -58,6 +59,13 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	p, err := svf.OpenDir(*packDir)
 	if err != nil {
 		return err
+	}
+	if *init != "" {
+		x, err := p.Expert(*init)
+		if err != nil {
+			return fmt.Errorf("--init: %w", err)
+		}
+		d.Init, d.InitFrom = x.Z, "expert "+x.Name+" ("+x.Description+")"
 	}
 	start := time.Now()
 	d.Progress = func(s svf.ReinforceStep) {

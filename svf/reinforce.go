@@ -52,6 +52,12 @@ type ReinforceOptions struct {
 	SeqLen    int // longest prompt + answer, in tokens
 	Seed      uint64
 	MaxMult   float32 // z = sigmoid(p)·MaxMult (1)
+	// Init, when set, starts p from these z (p = logit(z/MaxMult)) instead of the
+	// reference's 0.1 + 0.01·N(0,1): e.g. REINFORCE from an expert trained first on the
+	// next-token loss. Every adapted matrix needs its z, inside (0, MaxMult).
+	Init map[string][]float32
+	// InitFrom names where Init came from, for the expert's card.
+	InitFrom string
 	// Objective is what an iteration optimises: Reinforce (rollouts rewarded by the
 	// task's checker, the reference's) or NextToken (the mean cross-entropy of the
 	// training items' worked solutions, teacher-forced: the paper's ablation).
@@ -212,8 +218,20 @@ func (r *reinforce) setup() error {
 		r.factors = append(r.factors, f)
 		r.offsets = append(r.offsets, at[name+".weight"])
 		lo := len(r.p)
-		for range f.R {
-			r.p = append(r.p, float32(0.1+0.01*rng.NormFloat64()))
+		for k := range f.R {
+			p := 0.1 + 0.01*rng.NormFloat64()
+			if o.Init != nil {
+				z := o.Init[name]
+				if len(z) != f.R {
+					return fmt.Errorf("svf: train expert: the initial z of %s has %d values, want %d", name, len(z), f.R)
+				}
+				q := float64(z[k] / o.MaxMult)
+				if !(q > 0 && q < 1) {
+					return fmt.Errorf("svf: train expert: the initial z of %s is %g at %d, outside (0, %g)", name, z[k], k, o.MaxMult)
+				}
+				p = math.Log(q / (1 - q))
+			}
+			r.p = append(r.p, float32(p))
 		}
 		r.spans = append(r.spans, [2]int{lo, len(r.p)})
 	}
@@ -306,6 +324,9 @@ func (r *reinforce) run() (*Expert, error) {
 	if o.Objective == NextToken {
 		how = fmt.Sprintf("next-token loss on the worked solutions of %s: %d iterations (best at %d), batch %d, lr %g, clip %g, seed %d",
 			o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.Seed)
+	}
+	if o.Init != nil {
+		how += ", started from " + o.InitFrom
 	}
 	e := &Expert{
 		Name: o.Name, Domain: domain, Score: &best, Z: r.z(r.bestP),
