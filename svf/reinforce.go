@@ -338,25 +338,47 @@ func (r *reinforce) run() (*Expert, error) {
 }
 
 // validate measures greedy accuracy on the validation questions with the current p and
-// keeps p if it is the best so far.
+// keeps p if it is the best so far. At iteration 0 it first scores the base model (z
+// uniform, which the nuclear-norm rescale makes W' = W exactly): that is the card's
+// "base model" figure. A run started from an expert (Init) scores its start as well and
+// keeps it as the best so far, so a run that never improves on it returns it unchanged.
 func (r *reinforce) validate(it int) error {
-	if err := r.apply(r.p); err != nil {
-		return err
+	if it == 0 {
+		uniform := make([]float32, len(r.p))
+		for i := range uniform {
+			uniform[i] = 0.1
+		}
+		acc, err := r.accuracy(uniform)
+		if err != nil {
+			return err
+		}
+		r.state.Base, r.lastVal = acc, acc
+		if r.opt.Init == nil {
+			return nil
+		}
 	}
-	res, err := Evaluate(r.m, r.rollout, r.val, r.opt.Task.Check, r.opt.MaxTokens)
+	acc, err := r.accuracy(r.p)
 	if err != nil {
 		return err
 	}
-	r.lastVal = res.Accuracy()
-	if it == 0 {
-		r.state.Base = r.lastVal
-		return nil
-	}
-	if r.lastVal > r.state.Best {
-		r.state.Best, r.state.BestIter = r.lastVal, it
+	r.lastVal = acc
+	if acc > r.state.Best {
+		r.state.Best, r.state.BestIter = acc, it
 		r.bestP = slices.Clone(r.p)
 	}
 	return nil
+}
+
+// accuracy is the greedy accuracy on the validation questions with W' of p.
+func (r *reinforce) accuracy(p []float32) (float64, error) {
+	if err := r.apply(p); err != nil {
+		return 0, err
+	}
+	res, err := Evaluate(r.m, r.rollout, r.val, r.opt.Task.Check, r.opt.MaxTokens)
+	if err != nil {
+		return 0, err
+	}
+	return res.Accuracy(), nil
 }
 
 // iterate runs iteration it: rollouts, rewards, the gradient, one Adam step.

@@ -209,9 +209,10 @@ func TestNextTokenObjective(t *testing.T) {
 		t.Errorf("expert card: %q, %q", e.Description, e.Trained)
 	}
 
-	// Zero iterations from an expert: the expert's z, scored as the start.
+	// Zero iterations from an expert: the expert's z, scored as the start on the same
+	// validation questions, and the base model still scored as the base model.
 	from := DefaultReinforce()
-	from.Task, from.Name, from.Iters, from.ValN, from.MaxTokens, from.SeqLen = coinTask{}, "again", 0, 16, 2, 16
+	from.Task, from.Name, from.Iters, from.ValN, from.MaxTokens, from.SeqLen = coinTask{}, "again", 0, opt.ValN, 2, 16
 	from.Init, from.InitFrom = e.Z, "expert coin-ce"
 	again, err := TrainExpert(p, from)
 	if err != nil {
@@ -223,6 +224,13 @@ func TestNextTokenObjective(t *testing.T) {
 				t.Fatalf("%s[%d]: started at %g, the expert has %g", name, k, again.Z[name][k], v)
 			}
 		}
+	}
+	if *again.Score != *e.Score {
+		t.Errorf("started from the expert (validation %.3f), the start scores %.3f", *e.Score, *again.Score)
+	}
+	baseOf := func(trained string) string { _, b, _ := strings.Cut(trained, "(base model "); return b }
+	if baseOf(again.Trained) == "" || baseOf(again.Trained) != baseOf(e.Trained) {
+		t.Errorf("the base model's figure: %q from scratch, %q from the expert", e.Trained, again.Trained)
 	}
 	bad := map[string][]float32{}
 	for name, z := range e.Z {
