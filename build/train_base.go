@@ -26,28 +26,27 @@ import (
 )
 
 // demoModelConfig is the config of the demo's base model, build/demo-model.json, the
-// default of t2 train-base: Llama, the byte-level vocabulary of the random model (256
-// bytes + <|endoftext|>, <|im_start|>, <|im_end|> = 259), hidden 192, 6 layers, 6 query
-// heads sharing 2 key/value heads of 32, SwiGLU of 512, 320 positions, separate lm_head:
-// 2.46 M parameters. Why this size:
+// default of t2 train-base: Llama, a byte-level BPE of 640 tokens learnt on the mix
+// (the 256 bytes, <|endoftext|>, <|im_start|>, <|im_end|> at 256–258, then 381 merges;
+// digits stay single tokens), hidden 192, 6 layers, 6 query heads sharing 2 key/value
+// heads of 32, SwiGLU of 512, 256 positions, separate lm_head: 2.61 M parameters. Why
+// this size:
 //
-//   - Time. Forward+backward runs at about 4,000 tokens/s on this 2-core machine
-//     (GOEXPERIMENT=simd, rows of 256, the machine shared), so the ≤ 60-minute budget
-//     is about 12 M tokens: ~6,000 steps of 8×256, ~110,000 examples, each item of the
-//     pool seen about once. A wider or deeper model would see too few examples to learn
-//     anything in that time; a smaller one learns the format and little else.
-//   - Capability. Answers are given directly, with no worked steps, so the multi-step
-//     arithmetic of math and code is hard for a model this size: it learns the format,
-//     the classification and much of the ordering questions, and part of the
-//     arithmetic — partly capable, which leaves the experts room.
+//   - Time. Forward+backward runs at about 3,000–4,000 tokens/s on this 2-core machine
+//     (GOEXPERIMENT=simd), so 6,000 steps of 16×128 (12 M tokens) take about 80 minutes.
+//     A wider or deeper model would see too few examples in that time.
+//   - Tokens. The BPE makes questions ~2.8× and answers ~1.3× shorter than bytes, so a
+//     row of 128 holds whole examples and the first pass's classification prompt costs
+//     a fraction of what it did in bytes.
+//   - Capability. It learns the general families (arithmetic, word operations, lists,
+//     conditions, classification) well and the domain tasks' own question forms not at
+//     all: it is a pretrained model before task tuning, which leaves the experts
+//     something real to add (demo/MODEL_CARD.md).
 //   - Shape. Grouped-query attention (6/2) and head_dim 32 are Llama 3's shape scaled
 //     down, so the demo exercises the engines' GQA path; every adapted matrix has rank
 //     192 (q, o, gate, up, down) or 64 (k, v).
-//   - Positions. The longest example (a classification prompt around a 128-byte
-//     question, the ChatML turn, the answer, <|im_end|>) is about 215 tokens; rows are
-//     256; 320 leaves room for a longer question in the page.
-//   - Size. 2.46 M weights are ~10 MB in F32 and ~2.6 MB as an int8 pack, well under
-//     the demo pack's 20 MB.
+//   - Size. 2.61 M weights are ~10 MB in F32 and ~7.5 MB as the demo's pack (int8 with
+//     the 48 largest directions, the embedding and lm_head in f32).
 //
 //go:embed demo-model.json
 var demoModelConfig []byte
@@ -55,8 +54,9 @@ var demoModelConfig []byte
 // cmdTrainBase trains a Llama-architecture model from scratch on the task suite: the
 // demo's base model (ARCHITECTURE.md, P1·5).
 //
-// The corpus is every task's train split (--pool items of each of the six tasks and of
-// cls), shuffled anew each epoch by the seed. An example is the ChatML user turn that
+// The corpus is the train split of every family of the mix (--pool items of each, times
+// its weight in tasks.GeneralWeights for the general mix), shuffled anew each epoch by
+// the seed. An example is the ChatML user turn that
 // svf.Prompt makes of the question, then the worked solution (the reference answer where
 // a task has none) and <|im_end|>; only the answer and <|im_end|> carry a loss. Examples are packed whole into the rows of a batch
 // (a row holds two on average; the rest is padding without a loss): one example per row
