@@ -55,8 +55,8 @@
 // 32; see TestFidelityQ8).
 //
 // That error is small for a large model but not for a tiny one that writes long greedy
-// answers: on the 2.5 M-parameter demo model one flipped token in 20 answers changes the
-// rest of it. An int8 pack can therefore keep the first K columns of U and V — the K
+// answers: on the first demo model (2.5 M parameters, byte tokens) one flipped token in
+// 20 answers changed the rest of it. An int8 pack can therefore keep the first K columns of U and V — the K
 // largest singular directions, which carry most of W — in f32 ([ConvertOptions.ExactRank],
 // about 4× less error at K = R/4 on the demo), and named unadapted matrices such as the
 // embeddings ([ConvertOptions.F32]).
