@@ -267,6 +267,9 @@ func generateIDs(p *page, prompt string, n int) ([]int, bool) {
 	if got := p.value("#temperature"); got != "0" {
 		p.setField("#temperature", "0")
 	}
+	// The page answers with T² by default; this holds its base weights to t2 generate's.
+	p.waitOption("#strategy", "none")
+	p.setSelect("#strategy", "none")
 	p.setField("#max-tokens", fmt.Sprint(n))
 	p.setField("#prompt", "")
 	run1(p, chromedp.SendKeys("#prompt", prompt))

@@ -176,6 +176,9 @@ func (p *page) generate(prompt string, chat bool, maxTokens int) []int {
 	if on := run1(p, chromedp.Evaluate[bool](`document.querySelector('#chat').checked`)); on != chat {
 		run1(p, chromedp.Click("#chat"))
 	}
+	// The page answers with T² by default; this holds its base weights to t2 generate's.
+	p.waitOption("#strategy", "none")
+	p.setSelect("#strategy", "none")
 	p.setField("#max-tokens", strconv.Itoa(maxTokens))
 	p.setField("#prompt", prompt)
 	run1(p, chromedp.Click("#generate"))
