@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,8 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/t2web/t2web/model/tokenizer"
 )
 
 // TestE2EDemo checks what a newcomer meets on the site's default model, the demo pack:
@@ -32,9 +28,7 @@ import (
 // With T2_SCREENSHOTS set it writes screenshots of the compare mode and the Results view.
 func TestE2EDemo(t *testing.T) {
 	browser := findChromium(t)
-	site := buildTestSite(t)
-	srv := httptest.NewServer(siteHandler(site, log.New(testWriter{t}, "serve: ", 0)))
-	defer srv.Close()
+	site, srv := serveSite(t)
 	bctx, browserOut := startBrowser(t, browser)
 	defer func() {
 		if t.Failed() {
@@ -42,11 +36,7 @@ func TestE2EDemo(t *testing.T) {
 		}
 	}()
 	packDir := filepath.Join(site, "models", "default")
-	tokJSON, err := os.ReadFile(filepath.Join(packDir, "tokenizer.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := tokenizer.Load(tokJSON)
+	tok, err := loadTokenizer(packDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,6 @@ type MergedQ8 struct {
 	vt  *model.Q8
 	ph  []float32 // [T,R-K] Vᵀx
 	phq model.Q8  // [T,R-K] s⊙Vᵀx quantised
-	pz  []float32 // [T,K] and [T,M] of the f32 part
 }
 
 // NewMergedQ8 makes the int8 merged form, at z = 1, of the factors of an int8 pack's
@@ -131,14 +130,21 @@ func (l *MergedQ8) ApplyQ8(k model.Kernels, y, x []float32, xq *model.Q8) {
 	if l.k == 0 {
 		return
 	}
+	l.addExact(k, y, x, T, func(int) []float32 { return l.s[:l.k] })
+}
+
+// addExact adds the f32 part of an exact rank K to y[T,M]: U_hi·(s ⊙ (V_hiᵀ·x)), with
+// row t's scales s = scales(t)[:K].
+func (l *MergedQ8) addExact(k model.Kernels, y, x []float32, T int, scales func(t int) []float32) {
 	if need := T * (l.k + l.m); cap(l.tmp) < need {
 		l.tmp = make([]float32, need)
 	}
 	h, z := l.tmp[:T*l.k], l.tmp[T*l.k:T*(l.k+l.m)]
 	model.MatMulF32(k, h, x, l.vthi, nil, T, l.n, l.k)
 	for t := range T {
-		for c, s := range l.s[:l.k] {
-			h[t*l.k+c] *= s
+		s := scales(t)[:l.k]
+		for c := range s {
+			h[t*l.k+c] *= s[c]
 		}
 	}
 	model.MatMulF32(k, z, h, l.uhi, nil, T, l.k, l.m)
@@ -231,21 +237,7 @@ func (l *MergedQ8) ApplyPopulationQ8(k model.Kernels, y, x []float32, xq *model.
 	if l.k == 0 {
 		return
 	}
-	if need := T * (l.k + l.m); cap(l.pz) < need {
-		l.pz = make([]float32, need)
-	}
-	h, z := l.pz[:T*l.k], l.pz[T*l.k:T*(l.k+l.m)]
-	model.MatMulF32(k, h, x, l.vthi, nil, T, l.n, l.k)
-	for t := range T {
-		s := l.pop.s[cand[t]][:l.k]
-		for c := range s {
-			h[t*l.k+c] *= s[c]
-		}
-	}
-	model.MatMulF32(k, z, h, l.uhi, nil, T, l.k, l.m)
-	for i, v := range z {
-		y[i] += v
-	}
+	l.addExact(k, y, x, T, func(t int) []float32 { return l.pop.s[cand[t]] })
 }
 
 // transposeQ8 returns qᵀ [Cols, Rows] of q [Rows, Cols], dequantised, transposed and

@@ -50,17 +50,13 @@ type examplesState struct {
 
 // fetchExamples reads examples.json in the background; a site without it offers none.
 func (c *Root) fetchExamples(ee vugu.EventEnv) {
-	go func() {
-		var ex siteExamples
-		err := fetchJSON(examplesURL, &ex)
-		ee.Lock()
-		defer ee.UnlockRender()
+	fetchJSON(ee, examplesURL, func(ex *siteExamples, err error) {
 		if err != nil {
 			consoleLog("warn", fmt.Sprintf("no example questions: %s: %v", examplesURL, err))
 			return
 		}
-		c.Examples = &ex
-	}()
+		c.Examples = ex
+	})
 }
 
 // TryQuestion asks an example question.

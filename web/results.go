@@ -67,18 +67,13 @@ func (r *Results) Init(ctx vugu.InitCtx) {
 		return
 	}
 	r.started = true
-	ee := ctx.EventEnv()
-	go func() {
-		var f resultsFile
-		err := fetchJSON(resultsURL, &f)
-		ee.Lock()
-		defer ee.UnlockRender()
+	fetchJSON(ctx.EventEnv(), resultsURL, func(f *resultsFile, err error) {
 		if err != nil {
 			r.Err = fmt.Sprintf("The results could not be read (%s): %v", resultsURL, err)
 			return
 		}
-		r.File = &f
-	}()
+		r.File = f
+	})
 }
 
 // groups are the table's sections, in order, with their headings and what they show.
@@ -184,9 +179,25 @@ func cellLine(row resultRow) string {
 		row.Correct, row.N, 100*row.Lo, 100*row.Hi)
 }
 
-// fetchJSON fetches url and decodes its JSON body into v. It waits for promises: call it
+// fetchJSON fetches url in the background, decodes its JSON body into a T, and calls
+// done with it, or with the error, under ee's lock, then renders.
+func fetchJSON[T any](ee vugu.EventEnv, url string, done func(*T, error)) {
+	go func() {
+		var v T
+		err := getJSON(url, &v)
+		ee.Lock()
+		defer ee.UnlockRender()
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(&v, nil)
+	}()
+}
+
+// getJSON fetches url and decodes its JSON body into v. It waits for promises: call it
 // from a goroutine.
-func fetchJSON(url string, v any) error {
+func getJSON(url string, v any) error {
 	resp, err := await(js.Global().Call("fetch", url))
 	if err != nil {
 		return err
