@@ -105,6 +105,28 @@ func TestE2EDemo(t *testing.T) {
 		p.screenshots("demo-compare")
 	}
 
+	// A question the first pass sends to no expert, right after an expert's answer: the
+	// second pass runs the base weights, not the z the engine held before.
+	{
+		const question = "What is your name?"
+		run1(p, chromedp.Click("#clear-chat"))
+		run1(p, chromedp.Click("#compare"))
+		p.setSelect("#strategy", "prompt")
+		p.setField("#prompt", question)
+		run1(p, chromedp.Click("#generate"))
+		if st := p.waitState(2*time.Minute, "done", "error"); st != "done" {
+			p.fatalf("page state %q, want done; #error: %s", st, p.text("#error"))
+		}
+		last := "#messages li.assistant:last-child"
+		if why := p.text(last + " .why"); !strings.HasPrefix(why, "Expert: base — strategy prompt") {
+			p.fatalf("the answer to %q says %q, want the base weights chosen by the prompt strategy", question, why)
+		}
+		want := tok.Decode(nativeGenerate(t, []string{"--pack", packDir}, question, true, 48), true)
+		if got := p.text(last + " .text"); got != want {
+			p.fatalf("the page answered %q with the base weights as %q; t2 generate gives %q", question, got, want)
+		}
+	}
+
 	// The Results view.
 	{
 		var rec resultsFile

@@ -126,15 +126,9 @@ func (w *worker) choose(strategy, question string) (*svf.Choice, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ask: %w", err)
 		}
-		w.zDirty = true // Choose sets the engine's z to cls's, or the base weights
-		c, err := d.Choose(question)
-		if err == nil {
-			w.zSet, w.zDirty = nil, false
-			if cls != nil {
-				w.zSet = cls.Z
-			}
-		}
-		return c, err
+		// The first pass runs as a population of one: the engine's z (w.zSet) stays
+		// as it was for the second pass.
+		return d.Choose(question)
 	case strategy == protocol.StrategyMixture || strings.HasPrefix(strategy, protocol.StrategyExpert):
 		name := strings.TrimPrefix(strategy, protocol.StrategyExpert)
 		if strategy == protocol.StrategyMixture {
