@@ -210,14 +210,21 @@ func cmdAdapt(args []string, stdout, stderr io.Writer) error {
 	}
 	if a := c.OnExamples; a != nil {
 		fmt.Fprintf(stdout, "on the %d examples, greedy: base weights %d right, mixture %d right (%d candidates scored)\n",
-			a.N, a.Base, a.Adapted, c.CEM.Scored)
+			a.N, a.Base, a.Mixture, c.CEM.Scored)
+		switch c.Picked {
+		case "":
+		case svf.PickedBase:
+			fmt.Fprintln(stdout, "kept the base weights (z = 1): the mixture answers fewer of the examples right")
+		default:
+			fmt.Fprintf(stdout, "kept %s alone: it answers %d of the examples right, more than the mixture\n", c.Picked, a.Adapted)
+		}
 	}
 	if *save == "" {
 		return nil
 	}
 	score := c.CEM.Best.Value
 	x := &svf.Expert{Name: *save, Description: "few-shot mixture fitted to " + *examples, Z: c.Z, Score: &score, MixOf: c.Experts, Alpha: c.Alpha,
-		Trained: fmt.Sprintf("CEM (%s score) over %s on %d examples: α %s", opt.Score, strings.Join(c.Experts, ", "), len(exs), alphaText(c))}
+		Trained: f.Trained(opt.Score)}
 	if err := svf.SaveExpert(*packDir, p, x); err != nil {
 		return err
 	}
@@ -269,12 +276,4 @@ func formatAlpha(a []float64) string {
 		parts[i] = fmt.Sprintf("%.3f", v)
 	}
 	return "[" + strings.Join(parts, " ") + "]"
-}
-
-func alphaText(c *svf.Choice) string {
-	parts := make([]string, len(c.Experts))
-	for k, name := range c.Experts {
-		parts[k] = name + " " + formatAlpha(c.Alpha[k])
-	}
-	return strings.Join(parts, ", ")
 }

@@ -44,6 +44,9 @@ type fewShotProtocol struct {
 	Iters      int     `json:"iters"`
 	MinStd     float64 `json:"min_std"`
 	Seed       uint64  `json:"seed"`
+	// PickBest: an expert alone or the base weights are kept where they answer more of
+	// the examples right than the mixture (svf.FewShotOptions.PickBest), as the page does.
+	PickBest bool `json:"pick_best"`
 }
 
 // defaultResults is the protocol of docs/RESULTS.md: 500 test items a task, and the
@@ -53,7 +56,7 @@ var defaultResults = func() resultsProtocol {
 	d := svf.DefaultFewShot()
 	return resultsProtocol{Split: "test", Seed: 1, N: 500, MaxTokens: 100,
 		FewShot: fewShotProtocol{Examples: 10, Score: d.Score, Population: d.CEM.Population, Elites: d.CEM.Elites,
-			Iters: d.CEM.Iters, MinStd: d.CEM.MinStd, Seed: d.CEM.Seed}}
+			Iters: d.CEM.Iters, MinStd: d.CEM.MinStd, Seed: d.CEM.Seed, PickBest: d.PickBest}}
 }()
 
 // The columns of the table: the base model, the task's own expert (training domains),
@@ -86,6 +89,9 @@ type resultRow struct {
 	// Experts and Alpha are the few-shot mixture: Alpha[k] weighs Experts[k].
 	Experts []string    `json:"experts,omitempty"`
 	Alpha   [][]float64 `json:"alpha,omitempty"`
+	// Picked: what the few-shot column kept instead of the mixture, an expert alone or
+	// the base weights, which answered more of the examples right (svf.Choice.Picked).
+	Picked string `json:"picked,omitempty"`
 }
 
 // resultsFile is results.json, the per-item record next to the table.
@@ -228,7 +234,8 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 				shots[j].Output = shots[j].Solution
 			}
 			opt := svf.DefaultFewShot()
-			opt.Score, opt.MaxTokens, opt.OnExamples = proto.FewShot.Score, proto.MaxTokens, false
+			opt.Score, opt.MaxTokens = proto.FewShot.Score, proto.MaxTokens
+			opt.OnExamples, opt.PickBest = proto.FewShot.PickBest, proto.FewShot.PickBest
 			opt.CEM.Population, opt.CEM.Elites, opt.CEM.Iters, opt.CEM.Seed = proto.FewShot.Population, proto.FewShot.Elites, proto.FewShot.Iters, proto.FewShot.Seed
 			opt.CEM.MinStd = proto.FewShot.MinStd
 			f, err := svf.Adapt(m, e, domains, p.Manifest.Matrices, shots, opt)
@@ -236,7 +243,7 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 				return nil, nil, fmt.Errorf("%s few-shot: %w", c.Task, err)
 			}
 			r := f.Result()
-			c.Experts, c.Alpha = r.Experts, r.Alpha
+			c.Experts, c.Alpha, c.Picked = r.Experts, r.Alpha, r.Picked
 			zs["few-shot"] = r.Z
 			for j := range chosen {
 				chosen[j] = "few-shot"
@@ -437,7 +444,15 @@ func resultsTable(rec resultsFile) []byte {
 				parts = append(parts, fmt.Sprintf("%s %s", name, formatAlpha(r.Alpha[k])))
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | α: %s |\n", t.Name, colFewShot, strings.Join(parts, ", "))
+		kept := ""
+		switch r.Picked {
+		case "":
+		case svf.PickedBase:
+			kept = " — the base weights kept (more of the examples right)"
+		default:
+			kept = " — " + r.Picked + " alone kept (more of the examples right)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | α: %s%s |\n", t.Name, colFewShot, strings.Join(parts, ", "), kept)
 	}
 	return b.Bytes()
 }

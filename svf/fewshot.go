@@ -2,8 +2,11 @@ package svf
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/t2web/t2web/model"
@@ -40,12 +43,20 @@ type FewShotOptions struct {
 	// the mixture answer right greedily (Choice.OnExamples): what a person wants to see
 	// after adapting with the likelihood score, which never generates.
 	OnExamples bool
+	// PickBest (with OnExamples) makes the result the candidate that answers most of
+	// the examples right among the fitted mixture, each expert alone and the base
+	// weights (z = 1): Choice.Picked says which. A tie keeps the mixture, else goes to
+	// the likelihood. The likelihood can favour an expert whose answers are worse (a
+	// worked solution's style learnt, its answers not), and an adaptation should not
+	// leave a person's own examples worse off than an expert alone or no expert.
+	PickBest bool
 }
 
 // FewShot is the few-shot strategy: a mixture of the pack's experts fitted by CEM to a
 // handful of the user's examples, then used for every question of that task.
 type FewShot struct {
-	choice Choice
+	choice   Choice
+	examples int // how many examples it was fitted to
 }
 
 func (f *FewShot) Name() string { return "few-shot" }
@@ -58,6 +69,33 @@ func (f *FewShot) Choose(string) (*Choice, error) {
 
 // Result is the adaptation: the mixture's α, z and the CEM history.
 func (f *FewShot) Result() *Choice { return &f.choice }
+
+// Trained says how the result was fitted, for its expert card: "CEM (likelihood score)
+// over code, math on 10 examples: α code 0.120, math 0.910", then the accuracy on the
+// examples and whether the base weights were kept. score is FewShotOptions.Score.
+func (f *FewShot) Trained(score string) string {
+	c := &f.choice
+	parts := make([]string, len(c.Experts))
+	for k, name := range c.Experts {
+		vs := make([]string, len(c.Alpha[k]))
+		for i, a := range c.Alpha[k] {
+			vs[i] = strconv.FormatFloat(a, 'f', 3, 64)
+		}
+		parts[k] = name + " " + strings.Join(vs, "/")
+	}
+	s := fmt.Sprintf("CEM (%s score) over %s on %d examples: α %s", score, strings.Join(c.Experts, ", "), f.examples, strings.Join(parts, ", "))
+	if a := c.OnExamples; a != nil {
+		s += fmt.Sprintf("; greedy on the examples: base weights %d right, mixture %d", a.Base, a.Mixture)
+		switch c.Picked {
+		case "":
+		case PickedBase:
+			s += "; the base weights were kept"
+		default:
+			s += fmt.Sprintf("; %s alone answered %d and was kept", c.Picked, a.Adapted)
+		}
+	}
+	return s
+}
 
 // fewShotItem is one example, tokenised.
 type fewShotItem struct {
@@ -121,17 +159,12 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 	}
 	c := Choice{Strategy: "few-shot", Expert: "few-shot mixture", Z: z, Experts: names, Alpha: alpha, CEM: res}
 	if opt.OnExamples {
-		acc := opt
-		acc.Score = ScoreAccuracy
-		scores, err := ScoreCandidates(m, e, []map[string][]float32{nil, z}, examples, acc)
-		if err != nil {
+		if err := pickOnExamples(m, e, experts, examples, opt, &c); err != nil {
 			return nil, err
 		}
-		n := len(examples)
-		c.OnExamples = &ExampleAccuracy{N: n, Base: int(math.Round(scores[0].Value * float64(n))), Adapted: int(math.Round(scores[1].Value * float64(n)))}
 	}
 	c.Elapsed = time.Since(start)
-	return &FewShot{choice: c}, nil
+	return &FewShot{choice: c, examples: len(examples)}, nil
 }
 
 // DefaultFewShot is few-shot adaptation as t2 adapt and the page run it unless told
@@ -143,7 +176,8 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 //     per candidate, no generation. On a handful of examples greedy accuracy ties most
 //     candidates (all 0/10, or all 2/10), so CEM would search on the tie-break alone;
 //     the likelihood ranks every candidate. OnExamples then says what the result does
-//     to the accuracy on the examples, base weights against mixture.
+//     to the accuracy on the examples, and PickBest keeps an expert alone or the base
+//     weights where they answer more of them right than the mixture.
 //   - CEM over K = 3 experts' α: population 8, 2 elites, at most 8 iterations, stopping
 //     once the elites agree within 0.03 on every α (a smaller change of α does not move
 //     an answer). The best so far is carried, not scored again: at most 64 candidates.
@@ -151,8 +185,70 @@ func DefaultFewShot() FewShotOptions {
 	return FewShotOptions{
 		Score:     ScoreLikelihood,
 		CEM:       CEMOptions{Population: 8, Elites: 2, Iters: 8, InitStd: 0.5, MinStd: 0.03, Seed: 1},
-		MaxTokens: 100, OnExamples: true,
+		MaxTokens: 100, OnExamples: true, PickBest: true,
 	}
+}
+
+// pickOnExamples measures the greedy accuracy on the examples of c's mixture and of the
+// base weights (c.OnExamples) and, with opt.PickBest, of each expert alone, and makes c
+// the best of them (see FewShotOptions.PickBest). They are scored in one population.
+func pickOnExamples(m *model.Model, e model.Engine, experts []*Expert, examples []tasks.Example, opt FewShotOptions, c *Choice) error {
+	acc := opt
+	acc.Score = ScoreAccuracy
+	zs := []map[string][]float32{c.Z, nil} // the mixture, the base weights, then experts alone
+	if opt.PickBest {
+		for _, x := range experts {
+			zs = append(zs, x.Z)
+		}
+	}
+	scores, err := ScoreCandidates(m, e, zs, examples, acc)
+	if err != nil {
+		return err
+	}
+	n := len(examples)
+	right := func(i int) int { return int(math.Round(scores[i].Value * float64(n))) }
+	best := 0
+	for i := 1; opt.PickBest && i < len(zs); i++ {
+		if right(i) > right(best) || right(i) == right(best) && best != 0 && scores[i].Tie > scores[best].Tie {
+			best = i
+		}
+	}
+	c.OnExamples = &ExampleAccuracy{N: n, Base: right(1), Mixture: right(0), Adapted: right(best)}
+	switch {
+	case best == 1:
+		c.Z, c.Picked, c.Expert = ones(c.Z), PickedBase, "base weights"
+		for k := range c.Alpha {
+			c.Alpha[k] = make([]float64, len(c.Alpha[k]))
+		}
+	case best > 1:
+		x := experts[best-2]
+		c.Z, c.Picked, c.Expert = maps.Clone(x.Z), x.Name, x.Name+" alone"
+		for k := range c.Alpha {
+			c.Alpha[k] = make([]float64, len(c.Alpha[k]))
+			if k == best-2 {
+				for i := range c.Alpha[k] {
+					c.Alpha[k][i] = 1
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// PickedBase is Choice.Picked when few-shot adaptation kept the base weights.
+const PickedBase = "base"
+
+// ones is z = 1 for every matrix z names: the base weights as an expert's z.
+func ones(z map[string][]float32) map[string][]float32 {
+	out := make(map[string][]float32, len(z))
+	for name, v := range z {
+		o := make([]float32, len(v))
+		for i := range o {
+			o[i] = 1
+		}
+		out[name] = o
+	}
+	return out
 }
 
 // withDefaults fills the options left zero and checks the score mode.

@@ -44,15 +44,20 @@ type Choice struct {
 	// OnExamples is the greedy accuracy of the base weights and of the mixture on the
 	// few-shot examples themselves, when the adaptation measured it.
 	OnExamples *ExampleAccuracy `json:"on_examples,omitempty"`
-	Elapsed    time.Duration    `json:"elapsed_ns"`
+	// Picked says what few-shot adaptation kept instead of the fitted mixture
+	// (FewShotOptions.PickBest): an expert's name (Z is that expert's, Alpha one-hot),
+	// PickedBase (Z = 1, Alpha 0), or "" for the mixture.
+	Picked  string        `json:"picked,omitempty"`
+	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
 // ExampleAccuracy is how many of N few-shot examples the base weights and the adapted
 // mixture answer right, greedily (the examples' own check).
 type ExampleAccuracy struct {
 	N       int `json:"n"`
-	Base    int `json:"base"`
-	Adapted int `json:"adapted"`
+	Base    int `json:"base"`    // the base weights
+	Mixture int `json:"mixture"` // the mixture CEM fitted
+	Adapted int `json:"adapted"` // the result (Choice.Picked)
 }
 
 // LabelScore is the evidence for one label of the classification prompt.

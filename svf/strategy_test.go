@@ -245,6 +245,56 @@ func TestAdapt(t *testing.T) {
 		}
 		t.Logf("per-layer %v: α %v, best %+v, %s after %d", perLayer, c.Alpha, c.CEM.Best, c.CEM.Stopped, len(c.CEM.History))
 	}
+	// PickBest: examples the base weights answer, experts that answer them otherwise:
+	// the mixture of best likelihood answers fewer of them, so the base weights (z = 1)
+	// are kept; without PickBest the mixture stays. Examples expert 1 answers, a search
+	// held at the even mixture (one iteration, no spread): expert 1 alone is kept.
+	base := fewShotExamples(t, m, e, nil, []string{"2+2?", "Who is tallest?", "x = 3", "print(7)"})
+	for _, tc := range []struct {
+		name     string
+		exs      []tasks.Example
+		pick     bool
+		held     bool // the search held at the even mixture
+		picked   string
+		trainedS string
+	}{
+		{"base kept", base, true, false, PickedBase, "base weights were kept"},
+		{"mixture kept without PickBest", base, false, false, "", "mixture"},
+		{"expert alone kept", exs, true, true, "code", "code alone answered 4 and was kept"},
+	} {
+		opt := FewShotOptions{CEM: DefaultCEM(), Score: ScoreLikelihood, MaxTokens: 6, OnExamples: true, PickBest: tc.pick}
+		opt.CEM.Iters, opt.CEM.Population, opt.CEM.Elites = 3, 8, 2
+		if tc.held {
+			opt.CEM.Iters, opt.CEM.InitStd, opt.CEM.MinStd = 1, 1e-9, 0
+		}
+		f, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, tc.exs, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := f.Result()
+		a := c.OnExamples
+		if c.Picked != tc.picked || a == nil || tc.picked != "" && a.Adapted <= a.Mixture {
+			t.Fatalf("%s: picked %q, on the examples %+v; want %q, answering more than the mixture", tc.name, c.Picked, a, tc.picked)
+		}
+		if err := e.SetZ(c.Z); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Evaluate(m, e, tc.exs, tasks.Generic, 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Correct != a.Adapted {
+			t.Errorf("%s: the result answers %d of the examples, the search said %d", tc.name, res.Correct, a.Adapted)
+		}
+		if tr := f.Trained(opt.Score); !strings.Contains(tr, tc.trainedS) {
+			t.Errorf("%s: the card says %q, want it to say %q", tc.name, tr, tc.trainedS)
+		}
+		t.Logf("%s: %+v, α %v, %s", tc.name, *a, c.Alpha, f.Trained(opt.Score))
+	}
+	if err := e.SetZ(nil); err != nil {
+		t.Fatal(err)
+	}
+
 	long := []tasks.Example{{Input: strings.Repeat("long question ", 30), Output: "x"}}
 	if _, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, long, FewShotOptions{CEM: DefaultCEM()}); err == nil || !strings.Contains(err.Error(), "example 1") {
 		t.Errorf("an example longer than the context: %v", err)

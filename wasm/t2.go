@@ -321,13 +321,13 @@ func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
 	score := c.CEM.Best.Value
 	x := &svf.Expert{Name: name, Z: c.Z, Score: &score, MixOf: c.Experts, Alpha: c.Alpha,
 		Description: fmt.Sprintf("few-shot mixture fitted to %d examples in the page", len(exs)),
-		Trained:     fmt.Sprintf("CEM (%s score) over %s: α %s", opt.Score, strings.Join(c.Experts, ", "), alphaText(c.Experts, c.Alpha))}
+		Trained:     f.Trained(opt.Score)}
 	w.keep(&expert{x: x, source: sourceAdapted})
 	w.latest = name
 	res := protocol.Adapted{Type: protocol.TypeAdapted, Name: name, Experts: c.Experts, Alpha: c.Alpha,
-		Score: opt.Score, Best: score, Stopped: c.CEM.Stopped, Scored: c.CEM.Scored, Ms: ms(time.Since(start))}
+		Score: opt.Score, Best: score, Stopped: c.CEM.Stopped, Scored: c.CEM.Scored, Picked: c.Picked, Ms: ms(time.Since(start))}
 	if a := c.OnExamples; a != nil {
-		res.OnExamples = &protocol.ExampleAccuracy{N: a.N, Base: a.Base, Adapted: a.Adapted}
+		res.OnExamples = &protocol.ExampleAccuracy{N: a.N, Base: a.Base, Mixture: a.Mixture, Adapted: a.Adapted}
 	}
 	for _, s := range c.CEM.History {
 		res.History = append(res.History, protocol.IterScore{Best: s.Best.Value, Mean: s.Mean})
@@ -452,19 +452,6 @@ func splitMatrix(name string) (layer int, kind string) {
 		}
 	}
 	return 0, name
-}
-
-// alphaText writes a mixture's α: "math 0.412, code 0.9".
-func alphaText(experts []string, alpha [][]float64) string {
-	parts := make([]string, len(experts))
-	for k, name := range experts {
-		vs := make([]string, len(alpha[k]))
-		for i, a := range alpha[k] {
-			vs[i] = strconv.FormatFloat(a, 'f', 3, 64)
-		}
-		parts[k] = name + " " + strings.Join(vs, "/")
-	}
-	return strings.Join(parts, ", ")
 }
 
 // ms is d in milliseconds.

@@ -274,7 +274,14 @@ func (c *Root) adaptText() string {
 		m := c.Adapted
 		s := fmt.Sprintf("%q: best %s %.3f after %d iterations (%s, %d candidates scored), %s.", m.Name, m.Score, m.Best, len(m.History), m.Stopped, m.Scored, msText(m.Ms))
 		if a := m.OnExamples; a != nil {
-			s += fmt.Sprintf(" On the %d examples, answered greedily: base weights %d right, the mixture %d right.", a.N, a.Base, a.Adapted)
+			s += fmt.Sprintf(" On the %d examples, answered greedily: base weights %d right, the mixture %d right.", a.N, a.Base, a.Mixture)
+			switch m.Picked {
+			case "":
+			case protocol.PickedBase:
+				s += fmt.Sprintf(" So %q keeps the base weights.", m.Name)
+			default:
+				s += fmt.Sprintf(" %s alone answers %d right, so %q is %s alone.", m.Picked, a.Adapted, m.Name, m.Picked)
+			}
 		}
 		return s + " The chat now answers with it."
 	}

@@ -181,14 +181,21 @@ type Adapted struct {
 	// OnExamples is how many of the examples the base weights and the mixture answer
 	// right, greedily, measured after the search.
 	OnExamples *ExampleAccuracy `json:"onExamples,omitempty"`
+	// Picked: what was kept instead of the mixture because it answered more of the
+	// examples right: an expert's name (alone), "base" (the base weights), or "".
+	Picked string `json:"picked,omitempty"`
 }
 
-// ExampleAccuracy is the greedy accuracy of the base weights and of an adapted mixture on
-// N few-shot examples.
+// PickedBase is Adapted.Picked when the base weights were kept.
+const PickedBase = "base"
+
+// ExampleAccuracy is the greedy accuracy of the base weights, the fitted mixture and
+// the adapted expert on N few-shot examples.
 type ExampleAccuracy struct {
 	N       int `json:"n"`
-	Base    int `json:"base"`
-	Adapted int `json:"adapted"`
+	Base    int `json:"base"`    // the base weights
+	Mixture int `json:"mixture"` // the mixture CEM fitted
+	Adapted int `json:"adapted"` // what the adapted expert answers with (Adapted.Picked)
 }
 
 // IterScore is one iteration of a CEM history.
