@@ -377,9 +377,9 @@ func resultsTable(rec resultsFile) []byte {
 		"label scored in one pass) and answers with that domain's expert, or the base weights for other; "+
 		"T²-cls-expert asks with the classification expert applied; T²-few-shot mixes the domain experts "+
 		"with α fitted by CEM as the page does by default (%s score, population %d, %d elites, at most %d iterations, "+
-		"stopping at an elite spread of %g, seed %d) to the first %d validation items of the task, their worked solutions as outputs. "+
+		"stopping at an elite spread of %g, seed %d) to the first %d validation items of the task, their worked solutions as outputs%s. "+
 		"The last column applies the expert of the task's domain chosen by hand.\n\n",
-		p.FewShot.Score, p.FewShot.Population, p.FewShot.Elites, p.FewShot.Iters, p.FewShot.MinStd, p.FewShot.Seed, p.FewShot.Examples)
+		p.FewShot.Score, p.FewShot.Population, p.FewShot.Elites, p.FewShot.Iters, p.FewShot.MinStd, p.FewShot.Seed, p.FewShot.Examples, pickText(p.FewShot))
 	cols := []string{colPrompt, colClsExpert, colFewShot}
 	fmt.Fprintf(&b, "| task | chance | base | %s | domain expert (by hand) |\n|---|---|---|%s---|\n",
 		strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
@@ -455,6 +455,15 @@ func resultsTable(rec resultsFile) []byte {
 		fmt.Fprintf(&b, "| %s | %s | α: %s%s |\n", t.Name, colFewShot, strings.Join(parts, ", "), kept)
 	}
 	return b.Bytes()
+}
+
+// pickText says how the few-shot column ends when it picks on the examples.
+func pickText(p fewShotProtocol) string {
+	if !p.PickBest {
+		return ""
+	}
+	return "; then the mixture, each expert alone and the base weights answer those items greedily, " +
+		"and the one with most right is kept (a tie keeps the mixture)"
 }
 
 // chanceOf is the share of the most common reference answer of exs: what a model that
