@@ -7,23 +7,24 @@
 // are loaded into workgroup memory (gemm.wgsl: A = U·diag(s), B = V, K = R).
 //
 // Bindings:
-//   0 Params {m, n, R, rb = ceil(R/32), nb = ceil(n/32)}
+//   0 Params {m, n, R, rb = ceil(R/32), nb = ceil(n/32), m0}: W' goes to rows m0…m0+m−1
+//     of w, or of wq and ws (a matrix stacked with others in one buffer)
 //   1 uq u32 [ceil(m·R/4)] int8 packed (read); 2 us f32 [m, rb] (read)
 //   3 vq u32 [ceil(n·R/4)] int8 packed (read); 4 vs f32 [n, rb] (read)
 //   5 s  f32 [R] (read)
-//   6 w  f32 [m, n] (write)                                 recompose
-//   7 wq atomic<u32> [ceil(m·n/4)] int8 packed (read_write; zeroed before: bytes are
-//     OR-ed in, since words straddle tiles when n % 4 ≠ 0)   recompose_q8
-//   8 ws f32 [m, nb] (write)                                recompose_q8
+//   6 w  f32 [m0 + m, n] (write)                            recompose
+//   7 wq atomic<u32> [ceil((m0+m)·n/4)] int8 packed (read_write; zeroed before: bytes
+//     are OR-ed in, since words straddle tiles when n % 4 ≠ 0)   recompose_q8
+//   8 ws f32 [m0 + m, nb] (write)                           recompose_q8
 // recompose_q8 writes W' as Q8 with blocks of 32 along n: scale = max|W'|/127 over
-// the block, q = round(W'/scale) (ties to even), clamped to ±127; an all-zero block
-// has scale 0. A 64-column tile holds two whole blocks, so a tile quantises its rows
+// the block, q = round(W'/scale) (ties away from zero, as svf.QuantizeQ8), clamped to
+// ±127; an all-zero block has scale 0. A 64-column tile holds two whole blocks, so a tile quantises its rows
 // alone (block maxima pass through workgroup memory).
 // Workgroup: 256 threads, one 64×64 tile of W' (4×4 per thread); grid x = ceil(n/64),
 // y = ceil(m/64).
-// Twin: float64 Σ_k U·s·V (tests); svf's recomposition.
+// Twin: float64 Σ_k U·s·V (tests); svf's recomposition; the Q8 store is q8store.wgsl.
 
-struct Params { m: u32, n: u32, R: u32, rb: u32, nb: u32 }
+struct Params { m: u32, n: u32, R: u32, rb: u32, nb: u32, m0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> uq: array<u32>;
@@ -55,7 +56,7 @@ fn recompose(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
         for (var c = 0u; c < 4u; c++) {
             let j = j0 + (li % 16u) * 4u + c;
             if (i < p.m && j < p.n) {
-                w[i * p.n + j] = acc[r * 4u + c];
+                w[(p.m0 + i) * p.n + j] = acc[r * 4u + c];
             }
         }
     }
@@ -66,42 +67,5 @@ fn recompose_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let i0 = wid.y * BM;
     let j0 = wid.x * BN;
     let acc = gemm_tile(i0, j0, p.m, p.n, p.R, li); // ends with a barrier: tile_a is free
-    let tx = li % 16u;
-    let ty = li / 16u;
-    // Each thread's largest |W'| per row over its 4 columns → tile_a[row][tx].
-    for (var r = 0u; r < 4u; r++) {
-        var mx = 0.0;
-        for (var c = 0u; c < 4u; c++) {
-            if (j0 + tx * 4u + c < p.n) {
-                mx = max(mx, abs(acc[r * 4u + c]));
-            }
-        }
-        tile_a[(ty * 4u + r) * 16u + tx] = mx;
-    }
-    workgroupBarrier();
-    let blk = tx / 8u; // 8 threads × 4 columns = one block of 32
-    for (var r = 0u; r < 4u; r++) {
-        let i = i0 + ty * 4u + r;
-        var bm = 0.0;
-        for (var e = 0u; e < 8u; e++) {
-            bm = max(bm, tile_a[(ty * 4u + r) * 16u + blk * 8u + e]);
-        }
-        let sc = bm / 127.0;
-        if (i < p.m) {
-            if (tx % 8u == 0u && j0 + blk * 32u < p.n) {
-                ws[i * p.nb + j0 / 32u + blk] = sc;
-            }
-            for (var c = 0u; c < 4u; c++) {
-                let j = j0 + tx * 4u + c;
-                if (j < p.n) {
-                    var qv = 0i;
-                    if (bm > 0.0) {
-                        qv = i32(clamp(round(acc[r * 4u + c] / sc), -127.0, 127.0));
-                    }
-                    let idx = i * p.n + j;
-                    atomicOr(&wq[idx >> 2u], (bitcast<u32>(qv) & 0xffu) << (8u * (idx & 3u)));
-                }
-            }
-        }
-    }
+    store_q8(acc, i0, j0, li);
 }
