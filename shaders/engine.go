@@ -210,6 +210,7 @@ type acts struct {
 	logits           *Buffer // [capOut, V]
 	ids              *Buffer // u32 [capOut]
 	row, scratch     *Buffer // [V] one row of logits for Sample, the kernel's scratch
+	part             *Buffer // AttentionSplit's scratch for a decode row
 	u, one           *Buffer // f32 [1] the uniform draw, u32 [1] the sampled id
 }
 
@@ -443,6 +444,7 @@ func (e *Engine) grow(T, nOut int) error {
 	a.cand = mk("candidates", capT)
 	a.logits, a.ids = mk("logits", capOut*V), mk("ids", capOut)
 	a.row, a.scratch = mk("row", V), mk("sample scratch", V)
+	a.part = mk("attention parts", AttentionSplitParts(1, c.NHeads, c.HeadDim, attnChunks))
 	a.u, a.one = mk("u", 1), mk("id", 1)
 	e.act = a
 	if err != nil {
@@ -456,7 +458,7 @@ func (e *Engine) grow(T, nOut int) error {
 
 func (a *acts) release() {
 	for _, b := range []*Buffer{a.x, a.xb, a.xb2, a.q, a.att, a.k, a.v, a.hb, a.hb2, a.hb3, a.h,
-		a.tokens, a.pos, a.seq, a.meta, a.outIdx, a.cand, a.logits, a.ids, a.row, a.scratch, a.u, a.one} {
+		a.tokens, a.pos, a.seq, a.meta, a.outIdx, a.cand, a.logits, a.ids, a.row, a.scratch, a.part, a.u, a.one} {
 		if b != nil {
 			b.Release()
 		}
@@ -615,7 +617,8 @@ func (e *Engine) DecodeDispatches() (perLayer []int, outside int, err error) {
 // layerFused records layer l of a one-row batch in five dispatches when q, k, v and gate,
 // up are stacked (and O, down whole): QKVFused (RMSNorm, the q/k/v matvec, RoPE, the KV
 // cache store), Attention, O with the residual add, SwiGLUFused (RMSNorm, gate and up,
-// SiLU·up), down with the residual add.
+// SiLU·up), down with the residual add — six on CPU adapters, whose attention is
+// AttentionSplit's two.
 func (e *Engine) layerFused(b *Batch, l int) {
 	c, a, ly := e.cfg, &e.act, &e.layers[l]
 	mv := MV{T: 1, Norm: true, Eps: c.RMSNormEps, Consts: e.consts}
@@ -625,7 +628,11 @@ func (e *Engine) layerFused(b *Batch, l int) {
 	} else {
 		e.qkvApart(b, l, fwdKey{T: 1})
 	}
-	b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, 1, c.NHeads, c.SlidingWindow)
+	if e.splitAttention() {
+		b.AttentionSplit(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, a.part, e.kvShape, 1, c.NHeads, c.SlidingWindow, attnChunks)
+	} else {
+		b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, 1, c.NHeads, c.SlidingWindow)
+	}
 	ly.o.applyFused(b, a.x, a.att, MV{T: 1})
 	if ly.gu != nil {
 		mv.NormOff, mv.BiasOff = ly.mlpNormOff, ly.guBiasOff
@@ -634,6 +641,15 @@ func (e *Engine) layerFused(b *Batch, l int) {
 		e.guApart(b, l, fwdKey{T: 1})
 	}
 	ly.down.applyFused(b, a.x, a.hb3, MV{T: 1})
+}
+
+// attnChunks is the number of chunks AttentionSplit cuts a decode row's positions into.
+const attnChunks = 16
+
+// splitAttention says whether decode steps take AttentionSplit (two dispatches, no
+// barrier: CPU adapters, with Dh a multiple of 4) rather than Attention.
+func (e *Engine) splitAttention() bool {
+	return e.d.matvec["LANES"] == 1 && e.cfg.HeadDim%4 == 0
 }
 
 // layerApart records layer l kernel by kernel (batches of more than one row, population

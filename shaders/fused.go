@@ -130,17 +130,18 @@ func b2f(v bool) float64 {
 }
 
 // fusedTuning is the layout of a fused kernel with nr weight rows a unit: the device's
-// matvec layout — 64 lanes a unit on GPUs; on CPU adapters one thread for 4 rows (4
-// units of mv, 2 pairs), so that each load of x serves 4 rows (llvmpipe loads a
-// divergent address lane by lane: x's loads cost as much as the weights').
+// matvec layout — 64 lanes a unit on GPUs; on CPU adapters one thread for 8 rows (8
+// units of mv, 4 pairs), so that each load of x serves 8 rows (llvmpipe loads a
+// divergent address lane by lane, 16 bytes a loop: a block of 32 values is 2 loads of
+// Q8 weights and 8 of x).
 func (b *Batch) fusedTuning(nr int) overrides {
 	o := overrides{"NR": float64(nr), "RT": 1}
 	for k, v := range b.d.matvec {
 		o[k] = v
 	}
 	if o["LANES"] == 1 {
-		o["RT"] = float64(4 / nr)
-		o["RPW"] = 16
+		o["RT"] = float64(8 / nr)
+		o["RPW"] = 8
 	}
 	return o
 }

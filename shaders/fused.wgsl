@@ -43,7 +43,8 @@
 //   barrier — CPU adapters, where a barrier costs tens of µs); grid split over x, y
 //   covers ceil(units/(RPW·RT)).
 // Overrides: RPW, LANES (a power of two), Q8W, VEC, NORM, GATHER, ADD, NR (rows a unit:
-//   1 mv, 2 the others), RT (units a thread, NR·RT ≤ 4: x's loads serve them all).
+//   1 mv, 2 the others), RT (units a thread, NR·RT ∈ {1, 2, 4, 8}: x's loads serve
+//   them all; ≤ 4 when LANES > 1).
 // Twins: model.RMSNorm, model.MatMul, model.SwiGLU, model.Rope.Apply and the cache
 //   store of model.KVCache, composed (fused_test.go).
 
@@ -57,7 +58,7 @@ override ADD: bool = false;
 override NR: u32 = 1u;
 override RT: u32 = 1u;
 const WG: u32 = RPW * LANES;
-const NROWS: u32 = NR * RT; // weight rows a thread computes, at most 4
+const NROWS: u32 = NR * RT; // weight rows a thread computes: 1, 2, 4 or 8
 
 struct Params {
     T: u32, n_in: u32, units: u32, blocks: u32,
@@ -193,10 +194,36 @@ fn edot(row: u32, k: u32, xv: f32) -> f32 {
     return wv * xv;
 }
 
-// dots returns this lane's share of the dot products of weight rows rows[0…NROWS−1]
+// Rows are the weight rows a thread computes, Acc their sums: 0…3 in a, 4…7 in b.
+struct Rows { a: vec4<u32>, b: vec4<u32> }
+struct Acc { a: vec4<f32>, b: vec4<f32> }
+
+fn row_at(r: Rows, i: u32) -> u32 {
+    if (i < 4u) {
+        return r.a[i];
+    }
+    return r.b[i - 4u];
+}
+
+fn set_row(r: ptr<function, Rows>, i: u32, v: u32) {
+    if (i < 4u) {
+        (*r).a[i] = v;
+    } else {
+        (*r).b[i - 4u] = v;
+    }
+}
+
+fn acc_at(a: Acc, i: u32) -> f32 {
+    if (i < 4u) {
+        return a.a[i];
+    }
+    return a.b[i - 4u];
+}
+
+// dots returns this lane's share of the dot products of weight rows 0…NROWS−1 of rows
 // with the row of x at xo — the whole of them when LANES = 1 — reading x once for all.
-fn dots(rows: vec4<u32>, xo: u32, lane: u32) -> vec4<f32> {
-    var acc = vec4<f32>();
+fn dots(rows: Rows, xo: u32, lane: u32) -> Acc {
+    var acc = Acc();
     if (VEC && Q8W) {
         // 32 values a step: two vec4<u32> of q and one scale per row.
         let nb = p.n_in / 32u;
@@ -210,15 +237,19 @@ fn dots(rows: vec4<u32>, xo: u32, lane: u32) -> vec4<f32> {
             let x5 = x4(xo, k + 20u);
             let x6 = x4(xo, k + 24u);
             let x7 = x4(xo, k + 28u);
-            acc.x += qdot(rows.x, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
+            acc.a.x += qdot(rows.a.x, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
             if (NROWS > 1u) {
-                acc.y += qdot(rows.y, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
+                acc.a.y += qdot(rows.a.y, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
             }
             if (NROWS > 2u) {
-                acc.z += qdot(rows.z, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
+                acc.a.z += qdot(rows.a.z, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
+                acc.a.w += qdot(rows.a.w, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
             }
-            if (NROWS > 3u) {
-                acc.w += qdot(rows.w, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
+            if (NROWS > 4u) {
+                acc.b.x += qdot(rows.b.x, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
+                acc.b.y += qdot(rows.b.y, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
+                acc.b.z += qdot(rows.b.z, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
+                acc.b.w += qdot(rows.b.w, b, k, x0, x1, x2, x3, x4_, x5, x6, x7);
             }
         }
     } else if (VEC) {
@@ -228,29 +259,37 @@ fn dots(rows: vec4<u32>, xo: u32, lane: u32) -> vec4<f32> {
             let k = 8u * b;
             let xa = x4(xo, k);
             let xb = x4(xo, k + 4u);
-            acc.x += fdot(rows.x, k, xa, xb);
+            acc.a.x += fdot(rows.a.x, k, xa, xb);
             if (NROWS > 1u) {
-                acc.y += fdot(rows.y, k, xa, xb);
+                acc.a.y += fdot(rows.a.y, k, xa, xb);
             }
             if (NROWS > 2u) {
-                acc.z += fdot(rows.z, k, xa, xb);
+                acc.a.z += fdot(rows.a.z, k, xa, xb);
+                acc.a.w += fdot(rows.a.w, k, xa, xb);
             }
-            if (NROWS > 3u) {
-                acc.w += fdot(rows.w, k, xa, xb);
+            if (NROWS > 4u) {
+                acc.b.x += fdot(rows.b.x, k, xa, xb);
+                acc.b.y += fdot(rows.b.y, k, xa, xb);
+                acc.b.z += fdot(rows.b.z, k, xa, xb);
+                acc.b.w += fdot(rows.b.w, k, xa, xb);
             }
         }
     } else {
         for (var k = lane; k < p.n_in; k += LANES) {
             let xv = xat(xo, k);
-            acc.x += edot(rows.x, k, xv);
+            acc.a.x += edot(rows.a.x, k, xv);
             if (NROWS > 1u) {
-                acc.y += edot(rows.y, k, xv);
+                acc.a.y += edot(rows.a.y, k, xv);
             }
             if (NROWS > 2u) {
-                acc.z += edot(rows.z, k, xv);
+                acc.a.z += edot(rows.a.z, k, xv);
+                acc.a.w += edot(rows.a.w, k, xv);
             }
-            if (NROWS > 3u) {
-                acc.w += edot(rows.w, k, xv);
+            if (NROWS > 4u) {
+                acc.b.x += edot(rows.b.x, k, xv);
+                acc.b.y += edot(rows.b.y, k, xv);
+                acc.b.z += edot(rows.b.z, k, xv);
+                acc.b.w += edot(rows.b.w, k, xv);
             }
         }
     }
@@ -259,15 +298,15 @@ fn dots(rows: vec4<u32>, xo: u32, lane: u32) -> vec4<f32> {
 
 // unit_dots returns the dot products of rows with row t of x (its norm, when NORM,
 // applied), in every lane: reduced in workgroup memory when LANES > 1 (barriers: call
-// from uniform control flow).
-fn unit_dots(rows: vec4<u32>, t: u32, li: u32) -> vec4<f32> {
+// from uniform control flow; NROWS ≤ 4 then).
+fn unit_dots(rows: Rows, t: u32, li: u32) -> Acc {
     let xo = xrow(t);
     let inv = inv_rms(xo, li);
     let lane = li % LANES;
     var acc = dots(rows, xo, lane);
     if (LANES > 1u) {
         for (var c = 0u; c < 4u; c++) {
-            red[c * WG + li] = acc[c];
+            red[c * WG + li] = acc.a[c];
         }
         workgroupBarrier();
         for (var s = LANES / 2u; s > 0u; s >>= 1u) {
@@ -279,11 +318,11 @@ fn unit_dots(rows: vec4<u32>, t: u32, li: u32) -> vec4<f32> {
             workgroupBarrier();
         }
         for (var c = 0u; c < 4u; c++) {
-            acc[c] = red[c * WG + li - lane];
+            acc.a[c] = red[c * WG + li - lane];
         }
         workgroupBarrier();
     }
-    return acc * inv;
+    return Acc(acc.a * inv, acc.b * inv);
 }
 
 fn bias(r: u32) -> f32 {
@@ -314,9 +353,9 @@ fn qkv_row(u: u32) -> u32 {
 @compute @workgroup_size(WG)
 fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
       @builtin(local_invocation_index) li: u32) {
-    var rows = vec4<u32>();
+    var rows = Rows();
     for (var j = 0u; j < RT; j++) {
-        rows[j] = unit(wid, nwg, li, j).x;
+        set_row(&rows, j, unit(wid, nwg, li, j).x);
     }
     for (var t = 0u; t < p.T; t++) {
         let acc = unit_dots(rows, t, li);
@@ -324,7 +363,7 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<
             let uv = unit(wid, nwg, li, j);
             if (owner(uv, li)) {
                 let o = t * p.ldy + p.y0 + uv.x;
-                var v = acc[j] + bias(p.y0 + uv.x);
+                var v = acc_at(acc, j) + bias(p.y0 + uv.x);
                 if (ADD) {
                     v += y[o];
                 }
@@ -337,11 +376,11 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<
 @compute @workgroup_size(WG)
 fn mv_swiglu(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) li: u32) {
-    var rows = vec4<u32>();
+    var rows = Rows();
     for (var j = 0u; j < RT; j++) {
         let u = unit(wid, nwg, li, j).x;
-        rows[2u * j] = u;
-        rows[2u * j + 1u] = p.pair + u;
+        set_row(&rows, 2u * j, u);
+        set_row(&rows, 2u * j + 1u, p.pair + u);
     }
     for (var t = 0u; t < p.T; t++) {
         let acc = unit_dots(rows, t, li);
@@ -349,8 +388,8 @@ fn mv_swiglu(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
             let uv = unit(wid, nwg, li, j);
             if (owner(uv, li)) {
                 let u = uv.x;
-                let g = acc[2u * j] + bias(u);
-                let v = acc[2u * j + 1u] + bias(p.pair + u);
+                let g = acc_at(acc, 2u * j) + bias(u);
+                let v = acc_at(acc, 2u * j + 1u) + bias(p.pair + u);
                 y[t * p.ldy + u] = g / (1.0 + exp(-g)) * v;
             }
         }
@@ -360,11 +399,11 @@ fn mv_swiglu(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 @compute @workgroup_size(WG)
 fn mv_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) li: u32) {
-    var rows = vec4<u32>();
+    var rows = Rows();
     for (var j = 0u; j < RT; j++) {
         let r0 = qkv_row(unit(wid, nwg, li, j).x);
-        rows[2u * j] = r0;
-        rows[2u * j + 1u] = r0 + p.half;
+        set_row(&rows, 2u * j, r0);
+        set_row(&rows, 2u * j + 1u, r0 + p.half);
     }
     let dh = 2u * p.half;
     let kvd = p.Hkv * dh;
@@ -380,8 +419,8 @@ fn mv_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             let hh = uv.x / p.half;
             let i = uv.x % p.half;
             let r0 = hh * dh + i;
-            let a = acc[2u * j] + bias(r0);
-            let b = acc[2u * j + 1u] + bias(r0 + p.half);
+            let a = acc_at(acc, 2u * j) + bias(r0);
+            let b = acc_at(acc, 2u * j + 1u) + bias(r0 + p.half);
             if (hh >= p.H + p.Hkv) {
                 let o = (sq * p.S + ps) * kvd + (hh - p.H - p.Hkv) * dh + i;
                 vc[o] = a;
