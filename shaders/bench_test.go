@@ -140,7 +140,7 @@ func BenchmarkRecompose(b *testing.B) {
 		b.Run("recompose-q8-to-q8/"+s.name, func(b *testing.B) {
 			wq := must(d.NewQ8("wq", s.m, s.n))
 			batch := d.NewBatch("recomposeq8")
-			batch.RecomposeQ8(wq, f, sc)
+			batch.RecomposeQ8(wq, f, sc, w)
 			runBench(b, d, batch, 0, flops)
 			batch.Release()
 			wq.Release()

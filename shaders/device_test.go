@@ -78,7 +78,7 @@ func TestKernelsCompile(t *testing.T) {
 	d := device(t)
 	for _, k := range []*kernelDef{kCopy, kEmbedF32, kEmbedQ8, kRMSNorm, kRope, kKVStore, kAttention,
 		kSwiGLU, kAdd, kMatVec, kMatMul, kMatVecQ8, kMatMulQ8, kArgmax, kSample,
-		kSVFScale, kRecompose, kRecomposeQ8, kRecomposeF32, kRecomposeF32Q8, kFactoredDown, kMVFused, kSwiGLUFused, kQKVFused, kAttnPart, kAttnMerge} {
+		kSVFScale, kRecompose, kQuantizeRows, kFactoredDown, kMVFused, kSwiGLUFused, kQKVFused, kAttnPart, kAttnMerge} {
 		if _, err := d.kernel(k, nil); err != nil {
 			t.Error(err)
 		}

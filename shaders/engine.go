@@ -189,10 +189,10 @@ func (m *matrix) embed(b *Batch, dst, tokens *Buffer, T int) {
 }
 
 // recompose records W' = U·diag(s)·Vᵀ of an adapted matrix into its parts (Q8 ones
-// cleared before, in the same batch: NewEngine's recomp).
-func (m *matrix) recompose(b *Batch) {
+// cleared before, in the same batch, and recomposed through scratch: NewEngine's recomp).
+func (m *matrix) recompose(b *Batch, scratch *Buffer) {
 	for _, p := range m.parts {
-		b.RecomposeInto(p.w, p.fac, m.s)
+		b.RecomposeInto(p.w, p.fac, m.s, scratch)
 	}
 }
 

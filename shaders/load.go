@@ -112,6 +112,22 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 	if err := l.constants(); err != nil {
 		return nil, err
 	}
+	// Q8 W' is recomposed in f32 through a scratch buffer, as many rows at a time as it
+	// holds: one part's worth, within one binding.
+	var scratchBytes uint64
+	for _, m := range e.adapted {
+		for _, pt := range m.parts {
+			if pt.w.F == nil {
+				scratchBytes = max(scratchBytes, min(uint64(4*pt.rows*m.in), max(l.limit, uint64(4*m.in))))
+			}
+		}
+	}
+	var scratch *Buffer
+	if scratchBytes > 0 {
+		if scratch, err = l.newBuf("recompose scratch", scratchBytes); err != nil {
+			return nil, err
+		}
+	}
 	e.recomp = d.NewBatch("recompose")
 	cleared := map[*Buffer]bool{}
 	for _, m := range e.adapted {
@@ -126,7 +142,7 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 	}
 	for _, m := range e.adapted {
 		e.recomp.SVFScale(m.s, m.parts[0].fac.Sigma, m.z, 1, m.R)
-		m.recompose(e.recomp)
+		m.recompose(e.recomp, scratch)
 	}
 	if err := e.SetZ(nil); err != nil {
 		return nil, err

@@ -96,8 +96,10 @@ func (f Factors) release() {
 	}
 }
 
+// svfShapes: ranks off 4 and 32 (element loads), and ranks of 32s (vec4 loads), with
+// sizes off the 4×4 blocks.
 var svfShapes = []struct{ m, n, r, P int }{
-	{130, 97, 75, 3}, {67, 200, 67, 1}, {200, 333, 150, 5},
+	{130, 97, 75, 3}, {67, 200, 67, 1}, {200, 333, 150, 5}, {97, 70, 64, 2}, {150, 36, 96, 1},
 }
 
 func TestRecompose(t *testing.T) {
@@ -127,7 +129,10 @@ func TestRecompose(t *testing.T) {
 			b.Clear(wq.Q, 0, 0)
 			view := wq
 			view.Row0, view.Rows = junk, c.m
-			b.RecomposeInto(LinearQ8(view), f, s)
+			// Scratch for 7 rows: the recomposition goes in chunks.
+			scratch := must(d.NewBuffer("scratch", uint64(4*7*c.n)))
+			defer scratch.Release()
+			b.RecomposeInto(LinearQ8(view), f, s, scratch)
 			if err := b.Run(); err != nil {
 				t.Fatal(err)
 			}
