@@ -12,7 +12,7 @@
 //
 // where n(x)[t] = x[t] · (1/sqrt(mean(x[t]²) + eps)) · cs[norm …] when NORM (RMSNorm in the
 // prologue, each workgroup normalising the rows it reads), x[t] itself otherwise, and x's
-// row t is x[meta[t]] when GATHER (the lm_head reading only the rows that give logits).
+// row t is x[rowinfo[t]] when GATHER (the lm_head reading only the rows that give logits).
 // A unit is one output row (mv) or a pair of rows (swiglu, qkv); each thread of a unit
 // computes its NR rows, so the rows of a pair meet in one thread and the epilogue needs
 // no exchange. Rows of x run one after the other, each a pass over the weights: the
@@ -34,7 +34,7 @@
 //   3 ws   f32 [rows, blocks] (read): Q8 scales (any buffer for f32 weights)
 //   4 cs   f32 (read): the engine's constants — norm weights at norm_off, biases at
 //          bias_off (when has_bias ≠ 0), RoPE (cos, sin) [S, half, 2] at rope_off
-//   5 meta u32 (read): GATHER: the row of x of each t; mv_qkv: (pos, seq) [T, 2]; rows
+//   5 rowinfo u32 (read): GATHER: the row of x of each t; mv_qkv: (pos, seq) [T, 2]; rows
 //          with pos ≥ S or seq ≥ seqs are not stored (nor is their q)
 //   6 y    f32 [T, ldy] (read_write)
 //   7 kc, 8 vc f32 [seqs, S, Hkv·Dh] (read_write)                 mv_qkv only
@@ -73,7 +73,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> ws: array<f32>;
 @group(0) @binding(4) var<storage, read> cs: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> meta: array<u32>;
+@group(0) @binding(5) var<storage, read> rowinfo: array<u32>; // `meta` is reserved in WGSL (Tint refuses it; naga took it)
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 @group(0) @binding(7) var<storage, read_write> kc: array<f32>;
 @group(0) @binding(8) var<storage, read_write> vc: array<f32>;
@@ -112,7 +112,7 @@ fn csat(i: u32) -> f32 {
 // xrow is the offset of row t of x.
 fn xrow(t: u32) -> u32 {
     if (GATHER) {
-        return meta[t] * p.n_in;
+        return rowinfo[t] * p.n_in;
     }
     return t * p.n_in;
 }
@@ -134,19 +134,19 @@ fn inv_rms(xo: u32, li: u32) -> f32 {
         return 1.0;
     }
     var k0 = 0u;
-    var step = 1u;
+    var stride = 1u;
     if (LANES > 1u) {
         k0 = li;
-        step = WG;
+        stride = WG;
     }
     var ss = 0.0;
     if (VEC) {
-        for (var k = 4u * k0; k < p.n_in; k += 4u * step) {
+        for (var k = 4u * k0; k < p.n_in; k += 4u * stride) {
             let v = x[(xo + k) >> 2u];
             ss += dot(v, v);
         }
     } else {
-        for (var k = k0; k < p.n_in; k += step) {
+        for (var k = k0; k < p.n_in; k += stride) {
             let i = xo + k;
             let v = x[i >> 2u][i & 3u];
             ss += v * v;
@@ -409,8 +409,8 @@ fn mv_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let kvd = p.Hkv * dh;
     for (var t = 0u; t < p.T; t++) {
         let acc = unit_dots(rows, t, li);
-        let ps = meta[2u * t];
-        let sq = meta[2u * t + 1u];
+        let ps = rowinfo[2u * t];
+        let sq = rowinfo[2u * t + 1u];
         for (var j = 0u; j < RT; j++) {
             let uv = unit(wid, nwg, li, j);
             if (!owner(uv, li) || ps >= p.S || sq >= p.seqs) {
