@@ -20,7 +20,9 @@ import (
 // decode step dispatches (dispatches/tok), and greedy decode tokens/s after a 32-token
 // prompt — Engine.Generate, the token chained on the device (gpu-tok/s), and
 // Forward + Sample with each id read back before the next step (gpu-sync-tok/s) — next
-// to the CPU engine's on the same pack (cpu-tok/s). W' is Q8 (the default); f32-tok/s is
+// to the CPU engine's on the same pack (cpu-tok/s: W' in float32, the engine's
+// reference; cpu-int8-tok/s: its int8 path, LoadInt8 with Go's kernels, what t2 runs by
+// default). On the GPU engine W' is Q8 (the default); f32-tok/s is
 // the chained decode with W' in float32 (MergedF32). Run with -benchtime 1x: the
 // conversion takes minutes.
 func BenchmarkEngineSmolLM2(b *testing.B) {
@@ -100,6 +102,16 @@ func BenchmarkEngineSmolLM2(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(decodeRate(b, cpu), "cpu-tok/s")
+	// The CPU engine as t2 and the page run an int8 pack: W' in Q8 blocks, int8 kernels.
+	mq, err := p.LoadInt8(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpuQ8, err := model.NewCPU(mq, model.CPUOptions{Context: 512})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(decodeRate(b, cpuQ8), "cpu-int8-tok/s")
 }
 
 // generateRate returns greedy tokens per second of Generate after a 32-token prompt:
