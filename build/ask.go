@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/shaders"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/tasks"
 )
@@ -122,7 +123,7 @@ func cmdAsk(args []string, stdout, stderr io.Writer) error {
 	dec := m.Tokenizer.NewDecoder(true)
 	var werr error
 	fmt.Fprintln(stdout, "answer:")
-	if _, err := model.Generate(e, prompt, model.Greedy(), *maxTokens, m.EOS, func(id int) bool {
+	if _, err := shaders.Generate(e, prompt, model.Greedy(), *maxTokens, m.EOS, func(id int) bool {
 		_, werr = io.WriteString(stdout, dec.Add(id))
 		return werr == nil
 	}); err != nil {

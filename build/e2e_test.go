@@ -215,7 +215,13 @@ func findChromium(t testing.TB) string {
 // returns its ids.
 func nativeGenerate(t *testing.T, source []string, prompt string, chat bool, maxTokens int) []int {
 	t.Helper()
-	args := append([]string{"generate", "--engine", "cpu", "--prompt", prompt, "--greedy",
+	return nativeGenerateOn(t, "cpu", source, prompt, chat, maxTokens)
+}
+
+// nativeGenerateOn is nativeGenerate on engine ("cpu" or "gpu": Vulkan, lavapipe here).
+func nativeGenerateOn(t *testing.T, engine string, source []string, prompt string, chat bool, maxTokens int) []int {
+	t.Helper()
+	args := append([]string{"generate", "--engine", engine, "--prompt", prompt, "--greedy",
 		"--max-tokens", fmt.Sprint(maxTokens), "--print-ids"}, source...)
 	if chat {
 		args = append(args, "--chat")

@@ -29,6 +29,9 @@ func addEngineFlag(fs *flag.FlagSet) *string {
 // engineOptions size the engine of a command.
 type engineOptions struct {
 	MaxSeqs, Context int // 0: the engine's defaults
+	// MergedF32 holds the GPU engine's recomposed W' in float32 (shaders.EngineOptions),
+	// the exact reference, instead of Q8.
+	MergedF32 bool
 }
 
 // openEngine loads src's model and opens the engine kind ("", "cpu" or "gpu") over it,
@@ -105,7 +108,7 @@ func openGPU(d *shaders.Device, src *source, opt engineOptions) (*shaders.Engine
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := shaders.NewEngine(d, p, shaders.EngineOptions{MaxSeqs: opt.MaxSeqs, Context: opt.Context})
+	e, err := shaders.NewEngine(d, p, shaders.EngineOptions{MaxSeqs: opt.MaxSeqs, Context: opt.Context, MergedF32: opt.MergedF32})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", src.pack, err)
 	}

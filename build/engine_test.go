@@ -11,9 +11,10 @@ import (
 	"github.com/t2web/t2web/shaders"
 )
 
-// TestEngineFlag holds `--engine gpu` to `--engine cpu --dequantize` (the GPU engine
-// recomposes in f32) on an int8 pack with an expert: the same greedy ids, each engine
-// named on stderr.
+// TestEngineFlag holds `--engine gpu` to `--engine cpu --dequantize` on an int8 pack with
+// an expert: the same greedy ids (the GPU engine's W' in Q8, the CPU engine's in float32),
+// each engine named on stderr, and t2 logits (W' in float32 on both engines, the exact
+// reference) within 1e-4.
 func TestEngineFlag(t *testing.T) {
 	if len(shaders.VulkanICDs()) == 0 && os.Getenv("VK_ICD_FILENAMES") == "" && os.Getenv("VK_DRIVER_FILES") == "" {
 		t.Skip("no Vulkan ICD installed; " + shaders.VulkanHint())

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/shaders"
 )
 
 // cmdGenerate streams the model's continuation of a prompt to stdout.
@@ -51,7 +52,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	dec := m.Tokenizer.NewDecoder(true)
 	var werr error
-	out, err := model.Generate(e, ids, model.NewSampler(p), *maxTokens, m.EOS, func(id int) bool {
+	out, err := shaders.Generate(e, ids, model.NewSampler(p), *maxTokens, m.EOS, func(id int) bool {
 		_, werr = io.WriteString(stdout, dec.Add(id))
 		return werr == nil
 	})

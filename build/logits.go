@@ -32,7 +32,8 @@ func cmdLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, m, closeEngine, err := openEngine(*engine, src, engineOptions{Context: max(len(ids), 1)}, stderr)
+	// Logits are reference numbers: the GPU engine holds W' in float32, as the CPU engine.
+	e, m, closeEngine, err := openEngine(*engine, src, engineOptions{Context: max(len(ids), 1), MergedF32: true}, stderr)
 	if err != nil {
 		return err
 	}

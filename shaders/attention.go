@@ -55,3 +55,39 @@ func (c KVCache) params(T, H, window int) []uint32 {
 	return []uint32{uint32(T), uint32(H), uint32(c.Hkv), uint32(c.Dh), uint32(c.S), uint32(c.Seqs),
 		uint32(window), math.Float32bits(scale)}
 }
+
+var (
+	attnSplitFiles = []string{"common.wgsl", "attnsplit.wgsl"}
+	kAttnPart      = &kernelDef{files: attnSplitFiles, entry: "attn_part", binds: "rrrrrw--"}
+	kAttnMerge     = &kernelDef{files: attnSplitFiles, entry: "attn_merge", binds: "rr----rw"}
+)
+
+// attnSplitWG is the split attention kernels' workgroup size (their WG override).
+const attnSplitWG = 8
+
+// AttentionSplitParts is the f32 scratch AttentionSplit needs for T rows of H heads in C
+// chunks: T·H·C·(4 + Dh) values.
+func AttentionSplitParts(T, H, Dh, C int) int { return T * H * C * (4 + Dh) }
+
+// AttentionSplit records Attention in two dispatches without barriers — every query
+// head's cached positions in C chunks, each chunk's online softmax by one thread
+// (attn_part), then the chunks merged (attn_merge) — for CPU adapters, where a
+// workgroup barrier costs tens of µs. part is scratch of AttentionSplitParts(T, H, Dh, C)
+// values. Dh must be a multiple of 4.
+func (b *Batch) AttentionSplit(out, q, kc, vc, pos, seq, part *Buffer, c KVCache, T, H, window, C int) {
+	kvd := c.Hkv * c.Dh
+	if c.Hkv <= 0 || H%c.Hkv != 0 || c.Dh%4 != 0 || c.Dh > 256 || C <= 0 {
+		panic(fmt.Sprintf("shaders: AttentionSplit: H=%d Hkv=%d Dh=%d C=%d (need H a multiple of Hkv, Dh a multiple of 4 ≤ 256)", H, c.Hkv, c.Dh, C))
+	}
+	checkF32("AttentionSplit", "out", out, T*H*c.Dh)
+	checkF32("AttentionSplit", "q", q, T*H*c.Dh)
+	checkF32("AttentionSplit", "kc", kc, c.Seqs*c.S*kvd)
+	checkF32("AttentionSplit", "vc", vc, c.Seqs*c.S*kvd)
+	checkF32("AttentionSplit", "pos", pos, T)
+	checkF32("AttentionSplit", "seq", seq, T)
+	checkF32("AttentionSplit", "part", part, AttentionSplitParts(T, H, c.Dh, C))
+	params := append(c.params(T, H, window), uint32(C))
+	o := overrides{"DH": float64(c.Dh)}
+	b.dispatch(kAttnPart, o, params, []*Buffer{pos, seq, q, kc, vc, part}, ceilDiv(H*C, attnSplitWG), T, 1)
+	b.dispatch(kAttnMerge, o, params, []*Buffer{pos, seq, part, out}, ceilDiv(H*c.Dh/4, attnSplitWG), T, 1)
+}

@@ -115,6 +115,24 @@ func TestAttention(t *testing.T) {
 				t.Errorf("max rel err %.2e > 1e-5", e)
 			}
 			b.Release()
+			// The split kernels, on the cache the batch stored: chunks of one position or
+			// more, chunks left empty.
+			for _, chunks := range []int{3, 16, 200} {
+				part := must(d.NewBuffer("part", uint64(4*AttentionSplitParts(c.T, c.H, c.Dh, chunks))))
+				b := d.NewBatch("attention split")
+				b.AttentionSplit(out, bq, bkc, bvc, bp, bs, part, cache, c.T, c.H, c.window, chunks)
+				if err := b.Run(); err != nil {
+					t.Fatal(err)
+				}
+				must(0, d.ReadF32(got, out, 0))
+				e := relErr(got, want)
+				t.Logf("split in %d chunks: max rel err %.2e", chunks, e)
+				if e > 1e-5 {
+					t.Errorf("split in %d chunks: max rel err %.2e > 1e-5", chunks, e)
+				}
+				b.Release()
+				part.Release()
+			}
 			for _, x := range []*Buffer{bkc, bvc, bq, bk, bv, bp, bs, out} {
 				x.Release()
 			}

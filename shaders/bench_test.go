@@ -81,6 +81,24 @@ func BenchmarkMatVec(b *testing.B) {
 			batch.Release()
 			w.Release()
 		})
+		b.Run("fused-f32/"+s.name, func(b *testing.B) {
+			w := must(d.NewBufferF32("w", randVec(rng, s.out*s.in, 1)))
+			batch := d.NewBatch("matvec")
+			batch.MatVecFused(y, s.out, 0, false, x, LinearF32(w, s.out, s.in), MV{T: 1, BiasOff: -1})
+			runBench(b, d, batch, float64(4*s.out*s.in), 2*float64(s.out*s.in))
+			batch.Release()
+			w.Release()
+		})
+		b.Run("fused-q8/"+s.name, func(b *testing.B) {
+			q, scale := quantize(randVec(rng, s.out*s.in, 1), s.out, s.in)
+			w := must(d.NewQ8("w", s.out, s.in))
+			must(0, d.WriteQ8(w, q, scale))
+			batch := d.NewBatch("matvecq8")
+			batch.MatVecFused(y, s.out, 0, false, x, LinearQ8(w), MV{T: 1, BiasOff: -1})
+			runBench(b, d, batch, float64(s.out*s.in+4*s.out*w.Blocks()), 2*float64(s.out*s.in))
+			batch.Release()
+			w.Release()
+		})
 		x.Release()
 		y.Release()
 	}
@@ -122,7 +140,7 @@ func BenchmarkRecompose(b *testing.B) {
 		b.Run("recompose-q8-to-q8/"+s.name, func(b *testing.B) {
 			wq := must(d.NewQ8("wq", s.m, s.n))
 			batch := d.NewBatch("recomposeq8")
-			batch.RecomposeQ8(wq, f, sc)
+			batch.RecomposeQ8(wq, f, sc, w)
 			runBench(b, d, batch, 0, flops)
 			batch.Release()
 			wq.Release()

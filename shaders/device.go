@@ -44,9 +44,10 @@ type Device struct {
 
 	mu       sync.Mutex
 	kernels  map[kernelKey]*kernel
-	matvec   overrides    // layout of the matvec kernels for this adapter
-	dummy    *Buffer      // bound where an optional input is absent
-	staging  *wgpu.Buffer // MapRead, grown on demand
+	matvec   overrides      // layout of the matvec kernels for this adapter
+	dummy    *Buffer        // bound where an optional input is absent
+	staging  *wgpu.Buffer   // MapRead, grown on demand
+	readPool []*wgpu.Buffer // MapRead buffers of ReadAsync not in use
 	released bool
 }
 
@@ -128,6 +129,10 @@ func (d *Device) Close() {
 	if d.staging != nil {
 		d.staging.Release()
 	}
+	for _, b := range d.readPool {
+		b.Release()
+	}
+	d.readPool = nil
 	if d.dev != nil {
 		d.dev.Release()
 	}
@@ -147,10 +152,11 @@ type Buffer struct {
 	label string
 }
 
-// NewBuffer makes a zeroed storage buffer of size bytes, rounded up to a multiple of 4.
-// It fails, naming label and the limit, when size exceeds what one binding may hold.
+// NewBuffer makes a zeroed storage buffer of size bytes, rounded up to a multiple of 16
+// (kernels may read any buffer as vec4 words). It fails, naming label and the limit, when
+// size exceeds what one binding may hold.
 func (d *Device) NewBuffer(label string, size uint64) (*Buffer, error) {
-	size = max(4, (size+3)&^3)
+	size = max(16, (size+15)&^15)
 	if lim := d.MaxBinding(); size > lim {
 		return nil, fmt.Errorf("shaders: buffer %q: %d bytes exceed the device's %d-byte storage binding limit (split the tensor)", label, size, lim)
 	}
@@ -289,6 +295,92 @@ func (d *Device) Read(b *Buffer, offset uint64, p []byte) error {
 	return nil
 }
 
+// asyncReadBytes is the size of ReadAsync's staging buffers: the most one read brings.
+const asyncReadBytes = 256
+
+// PendingRead is a read in flight (ReadAsync); Wait brings its bytes.
+type PendingRead struct {
+	d    *Device
+	buf  *wgpu.Buffer
+	mp   *wgpu.MapPending
+	n    uint64
+	done bool
+}
+
+// ReadAsync starts reading n bytes (at most 256, a multiple of 4) of b from offset, after
+// everything submitted so far, without waiting: the GPU may go on with work submitted
+// later while the read is in flight. Wait (once) brings the bytes.
+func (d *Device) ReadAsync(b *Buffer, offset, n uint64) (*PendingRead, error) {
+	if offset%4 != 0 || n%4 != 0 || n == 0 || n > asyncReadBytes || offset+n > b.size {
+		return nil, fmt.Errorf("shaders: async read of %d bytes at %d from buffer %q of %d bytes: out of range, not 4-byte aligned or over %d bytes", n, offset, b.label, b.size, asyncReadBytes)
+	}
+	d.mu.Lock()
+	var st *wgpu.Buffer
+	if k := len(d.readPool); k > 0 {
+		st, d.readPool = d.readPool[k-1], d.readPool[:k-1]
+	}
+	d.mu.Unlock()
+	if st == nil {
+		var err error
+		if st, err = d.dev.CreateBuffer(&wgpu.BufferDescriptor{Label: "async read", Size: asyncReadBytes,
+			Usage: wgpu.BufferUsageMapRead | wgpu.BufferUsageCopyDst}); err != nil {
+			return nil, fmt.Errorf("shaders: async read staging buffer: %w", err)
+		}
+	}
+	fail := func(what string, err error) (*PendingRead, error) {
+		st.Release()
+		return nil, fmt.Errorf("shaders: async read %q: %s: %w", b.label, what, err)
+	}
+	enc, err := d.dev.CreateCommandEncoder(&wgpu.CommandEncoderDescriptor{Label: "async read"})
+	if err != nil {
+		return fail("encoder", err)
+	}
+	enc.CopyBufferToBuffer(b.raw, offset, st, 0, n)
+	cmd, err := enc.Finish()
+	if err != nil {
+		return fail("encoder", err)
+	}
+	if _, err := d.queue.Submit(cmd); err != nil {
+		return fail("submit", err)
+	}
+	mp, err := st.MapAsync(wgpu.MapModeRead, 0, n)
+	if err != nil {
+		return fail("map", err)
+	}
+	return &PendingRead{d: d, buf: st, mp: mp, n: n}, nil
+}
+
+// Wait blocks until the read is done and copies its bytes into p (len(p) ≤ the bytes
+// asked for); in the page it must not run inside a js.FuncOf callback.
+func (r *PendingRead) Wait(p []byte) error {
+	if r.done {
+		return fmt.Errorf("shaders: async read waited twice")
+	}
+	r.done = true
+	err := r.d.waitMap(r.mp)
+	if err == nil {
+		var rng *wgpu.MappedRange
+		if rng, err = r.buf.MappedRange(0, r.n); err == nil {
+			copy(p, rng.Bytes())
+		}
+		if uerr := r.buf.Unmap(); err == nil {
+			err = uerr
+		}
+	}
+	if err != nil {
+		r.buf.Release()
+		return fmt.Errorf("shaders: async read: %w", err)
+	}
+	r.d.mu.Lock()
+	if r.d.released {
+		r.buf.Release()
+	} else {
+		r.d.readPool = append(r.d.readPool, r.buf)
+	}
+	r.d.mu.Unlock()
+	return nil
+}
+
 // ReadF32 fills dst from b at byte offset.
 func (d *Device) ReadF32(dst []float32, b *Buffer, offset uint64) error {
 	p := make([]byte, 4*len(dst))
@@ -316,10 +408,12 @@ func (d *Device) ReadU32(dst []uint32, b *Buffer, offset uint64) error {
 // Q8 is an int8 matrix x[Rows, Cols] on the device: Q holds the values row-major, four
 // per u32 word little-endian (byte index row*Cols+col, rows not padded); Scale holds
 // f32 [Rows, ceil(Cols/32)], one per block of 32 consecutive elements of a row.
-// x ≈ q·scale.
+// x ≈ q·scale. With Row0 > 0 the matrix is rows Row0…Row0+Rows−1 of larger buffers (a
+// matrix stacked with others); the kernels that take such views say so.
 type Q8 struct {
 	Q, Scale   *Buffer
 	Rows, Cols int
+	Row0       int
 }
 
 // Blocks is the number of 32-element scale blocks per row, ceil(Cols/32).
@@ -341,6 +435,7 @@ func (d *Device) NewQ8(label string, rows, cols int) (Q8, error) {
 
 // WriteQ8 uploads q int8 [Rows*Cols] and scale [Rows*Blocks] into x.
 func (d *Device) WriteQ8(x Q8, q []int8, scale []float32) error {
+	checkWhole("WriteQ8", "x", x)
 	if len(q) != x.Rows*x.Cols || len(scale) != x.Rows*x.Blocks() {
 		panic(fmt.Sprintf("shaders: WriteQ8: q[%d] scale[%d] for [%d,%d] (want %d, %d)",
 			len(q), len(scale), x.Rows, x.Cols, x.Rows*x.Cols, x.Rows*x.Blocks()))
@@ -353,6 +448,7 @@ func (d *Device) WriteQ8(x Q8, q []int8, scale []float32) error {
 
 // ReadQ8 downloads x into q int8 [Rows*Cols] and scale [Rows*Blocks].
 func (d *Device) ReadQ8(q []int8, scale []float32, x Q8) error {
+	checkWhole("ReadQ8", "x", x)
 	p := make([]byte, (len(q)+3)&^3)
 	if err := d.Read(x.Q, 0, p); err != nil {
 		return err

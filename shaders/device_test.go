@@ -78,7 +78,7 @@ func TestKernelsCompile(t *testing.T) {
 	d := device(t)
 	for _, k := range []*kernelDef{kCopy, kEmbedF32, kEmbedQ8, kRMSNorm, kRope, kKVStore, kAttention,
 		kSwiGLU, kAdd, kMatVec, kMatMul, kMatVecQ8, kMatMulQ8, kArgmax, kSample,
-		kSVFScale, kRecompose, kRecomposeQ8, kRecomposeF32, kFactoredDown} {
+		kSVFScale, kRecompose, kQuantizeRows, kFactoredDown, kMVFused, kSwiGLUFused, kQKVFused, kAttnPart, kAttnMerge} {
 		if _, err := d.kernel(k, nil); err != nil {
 			t.Error(err)
 		}
@@ -150,7 +150,7 @@ func f64s(x []float32) []float64 {
 }
 
 // quantize is the Q8 of x[rows, cols]: per block of 32 of a row, scale = max|x|/127 and
-// q = round(x/scale), computed in float64.
+// q = round(x/scale) (half away from zero, as svf.QuantizeQ8), computed in float64.
 func quantize(x []float32, rows, cols int) ([]int8, []float32) {
 	nb := (cols + 31) / 32
 	q := make([]int8, rows*cols)
@@ -166,7 +166,7 @@ func quantize(x []float32, rows, cols int) ([]int8, []float32) {
 			scale[r*nb+blk] = s
 			for i := lo; i < hi; i++ {
 				if s != 0 {
-					q[i] = int8(math.Max(-127, math.Min(127, math.RoundToEven(float64(x[i])/float64(s)))))
+					q[i] = int8(math.Max(-127, math.Min(127, math.Round(float64(x[i])/float64(s)))))
 				}
 			}
 		}

@@ -52,13 +52,24 @@
 // [NewEngine] loads an svf pack into a [Device] shard by shard (read, sha256 checked,
 // tensors uploaded, shard dropped) and gives an [Engine], the GPU implementation of
 // model.Engine. Adapted matrices keep U, σ, V on the device; W' = U·diag(σ⊙z)·Vᵀ·c is
-// recomposed there ([Batch.SVFScale], then [Batch.Recompose], or [Batch.RecomposeQ8]
-// with EngineOptions.QuantMerged) at load and on every SetZ, for those matrices only;
-// the others run as MatMul/MatMulQ8 from the pack's f32 or int8 weights. A forward pass
-// is recorded once per (rows, output rows) shape and resubmitted with new ids, positions
-// and sequences in small buffers; the KV cache, activations and greedy sampling stay on
-// the device, and Sample reads back token ids only. A tensor larger than the device's
-// maxStorageBufferBindingSize is refused at load, naming it (not split yet).
+// recomposed there ([Batch.SVFScale], then [Batch.RecomposeInto]) at load and on every
+// SetZ, for those matrices only — as Q8 by default for an int8 pack (a quarter of the
+// bytes a token reads; EngineOptions.MergedF32 keeps the exact float32 W') — and the
+// others run from the pack's f32 or int8 weights. A layer's q, k, v are stacked by rows in
+// one weight, and gate, up in another, when they fit one binding.
+//
+// A forward pass is recorded once per (rows, output rows) shape and resubmitted with new
+// ids, positions and sequences in small buffers; the KV cache, activations and greedy
+// sampling stay on the device. A decode step (one row) runs the fused kernels
+// (fused.wgsl): five dispatches a layer — RMSNorm + q/k/v + RoPE + KV-cache store,
+// attention, O + residual, RMSNorm + gate/up + SiLU·up, down + residual — and three
+// outside (embedding, final norm + lm_head, argmax); [Engine.DecodeDispatches] counts
+// them. Longer batches (prefill) and population batches run kernel by kernel, the
+// weights read once per 8 rows or in 64×64 tiles. [Engine.Generate] chains decode steps
+// on the device — each pass takes its token from the previous pass's argmax (or Sample
+// kernel) — and reads tokens back asynchronously ([Device.ReadAsync]) while the next
+// pass runs. A tensor larger than the device's maxStorageBufferBindingSize is held in
+// parts of whole rows, each kernel run per part (and then not stacked).
 //
 // Tunables are WGSL `override` constants, applied by rewriting them to `const` before
 // compilation (gogpu/wgpu v0.31.5's Vulkan backend ignores pipeline constants); the

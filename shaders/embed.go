@@ -33,7 +33,7 @@ func (b *Batch) EmbedQ8(dst *Buffer, table Q8, tokens *Buffer, T int) {
 func (b *Batch) EmbedQ8Part(dst *Buffer, table Q8, tokens *Buffer, T, base int, keep bool) {
 	V, D := table.Rows, table.Cols
 	checkF32("EmbedQ8", "dst", dst, T*D)
-	checkQ8("EmbedQ8", "table", table)
+	checkWhole("EmbedQ8", "table", table)
 	checkF32("EmbedQ8", "tokens", tokens, T)
 	b.dispatch(kEmbedQ8, nil, []uint32{uint32(T), uint32(D), uint32(V), uint32(table.Blocks()), uint32(base), b2u(keep)},
 		[]*Buffer{tokens, table.Q, table.Scale, dst}, ceilDiv(D, 64), T, 1)
@@ -59,7 +59,16 @@ func checkF32(op, name string, buf *Buffer, n int) {
 
 // checkQ8 panics when x's buffers are smaller than its shape.
 func checkQ8(op, name string, x Q8) {
-	if x.Q == nil || x.Scale == nil || x.Q.size < uint64(x.Rows*x.Cols) || x.Scale.size < uint64(4*x.Rows*x.Blocks()) {
-		panic(fmt.Sprintf("shaders: %s: Q8 %s [%d,%d] has buffers too small or nil", op, name, x.Rows, x.Cols))
+	n := x.Row0 + x.Rows
+	if x.Q == nil || x.Scale == nil || x.Row0 < 0 || x.Q.size < uint64(n*x.Cols) || x.Scale.size < uint64(4*n*x.Blocks()) {
+		panic(fmt.Sprintf("shaders: %s: Q8 %s [%d,%d] (from row %d) has buffers too small or nil", op, name, x.Rows, x.Cols, x.Row0))
+	}
+}
+
+// checkWhole panics when x is a view of rows of larger buffers, which op does not take.
+func checkWhole(op, name string, x Q8) {
+	checkQ8(op, name, x)
+	if x.Row0 != 0 {
+		panic(fmt.Sprintf("shaders: %s: Q8 %s is a view from row %d; %s takes whole matrices", op, name, x.Row0, op))
 	}
 }

@@ -1,26 +1,22 @@
 package shaders
 
 import (
-	"bytes"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/t2web/t2web/model"
-	"github.com/t2web/t2web/model/safetensors"
-	"github.com/t2web/t2web/svf"
 )
 
 // EngineOptions size a GPU engine.
 type EngineOptions struct {
 	MaxSeqs int // KV-cache slots; 1 when 0
 	Context int // positions per slot; min(max_position_embeddings, 4096) when 0
-	// QuantMerged stores the recomposed W' of an int8 pack's adapted matrices as Q8
-	// (RecomposeQ8): a quarter of the memory and int8 matvecs, but W' then differs from
-	// the CPU engine's float32 W' by its quantisation error (logits by ~1e-3, not 1e-4).
-	// Without it W' is float32, recomposed from the Q8 factors (Recompose).
-	QuantMerged bool
+	// MergedF32 holds the recomposed W' of an int8 pack's adapted matrices as float32,
+	// the exact reference: the CPU engine's W' to float32 rounding. By default W' is Q8
+	// (recomposed straight to int8 with blocks of 32, as svf.QuantizeQ8 would quantise
+	// it): a quarter of the memory and of the bytes each decoded token reads, at the
+	// cost of W's quantisation error (logits move by ~1e-3 to 1e-2). An f32 pack's W'
+	// is always float32.
+	MergedF32 bool
 	// DeviceSampling draws tokens at a temperature on the device (the Sample kernel, only
 	// the id read back) instead of reading the row back and drawing with the sampler on
 	// the CPU. The device draw uses the sampler's own random number but sums in float32,
@@ -67,32 +63,47 @@ type Engine struct {
 	popScale    *Batch // SVFScale of every adapted matrix's population, for popScaleN rows
 	popScaleN   int
 
-	rope     *Buffer // [S, Dh/2, 2] RopeTable
-	kc, vc   []*Buffer
-	forkTmp  *Buffer // Fork's scratch: one sequence's cached K and V of every layer
-	kvShape  KVCache
-	capT     int  // rows the activation buffers hold
-	capOut   int  // rows the logits buffer holds
-	act      acts // activations for capT rows
-	forwards map[fwdKey]*Batch
-	samples  map[sampleKey]*Batch
-	argmax   map[int]*Batch
+	// consts holds f32 vectors the fused kernels read: the RoPE table [S, Dh/2, 2]
+	// (RopeTable) at ropeOff, each layer's norm weights and stacked biases, the final
+	// norm weight at normOff (see loader.constants).
+	consts           *Buffer
+	ropeOff, normOff int
+	kc, vc           []*Buffer
+	forkTmp          *Buffer // Fork's scratch: one sequence's cached K and V of every layer
+	kvShape          KVCache
+	capT             int  // rows the activation buffers hold
+	capOut           int  // rows the logits buffer holds
+	act              acts // activations for capT rows
+	forwards         map[fwdKey]*Batch
+	samples          map[sampleKey]*Batch
 
 	nOut     int
-	ids      []uint32 // argmax of every output row of the last Forward, once asked
+	ids      []uint32 // argmax of every output row of the last Forward, once read
 	idsValid bool
 }
 
-// layer is one transformer block on the device.
+// layer is one transformer block on the device. Its q, k, v are stacked by rows in one
+// weight qkv [(H+2·Hkv)·Dh, D], and gate, up in gu [2F, D], when they fit one binding
+// (nil otherwise): each matrix's parts are then views of its rows there. Offsets are in
+// Engine.consts (−1: no bias).
 type layer struct {
-	attnNorm, mlpNorm *Buffer // [D]
-	q, k, v, o        *matrix
-	gate, up, down    *matrix
+	attnNorm, mlpNorm       *Buffer // [D]
+	q, k, v, o              *matrix
+	gate, up, down          *matrix
+	qkv, gu                 *Linear
+	attnNormOff, mlpNormOff int
+	qkvBiasOff, guBiasOff   int
 }
 
 // fwdKey is the shape of a recorded forward pass: rows, output rows, and the
-// population size of a population batch (0 for a plain one).
-type fwdKey struct{ T, nOut, P int }
+// population size of a population batch (0 for a plain one). A chained pass (Generate)
+// takes its one token from the last pass's output on the device, and draws the next
+// with s at a temperature (greedy: the argmax every pass ends with).
+type fwdKey struct {
+	T, nOut, P int
+	chain      bool
+	s          Sampling
+}
 
 // matrix is a weight W[out,in] on the device, f32 or Q8, with an optional bias, held
 // in parts of whole rows that each fit one storage binding (one part unless W is larger
@@ -104,28 +115,50 @@ type matrix struct {
 	out, in    int
 	parts      []part
 	bias       *Buffer // [out] or nil
+	biasOff    int     // of the bias in Engine.consts, for the fused kernels; −1: none there
 	R          int     // rank of an adapted matrix; 0 for the others
 	z, s       *Buffer // [R]
 	popZ, popS *Buffer // [popCap, R]
 }
 
-// part is rows r0…r0+rows−1 of a matrix: W (or W') as f32 or Q8 [rows, in], and for an
-// adapted matrix the factors of these rows (U's rows; V, σ whole).
+// part is rows r0…r0+rows−1 of a matrix: W (or W') as f32 or Q8 [rows, in] — its own
+// buffers, or a view of rows of a stack — and for an adapted matrix the factors of these
+// rows (U's rows; V, σ whole).
 type part struct {
 	r0, rows int
-	f32      *Buffer
-	q8       Q8
+	w        Linear
 	fac      Factors
+}
+
+// rows is the view of rows r0…r0+n−1 of l.
+func (l *Linear) rows(r0, n int) Linear {
+	v := *l
+	v.Rows = n
+	if v.F != nil {
+		v.Row0 += r0
+	} else {
+		v.Q.Rows = n
+		v.Q.Row0 += r0
+	}
+	return v
 }
 
 // apply records y[T,out] = x[T,in]·Wᵀ + b, part by part.
 func (m *matrix) apply(b *Batch, y, x *Buffer, T int) {
 	for _, p := range m.parts {
-		if p.q8.Q != nil {
-			b.MatMulQ8Part(y, x, p.q8, m.bias, T, m.out, p.r0)
-		} else {
-			b.MatMulPart(y, x, p.f32, m.bias, T, m.in, p.rows, m.out, p.r0)
-		}
+		b.MatMulLinear(y, x, p.w, m.bias, T, m.out, p.r0)
+	}
+}
+
+// applyFused records, for a one-row batch, y[D] += n(x)·Wᵀ + b part by part (MatVecFused,
+// the residual connection in the epilogue).
+func (m *matrix) applyFused(b *Batch, y, x *Buffer, mv MV) {
+	mv.BiasOff = -1
+	if m.biasOff >= 0 {
+		mv.BiasOff = m.biasOff
+	}
+	for _, p := range m.parts {
+		b.MatVecFused(y, m.out, p.r0, true, x, p.w, mv)
 	}
 }
 
@@ -147,22 +180,19 @@ func (m *matrix) applyPop(b *Batch, y, x, h, cand *Buffer, T, P int) {
 func (m *matrix) embed(b *Batch, dst, tokens *Buffer, T int) {
 	keep := len(m.parts) > 1
 	for _, p := range m.parts {
-		if p.q8.Q != nil {
-			b.EmbedQ8Part(dst, p.q8, tokens, T, p.r0, keep)
+		if p.w.F == nil {
+			b.EmbedQ8Part(dst, p.w.Q, tokens, T, p.r0, keep)
 		} else {
-			b.EmbedPart(dst, p.f32, tokens, T, m.in, p.rows, p.r0, keep)
+			b.EmbedPart(dst, p.w.F, tokens, T, m.in, p.rows, p.r0, keep)
 		}
 	}
 }
 
-// recompose records W' = U·diag(s)·Vᵀ of an adapted matrix into its parts.
-func (m *matrix) recompose(b *Batch) {
+// recompose records W' = U·diag(s)·Vᵀ of an adapted matrix into its parts (Q8 ones
+// cleared before, in the same batch, and recomposed through scratch: NewEngine's recomp).
+func (m *matrix) recompose(b *Batch, scratch *Buffer) {
 	for _, p := range m.parts {
-		if p.q8.Q != nil {
-			b.RecomposeQ8(p.q8, p.fac, m.s)
-		} else {
-			b.Recompose(p.f32, p.fac, m.s)
-		}
+		b.RecomposeInto(p.w, p.fac, m.s, scratch)
 	}
 }
 
@@ -174,517 +204,19 @@ type acts struct {
 	hb, hb2, hb3     *Buffer // [T, F]
 	h                *Buffer // [T, maxR] factored scratch of population batches
 	tokens, pos, seq *Buffer // u32 [T]
+	meta             *Buffer // u32 [T, 2]: (pos, seq) of every row, for QKVFused
 	cand             *Buffer // u32 [T] candidate of every row of a population batch
 	outIdx           *Buffer // u32 [T] the rows that give logits
 	logits           *Buffer // [capOut, V]
 	ids              *Buffer // u32 [capOut]
 	row, scratch     *Buffer // [V] one row of logits for Sample, the kernel's scratch
+	part             *Buffer // AttentionSplit's scratch for a decode row
 	u, one           *Buffer // f32 [1] the uniform draw, u32 [1] the sampled id
 }
 
 type sampleKey struct {
 	row int
 	s   Sampling
-}
-
-// slot is the destination of one stored tensor (or of its Q8 scales): device buffers
-// (the parts of a tensor split by rows, each partBytes but the last) filled in order,
-// as the shards arrive.
-type slot struct {
-	name      string
-	bufs      []*Buffer
-	partBytes uint64
-	dtype     safetensors.DType
-	cols      int    // the stored tensor's second dimension (0 for a vector)
-	want      uint64 // bytes of the whole tensor
-	filled    uint64
-	parts     int
-	carry     []byte // bytes of an int8 part not yet on a 4-byte boundary
-	join      *exactJoin
-}
-
-// exactJoin makes an f32 factor X.U [rows, r] of a pack with an exact rank k from the
-// tensors that store it, row range by row range: X.U.hi [rows, k] f32 and X.U
-// [rows, r-k] with X.U.scale in Q8 (svf.Manifest.ExactRank). The shard writer keeps the
-// three of a row range in one shard.
-type exactJoin struct {
-	k, r  int
-	q     []int8    // [rows, r-k]
-	scale []float32 // [rows, Q8Blocks(r-k)]
-	hi    []float32 // [rows, k]
-}
-
-// NewEngine loads pack p into the device, shard by shard (each is read, checked against
-// its sha256, uploaded and dropped), and recomposes the adapted matrices at z = 1.
-func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err error) {
-	c := p.Config
-	if opt.MaxSeqs <= 0 {
-		opt.MaxSeqs = 1
-	}
-	if opt.Context <= 0 {
-		opt.Context = min(c.MaxPositions, 4096)
-	}
-	if opt.Context > c.MaxPositions {
-		return nil, fmt.Errorf("shaders: engine: context %d exceeds max_position_embeddings %d", opt.Context, c.MaxPositions)
-	}
-	if c.HeadDim%2 != 0 || c.HeadDim > 256 || c.NKVHeads <= 0 || c.NHeads%c.NKVHeads != 0 {
-		return nil, fmt.Errorf("shaders: engine: heads H=%d Hkv=%d Dh=%d: the kernels need H a multiple of Hkv and an even Dh ≤ 256: %w",
-			c.NHeads, c.NKVHeads, c.HeadDim, model.ErrUnsupported)
-	}
-	q8 := p.Manifest.Quant == svf.QuantInt8
-	// With an exact rank the factors are joined into f32 on the host (exactJoin): the
-	// kernels read a factor as one dtype.
-	factorQ8 := q8 && p.Manifest.ExactRank == 0
-	if opt.QuantMerged && !q8 {
-		return nil, fmt.Errorf("shaders: engine: QuantMerged needs an int8 pack, this one is %s", p.Manifest.Quant)
-	}
-	e := &Engine{d: d, cfg: c, opt: opt, lens: make([]int, opt.MaxSeqs), byName: map[string]*matrix{},
-		forwards: map[fwdKey]*Batch{}, samples: map[sampleKey]*Batch{}, argmax: map[int]*Batch{}}
-	defer func() {
-		if err != nil {
-			e.Close()
-		}
-	}()
-	limit := d.MaxBinding() // of one part of a weight split by rows
-	if opt.MaxBinding > 0 {
-		limit = min(limit, opt.MaxBinding)
-	}
-	slots := map[string]*slot{}
-	newBuf := func(name string, size uint64) (*Buffer, error) {
-		if size > d.MaxBinding() {
-			return nil, fmt.Errorf("shaders: engine: %s is %d bytes, more than the device's largest storage binding, maxStorageBufferBindingSize = %d bytes, and the engine does not split it",
-				name, size, d.MaxBinding())
-		}
-		b, err := d.NewBuffer(name, size)
-		if err != nil {
-			return nil, fmt.Errorf("shaders: engine: %w", err)
-		}
-		e.owned = append(e.owned, b)
-		return b, nil
-	}
-	// addSlot makes the buffers of a stored tensor [rows, cols] (cols 0: a vector of
-	// rows), in parts of partRows rows (0: whole).
-	addSlot := func(name string, dt safetensors.DType, rows, cols, partRows int) ([]*Buffer, error) {
-		rowBytes := uint64(max(cols, 1))
-		if dt == safetensors.F32 {
-			rowBytes *= 4
-		}
-		if partRows <= 0 || partRows > rows {
-			partRows = rows
-		}
-		s := &slot{name: name, dtype: dt, cols: cols, want: uint64(rows) * rowBytes, partBytes: uint64(partRows) * rowBytes}
-		for r0 := 0; r0 < rows; r0 += partRows {
-			label := name
-			if partRows < rows {
-				label = fmt.Sprintf("%s rows %d…", name, r0)
-			}
-			b, err := newBuf(label, uint64(min(partRows, rows-r0))*rowBytes)
-			if err != nil {
-				return nil, err
-			}
-			s.bufs = append(s.bufs, b)
-		}
-		slots[name] = s
-		return s.bufs, nil
-	}
-	// addParts fills the parts of a stored matrix [rows, cols]: f32, or Q8 (NAME and
-	// NAME.scale) when quant, in parts of partRows rows (0: whole).
-	addParts := func(parts []part, name string, rows, cols, partRows int, quant bool, set func(p *part, f *Buffer, q Q8)) error {
-		if !quant {
-			bufs, err := addSlot(name, safetensors.F32, rows, cols, partRows)
-			for i, b := range bufs {
-				set(&parts[i], b, Q8{})
-			}
-			return err
-		}
-		qs, err := addSlot(name, safetensors.I8, rows, cols, partRows)
-		if err != nil {
-			return err
-		}
-		ss, err := addSlot(name+".scale", safetensors.F32, rows, (cols+31)/32, partRows)
-		if err != nil {
-			return err
-		}
-		for i := range parts {
-			set(&parts[i], nil, Q8{Q: qs[i], Scale: ss[i], Rows: parts[i].rows, Cols: cols})
-		}
-		return nil
-	}
-
-	// Plan: a buffer for every tensor the config needs, as the pack stores it, split by
-	// rows where it is larger than the limit.
-	adapted := map[string]bool{}
-	for _, name := range p.Manifest.Matrices {
-		adapted[name] = true
-	}
-	// rowBytes are the bytes of one row of an f32 or Q8 matrix with cols columns.
-	rowBytes := func(quant bool, cols int) []uint64 {
-		if !quant {
-			return []uint64{4 * uint64(cols)}
-		}
-		return []uint64{uint64(cols), 4 * uint64((cols+31)/32)}
-	}
-	mats := map[string]*matrix{}
-	vecs := map[string]*Buffer{}
-	var w model.Weights
-	for _, s := range c.Bind(&w) {
-		base := strings.TrimSuffix(s.Name, ".weight")
-		switch {
-		case len(s.Shape) == 2 && adapted[base]:
-			m := &matrix{name: base, out: s.Shape[0], in: s.Shape[1]}
-			R, _ := p.Rank(base)
-			m.R = R
-			e.maxR = max(e.maxR, R)
-			// W' and U are split at the same rows; V and σ stay whole.
-			wq := opt.QuantMerged
-			partRows, err := splitRows(base, m.out, append(rowBytes(wq, m.in), rowBytes(factorQ8, R)...), q8Align(wq, m.in, factorQ8, R), limit)
-			if err != nil {
-				return nil, err
-			}
-			m.parts = makeParts(m.out, partRows)
-			var f Factors
-			if err := addParts(m.parts, base+".U", m.out, R, partRows, factorQ8, func(p *part, u *Buffer, q Q8) { p.fac.UF, p.fac.U = u, q }); err != nil {
-				return nil, err
-			}
-			vp := []part{{rows: m.in}}
-			if err := addParts(vp, base+".V", m.in, R, 0, factorQ8, func(p *part, v *Buffer, q Q8) { f.VF, f.V = v, q }); err != nil {
-				return nil, err
-			}
-			if k := p.Manifest.ExactRank; k > 0 {
-				slots[base+".U"].join = &exactJoin{k: k, r: R}
-				slots[base+".V"].join = &exactJoin{k: k, r: R}
-			}
-			sig, err := addSlot(base+".S", safetensors.F32, R, 0, 0)
-			if err != nil {
-				return nil, err
-			}
-			f.Sigma = sig[0]
-			if m.z, err = newBuf(base+".z", uint64(4*R)); err != nil {
-				return nil, err
-			}
-			if m.s, err = newBuf(base+".s", uint64(4*R)); err != nil {
-				return nil, err
-			}
-			for i := range m.parts {
-				pt := &m.parts[i]
-				pt.fac.M, pt.fac.N, pt.fac.R = pt.rows, m.in, R
-				pt.fac.V, pt.fac.VF, pt.fac.Sigma = f.V, f.VF, f.Sigma
-				label := base + "'"
-				if len(m.parts) > 1 {
-					label = fmt.Sprintf("%s' rows %d…", base, pt.r0)
-				}
-				if wq {
-					pt.q8 = Q8{Rows: pt.rows, Cols: m.in}
-					if pt.q8.Q, err = newBuf(label, uint64(pt.rows*m.in)); err != nil {
-						return nil, err
-					}
-					if pt.q8.Scale, err = newBuf(label+".scale", uint64(4*pt.rows*pt.q8.Blocks())); err != nil {
-						return nil, err
-					}
-				} else if pt.f32, err = newBuf(label, uint64(4*pt.rows*m.in)); err != nil {
-					return nil, err
-				}
-			}
-			mats[base] = m
-			e.adapted = append(e.adapted, m)
-		case len(s.Shape) == 2:
-			m := &matrix{name: base, out: s.Shape[0], in: s.Shape[1]}
-			quant := q8 && !slices.Contains(p.Manifest.F32, s.Name)
-			partRows, err := splitRows(base, m.out, rowBytes(quant, m.in), q8Align(quant, m.in, false, 0), limit)
-			if err != nil {
-				return nil, err
-			}
-			m.parts = makeParts(m.out, partRows)
-			if err := addParts(m.parts, s.Name, m.out, m.in, partRows, quant, func(p *part, f *Buffer, q Q8) { p.f32, p.q8 = f, q }); err != nil {
-				return nil, err
-			}
-			mats[base] = m
-		default:
-			b, err := addSlot(s.Name, safetensors.F32, s.Shape[0], 0, 0)
-			if err != nil {
-				return nil, err
-			}
-			vecs[s.Name] = b[0]
-		}
-	}
-	for name, b := range vecs {
-		if base, ok := strings.CutSuffix(name, ".bias"); ok {
-			m := mats[base]
-			if m == nil {
-				return nil, fmt.Errorf("shaders: engine: bias %s without its matrix", name)
-			}
-			m.bias = b
-		}
-	}
-	e.embed = *mats["model.embed_tokens"]
-	if c.TieEmbeddings {
-		e.lmHead = e.embed
-	} else {
-		e.lmHead = *mats["lm_head"]
-	}
-	e.norm = vecs["model.norm.weight"]
-	for l := range c.NLayers {
-		pre := fmt.Sprintf("model.layers.%d.", l)
-		names := model.MatrixNames(l)
-		e.layers = append(e.layers, layer{
-			attnNorm: vecs[pre+"input_layernorm.weight"], mlpNorm: vecs[pre+"post_attention_layernorm.weight"],
-			q: mats[names[0]], k: mats[names[1]], v: mats[names[2]], o: mats[names[3]],
-			gate: mats[names[4]], up: mats[names[5]], down: mats[names[6]],
-		})
-	}
-	for name, m := range mats {
-		e.byName[name] = m
-	}
-
-	// Load, shard by shard.
-	for i := range p.Manifest.Shards {
-		if err := e.loadShard(p, i, slots); err != nil {
-			return nil, err
-		}
-	}
-	for _, s := range slots {
-		if len(s.carry) > 0 {
-			pad := append(s.carry, make([]byte, 4-len(s.carry))...)
-			if err := e.write(s, s.filled-uint64(len(s.carry)), pad); err != nil {
-				return nil, err
-			}
-		}
-		if s.filled != s.want {
-			return nil, fmt.Errorf("pack: tensor %s: %d of its %d bytes are in the shards", s.name, s.filled, s.want)
-		}
-	}
-
-	// KV cache, RoPE table, recomposition at z = 1.
-	kvd := c.NKVHeads * c.HeadDim
-	e.kvShape = KVCache{Seqs: opt.MaxSeqs, S: opt.Context, Hkv: c.NKVHeads, Dh: c.HeadDim}
-	for l := range c.NLayers {
-		kc, err := newBuf(fmt.Sprintf("kv cache %d: k", l), uint64(4*opt.MaxSeqs*opt.Context*kvd))
-		if err != nil {
-			return nil, err
-		}
-		vc, err := newBuf(fmt.Sprintf("kv cache %d: v", l), uint64(4*opt.MaxSeqs*opt.Context*kvd))
-		if err != nil {
-			return nil, err
-		}
-		e.kc, e.vc = append(e.kc, kc), append(e.vc, vc)
-	}
-	if e.rope, err = d.NewBufferF32("rope", RopeTable(c.InvFreq(), opt.Context)); err != nil {
-		return nil, fmt.Errorf("shaders: engine: %w", err)
-	}
-	e.owned = append(e.owned, e.rope)
-	e.recomp = d.NewBatch("recompose")
-	for _, m := range e.adapted {
-		e.recomp.SVFScale(m.s, m.parts[0].fac.Sigma, m.z, 1, m.R)
-		m.recompose(e.recomp)
-	}
-	if err := e.SetZ(nil); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
-
-// splitRows returns the rows per part of a matrix [rows, *] stored in buffers whose
-// rows take rowBytes bytes each, so that no part of any of them exceeds limit bytes;
-// the count is a multiple of align (Q8 parts start on a 4-byte word). It is rows when
-// the matrix fits whole, and an error when not even align rows fit.
-func splitRows(name string, rows int, rowBytes []uint64, align int, limit uint64) (int, error) {
-	n := rows
-	for _, rb := range rowBytes {
-		if uint64(n)*rb > limit {
-			n = int(limit / rb)
-		}
-	}
-	if n >= rows {
-		return rows, nil
-	}
-	if n -= n % align; n <= 0 {
-		return 0, fmt.Errorf("shaders: engine: matrix %s: %d rows of %v bytes do not fit one storage binding of %d bytes: it cannot be split by rows",
-			name, align, rowBytes, limit)
-	}
-	return n, nil
-}
-
-// q8Align is the row multiple at which Q8 matrices of cols (and, when b, colsB)
-// columns can be split: their parts must start on a u32 word.
-func q8Align(a bool, cols int, b bool, colsB int) int {
-	align := 1
-	for _, m := range []struct {
-		q    bool
-		cols int
-	}{{a, cols}, {b, colsB}} {
-		if !m.q {
-			continue
-		}
-		switch {
-		case m.cols%4 == 0:
-		case m.cols%2 == 0:
-			align = max(align, 2)
-		default:
-			align = 4
-		}
-	}
-	return align
-}
-
-// makeParts cuts rows into parts of partRows rows (the last may be shorter).
-func makeParts(rows, partRows int) []part {
-	var parts []part
-	for r0 := 0; r0 < rows; r0 += partRows {
-		parts = append(parts, part{r0: r0, rows: min(partRows, rows-r0)})
-	}
-	return parts
-}
-
-// loadShard uploads every tensor of shard i into its slot.
-func (e *Engine) loadShard(p *svf.Pack, i int, slots map[string]*slot) error {
-	data, err := p.ReadShard(i)
-	if err != nil {
-		return err
-	}
-	file := p.Manifest.Shards[i].File
-	f, err := safetensors.Open(bytes.NewReader(data), int64(len(data)), file)
-	if err != nil {
-		return fmt.Errorf("pack: %w", err)
-	}
-	for _, t := range f.Tensors() {
-		name, part := t.Name, -1
-		if h := strings.IndexByte(name, '#'); h >= 0 {
-			rest := name[h+1:]
-			num, suffix, _ := strings.Cut(rest, ".")
-			k, err := strconv.Atoi(num)
-			if err != nil {
-				return fmt.Errorf("pack: shard %s: tensor %s: bad part number", file, t.Name)
-			}
-			part, name = k, name[:h]
-			if suffix != "" {
-				name += "." + suffix
-			}
-		}
-		if s, piece := joinSlot(slots, name); s != nil {
-			raw, err := f.Raw(t.Name)
-			if err != nil {
-				return fmt.Errorf("pack: %w", err)
-			}
-			if err := e.joinPiece(s, piece, t, raw); err != nil {
-				return fmt.Errorf("pack: shard %s: %w", file, err)
-			}
-			continue
-		}
-		s := slots[name]
-		if s == nil {
-			return fmt.Errorf("pack: shard %s: tensor %s is not one the model needs", file, t.Name)
-		}
-		if t.DType != s.dtype {
-			return fmt.Errorf("pack: shard %s: tensor %s is %s, want %s", file, t.Name, t.DType, s.dtype)
-		}
-		if s.cols > 0 && (len(t.Shape) != 2 || t.Shape[1] != s.cols) || s.cols == 0 && len(t.Shape) != 1 {
-			return fmt.Errorf("pack: shard %s: tensor %s has shape %v, want [*, %d]", file, t.Name, t.Shape, s.cols)
-		}
-		if part >= 0 && part != s.parts {
-			return fmt.Errorf("pack: shard %s: tensor %s: part %d arrives after %d parts", file, t.Name, part, s.parts)
-		}
-		s.parts++
-		raw, err := f.Raw(t.Name)
-		if err != nil {
-			return fmt.Errorf("pack: %w", err)
-		}
-		if err := e.fill(s, raw); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// joinSlot returns the slot an exact-rank factor's tensor name feeds, and which piece of
-// it the tensor is ("", ".scale" or ".hi"); nil for any other tensor.
-func joinSlot(slots map[string]*slot, name string) (*slot, string) {
-	if s := slots[name]; s != nil && s.join != nil {
-		return s, ""
-	}
-	for _, piece := range []string{".scale", ".hi"} {
-		if base, ok := strings.CutSuffix(name, piece); ok {
-			if s := slots[base]; s != nil && s.join != nil {
-				return s, piece
-			}
-		}
-	}
-	return nil, ""
-}
-
-// joinPiece takes one tensor of an exact-rank factor's row range; once the range's Q8
-// columns, their scales and its f32 columns are all in, it uploads the joined f32 rows.
-func (e *Engine) joinPiece(s *slot, piece string, t safetensors.TensorInfo, raw []byte) error {
-	j := s.join
-	cols, dt := j.r-j.k, safetensors.I8
-	switch piece {
-	case ".scale":
-		cols, dt = svf.Q8Blocks(j.r-j.k), safetensors.F32
-	case ".hi":
-		cols, dt = j.k, safetensors.F32
-	}
-	if t.DType != dt || len(t.Shape) != 2 || t.Shape[1] != cols {
-		return fmt.Errorf("tensor %s is %s %v, want %s [*, %d]", t.Name, t.DType, t.Shape, dt, cols)
-	}
-	switch piece {
-	case "":
-		j.q = make([]int8, len(raw))
-		for i, b := range raw {
-			j.q[i] = int8(b)
-		}
-	case ".scale":
-		j.scale = safetensors.BytesFloat32(raw)
-	case ".hi":
-		j.hi = safetensors.BytesFloat32(raw)
-	}
-	if j.q == nil || j.scale == nil || j.hi == nil {
-		return nil
-	}
-	rows := len(j.hi) / j.k
-	if len(j.q) != rows*(j.r-j.k) || len(j.scale) != rows*svf.Q8Blocks(j.r-j.k) {
-		return fmt.Errorf("tensor %s: its f32, int8 and scale parts hold different rows", s.name)
-	}
-	lo := make([]float32, len(j.q))
-	svf.DequantizeQ8(lo, j.q, j.scale, rows, j.r-j.k)
-	x, err := svf.JoinColumns(j.hi, lo, j.k, j.r-j.k)
-	if err != nil {
-		return fmt.Errorf("tensor %s: %w", s.name, err)
-	}
-	j.q, j.scale, j.hi = nil, nil, nil
-	s.parts++
-	return e.fill(s, safetensors.Float32Bytes(x))
-}
-
-// fill appends raw to the slot's buffer, keeping writes on 4-byte boundaries.
-func (e *Engine) fill(s *slot, raw []byte) error {
-	start := s.filled - uint64(len(s.carry))
-	if s.filled+uint64(len(raw)) > s.want {
-		return fmt.Errorf("pack: tensor %s: more data than its shape holds (%d bytes)", s.name, s.want)
-	}
-	buf := raw
-	if len(s.carry) > 0 {
-		buf = append(s.carry, raw...)
-	}
-	n := len(buf) &^ 3
-	if err := e.write(s, start, buf[:n]); err != nil {
-		return err
-	}
-	s.carry = append([]byte(nil), buf[n:]...)
-	s.filled += uint64(len(raw))
-	return nil
-}
-
-// write copies p (a multiple of 4 bytes) to the slot's tensor at byte offset off,
-// across its parts.
-func (e *Engine) write(s *slot, off uint64, p []byte) error {
-	for len(p) > 0 {
-		i, o := off/s.partBytes, off%s.partBytes
-		n := min(uint64(len(p)), s.partBytes-o)
-		if err := e.d.Write(s.bufs[i], o, p[:n]); err != nil {
-			return fmt.Errorf("pack: tensor %s: %w", s.name, err)
-		}
-		p, off = p[n:], off+n
-	}
-	return nil
 }
 
 func (e *Engine) Config() *model.Config { return e.cfg }
@@ -908,9 +440,11 @@ func (e *Engine) grow(T, nOut int) error {
 	a.hb, a.hb2, a.hb3 = mk("hb", capT*c.FFN), mk("hb2", capT*c.FFN), mk("hb3", capT*c.FFN)
 	a.h = mk("factored h", capT*max(e.maxR, 1))
 	a.tokens, a.pos, a.seq, a.outIdx = mk("tokens", capT), mk("pos", capT), mk("seq", capT), mk("out rows", capT)
+	a.meta = mk("pos and seq", 2*capT)
 	a.cand = mk("candidates", capT)
 	a.logits, a.ids = mk("logits", capOut*V), mk("ids", capOut)
 	a.row, a.scratch = mk("row", V), mk("sample scratch", V)
+	a.part = mk("attention parts", AttentionSplitParts(1, c.NHeads, c.HeadDim, attnChunks))
 	a.u, a.one = mk("u", 1), mk("id", 1)
 	e.act = a
 	if err != nil {
@@ -924,7 +458,7 @@ func (e *Engine) grow(T, nOut int) error {
 
 func (a *acts) release() {
 	for _, b := range []*Buffer{a.x, a.xb, a.xb2, a.q, a.att, a.k, a.v, a.hb, a.hb2, a.hb3, a.h,
-		a.tokens, a.pos, a.seq, a.outIdx, a.cand, a.logits, a.ids, a.row, a.scratch, a.u, a.one} {
+		a.tokens, a.pos, a.seq, a.meta, a.outIdx, a.cand, a.logits, a.ids, a.row, a.scratch, a.part, a.u, a.one} {
 		if b != nil {
 			b.Release()
 		}
@@ -940,10 +474,6 @@ func (e *Engine) releaseBatches() {
 	for k, b := range e.samples {
 		b.Release()
 		delete(e.samples, k)
-	}
-	for k, b := range e.argmax {
-		b.Release()
-		delete(e.argmax, k)
 	}
 }
 
@@ -971,16 +501,20 @@ func (e *Engine) Forward(b *model.Batch) error {
 			rows = append(rows, uint32(t))
 		}
 	}
+	meta := make([]uint32, 0, 2*T)
+	for t := range T {
+		meta = append(meta, uint32(b.Pos[t]), uint32(b.Seq[t]))
+	}
 	a := &e.act
 	for _, w := range []struct {
 		buf *Buffer
 		x   []uint32
-	}{{a.tokens, u32(b.Tokens)}, {a.pos, u32(b.Pos)}, {a.seq, u32(b.Seq)}, {a.outIdx, rows}, {a.cand, u32(b.Cand)}} {
+	}{{a.tokens, u32(b.Tokens)}, {a.pos, u32(b.Pos)}, {a.seq, u32(b.Seq)}, {a.meta, meta}, {a.outIdx, rows}, {a.cand, u32(b.Cand)}} {
 		if err := e.d.WriteU32(w.buf, 0, w.x); err != nil {
 			return err
 		}
 	}
-	key := fwdKey{T, nOut, 0}
+	key := fwdKey{T: T, nOut: nOut}
 	if len(b.Cand) > 0 {
 		key.P = e.pop
 	}
@@ -1011,47 +545,157 @@ func (e *Engine) Forward(b *model.Batch) error {
 }
 
 // record records the forward pass of k.T rows with k.nOut output rows, model.CPU.Forward's
-// steps in the same order; with k.P > 0 the adapted matrices run factored, row t under
-// candidate cand[t] of the population.
+// steps in the same order, ending with the argmax of every output row (greedy Sample
+// reads it back). With k.P > 0 the adapted matrices run factored, row t under candidate
+// cand[t] of the population. A one-row plain batch (decode) takes the fused kernels.
 func (e *Engine) record(k fwdKey) *Batch {
-	c, a := e.cfg, &e.act
-	T, nOut := k.T, k.nOut
-	D, H, Hkv, Dh, F := c.Dim, c.NHeads, c.NKVHeads, c.HeadDim, c.FFN
-	b := e.d.NewBatch(fmt.Sprintf("forward T=%d out=%d P=%d", T, nOut, k.P))
-	apply := func(m *matrix, y, x *Buffer) {
-		if k.P > 0 && m.R > 0 {
-			m.applyPop(b, y, x, a.h, a.cand, T, k.P)
-			return
-		}
-		m.apply(b, y, x, T)
-	}
-	e.embed.embed(b, a.x, a.tokens, T)
-	for l := range e.layers {
-		ly := &e.layers[l]
-		// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
-		b.RMSNorm(a.xb, a.x, ly.attnNorm, T, D, c.RMSNormEps)
-		apply(ly.q, a.q, a.xb)
-		apply(ly.k, a.k, a.xb)
-		apply(ly.v, a.v, a.xb)
-		b.Rope(a.q, a.k, e.rope, a.pos, T, H, Hkv, Dh, e.opt.Context)
-		b.StoreKV(e.kc[l], e.vc[l], a.k, a.v, a.pos, a.seq, e.kvShape, T)
-		b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, T, H, c.SlidingWindow)
-		apply(ly.o, a.xb2, a.att)
-		b.Add(a.x, a.xb2, T*D)
-		// MLP: x += Down·(silu(Gate·n(x)) ⊙ Up·n(x))
-		b.RMSNorm(a.xb, a.x, ly.mlpNorm, T, D, c.RMSNormEps)
-		apply(ly.gate, a.hb, a.xb)
-		apply(ly.up, a.hb2, a.xb)
-		b.SwiGLU(a.hb3, a.hb, a.hb2, T*F)
-		apply(ly.down, a.xb2, a.hb3)
-		b.Add(a.x, a.xb2, T*D)
-	}
-	// Output rows: gather the rows that asked for logits (Embed over x as a table of T
-	// rows), final norm, lm_head.
-	b.Embed(a.xb2, a.x, a.outIdx, nOut, D, T)
-	b.RMSNorm(a.xb, a.xb2, e.norm, nOut, D, c.RMSNormEps)
-	e.lmHead.apply(b, a.logits, a.xb, nOut)
+	b, _ := e.recordCounting(k)
 	return b
+}
+
+// recordCounting is record, also counting the kernels each layer records.
+func (e *Engine) recordCounting(k fwdKey) (b *Batch, perLayer []int) {
+	c := e.cfg
+	b = e.d.NewBatch(fmt.Sprintf("forward T=%d out=%d P=%d chain=%v", k.T, k.nOut, k.P, k.chain))
+	tokens := e.act.tokens
+	if k.chain {
+		tokens = e.act.ids
+	}
+	e.embed.embed(b, e.act.x, tokens, k.T)
+	fused := k.T == 1 && k.P == 0
+	for l := range e.layers {
+		n := b.Dispatches()
+		if fused {
+			e.layerFused(b, l)
+		} else {
+			e.layerApart(b, l, k)
+		}
+		perLayer = append(perLayer, b.Dispatches()-n)
+	}
+	a := &e.act
+	if k.nOut > 0 {
+		if fused {
+			// Final norm and lm_head over the rows that ask for logits (outIdx), one dispatch
+			// a part.
+			mv := MV{T: k.nOut, Norm: true, NormOff: e.normOff, Eps: c.RMSNormEps, Gather: a.outIdx, Consts: e.consts, BiasOff: e.lmHead.biasOff}
+			for _, p := range e.lmHead.parts {
+				b.MatVecFused(a.logits, c.VocabSize, p.r0, false, a.x, p.w, mv)
+			}
+		} else {
+			// Gather the rows that asked for logits (Embed over x as a table of T rows),
+			// final norm, lm_head.
+			b.Embed(a.xb2, a.x, a.outIdx, k.nOut, c.Dim, k.T)
+			b.RMSNorm(a.xb, a.xb2, e.norm, k.nOut, c.Dim, c.RMSNormEps)
+			e.lmHead.apply(b, a.logits, a.xb, k.nOut)
+		}
+		b.Argmax(a.ids, a.logits, k.nOut, c.VocabSize)
+		if k.s.Temperature > 0 {
+			b.Sample(a.ids, a.logits, a.u, a.scratch, 1, c.VocabSize, k.s)
+		}
+	}
+	return b, perLayer
+}
+
+// DecodeDispatches returns the kernels one decode step records (a token of one sequence,
+// its logits and their argmax): in each layer, and outside the layers.
+func (e *Engine) DecodeDispatches() (perLayer []int, outside int, err error) {
+	if err := e.grow(1, 1); err != nil {
+		return nil, 0, err
+	}
+	b, perLayer := e.recordCounting(fwdKey{T: 1, nOut: 1})
+	defer b.Release()
+	if err := b.Err(); err != nil {
+		return nil, 0, err
+	}
+	outside = b.Dispatches()
+	for _, n := range perLayer {
+		outside -= n
+	}
+	return perLayer, outside, nil
+}
+
+// layerFused records layer l of a one-row batch in five dispatches when q, k, v and gate,
+// up are stacked (and O, down whole): QKVFused (RMSNorm, the q/k/v matvec, RoPE, the KV
+// cache store), Attention, O with the residual add, SwiGLUFused (RMSNorm, gate and up,
+// SiLU·up), down with the residual add — six on CPU adapters, whose attention is
+// AttentionSplit's two.
+func (e *Engine) layerFused(b *Batch, l int) {
+	c, a, ly := e.cfg, &e.act, &e.layers[l]
+	mv := MV{T: 1, Norm: true, Eps: c.RMSNormEps, Consts: e.consts}
+	if ly.qkv != nil {
+		mv.NormOff, mv.BiasOff = ly.attnNormOff, ly.qkvBiasOff
+		b.QKVFused(a.q, e.kc[l], e.vc[l], a.meta, a.x, *ly.qkv, e.kvShape, c.NHeads, e.ropeOff, mv)
+	} else {
+		e.qkvApart(b, l, fwdKey{T: 1})
+	}
+	if e.splitAttention() {
+		b.AttentionSplit(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, a.part, e.kvShape, 1, c.NHeads, c.SlidingWindow, attnChunks)
+	} else {
+		b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, 1, c.NHeads, c.SlidingWindow)
+	}
+	ly.o.applyFused(b, a.x, a.att, MV{T: 1})
+	if ly.gu != nil {
+		mv.NormOff, mv.BiasOff = ly.mlpNormOff, ly.guBiasOff
+		b.SwiGLUFused(a.hb3, a.x, *ly.gu, mv)
+	} else {
+		e.guApart(b, l, fwdKey{T: 1})
+	}
+	ly.down.applyFused(b, a.x, a.hb3, MV{T: 1})
+}
+
+// attnChunks is the number of chunks AttentionSplit cuts a decode row's positions into.
+const attnChunks = 16
+
+// splitAttention says whether decode steps take AttentionSplit (two dispatches, no
+// barrier: CPU adapters, with Dh a multiple of 4) rather than Attention.
+func (e *Engine) splitAttention() bool {
+	return e.d.matvec["LANES"] == 1 && e.cfg.HeadDim%4 == 0
+}
+
+// layerApart records layer l kernel by kernel (batches of more than one row, population
+// batches).
+func (e *Engine) layerApart(b *Batch, l int, k fwdKey) {
+	c, a, ly := e.cfg, &e.act, &e.layers[l]
+	D := c.Dim
+	// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
+	e.qkvApart(b, l, k)
+	b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, k.T, c.NHeads, c.SlidingWindow)
+	e.apply(b, k, ly.o, a.xb2, a.att)
+	b.Add(a.x, a.xb2, k.T*D)
+	// MLP: x += Down·(silu(Gate·n(x)) ⊙ Up·n(x))
+	e.guApart(b, l, k)
+	e.apply(b, k, ly.down, a.xb2, a.hb3)
+	b.Add(a.x, a.xb2, k.T*D)
+}
+
+// qkvApart records RMSNorm, the q, k, v matmuls, RoPE and the KV-cache store of layer l.
+func (e *Engine) qkvApart(b *Batch, l int, k fwdKey) {
+	c, a, ly := e.cfg, &e.act, &e.layers[l]
+	b.RMSNorm(a.xb, a.x, ly.attnNorm, k.T, c.Dim, c.RMSNormEps)
+	e.apply(b, k, ly.q, a.q, a.xb)
+	e.apply(b, k, ly.k, a.k, a.xb)
+	e.apply(b, k, ly.v, a.v, a.xb)
+	b.Rope(a.q, a.k, e.consts, a.pos, k.T, c.NHeads, c.NKVHeads, c.HeadDim, e.opt.Context)
+	b.StoreKV(e.kc[l], e.vc[l], a.k, a.v, a.pos, a.seq, e.kvShape, k.T)
+}
+
+// guApart records RMSNorm, the gate and up matmuls and SwiGLU of layer l into hb3.
+func (e *Engine) guApart(b *Batch, l int, k fwdKey) {
+	c, a, ly := e.cfg, &e.act, &e.layers[l]
+	b.RMSNorm(a.xb, a.x, ly.mlpNorm, k.T, c.Dim, c.RMSNormEps)
+	e.apply(b, k, ly.gate, a.hb, a.xb)
+	e.apply(b, k, ly.up, a.hb2, a.xb)
+	b.SwiGLU(a.hb3, a.hb, a.hb2, k.T*c.FFN)
+}
+
+// apply records y = x·Wᵀ + b for matrix m: factored under each row's candidate in a
+// population batch, else from W (or W').
+func (e *Engine) apply(b *Batch, k fwdKey, m *matrix, y, x *Buffer) {
+	if k.P > 0 && m.R > 0 {
+		m.applyPop(b, y, x, e.act.h, e.act.cand, k.T, k.P)
+		return
+	}
+	m.apply(b, y, x, k.T)
 }
 
 // Logits copies output row i of the last Forward into dst[V], waiting for the GPU.
@@ -1087,16 +731,8 @@ func (e *Engine) Sample(i int, s *model.Sampler) (int, error) {
 	}
 	a := &e.act
 	if p.Temperature <= 0 {
+		// The forward pass ended with the argmax of its output rows: read them, once.
 		if !e.idsValid {
-			b := e.argmax[e.nOut]
-			if b == nil {
-				b = e.d.NewBatch("argmax")
-				b.Argmax(a.ids, a.logits, e.nOut, V)
-				e.argmax[e.nOut] = b
-			}
-			if err := b.Submit(); err != nil {
-				return 0, err
-			}
 			if cap(e.ids) < e.nOut {
 				e.ids = make([]uint32, e.nOut)
 			}

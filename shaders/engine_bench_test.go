@@ -16,9 +16,14 @@ import (
 )
 
 // BenchmarkEngineSmolLM2 measures the GPU engine on a random SmolLM2-135M-shaped int8
-// MLP pack: load time, time to recompose every adapted matrix for a new z, and greedy
-// decode tokens/s (Forward + Sample, one id read back per token) after a 32-token
-// prompt, next to the CPU engine's on the same pack. Run with -benchtime 1x: the
+// MLP pack: load time, time to recompose every adapted matrix for a new z, the kernels a
+// decode step dispatches (dispatches/tok), and greedy decode tokens/s after a 32-token
+// prompt — Engine.Generate, the token chained on the device (gpu-tok/s), and
+// Forward + Sample with each id read back before the next step (gpu-sync-tok/s) — next
+// to the CPU engine's on the same pack (cpu-tok/s: W' in float32, the engine's
+// reference; cpu-int8-tok/s: its int8 path, LoadInt8 with Go's kernels, what t2 runs by
+// default). On the GPU engine W' is Q8 (the default); f32-tok/s is
+// the chained decode with W' in float32 (MergedF32). Run with -benchtime 1x: the
 // conversion takes minutes.
 func BenchmarkEngineSmolLM2(b *testing.B) {
 	d := device(b)
@@ -68,8 +73,24 @@ func BenchmarkEngineSmolLM2(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "recompose-s")
-		b.ReportMetric(decodeRate(b, gpu), "gpu-tok/s")
+		perLayer, outside, err := gpu.DecodeDispatches()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := outside
+		for _, k := range perLayer {
+			n += k
+		}
+		b.ReportMetric(float64(n), "dispatches/tok")
+		b.ReportMetric(generateRate(b, gpu), "gpu-tok/s")
+		b.ReportMetric(decodeRate(b, gpu), "gpu-sync-tok/s")
 		gpu.Close()
+		f32, err := NewEngine(d, p, EngineOptions{Context: 512, MergedF32: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(generateRate(b, f32), "f32-tok/s")
+		f32.Close()
 	}
 	b.StopTimer()
 	m, err := p.Load(svf.MergedPath)
@@ -81,6 +102,38 @@ func BenchmarkEngineSmolLM2(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(decodeRate(b, cpu), "cpu-tok/s")
+	// The CPU engine as t2 and the page run an int8 pack: W' in Q8 blocks, int8 kernels.
+	mq, err := p.LoadInt8(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpuQ8, err := model.NewCPU(mq, model.CPUOptions{Context: 512})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(decodeRate(b, cpuQ8), "cpu-int8-tok/s")
+}
+
+// generateRate returns greedy tokens per second of Generate after a 32-token prompt:
+// 32 tokens, timed from the first to the last.
+func generateRate(b *testing.B, e model.Engine) float64 {
+	prompt := make([]int, 32)
+	for i := range prompt {
+		prompt[i] = i
+	}
+	var first, last time.Time
+	n := 0
+	if _, err := Generate(e, prompt, model.Greedy(), 33, nil, func(int) bool {
+		last = time.Now()
+		if n == 0 {
+			first = last
+		}
+		n++
+		return true
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return float64(n-1) / last.Sub(first).Seconds()
 }
 
 // decodeRate returns greedy decode steps (Forward, then Sample) per second after a

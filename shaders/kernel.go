@@ -227,6 +227,18 @@ func (b *Batch) Err() error { return b.err }
 // Len is the number of recorded steps.
 func (b *Batch) Len() int { return len(b.steps) }
 
+// Dispatches is the number of recorded kernel dispatches (the steps that are not copies
+// or clears).
+func (b *Batch) Dispatches() int {
+	n := 0
+	for _, s := range b.steps {
+		if s.k != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // dispatch records one kernel: its uniform words, its storage buffers in binding
 // order, and its workgroup grid.
 func (b *Batch) dispatch(def *kernelDef, o overrides, params []uint32, bufs []*Buffer, gx, gy, gz int) {

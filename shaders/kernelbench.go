@@ -23,7 +23,8 @@ func (k KernelTime) GFLOPs() float64 { return k.Flops / k.Seconds / 1e9 }
 
 // BenchKernels times, on d, the figures that say how well the engine uses an adapter
 // (the page's benchmark; bench_test.go has the same natively, per kernel): a plain copy
-// (read plus written bytes), the decode matvecs with f32 and Q8 weights (weight bytes),
+// (read plus written bytes), the matvecs with f32 and Q8 weights (weight bytes) — the
+// kernel-by-kernel ones and the fused decode ones —
 // the recomposition W'[m,n] = U·diag(s)·Vᵀ from Q8 factors and a plain f32 matmul of the
 // same m×n×r (2·m·n·r flops). Each kernel is compiled and run once, then submitted
 // repeatedly for about seconds.
@@ -111,6 +112,17 @@ func BenchKernels(d *Device, seconds float64) ([]KernelTime, error) {
 		}
 		if err := time1("matvec-q8/"+shape, float64(s.out*s.in+4*s.out*wq.Blocks()), flops, func(b *Batch) {
 			b.MatMulQ8(y, x, wq, nil, 1)
+		}); err != nil {
+			return nil, err
+		}
+		// The decode kernels: fused.wgsl's matvec, plain (no norm, no epilogue).
+		if err := time1("matvec-fused-f32/"+shape, float64(4*s.out*s.in), flops, func(b *Batch) {
+			b.MatVecFused(y, s.out, 0, false, x, LinearF32(w, s.out, s.in), MV{T: 1, BiasOff: -1})
+		}); err != nil {
+			return nil, err
+		}
+		if err := time1("matvec-fused-q8/"+shape, float64(s.out*s.in+4*s.out*wq.Blocks()), flops, func(b *Batch) {
+			b.MatVecFused(y, s.out, 0, false, x, LinearQ8(wq), MV{T: 1, BiasOff: -1})
 		}); err != nil {
 			return nil, err
 		}

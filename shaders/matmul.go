@@ -50,7 +50,7 @@ func (b *Batch) MatMul(y, x, w, bias *Buffer, T, in, out int) {
 }
 
 func (b *Batch) matMul(y, x, w, bias *Buffer, T, in, out int, matvec bool) {
-	b.matMulAt(y, x, w, bias, T, in, out, out, 0, matvec)
+	b.matMulAt(y, x, w, 0, bias, T, in, out, out, 0, matvec)
 }
 
 // MatMulPart records y[t, y0+o] = x[T,in]·w[rows,in]ᵀ (+ bias[y0+o]) for o < rows, in
@@ -60,7 +60,20 @@ func (b *Batch) MatMulPart(y, x, w, bias *Buffer, T, in, rows, ldy, y0 int) {
 	checkPart("MatMulPart", y, bias, T, rows, ldy, y0)
 	checkF32("MatMulPart", "x", x, T*in)
 	checkF32("MatMulPart", "w", w, rows*in)
-	b.matMulAt(y, x, w, bias, T, in, rows, ldy, y0, T <= MatVecRows)
+	b.matMulAt(y, x, w, 0, bias, T, in, rows, ldy, y0, T <= MatVecRows)
+}
+
+// MatMulLinear records MatMulPart for the f32 or Q8 weight w, rows Row0… of its buffers
+// (a matrix stacked with others in one buffer), writing columns y0… of y [T, ldy].
+func (b *Batch) MatMulLinear(y, x *Buffer, w Linear, bias *Buffer, T, ldy, y0 int) {
+	if w.F == nil {
+		b.MatMulQ8Part(y, x, w.Q, bias, T, ldy, y0)
+		return
+	}
+	checkPart("MatMulLinear", y, bias, T, w.Rows, ldy, y0)
+	checkF32("MatMulLinear", "x", x, T*w.Cols)
+	checkF32("MatMulLinear", "w", w.F, (w.Row0+w.Rows)*w.Cols)
+	b.matMulAt(y, x, w.F, w.Row0, bias, T, w.Cols, w.Rows, ldy, y0, T <= MatVecRows)
 }
 
 // checkPart panics unless columns y0…y0+rows−1 lie within y [T, ldy] and bias.
@@ -74,9 +87,9 @@ func checkPart(op string, y, bias *Buffer, T, rows, ldy, y0 int) {
 	}
 }
 
-func (b *Batch) matMulAt(y, x, w, bias *Buffer, T, in, out, ldy, y0 int, matvec bool) {
+func (b *Batch) matMulAt(y, x, w *Buffer, w0 int, bias *Buffer, T, in, out, ldy, y0 int, matvec bool) {
 	hasBias, bb := b.bias("MatMul", bias, y0+out)
-	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(ldy), uint32(y0)}
+	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(ldy), uint32(y0), uint32(w0)}
 	bufs := []*Buffer{x, w, bb, y}
 	if matvec {
 		o, rpw := b.matvec(T)
@@ -113,7 +126,7 @@ func (b *Batch) MatMulQ8Part(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int) {
 func (b *Batch) matMulQ8At(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int, matvec bool) {
 	out, in := w.Rows, w.Cols
 	hasBias, bb := b.bias("MatMulQ8", bias, y0+out)
-	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(w.Blocks()), uint32(ldy), uint32(y0)}
+	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(w.Blocks()), uint32(ldy), uint32(y0), uint32(w.Row0)}
 	bufs := []*Buffer{x, w.Q, w.Scale, bb, y}
 	if matvec {
 		o, rpw := b.matvec(T)

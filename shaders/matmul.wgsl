@@ -2,8 +2,9 @@
 //
 //   y[t, o] = Σ_i x[t, i] · w[o, i] + bias[p.y0 + o]          (bias when hasBias ≠ 0)
 //
-// Bindings: 0 Params {T, in, out, hasBias, ldy, y0}; 1 x f32 [T, in] (read);
-//   2 w f32 [out, in] (read); 3 bias f32 [y0 + out] (read; any buffer when
+// Bindings: 0 Params {T, in, out, hasBias, ldy, y0, w0}; 1 x f32 [T, in] (read);
+//   2 w f32 [w0 + out, in] (read; its rows from w0: a matrix stacked with others);
+//   3 bias f32 [y0 + out] (read; any buffer when
 //   hasBias = 0); 4 y f32 [T, ldy] (write): columns y0…y0+out−1 of each row, so that
 //   the parts of a weight split by rows each write their own columns (ldy = out,
 //   y0 = 0 for a whole weight).
@@ -26,7 +27,7 @@ override LANES: u32 = 64u; // threads per output row (matvec); 1: no reduction, 
 override TB: u32 = 8u;     // rows of x per pass (matvec)
 const MV_WG: u32 = RPW * LANES;
 
-struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, ldy: u32, y0: u32 }
+struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, ldy: u32, y0: u32, w0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -35,7 +36,7 @@ struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, ldy: u32, y0: u32 
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn load_a(i: u32, k: u32) -> f32 { return x[i * p.n_in + k]; }
-fn load_b(j: u32, k: u32) -> f32 { return w[j * p.n_in + k]; }
+fn load_b(j: u32, k: u32) -> f32 { return w[(p.w0 + j) * p.n_in + k]; }
 
 var<workgroup> red: array<f32, TB * MV_WG>; // [TB][RPW·LANES]
 
@@ -44,7 +45,7 @@ fn matvec(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
           @builtin(local_invocation_index) li: u32) {
     let lane = li % LANES;
     let o = flat_group(wid, nwg) * RPW + li / LANES;
-    let row = min(o, p.n_out - 1u) * p.n_in;
+    let row = (p.w0 + min(o, p.n_out - 1u)) * p.n_in;
     for (var t0 = 0u; t0 < p.T; t0 += TB) {
         // Rows past T read row T−1 again (constant trip counts keep acc in registers).
         var xo = array<u32, TB>();

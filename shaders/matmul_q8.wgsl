@@ -3,9 +3,10 @@
 //
 //   y[t, o] = Σ_i x[t, i] · q[o, i] · scale[o, i/32] + bias[p.y0 + o]     (bias when hasBias ≠ 0)
 //
-// Bindings: 0 Params {T, in, out, hasBias, blocks = ceil(in/32), ldy, y0};
-//   1 x f32 [T, in] (read); 2 q u32 [ceil(out·in/4)] int8 packed (read);
-//   3 scale f32 [out, blocks] (read); 4 bias f32 [y0 + out] (read; any buffer when
+// Bindings: 0 Params {T, in, out, hasBias, blocks = ceil(in/32), ldy, y0, w0};
+//   1 x f32 [T, in] (read); 2 q u32 [ceil((w0+out)·in/4)] int8 packed (read);
+//   3 scale f32 [w0 + out, blocks] (read) — the weight is rows w0… of q and scale (a
+//   matrix stacked with others); 4 bias f32 [y0 + out] (read; any buffer when
 //   hasBias = 0); 5 y f32 [T, ldy] (write): columns y0…y0+out−1 of each row, so that
 //   the parts of a weight split by rows each write their own columns (ldy = out,
 //   y0 = 0 for a whole weight).
@@ -27,7 +28,7 @@ override LANES: u32 = 64u; // threads per output row (matvec); 1: no reduction, 
 override TB: u32 = 8u;     // rows of x per pass (matvec)
 const MV_WG: u32 = RPW * LANES;
 
-struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, blocks: u32, ldy: u32, y0: u32 }
+struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, blocks: u32, ldy: u32, y0: u32, w0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -38,8 +39,8 @@ struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, blocks: u32, ldy: 
 
 fn load_a(i: u32, k: u32) -> f32 { return x[i * p.n_in + k]; }
 fn load_b(j: u32, k: u32) -> f32 {
-    let idx = j * p.n_in + k;
-    return q8(wq[idx >> 2u], idx & 3u) * ws[j * p.blocks + k / 32u];
+    let idx = (p.w0 + j) * p.n_in + k;
+    return q8(wq[idx >> 2u], idx & 3u) * ws[(p.w0 + j) * p.blocks + k / 32u];
 }
 
 var<workgroup> red: array<f32, TB * MV_WG>; // [TB][RPW·LANES]
@@ -49,7 +50,7 @@ fn matvec_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
              @builtin(local_invocation_index) li: u32) {
     let lane = li % LANES;
     let o = flat_group(wid, nwg) * RPW + li / LANES;
-    let oc = min(o, p.n_out - 1u);
+    let oc = p.w0 + min(o, p.n_out - 1u); // the row in the buffers
     let s0 = oc * p.n_in;          // flat index of the row's first value
     let srow = oc * p.blocks;
     let aligned = (p.n_in & 3u) == 0u;

@@ -3,6 +3,7 @@
 package shaders
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -271,4 +272,10 @@ func describeAdapter(a js.Value) WebAdapter {
 		}
 	}
 	return w
+}
+
+// waitMap waits for a pending map: the browser resolves mapAsync's promise when the work
+// submitted before it is done.
+func (d *Device) waitMap(mp *wgpu.MapPending) error {
+	return mp.Wait(context.Background())
 }

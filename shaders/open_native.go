@@ -3,7 +3,9 @@
 package shaders
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/gogpu/wgpu"
 
@@ -38,4 +40,25 @@ func Open() (*Device, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// waitMap waits for a pending map by polling the device's fence: it resolves when the
+// submission before it is done, while later work may still run (wgpu's PollWait would
+// wait for the whole queue).
+func (d *Device) waitMap(mp *wgpu.MapPending) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	sleep := 20 * time.Microsecond
+	for {
+		d.dev.Poll(wgpu.PollPoll)
+		if done, err := mp.Status(); done {
+			return err
+		}
+		if time.Now().After(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			return mp.Wait(ctx)
+		}
+		time.Sleep(sleep)
+		sleep = min(2*sleep, 500*time.Microsecond)
+	}
 }

@@ -1,107 +1,233 @@
-// recompose.wgsl — the adapted weight of singular-value fine-tuning, from Q8 factors:
+// recompose.wgsl — the adapted weight of singular-value fine-tuning:
 //
-//   W'[i, j] = Σ_k U[i, k] · s[k] · V[j, k],   s = σ ⊙ z · c,  c = Σσ / Σ(σ⊙z)
+//   W'[i, j] = Σ_k U[u0+i, k] · s[k] · V[j, k],   s = σ ⊙ z · c,  c = Σσ / Σ(σ⊙z)
 //
-// (ARCHITECTURE §1; s comes from svf.wgsl's svf_scale, or the host). U = Uq·Us and
-// V = Vq·Vs are Q8 with blocks of 32 along R; the scales and s are applied as tiles
-// are loaded into workgroup memory (gemm.wgsl: A = U·diag(s), B = V, K = R).
+// (ARCHITECTURE §1; s comes from svf.wgsl's svf_scale). U and V are Q8 with blocks of 32
+// along R (U = Uq·Us, V = Vq·Vs), or f32 (Q8F = false: their bits in uq, vq).
+//   recompose     each thread a block of 4 rows × 4 columns of W', straight from the
+//                 factors in registers: per 32 values of k, two vec4<u32> loads and a
+//                 scale per factor row, 512 multiply-adds — no workgroup memory, no
+//                 barrier. Writes f32 rows m0… of w.
+//   quantize_rows each thread a block of 32 columns of a row of wf (f32 [m, n], e.g.
+//                 recompose's output) quantised into rows m0… of the Q8 wq/ws: scale =
+//                 max|W'|/127, q = round(W'/scale) half away from zero (svf.QuantizeQ8),
+//                 clamped to ±127; an all-zero block has scale 0. Bytes are OR-ed into wq,
+//                 which must be zero there (words straddle rows when n % 4 ≠ 0).
+// On lavapipe the tiled gemm this replaces (gemm.wgsl's 64×64 tiles through workgroup
+// memory) spent its time in loads — llvmpipe loads a divergent address lane by lane, and
+// workgroup memory too — and barriers: 0.8 GFLOP/s on SmolLM2's 1536×576×576.
 //
-// Bindings:
-//   0 Params {m, n, R, rb = ceil(R/32), nb = ceil(n/32)}
-//   1 uq u32 [ceil(m·R/4)] int8 packed (read); 2 us f32 [m, rb] (read)
-//   3 vq u32 [ceil(n·R/4)] int8 packed (read); 4 vs f32 [n, rb] (read)
-//   5 s  f32 [R] (read)
-//   6 w  f32 [m, n] (write)                                 recompose
-//   7 wq atomic<u32> [ceil(m·n/4)] int8 packed (read_write; zeroed before: bytes are
-//     OR-ed in, since words straddle tiles when n % 4 ≠ 0)   recompose_q8
-//   8 ws f32 [m, nb] (write)                                recompose_q8
-// recompose_q8 writes W' as Q8 with blocks of 32 along n: scale = max|W'|/127 over
-// the block, q = round(W'/scale) (ties to even), clamped to ±127; an all-zero block
-// has scale 0. A 64-column tile holds two whole blocks, so a tile quantises its rows
-// alone (block maxima pass through workgroup memory).
-// Workgroup: 256 threads, one 64×64 tile of W' (4×4 per thread); grid x = ceil(n/64),
-// y = ceil(m/64).
-// Twin: float64 Σ_k U·s·V (tests); svf's recomposition.
+// Bindings (a binding number per variable; each entry uses its own):
+//   0 Params {m, n, R, rb = ceil(R/32), nb = ceil(n/32), m0, u0}
+//   1 uq vec4<u32> (read): U [u0 + m, R], Q8 q (or f32 bits)       recompose
+//   2 us f32 [u0 + m, rb] (read): U's scales (Q8)                  recompose
+//   3 vq vec4<u32> (read): V [n, R], Q8 q (or f32 bits)            recompose
+//   4 vs f32 [n, rb] (read): V's scales (Q8)                       recompose
+//   5 s  f32 [R] (read)                                            recompose
+//   6 w  f32 [m0 + m, n] (read_write)                              recompose
+//   7 wf f32 [m, n] (read)                                         quantize_rows
+//   8 wq atomic<u32> [ceil((m0+m)·n/4)] (read_write)               quantize_rows
+//   9 ws f32 [m0 + m, nb] (read_write)                             quantize_rows
+// Workgroups: WG threads; recompose: 8×8 threads, grid x = ceil(n/32), y = ceil(m/32);
+//   quantize_rows: one thread a (row, block), grid split over x, y.
+// Overrides: Q8F, VEC (R % 32 = 0 for Q8 factors, R % 4 = 0 for f32: vec4 loads; else
+//   element loads, for odd shapes), QVEC (n % 4 = 0: quantize_rows reads vec4).
+// Twin: float64 Σ_k U·s·V (svf_test.go); svf.Factors.Recompose; svf.QuantizeQ8.
 
-struct Params { m: u32, n: u32, R: u32, rb: u32, nb: u32 }
+override Q8F: bool = true;
+override VEC: bool = true;
+override QVEC: bool = true;
+const WG: u32 = 64u;
+
+struct Params { m: u32, n: u32, R: u32, rb: u32, nb: u32, m0: u32, u0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> uq: array<u32>;
+@group(0) @binding(1) var<storage, read> uq: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> us: array<f32>;
-@group(0) @binding(3) var<storage, read> vq: array<u32>;
+@group(0) @binding(3) var<storage, read> vq: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read> vs: array<f32>;
-@group(0) @binding(5) var<storage, read> s: array<f32>;
+@group(0) @binding(5) var<storage, read> s: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> w: array<f32>;
-@group(0) @binding(7) var<storage, read_write> wq: array<atomic<u32>>;
-@group(0) @binding(8) var<storage, read_write> ws: array<f32>;
+@group(0) @binding(7) var<storage, read> wf: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> wq: array<atomic<u32>>;
+@group(0) @binding(9) var<storage, read_write> ws: array<f32>;
 
-fn load_a(i: u32, k: u32) -> f32 {
-    let idx = i * p.R + k;
-    return q8(uq[idx >> 2u], idx & 3u) * us[i * p.rb + k / 32u] * s[k];
+fn unpack8(v: u32) -> vec4<f32> {
+    let x = vec4<i32>(bitcast<i32>(v << 24u), bitcast<i32>(v << 16u), bitcast<i32>(v << 8u), bitcast<i32>(v));
+    return vec4<f32>(x >> vec4<u32>(24u));
 }
 
-fn load_b(j: u32, k: u32) -> f32 {
-    let idx = j * p.R + k;
-    return q8(vq[idx >> 2u], idx & 3u) * vs[j * p.rb + k / 32u];
+// elem is element k of row r of a factor (q or f32 bits in f), without its Q8 scale.
+fn elem(f: u32, r: u32, k: u32) -> f32 {
+    let e = r * p.R + k;
+    var v: vec4<u32>;
+    if (f == 0u) {
+        v = uq[e >> select(2u, 4u, Q8F)];
+    } else {
+        v = vq[e >> select(2u, 4u, Q8F)];
+    }
+    if (Q8F) {
+        return f32(bitcast<i32>(v[(e >> 2u) & 3u] << (24u - 8u * (e & 3u))) >> 24u);
+    }
+    return bitcast<f32>(v[e & 3u]);
 }
 
-@compute @workgroup_size(256)
-fn recompose(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let i0 = wid.y * BM;
-    let j0 = wid.x * BN;
-    let acc = gemm_tile(i0, j0, p.m, p.n, p.R, li);
-    for (var r = 0u; r < 4u; r++) {
-        let i = i0 + (li / 16u) * 4u + r;
-        for (var c = 0u; c < 4u; c++) {
-            let j = j0 + (li % 16u) * 4u + c;
-            if (i < p.m && j < p.n) {
-                w[i * p.n + j] = acc[r * 4u + c];
+fn sat(k: u32) -> f32 {
+    return s[k >> 2u][k & 3u];
+}
+
+// Acc is a thread's 4×4 block of W': rows r, columns c at a[r][c].
+struct Acc { a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32> }
+
+// add4 adds to acc the products of four values of k of the 4 rows of U (u0…u3, each
+// times s and its scale) and of the 4 rows of V (v0…v3).
+fn add4(acc: ptr<function, Acc>, u0: vec4<f32>, u1: vec4<f32>, u2: vec4<f32>, u3: vec4<f32>,
+        v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) {
+    (*acc).a0 += vec4<f32>(dot(u0, v0), dot(u0, v1), dot(u0, v2), dot(u0, v3));
+    (*acc).a1 += vec4<f32>(dot(u1, v0), dot(u1, v1), dot(u1, v2), dot(u1, v3));
+    (*acc).a2 += vec4<f32>(dot(u2, v0), dot(u2, v1), dot(u2, v2), dot(u2, v3));
+    (*acc).a3 += vec4<f32>(dot(u3, v0), dot(u3, v1), dot(u3, v2), dot(u3, v3));
+}
+
+// word adds the products of one word (4 values of k) of U's 4 rows (u0…u3) and V's 4
+// rows (v0…v3): sk is s over those values, su and sv the rows' scales.
+fn word(acc: ptr<function, Acc>, u0: u32, u1: u32, u2: u32, u3: u32, v0: u32, v1: u32, v2: u32, v3: u32,
+        sk: vec4<f32>, su: vec4<f32>, sv: vec4<f32>) {
+    add4(acc, unpack8(u0) * (sk * su.x), unpack8(u1) * (sk * su.y), unpack8(u2) * (sk * su.z), unpack8(u3) * (sk * su.w),
+        unpack8(v0) * sv.x, unpack8(v1) * sv.y, unpack8(v2) * sv.z, unpack8(v3) * sv.w);
+}
+
+@compute @workgroup_size(8, 8)
+fn recompose(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i0 = 4u * gid.y;
+    let j0 = 4u * gid.x;
+    if (i0 >= p.m || j0 >= p.n) {
+        return;
+    }
+    // Rows and columns past the end repeat the last one (their results are not stored).
+    let ri = vec4<u32>(p.u0) + min(vec4<u32>(i0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.m - 1u));
+    let cj = min(vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
+    var acc = Acc();
+    if (VEC && Q8F) {
+        let nb = p.R / 32u;
+        for (var b = 0u; b < nb; b++) {
+            let k = 32u * b;
+            // Two vec4<u32> (32 int8) of each row, its scale; U's scale times s below.
+            let ua0 = uq[(ri.x * p.R + k) >> 4u]; let ub0 = uq[((ri.x * p.R + k) >> 4u) + 1u];
+            let ua1 = uq[(ri.y * p.R + k) >> 4u]; let ub1 = uq[((ri.y * p.R + k) >> 4u) + 1u];
+            let ua2 = uq[(ri.z * p.R + k) >> 4u]; let ub2 = uq[((ri.z * p.R + k) >> 4u) + 1u];
+            let ua3 = uq[(ri.w * p.R + k) >> 4u]; let ub3 = uq[((ri.w * p.R + k) >> 4u) + 1u];
+            let va0 = vq[(cj.x * p.R + k) >> 4u]; let vb0 = vq[((cj.x * p.R + k) >> 4u) + 1u];
+            let va1 = vq[(cj.y * p.R + k) >> 4u]; let vb1 = vq[((cj.y * p.R + k) >> 4u) + 1u];
+            let va2 = vq[(cj.z * p.R + k) >> 4u]; let vb2 = vq[((cj.z * p.R + k) >> 4u) + 1u];
+            let va3 = vq[(cj.w * p.R + k) >> 4u]; let vb3 = vq[((cj.w * p.R + k) >> 4u) + 1u];
+            let su = vec4<f32>(us[ri.x * p.rb + b], us[ri.y * p.rb + b], us[ri.z * p.rb + b], us[ri.w * p.rb + b]);
+            let sv = vec4<f32>(vs[cj.x * p.rb + b], vs[cj.y * p.rb + b], vs[cj.z * p.rb + b], vs[cj.w * p.rb + b]);
+            // Written out (no loop over words, no dynamic vector index): Chromium's
+            // SwiftShader keeps loops and indexes vectors through memory. At 1536×576×576
+            // in Chromium on SwiftShader 0.67–0.86 GFLOP/s against 0.48–0.64 for the two
+            // loops (BenchmarkPageKernels, 5 and 4 runs on a loaded machine); on lavapipe
+            // no slower (4.5–6.9 against 4.0–5.3, BenchmarkRecompose).
+            let s0 = k >> 2u;
+            word(&acc, ua0.x, ua1.x, ua2.x, ua3.x, va0.x, va1.x, va2.x, va3.x, s[s0], su, sv);
+            word(&acc, ua0.y, ua1.y, ua2.y, ua3.y, va0.y, va1.y, va2.y, va3.y, s[s0 + 1u], su, sv);
+            word(&acc, ua0.z, ua1.z, ua2.z, ua3.z, va0.z, va1.z, va2.z, va3.z, s[s0 + 2u], su, sv);
+            word(&acc, ua0.w, ua1.w, ua2.w, ua3.w, va0.w, va1.w, va2.w, va3.w, s[s0 + 3u], su, sv);
+            word(&acc, ub0.x, ub1.x, ub2.x, ub3.x, vb0.x, vb1.x, vb2.x, vb3.x, s[s0 + 4u], su, sv);
+            word(&acc, ub0.y, ub1.y, ub2.y, ub3.y, vb0.y, vb1.y, vb2.y, vb3.y, s[s0 + 5u], su, sv);
+            word(&acc, ub0.z, ub1.z, ub2.z, ub3.z, vb0.z, vb1.z, vb2.z, vb3.z, s[s0 + 6u], su, sv);
+            word(&acc, ub0.w, ub1.w, ub2.w, ub3.w, vb0.w, vb1.w, vb2.w, vb3.w, s[s0 + 7u], su, sv);
+        }
+    } else if (VEC) {
+        // f32 factors: 4 values of k a step.
+        let n4 = p.R / 4u;
+        for (var k4 = 0u; k4 < n4; k4++) {
+            let sk = s[k4];
+            add4(&acc,
+                bitcast<vec4<f32>>(uq[((ri.x * p.R) >> 2u) + k4]) * sk, bitcast<vec4<f32>>(uq[((ri.y * p.R) >> 2u) + k4]) * sk,
+                bitcast<vec4<f32>>(uq[((ri.z * p.R) >> 2u) + k4]) * sk, bitcast<vec4<f32>>(uq[((ri.w * p.R) >> 2u) + k4]) * sk,
+                bitcast<vec4<f32>>(vq[((cj.x * p.R) >> 2u) + k4]), bitcast<vec4<f32>>(vq[((cj.y * p.R) >> 2u) + k4]),
+                bitcast<vec4<f32>>(vq[((cj.z * p.R) >> 2u) + k4]), bitcast<vec4<f32>>(vq[((cj.w * p.R) >> 2u) + k4]));
+        }
+    } else {
+        for (var k = 0u; k < p.R; k++) {
+            var su = vec4<f32>(sat(k));
+            var sv = vec4<f32>(1.0);
+            if (Q8F) {
+                let b = k / 32u;
+                su *= vec4<f32>(us[ri.x * p.rb + b], us[ri.y * p.rb + b], us[ri.z * p.rb + b], us[ri.w * p.rb + b]);
+                sv = vec4<f32>(vs[cj.x * p.rb + b], vs[cj.y * p.rb + b], vs[cj.z * p.rb + b], vs[cj.w * p.rb + b]);
             }
+            let u = vec4<f32>(elem(0u, ri.x, k), elem(0u, ri.y, k), elem(0u, ri.z, k), elem(0u, ri.w, k)) * su;
+            let v = vec4<f32>(elem(1u, cj.x, k), elem(1u, cj.y, k), elem(1u, cj.z, k), elem(1u, cj.w, k)) * sv;
+            acc.a0 += u.x * v;
+            acc.a1 += u.y * v;
+            acc.a2 += u.z * v;
+            acc.a3 += u.w * v;
         }
     }
-}
-
-@compute @workgroup_size(256)
-fn recompose_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let i0 = wid.y * BM;
-    let j0 = wid.x * BN;
-    let acc = gemm_tile(i0, j0, p.m, p.n, p.R, li); // ends with a barrier: tile_a is free
-    let tx = li % 16u;
-    let ty = li / 16u;
-    // Each thread's largest |W'| per row over its 4 columns → tile_a[row][tx].
+    let rows = array<vec4<f32>, 4>(acc.a0, acc.a1, acc.a2, acc.a3);
     for (var r = 0u; r < 4u; r++) {
-        var mx = 0.0;
-        for (var c = 0u; c < 4u; c++) {
-            if (j0 + tx * 4u + c < p.n) {
-                mx = max(mx, abs(acc[r * 4u + c]));
-            }
-        }
-        tile_a[(ty * 4u + r) * 16u + tx] = mx;
-    }
-    workgroupBarrier();
-    let blk = tx / 8u; // 8 threads × 4 columns = one block of 32
-    for (var r = 0u; r < 4u; r++) {
-        let i = i0 + ty * 4u + r;
-        var bm = 0.0;
-        for (var e = 0u; e < 8u; e++) {
-            bm = max(bm, tile_a[(ty * 4u + r) * 16u + blk * 8u + e]);
-        }
-        let sc = bm / 127.0;
+        let i = i0 + r;
         if (i < p.m) {
-            if (tx % 8u == 0u && j0 + blk * 32u < p.n) {
-                ws[i * p.nb + j0 / 32u + blk] = sc;
-            }
             for (var c = 0u; c < 4u; c++) {
-                let j = j0 + tx * 4u + c;
-                if (j < p.n) {
-                    var qv = 0i;
-                    if (bm > 0.0) {
-                        qv = i32(clamp(round(acc[r * 4u + c] / sc), -127.0, 127.0));
-                    }
-                    let idx = i * p.n + j;
-                    atomicOr(&wq[idx >> 2u], (bitcast<u32>(qv) & 0xffu) << (8u * (idx & 3u)));
+                if (j0 + c < p.n) {
+                    w[(p.m0 + i) * p.n + j0 + c] = rows[r][c];
                 }
             }
+        }
+    }
+}
+
+fn wfat(e: u32) -> f32 {
+    return wf[e >> 2u][e & 3u];
+}
+
+@compute @workgroup_size(WG)
+fn quantize_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) li: u32) {
+    let g = flat_group(wid, nwg) * WG + li;
+    if (g >= p.m * p.nb) {
+        return;
+    }
+    let i = g / p.nb;
+    let b = g % p.nb;
+    let j0 = 32u * b;
+    let cnt = min(32u, p.n - j0);
+    let e0 = i * p.n + j0;
+    var v: array<f32, 32>;
+    var mx = 0.0;
+    if (QVEC && cnt == 32u) {
+        for (var q = 0u; q < 8u; q++) {
+            let x = wf[(e0 >> 2u) + q];
+            v[4u * q] = x.x;
+            v[4u * q + 1u] = x.y;
+            v[4u * q + 2u] = x.z;
+            v[4u * q + 3u] = x.w;
+            mx = max(mx, max(max(abs(x.x), abs(x.y)), max(abs(x.z), abs(x.w))));
+        }
+    } else {
+        for (var c = 0u; c < cnt; c++) {
+            v[c] = wfat(e0 + c);
+            mx = max(mx, abs(v[c]));
+        }
+    }
+    let sc = mx / 127.0;
+    ws[(p.m0 + i) * p.nb + b] = sc;
+    if (mx == 0.0) {
+        return; // q stays 0
+    }
+    // Bytes of this block, OR-ed into their words a word at a time.
+    let o0 = (p.m0 + i) * p.n + j0; // byte index of the block's first value
+    var word = 0u;
+    for (var c = 0u; c < cnt; c++) {
+        let x = v[c] / sc;
+        let q = i32(clamp(sign(x) * floor(abs(x) + 0.5), -127.0, 127.0));
+        let o = o0 + c;
+        word |= (bitcast<u32>(q) & 0xffu) << (8u * (o & 3u));
+        if ((o & 3u) == 3u || c + 1u == cnt) {
+            atomicOr(&wq[o >> 2u], word);
+            word = 0u;
         }
     }
 }

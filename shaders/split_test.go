@@ -24,6 +24,14 @@ func TestMatMulPart(t *testing.T) {
 		bx, bb := must(d.NewBufferF32("x", x)), must(d.NewBufferF32("b", bias))
 		var parts []*Buffer
 		var partsQ []Q8
+		// The same weight as views of rows of one buffer behind 5 rows of another matrix
+		// (a stacked weight).
+		const junk = 5
+		jw := append(randVec(rng, junk*c.in, 1), w...)
+		jq, js := quantize(jw, junk+c.out, c.in)
+		stacked := must(d.NewBufferF32("stacked", jw))
+		stackedQ := must(d.NewQ8("stacked", junk+c.out, c.in))
+		must(0, d.WriteQ8(stackedQ, jq, js))
 		for k := range 3 {
 			r0, r1 := cuts[k], cuts[k+1]
 			parts = append(parts, must(d.NewBufferF32("w part", w[r0*c.in:r1*c.in])))
@@ -32,17 +40,25 @@ func TestMatMulPart(t *testing.T) {
 			partsQ = append(partsQ, pq)
 		}
 		for _, k := range matmulKernels {
-			for _, quant := range []bool{false, true} {
-				name := fmt.Sprintf("T=%d in=%d out=%d q8=%v %s", c.T, c.in, c.out, quant, k.name)
+			for _, mode := range []int{0, 1, 2, 3} {
+				quant, view := mode%2 == 1, mode >= 2
+				name := fmt.Sprintf("T=%d in=%d out=%d q8=%v view=%v %s", c.T, c.in, c.out, quant, view, k.name)
 				y := must(d.NewBuffer("y", uint64(4*c.T*c.out)))
 				d.matvec = k.tuning
 				b := d.NewBatch("matmul parts")
 				for p := range 3 {
 					r0, rows := cuts[p], cuts[p+1]-cuts[p]
-					if quant {
+					switch {
+					case view && quant:
+						v := stackedQ
+						v.Row0, v.Rows = junk+r0, rows
+						b.matMulQ8At(y, bx, v, bb, c.T, c.out, r0, k.matvec)
+					case view:
+						b.matMulAt(y, bx, stacked, junk+r0, bb, c.T, c.in, rows, c.out, r0, k.matvec)
+					case quant:
 						b.matMulQ8At(y, bx, partsQ[p], bb, c.T, c.out, r0, k.matvec)
-					} else {
-						b.matMulAt(y, bx, parts[p], bb, c.T, c.in, rows, c.out, r0, k.matvec)
+					default:
+						b.matMulAt(y, bx, parts[p], 0, bb, c.T, c.in, rows, c.out, r0, k.matvec)
 					}
 				}
 				if err := b.Run(); err != nil {
@@ -51,7 +67,11 @@ func TestMatMulPart(t *testing.T) {
 				got := make([]float32, c.T*c.out)
 				must(0, d.ReadF32(got, y, 0))
 				ref := want
-				if quant {
+				if quant && view {
+					ref = matmulTwin(x, func(o, i int) float64 {
+						return float64(jq[(junk+o)*c.in+i]) * float64(js[(junk+o)*nb+i/32])
+					}, bias, c.T, c.in, c.out)
+				} else if quant {
 					ref = wantQ
 				}
 				if e := relErr(got, ref); e > 1e-5 {
@@ -63,6 +83,8 @@ func TestMatMulPart(t *testing.T) {
 		}
 		bx.Release()
 		bb.Release()
+		stacked.Release()
+		stackedQ.Release()
 		for p := range 3 {
 			parts[p].Release()
 			partsQ[p].Release()

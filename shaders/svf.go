@@ -4,9 +4,8 @@ import "fmt"
 
 var (
 	kSVFScale     = &kernelDef{files: []string{"common.wgsl", "svf.wgsl"}, entry: "svf_scale", binds: "rrw"}
-	kRecompose    = &kernelDef{files: append(gemmFiles[:2:2], "recompose.wgsl"), entry: "recompose", binds: "rrrrrw--"}
-	kRecomposeQ8  = &kernelDef{files: append(gemmFiles[:2:2], "recompose.wgsl"), entry: "recompose_q8", binds: "rrrrr-ww"}
-	kRecomposeF32 = &kernelDef{files: append(gemmFiles[:2:2], "recompose_f32.wgsl"), entry: "recompose_f32", binds: "rrrw"}
+	kRecompose    = &kernelDef{files: []string{"common.wgsl", "recompose.wgsl"}, entry: "recompose", binds: "rrrrrw---"}
+	kQuantizeRows = &kernelDef{files: []string{"common.wgsl", "recompose.wgsl"}, entry: "quantize_rows", binds: "------rww"}
 	kFactoredDown = &kernelDef{files: append(gemmFiles[:2:2], "factored.wgsl"), entry: "factored_down", binds: "rrrrrrw"}
 )
 
@@ -39,8 +38,8 @@ func (f Factors) check(op string) {
 			panic(fmt.Sprintf("shaders: %s: factors U[%d,%d] V[%d,%d] for W[%d,%d] of rank %d",
 				op, f.U.Rows, f.U.Cols, f.V.Rows, f.V.Cols, f.M, f.N, f.R))
 		}
-		checkQ8(op, "U", f.U)
-		checkQ8(op, "V", f.V)
+		checkWhole(op, "U", f.U)
+		checkWhole(op, "V", f.V)
 	default:
 		panic(fmt.Sprintf("shaders: %s: factors have neither Q8 nor f32 U and V", op))
 	}
@@ -49,35 +48,62 @@ func (f Factors) check(op string) {
 // Recompose records w[M,N] = U·diag(s)·Vᵀ for s [R] (from SVFScale: σ⊙z·c), the
 // adapted weight W' in f32.
 func (b *Batch) Recompose(w *Buffer, f Factors, s *Buffer) {
-	f.check("Recompose")
-	checkF32("Recompose", "w", w, f.M*f.N)
-	checkF32("Recompose", "s", s, f.R)
-	gx, gy := ceilDiv(f.N, gemmTile), ceilDiv(f.M, gemmTile)
-	if f.UF != nil {
-		b.dispatch(kRecomposeF32, nil, []uint32{uint32(f.M), uint32(f.N), uint32(f.R)},
-			[]*Buffer{f.UF, f.VF, s, w}, gx, gy, 1)
-		return
-	}
-	b.dispatch(kRecompose, nil, f.q8Params(), []*Buffer{f.U.Q, f.U.Scale, f.V.Q, f.V.Scale, s, w}, gx, gy, 1)
+	b.RecomposeInto(LinearF32(w, f.M, f.N), f, s, nil)
 }
 
 // RecomposeQ8 records W' = U·diag(s)·Vᵀ quantised to w, Q8 [M,N] with blocks of 32
-// along N (scale = max|W'|/127 per block, round half to even). The factors must be
-// Q8. w.Q is cleared first, in the same batch.
-func (b *Batch) RecomposeQ8(w Q8, f Factors, s *Buffer) {
-	f.check("RecomposeQ8")
-	if f.UF != nil || w.Rows != f.M || w.Cols != f.N {
-		panic(fmt.Sprintf("shaders: RecomposeQ8: W' Q8 [%d,%d] from factors of W[%d,%d] (Q8 factors only)", w.Rows, w.Cols, f.M, f.N))
-	}
-	checkQ8("RecomposeQ8", "w", w)
-	checkF32("RecomposeQ8", "s", s, f.R)
+// along N (scale = max|W'|/127 per block, round half away from zero, as svf.QuantizeQ8),
+// through scratch (see RecomposeInto). w.Q is cleared first, in the same batch.
+func (b *Batch) RecomposeQ8(w Q8, f Factors, s, scratch *Buffer) {
+	checkWhole("RecomposeQ8", "w", w)
 	b.Clear(w.Q, 0, 0)
-	b.dispatch(kRecomposeQ8, nil, f.q8Params(), []*Buffer{f.U.Q, f.U.Scale, f.V.Q, f.V.Scale, s, w.Q, w.Scale},
-		ceilDiv(f.N, gemmTile), ceilDiv(f.M, gemmTile), 1)
+	b.RecomposeInto(LinearQ8(w), f, s, scratch)
 }
 
-func (f Factors) q8Params() []uint32 {
-	return []uint32{uint32(f.M), uint32(f.N), uint32(f.R), uint32((f.R + 31) / 32), uint32((f.N + 31) / 32)}
+// RecomposeInto records W' = U·diag(s)·Vᵀ into w — f32, or Q8 as RecomposeQ8 — which
+// may be a view of rows of a larger buffer (a matrix stacked with others). A Q8 W' is
+// recomposed in f32 into scratch, as many rows at a time as it holds (at least one row
+// of N values), then quantised; its bytes are OR-ed in, so the caller clears w's rows
+// first (Batch.Clear of the whole buffer when every matrix stacked in it is recomposed in
+// the same batch). scratch may be nil for an f32 w.
+func (b *Batch) RecomposeInto(w Linear, f Factors, s, scratch *Buffer) {
+	f.check("Recompose")
+	checkF32("Recompose", "s", s, f.R)
+	if w.Rows != f.M || w.Cols != f.N {
+		panic(fmt.Sprintf("shaders: Recompose: W' [%d,%d] from factors of W[%d,%d]", w.Rows, w.Cols, f.M, f.N))
+	}
+	q8f := f.UF == nil
+	uq, us, vq, vs := f.UF, b.d.dummy, f.VF, b.d.dummy
+	vec := f.R%4 == 0
+	if q8f {
+		uq, us, vq, vs = f.U.Q, f.U.Scale, f.V.Q, f.V.Scale
+		vec = f.R%32 == 0
+	}
+	o := overrides{"Q8F": b2f(q8f), "VEC": b2f(vec), "QVEC": b2f(f.N%4 == 0)}
+	nb := uint32((f.N + 31) / 32)
+	rb := uint32((f.R + 31) / 32)
+	// recompose records rows u0…u0+m−1 of W' into rows m0… of out.
+	recompose := func(out *Buffer, m0, u0, m int) {
+		b.dispatch(kRecompose, o, []uint32{uint32(m), uint32(f.N), uint32(f.R), rb, nb, uint32(m0), uint32(u0)},
+			[]*Buffer{uq, us, vq, vs, s, out}, ceilDiv(f.N, 32), ceilDiv(m, 32), 1)
+	}
+	if w.F != nil {
+		checkF32("Recompose", "w", w.F, (w.Row0+f.M)*f.N)
+		recompose(w.F, w.Row0, 0, f.M)
+		return
+	}
+	checkQ8("Recompose", "w", w.Q)
+	if scratch == nil || scratch.size < uint64(4*f.N) {
+		panic(fmt.Sprintf("shaders: Recompose: a Q8 W' [%d,%d] needs scratch of at least one row (%d bytes)", f.M, f.N, 4*f.N))
+	}
+	per := min(f.M, int(scratch.size/uint64(4*f.N)))
+	for r := 0; r < f.M; r += per {
+		m := min(per, f.M-r)
+		recompose(scratch, 0, r, m)
+		gx, gy := b.grid1(ceilDiv(m*int(nb), 64))
+		b.dispatch(kQuantizeRows, o, []uint32{uint32(m), uint32(f.N), uint32(f.R), rb, nb, uint32(w.Q.Row0 + r), 0},
+			[]*Buffer{scratch, w.Q.Q, w.Q.Scale}, gx, gy, 1)
+	}
 }
 
 // Factored records y[T,M] = ((x[T,N]·V) ⊙ sc[cand[t]]) · Uᵀ: the adapted layer applied

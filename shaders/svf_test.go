@@ -96,8 +96,10 @@ func (f Factors) release() {
 	}
 }
 
+// svfShapes: ranks off 4 and 32 (element loads), and ranks of 32s (vec4 loads), with
+// sizes off the 4×4 blocks.
 var svfShapes = []struct{ m, n, r, P int }{
-	{130, 97, 75, 3}, {67, 200, 67, 1}, {200, 333, 150, 5},
+	{130, 97, 75, 3}, {67, 200, 67, 1}, {200, 333, 150, 5}, {97, 70, 64, 2}, {150, 36, 96, 1},
 }
 
 func TestRecompose(t *testing.T) {
@@ -115,17 +117,22 @@ func TestRecompose(t *testing.T) {
 			b := d.NewBatch("recompose")
 			b.SVFScale(s, f.Sigma, z, c.P, c.r)
 			b.Recompose(w, f, s) // row 0 of s: expert 0
-			var wq Q8
-			if q {
-				wq = must(d.NewQ8("wq", c.m, c.n))
-				must(0, d.Write(wq.Q, 0, make([]byte, wq.Q.size))) // garbage-free start is the batch's job: fill with junk
-				junk := make([]byte, wq.Q.size)
-				for i := range junk {
-					junk[i] = 0xa5
-				}
-				must(0, d.Write(wq.Q, 0, junk))
-				b.RecomposeQ8(wq, f, s)
+			// W' as Q8, from Q8 or f32 factors, into rows 3… of a buffer stacked behind
+			// another matrix's rows.
+			const junk = 3
+			wq := must(d.NewQ8("wq", junk+c.m, c.n))
+			junkB := make([]byte, wq.Q.size)
+			for i := range junkB {
+				junkB[i] = 0xa5
 			}
+			must(0, d.Write(wq.Q, 0, junkB))
+			b.Clear(wq.Q, 0, 0)
+			view := wq
+			view.Row0, view.Rows = junk, c.m
+			// Scratch for 7 rows: the recomposition goes in chunks.
+			scratch := must(d.NewBuffer("scratch", uint64(4*7*c.n)))
+			defer scratch.Release()
+			b.RecomposeInto(LinearQ8(view), f, s, scratch)
 			if err := b.Run(); err != nil {
 				t.Fatal(err)
 			}
@@ -139,10 +146,8 @@ func TestRecompose(t *testing.T) {
 			if es > 1e-5 || ew > 1e-5 {
 				t.Errorf("%s: max rel err SVFScale %.2e Recompose %.2e > 1e-5", name, es, ew)
 			}
-			if q {
-				checkRecomposeQ8(t, d, name, wq, got)
-				wq.Release()
-			}
+			checkRecomposeQ8(t, d, name, wq, junk, got)
+			wq.Release()
 			b.Release()
 			f.release()
 			z.Release()
@@ -152,15 +157,23 @@ func TestRecompose(t *testing.T) {
 	}
 }
 
-// checkRecomposeQ8 holds the Q8 W' to the quantisation of the f32 W' got: per block of
-// 32 along n, scale = max|W'|/127, q = round(W'/scale). The GPU divides with its own
+// checkRecomposeQ8 holds rows row0… of the Q8 w to the quantisation of the f32 W' got
+// (rows before row0 must be zero): per block of 32 along n, scale = max|W'|/127,
+// q = round(W'/scale). The GPU divides with its own
 // rounding, so q may differ by one where W'/scale is within an ulp of a half.
-func checkRecomposeQ8(t *testing.T, d *Device, name string, w Q8, wf []float32) {
+func checkRecomposeQ8(t *testing.T, d *Device, name string, w Q8, row0 int, wf []float32) {
 	t.Helper()
 	q := make([]int8, w.Rows*w.Cols)
 	scale := make([]float32, w.Rows*w.Blocks())
 	must(0, d.ReadQ8(q, scale, w))
-	wantQ, wantS := quantize(wf, w.Rows, w.Cols)
+	for i := range row0 * w.Cols {
+		if q[i] != 0 {
+			t.Errorf("%s: RecomposeQ8 into rows %d…: byte %d before them is %d, want 0 (cleared)", name, row0, i, q[i])
+			return
+		}
+	}
+	q, scale = q[row0*w.Cols:], scale[row0*w.Blocks():]
+	wantQ, wantS := quantize(wf, w.Rows-row0, w.Cols)
 	var maxS float64
 	for i := range scale {
 		maxS = math.Max(maxS, math.Abs(float64(scale[i])-float64(wantS[i]))/float64(wantS[i]))

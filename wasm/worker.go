@@ -15,6 +15,7 @@ import (
 	"github.com/hack-pad/safejs"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/shaders"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/wasm/protocol"
 )
@@ -334,7 +335,7 @@ func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed u
 	var n int
 	var first, last time.Time
 	start := time.Now()
-	out, err := model.Generate(w.engine, prompt, s, maxTokens, w.m.EOS, func(id int) bool {
+	out, err := shaders.Generate(w.engine, prompt, s, maxTokens, w.m.EOS, func(id int) bool {
 		last = time.Now()
 		if n == 0 {
 			first = last
