@@ -305,8 +305,7 @@ func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
 			if p != errAdaptStopped {
 				panic(p)
 			}
-			w.engine.SetPopulation(nil)
-			err = errors.Join(errAdaptStopped, w.setZ(nil))
+			err = errors.Join(errAdaptStopped, w.engine.SetPopulation(nil), w.setZ(nil))
 		}
 	}()
 	w.zDirty = true // scoring may change the engine's z

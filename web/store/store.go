@@ -78,17 +78,11 @@ func Open(name string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", name, err)
 	}
+	// The upgrade runs inside an IndexedDB event, before the open succeeds: what goes
+	// wrong there is kept and returned once the open settles.
+	var upgradeErr error
 	upgrade, err := safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
-		db, err := req.Get("result")
-		if err != nil {
-			return nil
-		}
-		names, _ := db.Get("objectStoreNames")
-		for _, k := range Kinds {
-			if has, _ := names.Call("contains", string(k)); !truthy(has) {
-				db.Call("createObjectStore", string(k), map[string]any{"keyPath": "key"})
-			}
-		}
+		upgradeErr = createStores(req)
 		return nil
 	})
 	if err != nil {
@@ -99,10 +93,38 @@ func Open(name string) (*DB, error) {
 		return nil, err
 	}
 	db, err := await(req)
-	if err != nil {
+	if err == nil && upgradeErr != nil {
+		db.Call("close")
+	}
+	if err = errors.Join(err, upgradeErr); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", name, err)
 	}
 	return &DB{name: name, db: db}, nil
+}
+
+// createStores creates the object store of every kind the database opened by req lacks.
+func createStores(req safejs.Value) error {
+	db, err := req.Get("result")
+	if err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	names, err := db.Get("objectStoreNames")
+	if err != nil {
+		return fmt.Errorf("upgrade: %w", err)
+	}
+	for _, k := range Kinds {
+		has, err := names.Call("contains", string(k))
+		if err != nil {
+			return fmt.Errorf("upgrade: %w", err)
+		}
+		if truthy(has) {
+			continue
+		}
+		if _, err := db.Call("createObjectStore", string(k), map[string]any{"keyPath": "key"}); err != nil {
+			return fmt.Errorf("upgrade: creating the %s store: %w", k, err)
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
