@@ -365,6 +365,9 @@ func (p *page) screenshots(name string) {
 				p.t.Errorf("screenshot %s: %v", name, err)
 				return
 			}
+			// Two animation frames: the page lays out and paints at the new size before
+			// the capture (the first capture once showed textareas still blank).
+			run1(p, chromedp.Evaluate[bool](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise))
 			p.screenshot(fmt.Sprintf("%s-%s-%s", name, scheme, size.name))
 		}
 	}
