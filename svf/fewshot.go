@@ -214,23 +214,22 @@ func pickOnExamples(m *model.Model, e model.Engine, experts []*Expert, examples 
 		}
 	}
 	c.OnExamples = &ExampleAccuracy{N: n, Base: right(1), Mixture: right(0), Adapted: right(best)}
-	switch {
-	case best == 1:
-		c.Z, c.Picked, c.Expert = ones(c.Z), PickedBase, "base weights"
-		for k := range c.Alpha {
-			c.Alpha[k] = make([]float64, len(c.Alpha[k]))
+	if best == 0 {
+		return nil
+	}
+	// α says what was kept: 1 for the expert kept alone, 0 for every other (all 0: base).
+	for k := range c.Alpha {
+		a := 0.0
+		if k == best-2 {
+			a = 1
 		}
-	case best > 1:
+		c.Alpha[k] = slices.Repeat([]float64{a}, len(c.Alpha[k]))
+	}
+	if best == 1 {
+		c.Z, c.Picked, c.Expert = ones(c.Z), PickedBase, "base weights"
+	} else {
 		x := experts[best-2]
 		c.Z, c.Picked, c.Expert = maps.Clone(x.Z), x.Name, x.Name+" alone"
-		for k := range c.Alpha {
-			c.Alpha[k] = make([]float64, len(c.Alpha[k]))
-			if k == best-2 {
-				for i := range c.Alpha[k] {
-					c.Alpha[k][i] = 1
-				}
-			}
-		}
 	}
 	return nil
 }
