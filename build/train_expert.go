@@ -1,21 +1,30 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
 	"time"
 
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/tasks"
 )
 
-// cmdTrainExpert trains an SVF expert of a pack on a task with REINFORCE and adds it to
-// the pack.
+// cmdTrainExpert trains an SVF expert of a pack on a task of the suite, or on a person's
+// examples, and adds it to the pack. An interrupt (Ctrl-C) stops it after the iteration
+// under way and keeps the best iterate so far.
 func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
-	fs := flags("train-expert", "--pack DIR --task T --name N [--kl λ] [--lr 2e-3] [--clip 1e-3] [--batch 256] [--iters N] [--greedy|--sample]", stderr)
+	fs := flags("train-expert", "--pack DIR (--task T | --examples FILE) --name N [--objective reinforce|ce] [--kl λ] [--lr 2e-3] [--clip 1e-3] [--batch 256] [--iters N] [--greedy|--sample]", stderr)
 	d := svf.DefaultReinforce()
 	packDir := fs.String("pack", "", "pack `folder`; the expert is added to it")
 	taskName := fs.String("task", "", "task of the suite to train on (t2 tasks list); cls trains the classification expert")
+	examplesFile := fs.String("examples", "", "train on these examples instead of a task: a `file` as few-shot adaptation reads (JSONL input/output, or CSV), outputs worked answers")
+	valShare := fs.Float64("val-share", 0.2, "with --examples, the `share` of them held out to validate on")
+	fs.StringVar(&d.Domain, "domain", "", "with --examples, the new expert's `domain` (math, code, reasoning), for the first pass to pick it; none by default")
 	fs.StringVar(&d.Name, "name", "", "expert `name`")
 	fs.Float64Var(&d.KL, "kl", 0, "weight `λ` of KL(π_W' ‖ π_W)")
 	fs.Float64Var(&d.LR, "lr", d.LR, "Adam learning `rate`")
@@ -38,7 +47,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *packDir == "" || *taskName == "" || d.Name == "" || fs.NArg() != 0 || (*greedy && *sample) {
+	if *packDir == "" || (*taskName == "") == (*examplesFile == "") || d.Name == "" || fs.NArg() != 0 || (*greedy && *sample) {
 		fs.Usage()
 		return errUsage
 	}
@@ -48,11 +57,17 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	d.Objective = o
-	t, err := tasks.Lookup(*taskName)
-	if err != nil {
-		return err
+	if *examplesFile != "" {
+		if err := readTrainingExamples(&d, *examplesFile, *valShare, seqLenSet(fs)); err != nil {
+			return err
+		}
+	} else {
+		t, err := tasks.Lookup(*taskName)
+		if err != nil {
+			return err
+		}
+		d.Task = t
 	}
-	d.Task = t
 	if err := svf.CheckName(d.Name); err != nil {
 		return err
 	}
@@ -81,7 +96,9 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "iter %d/%d  reward %+.3f  accuracy %.1f%%  loss %.4f  kl %.4f  |g| %.3g  %v%s\n",
 			s.Iter, d.Iters, s.Reward, 100*s.Accuracy, s.Loss, s.KL, s.GradNorm, time.Since(start).Round(time.Second), val)
 	}
-	e, err := svf.TrainExpert(p, d)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	e, err := svf.TrainExpert(ctx, p, d)
 	if err != nil {
 		return err
 	}
@@ -90,4 +107,34 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "added expert %s to %s: validation accuracy %.1f%% (%s)\n", e.Name, *packDir, 100**e.Score, e.Trained)
 	return nil
+}
+
+// readTrainingExamples reads a person's examples for train-expert and splits them into
+// training and validation examples. Without --seq-len, sequences are as long as the
+// longest example needs.
+func readTrainingExamples(d *svf.ReinforceOptions, file string, share float64, seqLen bool) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	ex, err := tasks.ReadExamples(data, file)
+	if err != nil {
+		return err
+	}
+	if d.Examples, d.Validation, err = svf.SplitExamples(ex, share, d.Seed); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	d.Source = fmt.Sprintf("%d examples of %s", len(d.Examples), filepath.Base(file))
+	d.ValN = len(d.Validation)
+	if !seqLen {
+		d.SeqLen = 0
+	}
+	return nil
+}
+
+// seqLenSet reports whether --seq-len was given.
+func seqLenSet(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "seq-len" })
+	return set
 }

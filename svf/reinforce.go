@@ -2,6 +2,7 @@ package svf
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +66,18 @@ type ReinforceOptions struct {
 	// Checkpoint, when set, is a file that keeps the run's state after every validation;
 	// a run started with an existing checkpoint resumes from it.
 	Checkpoint string
+	// Examples, when set, are what training learns from instead of Task's train split: a
+	// person's own examples, each Output a worked answer for the next-token objective.
+	// Batches go through them in epochs, shuffled by Seed. Validation is then what
+	// validation measures (SplitExamples makes both from one file), Source names them on
+	// the card ("80 examples of give.jsonl"), and Task may be nil.
+	Examples, Validation []tasks.Example
+	Source               string
+	// Domain is the new expert's domain when Task is nil ("" for none).
+	Domain string
+	// Check decides whether an answer is right: Task.Check, or tasks.Generic without a
+	// Task when nil.
+	Check func(tasks.Example, string) bool
 	// Progress, when set, hears about every iteration.
 	Progress func(ReinforceStep)
 }
@@ -101,6 +114,11 @@ type ReinforceStep struct {
 	// Validation is the validation accuracy when this iteration validated, else −1.
 	Validation float64
 	Best       float64 // best validation accuracy so far
+	// Base is the base model's validation accuracy (iteration 0).
+	Base float64
+	// BestZ is the best iterate's z when this iteration found it, else nil: what a caller
+	// keeps so that a run cut short (a closed tab) loses nothing.
+	BestZ map[string][]float32
 }
 
 // DefaultReinforce returns the reference's settings (ARCHITECTURE §1), with answers long
@@ -126,21 +144,31 @@ type reinforceState struct {
 	Params    int       `json:"params"`
 }
 
-// TrainExpert trains an expert for opt.Task on the pack with REINFORCE and returns the
-// trained iterate with the best validation accuracy. The base model's accuracy
+// TrainExpert trains an expert for opt.Task (or on opt.Examples) on the pack and returns
+// the trained iterate with the best validation accuracy. The base model's accuracy
 // (iteration 0) is measured and written on the card but not kept as a candidate: an
 // expert that is the base model would change nothing, which is worth seeing in the
 // results table rather than hiding.
-func TrainExpert(p *Pack, opt ReinforceOptions) (*Expert, error) {
-	if opt.Task == nil || opt.Name == "" {
-		return nil, errors.New("svf: train expert: a task and a name are needed")
+//
+// Cancelling ctx stops the run after the iteration under way; the current iterate is
+// validated if it was not, and the best one is returned, its card saying where it
+// stopped.
+func TrainExpert(ctx context.Context, p *Pack, opt ReinforceOptions) (*Expert, error) {
+	if opt.Name == "" || (opt.Task == nil && opt.Examples == nil) {
+		return nil, errors.New("svf: train expert: a name and a task or examples are needed")
+	}
+	if opt.Examples != nil && len(opt.Validation) == 0 {
+		return nil, errors.New("svf: train expert: training on examples needs validation examples (see SplitExamples)")
 	}
 	if len(p.Manifest.Matrices) == 0 {
 		return nil, fmt.Errorf("svf: train expert: the pack adapts no matrices")
 	}
-	if opt.Batch <= 0 || opt.Micro <= 0 || opt.Iters < 0 || opt.MaxTokens <= 0 || opt.ValN <= 0 || opt.ValEvery <= 0 {
-		return nil, fmt.Errorf("svf: train expert: batch %d, micro %d, iters %d, max tokens %d, validation %d every %d: want them > 0",
-			opt.Batch, opt.Micro, opt.Iters, opt.MaxTokens, opt.ValN, opt.ValEvery)
+	if opt.Examples == nil && opt.ValN <= 0 {
+		return nil, fmt.Errorf("svf: train expert: %d validation questions, want > 0", opt.ValN)
+	}
+	if opt.Batch <= 0 || opt.Micro <= 0 || opt.Iters < 0 || opt.MaxTokens <= 0 || opt.ValEvery <= 0 || opt.SeqLen < 0 {
+		return nil, fmt.Errorf("svf: train expert: batch %d, micro %d, iters %d, max tokens %d, validation every %d, sequence length %d: want them > 0",
+			opt.Batch, opt.Micro, opt.Iters, opt.MaxTokens, opt.ValEvery, opt.SeqLen)
 	}
 	if opt.MaxMult == 0 {
 		opt.MaxMult = 1
@@ -151,6 +179,12 @@ func TrainExpert(p *Pack, opt ReinforceOptions) (*Expert, error) {
 	if _, err := ParseObjective(string(opt.Objective)); err != nil {
 		return nil, err
 	}
+	if opt.Check == nil {
+		opt.Check = tasks.Generic
+		if opt.Task != nil {
+			opt.Check = opt.Task.Check
+		}
+	}
 	m, err := p.Load(MergedPath)
 	if err != nil {
 		return nil, err
@@ -160,7 +194,29 @@ func TrainExpert(p *Pack, opt ReinforceOptions) (*Expert, error) {
 		return nil, err
 	}
 	defer r.close()
-	return r.run()
+	return r.run(ctx)
+}
+
+// SplitExamples holds out share of examples (at least one, and at least one left to
+// train on) for validation, drawn by seed: how a person's file is split for
+// TrainExpert. Fewer than two examples cannot be split.
+func SplitExamples(examples []tasks.Example, share float64, seed uint64) (train, val []tasks.Example, err error) {
+	if !(share > 0 && share < 1) {
+		return nil, nil, fmt.Errorf("svf: validation share %g, want it in (0, 1)", share)
+	}
+	if len(examples) < 2 {
+		return nil, nil, fmt.Errorf("svf: %d examples: training needs at least 2, one of them to validate on", len(examples))
+	}
+	n := min(max(int(math.Round(share*float64(len(examples)))), 1), len(examples)-1)
+	perm := rand.New(rand.NewPCG(seed, 0x73706c6974)).Perm(len(examples))
+	for i, k := range perm {
+		if i < n {
+			val = append(val, examples[k])
+		} else {
+			train = append(train, examples[k])
+		}
+	}
+	return train, val, nil
 }
 
 // reinforce is one training run.
@@ -187,10 +243,24 @@ type reinforce struct {
 }
 
 func (r *reinforce) setup() error {
-	o := r.opt
 	cfg := r.pack.Config
+	if r.opt.Examples != nil {
+		if err := r.fitExamples(); err != nil {
+			return err
+		}
+	}
+	o := r.opt
+	if o.SeqLen == 0 {
+		return errors.New("svf: train expert: a sequence length is needed")
+	}
 	var err error
-	if r.rollout, err = model.NewCPU(r.m, model.CPUOptions{MaxSeqs: min(o.Batch, 64), Context: min(o.SeqLen, cfg.MaxPositions)}); err != nil {
+	// Rollouts fit the sequence length; a person's validation examples may be longer
+	// than the training ones, and their answers need room.
+	context := min(o.SeqLen, cfg.MaxPositions)
+	if o.Examples != nil {
+		context = cfg.MaxPositions
+	}
+	if r.rollout, err = model.NewCPU(r.m, model.CPUOptions{MaxSeqs: min(o.Batch, 64), Context: context}); err != nil {
 		return err
 	}
 	dense := DenseWeights(r.m.Weights)
@@ -240,9 +310,88 @@ func (r *reinforce) setup() error {
 	r.dlogits = make([]float32, o.Micro*o.SeqLen*cfg.VocabSize)
 	r.probs = make([]float32, cfg.VocabSize)
 	r.inputs = make([]int, o.Micro*o.SeqLen)
-	r.state = reinforceState{Best: -1, Task: o.Task.Name(), Name: o.Name, Params: len(r.p), Objective: o.Objective}
+	r.state = reinforceState{Best: -1, Task: r.source(), Name: o.Name, Params: len(r.p), Objective: o.Objective}
+	if o.Examples != nil {
+		r.val = o.Validation
+		return nil
+	}
 	r.val, err = tasks.Sample(o.Task, tasks.Validation, o.Seed, o.ValN)
 	return err
+}
+
+// source names what training learns from: the task, or the examples.
+func (r *reinforce) source() string {
+	if r.opt.Examples == nil {
+		return r.opt.Task.Name()
+	}
+	if r.opt.Source != "" {
+		return r.opt.Source
+	}
+	return fmt.Sprintf("%d examples", len(r.opt.Examples))
+}
+
+// fitExamples checks that every example (and validation example) fits the model's
+// context with its answer, naming the first that does not, and without a SeqLen sets it
+// to the longest: a person's examples are short, and the backward pass costs what its
+// sequence length is.
+func (r *reinforce) fitExamples() error {
+	o := &r.opt
+	limit := r.pack.Config.MaxPositions
+	if o.SeqLen > 0 {
+		limit = min(o.SeqLen, limit)
+	}
+	longest := 0
+	for i, ex := range o.Examples {
+		prompt, err := Prompt(r.m, ex.Input)
+		if err != nil {
+			return fmt.Errorf("svf: train expert: example %d: %w", i+1, err)
+		}
+		n := len(prompt) + o.MaxTokens + 1 // a rollout and its end token
+		if o.Objective == NextToken {
+			answer, err := answerTokens(r.m, ex.Input, prompt, solutionOf(ex))
+			if err != nil {
+				return fmt.Errorf("svf: train expert: example %d: %w", i+1, err)
+			}
+			n = len(prompt) + len(answer)
+		}
+		if n > limit {
+			return fmt.Errorf("svf: train expert: example %d (%.40q…) needs %d tokens with its answer; training holds %d", i+1, ex.Input, n, limit)
+		}
+		longest = max(longest, n)
+	}
+	for i, ex := range o.Validation {
+		prompt, err := Prompt(r.m, ex.Input)
+		if err != nil {
+			return fmt.Errorf("svf: train expert: validation example %d: %w", i+1, err)
+		}
+		if len(prompt) >= r.pack.Config.MaxPositions {
+			return fmt.Errorf("svf: train expert: validation example %d (%.40q…) has %d tokens; the model holds %d with its answer", i+1, ex.Input, len(prompt), r.pack.Config.MaxPositions)
+		}
+	}
+	if o.SeqLen == 0 {
+		o.SeqLen = longest
+	}
+	return nil
+}
+
+// batch returns iteration it's training items: Batch of the task's train split, or the
+// next Batch of the examples in an order shuffled afresh every epoch.
+func (r *reinforce) batch(it int) ([]tasks.Example, error) {
+	o := r.opt
+	if o.Examples == nil {
+		return tasks.Sample(o.Task, tasks.Train, o.Seed<<20|uint64(it), o.Batch)
+	}
+	n := len(o.Examples)
+	out := make([]tasks.Example, 0, o.Batch)
+	var perm []int
+	epoch := -1
+	for i := (it - 1) * o.Batch; len(out) < o.Batch; i++ {
+		if e := i / n; e != epoch {
+			epoch, perm = e, rand.New(rand.NewPCG(o.Seed, uint64(e))).Perm(n)
+		}
+		out = append(out, o.Examples[perm[i%n]])
+	}
+	return out, nil
 }
 
 func (r *reinforce) close() {
@@ -278,7 +427,7 @@ func (r *reinforce) apply(p []float32) error {
 	return nil
 }
 
-func (r *reinforce) run() (*Expert, error) {
+func (r *reinforce) run(ctx context.Context) (*Expert, error) {
 	o := r.opt
 	if o.Checkpoint != "" {
 		if err := r.resume(); err != nil {
@@ -290,7 +439,12 @@ func (r *reinforce) run() (*Expert, error) {
 			return nil, err
 		}
 	}
+	stopped, validated := false, r.state.Iter
 	for r.state.Iter < o.Iters {
+		if ctx.Err() != nil {
+			stopped = true
+			break
+		}
 		it := r.state.Iter + 1
 		step, err := r.iterate(it)
 		if err != nil {
@@ -299,17 +453,24 @@ func (r *reinforce) run() (*Expert, error) {
 		r.state.Iter = it
 		step.Validation = -1
 		if it%o.ValEvery == 0 || it == o.Iters {
-			if err := r.validate(it); err != nil {
+			if step.BestZ, err = r.validateStep(it); err != nil {
 				return nil, err
 			}
-			step.Validation = r.lastVal
-			if o.Checkpoint != "" {
-				if err := r.save(); err != nil {
-					return nil, err
-				}
-			}
+			step.Validation, validated = r.lastVal, it
 		}
-		step.Best = r.state.Best
+		step.Best, step.Base = r.state.Best, r.state.Base
+		if o.Progress != nil {
+			o.Progress(step)
+		}
+	}
+	if stopped && validated < r.state.Iter {
+		// The iterate a person stopped at may be the best: see.
+		step := ReinforceStep{Iter: r.state.Iter}
+		var err error
+		if step.BestZ, err = r.validateStep(r.state.Iter); err != nil {
+			return nil, err
+		}
+		step.Validation, step.Best, step.Base = r.lastVal, r.state.Best, r.state.Base
 		if o.Progress != nil {
 			o.Progress(step)
 		}
@@ -318,23 +479,51 @@ func (r *reinforce) run() (*Expert, error) {
 	if r.bestP == nil { // no iterations: the initial z, scored as the base model
 		r.bestP, best = r.p, r.state.Base
 	}
-	domain := o.Task.Domain()
-	how := fmt.Sprintf("REINFORCE on %s: %d iterations (best at %d), batch %d, lr %g, clip %g, kl %g, %s, seed %d",
-		o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.KL, rolloutText(o), o.Seed)
+	domain := o.Domain
+	if o.Task != nil {
+		domain = o.Task.Domain()
+	}
+	iters := fmt.Sprintf("%d iterations", o.Iters)
+	if stopped {
+		iters = fmt.Sprintf("stopped after %d of %d iterations", r.state.Iter, o.Iters)
+	}
+	if o.Examples != nil {
+		iters += fmt.Sprintf(" (%.3g epochs)", float64(r.state.Iter*o.Batch)/float64(len(o.Examples)))
+	}
+	how := fmt.Sprintf("REINFORCE on %s: %s (best at %d), batch %d, lr %g, clip %g, kl %g, %s, seed %d",
+		r.source(), iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.KL, rolloutText(o), o.Seed)
 	if o.Objective == NextToken {
-		how = fmt.Sprintf("next-token loss on the worked solutions of %s: %d iterations (best at %d), batch %d, lr %g, clip %g, seed %d",
-			o.Task.Name(), o.Iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.Seed)
+		how = fmt.Sprintf("next-token loss on the worked solutions of %s: %s (best at %d), batch %d, lr %g, clip %g, seed %d",
+			r.source(), iters, r.state.BestIter, o.Batch, o.LR, o.Clip, o.Seed)
 	}
 	if o.Init != nil {
 		how += ", started from " + o.InitFrom
 	}
 	e := &Expert{
 		Name: o.Name, Domain: domain, Score: &best, Z: r.z(r.bestP),
-		Description: fmt.Sprintf("%s on %s", objectiveName(o.Objective), o.Task.Name()),
+		Description: fmt.Sprintf("%s on %s", objectiveName(o.Objective), r.source()),
 		Trained: fmt.Sprintf("%s; score = validation accuracy on %d questions (base model %.1f %%)",
-			how, o.ValN, 100*r.state.Base),
+			how, len(r.val), 100*r.state.Base),
 	}
 	return e, nil
+}
+
+// validateStep validates at iteration it and saves the checkpoint; it returns the z of
+// the iterate when it is the best so far, else nil.
+func (r *reinforce) validateStep(it int) (map[string][]float32, error) {
+	before := r.state.Best
+	if err := r.validate(it); err != nil {
+		return nil, err
+	}
+	if r.opt.Checkpoint != "" {
+		if err := r.save(); err != nil {
+			return nil, err
+		}
+	}
+	if r.state.Best > before {
+		return r.z(r.bestP), nil
+	}
+	return nil, nil
 }
 
 // validate measures greedy accuracy on the validation questions with the current p and
@@ -374,7 +563,7 @@ func (r *reinforce) accuracy(p []float32) (float64, error) {
 	if err := r.apply(p); err != nil {
 		return 0, err
 	}
-	res, err := Evaluate(r.m, r.rollout, r.val, r.opt.Task.Check, r.opt.MaxTokens)
+	res, err := Evaluate(r.m, r.rollout, r.val, r.opt.Check, r.opt.MaxTokens)
 	if err != nil {
 		return 0, err
 	}
@@ -388,7 +577,7 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 	if err := r.apply(r.p); err != nil {
 		return step, err
 	}
-	batch, err := tasks.Sample(o.Task, tasks.Train, o.Seed<<20|uint64(it), o.Batch)
+	batch, err := r.batch(it)
 	if err != nil {
 		return step, err
 	}
@@ -442,7 +631,7 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 			return step, err
 		}
 		for i, ex := range chunk {
-			ok := o.Task.Check(ex, r.m.Tokenizer.Decode(outs[i], true))
+			ok := o.Check(ex, r.m.Tokenizer.Decode(outs[i], true))
 			if ends[i] >= 0 {
 				// Ending is an action of the policy too: its log π is in the gradient.
 				outs[i] = append(outs[i], ends[i])

@@ -1,10 +1,12 @@
 package svf
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,7 +109,7 @@ func TestReinforceRaisesReward(t *testing.T) {
 			opt.Baseline, opt.Temperature = tt.baseline, tt.temperature
 			var steps []ReinforceStep
 			opt.Progress = func(s ReinforceStep) { steps = append(steps, s) }
-			e, err := TrainExpert(p, opt)
+			e, err := TrainExpert(context.Background(), p, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,19 +146,19 @@ func TestReinforceResume(t *testing.T) {
 	opt.Task, opt.Name = coinTask{}, "coin"
 	opt.Batch, opt.Micro, opt.Iters, opt.ValEvery, opt.ValN = 16, 16, 4, 2, 8
 	opt.MaxTokens, opt.SeqLen, opt.Sample, opt.LR, opt.Clip, opt.KL = 2, 16, true, 0.1, 1, 0.1
-	straight, err := TrainExpert(p, opt)
+	straight, err := TrainExpert(context.Background(), p, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ck := filepath.Join(t.TempDir(), "run.ckpt")
 	half := opt
 	half.Checkpoint, half.Iters = ck, 2
-	if _, err := TrainExpert(p, half); err != nil {
+	if _, err := TrainExpert(context.Background(), p, half); err != nil {
 		t.Fatal(err)
 	}
 	rest := opt
 	rest.Checkpoint = ck
-	resumed, err := TrainExpert(p, rest)
+	resumed, err := TrainExpert(context.Background(), p, rest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestReinforceResume(t *testing.T) {
 	data, _ := os.ReadFile(ck)
 	bad := append([]byte(nil), data[:len(data)/2]...)
 	os.WriteFile(ck, bad, 0o644)
-	if _, err := TrainExpert(p, rest); err == nil || !strings.Contains(err.Error(), ck) {
+	if _, err := TrainExpert(context.Background(), p, rest); err == nil || !strings.Contains(err.Error(), ck) {
 		t.Errorf("truncated checkpoint: %v", err)
 	}
 	if after, _ := os.ReadFile(ck); string(after) != string(bad) {
@@ -179,7 +181,7 @@ func TestReinforceResume(t *testing.T) {
 	other := rest
 	other.Name = "other"
 	os.WriteFile(ck, data, 0o644)
-	if _, err := TrainExpert(p, other); err == nil || !strings.Contains(err.Error(), `expert "coin"`) {
+	if _, err := TrainExpert(context.Background(), p, other); err == nil || !strings.Contains(err.Error(), `expert "coin"`) {
 		t.Errorf("checkpoint of another run: %v", err)
 	}
 }
@@ -196,7 +198,7 @@ func TestNextTokenObjective(t *testing.T) {
 	opt.MaxTokens, opt.SeqLen, opt.LR, opt.Clip = 2, 16, 0.1, 1
 	var steps []ReinforceStep
 	opt.Progress = func(s ReinforceStep) { steps = append(steps, s) }
-	e, err := TrainExpert(p, opt)
+	e, err := TrainExpert(context.Background(), p, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +216,7 @@ func TestNextTokenObjective(t *testing.T) {
 	from := DefaultReinforce()
 	from.Task, from.Name, from.Iters, from.ValN, from.MaxTokens, from.SeqLen = coinTask{}, "again", 0, opt.ValN, 2, 16
 	from.Init, from.InitFrom = e.Z, "expert coin-ce"
-	again, err := TrainExpert(p, from)
+	again, err := TrainExpert(context.Background(), p, from)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +239,121 @@ func TestNextTokenObjective(t *testing.T) {
 		bad[name] = make([]float32, len(z)) // z = 0: sigmoid(p) never reaches it
 	}
 	from.Init = bad
-	if _, err := TrainExpert(p, from); err == nil || !strings.Contains(err.Error(), "outside (0, 1)") {
+	if _, err := TrainExpert(context.Background(), p, from); err == nil || !strings.Contains(err.Error(), "outside (0, 1)") {
 		t.Errorf("an initial z of 0: %v", err)
+	}
+}
+
+// TestTrainOnExamples trains on a person's examples as the page's "Train a new expert"
+// does: the coin model, which answers B when greedy, learns from 30 examples whose answer
+// is A with the next-token objective; their loss must fall (z alone cannot make it answer
+// A greedily: see TestReinforceRaisesReward), an epoch draws each example once, a stop
+// keeps the best iterate and says where it stopped, and an example longer than the
+// model's context is refused by its number.
+func TestTrainOnExamples(t *testing.T) {
+	p := coinPack(t)
+	var all []tasks.Example
+	for i := range 40 {
+		all = append(all, tasks.Example{Input: fmt.Sprintf("q%d", 100+i*7), Output: "A"})
+	}
+	train, val, err := SplitExamples(all, 0.25, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(train) != 30 || len(val) != 10 {
+		t.Fatalf("split 40 examples at 0.25 into %d and %d, want 30 and 10", len(train), len(val))
+	}
+	opts := func() ReinforceOptions {
+		o := DefaultReinforce()
+		o.Name, o.Objective, o.Examples, o.Validation, o.Source = "mine", NextToken, train, val, "30 examples of mine.jsonl"
+		o.Batch, o.Micro, o.Iters, o.ValEvery, o.MaxTokens, o.SeqLen, o.LR, o.Clip = 10, 10, 12, 3, 2, 0, 0.1, 1
+		return o
+	}
+
+	t.Run("learns", func(t *testing.T) {
+		o := opts()
+		var steps []ReinforceStep
+		o.Progress = func(s ReinforceStep) { steps = append(steps, s) }
+		e, err := TrainExpert(context.Background(), p, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last := steps[0].Loss, steps[len(steps)-1].Loss
+		t.Logf("%s; loss %.3f → %.3f", e.Trained, first, last)
+		if last > first-0.1 {
+			t.Errorf("the examples' loss went from %.3f to %.3f in 4 epochs: the next-token objective did not learn", first, last)
+		}
+		if !strings.Contains(e.Trained, "30 examples of mine.jsonl: 12 iterations (4 epochs)") || !strings.Contains(e.Trained, "10 questions") {
+			t.Errorf("card %q does not say what it was trained and validated on", e.Trained)
+		}
+	})
+
+	t.Run("stop keeps the best", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		o := opts()
+		var steps []ReinforceStep
+		o.Progress = func(s ReinforceStep) {
+			steps = append(steps, s)
+			if s.Iter == 4 {
+				cancel()
+			}
+		}
+		e, err := TrainExpert(ctx, p, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := steps[len(steps)-1]
+		if len(steps) != 5 || last.Iter != 4 || last.Validation < 0 {
+			t.Fatalf("stopped at iteration 4: %d progress reports, the last %+v; want 5, the last validating iteration 4", len(steps), last)
+		}
+		if !strings.Contains(e.Trained, "stopped after 4 of 12 iterations") || *e.Score != last.Best {
+			t.Errorf("card %q, score %v; want the stop said and the best validation %v", e.Trained, *e.Score, last.Best)
+		}
+		var bestZ map[string][]float32
+		for _, s := range steps {
+			if s.BestZ != nil {
+				bestZ = s.BestZ
+			}
+		}
+		for name, z := range e.Z {
+			if !slices.Equal(z, bestZ[name]) {
+				t.Fatalf("the expert's z of %s is not the best iterate's the progress reported", name)
+			}
+		}
+	})
+
+	t.Run("epochs", func(t *testing.T) {
+		r := &reinforce{opt: opts()}
+		seen := map[string]int{}
+		for it := 1; it <= 3; it++ {
+			b, err := r.batch(it)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ex := range b {
+				seen[ex.Input]++
+			}
+		}
+		if len(seen) != len(train) {
+			t.Fatalf("an epoch of 3 batches of 10 drew %d distinct examples of %d", len(seen), len(train))
+		}
+	})
+
+	t.Run("too long", func(t *testing.T) {
+		o := opts()
+		o.Examples = append(slices.Clone(train), tasks.Example{Input: strings.Repeat("q", 80), Output: "A"})
+		_, err := TrainExpert(context.Background(), p, o)
+		if err == nil || !strings.Contains(err.Error(), "example 31") {
+			t.Fatalf("an example longer than the context: %v, want an error naming example 31", err)
+		}
+	})
+
+	for _, tc := range []struct {
+		n     int
+		share float64
+	}{{1, 0.2}, {10, 0}, {10, 1}} {
+		if _, _, err := SplitExamples(all[:tc.n], tc.share, 1); err == nil {
+			t.Errorf("SplitExamples of %d examples at %g: no error", tc.n, tc.share)
+		}
 	}
 }

@@ -13,7 +13,7 @@
 // engine and the WebGPU adapter; a Bench request times the GPU kernels on the adapter.
 //
 // Go's wasm port runs JavaScript events only while every goroutine is blocked. So
-// everything that awaits a promise (fetch, reading a response body, requesting the
+// everything that awaits a promise (fetch, reading a Response body, requesting the
 // WebGPU adapter and device, mapping a buffer to read it back) runs on the serving
 // goroutine, never inside a js.FuncOf callback, and a generation blocks on a
 // MessageChannel round trip after every token, which lets a queued "stop" message in.

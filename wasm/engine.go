@@ -11,6 +11,7 @@ import (
 	"github.com/t2web/t2web/shaders"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/wasm/protocol"
+	"github.com/t2web/t2web/wasm/webfs"
 )
 
 // gpuDevice is the browser's WebGPU device and what the browser says about it.
@@ -39,7 +40,7 @@ type opened struct {
 //   - EngineGPU: WebGPU on whatever adapter there is; an error without one or for a
 //     checkpoint folder.
 //   - EngineCPU: the CPU engine.
-func openEngine(kind, kernels string, fsys *httpFS, p *svf.Pack) (o opened, err error) {
+func openEngine(kind, kernels string, fsys *webfs.FS, p *svf.Pack) (o opened, err error) {
 	o.kind = protocol.EngineCPU
 	if kind == protocol.EngineCPU {
 		o.reason = "engine=cpu asked for"
@@ -56,7 +57,7 @@ func openEngine(kind, kernels string, fsys *httpFS, p *svf.Pack) (o opened, err 
 			switch {
 			case p == nil && kind == protocol.EngineGPU:
 				d.Close()
-				return o, fmt.Errorf("engine=gpu: the GPU engine runs packs, and %s has no pack.json", fsys.display)
+				return o, fmt.Errorf("engine=gpu: the GPU engine runs packs, and %s has no pack.json", fsys.Display)
 			case p == nil:
 				o.reason = "the GPU engine runs packs only; this is a checkpoint folder: CPU engine"
 			case web.Adapter.Fallback && kind == protocol.EngineAuto:
@@ -118,7 +119,7 @@ func pageKernels(name string) (model.Kernels, error) {
 
 // openGPU loads pack p into a GPU engine on dev, the shards streamed to the device and
 // not kept in memory.
-func openGPU(o *opened, dev *gpuDevice, fsys *httpFS, p *svf.Pack) error {
+func openGPU(o *opened, dev *gpuDevice, fsys *webfs.FS, p *svf.Pack) error {
 	m, err := model.LoadText(fsys, p.Config)
 	if err != nil {
 		return err
@@ -127,7 +128,7 @@ func openGPU(o *opened, dev *gpuDevice, fsys *httpFS, p *svf.Pack) error {
 	for _, s := range p.Manifest.Shards {
 		shards[s.File] = true
 	}
-	fsys.transient = func(name string) bool { return shards[name] }
+	fsys.Transient = func(name string) bool { return shards[name] }
 	seqs, context := engineSeqs(p.Config, p)
 	e, err := shaders.NewEngine(dev.Device, p, shaders.EngineOptions{MaxSeqs: seqs, Context: context})
 	if err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/t2web/t2web/shaders"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/wasm/protocol"
+	"github.com/t2web/t2web/wasm/webfs"
 )
 
 func main() {
@@ -211,29 +212,29 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	if err = errors.Join(err, err2); err != nil {
 		return fmt.Errorf("reading the worker's location: %w", err)
 	}
-	get := getter(fetchURL)
+	get := webfs.Getter(webfs.Fetch)
 	if req.Local {
 		if len(files) == 0 {
 			return fmt.Errorf("load: the local folder %s has no files", req.URL)
 		}
-		href = localBase
-		get = blobGetter(localBase, req.URL, files)
+		href = webfs.LocalBase
+		get = webfs.Blobs(webfs.LocalBase, req.URL, files)
 	}
-	fsys, err := newHTTPFS(href, req.URL, get)
+	fsys, err := webfs.New(href, req.URL, get)
 	if err != nil {
 		return err
 	}
 	if req.Local {
-		fsys.display = "local folder " + fsys.display
+		fsys.Display = "local folder " + fsys.Display
 	}
 	shard := map[string]int{} // a pack's shards, numbered from 1, once pack.json is read
-	fsys.progress = func(name string, loaded, total int64) {
+	fsys.Progress = func(name string, loaded, total int64) {
 		w.post(protocol.Progress{Type: protocol.TypeProgress, File: name, Loaded: loaded, Total: total,
 			Shard: shard[name], Shards: len(shard)})
 	}
 	p, err := svf.Open(fsys)
 	if err == nil {
-		p.SHA256 = subtleSHA256
+		p.SHA256 = webfs.SHA256
 		for i, s := range p.Manifest.Shards {
 			shard[s.File] = i + 1
 		}
@@ -258,7 +259,7 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		return err
 	}
 	w.closeEngine()
-	w.m, w.engine, w.dev, w.url = o.m, o.e, o.dev, fsys.display
+	w.m, w.engine, w.dev, w.url = o.m, o.e, o.dev, fsys.Display
 	w.pack, w.experts, w.latest, w.zSet, w.zDirty = p, experts, "", nil, false
 
 	c := o.m.Config

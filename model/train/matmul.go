@@ -1,6 +1,11 @@
 package train
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/t2web/t2web/model"
+)
 
 // matmulForward writes out[N,OC] = inp[N,C]·weight[OC,C]ᵀ + bias[OC], a linear layer
 // over every row; bias nil: none. It runs on all of k's workers.
@@ -10,6 +15,10 @@ func (k *kernels[E]) matmulForward(out, inp, weight, bias []E, N, C, OC int) {
 			len(out), len(inp), len(weight), len(bias), N, C, OC))
 	}
 	out = out[:N*OC]
+	if k.ext != nil {
+		k.ext.k.MatMulF32(f32(out), f32(inp), f32(weight[:OC*C]), f32(bias), N, C, OC, 0, OC)
+		return
+	}
 	add := bias != nil // start from the bias, or write
 	if add {
 		for n := range N {
@@ -84,6 +93,10 @@ const (
 // the given form. Rows of c are split between workers in tiles of 4, each computed the
 // same way whoever takes it.
 func (k *kernels[E]) gemm(c, a, b []E, M, N, K int, form gemmForm, add bool) {
+	if k.ext != nil {
+		k.ext.gemm(f32(c), f32(a), f32(b), M, N, K, form, add)
+		return
+	}
 	if form == gemmNT && k.simd {
 		panic("train: gemm: the vector kernel has no NT form")
 	}
@@ -262,4 +275,48 @@ func axpy[E Float](y []E, a E, x []E) {
 	for i := range y {
 		y[i] += a * x[i]
 	}
+}
+
+// extMatMul runs gemms as one model.Kernels' MatMulF32 (c = a·bᵀ, row by row): the
+// other forms transpose their operands into a and b first, O(M·K + N·K) moves for
+// M·N·K multiply-adds, and an add goes through c.
+type extMatMul struct {
+	k       model.Kernels
+	a, b, c []float32 // scratch, grown by the first step's gemms
+}
+
+// scratch returns buf[:n], growing it first if it is shorter.
+func scratch(buf *[]float32, n int) []float32 {
+	if len(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	return (*buf)[:n]
+}
+
+func (x *extMatMul) gemm(c, a, b []float32, M, N, K int, form gemmForm, add bool) {
+	switch form {
+	case gemmNN: // b[K,N] → bᵀ[N,K]
+		bT := scratch(&x.b, N*K)
+		transpose(bT, b[:K*N], K, N)
+		b = bT
+	case gemmTN: // a[K,M] → aᵀ[M,K], b[K,N] → bᵀ[N,K]
+		aT, bT := scratch(&x.a, M*K), scratch(&x.b, N*K)
+		transpose(aT, a[:K*M], K, M)
+		transpose(bT, b[:K*N], K, N)
+		a, b = aT, bT
+	}
+	if !add {
+		x.k.MatMulF32(c[:M*N], a[:M*K], b[:N*K], nil, M, K, N, 0, N)
+		return
+	}
+	out := scratch(&x.c, M*N)
+	x.k.MatMulF32(out, a[:M*K], b[:N*K], nil, M, K, N, 0, N)
+	for i, v := range out {
+		c[i] += v
+	}
+}
+
+// f32 views a float32 model's slice as []float32 (E is float32 wherever it is called).
+func f32[E Float](x []E) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
 }

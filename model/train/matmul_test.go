@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/t2web/t2web/model"
 )
 
 // naiveGemm is the reference: c[M,N] += a·b in the given form, summed in float64.
@@ -107,5 +110,53 @@ func BenchmarkGemm(b *testing.B) {
 	if haveVector {
 		b.Run("vectorNN", func(b *testing.B) { benchGemm(b, gemmNN, true) })
 		b.Run("vectorTN", func(b *testing.B) { benchGemm(b, gemmTN, true) })
+	}
+}
+
+// TestMatMulKernels holds the Options.MatMul path (the page's SIMD kernels, here Go's
+// kernels behind the same interface) to the package's gemm: the same loss and gradients
+// to float32 rounding, on every test config (biases, tied embeddings, a window).
+func TestMatMulKernels(t *testing.T) {
+	for name, js := range testConfigs {
+		t.Run(name, func(t *testing.T) {
+			c := parseConfig(t, js)
+			w := testWeights(c, 5)
+			const B, T = 2, 7
+			rng := rand.New(rand.NewPCG(3, 4))
+			inputs, targets := randomTokens(rng, B*T, c.VocabSize), randomTokens(rng, B*T, c.VocabSize)
+			run := func(opt Options) (float64, []float32) {
+				m, err := New[float32](c, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				if err := m.SetWeights(w); err != nil {
+					t.Fatal(err)
+				}
+				var loss float64
+				for range 2 { // the second step reuses the grown scratch
+					m.ZeroGrad()
+					if loss, err = m.Forward(inputs, targets, nil); err != nil {
+						t.Fatal(err)
+					}
+					m.Backward()
+				}
+				return loss, slices.Clone(m.Grads)
+			}
+			wantLoss, want := run(Options{B: B, T: T, Seed: 1})
+			gotLoss, got := run(Options{B: B, T: T, Seed: 1, MatMul: model.GoKernels{}})
+			if math.Abs(gotLoss-wantLoss) > 1e-5*math.Abs(wantLoss) {
+				t.Errorf("loss %g, gemm's %g", gotLoss, wantLoss)
+			}
+			var scale float64
+			for _, g := range want {
+				scale = max(scale, math.Abs(float64(g)))
+			}
+			for i := range want {
+				if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*scale {
+					t.Fatalf("grad %d: %g, gemm's %g (scale %g)", i, got[i], want[i], scale)
+				}
+			}
+		})
 	}
 }

@@ -23,6 +23,11 @@ type Options struct {
 	B, T    int    // a batch is B sequences of T tokens, each starting at position 0
 	Seed    uint64 // initialisation; see New
 	Workers int    // goroutines for the matmuls and attention; GOMAXPROCS when 0
+	// MatMul, when set (float32 models only), runs every matmul as its MatMulF32, one
+	// call on the calling goroutine, with the transposes that form needs: the page's
+	// WebAssembly SIMD kernels, where Go's own loops are several times slower. nil: the
+	// package's gemm on Workers goroutines.
+	MatMul model.Kernels
 }
 
 // Model is a Llama-family model being trained, llm.c's GPT2 struct: the parameters and
@@ -204,6 +209,7 @@ type kernels[E Float] struct {
 	pool       *pool
 	simd       bool // float32 with the vector gemm (GOEXPERIMENT=simd on amd64 with AVX2+FMA)
 	scratch    []E
+	ext        *extMatMul // Options.MatMul's path, nil without
 	gemmTask   gemmTask[E]
 	attTask    attentionTask[E]
 	normTask   normTask[E]
@@ -241,6 +247,13 @@ func New[E Float](c *model.Config, opt Options) (*Model[E], error) {
 	// The transpose buffer: the largest weight (vector forward) or output gradient.
 	scratch := max(d.V, d.QKV, 2*d.F, d.D) * max(N, d.D, d.F, d.Q)
 	m.k = &kernels[E]{pool: newPool(opt.Workers), simd: useVector[E](), scratch: make([]E, scratch)}
+	if opt.MatMul != nil {
+		var e E
+		if unsafe.Sizeof(e) != 4 {
+			return nil, errors.New("train: Options.MatMul runs float32 models only")
+		}
+		m.k.ext, m.k.simd = &extMatMul{k: opt.MatMul}, false
+	}
 	runtime.AddCleanup(m, func(p *pool) { p.close() }, m.k.pool)
 	if err := m.layout(); err != nil {
 		m.Close()

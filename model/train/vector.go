@@ -5,7 +5,6 @@ package train
 import (
 	"math"
 	"simd/archsimd"
-	"unsafe"
 )
 
 // haveVector says the AVX2+FMA kernels (gemm, exp, SwiGLU, softmax, AdamW) run; built with
@@ -32,10 +31,6 @@ func gemmRowsVector[E Float](c, a, b []E, i0, i1, N, K, ai, ap int, add bool) {
 
 // haveAVX512 says gemm runs its 32-column blocks on AVX-512.
 var haveAVX512 = archsimd.X86.AVX512()
-
-func f32[E Float](x []E) []float32 {
-	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
-}
 
 // load16 is c[:16] as a vector, or zeros when the gemm writes rather than adds.
 func load16(c []float32, add bool) archsimd.Float32x16 {

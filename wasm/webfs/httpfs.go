@@ -1,4 +1,4 @@
-package main
+package webfs
 
 import (
 	"bytes"
@@ -13,22 +13,21 @@ import (
 	"time"
 )
 
-// httpFS is the fs.FS of a checkpoint folder served over HTTP. Open downloads a whole
-// file into memory, reporting progress as it goes, and keeps it for later Opens (unless
-// transient); the
-// files it returns implement io.ReaderAt, so model.Load reads tensors from them lazily.
+// FS is the fs.FS of a checkpoint folder or pack served over HTTP. Open downloads a
+// whole file into memory, reporting progress as it goes, and keeps it for later Opens
+// (unless Transient); the files it returns implement io.ReaderAt, so model.Load reads tensors from them lazily.
 // A 404 is fs.ErrNotExist, so optional files (generation_config.json) may be missing.
-type httpFS struct {
+type FS struct {
 	base    *url.URL // the folder, absolute, path ending in "/"
-	display string   // the folder as the user wrote it, for messages
-	get     getter
+	Display string   // the folder as the user wrote it, for messages
+	get     Getter
 
-	// progress, when not nil, is called as each file downloads, at most every
+	// Progress, when not nil, is called as each file downloads, at most every
 	// progressEvery, and once more when it is complete. total is -1 when unknown.
-	progress func(name string, loaded, total int64)
-	// transient, when not nil, names the files Open does not keep: the GPU engine reads
+	Progress func(name string, loaded, total int64)
+	// Transient, when not nil, names the files Open does not keep: the GPU engine reads
 	// each weight shard once, into device buffers.
-	transient func(name string) bool
+	Transient func(name string) bool
 
 	mu    sync.Mutex
 	files map[string][]byte
@@ -37,22 +36,22 @@ type httpFS struct {
 // progressEvery is the least time between two progress reports of one file.
 const progressEvery = 100 * time.Millisecond
 
-// getter starts an HTTP GET of an absolute URL. In the browser it is fetchURL (fetch,
+// Getter starts an HTTP GET of an absolute URL. In the browser it is Fetch (fetch,
 // without net/http, which would add a megabyte to engine.wasm); natively, in tests,
 // net/http.
-type getter func(url string) (*response, error)
+type Getter func(url string) (*Response, error)
 
-// response is the start of an HTTP answer.
-type response struct {
+// Response is the start of an HTTP answer.
+type Response struct {
 	Code   int           // status code, e.g. 404
 	Status string        // e.g. "404 Not Found"
 	Length int64         // body length, -1 when unknown (or compressed)
 	Body   io.ReadCloser // the body, streamed
 }
 
-// newHTTPFS returns the file system of the folder at ref, resolved against the
+// New returns the file system of the folder at ref, resolved against the
 // document at page (the page's or worker's own URL), downloaded with get.
-func newHTTPFS(page, ref string, get getter) (*httpFS, error) {
+func New(page, ref string, get Getter) (*FS, error) {
 	if ref == "" {
 		return nil, errors.New("model URL is empty")
 	}
@@ -72,7 +71,7 @@ func newHTTPFS(page, ref string, get getter) (*httpFS, error) {
 		base.RawPath = ""
 		display += "/"
 	}
-	return &httpFS{base: base, display: display, get: get, files: map[string][]byte{}}, nil
+	return &FS{base: base, Display: display, get: get, files: map[string][]byte{}}, nil
 }
 
 // statusError is an HTTP answer other than 200 OK.
@@ -93,7 +92,7 @@ func (e *statusError) Unwrap() error {
 }
 
 // Open downloads the file name of the folder, or returns the copy it already holds.
-func (h *httpFS) Open(name string) (fs.File, error) {
+func (h *FS) Open(name string) (fs.File, error) {
 	if !fs.ValidPath(name) || name == "." {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
@@ -105,7 +104,7 @@ func (h *httpFS) Open(name string) (fs.File, error) {
 		if b, err = h.download(name); err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
-		if h.transient == nil || !h.transient(name) {
+		if h.Transient == nil || !h.Transient(name) {
 			h.mu.Lock()
 			h.files[name] = b
 			h.mu.Unlock()
@@ -115,9 +114,9 @@ func (h *httpFS) Open(name string) (fs.File, error) {
 }
 
 // download reads the file name into memory.
-func (h *httpFS) download(name string) ([]byte, error) {
+func (h *FS) download(name string) ([]byte, error) {
 	u := h.base.ResolveReference(&url.URL{Path: name})
-	display := h.display + name
+	display := h.Display + name
 	resp, err := h.get(u.String())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", display, err)
@@ -133,14 +132,14 @@ func (h *httpFS) download(name string) ([]byte, error) {
 		buf = make([]byte, 0, total)
 	}
 	report := func(loaded int64) {
-		if h.progress == nil {
+		if h.Progress == nil {
 			return
 		}
 		t := total
 		if t >= 0 && loaded > t { // a compressed length: the server did not say the real one
 			t = -1
 		}
-		h.progress(name, loaded, t)
+		h.Progress(name, loaded, t)
 	}
 	report(0)
 	last := time.Now()

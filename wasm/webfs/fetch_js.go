@@ -1,6 +1,6 @@
 //go:build js && wasm
 
-package main
+package webfs
 
 import (
 	"errors"
@@ -12,10 +12,10 @@ import (
 	"github.com/hack-pad/safejs"
 )
 
-// fetchURL is the getter of the browser: fetch(url), its body streamed from a
+// Fetch is the Getter of the browser: fetch(url), its body streamed from a
 // ReadableStream reader. It awaits promises, so it must not run inside a js.FuncOf
 // callback.
-func fetchURL(url string) (*response, error) {
+func Fetch(url string) (*Response, error) {
 	fetch, err := safejs.Global().Get("fetch")
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func fetchURL(url string) (*response, error) {
 	if text == "" {
 		text = statusText[code]
 	}
-	r := &response{Code: code, Status: strings.TrimSpace(strconv.Itoa(code) + " " + text), Length: -1}
+	r := &Response{Code: code, Status: strings.TrimSpace(strconv.Itoa(code) + " " + text), Length: -1}
 
 	headers, err := resp.Get("headers")
 	if err != nil {
@@ -204,9 +204,9 @@ func getString(v safejs.Value, name string) (string, error) {
 	return f.String()
 }
 
-// subtleSHA256 hashes data with the browser's SubtleCrypto: Go's crypto/sha256 compiled
+// SHA256 hashes data with the browser's SubtleCrypto: Go's crypto/sha256 compiled
 // to wasm hashes about 14 MB/s, which made checking a 177 MiB pack take 12 s.
-func subtleSHA256(data []byte) ([32]byte, error) {
+func SHA256(data []byte) ([32]byte, error) {
 	var sum [32]byte
 	u8, err := safejs.Global().Get("Uint8Array")
 	if err != nil {

@@ -1,6 +1,6 @@
 //go:build !(js && wasm)
 
-package main
+package webfs
 
 import (
 	"errors"
@@ -23,19 +23,19 @@ func TestHTTPFSResolve(t *testing.T) {
 		{"http://h/app/worker.js", "/m/", "http://h/m/", "/m/"},
 		{"http://h/app/worker.js", "https://cdn.example/m/x?y=1#z", "https://cdn.example/m/x/", "https://cdn.example/m/x?y=1#z/"},
 	} {
-		h, err := newHTTPFS(tc.page, tc.ref, httpGet(http.DefaultClient))
+		h, err := New(tc.page, tc.ref, HTTPGet(http.DefaultClient))
 		if err != nil {
-			t.Fatalf("newHTTPFS(%q, %q): %v", tc.page, tc.ref, err)
+			t.Fatalf("New(%q, %q): %v", tc.page, tc.ref, err)
 		}
 		if got := h.base.String(); got != tc.base {
-			t.Errorf("newHTTPFS(%q, %q).base = %q, want %q", tc.page, tc.ref, got, tc.base)
+			t.Errorf("New(%q, %q).base = %q, want %q", tc.page, tc.ref, got, tc.base)
 		}
-		if h.display != tc.display {
-			t.Errorf("newHTTPFS(%q, %q).display = %q, want %q", tc.page, tc.ref, h.display, tc.display)
+		if h.Display != tc.display {
+			t.Errorf("New(%q, %q).Display = %q, want %q", tc.page, tc.ref, h.Display, tc.display)
 		}
 	}
-	if _, err := newHTTPFS("http://h/", "", httpGet(http.DefaultClient)); err == nil {
-		t.Error("newHTTPFS with an empty URL: no error")
+	if _, err := New("http://h/", "", HTTPGet(http.DefaultClient)); err == nil {
+		t.Error("New with an empty URL: no error")
 	}
 }
 
@@ -58,12 +58,12 @@ func TestHTTPFS(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	h, err := newHTTPFS(srv.URL+"/page/worker.js", "../m/", httpGet(srv.Client()))
+	h, err := New(srv.URL+"/page/worker.js", "../m/", HTTPGet(srv.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var last [2]int64
-	h.progress = func(name string, loaded, total int64) {
+	h.Progress = func(name string, loaded, total int64) {
 		if name == "config.json" {
 			last = [2]int64{loaded, total}
 		}

@@ -1,6 +1,6 @@
 //go:build js && wasm
 
-package main
+package webfs
 
 import (
 	"fmt"
@@ -11,15 +11,15 @@ import (
 	"github.com/hack-pad/safejs"
 )
 
-// localBase is the made-up page URL a local folder's files are named under: httpFS
-// resolves the folder's name against it, and blobGetter takes the names back off.
-const localBase = "http://local.invalid/"
+// LocalBase is the made-up page URL a local folder's files are named under: FS
+// resolves the folder's name against it, and Blobs takes the names back off.
+const LocalBase = "http://local.invalid/"
 
-// blobGetter is the getter of a folder the user chose or dropped: files holds its File
-// (or Blob) objects by path inside the folder, and a URL under localBase + folder
+// Blobs is the Getter of a folder the user chose or dropped: files holds its File
+// (or Blob) objects by path inside the folder, and a URL under LocalBase + folder
 // answers the file's bytes, streamed from Blob.stream(); a name it lacks answers 404.
-func blobGetter(base, folder string, files map[string]safejs.Value) getter {
-	return func(u string) (*response, error) {
+func Blobs(base, folder string, files map[string]safejs.Value) Getter {
+	return func(u string) (*Response, error) {
 		rel, ok := strings.CutPrefix(u, base)
 		if ok {
 			rel, ok = strings.CutPrefix(rel, url.PathEscape(strings.TrimSuffix(folder, "/"))+"/")
@@ -33,7 +33,7 @@ func blobGetter(base, folder string, files map[string]safejs.Value) getter {
 		}
 		f, ok := files[name]
 		if !ok {
-			return &response{Code: 404, Status: "404 Not Found", Length: 0, Body: emptyBody{}}, nil
+			return &Response{Code: 404, Status: "404 Not Found", Length: 0, Body: emptyBody{}}, nil
 		}
 		size, err := getInt(f, "size")
 		if err != nil {
@@ -47,7 +47,7 @@ func blobGetter(base, folder string, files map[string]safejs.Value) getter {
 		if err != nil {
 			return nil, fmt.Errorf("%s: getReader: %w", name, err)
 		}
-		return &response{Code: 200, Status: "200 OK", Length: int64(size), Body: &streamReader{reader: reader}}, nil
+		return &Response{Code: 200, Status: "200 OK", Length: int64(size), Body: &streamReader{reader: reader}}, nil
 	}
 }
 
