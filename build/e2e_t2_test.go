@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/wasm/protocol"
 )
 
 // TestE2ET2 drives Transformer²'s views of the page on a pack with experts (math, code
@@ -203,6 +205,86 @@ func TestE2ET2(t *testing.T) {
 		p.checkConsole(nil)
 		p.screenshots("t2-experts")
 	})
+
+	t.Run("train", func(t *testing.T) {
+		p := openPage(t, bctx, url)
+		p.waitReady()
+		run1(p, chromedp.Click("#tab-fewshot"))
+		run1(p, chromedp.Click("#fewshot-clear"))
+		var set strings.Builder
+		for i := range 24 {
+			fmt.Fprintf(&set, `{"input": "What is %d plus %d?", "output": "%d+%d=%d. Answer: %d"}`+"\n", i, 30-i, i, 30-i, 30, 30)
+		}
+		lines := strings.SplitAfter(set.String(), "\n")
+		p.drop("few.jsonl", []byte(strings.Join(lines[:10], "")))
+		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 10`, 10*time.Second)
+		if intro := p.text("#train-intro"); !strings.Contains(intro, "at least 20") || p.attr("#train-start", "disabled") == "" {
+			p.fatalf("with 10 examples: #train-intro %q and the button enabled; want it disabled, saying 20 are needed", intro)
+		}
+		// An example longer than the model's context: a clear error, nothing lost.
+		p.drop("long.jsonl", []byte(fmt.Sprintf(`{"input": %q, "output": "1"}`+"\n", strings.Repeat("very long ", 60))))
+		p.drop("rest.jsonl", []byte(strings.Join(lines[10:], "")))
+		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 25`, 10*time.Second)
+		run1(p, chromedp.Click("#train-start"))
+		msg := p.poll(`document.querySelector('#train-error')?.textContent ?? ""`, 2*time.Minute)
+		if !strings.Contains(msg, "example") || !strings.Contains(msg, "very long") || p.count("#fewshot-table tbody tr") != 25 {
+			p.fatalf("training with an example longer than the context: #train-error %q, %d rows; want the example named, 25 rows kept", msg, p.count("#fewshot-table tbody tr"))
+		}
+		t.Logf("long example: %s", msg)
+		run1(p, chromedp.Click(`#fewshot-table button[aria-label="remove row 11"]`))
+		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 24`, 10*time.Second)
+
+		if intro := p.text("#train-intro"); !strings.Contains(intro, "19 of the 24") || !strings.Contains(intro, "5 (a fifth)") {
+			p.fatalf("#train-intro %q, want the split stated: 19 of the 24, 5 held out", intro)
+		}
+		p.setField("#train-epochs", "2")
+		p.watchLongTasks()
+		run1(p, chromedp.Click("#train-start"))
+		status := p.poll(`(document.querySelector('#train-status')?.textContent ?? "").startsWith('Expert "new-skill"') ? document.querySelector('#train-status').textContent : ""`, 5*time.Minute)
+		if n := p.count("#train-loss circle.loss"); n != 2 {
+			p.fatalf("the loss plot has %d points, want 2 (19 examples, batch 19, 2 epochs)", n)
+		}
+		if n := p.count("#train-accuracy circle.best"); n != 2 {
+			p.fatalf("the accuracy plot has %d points, want one per epoch", n)
+		}
+		t.Logf("%s", status)
+		p.checkLongTasks("training")
+		p.screenshots("t2-train")
+
+		// The expert is the page's and the CLI's, for the same examples and seed.
+		run1(p, chromedp.Click("#tab-experts"))
+		p.pollTrue(`!!document.querySelector('.card[data-expert="new-skill"]')`, 10*time.Second)
+		run1(p, chromedp.Evaluate[bool](`(() => {
+			window.t2Blobs = [];
+			const create = URL.createObjectURL;
+			URL.createObjectURL = (b) => { window.t2Blobs.push(b); return create.call(URL, b); };
+			return true;
+		})()`))
+		run1(p, chromedp.Click(`.card[data-expert="new-skill"] button[aria-label="download new-skill"]`))
+		p.pollTrue(`window.t2Blobs.length > 0`, 10*time.Second)
+		b64 := run1(p, chromedp.Evaluate[string](`window.t2Blobs[0].arrayBuffer().then((b) => {
+			let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); return btoa(s); })`, chromedp.EvalAwaitPromise))
+		data, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			p.fatalf("download: %v", err)
+		}
+		page, err := svf.DecodeExpert(data, "new-skill.safetensors")
+		if err != nil {
+			p.fatalf("the trained expert: %v", err)
+		}
+		native := nativeTrain(t, packDir, set.String(), 2)
+		var worst float64
+		for name, z := range native.Z {
+			for i := range z {
+				worst = max(worst, math.Abs(float64(page.Z[name][i]-z[i])))
+			}
+		}
+		t.Logf("page vs t2 train-expert: max |Δz| %.3g; page score %v, native %v; %s", worst, *page.Score, *native.Score, page.Trained)
+		if worst > zTolerance || *page.Score != *native.Score {
+			p.fatalf("the page's z differs from t2 train-expert's by %.3g (tolerance %g), scores %v and %v", worst, zTolerance, *page.Score, *native.Score)
+		}
+		p.checkConsole(nil)
+	})
 	if t.Failed() {
 		t.Logf("browser output:\n%s", browserOut.String())
 	}
@@ -372,4 +454,42 @@ func (p *page) screenshots(name string) {
 		}
 	}
 	chromedp.Do(p.ctx, chromedp.EmulateViewport(1280, 900))
+}
+
+// zTolerance bounds |Δz| between the page's trained expert and t2 train-expert's: the
+// page's matmuls run in the SIMD module (GoKernels' order), the CLI's in package train's
+// gemm, so the gradients differ in float32 rounding (3.6e-7 measured). Each Adam step
+// moves p by at most lr = 0.01 (z by 0.0025), so a wrong gradient or a different split,
+// batch or seed is far outside it.
+const zTolerance = 1e-4
+
+// nativeTrain runs t2 train-expert on the examples (JSONL) as the page's trainer does
+// (DefaultTrain's settings, seed 1) on a copy of the pack, and returns the expert.
+func nativeTrain(t *testing.T, packDir, examples string, epochs int) *svf.Expert {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pack")
+	if err := os.CopyFS(dir, os.DirFS(packDir)); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "examples.jsonl")
+	if err := os.WriteFile(file, []byte(examples), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := protocol.DefaultTrain
+	args := []string{"train-expert", "--pack", dir, "--examples", file, "--name", "new-skill", "--objective", "ce",
+		"--epochs", fmt.Sprint(epochs), "--val-share", fmt.Sprint(d.ValShare), "--batch", fmt.Sprint(d.Batch), "--micro", fmt.Sprint(d.Batch),
+		"--lr", fmt.Sprint(d.LR), "--seed", "1"}
+	var stdout, stderr bytes.Buffer
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("t2 %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
+	}
+	p, err := svf.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := p.Expert("new-skill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
 }

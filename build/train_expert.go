@@ -24,6 +24,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	taskName := fs.String("task", "", "task of the suite to train on (t2 tasks list); cls trains the classification expert")
 	examplesFile := fs.String("examples", "", "train on these examples instead of a task: a `file` as few-shot adaptation reads (JSONL input/output, or CSV), outputs worked answers")
 	valShare := fs.Float64("val-share", 0.2, "with --examples, the `share` of them held out to validate on")
+	epochs := fs.Float64("epochs", 0, "with --examples, train this many `passes` over them (instead of --iters), validating after each, as the page does")
 	fs.StringVar(&d.Domain, "domain", "", "with --examples, the new expert's `domain` (math, code, reasoning), for the first pass to pick it; none by default")
 	fs.StringVar(&d.Name, "name", "", "expert `name`")
 	fs.Float64Var(&d.KL, "kl", 0, "weight `λ` of KL(π_W' ‖ π_W)")
@@ -60,6 +61,10 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	if *examplesFile != "" {
 		if err := readTrainingExamples(&d, *examplesFile, *valShare, seqLenSet(fs)); err != nil {
 			return err
+		}
+		if *epochs > 0 {
+			d.Batch = min(d.Batch, len(d.Examples))
+			d.Iters, d.ValEvery = svf.EpochIters(*epochs, len(d.Examples), d.Batch)
 		}
 	} else {
 		t, err := tasks.Lookup(*taskName)

@@ -78,6 +78,9 @@ type ReinforceOptions struct {
 	// Check decides whether an answer is right: Task.Check, or tasks.Generic without a
 	// Task when nil.
 	Check func(tasks.Example, string) bool
+	// Kernels run the rollouts' and the backward pass's matmuls (the page's SIMD
+	// module); nil: Go's, and package train's own gemm.
+	Kernels model.Kernels
 	// Progress, when set, hears about every iteration.
 	Progress func(ReinforceStep)
 }
@@ -197,6 +200,13 @@ func TrainExpert(ctx context.Context, p *Pack, opt ReinforceOptions) (*Expert, e
 	return r.run(ctx)
 }
 
+// EpochIters returns how many iterations of batch examples make epochs passes over n
+// training examples (rounded up), and how often to validate: once an epoch.
+func EpochIters(epochs float64, n, batch int) (iters, valEvery int) {
+	perEpoch := (n + batch - 1) / batch
+	return int(math.Ceil(epochs * float64(n) / float64(batch))), max(1, perEpoch)
+}
+
 // SplitExamples holds out share of examples (at least one, and at least one left to
 // train on) for validation, drawn by seed: how a person's file is split for
 // TrainExpert. Fewer than two examples cannot be split.
@@ -260,18 +270,18 @@ func (r *reinforce) setup() error {
 	if o.Examples != nil {
 		context = cfg.MaxPositions
 	}
-	if r.rollout, err = model.NewCPU(r.m, model.CPUOptions{MaxSeqs: min(o.Batch, 64), Context: context}); err != nil {
+	if r.rollout, err = model.NewCPU(r.m, model.CPUOptions{MaxSeqs: min(o.Batch, 64), Context: context, Kernels: o.Kernels}); err != nil {
 		return err
 	}
 	dense := DenseWeights(r.m.Weights)
-	if r.policy, err = train.New[float32](cfg, train.Options{B: o.Micro, T: o.SeqLen, Seed: o.Seed}); err != nil {
+	if r.policy, err = train.New[float32](cfg, train.Options{B: o.Micro, T: o.SeqLen, Seed: o.Seed, MatMul: o.Kernels}); err != nil {
 		return err
 	}
 	if err := r.policy.SetWeights(dense); err != nil {
 		return err
 	}
 	if o.KL > 0 {
-		if r.base, err = train.New[float32](cfg, train.Options{B: o.Micro, T: o.SeqLen, Seed: o.Seed}); err != nil {
+		if r.base, err = train.New[float32](cfg, train.Options{B: o.Micro, T: o.SeqLen, Seed: o.Seed, MatMul: o.Kernels}); err != nil {
 			return err
 		}
 		if err := r.base.SetWeights(dense); err != nil {

@@ -76,7 +76,7 @@ func openEngine(kind, kernels string, fsys *webfs.FS, p *svf.Pack) (o opened, er
 			d.Close()
 		}
 	}
-	kern, err := pageKernels(kernels)
+	kern, err := simd.Pick(kernels)
 	if err != nil {
 		return o, err
 	}
@@ -95,26 +95,6 @@ func openEngine(kind, kernels string, fsys *webfs.FS, p *svf.Pack) (o opened, er
 		return o, err
 	}
 	return o, nil
-}
-
-// pageKernels returns the CPU engine's kernels that name asks for (protocol.Kernels*):
-// by default the best kernel module the browser validated, else Go's.
-func pageKernels(name string) (model.Kernels, error) {
-	level := simd.Level()
-	switch name {
-	case protocol.KernelsBest:
-		if level == simd.LevelNone {
-			return model.GoKernels{}, nil
-		}
-		return simd.New(level)
-	case protocol.KernelsGo:
-		return model.GoKernels{}, nil
-	case protocol.KernelsSIMD:
-		return simd.New(simd.LevelSIMD)
-	case protocol.KernelsRelaxed:
-		return simd.New(simd.LevelRelaxed)
-	}
-	return nil, fmt.Errorf("kernels=%s: want %s, %s or %s", name, protocol.KernelsGo, protocol.KernelsSIMD, protocol.KernelsRelaxed)
 }
 
 // openGPU loads pack p into a GPU engine on dev, the shards streamed to the device and

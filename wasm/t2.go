@@ -295,7 +295,7 @@ func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
 	opt.CEM.Progress = func(s svf.CEMStep) {
 		w.post(protocol.AdaptProgress{Type: protocol.TypeAdaptProgress, Iter: s.Iter, Iters: opt.CEM.Iters,
 			Best: s.Best.Value, Mean: s.Mean, Spread: s.Spread, Alpha: s.Alpha, Ms: ms(time.Since(start))})
-		w.yielder.yield() // lets a stop request in
+		w.yielder.Yield() // lets a stop request in
 		if w.stopUpTo.Load() >= seq {
 			panic(errAdaptStopped)
 		}

@@ -36,7 +36,7 @@ type worker struct {
 	scope   safejs.Value // the worker's global scope: postMessage, location
 	inbox   chan request // load and generate requests, in order of arrival
 	onMsg   safejs.Func
-	yielder *yielder
+	yielder *protocol.Yielder
 
 	generates atomic.Int64 // generate, ask and adapt requests received so far
 	stopUpTo  atomic.Int64 // a stop request ends the requests numbered up to this
@@ -71,7 +71,7 @@ const (
 func newWorker() (*worker, error) {
 	w := &worker{scope: safejs.Global(), inbox: make(chan request, 64)}
 	var err error
-	if w.yielder, err = newYielder(); err != nil {
+	if w.yielder, err = protocol.NewYielder(); err != nil {
 		return nil, err
 	}
 	if w.onMsg, err = safejs.FuncOf(w.receive); err != nil {
@@ -343,7 +343,7 @@ func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed u
 		}
 		n++
 		w.post(protocol.Token{Type: protocol.TypeToken, ID: id, Text: dec.Add(id), Base: base})
-		w.yielder.yield() // lets a stop request in
+		w.yielder.Yield() // lets a stop request in
 		return !stopped()
 	})
 	if err == nil && w.dev != nil {
@@ -382,53 +382,4 @@ func (w *worker) post(v any) {
 // fail reports err to the page.
 func (w *worker) fail(err error) {
 	w.post(protocol.Error{Type: protocol.TypeError, Message: err.Error()})
-}
-
-// yielder gives the JavaScript event loop a turn: it posts a message to itself over a
-// MessageChannel and blocks until it arrives. Every task queued before it (a "stop" from
-// the page) runs first. Unlike setTimeout(0), a message is not clamped to 4 ms.
-type yielder struct {
-	port    safejs.Value // the sending end
-	arrived chan struct{}
-	fn      safejs.Func
-}
-
-func newYielder() (*yielder, error) {
-	ctor, err := safejs.Global().Get("MessageChannel")
-	if err != nil {
-		return nil, err
-	}
-	mc, err := ctor.New()
-	if err != nil {
-		return nil, fmt.Errorf("new MessageChannel: %w", err)
-	}
-	y := &yielder{arrived: make(chan struct{}, 1)}
-	if y.fn, err = safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
-		select {
-		case y.arrived <- struct{}{}:
-		default:
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	recv, err := mc.Get("port1")
-	if err != nil {
-		return nil, err
-	}
-	if err := recv.Set("onmessage", y.fn.Value()); err != nil {
-		return nil, err
-	}
-	if y.port, err = mc.Get("port2"); err != nil {
-		return nil, err
-	}
-	return y, nil
-}
-
-// yield returns after the JavaScript event loop has run the tasks queued so far.
-func (y *yielder) yield() {
-	if _, err := y.port.Call("postMessage", nil); err != nil {
-		return
-	}
-	<-y.arrived
 }

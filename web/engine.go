@@ -12,7 +12,8 @@ import (
 	"github.com/t2web/t2web/wasm/protocol"
 )
 
-// engine is the page's end of the engine worker (wasm/, started by worker.js).
+// engine is the page's end of a Go worker: the engine (wasm/, started by worker.js) or
+// the trainer (wasm/trainer, started by trainer.js).
 //
 // The worker's messages arrive in JavaScript callbacks, which must not block; they are
 // queued, and one goroutine hands them to deliver in order, in batches (one render per
@@ -26,10 +27,10 @@ type engine struct {
 	wake    chan struct{} // has a value when pending may be non-empty
 }
 
-// startEngine starts the worker script and calls deliver, from a goroutine, with the
-// messages it sends. A failure of the worker itself (its script does not load) arrives
-// as an error message.
-func startEngine(script string, deliver func(msgs [][]byte)) (*engine, error) {
+// startEngine starts the worker script (what names it in errors: "engine", "trainer")
+// and calls deliver, from a goroutine, with the messages it sends. A failure of the
+// worker itself (its script does not load) arrives as an error message.
+func startEngine(script, what string, deliver func(msgs [][]byte)) (*engine, error) {
 	e := &engine{wake: make(chan struct{}, 1)}
 	ctor, err := safejs.Global().Get("Worker")
 	if err != nil {
@@ -49,10 +50,10 @@ func startEngine(script string, deliver func(msgs [][]byte)) (*engine, error) {
 		return nil, err
 	}
 	if e.onErr, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		msg := "the engine worker failed (see the console)"
+		msg := "the " + what + " worker failed (see the console)"
 		if m, err := args[0].Get("message"); err == nil && m.Type() == safejs.TypeString {
 			s, _ := m.String()
-			msg = "engine worker: " + s
+			msg = what + " worker: " + s
 		}
 		e.queue(errorMessage(msg))
 		return nil

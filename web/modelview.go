@@ -72,6 +72,7 @@ func (c *Root) loadLocal(folder string, files map[string]safejs.Value) {
 		}
 	}
 	c.beginLoad("local folder " + folder + "/")
+	c.local = files
 	req := protocol.Load{Type: protocol.TypeLoad, URL: folder + "/", Engine: c.Engine, Kernels: c.Kernels, Local: true}
 	if err := protocol.PostFiles(c.engine.worker, req, files); err != nil {
 		c.fail(err)

@@ -58,6 +58,7 @@ type Root struct {
 
 	chatState
 	fewShotState
+	trainState
 	examplesState
 	modelState
 	persistState
@@ -86,12 +87,14 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 		c.Kernels = q.Get("kernels")
 	}
 	ee := ctx.EventEnv()
+	c.trainEE = ee
+	c.TrainName, c.TrainEpochs = "new-skill", strconv.FormatFloat(protocol.DefaultTrain.Epochs, 'g', -1, 64)
 	c.startStore(ee)
 	c.fetchExamples(ee)
 	c.watchCache()
 	c.listenKeys(ee)
 	var err error
-	c.engine, err = startEngine("worker.js", func(msgs [][]byte) {
+	c.engine, err = startEngine("worker.js", "engine", func(msgs [][]byte) {
 		ee.Lock()
 		for _, m := range msgs {
 			c.receive(m)
@@ -116,6 +119,7 @@ func (c *Root) Load() {
 		return
 	}
 	c.beginLoad(c.ModelURL)
+	c.local = nil
 	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL, Engine: c.Engine, Kernels: c.Kernels})
 }
 

@@ -16,51 +16,68 @@ import (
 // The charts are inline SVG written as text (vg-html): every number is ours, every name
 // escaped.
 
-// plotSVG is the convergence plot: best-so-far and mean score per CEM iteration, one
-// circle per point (class best or mean).
+// plotSVG is the convergence plot: best-so-far and mean score per CEM iteration.
 func (c *Root) plotSVG() vugu.HTML {
+	var best, mean []point
+	iters := 1
+	for _, s := range c.Steps {
+		best, mean = append(best, point{s.Iter, s.Best}), append(mean, point{s.Iter, s.Mean})
+		iters = max(iters, s.Iters)
+	}
+	return chartSVG("CEM convergence: score per iteration", iters, "", []chartSeries{{"mean", "mean", mean}, {"best", "best", best}})
+}
+
+// point is one value of a chart at an iteration (from 1).
+type point struct {
+	Iter int
+	V    float64
+}
+
+// chartSeries is one line of a chart: its class (the style), its name and its points.
+type chartSeries struct {
+	class, name string
+	points      []point
+}
+
+// chartSVG is a line chart of series over iterations 1…iters, one circle per point (a
+// title says its value), on the range of the values; unit follows the ticks.
+func chartSVG(label string, iters int, unit string, series []chartSeries) vugu.HTML {
 	const w, h, pad = 320.0, 160.0, 24.0
-	steps := c.Steps
-	n := len(steps)
-	iters := n
-	if n > 0 {
-		iters = max(n, steps[n-1].Iters)
+	lo, hi, last := math.Inf(1), math.Inf(-1), 0
+	for _, s := range series {
+		for _, p := range s.points {
+			lo, hi, last = min(lo, p.V), max(hi, p.V), max(last, p.Iter)
+		}
 	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range steps {
-		lo, hi = min(lo, s.Best, s.Mean), max(hi, s.Best, s.Mean)
+	if last == 0 {
+		lo, hi = 0, 1
 	}
-	if n == 0 || hi-lo < 1e-9 {
+	if hi-lo < 1e-9 {
 		lo, hi = lo-0.5, hi+0.5
 	}
+	iters = max(iters, last, 1)
 	x := func(i int) float64 {
 		if iters <= 1 {
 			return pad + (w-2*pad)/2
 		}
-		return pad + float64(i)*(w-2*pad)/float64(iters-1)
+		return pad + float64(i-1)*(w-2*pad)/float64(iters-1)
 	}
 	y := func(v float64) float64 { return h - pad - (v-lo)/(hi-lo)*(h-2*pad) }
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" role="img" aria-label="CEM convergence: score per iteration">`, w, h)
+	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" role="img" aria-label="%s">`, w, h, html.EscapeString(label))
 	fmt.Fprintf(&b, `<line class="axis" x1="%g" y1="%g" x2="%g" y2="%g"/><line class="axis" x1="%g" y1="%g" x2="%g" y2="%g"/>`,
 		pad, h-pad, w-pad, h-pad, pad, pad, pad, h-pad)
-	fmt.Fprintf(&b, `<text class="tick" x="2" y="%g">%.3g</text><text class="tick" x="2" y="%g">%.3g</text>`, pad+4, hi, h-pad, lo)
-	fmt.Fprintf(&b, `<text class="tick" x="%g" y="%g">iteration %d</text>`, w-pad-70, h-6, n)
-	for _, series := range []struct {
-		class string
-		v     func(protocol.AdaptProgress) float64
-	}{
-		{"mean", func(s protocol.AdaptProgress) float64 { return s.Mean }},
-		{"best", func(s protocol.AdaptProgress) float64 { return s.Best }},
-	} {
-		pts := make([]string, n)
-		for i, s := range steps {
-			pts[i] = fmt.Sprintf("%.1f,%.1f", x(i), y(series.v(s)))
+	fmt.Fprintf(&b, `<text class="tick" x="2" y="%g">%.3g%s</text><text class="tick" x="2" y="%g">%.3g%s</text>`, pad+4, hi, unit, h-pad, lo, unit)
+	fmt.Fprintf(&b, `<text class="tick" x="%g" y="%g">iteration %d</text>`, w-pad-70, h-6, last)
+	for _, s := range series {
+		pts := make([]string, len(s.points))
+		for i, p := range s.points {
+			pts[i] = fmt.Sprintf("%.1f,%.1f", x(p.Iter), y(p.V))
 		}
-		fmt.Fprintf(&b, `<polyline class="%s" points="%s"/>`, series.class, strings.Join(pts, " "))
-		for i, s := range steps {
-			fmt.Fprintf(&b, `<circle class="%s" cx="%.1f" cy="%.1f" r="2.5"><title>iteration %d: %s %.4f</title></circle>`,
-				series.class, x(i), y(series.v(s)), s.Iter, series.class, series.v(s))
+		fmt.Fprintf(&b, `<polyline class="%s" points="%s"/>`, s.class, strings.Join(pts, " "))
+		for _, p := range s.points {
+			fmt.Fprintf(&b, `<circle class="%s" cx="%.1f" cy="%.1f" r="2.5"><title>iteration %d: %s %.4g%s</title></circle>`,
+				s.class, x(p.Iter), y(p.V), p.Iter, html.EscapeString(s.name), p.V, unit)
 		}
 	}
 	b.WriteString(`</svg>`)

@@ -54,6 +54,26 @@ func mix(out, p, v unsafe.Pointer, n, stride, dh int32)
 // Level is the best kernel level the browser runs (LevelNone, LevelSIMD, LevelRelaxed).
 func Level() int { return int(level()) }
 
+// Pick returns the kernels a page's ?kernels= names, by their Name: "" for the best
+// module the browser validated (Go's without one), "go" for model.GoKernels, "simd128"
+// or "simd128-relaxed" for a module (an error when the browser lacks it).
+func Pick(name string) (model.Kernels, error) {
+	switch name {
+	case "":
+		if Level() == LevelNone {
+			return model.GoKernels{}, nil
+		}
+		return New(Level())
+	case model.GoKernels{}.Name():
+		return model.GoKernels{}, nil
+	case "simd128":
+		return New(LevelSIMD)
+	case "simd128-relaxed":
+		return New(LevelRelaxed)
+	}
+	return nil, fmt.Errorf("kernels=%s: want go, simd128 or simd128-relaxed", name)
+}
+
 // Kernels call the kernel module of one level; see model.Kernels.
 type Kernels struct{ level int }
 

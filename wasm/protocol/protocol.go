@@ -29,6 +29,16 @@
 //	{type:"error", message}                   Error, when a request fails
 //	{type:"log", level, text}                 Log, the worker's console output
 //
+// The trainer worker (wasm/trainer, trainer.wasm, started by trainer.js only when a
+// person trains an expert) takes
+//
+//	{type:"train", url, local, examples, valShare, name, …}   Train (+ files, as Load)
+//	{type:"stop"}                                             Stop: keep the best so far
+//
+// and answers Progress while it downloads the pack, TrainProgress per iteration (with
+// the best expert so far as a file whenever a validation finds a better one), then
+// Trained, or Error.
+//
 // Requests are handled one at a time, in order; one that fails answers Error and nothing
 // else. Stop is not queued: it ends the generations, asks and adaptations requested before it:
 // a generation after its next token (its Done has Stopped set), an adaptation after its
@@ -71,6 +81,10 @@ const (
 	TypeAdapted       = "adapted"
 	TypeExpertList    = "expertList"
 	TypeExpertFile    = "expertFile"
+
+	TypeTrain         = "train"
+	TypeTrainProgress = "trainProgress"
+	TypeTrained       = "trained"
 )
 
 // Strategies of Ask: the first pass of Transformer² (ARCHITECTURE §1).
@@ -256,6 +270,64 @@ type ImportExpert struct {
 	Name string `json:"name,omitempty"`
 	File string `json:"file"` // the file's name, for errors
 	Data []byte `json:"data"`
+}
+
+// Train asks the trainer worker to train a new expert, z only, on Examples with the
+// next-token objective on their outputs (svf.TrainExpert): ValShare of them are held out
+// to validate on, and the best iterate on them is the expert.
+type Train struct {
+	Type     string    `json:"type"`
+	URL      string    `json:"url"`             // the pack, as Load's
+	Local    bool      `json:"local,omitempty"` // as Load's: the message carries files
+	Name     string    `json:"name"`            // the new expert's name (svf.CheckName)
+	Domain   string    `json:"domain,omitempty"`
+	Source   string    `json:"source,omitempty"` // where the examples came from, for its card
+	Examples []Example `json:"examples"`
+	ValShare float64   `json:"valShare,omitempty"` // 0: DefaultTrain's
+	Epochs   float64   `json:"epochs,omitempty"`   // 0: DefaultTrain's; iterations = ⌈epochs·train/batch⌉
+	Batch    int       `json:"batch,omitempty"`    // examples per iteration; 0: DefaultTrain's
+	LR       float64   `json:"lr,omitempty"`       // Adam's learning rate; 0: DefaultTrain's
+	Seed     uint64    `json:"seed"`
+	Kernels  string    `json:"kernels,omitempty"` // as Load's
+}
+
+// DefaultTrain is what a Train request's zero fields stand for, and what the page
+// offers: at least MinTrainExamples examples, a fifth held out, six epochs.
+var DefaultTrain = Train{ValShare: 0.2, Epochs: 6, Batch: 20, LR: 1e-2}
+
+// MinTrainExamples is the fewest examples the page trains an expert on.
+const MinTrainExamples = 20
+
+// TrainProgress reports one training iteration.
+type TrainProgress struct {
+	Type  string  `json:"type"`
+	Iter  int     `json:"iter"` // from 1
+	Iters int     `json:"iters"`
+	Epoch float64 `json:"epoch"` // epochs done
+	Loss  float64 `json:"loss"`  // mean next-token loss of the batch's answers
+	// Validation is the accuracy on the held-out examples when this iteration
+	// validated, else −1; Best the best so far, Base the base model's.
+	Validation float64 `json:"validation"`
+	Best       float64 `json:"best"`
+	Base       float64 `json:"base"`
+	Train      int     `json:"train"` // examples trained on
+	Val        int     `json:"val"`   // examples held out
+	Ms         float64 `json:"ms"`    // since training started (after loading)
+	// Expert is the best iterate so far as an expert file (ExpertFile's data), when this
+	// iteration found it: the page keeps it, so a closed tab loses nothing.
+	Expert []byte `json:"expert,omitempty"`
+}
+
+// Trained ends a training run: the best iterate as an expert file.
+type Trained struct {
+	Type    string  `json:"type"`
+	Name    string  `json:"name"`
+	Expert  []byte  `json:"expert"`
+	Best    float64 `json:"best"` // its validation accuracy
+	Base    float64 `json:"base"`
+	Trained string  `json:"trained"` // how, as its card says
+	Stopped bool    `json:"stopped"` // a Stop ended it early
+	Ms      float64 `json:"ms"`
 }
 
 // Engines of Load and Loaded.

@@ -1,0 +1,83 @@
+// What the page's two Go workers share: worker.js runs engine.wasm (the engine, package
+// wasm) and trainer.js runs trainer.wasm (expert training, wasm/trainer), each with
+// t2Start. The messages are those of package wasm/protocol.
+'use strict';
+
+importScripts('wasm_exec.js');
+
+// Go's standard output and error arrive at console.log; a worker's console is not the
+// page's, so forward every line to the page, which prints it in its own console.
+for (const level of ['log', 'warn', 'error']) {
+  const original = console[level].bind(console);
+  console[level] = (...args) => {
+    original(...args);
+    postMessage({ type: 'log', level, text: args.map(String).join(' ') });
+  };
+}
+
+// Messages that arrive before the Go program listens wait here; it calls t2Ready with
+// its handler once it has started, and gets them in order.
+const pending = [];
+self.onmessage = (event) => pending.push(event);
+self.t2Ready = (handler) => {
+  self.onmessage = handler;
+  for (const event of pending.splice(0)) handler(event);
+};
+
+// The CPU kernels' SIMD modules (model/simd): each imports Go's memory, so it is
+// instantiated once the Go program is; the program imports their functions as "t2simd",
+// which forward to the module it picks with use(level). level() is the best module
+// this browser validates: 2 relaxed SIMD, 1 SIMD128, 0 none (Go's kernels then).
+const kernelFiles = { 1: 'kernels-simd128.wasm', 2: 'kernels-relaxed.wasm' };
+const kernelModules = {}; // level → WebAssembly.Module
+const kernelInstances = {};
+let k = null; // exports of the module in use
+const t2simd = {
+  level: () => Math.max(0, ...Object.keys(kernelModules).map(Number)),
+  use: (level) => {
+    k = kernelInstances[level] || null;
+    return k ? 1 : 0;
+  },
+  matmul_q8: (y, xq, xs, wq, ws, b, T, nb, out, lo, hi) => k.matmul_q8(y, xq, xs, wq, ws, b, T, nb, out, lo, hi),
+  matmul_f32: (y, x, w, b, T, n, out, lo, hi) => k.matmul_f32(y, x, w, b, T, n, out, lo, hi),
+  scores: (sc, q, kc, n, stride, dh, scale) => k.scores(sc, q, kc, n, stride, dh, scale),
+  mix: (out, p, v, n, stride, dh) => k.mix(out, p, v, n, stride, dh),
+  quantize_q8: (q, s, x, rows, nb) => k.quantize_q8(q, s, x, rows, nb),
+  swiglu: (dst, gate, up, n) => k.swiglu(dst, gate, up, n),
+  softmax: (x, n) => k.softmax(x, n),
+  block_max: (dst, x, nb) => k.block_max(dst, x, nb),
+};
+
+async function loadKernels() {
+  for (const [level, file] of Object.entries(kernelFiles)) {
+    try {
+      const resp = await fetch(file);
+      if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+      const bytes = await resp.arrayBuffer();
+      // A browser without (relaxed) SIMD refuses the module: it runs Go's kernels.
+      if (WebAssembly.validate(bytes)) kernelModules[level] = await WebAssembly.compile(bytes);
+    } catch (err) {
+      console.warn(`${file}: ${err}: the CPU kernels run without it`);
+    }
+  }
+}
+
+// t2Start runs the Go program file (what names it in errors) with the kernel modules.
+function t2Start(file, what) {
+  (async () => {
+    const go = new Go();
+    try {
+      const [resp] = await Promise.all([fetch(file), loadKernels()]);
+      if (!resp.ok) throw new Error(`${file}: HTTP ${resp.status} ${resp.statusText}`);
+      go.importObject.t2simd = t2simd;
+      const { instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+      for (const [level, mod] of Object.entries(kernelModules)) {
+        kernelInstances[level] = (await WebAssembly.instantiate(mod, { env: { mem: instance.exports.mem } })).exports;
+      }
+      await go.run(instance);
+      postMessage({ type: 'error', message: `the ${what} stopped (see the console)` });
+    } catch (err) {
+      postMessage({ type: 'error', message: `starting the ${what}: ${err}` });
+    }
+  })();
+}

@@ -1,0 +1,222 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/hack-pad/safejs"
+	"github.com/vugu/vugu"
+
+	"github.com/t2web/t2web/wasm/protocol"
+)
+
+// trainState is the few-shot view's "Train a new expert": a run of the trainer worker
+// (trainer.js, started on the first run) on the valid rows, its progress and result.
+type trainState struct {
+	TrainName, TrainEpochs string // as typed
+	Training               bool
+	TrainLoad              protocol.Progress        // the trainer's download of the pack
+	TrainSteps             []protocol.TrainProgress // the running or last run's iterations
+	Trained                *protocol.Trained        // the last run's result
+	TrainErr               string
+
+	trainer *engine
+	trainEE vugu.EventEnv // for the trainer's messages
+	// local is the local folder the model came from (its files by path), nil for a
+	// model loaded by URL: the trainer reads the same files.
+	local map[string]safejs.Value
+}
+
+// trainSplit says how the valid rows would be split: training and held-out examples.
+func (c *Root) trainSplit() (train, val int) {
+	n := len(c.examples())
+	if n < 2 {
+		return n, 0
+	}
+	val = min(max(int(math.Round(protocol.DefaultTrain.ValShare*float64(n))), 1), n-1)
+	return n - val, val
+}
+
+func (c *Root) canTrain() bool {
+	return c.Info != nil && c.Info.Pack != nil && !c.Training && c.State != stateLoading &&
+		len(c.examples()) >= protocol.MinTrainExamples
+}
+
+// trainIntro says what training does with the rows there are, or what it needs.
+func (c *Root) trainIntro() string {
+	n := len(c.examples())
+	if n < protocol.MinTrainExamples {
+		return fmt.Sprintf("Teach the model a skill none of its experts has: with at least %d examples (%d valid now), the page trains a new expert on them, in a worker of its own, on this device.",
+			protocol.MinTrainExamples, n)
+	}
+	train, val := c.trainSplit()
+	return fmt.Sprintf("Trains a new expert (z only, the singular values' scales) on %d of the %d valid examples with the next-token loss on their outputs; %d (a fifth) are held out to measure it, and the iterate that answers most of them right is kept.",
+		train, n, val)
+}
+
+// Train starts training a new expert on the valid rows.
+func (c *Root) Train() {
+	if !c.canTrain() {
+		return
+	}
+	name := strings.TrimSpace(c.TrainName)
+	for _, x := range c.Experts {
+		if x.Name == name && x.Source == "pack" {
+			c.TrainErr = fmt.Sprintf("%q is one of the pack's experts: pick another name", name)
+			return
+		}
+	}
+	epochs, err := strconv.ParseFloat(strings.TrimSpace(c.TrainEpochs), 64)
+	if err != nil || !(epochs > 0) || epochs > 100 {
+		c.TrainErr = fmt.Sprintf("epochs %q: want a number in (0, 100]", c.TrainEpochs)
+		return
+	}
+	if c.trainer == nil {
+		ee := c.trainEE
+		if c.trainer, err = startEngine("trainer.js", "trainer", func(msgs [][]byte) {
+			ee.Lock()
+			for _, m := range msgs {
+				c.trainerMessage(m)
+			}
+			ee.UnlockOnly()
+			nextTask()
+			ee.Lock()
+			ee.UnlockRender()
+		}); err != nil {
+			c.TrainErr = fmt.Sprintf("starting the trainer worker: %v", err)
+			return
+		}
+	}
+	req := protocol.Train{Type: protocol.TypeTrain, URL: c.Info.URL, Name: name, Examples: c.examples(),
+		Epochs: epochs, Seed: 1, Kernels: c.Kernels, Source: "the few-shot view"}
+	if c.local != nil {
+		req.URL, req.Local = strings.TrimPrefix(c.Info.URL, "local folder "), true
+		err = protocol.PostFiles(c.trainer.worker, req, c.local)
+	} else {
+		err = c.trainer.send(req)
+	}
+	if err != nil {
+		c.TrainErr = err.Error()
+		return
+	}
+	c.Training, c.TrainSteps, c.Trained, c.TrainErr, c.TrainLoad = true, nil, nil, "", protocol.Progress{}
+}
+
+// StopTraining ends the run after its current iteration, keeping the best iterate.
+func (c *Root) StopTraining() {
+	if c.Training && c.trainer != nil {
+		if err := c.trainer.send(protocol.Stop{Type: protocol.TypeStop}); err != nil {
+			c.TrainErr = err.Error()
+		}
+	}
+}
+
+// trainerMessage applies one message of the trainer. The caller holds the lock.
+func (c *Root) trainerMessage(data []byte) {
+	typ, err := protocol.TypeOf(data)
+	if err != nil {
+		c.TrainErr = fmt.Sprintf("trainer message: %v", err)
+		return
+	}
+	switch typ {
+	case protocol.TypeProgress:
+		err = json.Unmarshal(data, &c.TrainLoad)
+	case protocol.TypeTrainProgress:
+		var m protocol.TrainProgress
+		if err = json.Unmarshal(data, &m); err == nil {
+			if m.Expert != nil {
+				c.keepTrained(m.Expert)
+				m.Expert = nil
+			}
+			c.TrainSteps = append(c.TrainSteps, m)
+		}
+	case protocol.TypeTrained:
+		var m protocol.Trained
+		if err = json.Unmarshal(data, &m); err == nil {
+			c.keepTrained(m.Expert)
+			m.Expert = nil
+			c.Trained, c.Training = &m, false
+			c.Status = fmt.Sprintf("trained expert %q: %.0f %% of the held-out examples right (base model %.0f %%)", m.Name, 100*m.Best, 100*m.Base)
+		}
+	case protocol.TypeError:
+		var m protocol.Error
+		if err = json.Unmarshal(data, &m); err == nil {
+			c.TrainErr, c.Training = m.Message, false
+		}
+	case protocol.TypeLog:
+		var m protocol.Log
+		if err = json.Unmarshal(data, &m); err == nil {
+			consoleLog(m.Level, "trainer: "+m.Text)
+		}
+	default:
+		err = fmt.Errorf("unknown type %q", typ)
+	}
+	if err != nil {
+		c.TrainErr = fmt.Sprintf("trainer message %s: %v", typ, err)
+	}
+}
+
+// keepTrained gives an expert file of the trainer to the engine, which keeps it as an
+// imported expert (and the page saves it): the best iterate so far, then the result.
+func (c *Root) keepTrained(data []byte) {
+	name := strings.TrimSpace(c.TrainName)
+	delete(c.savedExperts, name) // a better iterate of that name: save it again
+	c.send(protocol.ImportExpert{Type: protocol.TypeImportExpert, Name: name, File: name + " (trained here)", Data: data})
+}
+
+// trainText is the run's progress line: iteration, epoch, loss, validation, time left.
+func (c *Root) trainText() string {
+	switch {
+	case c.Training && len(c.TrainSteps) == 0:
+		if p := c.TrainLoad; p.File != "" && p.Total > 0 && p.Loaded < p.Total {
+			return fmt.Sprintf("loading the trainer and %s… %s of %s", p.File, bytesText(p.Loaded), bytesText(p.Total))
+		}
+		return "loading the trainer and the model, measuring the base model on the held-out examples…"
+	case c.Training:
+		s := c.TrainSteps[len(c.TrainSteps)-1]
+		left := s.Ms / float64(s.Iter) * float64(s.Iters-s.Iter)
+		return fmt.Sprintf("iteration %d of %d (epoch %.1f): loss %.3f; held-out accuracy best %.0f %% (base model %.0f %%); %s, about %s left",
+			s.Iter, s.Iters, s.Epoch, s.Loss, 100*max(s.Best, 0), 100*s.Base, msText(s.Ms), msText(left))
+	case c.Trained != nil:
+		m := c.Trained
+		s := fmt.Sprintf("Expert %q: %.0f %% of the held-out examples right, the base model %.0f %%, in %s", m.Name, 100*m.Best, 100*m.Base, msText(m.Ms))
+		if m.Stopped {
+			s += " (stopped; the best iterate is kept)"
+		}
+		return s + ". It is saved in this browser, in the experts view, and the chat and few-shot mixtures can use it."
+	}
+	return ""
+}
+
+// trainLossSVG and trainAccuracySVG plot the run: the batches' loss per iteration, and
+// the held-out accuracy at each validation beside the base model's.
+func (c *Root) trainLossSVG() vugu.HTML {
+	var pts []point
+	for _, s := range c.TrainSteps {
+		pts = append(pts, point{s.Iter, s.Loss})
+	}
+	return chartSVG("training loss per iteration", c.trainIters(), "", []chartSeries{{"loss", "loss", pts}})
+}
+
+func (c *Root) trainAccuracySVG() vugu.HTML {
+	var val, base []point
+	for _, s := range c.TrainSteps {
+		if s.Validation >= 0 {
+			val = append(val, point{s.Iter, 100 * s.Validation})
+			base = append(base, point{s.Iter, 100 * s.Base})
+		}
+	}
+	return chartSVG("held-out accuracy per validation", c.trainIters(), "%", []chartSeries{{"base", "base model", base}, {"best", "held-out accuracy", val}})
+}
+
+func (c *Root) trainIters() int {
+	if n := len(c.TrainSteps); n > 0 {
+		return c.TrainSteps[n-1].Iters
+	}
+	return 1
+}
