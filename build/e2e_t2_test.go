@@ -283,6 +283,35 @@ func TestE2ET2(t *testing.T) {
 		if worst > zTolerance || *page.Score != *native.Score {
 			p.fatalf("the page's z differs from t2 train-expert's by %.3g (tolerance %g), scores %v and %v", worst, zTolerance, *page.Score, *native.Score)
 		}
+
+		// Stop keeps the best iterate; a tab closed mid-training loses neither the
+		// examples nor the best iterate so far.
+		longRun := func(name string) {
+			p.show("fewshot")
+			p.setField("#train-name", name)
+			p.setField("#train-epochs", "60")
+			run1(p, chromedp.Click("#train-start"))
+			p.pollTrue(`document.querySelectorAll('#train-accuracy circle.best').length >= 1`, 2*time.Minute)
+		}
+		longRun("stopped-skill")
+		run1(p, chromedp.Click("#train-stop"))
+		status = p.poll(`(document.querySelector('#train-status')?.textContent ?? "").includes('stopped') ? document.querySelector('#train-status').textContent : ""`, time.Minute)
+		if !strings.Contains(status, `Expert "stopped-skill"`) || p.count("#train-loss circle.loss") >= 60 {
+			p.fatalf("after Stop: %q with %d iterations plotted; want the stopped expert, well before 60", status, p.count("#train-loss circle.loss"))
+		}
+		t.Logf("stopped: %s", status)
+		longRun("closed-skill")
+		p.waitSaved("closed-skill", 30*time.Second)
+		run1(p, chromedp.Reload()) // the trainer worker goes with the page
+		p.waitReady()
+		p.show("experts")
+		for _, name := range []string{"new-skill", "stopped-skill", "closed-skill"} {
+			p.pollTrue(fmt.Sprintf(`!!document.querySelector('.card[data-expert=%q]')`, name), 20*time.Second)
+		}
+		p.show("fewshot")
+		if n := p.count("#fewshot-table tbody tr"); n != 24 {
+			p.fatalf("after closing the page mid-training the few-shot table has %d rows, want the 24", n)
+		}
 		p.checkConsole(nil)
 	})
 	if t.Failed() {
@@ -492,4 +521,28 @@ func nativeTrain(t *testing.T, packDir, examples string, epochs int) *svf.Expert
 		t.Fatal(err)
 	}
 	return x
+}
+
+// waitSaved waits until the page's IndexedDB (web/store, which builds for the browser
+// only) holds an expert called name.
+func (p *page) waitSaved(name string, timeout time.Duration) {
+	p.t.Helper()
+	expr := fmt.Sprintf(`new Promise((resolve) => {
+		const open = indexedDB.open(%q);
+		open.onerror = () => resolve(false);
+		open.onsuccess = () => {
+			const db = open.result;
+			const keys = db.transaction(%q).objectStore(%q).getAllKeys();
+			keys.onerror = () => { db.close(); resolve(false); };
+			keys.onsuccess = () => { db.close(); resolve(keys.result.some((k) => String(k).endsWith('|' + %q))); };
+		};
+	})`, "t2web", "experts", "experts", name) // web/store's DefaultName and Experts
+	for end := time.Now().Add(timeout); ; time.Sleep(100 * time.Millisecond) {
+		if run1(p, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise)) {
+			return
+		}
+		if time.Now().After(end) {
+			p.fatalf("expert %s was not saved in IndexedDB within %v", name, timeout)
+		}
+	}
 }

@@ -42,6 +42,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&d.MaxTokens, "max-tokens", d.MaxTokens, "longest answer in `tokens`")
 	fs.IntVar(&d.SeqLen, "seq-len", d.SeqLen, "longest prompt and answer in `tokens`")
 	fs.Uint64Var(&d.Seed, "seed", d.Seed, "random `seed`: questions, rollouts, initial p")
+	starts := fs.Bool("start-from-experts", false, "start from the pack's expert (but cls) that answers the most validation questions, when one answers more than the base model")
 	init := fs.String("init", "", "start from the pack's expert `name` (e.g. REINFORCE after the next-token loss) instead of z ≈ sigmoid(0.1)")
 	objective := fs.String("objective", string(svf.Reinforce), "what training optimises: reinforce (rollouts rewarded by the task's checker) or ce (the next-token loss of the worked solutions)")
 	fs.StringVar(&d.Checkpoint, "checkpoint", "", "`file` that keeps the run after each validation; an existing one is resumed")
@@ -79,6 +80,22 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	p, err := svf.OpenDir(*packDir)
 	if err != nil {
 		return err
+	}
+	if *starts && *init == "" {
+		xs, err := p.Experts()
+		if err != nil {
+			return err
+		}
+		for _, info := range xs {
+			if info.Domain == tasks.Cls {
+				continue
+			}
+			x, err := p.Expert(info.Name)
+			if err != nil {
+				return err
+			}
+			d.Starts = append(d.Starts, x)
+		}
 	}
 	if *init != "" {
 		x, err := p.Expert(*init)

@@ -59,6 +59,13 @@ type ReinforceOptions struct {
 	Init map[string][]float32
 	// InitFrom names where Init came from, for the expert's card.
 	InitFrom string
+	// Starts, when set (and Init is not), are experts to start from: iteration 0
+	// validates each, and the run starts from the one that answers the most validation
+	// questions if it answers more than the base model (the first such on ties); its z
+	// is then the best so far. A person's examples may be near what an expert knows
+	// (the math expert on a new word-problem form): training then refines that expert
+	// instead of starting over. An expert with a z outside (0, MaxMult) is skipped.
+	Starts []*Expert
 	// Objective is what an iteration optimises: Reinforce (rollouts rewarded by the
 	// task's checker, the reference's) or NextToken (the mean cross-entropy of the
 	// training items' worked solutions, teacher-forced: the paper's ablation).
@@ -145,6 +152,8 @@ type reinforceState struct {
 	Objective Objective `json:"objective,omitempty"`
 	Name      string    `json:"name"`
 	Params    int       `json:"params"`
+	// StartFrom names the expert of Starts the run started from, "" for none.
+	StartFrom string `json:"start_from,omitempty"`
 }
 
 // TrainExpert trains an expert for opt.Task (or on opt.Examples) on the pack and returns
@@ -298,22 +307,15 @@ func (r *reinforce) setup() error {
 		r.factors = append(r.factors, f)
 		r.offsets = append(r.offsets, at[name+".weight"])
 		lo := len(r.p)
-		for k := range f.R {
-			p := 0.1 + 0.01*rng.NormFloat64()
-			if o.Init != nil {
-				z := o.Init[name]
-				if len(z) != f.R {
-					return fmt.Errorf("svf: train expert: the initial z of %s has %d values, want %d", name, len(z), f.R)
-				}
-				q := float64(z[k] / o.MaxMult)
-				if !(q > 0 && q < 1) {
-					return fmt.Errorf("svf: train expert: the initial z of %s is %g at %d, outside (0, %g)", name, z[k], k, o.MaxMult)
-				}
-				p = math.Log(q / (1 - q))
-			}
-			r.p = append(r.p, float32(p))
+		for range f.R {
+			r.p = append(r.p, float32(0.1+0.01*rng.NormFloat64()))
 		}
 		r.spans = append(r.spans, [2]int{lo, len(r.p)})
+	}
+	if o.Init != nil {
+		if r.p, err = r.logits(o.Init); err != nil {
+			return fmt.Errorf("svf: train expert: the initial z: %w", err)
+		}
 	}
 	r.dp = make([]float32, len(r.p))
 	r.adam = train.NewAdamW(train.AdamWConfig{LR: o.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: o.Clip}, len(r.p))
@@ -409,6 +411,26 @@ func (r *reinforce) close() {
 	if r.base != nil {
 		r.base.Close()
 	}
+}
+
+// logits returns the parameters p = logit(z/MaxMult) of z, matrix after matrix; an error
+// when a matrix lacks its z or a value is outside (0, MaxMult).
+func (r *reinforce) logits(z map[string][]float32) ([]float32, error) {
+	p := make([]float32, 0, len(r.p))
+	for i, name := range r.pack.Manifest.Matrices {
+		v := z[name]
+		if n := r.spans[i][1] - r.spans[i][0]; len(v) != n {
+			return nil, fmt.Errorf("z of %s has %d values, want %d", name, len(v), n)
+		}
+		for k, x := range v {
+			q := float64(x / r.opt.MaxMult)
+			if !(q > 0 && q < 1) {
+				return nil, fmt.Errorf("z of %s is %g at %d, outside (0, %g)", name, x, k, r.opt.MaxMult)
+			}
+			p = append(p, float32(math.Log(q/(1-q))))
+		}
+	}
+	return p, nil
 }
 
 // z returns z = sigmoid(p)·maxMult per adapted matrix.
@@ -509,6 +531,9 @@ func (r *reinforce) run(ctx context.Context) (*Expert, error) {
 	if o.Init != nil {
 		how += ", started from " + o.InitFrom
 	}
+	if r.state.StartFrom != "" {
+		how += ", started from " + r.state.StartFrom
+	}
 	e := &Expert{
 		Name: o.Name, Domain: domain, Score: &best, Z: r.z(r.bestP),
 		Description: fmt.Sprintf("%s on %s", objectiveName(o.Objective), r.source()),
@@ -552,6 +577,9 @@ func (r *reinforce) validate(it int) error {
 			return err
 		}
 		r.state.Base, r.lastVal = acc, acc
+		if r.opt.Init == nil && r.opt.Starts != nil {
+			return r.pickStart()
+		}
 		if r.opt.Init == nil {
 			return nil
 		}
@@ -565,6 +593,30 @@ func (r *reinforce) validate(it int) error {
 		r.state.Best, r.state.BestIter = acc, it
 		r.bestP = slices.Clone(r.p)
 	}
+	return nil
+}
+
+// pickStart validates each of Starts and starts from the best if it beats the base.
+func (r *reinforce) pickStart() error {
+	best, bestP, from := r.state.Base, []float32(nil), ""
+	for _, x := range r.opt.Starts {
+		p, err := r.logits(x.Z)
+		if err != nil {
+			continue // not a start z can be trained from (a z ≥ MaxMult)
+		}
+		acc, err := r.accuracy(p)
+		if err != nil {
+			return err
+		}
+		if acc > best {
+			best, bestP, from = acc, p, x.Name
+		}
+	}
+	if bestP == nil {
+		return nil
+	}
+	r.p, r.state.StartFrom = bestP, fmt.Sprintf("expert %s (%.1f %% of the validation questions, the base model %.1f %%)", from, 100*best, 100*r.state.Base)
+	r.state.Best, r.state.BestIter, r.bestP, r.lastVal = best, 0, slices.Clone(bestP), best
 	return nil
 }
 

@@ -3,6 +3,7 @@ package svf
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -345,6 +346,56 @@ func TestTrainOnExamples(t *testing.T) {
 		_, err := TrainExpert(context.Background(), p, o)
 		if err == nil || !strings.Contains(err.Error(), "example 31") {
 			t.Fatalf("an example longer than the context: %v, want an error naming example 31", err)
+		}
+	})
+
+	t.Run("starts", func(t *testing.T) {
+		// A checker that takes any answer but the base model's: the base scores 0, an
+		// expert that changes answers scores more, and the run must start from it.
+		m, err := p.Load(MergedPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: len(val), Context: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Evaluate(m, e, val, func(tasks.Example, string) bool { return true }, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		baseAnswer := map[string]string{}
+		for _, it := range res.Items {
+			baseAnswer[it.Input] = it.Answer
+		}
+		changed := p.Uniform("changed", 0.5)
+		rng := rand.New(rand.NewPCG(9, 9))
+		for _, name := range p.Manifest.Matrices { // in order: the same z every run
+			for i := range changed.Z[name] {
+				changed.Z[name][i] = 0.02 + 0.96*rng.Float32()
+			}
+		}
+		o := opts()
+		o.Iters = 0
+		o.Check = func(ex tasks.Example, answer string) bool { return answer != baseAnswer[ex.Input] }
+		o.Starts = []*Expert{p.Uniform("too-big", 1.5), p.Uniform("same", 0.5), changed}
+		x, err := TrainExpert(context.Background(), p, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(x.Trained, "started from expert changed") || *x.Score == 0 {
+			t.Fatalf("card %q, score %v: want the run started from expert changed, which answers otherwise than the base", x.Trained, *x.Score)
+		}
+		for name, z := range changed.Z {
+			for i := range z {
+				if math.Abs(float64(x.Z[name][i]-z[i])) > 1e-6 {
+					t.Fatalf("no iterations from expert changed: z of %s[%d] is %g, want its %g", name, i, x.Z[name][i], z[i])
+				}
+			}
+		}
+		o.Starts = o.Starts[:2] // neither beats the base: the reference's start
+		if x, err = TrainExpert(context.Background(), p, o); err != nil || strings.Contains(x.Trained, "started from") {
+			t.Fatalf("with no start better than the base: card %q, %v", x.Trained, err)
 		}
 	})
 
