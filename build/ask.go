@@ -247,15 +247,9 @@ func chooseExperts(p *svf.Pack, list string) ([]*svf.Expert, error) {
 		}
 		return out, nil
 	}
-	all, err := packExperts(p)
+	out, err := p.DomainExperts()
 	if err != nil {
 		return nil, err
-	}
-	var out []*svf.Expert
-	for _, x := range all {
-		if x.Domain != tasks.Cls {
-			out = append(out, x)
-		}
 	}
 	if len(out) == 0 {
 		return nil, errors.New("the pack has no experts to mix (t2 train-expert, t2 expert new)")

@@ -82,19 +82,8 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *starts && *init == "" {
-		xs, err := p.Experts()
-		if err != nil {
+		if d.Starts, err = p.DomainExperts(); err != nil {
 			return err
-		}
-		for _, info := range xs {
-			if info.Domain == tasks.Cls {
-				continue
-			}
-			x, err := p.Expert(info.Name)
-			if err != nil {
-				return err
-			}
-			d.Starts = append(d.Starts, x)
 		}
 	}
 	if *init != "" {

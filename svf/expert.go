@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/t2web/t2web/svf/tasks"
 	"io/fs"
 	"os"
 	"path"
@@ -276,4 +277,25 @@ func writeFileAtomic(name string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
+}
+
+// DomainExperts returns the pack's experts but the classification one: what a new
+// expert may start from (ReinforceOptions.Starts), and what few-shot adaptation mixes.
+func (p *Pack) DomainExperts() ([]*Expert, error) {
+	infos, err := p.Experts()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Expert
+	for _, info := range infos {
+		if info.Domain == tasks.Cls {
+			continue
+		}
+		x, err := p.Expert(info.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }

@@ -59,12 +59,12 @@ type ReinforceOptions struct {
 	Init map[string][]float32
 	// InitFrom names where Init came from, for the expert's card.
 	InitFrom string
-	// Starts, when set (and Init is not), are experts to start from: iteration 0
-	// validates each, and the run starts from the one that answers the most validation
-	// questions if it answers more than the base model (the first such on ties); its z
-	// is then the best so far. A person's examples may be near what an expert knows
-	// (the math expert on a new word-problem form): training then refines that expert
-	// instead of starting over. An expert with a z outside (0, MaxMult) is skipped.
+	// Starts, when set (and Init is not), are experts to start from: iteration 0 scores
+	// each by the likelihood of the training examples' outputs, and the run starts from
+	// the likeliest if it is likelier than the base model; its z is then the best so
+	// far. A person's examples may be near what an expert knows (the math expert on a
+	// new word-problem form): training then refines that expert instead of starting
+	// over. An expert with a z outside (0, MaxMult) is skipped.
 	Starts []*Expert
 	// Objective is what an iteration optimises: Reinforce (rollouts rewarded by the
 	// task's checker, the reference's) or NextToken (the mean cross-entropy of the
@@ -343,7 +343,8 @@ func (r *reinforce) source() string {
 }
 
 // fitExamples checks that every example (and validation example) fits the model's
-// context with its answer, naming the first that does not, and without a SeqLen sets it
+// context with its answer, quoting the first that does not (its number in a person's
+// file is not its number here, after SplitExamples), and without a SeqLen sets it
 // to the longest: a person's examples are short, and the backward pass costs what its
 // sequence length is.
 func (r *reinforce) fitExamples() error {
@@ -353,31 +354,31 @@ func (r *reinforce) fitExamples() error {
 		limit = min(o.SeqLen, limit)
 	}
 	longest := 0
-	for i, ex := range o.Examples {
+	for _, ex := range o.Examples {
 		prompt, err := Prompt(r.m, ex.Input)
 		if err != nil {
-			return fmt.Errorf("svf: train expert: example %d: %w", i+1, err)
+			return fmt.Errorf("svf: train expert: the example %.40q…: %w", ex.Input, err)
 		}
 		n := len(prompt) + o.MaxTokens + 1 // a rollout and its end token
 		if o.Objective == NextToken {
 			answer, err := answerTokens(r.m, ex.Input, prompt, solutionOf(ex))
 			if err != nil {
-				return fmt.Errorf("svf: train expert: example %d: %w", i+1, err)
+				return fmt.Errorf("svf: train expert: the example %.40q…: %w", ex.Input, err)
 			}
 			n = len(prompt) + len(answer)
 		}
 		if n > limit {
-			return fmt.Errorf("svf: train expert: example %d (%.40q…) needs %d tokens with its answer; training holds %d", i+1, ex.Input, n, limit)
+			return fmt.Errorf("svf: train expert: the example %.40q… needs %d tokens with its answer; training holds %d: shorten it or leave it out", ex.Input, n, limit)
 		}
 		longest = max(longest, n)
 	}
-	for i, ex := range o.Validation {
+	for _, ex := range o.Validation {
 		prompt, err := Prompt(r.m, ex.Input)
 		if err != nil {
-			return fmt.Errorf("svf: train expert: validation example %d: %w", i+1, err)
+			return fmt.Errorf("svf: train expert: the validation example %.40q…: %w", ex.Input, err)
 		}
 		if len(prompt) >= r.pack.Config.MaxPositions {
-			return fmt.Errorf("svf: train expert: validation example %d (%.40q…) has %d tokens; the model holds %d with its answer", i+1, ex.Input, len(prompt), r.pack.Config.MaxPositions)
+			return fmt.Errorf("svf: train expert: the validation example %.40q… has %d tokens; the model holds %d with its answer: shorten it or leave it out", ex.Input, len(prompt), r.pack.Config.MaxPositions)
 		}
 	}
 	if o.SeqLen == 0 {
@@ -596,27 +597,58 @@ func (r *reinforce) validate(it int) error {
 	return nil
 }
 
-// pickStart validates each of Starts and starts from the best if it beats the base.
+// pickStart scores the base model and each of Starts by the likelihood of the training
+// examples' outputs, the objective training lowers (one batched teacher-forced pass for
+// all: a handful of held-out answers is too few to choose by), and starts from the
+// likeliest start if it is likelier than the base; its validation accuracy is then the
+// best so far.
 func (r *reinforce) pickStart() error {
-	best, bestP, from := r.state.Base, []float32(nil), ""
+	var starts []*Expert
+	var ps [][]float32
+	zs := []map[string][]float32{nil} // the base model first
 	for _, x := range r.opt.Starts {
 		p, err := r.logits(x.Z)
 		if err != nil {
 			continue // not a start z can be trained from (a z ≥ MaxMult)
 		}
-		acc, err := r.accuracy(p)
-		if err != nil {
-			return err
-		}
-		if acc > best {
-			best, bestP, from = acc, p, x.Name
-		}
+		starts, ps, zs = append(starts, x), append(ps, p), append(zs, x.Z)
 	}
-	if bestP == nil {
+	if len(starts) == 0 {
 		return nil
 	}
-	r.p, r.state.StartFrom = bestP, fmt.Sprintf("expert %s (%.1f %% of the validation questions, the base model %.1f %%)", from, 100*best, 100*r.state.Base)
-	r.state.Best, r.state.BestIter, r.bestP, r.lastVal = best, 0, slices.Clone(bestP), best
+	items := r.opt.Examples
+	if items == nil {
+		var err error
+		if items, err = r.batch(1); err != nil {
+			return err
+		}
+	}
+	// The training examples' outputs are their worked solutions (solutionOf).
+	scored := make([]tasks.Example, len(items))
+	for i, ex := range items {
+		scored[i] = tasks.Example{Input: ex.Input, Output: solutionOf(ex)}
+	}
+	scores, err := ScoreCandidates(r.m, r.rollout, zs, scored, FewShotOptions{Score: ScoreLikelihood})
+	if err != nil {
+		return err
+	}
+	best := 0
+	for i, s := range scores {
+		if s.Better(scores[best]) {
+			best = i
+		}
+	}
+	if best == 0 {
+		return nil
+	}
+	x, p := starts[best-1], ps[best-1]
+	acc, err := r.accuracy(p)
+	if err != nil {
+		return err
+	}
+	r.p, r.state.StartFrom = p, fmt.Sprintf("expert %s (the likeliest outputs of the training examples: %.3f per token, the base model %.3f; %.1f %% of the validation questions)",
+		x.Name, scores[best].Tie, scores[0].Tie, 100*acc)
+	r.state.Best, r.state.BestIter, r.bestP, r.lastVal = acc, 0, slices.Clone(p), acc
 	return nil
 }
 

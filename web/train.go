@@ -19,6 +19,7 @@ import (
 // (trainer.js, started on the first run) on the valid rows, its progress and result.
 type trainState struct {
 	TrainName, TrainEpochs string // as typed
+	TrainFromBase          bool   // protocol.Train.FromBase
 	Training               bool
 	TrainLoad              protocol.Progress        // the trainer's download of the pack
 	TrainSteps             []protocol.TrainProgress // the running or last run's iterations
@@ -55,7 +56,7 @@ func (c *Root) trainIntro() string {
 			protocol.MinTrainExamples, n)
 	}
 	train, val := c.trainSplit()
-	return fmt.Sprintf("Trains a new expert (z only, the singular values' scales) on %d of the %d valid examples with the next-token loss on their outputs; %d (a fifth) are held out to measure it, and the iterate that answers most of them right is kept.",
+	return fmt.Sprintf("Trains a new expert (z only, the singular values' scales) on %d of the %d valid examples with the next-token loss on their outputs; %d (a fifth) are held out to measure it, and the iterate that answers most of them right is kept. It runs on this device's CPU.",
 		train, n, val)
 }
 
@@ -93,7 +94,7 @@ func (c *Root) Train() {
 		}
 	}
 	req := protocol.Train{Type: protocol.TypeTrain, URL: c.Info.URL, Name: name, Examples: c.examples(),
-		Epochs: epochs, Seed: 1, Kernels: c.Kernels, Source: "the few-shot view"}
+		Epochs: epochs, Seed: 1, Kernels: c.Kernels, Source: "the few-shot view", FromBase: c.TrainFromBase}
 	if c.local != nil {
 		req.URL, req.Local = strings.TrimPrefix(c.Info.URL, "local folder "), true
 		err = protocol.PostFiles(c.trainer.worker, req, c.local)

@@ -289,6 +289,10 @@ type Train struct {
 	LR       float64   `json:"lr,omitempty"`       // Adam's learning rate; 0: DefaultTrain's
 	Seed     uint64    `json:"seed"`
 	Kernels  string    `json:"kernels,omitempty"` // as Load's
+	// FromBase starts from the base model; otherwise from the pack's expert (but cls)
+	// that answers the most held-out examples, when one answers more than the base
+	// (svf.ReinforceOptions.Starts).
+	FromBase bool `json:"fromBase,omitempty"`
 }
 
 // DefaultTrain is what a Train request's zero fields stand for, and what the page

@@ -158,6 +158,11 @@ func (t *trainer) train(ctx context.Context, req protocol.Train, files map[strin
 	if opt.Kernels, err = simd.Pick(req.Kernels); err != nil {
 		return err
 	}
+	if !req.FromBase {
+		if opt.Starts, err = p.DomainExperts(); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	opt.Progress = func(s svf.ReinforceStep) {
 		msg := protocol.TrainProgress{Type: protocol.TypeTrainProgress, Iter: s.Iter, Iters: opt.Iters,
