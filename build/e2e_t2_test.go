@@ -507,7 +507,7 @@ func nativeTrain(t *testing.T, packDir, examples string, epochs int) *svf.Expert
 	d := protocol.DefaultTrain
 	args := []string{"train-expert", "--pack", dir, "--examples", file, "--name", "new-skill", "--objective", "ce",
 		"--epochs", fmt.Sprint(epochs), "--val-share", fmt.Sprint(d.ValShare), "--batch", fmt.Sprint(d.Batch), "--micro", fmt.Sprint(d.Batch),
-		"--lr", fmt.Sprint(d.LR), "--seed", "1"}
+		"--lr", fmt.Sprint(d.LR), "--seed", "1", "--start-from-experts"}
 	var stdout, stderr bytes.Buffer
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("t2 %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())

@@ -60,7 +60,7 @@ type ReinforceOptions struct {
 	// InitFrom names where Init came from, for the expert's card.
 	InitFrom string
 	// Starts, when set (and Init is not), are experts to start from: iteration 0 scores
-	// each by the likelihood of the training examples' outputs, and the run starts from
+	// each by the likelihood of the first batch's outputs, and the run starts from
 	// the likeliest if it is likelier than the base model; its z is then the best so
 	// far. A person's examples may be near what an expert knows (the math expert on a
 	// new word-problem form): training then refines that expert instead of starting
@@ -597,8 +597,8 @@ func (r *reinforce) validate(it int) error {
 	return nil
 }
 
-// pickStart scores the base model and each of Starts by the likelihood of the training
-// examples' outputs, the objective training lowers (one batched teacher-forced pass for
+// pickStart scores the base model and each of Starts by the likelihood of the first
+// batch's outputs, the objective training lowers (one batched teacher-forced pass for
 // all: a handful of held-out answers is too few to choose by), and starts from the
 // likeliest start if it is likelier than the base; its validation accuracy is then the
 // best so far.
@@ -616,12 +616,9 @@ func (r *reinforce) pickStart() error {
 	if len(starts) == 0 {
 		return nil
 	}
-	items := r.opt.Examples
-	if items == nil {
-		var err error
-		if items, err = r.batch(1); err != nil {
-			return err
-		}
+	items, err := r.batch(1) // a batch is enough for a likelihood, and costs one
+	if err != nil {
+		return err
 	}
 	// The training examples' outputs are their worked solutions (solutionOf).
 	scored := make([]tasks.Example, len(items))
@@ -646,8 +643,8 @@ func (r *reinforce) pickStart() error {
 	if err != nil {
 		return err
 	}
-	r.p, r.state.StartFrom = p, fmt.Sprintf("expert %s (the likeliest outputs of the training examples: %.3f per token, the base model %.3f; %.1f %% of the validation questions)",
-		x.Name, scores[best].Tie, scores[0].Tie, 100*acc)
+	r.p, r.state.StartFrom = p, fmt.Sprintf("expert %s (the likeliest outputs of the first batch: log-likelihood %.3f per token, the base model %.3f; %.1f %% of the validation questions)",
+		x.Name, scores[best].Value, scores[0].Value, 100*acc)
 	r.state.Best, r.state.BestIter, r.bestP, r.lastVal = acc, 0, slices.Clone(p), acc
 	return nil
 }
