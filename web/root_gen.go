@@ -1734,7 +1734,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 								Func:      func(event vugu.DOMEvent) { c.TrainFromBase = event.PropBool("target", "checked") },
 								// TODO: implement capture, etc. mostly need to decide syntax
 							})
-							vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: " start from the base model (else from the pack's expert that does best on the held-out examples, when one beats the base)"}
+							vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: " start from the base model, not from an expert"}
 							vgparent.AppendChild(vgn)
 						}
 						vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n\t\t\t"}

@@ -56,7 +56,7 @@ func (c *Root) trainIntro() string {
 			protocol.MinTrainExamples, n)
 	}
 	train, val := c.trainSplit()
-	return fmt.Sprintf("Trains a new expert (z only, the singular values' scales) on %d of the %d valid examples with the next-token loss on their outputs; %d (a fifth) are held out to measure it, and the iterate that answers most of them right is kept. It runs on this device's CPU.",
+	return fmt.Sprintf("Trains a new expert (z only, the singular values' scales) on %d of the %d valid examples with the next-token loss on their outputs; %d (a fifth) are held out to measure it, and the iterate that answers most of them right is kept. It starts from the pack's expert that makes the examples' outputs likeliest, when one beats the base model, and runs on this device's CPU.",
 		train, n, val)
 }
 
