@@ -323,6 +323,25 @@ func TestTrainOnExamples(t *testing.T) {
 		}
 	})
 
+	t.Run("reinforce", func(t *testing.T) {
+		// REINFORCE on examples: rollouts of the examples' questions, checked against
+		// their outputs by tasks.Generic (a letter here); the sequence length fits them.
+		o := opts()
+		o.Objective, o.Iters, o.Sample, o.MaxTokens = Reinforce, 3, true, 2
+		var steps []ReinforceStep
+		o.Progress = func(s ReinforceStep) { steps = append(steps, s) }
+		e, err := TrainExpert(context.Background(), p, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(steps) != 3 || !strings.Contains(e.Trained, "REINFORCE on 30 examples of mine.jsonl") {
+			t.Fatalf("%d steps, card %q", len(steps), e.Trained)
+		}
+		if steps[0].Accuracy == 0 && steps[1].Accuracy == 0 && steps[2].Accuracy == 0 {
+			t.Errorf("no rollout of 90 was checked right (the model says A a quarter of the time when sampled): is the check wired?")
+		}
+	})
+
 	t.Run("epochs", func(t *testing.T) {
 		r := &reinforce{opt: opts()}
 		seen := map[string]int{}
