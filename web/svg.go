@@ -24,7 +24,7 @@ func (c *Root) plotSVG() vugu.HTML {
 		best, mean = append(best, point{s.Iter, s.Best}), append(mean, point{s.Iter, s.Mean})
 		iters = max(iters, s.Iters)
 	}
-	return chartSVG("CEM convergence: score per iteration", iters, "", []chartSeries{{"mean", "mean", mean}, {"best", "best", best}})
+	return chartSVG("CEM convergence: score per iteration", iters, "", 0, 0, []chartSeries{{"mean", "mean", mean}, {"best", "best", best}})
 }
 
 // point is one value of a chart at an iteration (from 1).
@@ -40,16 +40,23 @@ type chartSeries struct {
 }
 
 // chartSVG is a line chart of series over iterations 1…iters, one circle per point (a
-// title says its value), on the range of the values; unit follows the ticks.
-func chartSVG(label string, iters int, unit string, series []chartSeries) vugu.HTML {
+// title says its value), on [lo, hi], or on the range of the values when lo ≥ hi; unit
+// follows the ticks.
+func chartSVG(label string, iters int, unit string, lo, hi float64, series []chartSeries) vugu.HTML {
 	const w, h, pad = 320.0, 160.0, 24.0
-	lo, hi, last := math.Inf(1), math.Inf(-1), 0
+	auto, last := lo >= hi, 0
+	if auto {
+		lo, hi = math.Inf(1), math.Inf(-1)
+	}
 	for _, s := range series {
 		for _, p := range s.points {
-			lo, hi, last = min(lo, p.V), max(hi, p.V), max(last, p.Iter)
+			last = max(last, p.Iter)
+			if auto {
+				lo, hi = min(lo, p.V), max(hi, p.V)
+			}
 		}
 	}
-	if last == 0 {
+	if auto && last == 0 {
 		lo, hi = 0, 1
 	}
 	if hi-lo < 1e-9 {

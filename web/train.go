@@ -201,7 +201,7 @@ func (c *Root) trainLossSVG() vugu.HTML {
 	for _, s := range c.TrainSteps {
 		pts = append(pts, point{s.Iter, s.Loss})
 	}
-	return chartSVG("training loss per iteration", c.trainIters(), "", []chartSeries{{"loss", "loss", pts}})
+	return chartSVG("training loss per iteration", c.trainIters(), "", 0, 0, []chartSeries{{"loss", "loss", pts}})
 }
 
 func (c *Root) trainAccuracySVG() vugu.HTML {
@@ -212,7 +212,7 @@ func (c *Root) trainAccuracySVG() vugu.HTML {
 			base = append(base, point{s.Iter, 100 * s.Base})
 		}
 	}
-	return chartSVG("held-out accuracy per validation", c.trainIters(), "%", []chartSeries{{"base", "base model", base}, {"best", "held-out accuracy", val}})
+	return chartSVG("held-out accuracy per validation", c.trainIters(), " %", 0, 100, []chartSeries{{"base", "base model", base}, {"best", "held-out accuracy", val}})
 }
 
 func (c *Root) trainIters() int {
