@@ -269,6 +269,7 @@ func BenchmarkPageTrain(b *testing.B) {
 					p.fatalf("training ended with %q", text)
 				}
 				secs += seconds(m[3], m[4])
+				b.Logf("ms at each iteration: %s", p.attr("#train-loss", "data-ms"))
 				v, _ := strconv.ParseFloat(m[1], 64)
 				w, _ := strconv.ParseFloat(m[2], 64)
 				best, base = best+v, base+w

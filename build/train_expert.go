@@ -60,8 +60,16 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	}
 	d.Objective = o
 	if *examplesFile != "" {
-		if err := readTrainingExamples(&d, *examplesFile, *valShare, seqLenSet(fs)); err != nil {
+		if err := readTrainingExamples(&d, *examplesFile, *valShare); err != nil {
 			return err
+		}
+		// As the page: sequences as long as the longest example needs, answers half again
+		// as long as the longest output, unless given.
+		if !flagSet(fs, "seq-len") {
+			d.SeqLen = 0
+		}
+		if !flagSet(fs, "max-tokens") {
+			d.MaxTokens = 0
 		}
 		if *epochs > 0 {
 			d.Batch = min(d.Batch, len(d.Examples))
@@ -121,9 +129,8 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 }
 
 // readTrainingExamples reads a person's examples for train-expert and splits them into
-// training and validation examples. Without --seq-len, sequences are as long as the
-// longest example needs.
-func readTrainingExamples(d *svf.ReinforceOptions, file string, share float64, seqLen bool) error {
+// training and validation examples.
+func readTrainingExamples(d *svf.ReinforceOptions, file string, share float64) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -137,15 +144,12 @@ func readTrainingExamples(d *svf.ReinforceOptions, file string, share float64, s
 	}
 	d.Source = fmt.Sprintf("%d examples of %s", len(d.Examples), filepath.Base(file))
 	d.ValN = len(d.Validation)
-	if !seqLen {
-		d.SeqLen = 0
-	}
 	return nil
 }
 
-// seqLenSet reports whether --seq-len was given.
-func seqLenSet(fs *flag.FlagSet) bool {
+// flagSet reports whether the flag called name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "seq-len" })
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
 }

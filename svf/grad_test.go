@@ -1,6 +1,7 @@
 package svf
 
 import (
+	"github.com/t2web/t2web/model"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -239,4 +240,45 @@ func TestGradPUniformStep(t *testing.T) {
 	if math.Abs(dot) > 1e-6*norm {
 		t.Errorf("gradient along a uniform scaling of z is %.3g (of %.3g), want 0", dot, norm)
 	}
+}
+
+// TestKernelForms holds RecomposeKernels and GradPKernels (the page trainer's float32
+// forms through model.Kernels) to Recompose and GradP, in float64, on a non-square
+// matrix: they differ by float32 rounding only.
+func TestKernelForms(t *testing.T) {
+	const m, n, maxMult = 9, 7, 1.0
+	f := gradFactors(5, m, n)
+	rng := rand.New(rand.NewPCG(8, 8))
+	z, p, g := make([]float32, f.R), make([]float32, f.R), make([]float32, m*n)
+	for k := range z {
+		z[k] = 0.2 + 0.6*rng.Float32()
+		p[k] = float32(rng.NormFloat64())
+	}
+	for i := range g {
+		g[i] = float32(rng.NormFloat64())
+	}
+	sc := NewKernelScratch(f)
+	k := model.GoKernels{}
+	for _, zz := range [][]float32{nil, z} {
+		want, got := make([]float32, m*n), make([]float32, m*n)
+		f.Recompose(want, zz)
+		f.RecomposeKernels(k, sc, got, zz)
+		if e := gradRelErr(got, widen64(want)); e > 1e-6 {
+			t.Errorf("RecomposeKernels (z nil: %v) off by %.3g, want ≤ 1e-6", zz == nil, e)
+		}
+	}
+	want, got := make([]float32, f.R), make([]float32, f.R)
+	f.GradP(want, p, g, maxMult)
+	f.GradPKernels(k, sc, got, p, g, maxMult)
+	if e := gradRelErr(got, widen64(want)); e > 1e-5 {
+		t.Errorf("GradPKernels off by %.3g, want ≤ 1e-5", e)
+	}
+}
+
+func widen64(x []float32) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = float64(v)
+	}
+	return y
 }

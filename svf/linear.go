@@ -129,11 +129,21 @@ type Merged struct {
 	f     *Factors
 	dense model.Dense // W' [M, N] and the bias
 	pop   population  // candidates of population batches, applied factored
+	// k, when set, recomposes in float32 through its MatMulF32 (RecomposeKernels), with
+	// sc: the page's trainer, whose Go loops would cost more than its training.
+	k  model.Kernels
+	sc *KernelScratch
 }
 
 // NewMerged recomposes f at z = 1, with bias b (nil for none).
-func NewMerged(f *Factors, b []float32) *Merged {
-	l := &Merged{f: f, dense: model.Dense{W: make([]float32, f.M*f.N), B: b, Out: f.M, In: f.N}}
+func NewMerged(f *Factors, b []float32) *Merged { return newMerged(f, b, nil) }
+
+// newMerged is NewMerged, recomposing on k when it is not nil.
+func newMerged(f *Factors, b []float32, k model.Kernels) *Merged {
+	l := &Merged{f: f, dense: model.Dense{W: make([]float32, f.M*f.N), B: b, Out: f.M, In: f.N}, k: k}
+	if k != nil {
+		l.sc = NewKernelScratch(f)
+	}
 	l.SetZ(nil)
 	return l
 }
@@ -154,6 +164,10 @@ func (l *Merged) Rank() int { return l.f.R }
 func (l *Merged) SetZ(z []float32) error {
 	if z != nil && len(z) != l.f.R {
 		return fmt.Errorf("svf: z has %d values, the matrix has rank %d", len(z), l.f.R)
+	}
+	if l.k != nil {
+		l.f.RecomposeKernels(l.k, l.sc, l.dense.W, z)
+		return nil
 	}
 	l.f.Recompose(l.dense.W, z)
 	return nil

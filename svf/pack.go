@@ -195,7 +195,10 @@ const (
 
 // Load reads the pack's weights into a model for the CPU engine, checking every shard's
 // sha256 against pack.json; adapted matrices are svf Merged or Factored linears at z = 1.
-func (p *Pack) Load(path Path) (*model.Model, error) {
+func (p *Pack) Load(path Path) (*model.Model, error) { return p.load(path, nil) }
+
+// load is Load; with kern, Merged matrices recompose through it (RecomposeKernels).
+func (p *Pack) load(path Path, kern model.Kernels) (*model.Model, error) {
 	m, err := model.LoadText(p.fsys, p.Config)
 	if err != nil {
 		return nil, fmt.Errorf("pack: %w", err)
@@ -256,7 +259,7 @@ func (p *Pack) Load(path Path) (*model.Model, error) {
 		if path == FactoredPath {
 			l = NewFactored(f, d.B)
 		} else {
-			l = NewMerged(f, d.B)
+			l = newMerged(f, d.B, kern)
 		}
 		if err := w.Replace(name, l); err != nil {
 			return nil, fmt.Errorf("pack: %w", err)

@@ -49,7 +49,10 @@ type ReinforceOptions struct {
 	Baseline  bool
 	ValEvery  int // validate every this many iterations (and at the end)
 	ValN      int // validation questions
-	MaxTokens int // longest answer
+	// MaxTokens is the longest answer; with Examples, 0 is half again the longest of
+	// their outputs (and a few tokens more): a validation answer that runs on past that
+	// is not a right one, and an untrained model may run on for long.
+	MaxTokens int
 	SeqLen    int // longest prompt + answer, in tokens
 	Seed      uint64
 	MaxMult   float32 // z = sigmoid(p)·MaxMult (1)
@@ -85,8 +88,9 @@ type ReinforceOptions struct {
 	// Check decides whether an answer is right: Task.Check, or tasks.Generic without a
 	// Task when nil.
 	Check func(tasks.Example, string) bool
-	// Kernels run the rollouts' and the backward pass's matmuls (the page's SIMD
-	// module); nil: Go's, and package train's own gemm.
+	// Kernels run the rollouts' and the backward pass's matmuls, W's recomposition and
+	// the gradient's projections (the page's SIMD module: RecomposeKernels,
+	// GradPKernels); nil: Go's, package train's own gemm and float64 Recompose and GradP.
 	Kernels model.Kernels
 	// Progress, when set, hears about every iteration.
 	Progress func(ReinforceStep)
@@ -178,7 +182,7 @@ func TrainExpert(ctx context.Context, p *Pack, opt ReinforceOptions) (*Expert, e
 	if opt.Examples == nil && opt.ValN <= 0 {
 		return nil, fmt.Errorf("svf: train expert: %d validation questions, want > 0", opt.ValN)
 	}
-	if opt.Batch <= 0 || opt.Micro <= 0 || opt.Iters < 0 || opt.MaxTokens <= 0 || opt.ValEvery <= 0 || opt.SeqLen < 0 {
+	if opt.Batch <= 0 || opt.Micro <= 0 || opt.Iters < 0 || opt.MaxTokens < 0 || (opt.MaxTokens == 0 && opt.Examples == nil) || opt.ValEvery <= 0 || opt.SeqLen < 0 {
 		return nil, fmt.Errorf("svf: train expert: batch %d, micro %d, iters %d, max tokens %d, validation every %d, sequence length %d: want them > 0",
 			opt.Batch, opt.Micro, opt.Iters, opt.MaxTokens, opt.ValEvery, opt.SeqLen)
 	}
@@ -197,7 +201,7 @@ func TrainExpert(ctx context.Context, p *Pack, opt ReinforceOptions) (*Expert, e
 			opt.Check = opt.Task.Check
 		}
 	}
-	m, err := p.Load(MergedPath)
+	m, err := p.load(MergedPath, opt.Kernels)
 	if err != nil {
 		return nil, err
 	}
@@ -248,6 +252,7 @@ type reinforce struct {
 	policy  *train.Model[float32] // W' for the backward
 	base    *train.Model[float32] // W, for the KL term; nil when λ = 0
 	factors []*Factors            // per adapted matrix
+	scratch []*KernelScratch      // per adapted matrix, with Kernels (the Merged's)
 	offsets []int                 // of each adapted matrix's weight in policy.Params
 	p, dp   []float32             // all parameters, matrix after matrix
 	spans   [][2]int              // of each matrix in p
@@ -303,8 +308,10 @@ func (r *reinforce) setup() error {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x7265696e))
 	for _, name := range r.pack.Manifest.Matrices {
-		f := r.m.Weights.Linears[name].(*Merged).f
+		l := r.m.Weights.Linears[name].(*Merged)
+		f := l.f
 		r.factors = append(r.factors, f)
+		r.scratch = append(r.scratch, l.sc)
 		r.offsets = append(r.offsets, at[name+".weight"])
 		lo := len(r.p)
 		for range f.R {
@@ -352,6 +359,21 @@ func (r *reinforce) fitExamples() error {
 	limit := r.pack.Config.MaxPositions
 	if o.SeqLen > 0 {
 		limit = min(o.SeqLen, limit)
+	}
+	if o.MaxTokens == 0 {
+		longest := 0
+		for _, ex := range slices.Concat(o.Examples, o.Validation) {
+			prompt, err := Prompt(r.m, ex.Input)
+			if err != nil {
+				return fmt.Errorf("svf: train expert: the example %.40q…: %w", ex.Input, err)
+			}
+			answer, err := answerTokens(r.m, ex.Input, prompt, solutionOf(ex))
+			if err != nil {
+				return fmt.Errorf("svf: train expert: the example %.40q…: %w", ex.Input, err)
+			}
+			longest = max(longest, len(answer))
+		}
+		o.MaxTokens = longest + longest/2 + 4
 	}
 	longest := 0
 	for _, ex := range o.Examples {
@@ -601,7 +623,7 @@ func (r *reinforce) validate(it int) error {
 // batch's outputs, the objective training lowers (one batched teacher-forced pass for
 // all: a handful of held-out answers is too few to choose by), and starts from the
 // likeliest start if it is likelier than the base; its validation accuracy is then the
-// best so far.
+// best so far. It leaves the engine's W' at the last candidate's; apply sets it.
 func (r *reinforce) pickStart() error {
 	var starts []*Expert
 	var ps [][]float32
@@ -625,7 +647,10 @@ func (r *reinforce) pickStart() error {
 	for i, ex := range items {
 		scored[i] = tasks.Example{Input: ex.Input, Output: solutionOf(ex)}
 	}
-	scores, err := ScoreCandidates(r.m, r.rollout, zs, scored, FewShotOptions{Score: ScoreLikelihood})
+	// One candidate after another, each recomposed: a population pass runs the
+	// matrices factored, which costs 2(M+N)·R a row against M·N merged, nearly three
+	// times as much at full rank (and, in the page, outside the SIMD kernels).
+	scores, err := ScoreCandidates(r.m, r.rollout, zs, scored, FewShotOptions{Score: ScoreLikelihood, Sequential: true})
 	if err != nil {
 		return err
 	}
@@ -806,7 +831,11 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 	for i, f := range r.factors {
 		s := r.spans[i]
 		g := r.policy.Grads[r.offsets[i] : r.offsets[i]+f.M*f.N]
-		f.GradP(r.dp[s[0]:s[1]], r.p[s[0]:s[1]], g, o.MaxMult)
+		if o.Kernels != nil {
+			f.GradPKernels(o.Kernels, r.scratch[i], r.dp[s[0]:s[1]], r.p[s[0]:s[1]], g, o.MaxMult)
+		} else {
+			f.GradP(r.dp[s[0]:s[1]], r.p[s[0]:s[1]], g, o.MaxMult)
+		}
 	}
 	step.GradNorm = r.adam.Update(r.p, r.dp)
 	r.state.Step = r.adam.Step

@@ -1814,6 +1814,7 @@ func (c *Root) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 							vgparent.AppendChild(vgn)
 							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "figure", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "train-loss"}, vugu.VGAttribute{Namespace: "", Key: "class", Val: "plot"}}}
 							vgparent.AppendChild(vgn)
+							vgn.AddAttrInterface("data-ms", c.trainTimes())
 							vgn.AddAttrInterface("data-points", len(c.TrainSteps))
 							{
 								vgparent := vgn

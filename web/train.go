@@ -221,3 +221,13 @@ func (c *Root) trainIters() int {
 	}
 	return 1
 }
+
+// trainTimes is the run's time at each iteration, in ms since it started, comma-separated
+// (data-ms of the loss chart, which the page's benchmark reads).
+func (c *Root) trainTimes() string {
+	ms := make([]string, len(c.TrainSteps))
+	for i, s := range c.TrainSteps {
+		ms[i] = strconv.FormatFloat(s.Ms, 'f', 0, 64)
+	}
+	return strings.Join(ms, ",")
+}

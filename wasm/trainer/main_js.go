@@ -233,7 +233,7 @@ func options(req protocol.Train) (svf.ReinforceOptions, error) {
 	if req.Source != "" {
 		o.Source += " of " + req.Source
 	}
-	o.Batch, o.Micro, o.LR, o.Clip, o.Seed, o.SeqLen = batch, batch, lr, 1e-3, req.Seed, 0
+	o.Batch, o.Micro, o.LR, o.Clip, o.Seed, o.SeqLen, o.MaxTokens = batch, batch, lr, 1e-3, req.Seed, 0, 0
 	o.Iters, o.ValEvery = svf.EpochIters(epochs, len(train), batch)
 	return o, nil
 }
