@@ -23,7 +23,7 @@ func (k *kernels[E]) attentionForward(out, att, qkv, scratch []E, B, T, H, Hkv, 
 			len(out), len(att), len(qkv), len(scratch), B, T, H, Hkv, Dh))
 	}
 	a := &k.attTask
-	*a = attentionTask[E]{out: out, att: att, qkv: qkv, scratch: scratch, simd: k.simd,
+	*a = attentionTask[E]{out: out, att: att, qkv: qkv, scratch: scratch, simd: k.simd, ext: k.ext,
 		B: B, T: T, H: H, Hkv: Hkv, Dh: Dh, window: window}
 	k.pool.For(B*H, 2*T*T*Dh, forwardOf(a))
 	*a = attentionTask[E]{}
@@ -43,7 +43,7 @@ func (k *kernels[E]) attentionBackward(dqkv, dout, qkv, att, scratch []E, B, T, 
 	}
 	clear(dqkv[:N*QKV])
 	a := &k.attTask
-	*a = attentionTask[E]{out: dqkv, dout: dout, att: att, qkv: qkv, scratch: scratch, simd: k.simd,
+	*a = attentionTask[E]{out: dqkv, dout: dout, att: att, qkv: qkv, scratch: scratch, simd: k.simd, ext: k.ext,
 		B: B, T: T, H: H, Hkv: Hkv, Dh: Dh, window: window}
 	k.pool.For(B*Hkv, 8*(H/Hkv)*T*T*Dh, backwardOf(a))
 	*a = attentionTask[E]{}
@@ -61,6 +61,7 @@ func attnBackwardScratch(T, Dh int) int { return 7*T*Dh + T*T }
 type attentionTask[E Float] struct {
 	out, dout, att, qkv, scratch []E
 	simd                         bool
+	ext                          *extMatMul // Options.MatMul, or nil
 	B, T, H, Hkv, Dh, window     int
 }
 
@@ -82,6 +83,10 @@ func (a *attentionTask[E]) first(t int) int {
 // mm adds x[M,K]·y[K,N] (form gemmNN) or x[K,M]ᵀ·y[K,N] (gemmTN) to c[M,N], or with
 // add false writes it, on the calling goroutine.
 func (a *attentionTask[E]) mm(c, x, y []E, M, N, K int, form gemmForm, add bool) {
+	if a.ext != nil {
+		a.ext.gemm(f32(c), f32(x), f32(y), M, N, K, form, add)
+		return
+	}
 	gemmRows(c, x, y, 0, M, M, N, K, form, a.simd, add)
 }
 

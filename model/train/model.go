@@ -23,10 +23,11 @@ type Options struct {
 	B, T    int    // a batch is B sequences of T tokens, each starting at position 0
 	Seed    uint64 // initialisation; see New
 	Workers int    // goroutines for the matmuls and attention; GOMAXPROCS when 0
-	// MatMul, when set (float32 models only), runs every matmul as its MatMulF32, one
-	// call on the calling goroutine, with the transposes that form needs: the page's
-	// WebAssembly SIMD kernels, where Go's own loops are several times slower. nil: the
-	// package's gemm on Workers goroutines.
+	// MatMul, when set (float32 models only), runs every matmul (attention's small
+	// ones too) as its MatMulF32, with the transposes that form needs, on one worker
+	// (Workers is then 1: the transposes share scratch): the page's WebAssembly SIMD
+	// kernels, where Go's own loops are several times slower, and wasm has one thread.
+	// nil: the package's gemm on Workers goroutines.
 	MatMul model.Kernels
 }
 
@@ -246,6 +247,9 @@ func New[E Float](c *model.Config, opt Options) (*Model[E], error) {
 	m.rope = newRope[E](c, opt.T)
 	// The transpose buffer: the largest weight (vector forward) or output gradient.
 	scratch := max(d.V, d.QKV, 2*d.F, d.D) * max(N, d.D, d.F, d.Q)
+	if opt.MatMul != nil {
+		opt.Workers = 1
+	}
 	m.k = &kernels[E]{pool: newPool(opt.Workers), simd: useVector[E](), scratch: make([]E, scratch)}
 	if opt.MatMul != nil {
 		var e E
