@@ -164,7 +164,9 @@ func (t *trainer) train(ctx context.Context, req protocol.Train, files map[strin
 		}
 	}
 	start := time.Now()
+	base := 0.0 // the base model's validation accuracy, as the steps report it
 	opt.Progress = func(s svf.ReinforceStep) {
+		base = s.Base
 		msg := protocol.TrainProgress{Type: protocol.TypeTrainProgress, Iter: s.Iter, Iters: opt.Iters,
 			Epoch: float64(s.Iter*opt.Batch) / float64(len(opt.Examples)), Loss: s.Loss,
 			Validation: s.Validation, Best: s.Best, Base: s.Base,
@@ -189,7 +191,7 @@ func (t *trainer) train(ctx context.Context, req protocol.Train, files map[strin
 	if err != nil {
 		return err
 	}
-	t.post(protocol.Trained{Type: protocol.TypeTrained, Name: e.Name, Expert: data, Best: *e.Score,
+	t.post(protocol.Trained{Type: protocol.TypeTrained, Name: e.Name, Expert: data, Best: *e.Score, Base: base,
 		Trained: e.Trained, Stopped: ctx.Err() != nil, Ms: ms(time.Since(start))})
 	return nil
 }
