@@ -46,9 +46,9 @@ type ReinforceOptions struct {
 	// Baseline subtracts the batch's mean reward from every reward (r − r̄ instead of
 	// ±1), a departure from the reference for small models: when most rollouts are wrong,
 	// the ±1 gradient mostly pushes down wrong answers and wanders.
-	Baseline  bool
-	ValEvery  int // validate every this many iterations (and at the end)
-	ValN      int // validation questions
+	Baseline bool
+	ValEvery int // validate every this many iterations (and at the end)
+	ValN     int // validation questions
 	// MaxTokens is the longest answer; with Examples, 0 is half again the longest of
 	// their outputs (and a few tokens more): a validation answer that runs on past that
 	// is not a right one, and an untrained model may run on for long.
