@@ -238,6 +238,7 @@ func TestE2ET2(t *testing.T) {
 			p.fatalf("#train-intro %q, want the split stated: 19 of the 24, 5 held out", intro)
 		}
 		p.setField("#train-epochs", "2")
+		p.setField("#train-domain", "sums")
 		p.watchLongTasks()
 		run1(p, chromedp.Click("#train-start"))
 		status := p.poll(`(document.querySelector('#train-status')?.textContent ?? "").startsWith('Expert "new-skill"') ? document.querySelector('#train-status').textContent : ""`, 5*time.Minute)
@@ -282,6 +283,19 @@ func TestE2ET2(t *testing.T) {
 		t.Logf("page vs t2 train-expert: max |Δz| %.3g; page score %v, native %v; %s", worst, *page.Score, *native.Score, page.Trained)
 		if worst > zTolerance || *page.Score != *native.Score {
 			p.fatalf("the page's z differs from t2 train-expert's by %.3g (tolerance %g), scores %v and %v", worst, zTolerance, *page.Score, *native.Score)
+		}
+
+		// With a first-pass label of its own, the new expert takes part in the first pass.
+		p.show("chat")
+		p.waitOption("#strategy", "prompt")
+		p.setSelect("#strategy", "prompt")
+		p.setField("#max-tokens", "4")
+		run1(p, chromedp.SendKeys("#prompt", question+kb.Enter))
+		if st := p.waitState(2*time.Minute, "done", "error"); st != "done" {
+			p.fatalf("page state %q, want done; #error: %s", st, p.text("#error"))
+		}
+		if why := p.text("#messages li.assistant:last-child .why"); !strings.Contains(why, "sums") {
+			p.fatalf("first pass %q: want the new expert's label sums among the labels", why)
 		}
 
 		// Stop keeps the best iterate; a tab closed mid-training loses neither the

@@ -100,6 +100,20 @@ func (w *worker) packExperts() []*svf.Expert {
 	return out
 }
 
+// dispatchExperts are the experts the first pass dispatches to: the pack's, then any
+// other with a domain of its own (an expert trained in the page for a new kind of
+// question). The pack's come first, so they keep their domains (svf.NewDispatch takes
+// the first expert of each).
+func (w *worker) dispatchExperts() []*svf.Expert {
+	out := w.packExperts()
+	for _, x := range w.experts {
+		if x.source != sourcePack && x.x.Domain != "" {
+			out = append(out, x.x)
+		}
+	}
+	return out
+}
+
 // choose runs the first pass of strategy on question.
 func (w *worker) choose(strategy, question string) (*svf.Choice, error) {
 	switch {
@@ -109,7 +123,7 @@ func (w *worker) choose(strategy, question string) (*svf.Choice, error) {
 		if w.pack == nil {
 			return nil, fmt.Errorf("ask: strategy %s needs a pack with experts; this is a checkpoint folder", strategy)
 		}
-		experts := w.packExperts()
+		experts := w.dispatchExperts()
 		var cls *svf.Expert
 		if strategy == protocol.StrategyClsExpert {
 			for _, x := range experts {

@@ -19,6 +19,7 @@ import (
 // (trainer.js, started on the first run) on the valid rows, its progress and result.
 type trainState struct {
 	TrainName, TrainEpochs string // as typed
+	TrainDomain            string // the new expert's domain, for the first pass; "" for none
 	TrainFromBase          bool   // protocol.Train.FromBase
 	Training               bool
 	TrainLoad              protocol.Progress        // the trainer's download of the pack
@@ -94,7 +95,8 @@ func (c *Root) Train() {
 		}
 	}
 	req := protocol.Train{Type: protocol.TypeTrain, URL: c.Info.URL, Name: name, Examples: c.examples(),
-		Epochs: epochs, Seed: 1, Kernels: c.Kernels, Source: "the few-shot view", FromBase: c.TrainFromBase}
+		Epochs: epochs, Seed: 1, Kernels: c.Kernels, Source: "the few-shot view", FromBase: c.TrainFromBase,
+		Domain: strings.TrimSpace(c.TrainDomain)}
 	if c.local != nil {
 		req.URL, req.Local = strings.TrimPrefix(c.Info.URL, "local folder "), true
 		err = protocol.PostFiles(c.trainer.worker, req, c.local)
