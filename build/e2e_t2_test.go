@@ -145,20 +145,7 @@ func TestE2ET2(t *testing.T) {
 		p.screenshots("t2-fewshot")
 
 		// Export: the download's bytes are the mixture as an expert file.
-		run1(p, chromedp.Evaluate[bool](`(() => {
-			window.t2Blobs = [];
-			const create = URL.createObjectURL;
-			URL.createObjectURL = (b) => { window.t2Blobs.push(b); return create.call(URL, b); };
-			return true;
-		})()`))
-		run1(p, chromedp.Click("#download-expert"))
-		p.pollTrue(`window.t2Blobs.length > 0`, 10*time.Second)
-		b64 := run1(p, chromedp.Evaluate[string](`window.t2Blobs[0].arrayBuffer().then((b) => {
-			let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); return btoa(s); })`, chromedp.EvalAwaitPromise))
-		data, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil {
-			p.fatalf("download: %v", err)
-		}
+		data := p.download("#download-expert")
 		x, err := svf.DecodeExpert(data, "task.safetensors")
 		if err != nil {
 			p.fatalf("the downloaded expert: %v", err)
@@ -255,20 +242,7 @@ func TestE2ET2(t *testing.T) {
 		// The expert is the page's and the CLI's, for the same examples and seed.
 		run1(p, chromedp.Click("#tab-experts"))
 		p.pollTrue(`!!document.querySelector('.card[data-expert="new-skill"]')`, 10*time.Second)
-		run1(p, chromedp.Evaluate[bool](`(() => {
-			window.t2Blobs = [];
-			const create = URL.createObjectURL;
-			URL.createObjectURL = (b) => { window.t2Blobs.push(b); return create.call(URL, b); };
-			return true;
-		})()`))
-		run1(p, chromedp.Click(`.card[data-expert="new-skill"] button[aria-label="download new-skill"]`))
-		p.pollTrue(`window.t2Blobs.length > 0`, 10*time.Second)
-		b64 := run1(p, chromedp.Evaluate[string](`window.t2Blobs[0].arrayBuffer().then((b) => {
-			let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); return btoa(s); })`, chromedp.EvalAwaitPromise))
-		data, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil {
-			p.fatalf("download: %v", err)
-		}
+		data := p.download(`.card[data-expert="new-skill"] button[aria-label="download new-skill"]`)
 		page, err := svf.DecodeExpert(data, "new-skill.safetensors")
 		if err != nil {
 			p.fatalf("the trained expert: %v", err)
@@ -559,4 +533,25 @@ func (p *page) waitSaved(name string, timeout time.Duration) {
 			p.fatalf("expert %s was not saved in IndexedDB within %v", name, timeout)
 		}
 	}
+}
+
+// download clicks sel and returns the bytes of the file the page offers for download
+// (the first blob it makes an object URL of).
+func (p *page) download(sel string) []byte {
+	p.t.Helper()
+	run1(p, chromedp.Evaluate[bool](`(() => {
+		window.t2Blobs = [];
+		const create = URL.createObjectURL;
+		URL.createObjectURL = (b) => { window.t2Blobs.push(b); return create.call(URL, b); };
+		return true;
+	})()`))
+	run1(p, chromedp.Click(sel))
+	p.pollTrue(`window.t2Blobs.length > 0`, 10*time.Second)
+	b64 := run1(p, chromedp.Evaluate[string](`window.t2Blobs[0].arrayBuffer().then((b) => {
+		let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); return btoa(s); })`, chromedp.EvalAwaitPromise))
+	data, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		p.fatalf("download: %v", err)
+	}
+	return data
 }

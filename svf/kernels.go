@@ -12,15 +12,15 @@ import (
 // the trainer worker recomposes and projects through model.Kernels' MatMulF32 instead,
 // in float32 (TestKernelForms holds the two to each other).
 
-// KernelScratch holds what the kernel forms of one matrix reuse: Vᵀ and two [M,R]
-// products. Allocated once per matrix.
+// KernelScratch holds what the kernel forms of one matrix reuse: Vᵀ, an [M,R] product
+// and the R scales. Allocated once per matrix.
 type KernelScratch struct {
-	vt, ms []float32 // Vᵀ[R,N]; an [M,R] product
+	vt, ms, s []float32 // Vᵀ[R,N]; an [M,R] product; c·σ⊙z
 }
 
 // NewKernelScratch returns the scratch of f's kernel forms.
 func NewKernelScratch(f *Factors) *KernelScratch {
-	return &KernelScratch{vt: transposeV(f), ms: make([]float32, f.M*f.R)}
+	return &KernelScratch{vt: transposeV(f), ms: make([]float32, f.M*f.R), s: make([]float32, f.R)}
 }
 
 // RecomposeKernels writes dst[M,N] = W' for z (nil: z = 1) as Recompose does, as one
@@ -31,7 +31,7 @@ func (f *Factors) RecomposeKernels(k model.Kernels, sc *KernelScratch, dst, z []
 		panic(fmt.Sprintf("svf: RecomposeKernels: dst[%d] z[%d] do not fit W[%d,%d] of rank %d", len(dst), len(z), m, n, r))
 	}
 	c := nuclearScale(f.S, z)
-	s := make([]float32, r)
+	s := sc.s
 	for i, x := range f.S {
 		v := c * float64(x)
 		if z != nil {

@@ -230,7 +230,7 @@ func SplitExamples(examples []tasks.Example, share float64, seed uint64) (train,
 	if len(examples) < 2 {
 		return nil, nil, fmt.Errorf("svf: %d examples: training needs at least 2, one of them to validate on", len(examples))
 	}
-	n := min(max(int(math.Round(share*float64(len(examples)))), 1), len(examples)-1)
+	n := tasks.HoldOut(len(examples), share)
 	perm := rand.New(rand.NewPCG(seed, 0x73706c6974)).Perm(len(examples))
 	for i, k := range perm {
 		if i < n {
@@ -353,54 +353,59 @@ func (r *reinforce) source() string {
 // context with its answer, quoting the first that does not (its number in a person's
 // file is not its number here, after SplitExamples), and without a SeqLen sets it
 // to the longest: a person's examples are short, and the backward pass costs what its
-// sequence length is.
+// sequence length is. Without MaxTokens it sets that too (see ReinforceOptions). Each
+// example is tokenised once.
 func (r *reinforce) fitExamples() error {
 	o := &r.opt
+	type sizes struct{ prompt, answer int }
+	measure := func(what string, exs []tasks.Example) ([]sizes, error) {
+		out := make([]sizes, len(exs))
+		for i, ex := range exs {
+			prompt, err := Prompt(r.m, ex.Input)
+			if err == nil {
+				var answer []int
+				answer, err = answerTokens(r.m, ex.Input, prompt, solutionOf(ex))
+				out[i] = sizes{len(prompt), len(answer)}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("svf: train expert: the %s %.40q…: %w", what, ex.Input, err)
+			}
+		}
+		return out, nil
+	}
+	train, err := measure("example", o.Examples)
+	if err != nil {
+		return err
+	}
+	val, err := measure("validation example", o.Validation)
+	if err != nil {
+		return err
+	}
+	if o.MaxTokens == 0 {
+		longest := 0
+		for _, x := range slices.Concat(train, val) {
+			longest = max(longest, x.answer)
+		}
+		o.MaxTokens = longest + longest/2 + 4
+	}
 	limit := r.pack.Config.MaxPositions
 	if o.SeqLen > 0 {
 		limit = min(o.SeqLen, limit)
 	}
-	if o.MaxTokens == 0 {
-		longest := 0
-		for _, ex := range slices.Concat(o.Examples, o.Validation) {
-			prompt, err := Prompt(r.m, ex.Input)
-			if err != nil {
-				return fmt.Errorf("svf: train expert: the example %.40q…: %w", ex.Input, err)
-			}
-			answer, err := answerTokens(r.m, ex.Input, prompt, solutionOf(ex))
-			if err != nil {
-				return fmt.Errorf("svf: train expert: the example %.40q…: %w", ex.Input, err)
-			}
-			longest = max(longest, len(answer))
-		}
-		o.MaxTokens = longest + longest/2 + 4
-	}
 	longest := 0
-	for _, ex := range o.Examples {
-		prompt, err := Prompt(r.m, ex.Input)
-		if err != nil {
-			return fmt.Errorf("svf: train expert: the example %.40q…: %w", ex.Input, err)
-		}
-		n := len(prompt) + o.MaxTokens + 1 // a rollout and its end token
+	for i, x := range train {
+		n := x.prompt + o.MaxTokens + 1 // a rollout and its end token
 		if o.Objective == NextToken {
-			answer, err := answerTokens(r.m, ex.Input, prompt, solutionOf(ex))
-			if err != nil {
-				return fmt.Errorf("svf: train expert: the example %.40q…: %w", ex.Input, err)
-			}
-			n = len(prompt) + len(answer)
+			n = x.prompt + x.answer
 		}
 		if n > limit {
-			return fmt.Errorf("svf: train expert: the example %.40q… needs %d tokens with its answer; training holds %d: shorten it or leave it out", ex.Input, n, limit)
+			return fmt.Errorf("svf: train expert: the example %.40q… needs %d tokens with its answer; training holds %d: shorten it or leave it out", o.Examples[i].Input, n, limit)
 		}
 		longest = max(longest, n)
 	}
-	for _, ex := range o.Validation {
-		prompt, err := Prompt(r.m, ex.Input)
-		if err != nil {
-			return fmt.Errorf("svf: train expert: the validation example %.40q…: %w", ex.Input, err)
-		}
-		if len(prompt) >= r.pack.Config.MaxPositions {
-			return fmt.Errorf("svf: train expert: the validation example %.40q… has %d tokens; the model holds %d with its answer: shorten it or leave it out", ex.Input, len(prompt), r.pack.Config.MaxPositions)
+	for i, x := range val {
+		if x.prompt >= r.pack.Config.MaxPositions {
+			return fmt.Errorf("svf: train expert: the validation example %.40q… has %d tokens; the model holds %d with its answer: shorten it or leave it out", o.Validation[i].Input, x.prompt, r.pack.Config.MaxPositions)
 		}
 	}
 	if o.SeqLen == 0 {

@@ -74,19 +74,8 @@ func newWorker() (*worker, error) {
 	if w.yielder, err = protocol.NewYielder(); err != nil {
 		return nil, err
 	}
-	if w.onMsg, err = safejs.FuncOf(w.receive); err != nil {
+	if w.onMsg, err = protocol.Listen(w.receive); err != nil {
 		return nil, err
-	}
-	// worker.js holds the messages that arrived before we started and hands them over
-	// with the handler; without it (another host), just listen.
-	ready, err := w.scope.Get("t2Ready")
-	if err == nil && ready.Type() == safejs.TypeFunction {
-		_, err = ready.Invoke(w.onMsg.Value())
-	} else {
-		err = w.scope.Set("onmessage", w.onMsg.Value())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("installing the message handler: %w", err)
 	}
 	return w, nil
 }
@@ -204,28 +193,9 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	default:
 		return fmt.Errorf("load: engine %q, want cpu, gpu or none", req.Engine)
 	}
-	loc, err := w.scope.Get("location")
-	if err == nil {
-		loc, err = loc.Get("href")
-	}
-	href, err2 := loc.String()
-	if err = errors.Join(err, err2); err != nil {
-		return fmt.Errorf("reading the worker's location: %w", err)
-	}
-	get := webfs.Getter(webfs.Fetch)
-	if req.Local {
-		if len(files) == 0 {
-			return fmt.Errorf("load: the local folder %s has no files", req.URL)
-		}
-		href = webfs.LocalBase
-		get = webfs.Blobs(webfs.LocalBase, req.URL, files)
-	}
-	fsys, err := webfs.New(href, req.URL, get)
+	fsys, err := webfs.OpenFolder(req.URL, req.Local, files)
 	if err != nil {
-		return err
-	}
-	if req.Local {
-		fsys.Display = "local folder " + fsys.Display
+		return fmt.Errorf("load: %w", err)
 	}
 	shard := map[string]int{} // a pack's shards, numbered from 1, once pack.json is read
 	fsys.Progress = func(name string, loaded, total int64) {

@@ -5,13 +5,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
 	"github.com/hack-pad/safejs"
 	"github.com/vugu/vugu"
 
+	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 )
 
@@ -40,7 +40,7 @@ func (c *Root) trainSplit() (train, val int) {
 	if n < 2 {
 		return n, 0
 	}
-	val = min(max(int(math.Round(protocol.DefaultTrain.ValShare*float64(n))), 1), n-1)
+	val = tasks.HoldOut(n, protocol.DefaultTrain.ValShare)
 	return n - val, val
 }
 

@@ -8,6 +8,27 @@ import (
 	"github.com/hack-pad/safejs"
 )
 
+// Listen installs handle as the worker's message handler and returns it (to keep): the
+// worker script (goworker.js) holds the messages that arrived before the Go program
+// started and hands them over with t2Ready; without it (another host), onmessage.
+func Listen(handle func(this safejs.Value, args []safejs.Value) any) (safejs.Func, error) {
+	fn, err := safejs.FuncOf(handle)
+	if err != nil {
+		return fn, err
+	}
+	scope := safejs.Global()
+	ready, err := scope.Get("t2Ready")
+	if err == nil && ready.Type() == safejs.TypeFunction {
+		_, err = ready.Invoke(fn.Value())
+	} else {
+		err = scope.Set("onmessage", fn.Value())
+	}
+	if err != nil {
+		return fn, fmt.Errorf("installing the message handler: %w", err)
+	}
+	return fn, nil
+}
+
 // Yielder gives the JavaScript event loop a turn: it posts a message to itself over a
 // MessageChannel and blocks until it arrives. Every task queued before it (a "stop" from
 // the page) runs first: how a worker busy in Go hears a stop. Unlike setTimeout(0), a message is not clamped to 4 ms.

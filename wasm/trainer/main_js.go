@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -58,17 +57,8 @@ func newTrainer() (*trainer, error) {
 	if t.yielder, err = protocol.NewYielder(); err != nil {
 		return nil, err
 	}
-	if t.onMsg, err = safejs.FuncOf(t.receive); err != nil {
+	if t.onMsg, err = protocol.Listen(t.receive); err != nil {
 		return nil, err
-	}
-	ready, err := t.scope.Get("t2Ready")
-	if err == nil && ready.Type() == safejs.TypeFunction {
-		_, err = ready.Invoke(t.onMsg.Value())
-	} else {
-		err = t.scope.Set("onmessage", t.onMsg.Value())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("installing the message handler: %w", err)
 	}
 	return t, nil
 }
@@ -240,27 +230,11 @@ func options(req protocol.Train) (svf.ReinforceOptions, error) {
 	return o, nil
 }
 
-// open opens the pack of req, over HTTP or from a local folder's files, reporting the
-// download as the engine worker does.
+// open opens the pack of req as the engine worker does, reporting the download.
 func (t *trainer) open(req protocol.Train, files map[string]safejs.Value) (*svf.Pack, error) {
-	loc, err := t.scope.Get("location")
-	if err == nil {
-		loc, err = loc.Get("href")
-	}
-	href, err2 := loc.String()
-	if err = errors.Join(err, err2); err != nil {
-		return nil, fmt.Errorf("reading the worker's location: %w", err)
-	}
-	get := webfs.Getter(webfs.Fetch)
-	if req.Local {
-		if len(files) == 0 {
-			return nil, fmt.Errorf("train: the local folder %s has no files", req.URL)
-		}
-		href, get = webfs.LocalBase, webfs.Blobs(webfs.LocalBase, req.URL, files)
-	}
-	fsys, err := webfs.New(href, req.URL, get)
+	fsys, err := webfs.OpenFolder(req.URL, req.Local, files)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("train: %w", err)
 	}
 	fsys.Progress = func(name string, loaded, total int64) {
 		t.post(protocol.Progress{Type: protocol.TypeProgress, File: name, Loaded: loaded, Total: total})
