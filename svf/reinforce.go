@@ -228,7 +228,7 @@ func SplitExamples(examples []tasks.Example, share float64, seed uint64) (train,
 		return nil, nil, fmt.Errorf("svf: validation share %g, want it in (0, 1)", share)
 	}
 	if len(examples) < 2 {
-		return nil, nil, fmt.Errorf("svf: %d examples: training needs at least 2, one of them to validate on", len(examples))
+		return nil, nil, fmt.Errorf("svf: training needs at least 2 examples, one of them to validate on; there are %d", len(examples))
 	}
 	n := tasks.HoldOut(len(examples), share)
 	perm := rand.New(rand.NewPCG(seed, 0x73706c6974)).Perm(len(examples))
