@@ -8,29 +8,41 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/gguf"
+	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/svf"
 )
 
 // cmdExport writes a pack's model, adapted by an expert or a mixture and merged, as a
-// GGUF file that llama.cpp-based runtimes load: the peers of `make bench-peers` run
-// exactly our weights.
+// GGUF file that llama.cpp-based runtimes load (the peers of `make bench-peers` run
+// exactly our weights), or as a Hugging Face checkpoint folder that transformers, vLLM
+// and `t2 convert` load.
 func cmdExport(args []string, stdout, stderr io.Writer) error {
-	fs := flags("export", "--pack DIR [--expert NAME | --mix a:0.3,b:0.7] --gguf FILE [--type f32|f16|q8_0]", stderr)
+	fs := flags("export", "--pack DIR [--expert NAME | --mix a:0.3,b:0.7] (--gguf FILE [--type f32|f16|q8_0] | --hf DIR [--dtype bf16|f16|f32])", stderr)
 	src := &source{dequantize: true}
 	fs.StringVar(&src.pack, "pack", "", "pack `folder` (t2 convert)")
 	fs.StringVar(&src.expert, "expert", "", "apply the pack's expert `name`")
 	fs.StringVar(&src.mix, "mix", "", "apply a mixture of the pack's experts, e.g. `a:0.3,b:0.7`")
-	out := fs.String("gguf", "", "write the GGUF `file`")
-	typ := fs.String("type", "f32", "tensor `type` of the matrices: f32, f16 or q8_0 (norms stay f32)")
+	ggufOut := fs.String("gguf", "", "write the GGUF `file`")
+	typ := fs.String("type", "f32", "with --gguf: tensor `type` of the matrices: f32, f16 or q8_0 (norms stay f32)")
+	hfOut := fs.String("hf", "", "write a Hugging Face checkpoint `folder` (config.json, model.safetensors, tokenizer files)")
+	dtype := fs.String("dtype", "", "with --hf: `dtype` of every tensor: bf16, f16 or f32 (default: the config's torch_dtype, f32 when it names none)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if src.pack == "" || *out == "" || fs.NArg() != 0 {
+	if src.pack == "" || (*ggufOut == "") == (*hfOut == "") || fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
+	}
+	if *hfOut != "" {
+		if _, _, err := hfDType(*dtype); err != nil { // before the model loads
+			return err
+		}
+		return exportHF(src, *hfOut, *dtype, stdout)
 	}
 	t, err := gguf.ParseType(*typ)
 	if err != nil {
@@ -52,20 +64,118 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", src.pack, err)
 	}
-	f, err := os.Create(*out)
+	f, err := os.Create(*ggufOut)
 	if err != nil {
 		return err
 	}
 	if err := gguf.Write(f, kvs, tensors); err != nil {
 		f.Close()
-		return fmt.Errorf("%s: %w", *out, err)
+		return fmt.Errorf("%s: %w", *ggufOut, err)
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	st, _ := os.Stat(*out)
-	fmt.Fprintf(stdout, "wrote %s (%s, %d tensors, %s)\n", *out, t, len(tensors), sizeText(st.Size()))
+	st, _ := os.Stat(*ggufOut)
+	fmt.Fprintf(stdout, "wrote %s (%s, %d tensors, %s)\n", *ggufOut, t, len(tensors), sizeText(st.Size()))
 	return nil
+}
+
+// exportHF writes the adapted, merged model of src as a Hugging Face checkpoint folder
+// dir: model.safetensors in dtype, the pack's config.json with torch_dtype set to match,
+// and the pack's tokenizer and generation files unchanged. Loading the folder gives the
+// logits of the pack with the expert applied (f32: the same weights, bit for bit).
+func exportHF(src *source, dir, dtype string, stdout io.Writer) error {
+	p, err := svf.OpenDir(src.pack)
+	if err != nil {
+		return err
+	}
+	if dtype == "" {
+		dtype = p.Config.DType
+	}
+	st, torchName, err := hfDType(dtype)
+	if err != nil {
+		return err
+	}
+	cfg, err := withTorchDType(p.Manifest.Config, torchName)
+	if err != nil {
+		return fmt.Errorf("%s: config: %w", src.pack, err)
+	}
+	m, err := src.load()
+	if err != nil {
+		return err
+	}
+	w, err := denseWeights(m)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src.pack, err)
+	}
+	if err := model.WriteCheckpoint(dir, cfg, w, st); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	for _, name := range p.Manifest.Files {
+		data, err := os.ReadFile(filepath.Join(src.pack, name))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	info, err := os.Stat(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%s, model.safetensors %s)\n", dir, torchName, sizeText(info.Size()))
+	return nil
+}
+
+// hfDType maps a --dtype value, or a config's torch_dtype, to a safetensors dtype and the
+// torch_dtype that names it; "" is f32.
+func hfDType(s string) (safetensors.DType, string, error) {
+	switch strings.ToLower(s) {
+	case "bf16", "bfloat16":
+		return safetensors.BF16, "bfloat16", nil
+	case "f16", "fp16", "float16":
+		return safetensors.F16, "float16", nil
+	case "", "f32", "fp32", "float32":
+		return safetensors.F32, "float32", nil
+	}
+	return "", "", fmt.Errorf("dtype %q: want bf16, f16 or f32", s)
+}
+
+// withTorchDType returns config.json with its torch_dtype set to name, every other field
+// kept (keys sorted, as encoding/json writes maps).
+func withTorchDType(config []byte, name string) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(config, &fields); err != nil {
+		return nil, err
+	}
+	fields["torch_dtype"], _ = json.Marshal(name)
+	out, err := json.MarshalIndent(fields, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// denseWeights returns m's weights with every layer matrix as the f32 Dense it runs as
+// (an adapted matrix recomposed with its z), sharing m's slices.
+func denseWeights(m *model.Model) (*model.Weights, error) {
+	if m.Weights.Embed == nil {
+		return nil, errors.New("the model's embedding is not f32 (load it dequantised)")
+	}
+	w := *m.Weights
+	w.Layers = slices.Clone(w.Layers)
+	w.Linears = make(map[string]model.Linear, len(m.Weights.Linears))
+	for l := range w.Layers {
+		for _, name := range model.MatrixNames(l) {
+			d, err := denseOf(m.Weights.Linears[name])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			w.Linears[name] = d
+		}
+	}
+	return &w, nil
 }
 
 // ggufModel returns the metadata and tensors of m in llama.cpp's layout, as its

@@ -27,7 +27,7 @@ func commands() map[string]command {
 		"logits":       {cmdLogits, "write the logits of every position of a token sequence"},
 		"generate":     {cmdGenerate, "generate text from a prompt"},
 		"random-model": {cmdRandomModel, "write a random-weight checkpoint folder for a config"},
-		"export":       {cmdExport, "write a pack's adapted, merged model as a GGUF file (llama.cpp, wllama)"},
+		"export":       {cmdExport, "write a pack's adapted, merged model as a GGUF file (llama.cpp, wllama) or a Hugging Face folder"},
 		"convert":      {cmdConvert, "make a pack (SVD-decomposed, quantised) from a checkpoint folder"},
 		"expert":       {cmdExpert, "add (new, mix) or show a pack's SVF experts"},
 		"ask":          {cmdAsk, "answer a question with two passes: an expert chosen by the first, the answer by the second"},
