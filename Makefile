@@ -2,7 +2,8 @@
 
 GO ?= go
 # The oracle fixtures live beside the repository (../shared/fixtures) when present;
-# tests that need them skip with a message otherwise.
+# tests that need them skip with a message otherwise (fail under T2_REQUIRE=1, which
+# .ci/run sets: see internal/need).
 T2_FIXTURES ?= $(if $(wildcard ../shared/fixtures/README.md),$(abspath ../shared/fixtures),)
 export T2_FIXTURES
 ADDR ?= 127.0.0.1:8080
@@ -26,6 +27,9 @@ site:
 ## Chromium's main thread, which the GPU kernel tests on lavapipe would otherwise starve.
 test: deps peers fmt-check vet
 	$(GO) test -p 1 -count=1 -timeout 25m ./...
+	@# The SIMD training kernels (model/train/vector.go) build only with the experiment on;
+	@# they trained the committed demo.
+	GOEXPERIMENT=simd $(GO) test -count=1 ./model/train/...
 
 ## peers: install the peers of bench-peers (wllama) from npm into build/peers/node_modules,
 ## when npm is there; the GGUF interop test (TestE2EWllama) skips without them.

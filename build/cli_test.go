@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/t2web/t2web/model/fixtures"
 )
 
 // t2 runs one command line in-process and returns its exit code, stdout and stderr.
@@ -18,17 +20,6 @@ func t2(args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
 	code := run(args, &out, &errOut)
 	return code, out.String(), errOut.String()
-}
-
-// fixtureModel returns the folder of an oracle fixture model, skipping the test when the
-// fixtures are not installed.
-func fixtureModel(t *testing.T, name string) string {
-	t.Helper()
-	root := os.Getenv("T2_FIXTURES")
-	if root == "" {
-		t.Skip("set T2_FIXTURES to the oracle fixtures folder (../shared/fixtures)")
-	}
-	return filepath.Join(root, name)
 }
 
 // fixtureCase reads one case of a fixture model's cases.json.
@@ -61,7 +52,7 @@ func fixtureCase(t *testing.T, dir, name string) (text string, inputIDs, greedy 
 }
 
 func TestTokenizeCommand(t *testing.T) {
-	dir := fixtureModel(t, "llama-tiny")
+	dir := fixtures.Dir(t, "llama-tiny")
 	if code, out, errOut := t2("tokenize", "--model", dir, "--special", "Hello world"); code != 0 || out != "[128000,9906,1917]\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -77,7 +68,7 @@ func TestTokenizeCommand(t *testing.T) {
 }
 
 func TestTemplateCommand(t *testing.T) {
-	dir := fixtureModel(t, "qwen2-tiny")
+	dir := fixtures.Dir(t, "qwen2-tiny")
 	msgs := filepath.Join(t.TempDir(), "m.json")
 	os.WriteFile(msgs, []byte(`[{"role": "user", "content": "hi"}]`), 0o644)
 	code, out, errOut := t2("template", "--model", dir, "--messages", msgs, "--add-generation-prompt")
@@ -89,7 +80,7 @@ func TestTemplateCommand(t *testing.T) {
 // TestGenerateCommand holds `t2 generate --greedy` to llama.cpp's greedy continuation.
 func TestGenerateCommand(t *testing.T) {
 	for _, name := range []string{"llama-tiny", "qwen2-tiny"} {
-		dir := fixtureModel(t, name)
+		dir := fixtures.Dir(t, name)
 		text, _, greedy := fixtureCase(t, dir, "english")
 		code, out, errOut := t2("generate", "--model", dir, "--prompt", text, "--greedy", "--max-tokens", "16", "--print-ids")
 		if code != 0 {
@@ -108,7 +99,7 @@ func TestGenerateCommand(t *testing.T) {
 
 // TestLogitsCommand checks the file layout of `t2 logits` against the fixture logits.
 func TestLogitsCommand(t *testing.T) {
-	dir := fixtureModel(t, "llama-tiny")
+	dir := fixtures.Dir(t, "llama-tiny")
 	_, ids, _ := fixtureCase(t, dir, "english")
 	var list []string
 	for _, id := range ids {

@@ -24,7 +24,7 @@ func TestE2EKernels(t *testing.T) {
 	bctx, _ := startBrowser(t, browser)
 	models := []struct{ name, query string }{{"demo-pack", "pack=models/default/"}}
 	sources := map[string][]string{"demo-pack": {"--pack", filepath.Join(site, "models", "default")}}
-	if os.Getenv("T2_FIXTURES") != "" {
+	if fixtures.Present(t) {
 		src := fixtures.Dir(t, "llama-tiny")
 		hf, pack := filepath.Join(site, "models", "llama-tiny"), filepath.Join(site, "models", "llama-tiny-pack")
 		if err := copyTree(src, hf); err != nil {

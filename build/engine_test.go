@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2web/t2web/internal/need"
 	"github.com/t2web/t2web/shaders"
 )
 
@@ -16,8 +17,8 @@ import (
 // each engine named on stderr, and t2 logits (W' in float32 on both engines, the exact
 // reference) within 1e-4.
 func TestEngineFlag(t *testing.T) {
-	if len(shaders.VulkanICDs()) == 0 && os.Getenv("VK_ICD_FILENAMES") == "" && os.Getenv("VK_DRIVER_FILES") == "" {
-		t.Skip("no Vulkan ICD installed; " + shaders.VulkanHint())
+	if !shaders.HasVulkanDriver() {
+		need.Skip(t, "no Vulkan ICD installed; "+shaders.VulkanHint())
 	}
 	dir, hf := t.TempDir(), randomCheckpoint(t)
 	pack := filepath.Join(dir, "pack")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/t2web/t2web/internal/need"
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/tasks"
@@ -36,7 +37,7 @@ func peersDir(t testing.TB) string {
 	}
 	dir := filepath.Join(root, "build", "peers")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@wllama", "wllama", "esm", "index.js")); err != nil {
-		t.Skipf("wllama is not installed in %s: make peers installs it from npm", dir)
+		need.Skip(t, fmt.Sprintf("wllama is not installed in %s: make peers installs it from npm", dir))
 	}
 	return dir
 }

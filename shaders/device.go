@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -483,6 +484,12 @@ func VulkanICDs() []string {
 		found = append(found, m...)
 	}
 	return found
+}
+
+// HasVulkanDriver tells whether a Vulkan driver is installed or named by the loader's
+// environment (VK_ICD_FILENAMES, VK_DRIVER_FILES); whether it works is Open's to say.
+func HasVulkanDriver() bool {
+	return len(VulkanICDs()) > 0 || os.Getenv("VK_ICD_FILENAMES") != "" || os.Getenv("VK_DRIVER_FILES") != ""
 }
 
 // VulkanHint tells how to get a Vulkan driver when none works.

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/gogpu/wgpu"
+
+	"github.com/t2web/t2web/internal/need"
 )
 
 var (
@@ -21,8 +23,8 @@ var (
 // fails the test.
 func device(t testing.TB) *Device {
 	t.Helper()
-	if len(VulkanICDs()) == 0 && os.Getenv("VK_ICD_FILENAMES") == "" && os.Getenv("VK_DRIVER_FILES") == "" {
-		t.Skip("shaders: no Vulkan ICD installed (/usr/share/vulkan/icd.d/*.json); " + VulkanHint())
+	if !HasVulkanDriver() {
+		need.Skip(t, "shaders: no Vulkan ICD installed (/usr/share/vulkan/icd.d/*.json); "+VulkanHint())
 	}
 	testOnce.Do(func() { testDev, testErr = Open() })
 	if testErr != nil {

@@ -191,7 +191,7 @@ const smolLM2Layers = `{
 func TestInt8Fidelity(t *testing.T) {
 	type source struct{ name, dir string }
 	var sources []source
-	if os.Getenv("T2_FIXTURES") != "" {
+	if fixtures.Present(t) {
 		for _, name := range fixtures.Models {
 			sources = append(sources, source{name, fixtures.Dir(t, name)})
 		}

@@ -5,17 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-// fixturesDir returns the oracle fixtures folder named by T2_FIXTURES, or skips the test.
-func fixturesDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("T2_FIXTURES")
-	if dir == "" {
-		t.Skip("set T2_FIXTURES to the oracle fixtures folder (../shared/fixtures)")
-	}
-	return dir
-}
+	"github.com/t2web/t2web/model/fixtures"
+)
 
 // render is one entry of a fixture model's chat_template_renders.json, made by
 // @huggingface/jinja.
@@ -28,7 +20,7 @@ type render struct {
 
 // TestFixtureRenders holds every render of both fixture models to the oracle's, byte for byte.
 func TestFixtureRenders(t *testing.T) {
-	dir := fixturesDir(t)
+	dir := fixtures.Root(t)
 	for _, model := range []string{"llama-tiny", "qwen2-tiny"} {
 		t.Run(model, func(t *testing.T) {
 			config, err := os.ReadFile(filepath.Join(dir, model, "tokenizer_config.json"))

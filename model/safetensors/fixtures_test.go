@@ -8,16 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// fixtures returns the oracle fixtures folder named by $T2_FIXTURES, or skips the test.
-func fixtures(t *testing.T) string {
-	dir := os.Getenv("T2_FIXTURES")
-	if dir == "" {
-		t.Skip("set T2_FIXTURES to the oracle fixtures folder (../shared/fixtures)")
-	}
-	return dir
-}
+	"github.com/t2web/t2web/model/fixtures"
+)
 
 // TestFixtures opens the two real checkpoints of the oracle fixtures, made by PyTorch's
 // safetensors writer, and checks their layout against config.json and a few values
@@ -25,7 +18,7 @@ func fixtures(t *testing.T) string {
 // order). The F16 embedding holds over twenty thousand subnormals, so its sum checks
 // the subnormal path of F16ToFloat32.
 func TestFixtures(t *testing.T) {
-	dir := fixtures(t)
+	dir := fixtures.Root(t)
 	for _, tc := range []struct {
 		model   string
 		tensors int

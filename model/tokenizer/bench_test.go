@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/t2web/t2web/model/fixtures"
 )
 
 // benchCorpus is the fixture corpus joined: English, code, numbers, whitespace runs,
@@ -54,7 +56,7 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkLoad(b *testing.B) {
 	for _, model := range fixtureModels {
 		b.Run(model, func(b *testing.B) {
-			data, err := os.ReadFile(filepath.Join(fixtureDir(b), model, "tokenizer.json"))
+			data, err := os.ReadFile(filepath.Join(fixtures.Root(b), model, "tokenizer.json"))
 			if err != nil {
 				b.Fatal(err)
 			}

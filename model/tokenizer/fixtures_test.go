@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/t2web/t2web/model/fixtures"
 )
 
 // The oracle fixtures (shared/fixtures, read-only) hold two tokenizer.json files and the
@@ -20,22 +22,12 @@ import (
 
 var fixtureModels = []string{"llama-tiny", "qwen2-tiny"}
 
-// fixtureDir returns the fixtures folder from T2_FIXTURES, skipping the test without it.
-func fixtureDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("T2_FIXTURES")
-	if dir == "" {
-		t.Skip("set T2_FIXTURES to the oracle fixtures folder (../shared/fixtures)")
-	}
-	return dir
-}
-
 var fixtureTokenizers sync.Map // path → *Tokenizer, loaded once per test binary
 
 // loadFixture loads a fixture model's tokenizer.json.
 func loadFixture(t testing.TB, model string) *Tokenizer {
 	t.Helper()
-	path := filepath.Join(fixtureDir(t), model, "tokenizer.json")
+	path := filepath.Join(fixtures.Root(t), model, "tokenizer.json")
 	if tok, ok := fixtureTokenizers.Load(path); ok {
 		return tok.(*Tokenizer)
 	}
@@ -59,7 +51,7 @@ type corpusLine struct {
 
 func readCorpus(t testing.TB, model string) []corpusLine {
 	t.Helper()
-	f, err := os.Open(filepath.Join(fixtureDir(t), model, "tokenizer_corpus.jsonl"))
+	f, err := os.Open(filepath.Join(fixtures.Root(t), model, "tokenizer_corpus.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +130,7 @@ func TestCases(t *testing.T) {
 					HFIDsNoSpecial []int  `json:"hf_ids_no_special"`
 				} `json:"cases"`
 			}
-			readJSON(t, filepath.Join(fixtureDir(t), model, "cases.json"), &f)
+			readJSON(t, filepath.Join(fixtures.Root(t), model, "cases.json"), &f)
 			if len(f.Cases) == 0 {
 				t.Fatal("no cases")
 			}
@@ -164,7 +156,7 @@ func TestChatTemplateRenders(t *testing.T) {
 				Rendered            string `json:"rendered"`
 				HFIDsNoSpecial      []int  `json:"hf_ids_no_special"`
 			}
-			readJSON(t, filepath.Join(fixtureDir(t), model, "chat_template_renders.json"), &renders)
+			readJSON(t, filepath.Join(fixtures.Root(t), model, "chat_template_renders.json"), &renders)
 			if len(renders) == 0 {
 				t.Fatal("no renders")
 			}
@@ -204,7 +196,7 @@ func TestLoadFixtures(t *testing.T) {
 		{"qwen2-tiny", 151669, []string{"<|endoftext|>", "<|im_end|>"}, []int{151643, 151645}, "<think>"},
 	} {
 		t.Run(c.model, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join(fixtureDir(t), c.model, "tokenizer.json"))
+			data, err := os.ReadFile(filepath.Join(fixtures.Root(t), c.model, "tokenizer.json"))
 			if err != nil {
 				t.Fatal(err)
 			}

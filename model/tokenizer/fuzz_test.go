@@ -1,10 +1,11 @@
 package tokenizer
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/t2web/t2web/model/fixtures"
 )
 
 // FuzzEncode checks that Encode and the streaming decoder never panic, and that on the
@@ -21,7 +22,7 @@ func FuzzEncode(f *testing.F) {
 	}
 	sp := loadSP(f, llama2Layout)
 	var llama *Tokenizer
-	if os.Getenv("T2_FIXTURES") != "" {
+	if fixtures.Present(f) {
 		llama = loadFixture(f, "llama-tiny")
 	}
 	f.Fuzz(func(t *testing.T, s string) {

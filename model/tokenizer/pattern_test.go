@@ -2,10 +2,11 @@ package tokenizer
 
 import (
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/t2web/t2web/model/fixtures"
 )
 
 // knownPatterns pairs each hand-written matcher with its regex, run by regexp2: the
@@ -62,7 +63,7 @@ func TestPatternsMatchRegex(t *testing.T) {
 		"x;\r\n\r\ny", "?!\n", "tab\tseparated", " \t{", "word\n    indented", "   \n\n   \t\n",
 		"12345678901234567890", "٣٤٥ ١٢", "$19.99 and €5,00", "(konnichiwa) 🙂", " 'ſ 'K",
 	}
-	if os.Getenv("T2_FIXTURES") != "" {
+	if fixtures.Present(t) {
 		for _, model := range fixtureModels {
 			for _, l := range readCorpus(t, model) {
 				texts = append(texts, l.Text)
