@@ -15,7 +15,7 @@ import (
 	"github.com/t2web/t2web/svf/tasks"
 )
 
-// The committed demo (P1·5): demo/base is the f32 model trained by `make demo-base`,
+// The committed demo: demo/base is the f32 model trained by `make demo-base`,
 // demo/pack its int8 pack with the experts, docs/results.json the per-item outcomes of
 // docs/RESULTS.md.
 const (

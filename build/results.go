@@ -17,11 +17,10 @@ import (
 	"github.com/t2web/t2web/svf/tasks"
 )
 
-// The results table (P1·5) compares, on the test split of every task of the suite, the
-// base model with what Transformer² makes of it: each training domain answered by its own
-// SVF expert, and each unseen task by the strategies of the first pass (P1·6's; their
-// columns say "not yet" until they land) and, as a bound, by its domain's expert chosen by
-// hand. The experts were trained on the train split and chosen on the validation split;
+// The results table compares, on the test split of every task of the suite, the base
+// model with what Transformer² makes of it: each training domain answered by its own SVF
+// expert, and each unseen task by the strategies of the first pass and, as a bound, by
+// its domain's expert chosen by hand. The experts were trained on the train split and chosen on the validation split;
 // the test split is only ever measured here.
 
 // resultsProtocol is how every row of the table is measured.

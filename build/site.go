@@ -128,7 +128,7 @@ func buildSite(outDir string, logw io.Writer) (err error) {
 		return err
 	}
 
-	// The default model is the committed demo pack, experts and all (P1·5): the site never
+	// The default model is the committed demo pack, experts and all: the site never
 	// trains or converts.
 	src := filepath.Join(root, "demo", "pack")
 	if _, err := svf.OpenDir(src); err != nil {

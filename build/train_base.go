@@ -52,7 +52,7 @@ import (
 var demoModelConfig []byte
 
 // cmdTrainBase trains a Llama-architecture model from scratch on the task suite: the
-// demo's base model (ARCHITECTURE.md, P1·5).
+// demo's base model (ARCHITECTURE.md).
 //
 // The corpus is the train split of every family of the mix (--pool items of each, times
 // its weight in tasks.GeneralWeights for the general mix), shuffled anew each epoch by

@@ -89,6 +89,13 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The default sequence length fits the model; one given that does not is an error.
+	if maxPos := p.Config.MaxPositions; d.SeqLen > maxPos {
+		if flagSet(fs, "seq-len") {
+			return fmt.Errorf("--seq-len %d: the model's context (max_position_embeddings) is %d", d.SeqLen, maxPos)
+		}
+		d.SeqLen = maxPos
+	}
 	if *starts && *init == "" {
 		if d.Starts, err = p.DomainExperts(); err != nil {
 			return err

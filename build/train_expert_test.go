@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,5 +59,35 @@ func TestTrainExpertCommand(t *testing.T) {
 		if code, _, errOut := t2(tt.args...); code != 1 || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tt.args, code, errOut, tt.want)
 		}
+	}
+}
+
+// TestTrainExpertFitsContext: on a model whose context is shorter than train-expert's
+// default sequence length, the defaults train (the sequence length clamped to the
+// model), and a --seq-len that does not fit is refused naming the flag and the context.
+func TestTrainExpertFitsContext(t *testing.T) {
+	var cfg map[string]any
+	if err := json.Unmarshal(defaultModelConfig, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["max_position_embeddings"] = 128
+	data, _ := json.Marshal(cfg)
+	dir := t.TempDir()
+	cfgFile, hf, pack := filepath.Join(dir, "config.json"), filepath.Join(dir, "hf"), filepath.Join(dir, "pack")
+	os.WriteFile(cfgFile, data, 0o644)
+	if code, _, errOut := t2("random-model", "--config", cfgFile, "--out", hf); code != 0 {
+		t.Fatal(errOut)
+	}
+	if code, _, errOut := t2("convert", "--model", hf, "--out", pack); code != 0 {
+		t.Fatal(errOut)
+	}
+	args := []string{"train-expert", "--pack", pack, "--task", "math", "--name", "m", "--iters", "1",
+		"--batch", "2", "--micro", "2", "--val-every", "1", "--val-n", "2", "--max-tokens", "8"}
+	if code, _, errOut := t2(args...); code != 0 {
+		t.Errorf("defaults on a 128-token model: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut := t2(append(args, "--seq-len", "300")...)
+	if code != 1 || !strings.Contains(errOut, "--seq-len 300") || !strings.Contains(errOut, "128") {
+		t.Errorf("--seq-len 300 on a 128-token model: exit %d, stderr %q; want an error naming the flag and 128", code, errOut)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The P1·2 fidelity bar: an int8 pack recomposes every adapted matrix at z = 1 to
+// The fidelity bar: an int8 pack recomposes every adapted matrix at z = 1 to
 // within 1 % relative Frobenius error of the original. Decompose → Q8 of U and V
 // (blocks of 32 along R) → dequantise → Recompose(z = nil), on SmolLM2-135M's MLP
 // shapes: random N(0, 0.02²) matrices, and matrices with the structure of trained

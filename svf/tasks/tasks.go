@@ -1,5 +1,5 @@
 // Package tasks is t2web's task suite: seeded generators of short questions, each with an
-// exact checker, on which the demo model is trained (P1·5) and experts are trained with
+// exact checker, on which the demo model is trained and experts are trained with
 // REINFORCE and evaluated (ARCHITECTURE.md §1).
 //
 // Three training domains are modelled on the paper's (GSM8K, MBPP, ARC-Easy), each with an
