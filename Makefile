@@ -18,9 +18,10 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 serve: site
 	$(GO) run ./build serve --dir dist --addr $(ADDR)
 
-## site: build the static site into dist/
+## site: build the static site into dist/ (PACK=DIR: the page's default model is that
+## pack instead of the demo's)
 site:
-	$(GO) run ./build site --out dist
+	$(GO) run ./build site --out dist $(if $(PACK),--pack $(PACK))
 
 ## test: every test — Go unit tests, fixtures, the page in headless Chromium. Packages run
 ## one at a time: the page's long-task check (no main-thread task over 100 ms) times

@@ -218,6 +218,13 @@ func TestE2ET2(t *testing.T) {
 			p.fatalf("training with an example longer than the context: #train-error %q, %d rows; want the example named, 25 rows kept", msg, p.count("#fewshot-table tbody tr"))
 		}
 		t.Logf("long example: %s", msg)
+		// 25 rows fold to the first 10: the long example, row 11, is behind "Show all".
+		if !run1(p, chromedp.Evaluate[bool](`document.querySelector('#fewshot-table tbody tr:nth-child(11)').hidden`)) ||
+			p.text("#fewshot-fold") != "Show all 25 rows" {
+			p.fatalf("with 25 rows, row 11 is not folded away or #fewshot-fold says %q, want \"Show all 25 rows\"", p.text("#fewshot-fold"))
+		}
+		run1(p, chromedp.Click("#fewshot-fold"))
+		p.pollTrue(`!document.querySelector('#fewshot-table tbody tr:nth-child(11)').hidden`, 10*time.Second)
 		run1(p, chromedp.Click(`#fewshot-table button[aria-label="remove row 11"]`))
 		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 24`, 10*time.Second)
 

@@ -192,7 +192,7 @@ func buildTestSite(t testing.TB) string {
 	site := t.TempDir()
 	var buildLog bytes.Buffer
 	start := time.Now()
-	if err := buildSite(site, &buildLog); err != nil {
+	if err := buildSite(site, "", &buildLog); err != nil {
 		t.Fatalf("buildSite: %v\n%s", err, buildLog.String())
 	}
 	t.Logf("built the site in %v", time.Since(start).Round(time.Millisecond))

@@ -16,8 +16,9 @@ import (
 
 // cmdSite builds the static site into a folder.
 func cmdSite(args []string, stdout, stderr io.Writer) error {
-	fs := flags("site", "[--out DIR]", stderr)
+	fs := flags("site", "[--out DIR] [--pack PACK]", stderr)
 	out := fs.String("out", "dist", "output `folder`")
+	pack := fs.String("pack", "", "the pack `folder` the page loads by default (models/default/), instead of the demo pack demo/pack")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -25,7 +26,7 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	if err := buildSite(*out, stdout); err != nil {
+	if err := buildSite(*out, *pack, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "site in %s; t2 serve --dir %s serves it\n", *out, *out)
@@ -45,7 +46,8 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 //	worker.js, …     web/'s static files (everything but Go and Vugu sources)
 //	sw.js            web/sw.js, the service worker, with this build's shell version
 //	icon.svg, icon-192.png, icon-512.png  the icon that manifest.webmanifest names
-//	models/default/  the demo pack, demo/pack (an int8 pack of the demo model, with its experts)
+//	models/default/  the pack the page loads by default: pack, or the demo pack demo/pack
+//	                 (an int8 pack of the demo model, with its experts) when pack is ""
 //	.nojekyll        tells GitHub Pages to serve the folder as it is
 //	results.json     docs/results.json, drawn by the Results view
 //	examples.json    example questions and few-shot sets (fewshot-*.jsonl), one click away
@@ -54,7 +56,7 @@ func cmdSite(args []string, stdout, stderr io.Writer) error {
 // GitHub Pages refuses files of 100 MB or more: buildSite fails when it wrote one.
 // It must run inside the t2web module: it builds from the sources there with the go
 // command. Progress goes to logw.
-func buildSite(outDir string, logw io.Writer) (err error) {
+func buildSite(outDir, pack string, logw io.Writer) (err error) {
 	defer func() {
 		if err == nil {
 			err = checkSiteSizes(outDir)
@@ -128,11 +130,14 @@ func buildSite(outDir string, logw io.Writer) (err error) {
 		return err
 	}
 
-	// The default model is the committed demo pack, experts and all: the site never
-	// trains or converts.
-	src := filepath.Join(root, "demo", "pack")
+	// The default model is the committed demo pack, experts and all, or the pack given:
+	// the site never trains or converts.
+	src, hint := pack, "t2 convert writes a pack"
+	if src == "" {
+		src, hint = filepath.Join(root, "demo", "pack"), "make demo-pack builds it"
+	}
 	if _, err := svf.OpenDir(src); err != nil {
-		return fmt.Errorf("default model: %w (make demo-pack builds it)", err)
+		return fmt.Errorf("default model %s: %w (%s)", src, err, hint)
 	}
 	packDir := filepath.Join(outDir, "models", "default")
 	if err := os.RemoveAll(packDir); err != nil {
@@ -141,7 +146,7 @@ func buildSite(outDir string, logw io.Writer) (err error) {
 	if err := copyTree(src, packDir); err != nil {
 		return fmt.Errorf("default model: %w", err)
 	}
-	fmt.Fprintf(logw, "wrote %s (the demo pack, %s)\n", packDir, src)
+	fmt.Fprintf(logw, "wrote %s (the pack %s)\n", packDir, src)
 	return nil
 }
 

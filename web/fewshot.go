@@ -23,9 +23,10 @@ const maxExpertBytes = 256 << 20
 // fewShotState is the few-shot view: the examples as editable rows, the settings of the
 // adaptation, its progress and its result.
 type fewShotState struct {
-	Rows   []exampleRow
-	Paste  string // the paste box
-	FewMsg string // why the last file or paste was not taken, "" when it was
+	Rows    []exampleRow
+	AllRows bool   // every row shown; otherwise the first foldRows and those to fix
+	Paste   string // the paste box
+	FewMsg  string // why the last file or paste was not taken, "" when it was
 
 	TaskName, Score, Iters, Population string // as typed
 	PerLayer                           bool
@@ -222,6 +223,23 @@ func (c *Root) rowsText() string {
 		s += fmt.Sprintf(", %d to fix (marked; they are left out of the adaptation)", bad)
 	}
 	return s
+}
+
+// foldRows is how many rows the table shows before "Show all": a hundred examples for
+// training would otherwise push the settings and buttons far below.
+const foldRows = 10
+
+// rowFolded tells whether row i is hidden by the fold; a row to fix never is.
+func (c *Root) rowFolded(i int) bool {
+	return !c.AllRows && i >= foldRows && c.Rows[i].Err == ""
+}
+
+// foldText labels the button that shows or folds the rows past foldRows.
+func (c *Root) foldText() string {
+	if c.AllRows {
+		return fmt.Sprintf("Show the first %d rows", foldRows)
+	}
+	return fmt.Sprintf("Show all %d rows", len(c.Rows))
 }
 
 func (c *Root) canAdapt() bool {
