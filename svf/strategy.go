@@ -107,7 +107,7 @@ func NewDispatch(m *model.Model, e model.Engine, experts []*Expert, cls *Expert)
 		byDomain[x.Domain] = x
 	}
 	if len(byDomain) == 0 {
-		return nil, fmt.Errorf("svf: dispatch: no expert has a domain to dispatch to")
+		return nil, fmt.Errorf("svf: dispatch: no expert has a domain for the first pass to choose (give one a domain when it is trained, e.g. t2 train-expert --domain math, or answer with one expert)")
 	}
 	d := &Dispatch{m: m, e: e, cls: cls, GenerateTokens: 16}
 	for domain := range byDomain {
