@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"time"
 
@@ -199,7 +201,10 @@ func cmdAdapt(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "iter %d/%d  best %.4f (tie %.4f)  mean %.4f  spread %.4f  α %s  %v\n", s.Iter, opt.CEM.Iters,
 			s.Best.Value, s.Best.Tie, s.Mean, s.Spread, formatAlpha(s.Alpha), time.Since(start).Round(time.Millisecond))
 	}
-	f, err := svf.Adapt(m, e, experts, p.Manifest.Matrices, exs, opt)
+	// Ctrl-C stops the search after the iteration under way.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	f, err := svf.Adapt(ctx, m, e, experts, p.Manifest.Matrices, exs, opt)
 	if err != nil {
 		return err
 	}

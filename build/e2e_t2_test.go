@@ -113,9 +113,21 @@ func TestE2ET2(t *testing.T) {
 		if msg := p.text("#fewshot-message"); msg != "" {
 			p.fatalf("a good file left the message %q", msg)
 		}
-		p.setField("#iters", "3")
 		p.setField("#population", "8")
 		p.setSelect("#score", "likelihood")
+		// Stop ends an adaptation after the iteration under way, and keeps nothing.
+		p.setField("#iters", "40")
+		run1(p, chromedp.Click("#adapt"))
+		p.pollTrue(`document.querySelectorAll('#plot circle.best').length >= 1`, 2*time.Minute)
+		run1(p, chromedp.Click("#adapt-stop"))
+		p.waitState(time.Minute, "done", "error")
+		if msg, n := p.text("#error"), p.count("#plot circle.best"); !strings.Contains(msg, "stopped") || n >= 40 {
+			p.fatalf("after Stop: #error %q with %d iterations plotted; want stopped, well before 40", msg, n)
+		}
+		if opts := p.eval(`[...document.querySelectorAll('#strategy option')].map(o => o.value).join(' ')`); strings.Contains(opts, "expert:task") {
+			p.fatalf("a stopped adaptation left a mixture among the strategies: %s", opts)
+		}
+		p.setField("#iters", "3")
 		// Count the plot's points as it changes, and the main thread's long tasks.
 		run1(p, chromedp.Evaluate[bool](`(() => {
 			window.t2Points = [];

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -237,7 +238,7 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 			opt.OnExamples, opt.PickBest = proto.FewShot.PickBest, proto.FewShot.PickBest
 			opt.CEM.Population, opt.CEM.Elites, opt.CEM.Iters, opt.CEM.Seed = proto.FewShot.Population, proto.FewShot.Elites, proto.FewShot.Iters, proto.FewShot.Seed
 			opt.CEM.MinStd = proto.FewShot.MinStd
-			f, err := svf.Adapt(m, e, domains, p.Manifest.Matrices, shots, opt)
+			f, err := svf.Adapt(context.Background(), m, e, domains, p.Manifest.Matrices, shots, opt)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s few-shot: %w", c.Task, err)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"testing"
 	"time"
@@ -126,7 +127,7 @@ func BenchmarkAdaptDemo(b *testing.B) {
 					opt.CEM.Iters, opt.CEM.MinStd = iters, 0
 					b.ResetTimer()
 					for range b.N {
-						if _, err := svf.Adapt(m, e, experts, p.Manifest.Matrices, shots, opt); err != nil {
+						if _, err := svf.Adapt(context.Background(), m, e, experts, p.Manifest.Matrices, shots, opt); err != nil {
 							b.Fatal(err)
 						}
 					}

@@ -1,6 +1,7 @@
 package svf
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -73,8 +74,9 @@ type CEMResult struct {
 // batch), and refits mean and std to the opt.Elites best. From the second iteration on,
 // member 0 is the best α so far, so the best is never lost to sampling noise; its score
 // is kept, not asked again, so score must be a function of α. The same seed and scores
-// give the same search.
-func CEM(dim int, opt CEMOptions, score func(population [][]float64) ([]Score, error)) (*CEMResult, error) {
+// give the same search. A cancelled ctx ends the search before its next iteration, with
+// an error that wraps ctx.Err().
+func CEM(ctx context.Context, dim int, opt CEMOptions, score func(population [][]float64) ([]Score, error)) (*CEMResult, error) {
 	switch {
 	case dim <= 0:
 		return nil, fmt.Errorf("svf: cem: %d coordinates, want at least 1", dim)
@@ -97,6 +99,9 @@ func CEM(dim int, opt CEMOptions, score func(population [][]float64) ([]Score, e
 	res := &CEMResult{Stopped: "iterations"}
 	order := make([]int, opt.Population)
 	for it := 1; it <= opt.Iters; it++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("svf: cem: stopped before iteration %d: %w", it, err)
+		}
 		for i, a := range pop {
 			if i == 0 && res.Alpha != nil {
 				copy(a, res.Alpha)

@@ -1,6 +1,8 @@
 package svf
 
 import (
+	"context"
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -26,7 +28,7 @@ func TestCEMFindsOptimum(t *testing.T) {
 			var lastBest []float64
 			var lastScore Score
 			iter, scored := 0, 0
-			res, err := CEM(len(tt.target), opt, func(pop [][]float64) ([]Score, error) {
+			res, err := CEM(context.Background(), len(tt.target), opt, func(pop [][]float64) ([]Score, error) {
 				iter++
 				scores := make([]Score, len(pop))
 				for i, a := range pop {
@@ -96,7 +98,7 @@ func TestCEMSeeded(t *testing.T) {
 	run := func(seed uint64) *CEMResult {
 		opt := DefaultCEM()
 		opt.Seed, opt.InitMean = seed, 0.5
-		res, err := CEM(2, opt, objective)
+		res, err := CEM(context.Background(), 2, opt, objective)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,11 +131,38 @@ func TestCEMOptionsRefused(t *testing.T) {
 	} {
 		opt := DefaultCEM()
 		mut(&opt)
-		if _, err := CEM(3, opt, ok); err == nil {
+		if _, err := CEM(context.Background(), 3, opt, ok); err == nil {
 			t.Errorf("options %+v accepted", opt)
 		}
 	}
-	if _, err := CEM(3, DefaultCEM(), ok); err == nil {
+	if _, err := CEM(context.Background(), 3, DefaultCEM(), ok); err == nil {
 		t.Error("a score function returning no scores was accepted")
+	}
+}
+
+// TestCEMCancel: cancelling the context during an iteration (as the page's Stop does from
+// the progress callback) ends the search before the next one, with an error that says
+// it was cancelled, and scores nothing more.
+func TestCEMCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opt := DefaultCEM()
+	opt.Iters = 10
+	calls := 0
+	opt.Progress = func(s CEMStep) {
+		if s.Iter == 2 {
+			cancel()
+		}
+	}
+	_, err := CEM(ctx, 2, opt, func(pop [][]float64) ([]Score, error) {
+		calls++
+		s := make([]Score, len(pop))
+		for i, a := range pop {
+			s[i].Value = -a[0]
+		}
+		return s, nil
+	})
+	if !errors.Is(err, context.Canceled) || calls != 2 {
+		t.Errorf("cancelled in iteration 2: error %v after %d scorings; want context.Canceled after 2", err, calls)
 	}
 }

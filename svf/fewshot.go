@@ -1,6 +1,7 @@
 package svf
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -108,8 +109,9 @@ type fewShotItem struct {
 // returns the strategy answering with the best mixture. matrices are the pack's adapted
 // matrices (Manifest.Matrices). e runs m; the accuracy score needs e.MaxSeqs() ≥ 1 and
 // uses as many sequences as it has. Every example is used: an example whose prompt and
-// answer do not fit e's context is an error naming it.
-func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string, examples []tasks.Example, opt FewShotOptions) (*FewShot, error) {
+// answer do not fit e's context is an error naming it. Cancelling ctx stops the search
+// between CEM iterations: Adapt then returns an error wrapping ctx.Err().
+func Adapt(ctx context.Context, m *model.Model, e model.Engine, experts []*Expert, matrices []string, examples []tasks.Example, opt FewShotOptions) (*FewShot, error) {
 	start := time.Now()
 	if len(experts) == 0 {
 		return nil, fmt.Errorf("svf: few-shot: no experts to mix")
@@ -137,7 +139,7 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 		dim *= max(layers, 1)
 	}
 	s := &fewShotScorer{m: m, e: e, experts: experts, matrices: matrices, items: items, opt: opt, layers: max(layers, 1)}
-	res, err := CEM(dim, opt.CEM, s.score)
+	res, err := CEM(ctx, dim, opt.CEM, s.score)
 	if err != nil {
 		return nil, fmt.Errorf("svf: few-shot: %w", err)
 	}
@@ -159,6 +161,9 @@ func Adapt(m *model.Model, e model.Engine, experts []*Expert, matrices []string,
 	}
 	c := Choice{Strategy: "few-shot", Expert: "few-shot mixture", Z: z, Experts: names, Alpha: alpha, CEM: res}
 	if opt.OnExamples {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("svf: few-shot: stopped: %w", err)
+		}
 		if err := pickOnExamples(m, e, experts, examples, opt, &c); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package svf
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -217,7 +218,7 @@ func TestAdapt(t *testing.T) {
 		opt.CEM.Iters, opt.CEM.Population, opt.CEM.Elites = 4, 16, 4
 		steps := 0
 		opt.CEM.Progress = func(CEMStep) { steps++ }
-		f, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, exs, opt)
+		f, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, exs, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +268,7 @@ func TestAdapt(t *testing.T) {
 		if tc.held {
 			opt.CEM.Iters, opt.CEM.InitStd, opt.CEM.MinStd = 1, 1e-9, 0
 		}
-		f, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, tc.exs, opt)
+		f, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, tc.exs, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -296,13 +297,13 @@ func TestAdapt(t *testing.T) {
 	}
 
 	long := []tasks.Example{{Input: strings.Repeat("long question ", 30), Output: "x"}}
-	if _, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, long, FewShotOptions{CEM: DefaultCEM()}); err == nil || !strings.Contains(err.Error(), "example 1") {
+	if _, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, long, FewShotOptions{CEM: DefaultCEM()}); err == nil || !strings.Contains(err.Error(), "example 1") {
 		t.Errorf("an example longer than the context: %v", err)
 	}
-	if _, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, nil, FewShotOptions{CEM: DefaultCEM()}); err == nil {
+	if _, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, nil, FewShotOptions{CEM: DefaultCEM()}); err == nil {
 		t.Error("no examples accepted")
 	}
-	if _, err := Adapt(m, e, experts[:2], p.Manifest.Matrices, exs, FewShotOptions{CEM: DefaultCEM(), Score: "best"}); err == nil {
+	if _, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, exs, FewShotOptions{CEM: DefaultCEM(), Score: "best"}); err == nil {
 		t.Error("an unknown score mode accepted")
 	}
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -34,8 +35,7 @@ const (
 	sourceImported = "imported"
 )
 
-// errAdaptStopped ends an adaptation from inside CEM's progress callback (as a panic,
-// recovered by adapt): CEM itself cannot be interrupted.
+// errAdaptStopped is adapt's error when a stop request cancelled the search.
 var errAdaptStopped = errors.New("adapt: stopped")
 
 // engineSeqs returns the sequences and the context of the engine for pack p: enough
@@ -306,24 +306,22 @@ func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
 	}
 	opt.CEM.Seed = req.Seed
 	start := time.Now()
+	// A stop request, let in after each iteration, cancels the search before the next.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	opt.CEM.Progress = func(s svf.CEMStep) {
 		w.post(protocol.AdaptProgress{Type: protocol.TypeAdaptProgress, Iter: s.Iter, Iters: opt.CEM.Iters,
 			Best: s.Best.Value, Mean: s.Mean, Spread: s.Spread, Alpha: s.Alpha, Ms: ms(time.Since(start))})
-		w.yielder.Yield() // lets a stop request in
+		w.yielder.Yield()
 		if w.stopUpTo.Load() >= seq {
-			panic(errAdaptStopped)
+			cancel()
 		}
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			if p != errAdaptStopped {
-				panic(p)
-			}
-			err = errors.Join(errAdaptStopped, w.engine.SetPopulation(nil), w.setZ(nil))
-		}
-	}()
 	w.zDirty = true // scoring may change the engine's z
-	f, err := svf.Adapt(w.m, w.engine, experts, w.pack.Manifest.Matrices, exs, opt)
+	f, err := svf.Adapt(ctx, w.m, w.engine, experts, w.pack.Manifest.Matrices, exs, opt)
+	if errors.Is(err, context.Canceled) {
+		return errors.Join(errAdaptStopped, w.engine.SetPopulation(nil), w.setZ(nil))
+	}
 	if err != nil {
 		return fmt.Errorf("adapt: %w", err)
 	}
