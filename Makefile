@@ -12,7 +12,7 @@ ADDR ?= 127.0.0.1:8080
 APT_PACKAGES := chromium mesa-vulkan-drivers libvulkan1
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: serve site test deps vet fmt-check t2 bench generate peers bench-peers
+.PHONY: serve site test deps vet fmt-check t2 bench generate peers bench-peers fuzz
 
 ## serve: build the wasm and the site into dist/ and serve it on http://$(ADDR)
 serve: site
@@ -70,6 +70,18 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./model/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./build/ ./svf/
 	$(GO) test -run '^$$' -bench . ./shaders/
+
+## fuzz: run every fuzz target (go test -fuzz) for FUZZTIME each, one after another; a
+## crasher stops the run, saved under the package's testdata/fuzz/ (commit it with its fix)
+FUZZTIME ?= 10m
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f for $(FUZZTIME)"; \
+	    out=$$($(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) 2>&1); rc=$$?; \
+	    if [ $$rc -ne 0 ]; then echo "$$out"; exit 1; fi; echo "$$out" | grep 'execs:' | tail -1; \
+	  done; \
+	done
 
 ## generate: regenerate the Vugu components' Go code
 generate:

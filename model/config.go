@@ -91,24 +91,29 @@ func ParseConfig(data []byte) (*Config, error) {
 	default:
 		return nil, fmt.Errorf("config.json: architecture %q: %w (want LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM)", c.Architecture, ErrUnsupported)
 	}
+	// The upper bounds are far beyond any released model of these architectures (the
+	// largest: 126 layers, hidden 16,384, vocabulary 152,064, a million positions); a
+	// value past one is a damaged or hostile config.json, refused before anything loops
+	// over the layers or allocates by it.
 	required := []struct {
 		name string
 		src  *int
 		dst  *int
+		max  int
 	}{
-		{"vocab_size", r.VocabSize, &c.VocabSize},
-		{"hidden_size", r.HiddenSize, &c.Dim},
-		{"num_hidden_layers", r.NumHiddenLayers, &c.NLayers},
-		{"num_attention_heads", r.NumAttentionHeads, &c.NHeads},
-		{"intermediate_size", r.IntermediateSize, &c.FFN},
-		{"max_position_embeddings", r.MaxPositions, &c.MaxPositions},
+		{"vocab_size", r.VocabSize, &c.VocabSize, 1 << 22},
+		{"hidden_size", r.HiddenSize, &c.Dim, 1 << 17},
+		{"num_hidden_layers", r.NumHiddenLayers, &c.NLayers, 1 << 10},
+		{"num_attention_heads", r.NumAttentionHeads, &c.NHeads, 1 << 10},
+		{"intermediate_size", r.IntermediateSize, &c.FFN, 1 << 20},
+		{"max_position_embeddings", r.MaxPositions, &c.MaxPositions, 1 << 24},
 	}
 	for _, f := range required {
 		if f.src == nil {
 			return nil, fmt.Errorf("config.json: field %s is missing", f.name)
 		}
-		if *f.src <= 0 {
-			return nil, fmt.Errorf("config.json: field %s is %d, want > 0", f.name, *f.src)
+		if *f.src <= 0 || *f.src > f.max {
+			return nil, fmt.Errorf("config.json: field %s is %d, want 1…%d", f.name, *f.src, f.max)
 		}
 		*f.dst = *f.src
 	}
@@ -127,8 +132,8 @@ func ParseConfig(data []byte) (*Config, error) {
 	if r.HeadDim != nil {
 		c.HeadDim = *r.HeadDim
 	}
-	if c.HeadDim <= 0 || c.HeadDim%2 != 0 {
-		return nil, fmt.Errorf("config.json: head_dim %d must be even and > 0", c.HeadDim)
+	if c.HeadDim <= 0 || c.HeadDim%2 != 0 || c.HeadDim > 1<<12 {
+		return nil, fmt.Errorf("config.json: head_dim %d must be even, > 0 and at most %d", c.HeadDim, 1<<12)
 	}
 	c.RopeTheta = 10000
 	if r.RopeTheta != nil {

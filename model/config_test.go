@@ -105,6 +105,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"missing rms_norm_eps", build(nil, "rms_norm_eps"), "rms_norm_eps is missing", nil},
 		{"missing max positions", build(nil, "max_position_embeddings"), "max_position_embeddings is missing", nil},
 		{"zero layers", build(map[string]string{"num_hidden_layers": "0"}, ""), "num_hidden_layers is 0", nil},
+		// Found by FuzzOpenPack: a pack.json claiming 10⁸ layers hung Open.
+		{"absurd layers", build(map[string]string{"num_hidden_layers": "99999999"}, ""), "num_hidden_layers is 99999999, want 1…1024", nil},
+		{"absurd vocabulary", build(map[string]string{"vocab_size": "2147483647"}, ""), "vocab_size is 2147483647", nil},
+		{"absurd head_dim", build(map[string]string{"head_dim": "1000000"}, ""), "head_dim 1000000", nil},
 		{"kv heads do not divide", build(map[string]string{"num_key_value_heads": "3"}, ""), "num_key_value_heads 3", nil},
 		{"odd head_dim", build(map[string]string{"head_dim": "7"}, ""), "head_dim 7", nil},
 		{"gelu", build(map[string]string{"hidden_act": `"gelu"`}, ""), `hidden_act "gelu"`, ErrUnsupported},

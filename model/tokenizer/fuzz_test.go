@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -47,5 +49,35 @@ func FuzzEncode(f *testing.F) {
 				t.Errorf("Llama 3: Decode(Encode(%q)) = %q", s, got)
 			}
 		}
+	})
+}
+
+// FuzzLoad checks that Load refuses a bad tokenizer.json with an error, never a panic,
+// and that a tokenizer it accepts encodes and decodes text without panicking. Seeds:
+// the SentencePiece-style tokenizer of sentencepiece_test.go and, with T2_FIXTURES, the
+// fixtures' byte-level BPE ones.
+func FuzzLoad(f *testing.F) {
+	f.Add(spJSON(llama2Layout))
+	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}`))
+	f.Add([]byte(`{"model": {"type": "WordPiece"}}`))
+	if fixtures.Present(f) {
+		for _, name := range fixtureModels {
+			data, err := os.ReadFile(filepath.Join(fixtures.Root(f), name, "tokenizer.json"))
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tok, err := Load(data)
+		if (tok == nil) == (err == nil) {
+			t.Fatalf("Load = %v, %v: want exactly one of a tokenizer and an error", tok, err)
+		}
+		if tok == nil {
+			return
+		}
+		ids := tok.Encode("Hello, world 123 — naïve\n", true)
+		tok.Decode(ids, false)
 	})
 }
