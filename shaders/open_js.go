@@ -12,6 +12,8 @@ import (
 
 	"github.com/gogpu/gputypes"
 	"github.com/gogpu/wgpu"
+	"github.com/hack-pad/safejs"
+	"github.com/t2web/t2web/internal/promise"
 )
 
 // Open opens the browser's WebGPU adapter; OpenWeb also says what the browser reports
@@ -66,32 +68,11 @@ func (w *Web) Wait() error {
 	dev := w.device
 	w.mu.Unlock()
 	if dev.Truthy() {
-		if err := await(dev.Get("queue").Call("onSubmittedWorkDone")); err != nil {
+		if _, err := promise.Await(safejs.Safe(dev.Get("queue").Call("onSubmittedWorkDone"))); err != nil {
 			return fmt.Errorf("shaders: WebGPU: waiting for the queue: %w", err)
 		}
 	}
 	return w.Err()
-}
-
-// await blocks until promise p settles, and returns its rejection.
-func await(p js.Value) error {
-	done := make(chan error, 1)
-	ok := js.FuncOf(func(js.Value, []js.Value) any {
-		done <- nil
-		return nil
-	})
-	defer ok.Release()
-	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		msg := "rejected"
-		if len(args) > 0 {
-			msg = js.Global().Get("String").Invoke(args[0]).String()
-		}
-		done <- errors.New(msg)
-		return nil
-	})
-	defer fail.Release()
-	p.Call("then", ok, fail)
-	return <-done
 }
 
 // Err returns the WebGPU errors raised on the device so far, nil when there are none.

@@ -3,10 +3,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"syscall/js"
 
+	"github.com/hack-pad/safejs"
+	"github.com/t2web/t2web/internal/promise"
 	vjs "github.com/vugu/vugu/js"
 )
 
@@ -50,30 +51,11 @@ func (f file) bytes() ([]byte, error) {
 	return data, nil
 }
 
-// await waits for promise p and returns its value, or its rejection as an error.
+// await waits for the promise p (see promise.Await) and returns its value, for the
+// page's code that still holds syscall/js values.
 func await(p js.Value) (js.Value, error) {
-	type result struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan result, 1)
-	ok := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- result{v: args[0]}
-		return nil
-	})
-	defer ok.Release()
-	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		msg := "rejected"
-		if len(args) > 0 {
-			msg = args[0].Call("toString").String()
-		}
-		ch <- result{err: errors.New(msg)}
-		return nil
-	})
-	defer fail.Release()
-	p.Call("then", ok, fail)
-	r := <-ch
-	return r.v, r.err
+	v, err := promise.Await(safejs.Safe(p))
+	return safejs.Unsafe(v), err
 }
 
 // download offers data to the user as a file called name.

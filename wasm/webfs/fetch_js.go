@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hack-pad/safejs"
+	"github.com/t2web/t2web/internal/promise"
 )
 
 // Fetch is the Getter of the browser: fetch(url), its body streamed from a
@@ -24,7 +25,7 @@ func Fetch(url string) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := await(p)
+	resp, err := promise.Await(p)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func (s *streamReader) next() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := await(p)
+	res, err := promise.Await(p)
 	if err != nil {
 		return nil, err
 	}
@@ -129,55 +130,6 @@ func (s *streamReader) Close() error {
 		s.reader.Call("cancel") // a promise; nothing to wait for
 	}
 	return nil
-}
-
-// await blocks until the promise p settles and returns its value, or its rejection as
-// an error. The calling goroutine must not be a js.FuncOf callback.
-func await(p safejs.Value) (safejs.Value, error) {
-	type result struct {
-		v   safejs.Value
-		err error
-	}
-	ch := make(chan result, 1)
-	onValue, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		ch <- result{v: arg0(args)}
-		return nil
-	})
-	if err != nil {
-		return safejs.Value{}, err
-	}
-	defer onValue.Release()
-	onError, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		ch <- result{err: jsError(arg0(args))}
-		return nil
-	})
-	if err != nil {
-		return safejs.Value{}, err
-	}
-	defer onError.Release()
-	if _, err := p.Call("then", onValue.Value(), onError.Value()); err != nil {
-		return safejs.Value{}, err
-	}
-	r := <-ch
-	return r.v, r.err
-}
-
-func arg0(args []safejs.Value) safejs.Value {
-	if len(args) == 0 {
-		return safejs.Undefined()
-	}
-	return args[0]
-}
-
-// jsError turns a rejection reason (usually an Error, e.g. TypeError "Failed to
-// fetch") into a Go error.
-func jsError(v safejs.Value) error {
-	if m, err := v.Get("message"); err == nil && m.Type() == safejs.TypeString {
-		s, _ := m.String()
-		return errors.New(s)
-	}
-	s, _ := v.String()
-	return errors.New(s)
 }
 
 func headerValue(headers safejs.Value, name string) (string, error) {
@@ -231,7 +183,7 @@ func SHA256(data []byte) ([32]byte, error) {
 	if err != nil {
 		return sum, err
 	}
-	buf, err := await(p)
+	buf, err := promise.Await(p)
 	if err != nil {
 		return sum, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/hack-pad/safejs"
+	"github.com/t2web/t2web/internal/promise"
 )
 
 // Usage is what the site stores in the browser and may store, in bytes
@@ -153,7 +154,10 @@ func callJSON(method string, dst any, args ...any) error {
 	if err != nil {
 		return fmt.Errorf("store: t2cache.%s: %w", method, err)
 	}
-	v, err := await(p)
+	v, err := promise.Await(p)
+	if r := (*promise.Error)(nil); errors.As(err, &r) {
+		err = quota(r)
+	}
 	if err != nil {
 		return fmt.Errorf("store: t2cache.%s: %w", method, err)
 	}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/hack-pad/safejs"
+	"github.com/t2web/t2web/internal/promise"
 )
 
 // Kind is a kind of user data: one IndexedDB object store.
@@ -92,7 +93,7 @@ func Open(name string) (*DB, error) {
 	if err := req.Set("onupgradeneeded", upgrade.Value()); err != nil {
 		return nil, err
 	}
-	db, err := await(req)
+	db, err := awaitRequest(req)
 	if err == nil && upgradeErr != nil {
 		db.Call("close")
 	}
@@ -297,47 +298,33 @@ func (d *DB) do(kind Kind, mode, method string, args ...any) (safejs.Value, erro
 	return req.Get("result")
 }
 
-// await waits for an IDBRequest, or for a promise, and returns its result.
-func await(v safejs.Value) (safejs.Value, error) {
+// awaitRequest waits for an IDBRequest and returns its result.
+func awaitRequest(req safejs.Value) (safejs.Value, error) {
 	type result struct {
 		v   safejs.Value
 		err error
 	}
 	ch := make(chan result, 1)
-	ok, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		if then, _ := v.Get("then"); then.Type() == safejs.TypeFunction {
-			ch <- result{v: arg0(args)}
-		} else {
-			r, err := v.Get("result")
-			ch <- result{v: r, err: err}
-		}
+	ok, err := safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
+		r, err := req.Get("result")
+		ch <- result{v: r, err: err}
 		return nil
 	})
 	if err != nil {
 		return safejs.Value{}, err
 	}
 	defer ok.Release()
-	fail, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		if then, _ := v.Get("then"); then.Type() == safejs.TypeFunction {
-			ch <- result{err: domError(arg0(args), "rejected")}
-		} else {
-			e, _ := v.Get("error")
-			ch <- result{err: domError(e, "the request failed")}
-		}
+	fail, err := safejs.FuncOf(func(safejs.Value, []safejs.Value) any {
+		e, _ := req.Get("error")
+		ch <- result{err: domError(e, "the request failed")}
 		return nil
 	})
 	if err != nil {
 		return safejs.Value{}, err
 	}
 	defer fail.Release()
-	if then, _ := v.Get("then"); then.Type() == safejs.TypeFunction {
-		if _, err := v.Call("then", ok.Value(), fail.Value()); err != nil {
-			return safejs.Value{}, err
-		}
-	} else {
-		v.Set("onsuccess", ok.Value())
-		v.Set("onerror", fail.Value())
-	}
+	req.Set("onsuccess", ok.Value())
+	req.Set("onerror", fail.Value())
 	r := <-ch
 	return r.v, r.err
 }
@@ -348,21 +335,19 @@ func domError(e safejs.Value, fallback string) error {
 	if e.IsUndefined() || e.IsNull() {
 		return errors.New(fallback)
 	}
-	var name, msg string
-	if v, err := e.Get("name"); err == nil && v.Type() == safejs.TypeString {
-		name, _ = v.String()
+	return quota(promise.Reason(e))
+}
+
+// quota returns ErrQuota (with the browser's message) for a QuotaExceededError, and any
+// other DOM error as "Name: message".
+func quota(r *promise.Error) error {
+	switch r.Name {
+	case "QuotaExceededError":
+		return fmt.Errorf("%w (%s)", ErrQuota, r.Message)
+	case "":
+		return r
 	}
-	if v, err := e.Get("message"); err == nil && v.Type() == safejs.TypeString {
-		msg, _ = v.String()
-	}
-	if name == "QuotaExceededError" {
-		return fmt.Errorf("%w (%s)", ErrQuota, msg)
-	}
-	if name == "" {
-		s, _ := e.String()
-		return errors.New(s)
-	}
-	return fmt.Errorf("%s: %s", name, msg)
+	return fmt.Errorf("%s: %s", r.Name, r.Message)
 }
 
 func arg0(args []safejs.Value) safejs.Value {
