@@ -12,7 +12,7 @@ import (
 
 // cmdConvert makes a pack from a Hugging Face checkpoint folder.
 func cmdConvert(args []string, stdout, stderr io.Writer) error {
-	fs := flags("convert", "--model HF_DIR --out PACK_DIR [--targets mlp|mlp,attn] [--quant int8|f32] [--exact-rank K] [--f32 NAMES] [--shard-mib 64]", stderr)
+	fs := flags("convert", "--model HF_DIR --out PACK_DIR [--targets mlp|mlp,attn] [--quant int8|f32] [--exact-rank K] [--f32 NAMES] [--shard-mib 64] [--reference-svd decomposed_params.pt [--svd-tolerance 1e-3]]", stderr)
 	dir := fs.String("model", "", "Hugging Face checkpoint `folder`")
 	out := fs.String("out", "", "pack `folder` to write")
 	targets := fs.String("targets", "mlp", "matrices to adapt: `mlp` (gate, up, down) or mlp,attn (+ q, k, v, o)")
@@ -20,6 +20,8 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	exact := fs.Int("exact-rank", 0, "int8: keep the first `K` columns of U and V (the largest singular directions) in f32")
 	keep := fs.String("f32", "", "int8: unadapted matrices to keep in f32, comma-separated checkpoint `names` (e.g. model.embed_tokens.weight,lm_head.weight)")
 	shardMiB := fs.Int("shard-mib", 64, "largest shard in `MiB` (GitHub Pages refuses files of 100 MB)")
+	refSVD := fs.String("reference-svd", "", "take the adapted matrices' factors from the reference code's torch.svd cache (SakanaAI/self-adaptive-llms' decomposed_params.pt: NAME.weight.U, .S, .V) instead of decomposing; each is checked against its weight")
+	svdTol := fs.Float64("svd-tolerance", 1e-3, "with --reference-svd: refuse a matrix whose ‖W − U·diag(S)·Vᵀ‖/‖W‖ is above this (float32 torch.svd factors of the same weights give about 1e-6)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -27,16 +29,26 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	bar := newProgressBar(stderr)
-	start := time.Now()
-	man, err := svf.Convert(os.DirFS(*dir), *out, svf.ConvertOptions{
+	opt := svf.ConvertOptions{
 		Targets:    strings.Split(*targets, ","),
 		Quant:      *quant,
 		ExactRank:  *exact,
 		F32:        splitList(*keep),
 		ShardBytes: int64(*shardMiB) << 20,
-		Progress:   bar.update,
-	})
+	}
+	var ref *referenceSVD
+	if *refSVD != "" {
+		var err error
+		if ref, err = openReferenceSVD(*refSVD, *svdTol); err != nil {
+			return err
+		}
+		defer ref.file.Close()
+		opt.Factors = ref.factors
+	}
+	bar := newProgressBar(stderr)
+	opt.Progress = bar.update
+	start := time.Now()
+	man, err := svf.Convert(os.DirFS(*dir), *out, opt)
 	bar.finish()
 	if err != nil {
 		return fmt.Errorf("%s: %w", *dir, err)
@@ -47,6 +59,9 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d adapted matrices, %d shards, %.1f MiB of weights, in %v\n",
 		*out, len(man.Matrices), len(man.Shards), float64(bytes)/(1<<20), time.Since(start).Round(time.Millisecond))
+	if ref != nil {
+		ref.report(stdout, man.Matrices)
+	}
 	return nil
 }
 

@@ -1,6 +1,11 @@
 // Command t2 is t2web's tool: it tokenizes, renders chat templates, runs a checkpoint on
 // the CPU engine, writes random-weight checkpoints, and builds and serves the site.
 //
+// It also takes in the files of the reference code (github.com/SakanaAI/self-adaptive-llms):
+// 't2 convert --reference-svd decomposed_params.pt' builds a pack from its cached
+// torch.svd factors, checking each against its weight, and 't2 import --reference-expert
+// policy_params.pt' adds an expert it trained (z = bf16(sigmoid(p))·max_mult).
+//
 // Usage: t2 <command> [flags] [args]; t2 <command> --help describes each command.
 package main
 
@@ -30,6 +35,7 @@ func commands() map[string]command {
 		"export":       {cmdExport, "write a pack's adapted, merged model as a GGUF file (llama.cpp, wllama) or a Hugging Face folder"},
 		"convert":      {cmdConvert, "make a pack (SVD-decomposed, quantised) from a checkpoint folder"},
 		"expert":       {cmdExpert, "add (new, mix) or show a pack's SVF experts"},
+		"import":       {cmdImport, "add an expert trained by the reference code (SakanaAI/self-adaptive-llms) to a pack"},
 		"ask":          {cmdAsk, "answer a question with two passes: an expert chosen by the first, the answer by the second"},
 		"adapt":        {cmdAdapt, "fit a mixture of a pack's experts to a file of examples (few-shot CEM)"},
 		"eval":         {cmdEval, "measure accuracy on a task of the suite or on a file of examples"},

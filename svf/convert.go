@@ -32,6 +32,10 @@ type ConvertOptions struct {
 	F32 []string
 	// Progress, when set, is called after each adapted matrix is decomposed.
 	Progress func(done, total int, matrix string)
+	// Factors, when set, supplies the factors of an adapted matrix (name without
+	// ".weight") of weight w[m,n] instead of Decompose, e.g. the reference's cached
+	// torch.svd (t2 convert --reference-svd; NewFactors). It may be called concurrently.
+	Factors func(matrix string, w []float32, m, n int) (*Factors, error)
 }
 
 // targetMatrices maps a target name to the matrices of a layer it adapts.
@@ -164,7 +168,7 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 				results[i] <- result{err: fmt.Errorf("svf: %s.weight has shape %v, want a matrix", name, info.Shape)}
 				return
 			}
-			f, err := Decompose(w, info.Shape[0], info.Shape[1])
+			f, err := opt.decompose(name, w, info.Shape[0], info.Shape[1])
 			if err != nil {
 				err = fmt.Errorf("svf: %s: %w", name, err)
 			}

@@ -30,6 +30,15 @@
 //
 // with gradients flowing only into p.
 //
+// # The reference code's files
+//
+// The reference implementation (github.com/SakanaAI/self-adaptive-llms) caches torch.svd's
+// factors of a model (decomposed_params.pt) and saves experts as pre-sigmoid p. Its
+// compose_new_params is the formula above with z = bf16(sigmoid(p))·max_mult, the same
+// nuclear-norm rescale over the same σ, so [ConvertOptions.Factors] with [NewFactors] builds
+// a pack from its factors and [Pack.ReferenceExpert] makes z from its p ([ReferenceZ]);
+// the files themselves are read by package model/torchpt, in t2 (build/).
+//
 // # Shapes
 //
 // Tensor arguments are shaped in these letters:
