@@ -10,10 +10,11 @@ import (
 )
 
 // TestReadmeBringYourOwnModel runs every command of the README's "Bring your own model"
-// section, as written, on a tiny random model: the placeholders (HF_DIR, PACK, …) become
-// folders of the test, and `> FILE` writes the command's output there. Only the run
-// lengths are shortened (see quick), so that a README edit that breaks a command, or a
-// command whose flags change under the README, fails here.
+// section, as written: the first block on a tiny random model, the second on the
+// reference's files made by PyTorch. The placeholders (HF_DIR, PACK, …) become folders
+// and files of the test, and `> FILE` writes the command's output there. Only the run
+// lengths are shortened (see runCommands), so that a README edit that breaks a command,
+// or a command whose flags change under the README, fails here.
 func TestReadmeBringYourOwnModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the site; skipped with -short")
@@ -26,7 +27,10 @@ func TestReadmeBringYourOwnModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := sectionCommands(t, string(readme), "## Bring your own model")
+	blocks := sectionCommands(t, string(readme), "## Bring your own model")
+	if len(blocks) != 2 {
+		t.Fatalf("the section has %d command blocks, want 2 (a model of your own, the reference's experts)", len(blocks))
+	}
 	dir := t.TempDir()
 	places := map[string]string{
 		"HF_DIR":         randomCheckpoint(t),
@@ -36,12 +40,48 @@ func TestReadmeBringYourOwnModel(t *testing.T) {
 		"ADAPTED.gguf":   filepath.Join(dir, "adapted.gguf"),
 		"dist":           filepath.Join(dir, "dist"),
 	}
-	// quick shortens what would take minutes on a real model; nothing else changes.
+	// The reference's files are the PyTorch-made fixture (testdata/reference/make.py).
+	ref := filepath.Join(root, "build", "testdata", "reference")
+	refPlaces := map[string]string{
+		"HF_DIR":               filepath.Join(ref, "hf"),
+		"PACK":                 filepath.Join(dir, "ref-pack"),
+		"decomposed_params.pt": filepath.Join(ref, "decomposed_params.pt"),
+		"policy_params.pt":     filepath.Join(ref, "policy_params.pt"),
+	}
+	ran := map[string]bool{}
+	runCommands(t, blocks[0], places, ran)
+	runCommands(t, blocks[1], refPlaces, ran)
+	for _, cmd := range []string{"convert", "train-expert", "ask", "site", "export", "import", "generate"} {
+		if !ran[cmd] {
+			t.Errorf("the section runs no `%s`", cmd)
+		}
+	}
+	// What the commands promise: the site's default model is the pack with its expert,
+	// and the adapted model is a Hugging Face folder.
+	p, err := svf.OpenDir(filepath.Join(places["dist"], "models", "default"))
+	if err != nil {
+		t.Fatalf("the site's default model: %v", err)
+	}
+	if _, err := p.Expert("lost-found"); err != nil {
+		t.Errorf("the site's default pack lacks the trained expert: %v", err)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(places["ADAPTED_DIR"], f)); err != nil {
+			t.Errorf("export --hf: %v", err)
+		}
+	}
+}
+
+// runCommands runs README command lines in-process: placeholders (words of places)
+// become the test's folders and files, and `> FILE` writes the output there. quick
+// shortens what would take minutes on a real model; nothing else changes. Each command
+// run is marked in ran.
+func runCommands(t *testing.T, lines []string, places map[string]string, ran map[string]bool) {
+	t.Helper()
 	quick := map[string][]string{
 		"train-expert": {"--epochs", "1"},
 		"eval":         {"--n", "4"},
 	}
-	ran := map[string]bool{}
 	for _, line := range lines {
 		args, out := shellWords(t, line)
 		if len(args) < 4 || strings.Join(args[:3], " ") != "go run ./build" {
@@ -68,30 +108,11 @@ func TestReadmeBringYourOwnModel(t *testing.T) {
 		}
 		ran[args[0]] = true
 	}
-	for _, cmd := range []string{"convert", "train-expert", "ask", "site", "export"} {
-		if !ran[cmd] {
-			t.Errorf("the section runs no `%s`", cmd)
-		}
-	}
-	// What the commands promise: the site's default model is the pack with its expert,
-	// and the adapted model is a Hugging Face folder.
-	p, err := svf.OpenDir(filepath.Join(places["dist"], "models", "default"))
-	if err != nil {
-		t.Fatalf("the site's default model: %v", err)
-	}
-	if _, err := p.Expert("lost-found"); err != nil {
-		t.Errorf("the site's default pack lacks the trained expert: %v", err)
-	}
-	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
-		if _, err := os.Stat(filepath.Join(places["ADAPTED_DIR"], f)); err != nil {
-			t.Errorf("export --hf: %v", err)
-		}
-	}
 }
 
-// sectionCommands returns the command lines of the first ```sh block of the README
-// section that starts with heading: comments and blank lines left out.
-func sectionCommands(t *testing.T, readme, heading string) []string {
+// sectionCommands returns the command lines of each ```sh block of the README section
+// that starts with heading: comments and blank lines left out.
+func sectionCommands(t *testing.T, readme, heading string) [][]string {
 	t.Helper()
 	_, section, ok := strings.Cut(readme, "\n"+heading+"\n")
 	if !ok {
@@ -100,18 +121,22 @@ func sectionCommands(t *testing.T, readme, heading string) []string {
 	if next := strings.Index(section, "\n## "); next >= 0 {
 		section = section[:next]
 	}
-	_, block, ok := strings.Cut(section, "```sh\n")
-	if !ok {
-		t.Fatalf("README section %q has no ```sh block", heading)
-	}
-	block, _, _ = strings.Cut(block, "```")
-	var lines []string
-	for _, l := range strings.Split(block, "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
+	var blocks [][]string
+	for {
+		_, rest, ok := strings.Cut(section, "```sh\n")
+		if !ok {
+			break
 		}
+		block, after, _ := strings.Cut(rest, "```")
+		var lines []string
+		for _, l := range strings.Split(block, "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				lines = append(lines, l)
+			}
+		}
+		blocks, section = append(blocks, lines), after
 	}
-	return lines
+	return blocks
 }
 
 // shellWords splits a README command line as sh would for the forms it uses: words
