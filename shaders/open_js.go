@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"syscall/js"
 
 	"github.com/gogpu/gputypes"
 	"github.com/gogpu/wgpu"
@@ -55,7 +54,7 @@ type Web struct {
 
 	mu     sync.Mutex
 	errs   []string
-	device js.Value // the GPUDevice, once made
+	device safejs.Value // the GPUDevice, once made
 }
 
 // Wait blocks until the GPU has done all the work submitted so far
@@ -67,12 +66,26 @@ func (w *Web) Wait() error {
 	w.mu.Lock()
 	dev := w.device
 	w.mu.Unlock()
-	if dev.Truthy() {
-		if _, err := promise.Await(safejs.Safe(dev.Get("queue").Call("onSubmittedWorkDone"))); err != nil {
+	if ok, _ := dev.Truthy(); ok {
+		if err := waitQueue(dev); err != nil {
 			return fmt.Errorf("shaders: WebGPU: waiting for the queue: %w", err)
 		}
 	}
 	return w.Err()
+}
+
+// waitQueue waits for the work submitted to the GPUDevice dev so far.
+func waitQueue(dev safejs.Value) error {
+	q, err := dev.Get("queue")
+	if err != nil {
+		return err
+	}
+	p, err := q.Call("onSubmittedWorkDone")
+	if err != nil {
+		return err
+	}
+	_, err = promise.Await(p)
+	return err
 }
 
 // Err returns the WebGPU errors raised on the device so far, nil when there are none.
@@ -101,8 +114,8 @@ var webHooks struct {
 	once    sync.Once
 	err     error
 	mu      sync.Mutex
-	adapter js.Value // the last adapter requestAdapter resolved to
-	current *Web     // gets the errors of the devices made from here on
+	adapter safejs.Value // the last adapter requestAdapter resolved to
+	current *Web         // gets the errors of the devices made from here on
 }
 
 // OpenWeb opens the browser's WebGPU adapter, the one navigator.gpu.requestAdapter()
@@ -119,7 +132,7 @@ func OpenWeb() (*Device, *Web, error) {
 	}
 	web := &Web{}
 	webHooks.mu.Lock()
-	webHooks.adapter, webHooks.current = js.Null(), web
+	webHooks.adapter, webHooks.current = safejs.Null(), web
 	webHooks.mu.Unlock()
 	adapter, err := inst.RequestAdapter(nil)
 	if err != nil {
@@ -149,104 +162,158 @@ func OpenWeb() (*Device, *Web, error) {
 
 // installWebHooks wraps navigator.gpu.requestAdapter, once.
 func installWebHooks() error {
-	webHooks.once.Do(func() {
-		webHooks.err = func() (err error) {
-			defer func() {
-				if p := recover(); p != nil {
-					err = fmt.Errorf("hooking navigator.gpu: %v", p)
-				}
-			}()
-			gpu := js.Global().Get("navigator").Get("gpu")
-			if gpu.IsUndefined() || gpu.IsNull() {
-				return errors.New("navigator.gpu is undefined")
-			}
-			onError := js.FuncOf(func(_ js.Value, args []js.Value) any {
-				msg := "uncaptured WebGPU error"
-				if len(args) > 0 {
-					if e := args[0].Get("error"); !e.IsUndefined() && !e.IsNull() {
-						msg = e.Get("message").String()
-					}
-				}
-				js.Global().Get("console").Call("error", "WebGPU: "+msg)
-				webHooks.mu.Lock()
-				w := webHooks.current
-				webHooks.mu.Unlock()
-				if w != nil {
-					w.add(msg)
-				}
-				return nil
-			})
-			onDevice := js.FuncOf(func(_ js.Value, args []js.Value) any {
-				if len(args) > 0 && args[0].Truthy() {
-					args[0].Call("addEventListener", "uncapturederror", onError)
-					webHooks.mu.Lock()
-					w := webHooks.current
-					webHooks.mu.Unlock()
-					if w != nil {
-						w.mu.Lock()
-						w.device = args[0]
-						w.mu.Unlock()
-					}
-				}
-				return nil
-			})
-			ignore := js.FuncOf(func(js.Value, []js.Value) any { return nil })
-			requestDevice := js.Global().Get("GPUAdapter").Get("prototype").Get("requestDevice")
-			onAdapter := js.FuncOf(func(_ js.Value, args []js.Value) any {
-				if len(args) == 0 || !args[0].Truthy() {
-					return nil
-				}
-				a := args[0]
-				webHooks.mu.Lock()
-				webHooks.adapter = a
-				webHooks.mu.Unlock()
-				// This adapter's devices get the error listener before anyone else
-				// sees them: our then runs first, being registered first.
-				a.Set("requestDevice", js.FuncOf(func(this js.Value, args []js.Value) any {
-					p := requestDevice.Call("apply", this, jsArray(args))
-					p.Call("then", onDevice, ignore)
-					return p
-				}))
-				return nil
-			})
-			requestAdapter := gpu.Get("requestAdapter")
-			gpu.Set("requestAdapter", js.FuncOf(func(this js.Value, args []js.Value) any {
-				p := requestAdapter.Call("apply", this, jsArray(args))
-				p.Call("then", onAdapter, ignore)
-				return p
-			}))
-			return nil
-		}()
-	})
+	webHooks.once.Do(func() { webHooks.err = hookRequestAdapter() })
 	return webHooks.err
 }
 
-func jsArray(args []js.Value) js.Value {
-	a := js.Global().Get("Array").New()
-	for _, v := range args {
-		a.Call("push", v)
+// hookRequestAdapter replaces navigator.gpu.requestAdapter with a function that records
+// the adapter it resolves to and makes that adapter's requestDevice add an
+// uncapturederror listener to each device. The callbacks live as long as the page.
+func hookRequestAdapter() error {
+	nav, err := safejs.Global().Get("navigator")
+	if err != nil {
+		return err
 	}
-	return a
+	gpu, err := nav.Get("gpu")
+	if err != nil || gpu.IsUndefined() || gpu.IsNull() {
+		return errors.New("navigator.gpu is undefined")
+	}
+	current := func() *Web {
+		webHooks.mu.Lock()
+		defer webHooks.mu.Unlock()
+		return webHooks.current
+	}
+	onError, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		msg := "uncaptured WebGPU error"
+		if len(args) > 0 {
+			if e, err := args[0].Get("error"); err == nil && !e.IsUndefined() && !e.IsNull() {
+				if m, err := e.Get("message"); err == nil && m.Type() == safejs.TypeString {
+					msg, _ = m.String()
+				}
+			}
+		}
+		if console, err := safejs.Global().Get("console"); err == nil {
+			console.Call("error", "WebGPU: "+msg)
+		}
+		if w := current(); w != nil {
+			w.add(msg)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	onDevice, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		if len(args) == 0 {
+			return nil
+		}
+		if ok, _ := args[0].Truthy(); !ok {
+			return nil
+		}
+		args[0].Call("addEventListener", "uncapturederror", onError.Value())
+		if w := current(); w != nil {
+			w.mu.Lock()
+			w.device = args[0]
+			w.mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ignore, err := safejs.FuncOf(func(safejs.Value, []safejs.Value) any { return nil })
+	if err != nil {
+		return err
+	}
+	// wrap returns a function that calls orig with the same this and arguments, passes
+	// its promise's value to then (rejections ignored: the caller sees them) and returns
+	// the promise.
+	wrap := func(orig safejs.Value, then safejs.Func) (safejs.Func, error) {
+		return safejs.FuncOf(func(this safejs.Value, args []safejs.Value) any {
+			list := make([]any, len(args))
+			for i, a := range args {
+				list[i] = a
+			}
+			p, err := orig.Call("apply", this, list)
+			if err != nil {
+				return nil
+			}
+			p.Call("then", then.Value(), ignore.Value())
+			return p
+		})
+	}
+	proto, err := safejs.Global().Get("GPUAdapter")
+	if err == nil {
+		proto, err = proto.Get("prototype")
+	}
+	if err != nil {
+		return err
+	}
+	requestDevice, err := proto.Get("requestDevice")
+	if err != nil {
+		return err
+	}
+	onAdapter, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		if len(args) == 0 {
+			return nil
+		}
+		if ok, _ := args[0].Truthy(); !ok {
+			return nil
+		}
+		a := args[0]
+		webHooks.mu.Lock()
+		webHooks.adapter = a
+		webHooks.mu.Unlock()
+		// This adapter's devices get the error listener before anyone else sees them:
+		// our then runs first, being registered first.
+		if f, err := wrap(requestDevice, onDevice); err == nil {
+			a.Set("requestDevice", f.Value())
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	requestAdapter, err := gpu.Get("requestAdapter")
+	if err != nil {
+		return err
+	}
+	f, err := wrap(requestAdapter, onAdapter)
+	if err != nil {
+		return err
+	}
+	return gpu.Set("requestAdapter", f.Value())
 }
 
 // describeAdapter reads a GPUAdapter's GPUAdapterInfo.
-func describeAdapter(a js.Value) WebAdapter {
+func describeAdapter(a safejs.Value) WebAdapter {
 	var w WebAdapter
-	if !a.Truthy() {
+	if ok, _ := a.Truthy(); !ok {
 		return w
 	}
-	str := func(v js.Value, key string) string {
-		if s := v.Get(key); s.Type() == js.TypeString {
-			return s.String()
+	str := func(v safejs.Value, key string) string {
+		if s, err := v.Get(key); err == nil && s.Type() == safejs.TypeString {
+			t, _ := s.String()
+			return t
 		}
 		return ""
 	}
-	if info := a.Get("info"); info.Truthy() {
-		w.Vendor, w.Architecture = str(info, "vendor"), str(info, "architecture")
-		w.Device, w.Description = str(info, "device"), str(info, "description")
-		w.Fallback = info.Get("isFallbackAdapter").Truthy()
+	truthy := func(v safejs.Value, key string) bool {
+		x, err := v.Get(key)
+		if err != nil {
+			return false
+		}
+		ok, _ := x.Truthy()
+		return ok
 	}
-	w.Fallback = w.Fallback || a.Get("isFallbackAdapter").Truthy()
+	if info, err := a.Get("info"); err == nil {
+		if ok, _ := info.Truthy(); ok {
+			w.Vendor, w.Architecture = str(info, "vendor"), str(info, "architecture")
+			w.Device, w.Description = str(info, "device"), str(info, "description")
+			w.Fallback = truthy(info, "isFallbackAdapter")
+		}
+	}
+	w.Fallback = w.Fallback || truthy(a, "isFallbackAdapter")
 	for _, s := range []string{w.Vendor, w.Architecture, w.Device, w.Description} {
 		if strings.Contains(strings.ToLower(s), "swiftshader") {
 			w.Fallback = true

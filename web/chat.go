@@ -3,10 +3,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
-	"syscall/js"
 
+	"github.com/hack-pad/safejs"
 	"github.com/vugu/vugu"
 
 	"github.com/t2web/t2web/wasm/protocol"
@@ -84,27 +85,49 @@ func (c *Root) restoreStrategy() {
 //     line; what is typed updates Prompt without a render (the box shows it already).
 //
 // The listener decides about the default at once and hands the rest to a goroutine.
-func (c *Root) listenKeys(ee vugu.EventEnv) {
-	inPrompt := func(e js.Value) bool {
-		t := e.Get("target")
-		return !t.IsUndefined() && !t.IsNull() && t.Get("id").String() == "prompt"
+func (c *Root) listenKeys(ee vugu.EventEnv) error {
+	// inPrompt tells whether the event's target is the message box, and gives its text.
+	inPrompt := func(e safejs.Value) (string, bool) {
+		t, err := e.Get("target")
+		if err != nil || t.IsUndefined() || t.IsNull() {
+			return "", false
+		}
+		if id, _ := getString(t, "id"); id != "prompt" {
+			return "", false
+		}
+		text, err := getString(t, "value")
+		return text, err == nil
 	}
-	sends := func(e js.Value) bool {
-		return e.Get("key").String() == "Enter" && !e.Get("shiftKey").Bool() && !e.Get("isComposing").Bool()
+	sends := func(e safejs.Value) bool {
+		key, _ := getString(e, "key")
+		shift, _ := getBool(e, "shiftKey")
+		composing, _ := getBool(e, "isComposing")
+		return key == "Enter" && !shift && !composing
 	}
-	doc := js.Global().Get("document")
-	doc.Call("addEventListener", "keydown", js.FuncOf(func(_ js.Value, args []js.Value) any {
-		e := args[0]
-		switch {
-		case e.Get("key").String() == "Escape":
+	listen := func(event string, f func(e safejs.Value)) error {
+		fn, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+			if len(args) > 0 {
+				f(args[0])
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		_, err = safejs.MustGetGlobal("document").Call("addEventListener", event, fn.Value())
+		return err
+	}
+	keydown := func(e safejs.Value) {
+		if key, _ := getString(e, "key"); key == "Escape" {
 			go func() {
 				ee.Lock()
 				c.Stop()
 				ee.UnlockRender()
 			}()
-		case inPrompt(e) && sends(e):
+			return
+		}
+		if text, ok := inPrompt(e); ok && sends(e) {
 			e.Call("preventDefault")
-			text := e.Get("target").Get("value").String()
 			go func() {
 				ee.Lock()
 				c.Prompt = text
@@ -112,27 +135,24 @@ func (c *Root) listenKeys(ee vugu.EventEnv) {
 				ee.UnlockRender()
 			}()
 		}
-		return nil
-	}))
+	}
 	// Browsers send no keypress after a keydown whose default was prevented; synthetic
 	// input (CDP's char events) does, and it would leave a new line in the emptied box.
-	doc.Call("addEventListener", "keypress", js.FuncOf(func(_ js.Value, args []js.Value) any {
-		if e := args[0]; inPrompt(e) && sends(e) {
+	keypress := func(e safejs.Value) {
+		if _, ok := inPrompt(e); ok && sends(e) {
 			e.Call("preventDefault")
 		}
-		return nil
-	}))
-	doc.Call("addEventListener", "input", js.FuncOf(func(_ js.Value, args []js.Value) any {
-		if e := args[0]; inPrompt(e) {
-			text := e.Get("target").Get("value").String()
+	}
+	input := func(e safejs.Value) {
+		if text, ok := inPrompt(e); ok {
 			go func() {
 				ee.Lock()
 				c.Prompt = text
 				ee.UnlockOnly()
 			}()
 		}
-		return nil
-	}))
+	}
+	return errors.Join(listen("keydown", keydown), listen("keypress", keypress), listen("input", input))
 }
 
 // strategies are the strategy selector's options, value and label: the first passes

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall/js"
 
+	"github.com/hack-pad/safejs"
 	"github.com/vugu/vugu"
 
 	"github.com/t2web/t2web/svf/tasks"
@@ -328,26 +328,32 @@ func (c *Root) DragOver(event vugu.DOMEvent) {
 func (c *Root) Drop(event vugu.DOMEvent) {
 	event.PreventDefault()
 	c.Dragging = false
-	if c.dropFolder(event.EventEnv(), js.Value(event.JSEvent().Get("dataTransfer"))) {
+	dt := fromVugu(event.JSEvent().Get("dataTransfer"))
+	if c.dropFolder(event.EventEnv(), dt) {
 		return
 	}
-	files := filesOf(event.JSEvent().Get("dataTransfer"))
-	c.readFiles(event.EventEnv(), files)
+	c.readFiles(event.EventEnv(), dt)
 }
 
 // PickExamples takes the files chosen in the examples' file field.
 func (c *Root) PickExamples(event vugu.DOMEvent) {
-	c.readFiles(event.EventEnv(), filesOf(event.JSEventTarget()))
+	c.readFiles(event.EventEnv(), fromVugu(event.JSEventTarget()))
 }
 
 // PickExpert takes the expert file chosen in the upload field.
 func (c *Root) PickExpert(event vugu.DOMEvent) {
-	c.readFiles(event.EventEnv(), filesOf(event.JSEventTarget()))
+	c.readFiles(event.EventEnv(), fromVugu(event.JSEventTarget()))
 }
 
-// readFiles reads files in the background (a promise must not be awaited inside an event
-// handler) and takes each: an expert goes to the worker, anything else is a few-shot set.
-func (c *Root) readFiles(ee vugu.EventEnv, files []file) {
+// readFiles reads the files of v (a DataTransfer or a file field) in the background (a
+// promise must not be awaited inside an event handler) and takes each: an expert goes to
+// the worker, anything else is a few-shot set.
+func (c *Root) readFiles(ee vugu.EventEnv, v safejs.Value) {
+	files, err := filesOf(v)
+	if err != nil {
+		c.FewMsg = fmt.Sprintf("reading the files: %v", err)
+		return
+	}
 	if len(files) == 0 {
 		return
 	}
@@ -355,8 +361,9 @@ func (c *Root) readFiles(ee vugu.EventEnv, files []file) {
 		for _, f := range files {
 			expert := strings.HasSuffix(strings.ToLower(f.name), ".safetensors")
 			var data []byte
-			var err error
-			switch size := f.size(); {
+			size, err := f.size()
+			switch {
+			case err != nil:
 			case !expert && size > tasks.MaxExamplesBytes:
 				err = fmt.Errorf("%s, but a few-shot file may have at most %s (a few hundred examples): nothing was read; the rows there are stay", bytesText(size), bytesText(tasks.MaxExamplesBytes))
 			case expert && size > maxExpertBytes:

@@ -17,7 +17,6 @@ package main
 
 import (
 	"fmt"
-	"syscall/js"
 
 	"github.com/vugu/vugu"
 	"github.com/vugu/vugu/domrender"
@@ -35,37 +34,9 @@ func main() {
 		panic(err)
 	}
 	root := &Root{}
-	startNextTask()
 	for ok := true; ok; ok = renderer.EventWait() {
 		if err := renderer.Render(buildEnv.RunBuild(root)); err != nil {
 			panic(fmt.Errorf("render: %w", err))
 		}
 	}
-}
-
-// nextTaskCh receives a value from a MessageChannel's onmessage: a new task of the
-// browser's event loop. (time.Sleep does not end the task: a timer that expired while
-// goroutines ran is run in the same task.)
-var (
-	nextTaskCh   = make(chan struct{}, 1)
-	nextTaskPort js.Value
-)
-
-func startNextTask() {
-	mc := js.Global().Get("MessageChannel").New()
-	mc.Get("port1").Set("onmessage", js.FuncOf(func(js.Value, []js.Value) any {
-		select {
-		case nextTaskCh <- struct{}{}:
-		default:
-		}
-		return nil
-	}))
-	nextTaskPort = mc.Get("port2")
-}
-
-// nextTask returns in a new task of the browser's event loop, after the tasks queued
-// before it.
-func nextTask() {
-	nextTaskPort.Call("postMessage", nil)
-	<-nextTaskCh
 }

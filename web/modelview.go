@@ -5,12 +5,12 @@ package main
 import (
 	"fmt"
 	"strings"
-	"syscall/js"
 	"time"
 
 	"github.com/hack-pad/safejs"
 	"github.com/vugu/vugu"
 
+	"github.com/t2web/t2web/internal/promise"
 	"github.com/t2web/t2web/wasm/protocol"
 	"github.com/t2web/t2web/web/store"
 )
@@ -40,23 +40,48 @@ func (c *Root) LoadDefault() {
 
 // PickFolder loads the folder chosen in the folder field as a pack (or checkpoint).
 func (c *Root) PickFolder(event vugu.DOMEvent) {
-	list := js.Value(event.JSEventTarget()).Get("files")
-	files := map[string]safejs.Value{}
-	folder := ""
-	for i := range list.Length() {
-		f := list.Index(i)
-		rel := f.Get("webkitRelativePath").String()
+	folder, files, err := pickedFolder(fromVugu(event.JSEventTarget()))
+	if err != nil {
+		c.fail(fmt.Errorf("reading the chosen folder: %w", err))
+		return
+	}
+	c.loadLocal(folder, files)
+}
+
+// pickedFolder returns the files of a folder field (webkitdirectory) by path inside the
+// folder, and the folder's name.
+func pickedFolder(field safejs.Value) (folder string, files map[string]safejs.Value, err error) {
+	list, err := field.Get("files")
+	if err != nil {
+		return "", nil, err
+	}
+	n, err := list.Length()
+	if err != nil {
+		return "", nil, err
+	}
+	files = map[string]safejs.Value{}
+	for i := range n {
+		f, err := list.Index(i)
+		if err != nil {
+			return "", nil, err
+		}
+		rel, err := getString(f, "webkitRelativePath")
+		if err != nil {
+			return "", nil, err
+		}
 		if rel == "" {
-			rel = f.Get("name").String()
+			if rel, err = getString(f, "name"); err != nil {
+				return "", nil, err
+			}
 		}
 		top, name, ok := strings.Cut(rel, "/")
 		if !ok {
 			top, name = "folder", rel
 		}
 		folder = top
-		files[name] = safejs.Safe(f)
+		files[name] = f
 	}
-	c.loadLocal(folder, files)
+	return folder, files, nil
 }
 
 // loadLocal asks the engine for the folder the user chose or dropped, its files by
@@ -82,82 +107,128 @@ func (c *Root) loadLocal(folder string, files map[string]safejs.Value) {
 // dropFolder takes the folders of a drop: a pack to load. It reports whether there was
 // one. It must run inside the drop's handler (the items are gone after it), and reads
 // the folder in the background.
-func (c *Root) dropFolder(ee vugu.EventEnv, dt js.Value) bool {
-	if dt.IsUndefined() || dt.IsNull() {
+func (c *Root) dropFolder(ee vugu.EventEnv, dt safejs.Value) bool {
+	dir, err := droppedDir(dt)
+	if err != nil || dir.IsUndefined() {
 		return false
 	}
-	items := dt.Get("items")
-	if items.IsUndefined() {
-		return false
-	}
-	var dir js.Value
-	for i := range items.Length() {
-		it := items.Index(i)
-		if it.Get("webkitGetAsEntry").Type() != js.TypeFunction {
-			continue
-		}
-		if e := it.Call("webkitGetAsEntry"); !e.IsNull() && e.Get("isDirectory").Bool() {
-			dir = e
-			break
-		}
-	}
-	if dir.IsUndefined() {
-		return false
-	}
-	c.Status = "reading the folder " + dir.Get("name").String()
+	name, _ := getString(dir, "name")
+	c.Status = "reading the folder " + name
 	go func() {
 		files := map[string]safejs.Value{}
 		err := readEntries(dir, "", files)
 		ee.Lock()
 		defer ee.UnlockRender()
 		if err != nil {
-			c.fail(fmt.Errorf("reading the dropped folder %s: %w", dir.Get("name").String(), err))
+			c.fail(fmt.Errorf("reading the dropped folder %s: %w", name, err))
 			return
 		}
-		c.loadLocal(dir.Get("name").String(), files)
+		c.loadLocal(name, files)
 	}()
 	return true
 }
 
+// droppedDir returns the directory entry among a DataTransfer's items, undefined when
+// there is none.
+func droppedDir(dt safejs.Value) (safejs.Value, error) {
+	none := safejs.Undefined()
+	if dt.IsUndefined() || dt.IsNull() {
+		return none, nil
+	}
+	items, err := dt.Get("items")
+	if err != nil || items.IsUndefined() {
+		return none, err
+	}
+	n, err := items.Length()
+	if err != nil {
+		return none, err
+	}
+	for i := range n {
+		it, err := items.Index(i)
+		if err != nil {
+			return none, err
+		}
+		if f, err := it.Get("webkitGetAsEntry"); err != nil || f.Type() != safejs.TypeFunction {
+			continue
+		}
+		e, err := it.Call("webkitGetAsEntry")
+		if err != nil || e.IsNull() {
+			continue
+		}
+		if isDir, _ := getBool(e, "isDirectory"); isDir {
+			return e, nil
+		}
+	}
+	return none, nil
+}
+
 // readEntries adds the files under the directory entry dir to files, by path under
 // prefix. It awaits callbacks: call it from a goroutine.
-func readEntries(dir js.Value, prefix string, files map[string]safejs.Value) error {
-	reader := dir.Call("createReader")
+func readEntries(dir safejs.Value, prefix string, files map[string]safejs.Value) error {
+	reader, err := dir.Call("createReader")
+	if err != nil {
+		return err
+	}
 	for {
-		batch, err := await(callbackPromise(reader, "readEntries"))
+		batch, err := awaitCallback(reader, "readEntries")
 		if err != nil {
 			return err
 		}
-		if batch.Length() == 0 {
-			return nil
+		n, err := batch.Length()
+		if err != nil || n == 0 {
+			return err
 		}
-		for i := range batch.Length() {
-			e := batch.Index(i)
-			name := prefix + e.Get("name").String()
-			if e.Get("isDirectory").Bool() {
+		for i := range n {
+			e, err := batch.Index(i)
+			if err != nil {
+				return err
+			}
+			name, err := getString(e, "name")
+			if err != nil {
+				return err
+			}
+			name = prefix + name
+			if isDir, _ := getBool(e, "isDirectory"); isDir {
 				if err := readEntries(e, name+"/", files); err != nil {
 					return err
 				}
 				continue
 			}
-			f, err := await(callbackPromise(e, "file"))
+			f, err := awaitCallback(e, "file")
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			files[name] = safejs.Safe(f)
+			files[name] = f
 		}
 	}
 }
 
-// callbackPromise calls v[method](onValue, onError) inside a Promise and returns it.
-func callbackPromise(v js.Value, method string) js.Value {
-	var start js.Func
-	start = js.FuncOf(func(_ js.Value, args []js.Value) any {
+// awaitCallback calls v[method](onValue, onError), the callback form of the File and
+// Directory Entries API, and waits for either. Call it from a goroutine.
+func awaitCallback(v safejs.Value, method string) (safejs.Value, error) {
+	var start safejs.Func
+	start, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
 		defer start.Release()
 		v.Call(method, args[0], args[1])
 		return nil
 	})
-	return js.Global().Get("Promise").New(start)
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	p, err := safejs.MustGetGlobal("Promise").New(start.Value())
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	return promise.Await(p)
+}
+
+// getBool returns v[name] as a bool.
+func getBool(v safejs.Value, name string) (bool, error) {
+	f, err := v.Get(name)
+	if err != nil {
+		return false, err
+	}
+	return f.Bool()
 }
 
 // beginLoad resets the page for a model load of what.

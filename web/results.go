@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"html"
 	"strings"
-	"syscall/js"
 
+	"github.com/t2web/t2web/wasm/webfs"
 	"github.com/vugu/vugu"
 )
 
@@ -198,18 +198,15 @@ func fetchJSON[T any](ee vugu.EventEnv, url string, done func(*T, error)) {
 // getJSON fetches url and decodes its JSON body into v. It waits for promises: call it
 // from a goroutine.
 func getJSON(url string, v any) error {
-	resp, err := await(js.Global().Call("fetch", url))
+	resp, err := webfs.Fetch(url)
 	if err != nil {
 		return err
 	}
-	if !resp.Get("ok").Bool() {
-		return fmt.Errorf("HTTP %d", resp.Get("status").Int())
+	defer resp.Body.Close()
+	if resp.Code/100 != 2 {
+		return fmt.Errorf("HTTP %s", resp.Status)
 	}
-	body, err := await(resp.Call("text"))
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal([]byte(body.String()), v); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		return fmt.Errorf("%s: %w", url, err)
 	}
 	return nil

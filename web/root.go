@@ -65,6 +65,9 @@ type Root struct {
 	Experts []protocol.ExpertCard // the worker's experts
 
 	engine *engine
+	// yielder gives the event loop a turn, so that a worker message's render runs in a
+	// task of its own.
+	yielder *protocol.Yielder
 }
 
 // Init starts the engine worker and loads the model named by ?model= (or the default).
@@ -92,8 +95,14 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 	c.startStore(ee)
 	c.fetchExamples(ee)
 	c.watchCache()
-	c.listenKeys(ee)
 	var err error
+	if c.yielder, err = protocol.NewYielder(); err != nil {
+		c.fail(fmt.Errorf("starting the page: %w", err))
+		return
+	}
+	if err := c.listenKeys(ee); err != nil {
+		consoleLog("error", "the page's keys (Enter, Esc): "+err.Error())
+	}
 	c.engine, err = startEngine("worker.js", "engine", func(msgs [][]byte) {
 		ee.Lock()
 		for _, m := range msgs {
@@ -102,7 +111,7 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 		// Render in a task of its own: the messages' task and the render's stay short
 		// (the main thread never runs a task over 100 ms while the engine works).
 		ee.UnlockOnly()
-		nextTask()
+		c.yielder.Yield()
 		ee.Lock()
 		ee.UnlockRender()
 	})

@@ -86,7 +86,7 @@ func (c *Root) Train() {
 				c.trainerMessage(m)
 			}
 			ee.UnlockOnly()
-			nextTask()
+			c.yielder.Yield()
 			ee.Lock()
 			ee.UnlockRender()
 		}); err != nil {

@@ -4,6 +4,7 @@ package protocol
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/hack-pad/safejs"
 )
@@ -31,8 +32,11 @@ func Listen(handle func(this safejs.Value, args []safejs.Value) any) (safejs.Fun
 
 // Yielder gives the JavaScript event loop a turn: it posts a message to itself over a
 // MessageChannel and blocks until it arrives. Every task queued before it (a "stop" from
-// the page) runs first: how a worker busy in Go hears a stop. Unlike setTimeout(0), a message is not clamped to 4 ms.
+// the page) runs first: how a worker busy in Go hears a stop, and how the page renders in
+// a task of its own. Unlike setTimeout(0), a message is not clamped to 4 ms. Yield may be
+// called from several goroutines: one message is in flight at a time.
 type Yielder struct {
+	mu      sync.Mutex   // held while a message is in flight
 	port    safejs.Value // the sending end
 	arrived chan struct{}
 	fn      safejs.Func
@@ -72,6 +76,8 @@ func NewYielder() (*Yielder, error) {
 
 // Yield returns after the JavaScript event loop has run the tasks queued so far.
 func (y *Yielder) Yield() {
+	y.mu.Lock()
+	defer y.mu.Unlock()
 	if _, err := y.port.Call("postMessage", nil); err != nil {
 		return
 	}
