@@ -123,16 +123,19 @@ func cmdAsk(args []string, stdout, stderr io.Writer) error {
 	}
 	e.Clear(0)
 	dec := m.Tokenizer.NewDecoder(true)
-	var werr error
 	fmt.Fprintln(stdout, "answer:")
-	if _, err := shaders.Generate(e, prompt, model.Greedy(), *maxTokens, m.EOS, func(id int) bool {
-		_, werr = io.WriteString(stdout, dec.Add(id))
-		return werr == nil
+	// Output that cannot be written ends the answer after the token under way.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	if _, err := shaders.Generate(ctx, e, prompt, model.Greedy(), *maxTokens, m.EOS, func(id int) {
+		if _, err := io.WriteString(stdout, dec.Add(id)); err != nil {
+			cancel(err)
+		}
 	}); err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return cause // the write's error
+		}
 		return err
-	}
-	if werr != nil {
-		return werr
 	}
 	io.WriteString(stdout, dec.Flush()+"\n")
 	second := time.Since(start)

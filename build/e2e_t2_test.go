@@ -396,7 +396,7 @@ func nativeAsk(t *testing.T, packDir, question string, maxTokens int) (string, [
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := model.Generate(e, prompt, model.Greedy(), maxTokens, m.EOS, func(int) bool { return true })
+	ids, err := model.Generate(context.Background(), e, prompt, model.Greedy(), maxTokens, m.EOS, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/shaders"
@@ -51,16 +55,25 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	dec := m.Tokenizer.NewDecoder(true)
-	var werr error
-	out, err := shaders.Generate(e, ids, model.NewSampler(p), *maxTokens, m.EOS, func(id int) bool {
-		_, werr = io.WriteString(stdout, dec.Add(id))
-		return werr == nil
+	// Ctrl-C, or output that cannot be written, ends the generation after the token
+	// under way; what was generated stays printed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	out, err := shaders.Generate(ctx, e, ids, model.NewSampler(p), *maxTokens, m.EOS, func(id int) {
+		if _, err := io.WriteString(stdout, dec.Add(id)); err != nil {
+			cancel(err)
+		}
 	})
+	if errors.Is(err, context.Canceled) {
+		err = context.Cause(ctx)
+		if errors.Is(err, context.Canceled) { // Ctrl-C
+			err = nil
+		}
+	}
 	if err != nil {
 		return err
-	}
-	if werr != nil {
-		return werr
 	}
 	io.WriteString(stdout, dec.Flush())
 	if *printIDs {

@@ -1,6 +1,8 @@
 package model
 
 import (
+	"context"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -173,7 +175,7 @@ func TestForwardErrors(t *testing.T) {
 func TestGenerate(t *testing.T) {
 	e := tinyEngine(t, tinyConfig, 1)
 	prompt := []int{3, 1, 4, 1, 5}
-	all, err := Generate(e, prompt, Greedy(), 12, nil, nil)
+	all, err := Generate(context.Background(), e, prompt, Greedy(), 12, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,31 +183,37 @@ func TestGenerate(t *testing.T) {
 		t.Fatalf("generated %d tokens, want 12", len(all))
 	}
 	// The same call again gives the same tokens (the cache is cleared first).
-	again, err := Generate(e, prompt, Greedy(), 12, nil, nil)
+	again, err := Generate(context.Background(), e, prompt, Greedy(), 12, nil, nil)
 	if err != nil || !slices.Equal(all, again) {
 		t.Fatalf("second run %v (%v), first %v", again, err, all)
 	}
 	// A stop token ends the generation before it.
 	stop := all[4]
 	cut := slices.Index(all, stop)
-	got, err := Generate(e, prompt, Greedy(), 12, []int{stop}, nil)
+	got, err := Generate(context.Background(), e, prompt, Greedy(), 12, []int{stop}, nil)
 	if err != nil || !slices.Equal(got, all[:cut]) {
 		t.Errorf("with stop %d: %v (%v), want %v", stop, got, err, all[:cut])
 	}
-	// emit returning false stops after that token.
+	// A cancelled context stops after the token under way, with the tokens so far.
 	var seen []int
-	got, err = Generate(e, prompt, Greedy(), 12, nil, func(id int) bool { seen = append(seen, id); return len(seen) < 3 })
-	if err != nil || !slices.Equal(got, all[:3]) || !slices.Equal(seen, all[:3]) {
-		t.Errorf("stopped by emit: %v %v (%v), want %v", got, seen, err, all[:3])
+	ctx, cancel := context.WithCancel(context.Background())
+	got, err = Generate(ctx, e, prompt, Greedy(), 12, nil, func(id int) {
+		if seen = append(seen, id); len(seen) == 3 {
+			cancel()
+		}
+	})
+	cancel()
+	if !errors.Is(err, context.Canceled) || !slices.Equal(got, all[:3]) || !slices.Equal(seen, all[:3]) {
+		t.Errorf("cancelled after 3 tokens: %v %v (%v), want %v and context.Canceled", got, seen, err, all[:3])
 	}
 	// The context bounds the output: after a 60-token prompt in a 64-position context,
 	// tokens go to positions 60–63 and the last one's prediction is the fifth token.
 	long := make([]int, 60)
-	got, err = Generate(e, long, Greedy(), 100, nil, nil)
+	got, err = Generate(context.Background(), e, long, Greedy(), 100, nil, nil)
 	if err != nil || len(got) != 5 {
 		t.Errorf("near the end of the context: %d tokens (%v), want 5", len(got), err)
 	}
-	if _, err := Generate(e, make([]int, 64), Greedy(), 1, nil, nil); err == nil || !strings.Contains(err.Error(), "context holds 64") {
+	if _, err := Generate(context.Background(), e, make([]int, 64), Greedy(), 1, nil, nil); err == nil || !strings.Contains(err.Error(), "context holds 64") {
 		t.Errorf("prompt filling the context: %v", err)
 	}
 }
@@ -244,7 +252,7 @@ func TestGenerateBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, prompt := range prompts {
-			want, err := Generate(e, prompt, NewSampler(p), 10, stop, nil)
+			want, err := Generate(context.Background(), e, prompt, NewSampler(p), 10, stop, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

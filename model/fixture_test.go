@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"context"
 	"os"
 	"slices"
 	"testing"
@@ -71,7 +72,7 @@ func TestFixtureGreedy(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, c := range fixtures.Cases(t, dir) {
-				got, err := model.Generate(e, c.InputIDs, model.Greedy(), c.Greedy.N, nil, nil)
+				got, err := model.Generate(context.Background(), e, c.InputIDs, model.Greedy(), c.Greedy.N, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,15 +1,20 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"slices"
 )
 
 // Generate runs prompt through sequence 0 of e and then draws up to maxTokens tokens
-// with s, one forward pass each, calling emit with every new token (emit returns false
-// to stop). A token in stop ends the generation and is neither emitted nor returned.
-// It returns the generated tokens. Generation also ends when the context is full.
-func Generate(e Engine, prompt []int, s *Sampler, maxTokens int, stop []int, emit func(id int) bool) ([]int, error) {
+// with s, one forward pass each, calling emit (when not nil) with every new token. A
+// token in stop ends the generation and is neither emitted nor returned. It returns the
+// generated tokens. Generation also ends when the context is full, and when ctx is
+// cancelled: after the token under way, returning the tokens so far with ctx.Err().
+func Generate(ctx context.Context, e Engine, prompt []int, s *Sampler, maxTokens int, stop []int, emit func(id int)) ([]int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("model: generate: empty prompt")
 	}
@@ -36,8 +41,11 @@ func Generate(e Engine, prompt []int, s *Sampler, maxTokens int, stop []int, emi
 		}
 		s.Accept(id)
 		out = append(out, id)
-		if emit != nil && !emit(id) {
-			break
+		if emit != nil {
+			emit(id)
+		}
+		if err := ctx.Err(); err != nil {
+			return out, err
 		}
 		if len(out) == maxTokens || pos >= e.Context() {
 			break

@@ -1,6 +1,7 @@
 package shaders
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -123,13 +124,12 @@ func generateRate(b *testing.B, e model.Engine) float64 {
 	}
 	var first, last time.Time
 	n := 0
-	if _, err := Generate(e, prompt, model.Greedy(), 33, nil, func(int) bool {
+	if _, err := Generate(context.Background(), e, prompt, model.Greedy(), 33, nil, func(int) {
 		last = time.Now()
 		if n == 0 {
 			first = last
 		}
 		n++
-		return true
 	}); err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package shaders
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -112,11 +114,11 @@ func TestEngineFixtures(t *testing.T) {
 						if worst > 1e-4 {
 							t.Errorf("z %d, case %s: max |Δlogit| = %.3g, want ≤ 1e-4", zi, c.Name, worst)
 						}
-						want, err := model.Generate(cpu, c.InputIDs, model.Greedy(), 16, nil, nil)
+						want, err := model.Generate(context.Background(), cpu, c.InputIDs, model.Greedy(), 16, nil, nil)
 						if err != nil {
 							t.Fatal(err)
 						}
-						got, err := model.Generate(gpu, c.InputIDs, model.Greedy(), 16, nil, nil)
+						got, err := model.Generate(context.Background(), gpu, c.InputIDs, model.Greedy(), 16, nil, nil)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -215,11 +217,11 @@ func deviceSampling(t *testing.T, d *Device, p *svf.Pack, cpu model.Engine, prom
 	defer gpu.Close()
 	for seed := range uint64(4) {
 		sp := model.SamplerParams{Temperature: 0.8, TopK: 40, TopP: 0.9, Seed: seed}
-		want, err := model.Generate(cpu, prompt, model.NewSampler(sp), 4, nil, nil)
+		want, err := model.Generate(context.Background(), cpu, prompt, model.NewSampler(sp), 4, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := model.Generate(gpu, prompt, model.NewSampler(sp), 4, nil, nil)
+		got, err := model.Generate(context.Background(), gpu, prompt, model.NewSampler(sp), 4, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,11 +314,11 @@ func int8Tolerance(t *testing.T, cpuF32, gpu model.Engine, prompt []int, what st
 	if !(worst <= 0.05) {
 		t.Errorf("%s: Q8 W' against float32 W': max |Δlogit| = %.3g, want ≤ 0.05", what, worst)
 	}
-	want, err := model.Generate(cpuF32, prompt, model.Greedy(), 16, nil, nil)
+	want, err := model.Generate(context.Background(), cpuF32, prompt, model.Greedy(), 16, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := model.Generate(gpu, prompt, model.Greedy(), 16, nil, nil)
+	got, err := model.Generate(context.Background(), gpu, prompt, model.Greedy(), 16, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,11 +494,11 @@ func TestEngineSplitFixtures(t *testing.T) {
 				if worst > 1e-4 {
 					t.Errorf("max |Δlogit| = %.3g, want ≤ 1e-4", worst)
 				}
-				want, err := model.Generate(cpu, c.InputIDs, model.Greedy(), 16, nil, nil)
+				want, err := model.Generate(context.Background(), cpu, c.InputIDs, model.Greedy(), 16, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := model.Generate(gpu, c.InputIDs, model.Greedy(), 16, nil, nil)
+				got, err := model.Generate(context.Background(), gpu, c.InputIDs, model.Greedy(), 16, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -558,8 +560,8 @@ func TestEngineDispatches(t *testing.T) {
 
 // TestEngineGenerate holds Engine.Generate (the token chained on the device, read back
 // asynchronously) to model.Generate on the same engine: the same tokens and the same
-// cached length afterwards, greedy and with device sampling, through a stop token, emit
-// saying stop, maxTokens and the end of the context.
+// cached length afterwards, greedy and with device sampling, through a stop token, a
+// context cancelled from emit, maxTokens and the end of the context.
 func TestEngineGenerate(t *testing.T) {
 	d := device(t)
 	p := randomPack(t, smallConfig, 5, svf.ConvertOptions{Quant: svf.QuantInt8})
@@ -569,7 +571,7 @@ func TestEngineGenerate(t *testing.T) {
 	}
 	defer gpu.Close()
 	prompt := smallPrompts[0]
-	greedy, err := model.Generate(gpu, prompt, model.Greedy(), 12, nil, nil)
+	greedy, err := model.Generate(context.Background(), gpu, prompt, model.Greedy(), 12, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +580,7 @@ func TestEngineGenerate(t *testing.T) {
 		sp        model.SamplerParams
 		max       int
 		stop      []int
-		emitUntil int // emit says stop after this many tokens; 0: never
+		emitUntil int // emit cancels the context after this many tokens; 0: never
 	}{
 		{"greedy", model.SamplerParams{}, 12, nil, 0},
 		{"greedy/stop", model.SamplerParams{}, 12, []int{greedy[5]}, 0},
@@ -588,21 +590,24 @@ func TestEngineGenerate(t *testing.T) {
 		{"sampled", model.SamplerParams{Temperature: 0.9, TopK: 20, TopP: 0.95, Seed: 7}, 10, nil, 0},
 		{"penalty", model.SamplerParams{RepeatPenalty: 1.3}, 6, nil, 0},
 	} {
-		run := func(gen func(model.Engine, []int, *model.Sampler, int, []int, func(int) bool) ([]int, error)) ([]int, int) {
+		run := func(gen func(context.Context, model.Engine, []int, *model.Sampler, int, []int, func(int)) ([]int, error)) ([]int, int) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			n := 0
-			emit := func(int) bool {
-				n++
-				return c.emitUntil == 0 || n < c.emitUntil
+			emit := func(int) {
+				if n++; n == c.emitUntil {
+					cancel()
+				}
 			}
-			out, err := gen(gpu, prompt, model.NewSampler(c.sp), c.max, c.stop, emit)
-			if err != nil {
+			out, err := gen(ctx, gpu, prompt, model.NewSampler(c.sp), c.max, c.stop, emit)
+			if err != nil && (c.emitUntil == 0 || !errors.Is(err, context.Canceled)) {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 			return out, gpu.lens[0]
 		}
 		want, wantLen := run(model.Generate)
-		got, gotLen := run(func(e model.Engine, pr []int, s *model.Sampler, max int, stop []int, emit func(int) bool) ([]int, error) {
-			return e.(*Engine).Generate(pr, s, max, stop, emit)
+		got, gotLen := run(func(ctx context.Context, e model.Engine, pr []int, s *model.Sampler, max int, stop []int, emit func(int)) ([]int, error) {
+			return e.(*Engine).Generate(ctx, pr, s, max, stop, emit)
 		})
 		t.Logf("%s: %v, %d positions cached", c.name, got, gotLen)
 		if !slices.Equal(got, want) || gotLen != wantLen {

@@ -1,6 +1,7 @@
 package shaders
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -19,14 +20,17 @@ import (
 // take model.Generate's path (the row of logits read back every step). With device
 // sampling the next random number is drawn before the token is known, so after an early
 // stop the sampler has drawn one number more than model.Generate draws.
-func (e *Engine) Generate(prompt []int, s *model.Sampler, maxTokens int, stop []int, emit func(id int) bool) ([]int, error) {
+func (e *Engine) Generate(ctx context.Context, prompt []int, s *model.Sampler, maxTokens int, stop []int, emit func(id int)) ([]int, error) {
 	p := s.Params()
 	sampling := Sampling{Temperature: p.Temperature, TopK: p.TopK, TopP: p.TopP}
 	if p.Temperature <= 0 {
 		sampling = Sampling{}
 	}
 	if p.Temperature > 0 && !e.opt.DeviceSampling || p.RepeatPenalty > 0 && p.RepeatPenalty != 1 {
-		return model.Generate(e, prompt, s, maxTokens, stop, emit)
+		return model.Generate(ctx, e, prompt, s, maxTokens, stop, emit)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("shaders: engine: generate: empty prompt")
@@ -116,7 +120,8 @@ func (e *Engine) Generate(prompt []int, s *model.Sampler, maxTokens int, stop []
 		return read()
 	}
 	var out []int
-	forwarded := 0 // generated tokens model.Generate would have run through the model
+	var stopped error // ctx's error when it ended the generation
+	forwarded := 0    // generated tokens model.Generate would have run through the model
 	var buf [4]byte
 	for i := 0; ; i++ {
 		// Token i's pass goes in before token i is read, when model.Generate would run it
@@ -137,7 +142,10 @@ func (e *Engine) Generate(prompt []int, s *model.Sampler, maxTokens int, stop []
 		}
 		s.Accept(id)
 		out = append(out, id)
-		if emit != nil && !emit(id) {
+		if emit != nil {
+			emit(id)
+		}
+		if stopped = ctx.Err(); stopped != nil {
 			break
 		}
 		if len(out) == maxTokens || n+i >= e.Context() {
@@ -145,17 +153,17 @@ func (e *Engine) Generate(prompt []int, s *model.Sampler, maxTokens int, stop []
 		}
 		forwarded++
 	}
-	// Passes run past the end (a stop, emit's no) cached positions model.Generate would
-	// not have: forget them.
+	// Passes run past the end (a stop, a cancelled ctx) cached positions model.Generate
+	// would not have: forget them.
 	e.lens[0] = n + forwarded
-	return out, nil
+	return out, stopped
 }
 
 // Generate is model.Generate for any engine: a GPU engine's own Generate (the next
 // token kept on the device), model.Generate for the others.
-func Generate(e model.Engine, prompt []int, s *model.Sampler, maxTokens int, stop []int, emit func(id int) bool) ([]int, error) {
+func Generate(ctx context.Context, e model.Engine, prompt []int, s *model.Sampler, maxTokens int, stop []int, emit func(id int)) ([]int, error) {
 	if g, ok := e.(*Engine); ok {
-		return g.Generate(prompt, s, maxTokens, stop, emit)
+		return g.Generate(ctx, prompt, s, maxTokens, stop, emit)
 	}
-	return model.Generate(e, prompt, s, maxTokens, stop, emit)
+	return model.Generate(ctx, e, prompt, s, maxTokens, stop, emit)
 }

@@ -1,6 +1,7 @@
 package shaders
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -144,11 +145,11 @@ func TestEngineSplit(t *testing.T) {
 				if !(worst <= 1e-4) {
 					t.Errorf("z %d: max |Δlogit| = %.3g, want ≤ 1e-4", zi, worst)
 				}
-				want, err := model.Generate(cpu, prompt, model.Greedy(), 12, nil, nil)
+				want, err := model.Generate(context.Background(), cpu, prompt, model.Greedy(), 12, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := model.Generate(gpu, prompt, model.Greedy(), 12, nil, nil)
+				got, err := model.Generate(context.Background(), gpu, prompt, model.Greedy(), 12, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

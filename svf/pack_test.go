@@ -2,6 +2,7 @@ package svf
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -95,7 +96,7 @@ func TestPackFixtureLogits(t *testing.T) {
 					if worst > 5e-5 {
 						t.Errorf("path %d %s: max |Δlogit| %.3g, want ≤ 5e-5", path, c.Name, worst)
 					}
-					got, err := model.Generate(e, c.InputIDs, model.Greedy(), c.Greedy.N, nil, nil)
+					got, err := model.Generate(context.Background(), e, c.InputIDs, model.Greedy(), c.Greedy.N, nil, nil)
 					if err != nil || !slices.Equal(got, c.Greedy.IDs) {
 						t.Errorf("path %d %s: greedy %v (%v), llama.cpp %v", path, c.Name, got, err, c.Greedy.IDs)
 					}

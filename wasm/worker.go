@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -306,16 +307,24 @@ func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed u
 	var n int
 	var first, last time.Time
 	start := time.Now()
-	out, err := shaders.Generate(w.engine, prompt, s, maxTokens, w.m.EOS, func(id int) bool {
+	// A stop request, let in after each token, cancels the generation.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, err := shaders.Generate(ctx, w.engine, prompt, s, maxTokens, w.m.EOS, func(id int) {
 		last = time.Now()
 		if n == 0 {
 			first = last
 		}
 		n++
 		w.post(protocol.Token{Type: protocol.TypeToken, ID: id, Text: dec.Add(id), Base: base})
-		w.yielder.Yield() // lets a stop request in
-		return !stopped()
+		w.yielder.Yield()
+		if stopped() {
+			cancel()
+		}
 	})
+	if errors.Is(err, context.Canceled) {
+		err = nil // stopped: Done says so
+	}
 	if err == nil && w.dev != nil {
 		err = w.dev.web.Err()
 	}

@@ -4,6 +4,7 @@
 package enginetest
 
 import (
+	"context"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -192,7 +193,7 @@ func GreedyPopulation(t testing.TB, e model.Engine, zs []map[string][]float32, p
 			t.Fatal(err)
 		}
 		for i, p := range prompts {
-			want, err := model.Generate(e, p, model.Greedy(), maxTokens, nil, nil)
+			want, err := model.Generate(context.Background(), e, p, model.Greedy(), maxTokens, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
