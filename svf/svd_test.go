@@ -218,15 +218,15 @@ func TestDecomposeMatchesMatSVD(t *testing.T) {
 	}
 }
 
-// TestDecomposeGOMAXPROCS checks the factors are the same bits however many column
-// chunks the bidiagonal QR iteration is split into.
+// TestDecomposeGOMAXPROCS checks the factors are the same bits however many goroutines
+// share the products, the tridiagonal reduction and the rotations.
 func TestDecomposeGOMAXPROCS(t *testing.T) {
-	w := randMatrix(400, 300, 160, 0.02)
+	w := randMatrix(400, 500, 300, 0.02) // q = 300: every parallel path splits
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	var first *Factors
 	for _, procs := range []int{1, 3, 8} {
 		runtime.GOMAXPROCS(procs)
-		f, err := Decompose(w, 300, 160)
+		f, err := Decompose(w, 500, 300)
 		if err != nil {
 			t.Fatal(err)
 		}
