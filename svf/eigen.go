@@ -58,12 +58,9 @@ func symEigen(g []float64, n int) (lam []float64, ok bool) {
 	return lam, true
 }
 
-// rotation is one plane rotation of the QL iteration: rows i and i+1 of Zᵀ become
-// (c·z_i − s·z_{i+1}, s·z_i + c·z_{i+1}).
-type rotation struct {
-	i    int
-	c, s float64
-}
+// rotation is one plane rotation of the QL iteration: rows I and I+1 of Zᵀ become
+// (C·z_I − S·z_{I+1}, S·z_I + C·z_{I+1}).
+type rotation = dense.Rotation
 
 // rotationBatch is how many rotations are recorded before they are applied (24 B each).
 const rotationBatch = 1 << 20
@@ -130,7 +127,7 @@ func ql(d, e []float64, apply func([]rotation)) bool {
 				p = s * r
 				d[i+1] = g + p
 				g = c*r - b
-				rots = append(rots, rotation{i, c, s})
+				rots = append(rots, rotation{I: i, C: c, S: s})
 			}
 			if r == 0 && i >= l {
 				continue
@@ -158,10 +155,7 @@ func applyRotations(zt []float64, n int, rots []rotation) {
 	workers := max(1, min(runtime.GOMAXPROCS(0), strips))
 	run := func(w int) {
 		for st := w; st < strips; st += workers {
-			j0, j1 := st*rotationStrip, min((st+1)*rotationStrip, n)
-			for _, r := range rots {
-				dense.Rot(zt[r.i*n+j0:r.i*n+j1], zt[(r.i+1)*n+j0:(r.i+1)*n+j1], r.c, r.s)
-			}
+			dense.RotRows(zt, n, st*rotationStrip, min((st+1)*rotationStrip, n), rots)
 		}
 	}
 	if workers == 1 || len(rots)*n < 1<<16 {

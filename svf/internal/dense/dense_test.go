@@ -197,3 +197,26 @@ func BenchmarkRot(b *testing.B) {
 	}
 	b.ReportMetric(6*64*float64(b.N)/time.Since(start).Seconds()/1e9, "GFLOP/s")
 }
+
+// TestRotRows holds RotRows to Rot applied rotation by rotation, bit for bit, on
+// strips whose width is and is not a multiple of 4.
+func TestRotRows(t *testing.T) {
+	const rows, ld = 9, 23
+	rots := []Rotation{{0, 0.8, 0.6}, {3, math.Cos(1), math.Sin(1)}, {7, -0.6, 0.8}, {3, 0.28, 0.96}, {2, 1, 0}}
+	for _, tc := range []struct{ j0, j1 int }{{0, 23}, {0, 8}, {5, 18}, {20, 23}, {4, 4}} {
+		x := randSlice(7, rows*ld)
+		want := slices.Clone(x)
+		for _, r := range rots {
+			Rot(want[r.I*ld+tc.j0:r.I*ld+tc.j1], want[(r.I+1)*ld+tc.j0:(r.I+1)*ld+tc.j1], r.C, r.S)
+		}
+		RotRows(x, ld, tc.j0, tc.j1, rots)
+		if !slices.Equal(x, want) {
+			t.Errorf("[%d,%d): RotRows differs from Rot", tc.j0, tc.j1)
+		}
+		slow := randSlice(7, rows*ld)
+		withSlowPath(func() { RotRows(slow, ld, tc.j0, tc.j1, rots) })
+		if !slices.Equal(slow, want) {
+			t.Errorf("[%d,%d): Go loops differ from Rot", tc.j0, tc.j1)
+		}
+	}
+}

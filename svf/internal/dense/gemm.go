@@ -250,3 +250,35 @@ func rotGo(x, y []float64, c, s float64) {
 		y[i] = math.FMA(s, xi, c*yi)
 	}
 }
+
+// Rotation is a plane rotation of rows I and I+1 of a matrix: (x, y) ←
+// (c·x − s·y, s·x + c·y), computed as Rot does.
+type Rotation struct {
+	I    int
+	C, S float64
+}
+
+// RotRows applies rots, in order, to the columns j0 ≤ j < j1 of the rows of x (stride
+// ld): the strip of a matrix that a goroutine owns. Each column sees the same sequence
+// of fused multiply-adds as Rot would give it. A rotation whose rows lie outside x
+// panics.
+func RotRows(x []float64, ld, j0, j1 int, rots []Rotation) {
+	if j0 < 0 || j1 < j0 || j1 > ld {
+		panic(fmt.Sprintf("dense: RotRows: columns [%d,%d) outside stride %d", j0, j1, ld))
+	}
+	for _, r := range rots {
+		if r.I < 0 || (r.I+1)*ld+j1 > len(x) {
+			panic(fmt.Sprintf("dense: RotRows: rows %d, %d outside x[%d] with stride %d", r.I, r.I+1, len(x), ld))
+		}
+	}
+	if len(rots) == 0 || j1 == j0 {
+		return
+	}
+	n := rotRowsFast(x, ld, j0, j1-j0, rots)
+	if j0+n == j1 {
+		return
+	}
+	for _, r := range rots {
+		rotGo(x[r.I*ld+j0+n:r.I*ld+j1], x[(r.I+1)*ld+j0+n:(r.I+1)*ld+j1], r.C, r.S)
+	}
+}

@@ -32,3 +32,17 @@ func rotFast(x, y []float64, c, s float64) int {
 	rot4(n, &x[0], &y[0], c, s)
 	return n
 }
+
+//go:noescape
+func rotStrip(x *float64, ld, n int, rots *Rotation, nrots int)
+
+// rotRowsFast applies rots to the columns j0…j0+n' of x's rows, n' the largest multiple
+// of 4 ≤ n, and returns n'.
+func rotRowsFast(x []float64, ld, j0, n int, rots []Rotation) int {
+	n &^= 3
+	if !fast || n == 0 {
+		return 0
+	}
+	rotStrip(&x[j0], ld, n, &rots[0], len(rots))
+	return n
+}

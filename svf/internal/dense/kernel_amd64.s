@@ -92,3 +92,49 @@ rotloop:
 rotdone:
 	VZEROUPPER
 	RET
+
+// func rotStrip(x *float64, ld, n int, rots *Rotation, nrots int)
+// For each rotation {I, C, S} in order, rot4 on rows I and I+1 of x (stride ld
+// elements), columns 0…n-1 (n a multiple of 4, > 0).
+TEXT ·rotStrip(SB), NOSPLIT, $0-40
+	MOVQ  x+0(FP), R9
+	MOVQ  ld+8(FP), R10
+	SHLQ  $3, R10
+	MOVQ  n+16(FP), R11
+	SHRQ  $2, R11
+	MOVQ  rots+24(FP), R12
+	MOVQ  nrots+32(FP), R13
+	TESTQ R13, R13
+	JE    stripdone
+	TESTQ R11, R11
+	JE    stripdone
+
+striprot:
+	MOVQ         (R12), AX
+	IMULQ        R10, AX
+	LEAQ         (R9)(AX*1), SI
+	LEAQ         (SI)(R10*1), DI
+	VBROADCASTSD 8(R12), Y14
+	VBROADCASTSD 16(R12), Y15
+	MOVQ         R11, CX
+
+stripinner:
+	VMOVUPD     (SI), Y0
+	VMOVUPD     (DI), Y1
+	VMULPD      Y1, Y15, Y2
+	VMULPD      Y1, Y14, Y3
+	VFMSUB231PD Y0, Y14, Y2
+	VFMADD231PD Y0, Y15, Y3
+	VMOVUPD     Y2, (SI)
+	VMOVUPD     Y3, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNE         stripinner
+	ADDQ        $24, R12
+	DECQ        R13
+	JNE         striprot
+
+stripdone:
+	VZEROUPPER
+	RET
