@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/t2web/t2web/svf"
@@ -12,9 +15,9 @@ import (
 
 // cmdConvert makes a pack from a Hugging Face checkpoint folder.
 func cmdConvert(args []string, stdout, stderr io.Writer) error {
-	fs := flags("convert", "--model HF_DIR --out PACK_DIR [--targets mlp|mlp,attn] [--quant int8|f32] [--exact-rank K] [--f32 NAMES] [--shard-mib 64] [--reference-svd decomposed_params.pt [--svd-tolerance 1e-3]]", stderr)
+	fs := flags("convert", "--model HF_DIR --out PACK_DIR [--targets mlp|mlp,attn] [--quant int8|f32] [--exact-rank K] [--f32 NAMES] [--shard-mib 64] [--workers 2] [--reference-svd decomposed_params.pt [--svd-tolerance 1e-3]]", stderr)
 	dir := fs.String("model", "", "Hugging Face checkpoint `folder`")
-	out := fs.String("out", "", "pack `folder` to write")
+	out := fs.String("out", "", "pack `folder` to write; an interrupted conversion run again with the same flags resumes from its .convert-scratch folder")
 	targets := fs.String("targets", "mlp", "matrices to adapt: `mlp` (gate, up, down) or mlp,attn (+ q, k, v, o)")
 	quant := fs.String("quant", svf.QuantInt8, "weights as `int8` (U, V and other matrices in blocks of 32 with f32 scales) or f32")
 	exact := fs.Int("exact-rank", 0, "int8: keep the first `K` columns of U and V (the largest singular directions) in f32")
@@ -22,6 +25,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	shardMiB := fs.Int("shard-mib", 64, "largest shard in `MiB` (GitHub Pages refuses files of 100 MB)")
 	refSVD := fs.String("reference-svd", "", "take the adapted matrices' factors from the reference code's torch.svd cache (SakanaAI/self-adaptive-llms' decomposed_params.pt: NAME.weight.U, .S, .V) instead of decomposing; each is checked against its weight")
 	svdTol := fs.Float64("svd-tolerance", 1e-3, "with --reference-svd: refuse a matrix whose ‖W − U·diag(S)·Vᵀ‖/‖W‖ is above this (float32 torch.svd factors of the same weights give about 1e-6)")
+	workers := fs.Int("workers", svf.DefaultWorkers, "matrices decomposed at `once` (each on every core; memory grows with it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -35,6 +39,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 		ExactRank:  *exact,
 		F32:        splitList(*keep),
 		ShardBytes: int64(*shardMiB) << 20,
+		Workers:    *workers,
 	}
 	var ref *referenceSVD
 	if *refSVD != "" {
@@ -45,10 +50,19 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 		defer ref.file.Close()
 		opt.Factors = ref.factors
 	}
+	// An interrupt stops the conversion once the matrices under way are decomposed; they
+	// and every one before them stay in OUT's scratch folder, and running the same
+	// command again resumes from there. A second interrupt ends the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	bar := newProgressBar(stderr)
 	opt.Progress = bar.update
 	start := time.Now()
-	man, err := svf.Convert(os.DirFS(*dir), *out, opt)
+	man, err := svf.ConvertContext(ctx, os.DirFS(*dir), *out, opt)
 	bar.finish()
 	if err != nil {
 		return fmt.Errorf("%s: %w", *dir, err)
@@ -66,12 +80,14 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 }
 
 // progressBar shows matrices done, the current one and the time left: a bar redrawn in
-// place on a terminal, plain lines otherwise (logs, pipes).
+// place on a terminal, plain lines otherwise (logs, pipes). Matrices resumed from an
+// interrupted run cost no time, so the rate behind the ETA counts only the others.
 type progressBar struct {
 	w        io.Writer
 	terminal bool
 	start    time.Time
 	drawn    bool
+	resumed  int
 }
 
 func newProgressBar(w io.Writer) *progressBar {
@@ -84,17 +100,26 @@ func newProgressBar(w io.Writer) *progressBar {
 	return b
 }
 
-func (b *progressBar) update(done, total int, name string) {
-	elapsed := time.Since(b.start)
-	eta := time.Duration(float64(elapsed) / float64(done) * float64(total-done)).Round(time.Second)
+func (b *progressBar) update(done, total int, name string, resumed bool) {
+	if resumed {
+		b.resumed++
+	}
+	var eta time.Duration
+	if made := done - b.resumed; made > 0 {
+		eta = time.Duration(float64(time.Since(b.start)) / float64(made) * float64(total-done)).Round(time.Second)
+	}
+	how := "decomposed"
+	if resumed {
+		how = "resumed"
+	}
 	if !b.terminal {
-		fmt.Fprintf(b.w, "decomposed %d/%d %s (ETA %v)\n", done, total, name, eta)
+		fmt.Fprintf(b.w, "%s %d/%d %s (ETA %v)\n", how, done, total, name, eta)
 		return
 	}
 	const width = 30
 	filled := width * done / total
-	fmt.Fprintf(b.w, "\r[%s%s] %d/%d matrices, ETA %v  %-40.40s", strings.Repeat("#", filled),
-		strings.Repeat(".", width-filled), done, total, eta, name)
+	fmt.Fprintf(b.w, "\r[%s%s] %d/%d matrices (%d resumed), ETA %v  %-40.40s", strings.Repeat("#", filled),
+		strings.Repeat(".", width-filled), done, total, b.resumed, eta, name)
 	b.drawn = true
 }
 

@@ -19,25 +19,62 @@ import (
 //go:embed default-model.json
 var defaultModelConfig []byte
 
+// randomPresets are config.json files with the shapes of real checkpoints, for
+// measuring conversion and inference at real sizes without downloading weights. Their
+// vocabularies keep the real size (the embedding is a large tensor of its own); the
+// byte-level tokenizer uses the first 259 ids, and eos_token_id points there.
+var randomPresets = map[string]string{
+	// meta-llama/Llama-3.2-1B: 16 layers, hidden 2048, MLP 8192, GQA 32/8, tied embeddings.
+	"llama-3.2-1b": `{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 128256,
+  "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32,
+  "num_key_value_heads": 8, "head_dim": 64, "max_position_embeddings": 131072, "rms_norm_eps": 1e-05,
+  "rope_theta": 500000.0, "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+  "original_max_position_embeddings": 8192, "rope_type": "llama3"}, "hidden_act": "silu",
+  "tie_word_embeddings": true, "bos_token_id": null, "eos_token_id": [256, 258], "torch_dtype": "bfloat16"}`,
+	// Qwen/Qwen2.5-0.5B: 24 layers, hidden 896, MLP 4864, GQA 14/2, q/k/v biases, tied.
+	"qwen2.5-0.5b": `{"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 151936,
+  "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
+  "num_key_value_heads": 2, "max_position_embeddings": 32768, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+  "sliding_window": 32768, "use_sliding_window": false, "hidden_act": "silu", "tie_word_embeddings": true,
+  "bos_token_id": null, "eos_token_id": [256, 258], "torch_dtype": "bfloat16"}`,
+	// HuggingFaceTB/SmolLM2-360M: 32 layers, hidden 960, MLP 2560, GQA 15/5, tied.
+	"smollm2-360m": `{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 49152,
+  "hidden_size": 960, "intermediate_size": 2560, "num_hidden_layers": 32, "num_attention_heads": 15,
+  "num_key_value_heads": 5, "head_dim": 64, "max_position_embeddings": 8192, "rms_norm_eps": 1e-05,
+  "rope_theta": 100000, "hidden_act": "silu", "tie_word_embeddings": true, "bos_token_id": null,
+  "eos_token_id": [256, 258], "torch_dtype": "bfloat16"}`,
+}
+
 // cmdRandomModel writes a random-weight checkpoint folder for a config.json.
 func cmdRandomModel(args []string, stdout, stderr io.Writer) error {
-	fs := flags("random-model", "--config FILE --out DIR [--seed S]", stderr)
+	fs := flags("random-model", "(--config FILE | --preset NAME) --out DIR [--seed S]", stderr)
 	cfgPath := fs.String("config", "", "Hugging Face config.json `file` (LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM)")
+	preset := fs.String("preset", "", "a real model's shapes instead of --config: `name` llama-3.2-1b, qwen2.5-0.5b or smollm2-360m")
 	out := fs.String("out", "", "output `folder`")
 	seed := fs.Uint64("seed", 1, "random `seed`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *cfgPath == "" || *out == "" || fs.NArg() != 0 {
+	if (*cfgPath == "") == (*preset == "") || *out == "" || fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
 	}
-	data, err := os.ReadFile(*cfgPath)
-	if err != nil {
-		return err
+	var data []byte
+	source := *cfgPath
+	if *preset != "" {
+		cfg, ok := randomPresets[*preset]
+		if !ok {
+			return fmt.Errorf("preset %q: want llama-3.2-1b, qwen2.5-0.5b or smollm2-360m", *preset)
+		}
+		data, source = []byte(cfg), "preset "+*preset
+	} else {
+		var err error
+		if data, err = os.ReadFile(*cfgPath); err != nil {
+			return err
+		}
 	}
 	if err := writeRandomModel(data, *seed, *out); err != nil {
-		return fmt.Errorf("%s: %w", *cfgPath, err)
+		return fmt.Errorf("%s: %w", source, err)
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
 	return nil

@@ -2,6 +2,7 @@ package svf
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,9 +11,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/safetensors"
@@ -30,13 +31,24 @@ type ConvertOptions struct {
 	// F32 (int8) names unadapted matrices to keep in f32, by checkpoint name, e.g.
 	// model.embed_tokens.weight and lm_head.weight (Manifest.F32).
 	F32 []string
-	// Progress, when set, is called after each adapted matrix is decomposed.
-	Progress func(done, total int, matrix string)
 	// Factors, when set, supplies the factors of an adapted matrix (name without
 	// ".weight") of weight w[m,n] instead of Decompose, e.g. the reference's cached
 	// torch.svd (t2 convert --reference-svd; NewFactors). It may be called concurrently.
 	Factors func(matrix string, w []float32, m, n int) (*Factors, error)
+	// Workers is how many matrices are decomposed at once (each on every core for its
+	// products and rotations); DefaultWorkers when 0. Finished matrices wait on disk, in
+	// the scratch folder (scratch.go), not in memory: peak memory is about Workers
+	// decompositions plus the largest unadapted tensor.
+	Workers int
+	// Progress, when set, is called as each adapted matrix goes into the pack, in model
+	// order; resumed is true when its factors came from an interrupted run's scratch
+	// file rather than a decomposition.
+	Progress func(done, total int, matrix string, resumed bool)
 }
+
+// DefaultWorkers decomposes two matrices at once: the tridiagonal reduction inside
+// Decompose runs on one core, so a second matrix keeps the other busy.
+const DefaultWorkers = 2
 
 // targetMatrices maps a target name to the matrices of a layer it adapts.
 var targetMatrices = map[string][]string{
@@ -73,6 +85,15 @@ func adaptedMatrices(cfg *model.Config, targets []string) ([]string, error) {
 // and every other matrix are quantised (Q8); the tokenizer files are copied unchanged.
 // The same checkpoint and options give the same bytes.
 func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
+	return ConvertContext(context.Background(), src, outDir, opt)
+}
+
+// ConvertContext is Convert, stopped early with ctx's error when ctx is done. Matrices
+// already decomposed stay in outDir's scratch folder (scratch.go): running it again on
+// the same checkpoint with the same options decomposes only the others and writes the
+// same bytes as an uninterrupted run. Decompositions under way when ctx is done are
+// finished (and kept) before it returns.
+func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 	if len(opt.Targets) == 0 {
 		opt.Targets = []string{"mlp"}
 	}
@@ -136,66 +157,77 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 		man.Files = append(man.Files, name)
 	}
 
-	// Decompose the adapted matrices on every core, in order of need.
+	// Decompose the adapted matrices, Workers at a time, in model order; each one's
+	// pack tensors go to its scratch file, which the writer below reads in turn.
 	adapted := map[string]int{}
 	for i, name := range matrices {
 		adapted[name+".weight"] = i
 	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
 	type result struct {
-		f   *Factors
-		err error
+		key     string // the matrix's scratchKey
+		resumed bool
+		err     error
 	}
 	results := make([]chan result, len(matrices))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	stop := make(chan struct{}) // closed on return: decompositions not started yet are skipped
-	defer close(stop)
-	for i, name := range matrices {
+	for i := range results {
 		results[i] = make(chan result, 1)
-		go func() {
+	}
+	jobs := make(chan int)
+	stop := make(chan struct{}) // closed on return: matrices not started are skipped
+	var wg sync.WaitGroup
+	defer wg.Wait() // after close(stop): no decomposition outlives Convert
+	defer close(stop)
+	go func() {
+		defer close(jobs)
+		for i := range matrices {
 			select {
-			case sem <- struct{}{}:
+			case jobs <- i:
 			case <-stop:
 				return
-			}
-			defer func() { <-sem }()
-			info, _ := ck.Info(name + ".weight")
-			w, err := ck.Float32(name + ".weight")
-			if err != nil {
-				results[i] <- result{err: err}
+			case <-ctx.Done():
 				return
 			}
-			if len(info.Shape) != 2 {
-				results[i] <- result{err: fmt.Errorf("svf: %s.weight has shape %v, want a matrix", name, info.Shape)}
-				return
+		}
+	}()
+	for range min(workers, len(matrices)) {
+		wg.Go(func() {
+			for i := range jobs {
+				key, resumed, err := decomposeToScratch(ck, outDir, matrices[i], opt)
+				results[i] <- result{key, resumed, err}
 			}
-			f, err := opt.decompose(name, w, info.Shape[0], info.Shape[1])
-			if err != nil {
-				err = fmt.Errorf("svf: %s: %w", name, err)
-			}
-			results[i] <- result{f, err}
-		}()
+		})
 	}
 	sw := &shardWriter{dir: outDir, max: opt.ShardBytes, parts: map[string]int{}}
 	done := 0
 	for _, s := range cfg.Bind(&model.Weights{}) {
 		if i, ok := adapted[s.Name]; ok {
-			r := <-results[i]
+			var r result
+			select {
+			case r = <-results[i]:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("svf: convert: %w", ctx.Err())
+			}
 			if r.err != nil {
 				return nil, r.err
 			}
 			base := matrices[i]
-			if err := sw.factor(base+".U", r.f.U, r.f.M, r.f.R, opt.Quant, opt.ExactRank); err != nil {
-				return nil, err
+			path := scratchPath(outDir, base)
+			groups, ok := readScratch(path, r.key)
+			if !ok {
+				return nil, fmt.Errorf("svf: %s: scratch file %s is unreadable", base, path)
 			}
-			if err := sw.add(f32Tensor(base+".S", r.f.S, []int{r.f.R})); err != nil {
-				return nil, err
-			}
-			if err := sw.factor(base+".V", r.f.V, r.f.N, r.f.R, opt.Quant, opt.ExactRank); err != nil {
-				return nil, err
+			for _, g := range groups {
+				if err := sw.add(g...); err != nil {
+					return nil, err
+				}
 			}
 			done++
 			if opt.Progress != nil {
-				opt.Progress(done, len(matrices), base)
+				opt.Progress(done, len(matrices), base, r.resumed)
 			}
 			continue
 		}
@@ -236,7 +268,48 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 	if err := os.WriteFile(filepath.Join(outDir, ManifestFile), append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
+	if err := os.RemoveAll(filepath.Join(outDir, scratchDir)); err != nil {
+		return nil, fmt.Errorf("svf: convert: %w", err)
+	}
 	return man, nil
+}
+
+// decomposeToScratch makes sure outDir's scratch file for the adapted matrix NAME holds
+// its pack tensors for this checkpoint and these options: it keeps a matching file
+// (resumed) or decomposes W and writes one.
+func decomposeToScratch(ck *safetensors.Checkpoint, outDir, name string, opt ConvertOptions) (key string, resumed bool, err error) {
+	info, ok := ck.Info(name + ".weight")
+	if !ok {
+		return "", false, fmt.Errorf("svf: checkpoint: tensor %s.weight is missing", name)
+	}
+	if len(info.Shape) != 2 {
+		return "", false, fmt.Errorf("svf: %s.weight has shape %v, want a matrix", name, info.Shape)
+	}
+	m, n := info.Shape[0], info.Shape[1]
+	w, err := ck.Float32(name + ".weight")
+	if err != nil {
+		return "", false, fmt.Errorf("svf: checkpoint: %w", err)
+	}
+	method := decomposeMethod
+	if opt.Factors != nil {
+		method = "supplied" // e.g. the reference's factors: not what Decompose would give
+	}
+	key = scratchKey(method, w, m, n, opt.Quant, opt.ExactRank)
+	path := scratchPath(outDir, name)
+	if _, ok := readScratch(path, key); ok {
+		return key, true, nil
+	}
+	f, err := opt.decompose(name, w, m, n)
+	if err != nil {
+		return "", false, fmt.Errorf("svf: %s: %w", name, err)
+	}
+	w = nil
+	groups := [][]safetensors.Tensor{
+		factorTensors(name+".U", f.U, f.M, f.R, opt.Quant, opt.ExactRank),
+		{f32Tensor(name+".S", f.S, []int{f.R})},
+		factorTensors(name+".V", f.V, f.N, f.R, opt.Quant, opt.ExactRank),
+	}
+	return key, false, writeScratch(path, key, groups)
 }
 
 func f32Tensor(name string, x []float32, shape []int) safetensors.Tensor {
@@ -260,14 +333,19 @@ const headerReserve = 256
 // matrix adds x[rows, cols] as f32, or as Q8 (NAME int8 and NAME.scale), split into row
 // ranges together when it does not fit one shard.
 func (w *shardWriter) matrix(name string, x []float32, rows, cols int, quant string) error {
-	if quant == QuantF32 {
-		return w.add(f32Tensor(name, x, []int{rows, cols}))
-	}
-	return w.add(w.q8(name, x, rows, cols)...)
+	return w.add(matrixTensors(name, x, rows, cols, quant)...)
 }
 
-// q8 returns the tensors NAME (int8) and NAME.scale of x[rows, cols] in Q8.
-func (w *shardWriter) q8(name string, x []float32, rows, cols int) []safetensors.Tensor {
+// matrixTensors returns x[rows, cols] as f32 (NAME), or as Q8 (NAME int8 and NAME.scale).
+func matrixTensors(name string, x []float32, rows, cols int, quant string) []safetensors.Tensor {
+	if quant == QuantF32 {
+		return []safetensors.Tensor{f32Tensor(name, x, []int{rows, cols})}
+	}
+	return q8Tensors(name, x, rows, cols)
+}
+
+// q8Tensors returns the tensors NAME (int8) and NAME.scale of x[rows, cols] in Q8.
+func q8Tensors(name string, x []float32, rows, cols int) []safetensors.Tensor {
 	q, scale := QuantizeQ8(x, rows, cols)
 	data := make([]byte, len(q))
 	for i, v := range q {
@@ -279,11 +357,12 @@ func (w *shardWriter) q8(name string, x []float32, rows, cols int) []safetensors
 	}
 }
 
-// factor adds the factor x[rows, r] (U or V) as matrix does; with exact > 0 its first
-// exact columns go in f32 as NAME.hi and the others in Q8, in the same rows.
-func (w *shardWriter) factor(name string, x []float32, rows, r int, quant string, exact int) error {
+// factorTensors returns the factor x[rows, r] (U or V) as matrixTensors does; with
+// exact > 0 its first exact columns go in f32 as NAME.hi and the others in Q8, in the
+// same rows (one group for the shard writer).
+func factorTensors(name string, x []float32, rows, r int, quant string, exact int) []safetensors.Tensor {
 	if exact == 0 || quant == QuantF32 {
-		return w.matrix(name, x, rows, r, quant)
+		return matrixTensors(name, x, rows, r, quant)
 	}
 	hi := make([]float32, 0, rows*exact)
 	lo := make([]float32, 0, rows*(r-exact))
@@ -291,7 +370,7 @@ func (w *shardWriter) factor(name string, x []float32, rows, r int, quant string
 		hi = append(hi, x[i*r:i*r+exact]...)
 		lo = append(lo, x[i*r+exact:(i+1)*r]...)
 	}
-	return w.add(append(w.q8(name, lo, rows, r-exact), f32Tensor(name+".hi", hi, []int{rows, exact}))...)
+	return append(q8Tensors(name, lo, rows, r-exact), f32Tensor(name+".hi", hi, []int{rows, exact}))
 }
 
 // add puts tensors that share their first dimension into the pack, together; if they

@@ -54,6 +54,19 @@
 // written V[N,R].) Matrices are row-major float32, out × in as Hugging Face stores
 // them; the factors are U[M,R], S[R] (σ) and V[N,R].
 //
+// # Decomposition
+//
+// [Decompose] takes the SVD through the Gram matrix: G = AᵀA for the smaller side,
+// its eigenvectors V by a tridiagonal reduction and the QL iteration, then
+// U·diag(σ) = A·V, with σ from the column norms and the columns of small σ
+// re-orthogonalised. The products and the eigenvector rotations, where the time goes,
+// run in svf/internal/dense's kernels on every core. Its accuracy against gonum's
+// mat.SVD (float32 rounding, ≈ 6e-8, in every measure) and its times at real shapes
+// (a 4096×14336 matrix in about 3 minutes on 2 shared cores, 1.4 GB) are in
+// Decompose's comment and docs/CONVERSION.md. [Convert] keeps each decomposed
+// matrix in a scratch file in the pack's folder until the pack is written, so an
+// interrupted conversion resumes where it stopped ([ConvertContext]).
+//
 // # Quantisation
 //
 // In an int8 pack U and V are stored as Q8 ([QuantizeQ8]): int8 values and one float32

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strings"
@@ -217,15 +218,15 @@ func TestDecomposeMatchesMatSVD(t *testing.T) {
 	}
 }
 
-// TestDecomposeGOMAXPROCS checks the factors are the same bits however many column
-// chunks the bidiagonal QR iteration is split into.
+// TestDecomposeGOMAXPROCS checks the factors are the same bits however many goroutines
+// share the products, the tridiagonal reduction and the rotations.
 func TestDecomposeGOMAXPROCS(t *testing.T) {
-	w := randMatrix(400, 300, 160, 0.02)
+	w := randMatrix(400, 500, 300, 0.02) // q = 300: every parallel path splits
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	var first *Factors
 	for _, procs := range []int{1, 3, 8} {
 		runtime.GOMAXPROCS(procs)
-		f, err := Decompose(w, 300, 160)
+		f, err := Decompose(w, 500, 300)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -394,14 +395,18 @@ func TestNuclearScale(t *testing.T) {
 	}
 }
 
-// BenchmarkDecompose reports seconds per matrix for SmolLM2-135M's MLP shape and a
-// quarter of Llama-3-8B's down projection (4096×14336 costs ≈ 4³ = 64 times that one:
-// the SVD is O(m·n·min(m,n))).
+// BenchmarkDecompose reports seconds per matrix and peak resident memory (the
+// process's, reset before each shape; Linux only) at the MLP shapes of the models
+// t2web targets: SmolLM2-135M (1536×576), SmolLM2-360M (960×2560), Qwen2.5-0.5B
+// (896×4864), Llama-3.2-1B (2048×8192) and Llama-3-8B (4096×14336: its down
+// projection; gate and up are the transpose, the same work). Select one with
+// -bench 'Decompose/4096x14336'; the largest runs for minutes.
 func BenchmarkDecompose(b *testing.B) {
-	for _, sh := range []struct{ m, n int }{{1536, 576}, {1024, 3584}} {
+	for _, sh := range []struct{ m, n int }{{1536, 576}, {960, 2560}, {896, 4864}, {2048, 8192}, {4096, 14336}} {
 		b.Run(fmt.Sprintf("%dx%d", sh.m, sh.n), func(b *testing.B) {
 			w := randMatrix(1, sh.m, sh.n, 0.02)
 			b.SetBytes(int64(4 * len(w)))
+			resetPeakRSS()
 			start := time.Now()
 			for b.Loop() {
 				if _, err := Decompose(w, sh.m, sh.n); err != nil {
@@ -409,8 +414,37 @@ func BenchmarkDecompose(b *testing.B) {
 				}
 			}
 			b.ReportMetric(time.Since(start).Seconds()/float64(b.N), "s/matrix")
+			if peak, ok := peakRSS(); ok {
+				b.ReportMetric(float64(peak)/1e6, "peak-RSS-MB")
+			}
 		})
 	}
+}
+
+// resetPeakRSS returns unused memory to the OS and resets the kernel's high-water mark
+// of this process's resident set (Linux: clear_refs 5), so peakRSS measures what
+// follows.
+func resetPeakRSS() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// peakRSS returns the process's peak resident set size in bytes (VmHWM), if known.
+func peakRSS() (int64, bool) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+				return kb << 10, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // BenchmarkRecompose reports GFLOP/s of the merged path (2·M·N·R flops per call).
