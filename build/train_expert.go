@@ -12,6 +12,7 @@ import (
 
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/tasks"
+	"github.com/t2web/t2web/wasm/protocol"
 )
 
 // cmdTrainExpert trains an SVF expert of a pack on a task of the suite, or on a person's
@@ -145,6 +146,11 @@ func readTrainingExamples(d *svf.ReinforceOptions, file string, share float64) e
 	ex, err := tasks.ReadExamples(data, file)
 	if err != nil {
 		return err
+	}
+	// The page's rule: a fifth held out of fewer than 20 is too few items to tell the
+	// best iterate from noise.
+	if len(ex) < protocol.MinTrainExamples {
+		return fmt.Errorf("%s: %d examples; training an expert needs at least %d (a fifth of them are held out to keep the best iterate)", file, len(ex), protocol.MinTrainExamples)
 	}
 	if d.Examples, d.Validation, err = svf.SplitExamples(ex, share, d.Seed); err != nil {
 		return fmt.Errorf("%s: %w", file, err)

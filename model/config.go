@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 )
 
 // Config is the architecture of a Llama-family checkpoint, read from its Hugging Face
@@ -77,6 +78,9 @@ type rawConfig struct {
 func ParseConfig(data []byte) (*Config, error) {
 	var r rawConfig
 	if err := json.Unmarshal(data, &r); err != nil {
+		if t, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			return nil, fmt.Errorf("config.json: field %s is a JSON %s, want %s", t.Field, t.Value, jsonKind(t.Type))
+		}
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
 	if len(r.Architectures) == 0 {
@@ -288,4 +292,21 @@ func (c *Config) Params() int64 {
 		n += v * d
 	}
 	return n
+}
+
+// jsonKind names the JSON value a config field of Go type t takes, for errors.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "an object"
 }

@@ -2,8 +2,10 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/t2web/t2web/model/safetensors"
@@ -123,6 +125,11 @@ func LoadWeights(c *Config, ck *safetensors.Checkpoint) (*Weights, error) {
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint: %w", err)
 		}
+		// One NaN or infinity makes every later activation NaN: the model would answer
+		// nothing, silently. Refuse it here, naming where.
+		if i := slices.IndexFunc(x, func(v float32) bool { return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) }); i >= 0 {
+			return nil, fmt.Errorf("checkpoint: tensor %s: entry %s is %v: the weights are damaged", s.Name, unravel(i, s.Shape), x[i])
+		}
 		*s.Data = x
 	}
 	if c.TieEmbeddings {
@@ -170,4 +177,14 @@ func (w *Weights) Clone() *Weights {
 		c.Linears[name] = l
 	}
 	return &c
+}
+
+// unravel writes a flat index into a row-major tensor of shape as its coordinates,
+// "[row,col]".
+func unravel(i int, shape []int) string {
+	at := make([]string, len(shape))
+	for d := len(shape) - 1; d >= 0; d-- {
+		at[d], i = strconv.Itoa(i%shape[d]), i/shape[d]
+	}
+	return "[" + strings.Join(at, ",") + "]"
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/t2web/t2web/svf/tasks"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -131,6 +132,9 @@ func DecodeExpert(data []byte, file string) (*Expert, error) {
 		}
 		if e.Z[t.Name], err = f.Float32(t.Name); err != nil {
 			return nil, fmt.Errorf("svf: expert %s: %w", file, err)
+		}
+		if i := slices.IndexFunc(e.Z[t.Name], func(v float32) bool { return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) }); i >= 0 {
+			return nil, fmt.Errorf("svf: expert %s: tensor %s: z[%d] is %v, want a finite number", file, t.Name, i, e.Z[t.Name][i])
 		}
 	}
 	return e, nil

@@ -97,6 +97,11 @@ func Open(fsys fs.FS) (*Pack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pack: %w", err)
 	}
+	if looksLikeHTML(data) {
+		// A pack URL that is a web page (a typo, a login wall, a host's 404 page) answers
+		// pack.json with HTML; the JSON error alone would only name a '<'.
+		return nil, fmt.Errorf("pack: %s is a web page (HTML), not a pack manifest: the address does not point to a pack folder", ManifestFile)
+	}
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("pack: %s: %w", ManifestFile, err)
@@ -572,4 +577,10 @@ func OpenDir(dir string) (*Pack, error) {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return p, nil
+}
+
+// looksLikeHTML tells whether data starts as an HTML document does.
+func looksLikeHTML(data []byte) bool {
+	head := bytes.ToLower(bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	return bytes.HasPrefix(head, []byte("<!doctype html")) || bytes.HasPrefix(head, []byte("<html"))
 }

@@ -226,6 +226,9 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		p = nil // a checkpoint folder
 	}
 	o, err := openEngine(req.Engine, req.Kernels, fsys, p)
+	if p == nil && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("load: %s has no pack.json (a pack) and no config.json (a checkpoint folder): is the address right? (%w)", fsys.Display, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -86,6 +86,9 @@ func parseExamples(data []byte, name string) ([]exampleRow, error) {
 		_, err := tasks.ReadExamples(data, name)
 		return nil, err
 	}
+	if err := tasks.CheckText(data, name); err != nil {
+		return nil, err
+	}
 	if strings.HasSuffix(strings.ToLower(name), ".csv") {
 		exs, err := tasks.ReadExamples(data, name)
 		if err != nil {
@@ -365,7 +368,7 @@ func (c *Root) readFiles(ee vugu.EventEnv, v safejs.Value) {
 			switch {
 			case err != nil:
 			case !expert && size > tasks.MaxExamplesBytes:
-				err = fmt.Errorf("%s, but a few-shot file may have at most %s (a few hundred examples): nothing was read; the rows there are stay", bytesText(size), bytesText(tasks.MaxExamplesBytes))
+				err = fmt.Errorf("%s, but a few-shot file may have at most %s (a few hundred examples): nothing was read; the rows already there stay", bytesText(size), bytesText(tasks.MaxExamplesBytes))
 			case expert && size > maxExpertBytes:
 				err = fmt.Errorf("%s, but an expert file may have at most %s: is it an expert (t2 adapt --save-expert, or Download)?", bytesText(size), bytesText(maxExpertBytes))
 			default:

@@ -242,11 +242,36 @@ func (c *Root) storeErrorText(err error) string {
 	if len(parts) > 0 {
 		what = strings.Join(parts, "; ") + " (Model view: Remove)"
 	}
-	refused := "what you entered"
-	if pe := (*store.PutError)(nil); errors.As(err, &pe) {
-		refused = fmt.Sprintf("%s (%s)", savedItem{Kind: pe.Kind, Key: pe.Key}.label(), bytesText(int64(pe.Bytes)))
+	refused, it := "what you entered", "it stays"
+	if pes := putErrors(err); len(pes) > 0 {
+		names := make([]string, len(pes))
+		for i, pe := range pes {
+			names[i] = fmt.Sprintf("%s (%s)", savedItem{Kind: pe.Kind, Key: pe.Key}.label(), bytesText(int64(pe.Bytes)))
+		}
+		refused = strings.Join(names, " and ")
+		if len(pes) > 1 {
+			it = "they stay"
+		}
 	}
-	return fmt.Sprintf("Storage is full: %s could not be saved in this browser; it stays on this page. Free room by removing %s, then try again.", refused, what)
+	return fmt.Sprintf("Storage is full: %s could not be saved in this browser; %s on this page. Free room by removing %s, then try again.", refused, it, what)
+}
+
+// putErrors is every write refused in err, which may join several (the saver writes the
+// conversation and the few-shot rows together).
+func putErrors(err error) []*store.PutError {
+	switch e := err.(type) {
+	case nil:
+		return nil
+	case *store.PutError:
+		return []*store.PutError{e}
+	case interface{ Unwrap() []error }:
+		var out []*store.PutError
+		for _, x := range e.Unwrap() {
+			out = append(out, putErrors(x)...)
+		}
+		return out
+	}
+	return putErrors(errors.Unwrap(err))
 }
 
 // refreshStorage reads the storage use, the cached packs and the saved values for the

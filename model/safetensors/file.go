@@ -127,7 +127,7 @@ func Open(r io.ReaderAt, size int64, name string) (*File, error) {
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
 	if n > MaxHeaderSize {
-		return nil, fail("", "header length", nil, "%d bytes, above the %d-byte cap", n, MaxHeaderSize)
+		return nil, fail("", "header length", nil, "%d bytes, above the %d-byte cap: is it a safetensors file?", n, MaxHeaderSize)
 	}
 	if n > uint64(size-8) {
 		return nil, fail("", "header length", io.ErrUnexpectedEOF, "%d bytes, but only %d follow the length (file truncated?)", n, size-8)

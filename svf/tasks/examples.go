@@ -11,6 +11,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxExamplesBytes bounds a few-shot file: a few-shot set is a handful of examples, and
@@ -36,6 +37,9 @@ func ReadExamples(data []byte, name string) ([]Example, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%s: the file is empty; want JSONL lines like {\"input\": …, \"output\": …} or CSV with input,output columns", name)
 	}
+	if err := CheckText(data, name); err != nil {
+		return nil, err
+	}
 	var ex []Example
 	var err error
 	if strings.HasSuffix(strings.ToLower(name), ".csv") {
@@ -50,6 +54,26 @@ func ReadExamples(data []byte, name string) ([]Example, error) {
 		return nil, fmt.Errorf("%s: no examples", name)
 	}
 	return ex, nil
+}
+
+// CheckText refuses a file that is not UTF-8 text before it is parsed, where the parser
+// would only say that a byte is unexpected: spreadsheets save "Unicode text" as UTF-16,
+// and other editors use a legacy code page.
+func CheckText(data []byte, name string) error {
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return fmt.Errorf("%s: the file is UTF-16 text; save it as UTF-8 (in a spreadsheet: CSV UTF-8)", name)
+	}
+	for off, line := 0, 1; off < len(data); {
+		r, size := utf8.DecodeRune(data[off:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("%s:%d: byte 0x%02x at offset %d is not UTF-8; save the file as UTF-8", name, line, data[off], off)
+		}
+		if r == '\n' {
+			line++
+		}
+		off += size
+	}
+	return nil
 }
 
 func readJSONL(data []byte, name string) ([]Example, error) {
@@ -139,6 +163,9 @@ func readCSV(data []byte, name string) ([]Example, error) {
 			return nil, fmt.Errorf("%s:%d: empty %s", name, line, map[bool]string{true: "question", false: "answer"}[strings.TrimSpace(rec[in]) == ""])
 		}
 		ex = append(ex, Example{Input: rec[in], Output: rec[out]})
+	}
+	if len(ex) == 0 {
+		return nil, fmt.Errorf("%s: only the header line %q, no examples below it", name, strings.Join(header, ","))
 	}
 	return ex, nil
 }
