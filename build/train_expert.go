@@ -24,8 +24,8 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	packDir := fs.String("pack", "", "pack `folder`; the expert is added to it")
 	taskName := fs.String("task", "", "task of the suite to train on (t2 tasks list); cls trains the classification expert")
 	examplesFile := fs.String("examples", "", "train on these examples instead of a task: a `file` as few-shot adaptation reads (JSONL input/output, or CSV), outputs worked answers")
-	valShare := fs.Float64("val-share", 0.2, "with --examples, the `share` of them held out to validate on")
-	epochs := fs.Float64("epochs", 0, "with --examples, train this many `passes` over them (instead of --iters), validating after each, as the page does")
+	valShare := fs.Float64("val-share", protocol.DefaultTrain.ValShare, "with --examples, the `share` of them held out to validate on")
+	epochs := fs.Float64("epochs", 0, "with --examples, train this many `passes` over them (instead of --iters), validating after each, as the page does: 6 unless --iters is given. With --examples, --objective, --batch, --micro and --lr default to the page's: ce, 20, 20 and 1e-2")
 	fs.StringVar(&d.Domain, "domain", "", "with --examples, the new expert's `domain` (math, code, reasoning), for the first pass to pick it; none by default")
 	fs.StringVar(&d.Name, "name", "", "expert `name`")
 	fs.Float64Var(&d.KL, "kl", 0, "weight `λ` of KL(π_W' ‖ π_W)")
@@ -71,6 +71,26 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		}
 		if !flagSet(fs, "max-tokens") {
 			d.MaxTokens = 0
+		}
+		// Unless given, the page's defaults (protocol.DefaultTrain): the next-token loss
+		// of the outputs, batches of 20, lr 1e-2, six epochs. The task defaults
+		// (REINFORCE, 256 rollouts an iteration, 100 iterations) would run a thousand
+		// epochs of a few dozen examples.
+		pd := protocol.DefaultTrain
+		if !flagSet(fs, "objective") {
+			d.Objective = svf.NextToken
+		}
+		if !flagSet(fs, "batch") {
+			d.Batch = pd.Batch
+		}
+		if !flagSet(fs, "micro") {
+			d.Micro = d.Batch
+		}
+		if !flagSet(fs, "lr") {
+			d.LR = pd.LR
+		}
+		if *epochs == 0 && !flagSet(fs, "iters") {
+			*epochs = pd.Epochs
 		}
 		if *epochs > 0 {
 			d.Batch = min(d.Batch, len(d.Examples))
