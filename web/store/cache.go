@@ -100,8 +100,11 @@ func WatchCache(stored func(pack, file string, bytes int64), failed func(*CacheE
 		return t.Set(prop, fn.Value())
 	}
 	stop = func() {
-		t.Set("onchange", nil)
-		t.Set("onerror", nil)
+		// Released functions that t2cache.js could still call would kill the page: if
+		// they cannot be unhooked, they stay alive (a small leak) instead.
+		if errors.Join(t.Set("onchange", nil), t.Set("onerror", nil)) != nil {
+			return
+		}
 		for _, fn := range funcs {
 			fn.Release()
 		}

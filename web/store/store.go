@@ -95,7 +95,9 @@ func Open(name string) (*DB, error) {
 	}
 	db, err := awaitRequest(req)
 	if err == nil && upgradeErr != nil {
-		db.Call("close")
+		if _, cerr := db.Call("close"); cerr != nil {
+			upgradeErr = errors.Join(upgradeErr, fmt.Errorf("closing it: %w", cerr))
+		}
 	}
 	if err = errors.Join(err, upgradeErr); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", name, err)
@@ -129,7 +131,12 @@ func createStores(req safejs.Value) error {
 }
 
 // Close closes the database.
-func (d *DB) Close() { d.db.Call("close") }
+func (d *DB) Close() error {
+	if _, err := d.db.Call("close"); err != nil {
+		return fmt.Errorf("store: close %s: %w", d.name, err)
+	}
+	return nil
+}
 
 // Put stores value under key, replacing what was there.
 func (d *DB) Put(kind Kind, key string, value []byte) error {
@@ -290,8 +297,10 @@ func (d *DB) do(kind Kind, mode, method string, args ...any) (safejs.Value, erro
 	// complete and abort are a transaction's last events, one or the other: a failed
 	// request's error event (which bubbles to the transaction) comes before its abort,
 	// so listening to it as well would call onFail twice, the second time released.
-	tx.Set("oncomplete", onDone.Value())
-	tx.Set("onabort", onFail.Value())
+	// A handler that could not be set would leave this waiting for ever.
+	if err := errors.Join(tx.Set("oncomplete", onDone.Value()), tx.Set("onabort", onFail.Value())); err != nil {
+		return safejs.Value{}, fmt.Errorf("listening to the transaction: %w", err)
+	}
 	if err := <-done; err != nil {
 		return safejs.Value{}, err
 	}
@@ -323,8 +332,10 @@ func awaitRequest(req safejs.Value) (safejs.Value, error) {
 		return safejs.Value{}, err
 	}
 	defer fail.Release()
-	req.Set("onsuccess", ok.Value())
-	req.Set("onerror", fail.Value())
+	// A handler that could not be set would leave this waiting for ever.
+	if err := errors.Join(req.Set("onsuccess", ok.Value()), req.Set("onerror", fail.Value())); err != nil {
+		return safejs.Value{}, fmt.Errorf("listening to the request: %w", err)
+	}
 	r := <-ch
 	return r.v, r.err
 }
