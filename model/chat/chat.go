@@ -152,6 +152,9 @@ func New(source, bosToken, eosToken string) (*Template, error) {
 		ControlStructures: builtins.ControlStructures,
 		Methods:           builtins.Methods,
 	}
+	if err := checkLexable(source); err != nil {
+		return nil, fmt.Errorf("chat: parse template: %w", err)
+	}
 	tpl, err := parse(source, cfg, env)
 	if err != nil {
 		return nil, fmt.Errorf("chat: parse template: %w", err)

@@ -143,7 +143,12 @@ func TestRenderErrors(t *testing.T) {
 }
 
 func TestNewParseError(t *testing.T) {
-	for _, source := range []string{`{% for %}`, `{{ x }`, `{% if a %}`, `{% endfor %}`} {
+	for _, source := range []string{`{% for %}`, `{{ x }`, `{% if a %}`, `{% endfor %}`,
+		// A number, ".", a non-ASCII character: gonja's lexer backs up too far and panics
+		// or loops for ever (checkLexable).
+		"{{ 0.\u00e9 }}", "{{ 1.5.\u00e9 }}", "{{ 1e5.\ufffd }}", "{{ x | f(2.\u4e2d) }}",
+		"{%set n = a\ufffdA\ufffd0.\ufffda(a=1) %}{{ s[::-1] | h }}",
+	} {
 		tmpl, err := New(source, "", "")
 		if err == nil {
 			t.Errorf("New(%q) = %v, want an error", source, tmpl)
@@ -151,6 +156,22 @@ func TestNewParseError(t *testing.T) {
 		}
 		if !strings.HasPrefix(err.Error(), "chat: parse template: ") {
 			t.Errorf("New(%q): error %q does not start with \"chat: parse template: \"", source, err)
+		}
+	}
+}
+
+// TestNewLexable holds checkLexable to what it must not refuse: the same characters as
+// text, in a string, in a comment, and after a name.
+func TestNewLexable(t *testing.T) {
+	for _, source := range []string{
+		"version 3.\u00e9 {{ bos_token }}",
+		"{{ '0.\u00e9' }}{{ \"1.\u00e9\" }}",
+		"{# 0.\u00e9 #}{{ 1 }}",
+		"{% set a0 = namespace(b=1) %}{{ a0.b }}",
+		"{{ 2.5 }}{{ 1e3 }}{{ 0x1F }}",
+	} {
+		if _, err := New(source, "", ""); err != nil {
+			t.Errorf("New(%q): %v", source, err)
 		}
 	}
 }
