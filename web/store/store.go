@@ -15,6 +15,13 @@
 // Every function here waits for a JavaScript promise or IndexedDB request: call it from
 // a goroutine, never synchronously inside a js.FuncOf callback such as a Vugu event
 // handler (that deadlocks: the callback holds the event loop the answer needs).
+//
+// The IndexedDB calls are this package's own rather than github.com/hack-pad/go-indexeddb
+// (v0.3.2, read for this): that library hands results back as syscall/js values, which the
+// page keeps behind safejs; it panics inside goroutines of its own when a listener cannot
+// be added or removed, which would end the page's wasm with no message; and it logs to the
+// console where this package returns errors (a full quota is ErrQuota, named in the
+// page). What it would replace here is one request and one transaction wait, a page of code.
 package store
 
 import (
