@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 
 	"github.com/t2web/t2web/wasm/protocol"
@@ -94,6 +96,92 @@ func TestE2EWebGPU(t *testing.T) {
 	})
 	if t.Failed() {
 		t.Logf("browser output:\n%s", browserOut.String())
+	}
+}
+
+// TestE2EGPULost crashes the browser's GPU process (CDP Browser.crashGpuProcess: every
+// WebGPU device is lost, as when a driver resets) under the page's GPU engine, once while
+// it is idle and once in the middle of an answer. Either way the model must move to the
+// CPU engine and say why; an answer cut off must fail with a message that says to ask
+// again, with the question back in the box; and the next answer must be the CPU engine's.
+// Each case has a browser of its own: a crashed GPU process may not give WebGPU back.
+func TestE2EGPULost(t *testing.T) {
+	chromium := findChromium(t)
+	site, srv := serveSite(t)
+	packDir := filepath.Join(site, "models", "default")
+	const prompt = "The quick brown fox"
+	want := nativeGenerate(t, []string{"--pack", packDir}, prompt, false, 8)
+
+	for _, tc := range []struct {
+		name      string
+		answering bool // crash during an answer, else while idle
+	}{
+		{"idle", false},
+		{"answering", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bctx, browserOut := startBrowser(t, chromium)
+			defer func() {
+				if t.Failed() {
+					t.Logf("browser output:\n%s", browserOut.String())
+				}
+			}()
+			p := openPage(t, bctx, srv.URL+"/?engine=gpu")
+			if s := p.waitState(3*time.Minute, "ready", "error"); s != "ready" {
+				p.fatalf("page state %q, want ready; #error: %s", s, p.text("#error"))
+			}
+			p.engine(protocol.EngineGPU)
+			if tc.answering {
+				// The prompt's prefill takes seconds on SwiftShader: the crash comes
+				// before the first token, whatever the model would answer.
+				p.waitOption("#strategy", "none")
+				p.setSelect("#strategy", "none")
+				if on := run1(p, chromedp.Evaluate[bool](`document.querySelector('#chat').checked`)); on {
+					run1(p, chromedp.Click("#chat"))
+				}
+				p.setField("#max-tokens", "200")
+				p.setField("#prompt", prompt)
+				run1(p, chromedp.Click("#generate"))
+				p.waitState(time.Minute, "generating")
+			}
+			if _, err := chromedp.CallBrowser(p.ctx, browser.CrashGPUProcess, cdp.Empty{}); err != nil {
+				t.Fatalf("Browser.crashGpuProcess: %v", err)
+			}
+			if tc.answering {
+				if s := p.waitState(3*time.Minute, "error", "done"); s != "error" {
+					p.fatalf("page state %q after the GPU process crashed mid-answer, want error", s)
+				}
+				msg := p.text("#error")
+				t.Logf("#error: %s", msg)
+				for _, part := range []string{"the WebGPU device was lost", "CPU engine: ask again", "back in the box"} {
+					if !strings.Contains(msg, part) {
+						p.fatalf("#error %q does not say %q", msg, part)
+					}
+				}
+				if got := p.value("#prompt"); got != prompt {
+					p.fatalf("the question is not back in the box: #prompt is %q", got)
+				}
+				p.screenshot("page-gpu-lost-message")
+			}
+			// The move to the CPU engine shows in the engine line, with the reason.
+			if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](`document.querySelector('#engine')?.dataset.engine === 'cpu'`,
+				chromedp.WithPollingTimeout(3*time.Minute))); err != nil {
+				p.fatalf("the page did not move to the CPU engine: #engine %q (%v)", p.text("#engine"), err)
+			}
+			p.engine(protocol.EngineCPU)
+			engine := p.text("#engine")
+			t.Logf("#engine: %s", engine)
+			if !strings.Contains(engine, "the WebGPU device was lost") {
+				p.fatalf("#engine %q does not say the WebGPU device was lost", engine)
+			}
+			if tc.answering && run1(p, chromedp.Evaluate[bool](`document.querySelector('#chat').checked`)) {
+				p.fatalf("the move to the CPU engine turned the chat template back on")
+			}
+			if got := p.generate(prompt, false, 8); !slices.Equal(got, want) {
+				p.fatalf("after the move the page generated %v, the CPU engine (t2 generate) %v", got, want)
+			}
+			p.screenshot("page-gpu-lost-" + tc.name)
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -45,16 +46,58 @@ func (a WebAdapter) Name() string {
 	return "WebGPU adapter"
 }
 
+// ErrDeviceLost says that the browser's GPU device went away under a running engine: its
+// GPU process crashed or its driver was reset. The engine cannot be used again.
+var ErrDeviceLost = errors.New("the WebGPU device was lost")
+
 // Web is the browser's side of an open Device: its adapter's description and the
 // errors WebGPU raised on it. In the browser a WebGPU error (an invalid WGSL module, a
 // bad binding) is not returned by the call that caused it: it arrives later as an
 // "uncapturederror" event, which Web collects.
 type Web struct {
 	Adapter WebAdapter
+	// OnLost, when set, is called once if the device is lost (GPUDevice.lost resolves for
+	// a reason other than this package destroying it), with the error Lost returns. It
+	// runs inside a JavaScript callback: it must not block.
+	OnLost func(error)
 
 	mu     sync.Mutex
 	errs   []string
 	device safejs.Value // the GPUDevice, once made
+	lost   error        // why the device was lost, nil while it lives
+}
+
+// Lost returns why the device was lost, wrapping ErrDeviceLost, or nil while it lives.
+func (w *Web) Lost() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lost
+}
+
+// setLost records the GPUDeviceLostInfo info and calls OnLost. A device this package
+// destroyed (reason "destroyed", from Device.Close) is not lost to anyone.
+func (w *Web) setLost(info safejs.Value) {
+	reason, message := "unknown", ""
+	if v, err := info.Get("reason"); err == nil && v.Type() == safejs.TypeString {
+		reason, _ = v.String()
+	}
+	if v, err := info.Get("message"); err == nil && v.Type() == safejs.TypeString {
+		message, _ = v.String()
+	}
+	if reason == "destroyed" {
+		return
+	}
+	err := fmt.Errorf("%w (%s: %s)", ErrDeviceLost, reason, message)
+	w.mu.Lock()
+	first := w.lost == nil
+	if first {
+		w.lost = err
+	}
+	onLost := w.OnLost
+	w.mu.Unlock()
+	if first && onLost != nil {
+		onLost(err)
+	}
 }
 
 // Wait blocks until the GPU has done all the work submitted so far
@@ -210,11 +253,34 @@ func hookRequestAdapter() error {
 		if ok, _ := args[0].Truthy(); !ok {
 			return nil
 		}
-		args[0].Call("addEventListener", "uncapturederror", onError.Value())
-		if w := current(); w != nil {
-			w.mu.Lock()
-			w.device = args[0]
-			w.mu.Unlock()
+		dev := args[0]
+		if _, err := dev.Call("addEventListener", "uncapturederror", onError.Value()); err != nil {
+			fmt.Fprintln(os.Stderr, "shaders: WebGPU: listening for the device's errors:", err)
+		}
+		w := current()
+		if w == nil {
+			return nil
+		}
+		w.mu.Lock()
+		w.device = dev
+		w.mu.Unlock()
+		// GPUDevice.lost resolves once, when the device goes away (a crashed GPU process,
+		// a driver reset, or Device.Close's destroy); the function lives as long as the
+		// page, like the device's other listeners.
+		onLost, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+			if len(args) > 0 {
+				w.setLost(args[0])
+			}
+			return nil
+		})
+		if err == nil {
+			var lost safejs.Value
+			if lost, err = dev.Get("lost"); err == nil {
+				_, err = lost.Call("then", onLost.Value())
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "shaders: WebGPU: listening for the device's loss:", err)
 		}
 		return nil
 	})

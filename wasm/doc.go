@@ -11,6 +11,9 @@
 //
 // The page's ?engine=gpu or ?engine=cpu (Load.Engine) forces one. Loaded names the
 // engine and the WebGPU adapter; a Bench request times the GPU kernels on the adapter.
+// When the GPU device is lost (a crashed GPU process, a driver reset), the model moves to
+// the CPU engine with its experts, and a second Loaded says why; a generate, ask or adapt
+// that the loss cut off fails saying to ask again.
 //
 // Go's wasm port runs JavaScript events only while every goroutine is blocked. So
 // everything that awaits a promise (fetch, reading a Response body, requesting the

@@ -42,10 +42,12 @@ type worker struct {
 	generates atomic.Int64 // generate, ask and adapt requests received so far
 	stopUpTo  atomic.Int64 // a stop request ends the requests numbered up to this
 
-	m      *model.Model
-	engine model.Engine // model.CPU or shaders.Engine
-	dev    *gpuDevice   // the WebGPU device of a shaders.Engine, else nil
-	url    string       // the model's folder as requested
+	m       *model.Model
+	engine  model.Engine // model.CPU or shaders.Engine
+	dev     *gpuDevice   // the WebGPU device of a shaders.Engine, else nil
+	url     string       // the model's folder as requested
+	fsys    *webfs.FS    // the model's folder, to load it again on the CPU engine
+	kernels string       // the CPU engine's kernels the page asked for
 
 	pack    *svf.Pack            // the loaded pack, nil for a checkpoint folder
 	experts []*expert            // the pack's experts, then adapted and imported ones
@@ -53,6 +55,10 @@ type worker struct {
 	zSet    map[string][]float32 // the z on the engine, nil for the base weights
 	zDirty  bool                 // the engine's z may not be zSet: set it again
 }
+
+// typGPULost is the type of the request the worker queues for itself when the GPU
+// engine's device is lost: handling it moves the model to the CPU engine.
+const typGPULost = "gpu-lost"
 
 // request is one message from the page, as JSON, with the number of a generate request.
 type request struct {
@@ -129,6 +135,23 @@ func (w *worker) serve() {
 
 // handle runs one request; a panic becomes an error message (and a stack on the console).
 func (w *worker) handle(r request) (err error) {
+	switch r.typ {
+	case typGPULost:
+		_, err := w.fallBack()
+		return err
+	case protocol.TypeGenerate, protocol.TypeAsk, protocol.TypeAdapt:
+		// The GPU device lost before this request or while it ran (the request then fails,
+		// mid-answer or not): the CPU engine takes over, and the person asks again.
+		defer func() {
+			lost, ferr := w.fallBack()
+			switch {
+			case ferr != nil:
+				err = ferr
+			case lost != nil:
+				err = fmt.Errorf("%v while the model answered; it now runs on the CPU engine: ask again", lost)
+			}
+		}()
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			fmt.Fprintf(os.Stderr, "engine: panic in %s: %v\n%s", r.typ, p, debug.Stack())
@@ -233,9 +256,18 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		return err
 	}
 	w.closeEngine()
-	w.m, w.engine, w.dev, w.url = o.m, o.e, o.dev, fsys.Display
+	w.m, w.engine, w.dev, w.url, w.fsys, w.kernels = o.m, o.e, o.dev, fsys.Display, fsys, req.Kernels
 	w.pack, w.experts, w.latest, w.zSet, w.zDirty = p, experts, "", nil, false
+	if o.dev != nil {
+		o.dev.web.OnLost = w.gpuLost
+	}
+	w.postLoaded(o, info)
+	w.postExperts()
+	return nil
+}
 
+// postLoaded tells the page which model runs on which engine.
+func (w *worker) postLoaded(o opened, info *protocol.PackInfo) {
 	c := o.m.Config
 	w.post(protocol.Loaded{
 		Type: protocol.TypeLoaded, URL: w.url, Arch: c.Architecture,
@@ -243,8 +275,45 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		Context: o.e.Context(), Chat: o.m.Chat != nil, Engine: o.kind, Pack: info,
 		EngineReason: o.reason, Adapter: o.adapter, Kernels: o.kernels,
 	})
+}
+
+// gpuLost is the GPU device's OnLost: it runs in a JavaScript callback, so it queues the
+// move to the CPU engine for serve (after the request under way, which then fails).
+func (w *worker) gpuLost(error) {
+	select {
+	case w.inbox <- request{typ: typGPULost}:
+	default: // a full queue: the next generate, ask or adapt moves it
+	}
+}
+
+// fallBack moves the model to the CPU engine when the GPU engine's device was lost, and
+// returns why; it does nothing (nil, nil) while the device lives or no GPU engine runs.
+// The experts stay, adapted and imported ones too, and the engine starts at the base
+// weights; the page learns of the move from a Loaded message whose reason says why, and
+// sees the shards' download progress (they come from the browser's cache) before it.
+func (w *worker) fallBack() (lost, err error) {
+	if w.dev == nil {
+		return nil, nil
+	}
+	if lost = w.dev.web.Lost(); lost == nil {
+		return nil, nil
+	}
+	w.engine.Close()
+	w.dev.Close()
+	w.m, w.engine, w.dev, w.zSet, w.zDirty = nil, nil, nil, nil, false
+	o, err := openEngine(protocol.EngineCPU, w.kernels, w.fsys, w.pack)
+	if err != nil {
+		return lost, fmt.Errorf("%v, and the CPU engine could not load the model: %w; load it again from the Model view", lost, err)
+	}
+	o.reason = fmt.Sprintf("%v: CPU engine", lost)
+	info, err := packInfo(w.pack)
+	if err != nil {
+		return lost, err
+	}
+	w.m, w.engine = o.m, o.e
+	w.postLoaded(o, info)
 	w.postExperts()
-	return nil
+	return lost, nil
 }
 
 // closeEngine releases the loaded engine and its device.

@@ -219,8 +219,12 @@ func (c *Root) receive(data []byte) {
 	case *protocol.Progress:
 		c.progress(m)
 	case *protocol.Loaded:
+		// The same model again (moved to the CPU engine when the GPU was lost) keeps the
+		// person's choice of chat template; a new one starts with its own.
+		if c.Info == nil || c.Info.URL != m.URL || !m.Chat {
+			c.Chat = m.Chat
+		}
 		c.Info, c.State = m, stateReady
-		c.Chat = m.Chat
 		c.Status = "ready"
 		c.restoreExperts()
 		go c.refreshStorage()
