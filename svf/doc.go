@@ -68,7 +68,8 @@
 //     backward pass of package model/train. t2 and the trainer worker (./wasm/trainer,
 //     loaded only when the page trains) run it.
 //
-// Neither is imported here.
+// Neither is imported here, and build's TestEngineImports fails if the engine's import
+// graph gains gonum or model/train again.
 //
 // # Quantisation
 //
