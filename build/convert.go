@@ -34,7 +34,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	opt := convert.ConvertOptions{
+	opt := convert.Options{
 		Targets:    strings.Split(*targets, ","),
 		Quant:      *quant,
 		ExactRank:  *exact,

@@ -38,7 +38,7 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := convert.Convert(os.DirFS(hf), filepath.Join(site, "models", "smollm2-pack"), convert.ConvertOptions{}); err != nil {
+	if _, err := convert.Convert(os.DirFS(hf), filepath.Join(site, "models", "smollm2-pack"), convert.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Millisecond))

@@ -335,7 +335,7 @@ func writeExpertPack(t *testing.T, dir string) {
 	if err := writeRandomModel(defaultModelConfig, 3, hf); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := convert.Convert(os.DirFS(hf), dir, convert.ConvertOptions{Targets: []string{"mlp", "attn"}}); err != nil {
+	if _, err := convert.Convert(os.DirFS(hf), dir, convert.Options{Targets: []string{"mlp", "attn"}}); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(7, 7))

@@ -161,7 +161,7 @@ func BenchmarkPeers(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := convert.Convert(os.DirFS(hf), pack, convert.ConvertOptions{}); err != nil {
+	if _, err := convert.Convert(os.DirFS(hf), pack, convert.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Second))

@@ -40,7 +40,7 @@ func openReferenceSVD(path string, tol float64) (*referenceSVD, error) {
 	return &referenceSVD{file: f, tol: tol, checks: map[string]svdCheck{}}, nil
 }
 
-// factors is convert.ConvertOptions.Factors: the checked factors of matrix (no ".weight"),
+// factors is convert.Options.Factors: the checked factors of matrix (no ".weight"),
 // whose weight is w[m,n]. Convert names the matrix in its errors.
 func (r *referenceSVD) factors(matrix string, w []float32, m, n int) (*svf.Factors, error) {
 	rank := min(m, n)

@@ -26,7 +26,7 @@ func BenchmarkSmolLM2(b *testing.B) {
 	var dir string
 	var p *svf.Pack
 	for range b.N {
-		dir, p = newPack(b, src, convert.ConvertOptions{})
+		dir, p = newPack(b, src, convert.Options{})
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "convert-s")
 	var packBytes int64

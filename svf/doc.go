@@ -37,7 +37,7 @@
 // The reference implementation (github.com/SakanaAI/self-adaptive-llms) caches torch.svd's
 // factors of a model (decomposed_params.pt) and saves experts as pre-sigmoid p. Its
 // compose_new_params is the formula above with z = bf16(sigmoid(p))·max_mult, the same
-// nuclear-norm rescale over the same σ, so svf/convert's ConvertOptions.Factors with its
+// nuclear-norm rescale over the same σ, so svf/convert's Options.Factors with its
 // NewFactors builds a pack from its factors and [Pack.ReferenceExpert] makes z from its p ([ReferenceZ]);
 // the files themselves are read by package model/torchpt, in t2 (build/).
 //
@@ -83,7 +83,7 @@
 // That error is small for a large model but not for a tiny one that writes long greedy
 // answers: on the first demo model (2.5 M parameters, byte tokens) one flipped token in
 // 20 answers changed the rest of it. An int8 pack can therefore keep the first K columns of U and V — the K
-// largest singular directions, which carry most of W — in f32 (svf/convert's ConvertOptions.ExactRank,
+// largest singular directions, which carry most of W — in f32 (svf/convert's Options.ExactRank,
 // about 4× less error at K = R/4 on the demo), and named unadapted matrices such as the
-// embeddings (ConvertOptions.F32).
+// embeddings (Options.F32).
 package svf

@@ -19,7 +19,7 @@ import (
 func FuzzOpenPack(f *testing.F) {
 	src := packtest.Checkpoint(f, packtest.TinyConfig, 3)
 	files := fstest.MapFS{}
-	for i, opt := range []convert.ConvertOptions{{ShardBytes: 8 << 10}, {Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}}} {
+	for i, opt := range []convert.Options{{ShardBytes: 8 << 10}, {Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}}} {
 		dir, _ := newPack(f, src, opt)
 		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {

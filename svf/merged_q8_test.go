@@ -41,7 +41,7 @@ func TestLoadInt8Fixtures(t *testing.T) {
 	for _, name := range fixtures.Models {
 		t.Run(name, func(t *testing.T) {
 			src := fixtures.Dir(t, name)
-			for _, opt := range []convert.ConvertOptions{
+			for _, opt := range []convert.Options{
 				{Quant: svf.QuantInt8, Targets: []string{"mlp"}},
 				{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}},
 				{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: 8},
@@ -91,7 +91,7 @@ func TestPopulationQ8(t *testing.T) {
 	src := packtest.Checkpoint(t, populationConfig, 5)
 	for _, exact := range []int{0, 8} {
 		t.Run(fmt.Sprint("exact rank ", exact), func(t *testing.T) {
-			_, p := newPack(t, src, convert.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
+			_, p := newPack(t, src, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
 			ranks := map[string]int{}
 			for _, name := range p.Manifest.Matrices {
 				ranks[name], _ = p.Rank(name)

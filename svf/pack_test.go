@@ -19,7 +19,7 @@ import (
 )
 
 // newPack converts the checkpoint folder src into a pack in a temporary folder.
-func newPack(t testing.TB, src string, opt convert.ConvertOptions) (string, *svf.Pack) {
+func newPack(t testing.TB, src string, opt convert.Options) (string, *svf.Pack) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := convert.Convert(os.DirFS(src), dir, opt); err != nil {
@@ -34,7 +34,7 @@ func TestPackFixtureLogits(t *testing.T) {
 	for _, name := range fixtures.Models {
 		t.Run(name, func(t *testing.T) {
 			src := fixtures.Dir(t, name)
-			_, p := newPack(t, src, convert.ConvertOptions{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
+			_, p := newPack(t, src, convert.Options{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
 			for _, path := range []svf.Path{svf.MergedPath, svf.FactoredPath} {
 				_, e := packtest.Load(t, p, path)
 				for _, c := range fixtures.Cases(t, src) {
@@ -62,7 +62,7 @@ func TestPackFixtureLogits(t *testing.T) {
 // logits, and the merged and factored paths agree on it within 1e-5.
 func TestZ(t *testing.T) {
 	src := fixtures.Dir(t, "qwen2-tiny")
-	_, p := newPack(t, src, convert.ConvertOptions{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
+	_, p := newPack(t, src, convert.Options{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
 	c := fixtures.Cases(t, src)[1]
 	_, merged := packtest.Load(t, p, svf.MergedPath)
 	_, factored := packtest.Load(t, p, svf.FactoredPath)
@@ -120,7 +120,7 @@ func TestInt8Fidelity(t *testing.T) {
 	sources = append(sources, source{"smollm2-shaped", packtest.Checkpoint(t, smolLM2Layers, 1)})
 	for _, s := range sources {
 		t.Run(s.name, func(t *testing.T) {
-			_, p := newPack(t, s.dir, convert.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}})
+			_, p := newPack(t, s.dir, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}})
 			m, _ := packtest.Load(t, p, svf.FactoredPath)
 			orig, err := model.Load(os.DirFS(s.dir))
 			if err != nil {
@@ -172,7 +172,7 @@ func TestInt8Fidelity(t *testing.T) {
 // the expert's and the tensor's names.
 func TestExperts(t *testing.T) {
 	src := packtest.Checkpoint(t, packtest.TinyConfig, 2)
-	dir, p := newPack(t, src, convert.ConvertOptions{})
+	dir, p := newPack(t, src, convert.Options{})
 	score := 0.5
 	e := p.Uniform("flat", 0.7)
 	e.Domain, e.Description, e.Score = "math", "a test expert", &score
@@ -225,7 +225,7 @@ func TestExperts(t *testing.T) {
 func TestPackErrors(t *testing.T) {
 	src := packtest.Checkpoint(t, packtest.TinyConfig, 3)
 	// Small shards, so the embedding is split by rows into parts.
-	dir, p := newPack(t, src, convert.ConvertOptions{ShardBytes: 8 << 10})
+	dir, p := newPack(t, src, convert.Options{ShardBytes: 8 << 10})
 	if len(p.Manifest.Parts) == 0 || len(p.Manifest.Shards) < 3 {
 		t.Fatalf("8 KiB shards: %d shards, parts %v", len(p.Manifest.Shards), p.Manifest.Parts)
 	}

@@ -37,7 +37,7 @@ var populationPrompts = [][]int{
 func TestPopulation(t *testing.T) {
 	src := packtest.Checkpoint(t, populationConfig, 3)
 	for _, quant := range []string{svf.QuantF32, svf.QuantInt8} {
-		_, p := newPack(t, src, convert.ConvertOptions{Quant: quant, Targets: []string{"mlp", "attn"}})
+		_, p := newPack(t, src, convert.Options{Quant: quant, Targets: []string{"mlp", "attn"}})
 		ranks := map[string]int{}
 		for _, name := range p.Manifest.Matrices {
 			ranks[name], _ = p.Rank(name)

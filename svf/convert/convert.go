@@ -20,8 +20,8 @@ import (
 	"github.com/t2web/t2web/svf"
 )
 
-// ConvertOptions choose what a pack adapts and how it stores weights.
-type ConvertOptions struct {
+// Options choose what a pack adapts and how it stores weights.
+type Options struct {
 	Targets    []string // "mlp" (gate, up, down: the default) and/or "attn" (q, k, v, o)
 	Quant      string   // QuantInt8 (default) or QuantF32
 	ShardBytes int64    // largest shard; DefaultShardBytes when 0
@@ -85,7 +85,7 @@ func adaptedMatrices(cfg *model.Config, targets []string) ([]string, error) {
 // adapted matrix is decomposed (thin SVD, nothing truncated) and, with int8, its U and V
 // and every other matrix are quantised (Q8); the tokenizer files are copied unchanged.
 // The same checkpoint and options give the same bytes.
-func Convert(src fs.FS, outDir string, opt ConvertOptions) (*svf.Manifest, error) {
+func Convert(src fs.FS, outDir string, opt Options) (*svf.Manifest, error) {
 	return ConvertContext(context.Background(), src, outDir, opt)
 }
 
@@ -94,7 +94,7 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*svf.Manifest, error
 // the same checkpoint with the same options decomposes only the others and writes the
 // same bytes as an uninterrupted run. Decompositions under way when ctx is done are
 // finished (and kept) before it returns.
-func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt ConvertOptions) (*svf.Manifest, error) {
+func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt Options) (*svf.Manifest, error) {
 	if len(opt.Targets) == 0 {
 		opt.Targets = []string{"mlp"}
 	}
@@ -278,7 +278,7 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt ConvertOp
 // decomposeToScratch makes sure outDir's scratch file for the adapted matrix NAME holds
 // its pack tensors for this checkpoint and these options: it keeps a matching file
 // (resumed) or decomposes W and writes one.
-func decomposeToScratch(ck *safetensors.Checkpoint, outDir, name string, opt ConvertOptions) (key string, resumed bool, err error) {
+func decomposeToScratch(ck *safetensors.Checkpoint, outDir, name string, opt Options) (key string, resumed bool, err error) {
 	info, ok := ck.Info(name + ".weight")
 	if !ok {
 		return "", false, fmt.Errorf("svf: checkpoint: tensor %s.weight is missing", name)

@@ -16,7 +16,7 @@ import (
 )
 
 // newPack converts the checkpoint folder src into a pack in a temporary folder.
-func newPack(t testing.TB, src string, opt ConvertOptions) (string, *svf.Pack) {
+func newPack(t testing.TB, src string, opt Options) (string, *svf.Pack) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := Convert(os.DirFS(src), dir, opt); err != nil {
@@ -50,14 +50,14 @@ func TestConvertResume(t *testing.T) {
 	src := packtest.Checkpoint(t, packtest.TinyConfig, 4)
 	for _, tc := range []struct {
 		name    string
-		opt     ConvertOptions
+		opt     Options
 		stopAt  int  // cancel once this many matrices are in the pack
 		corrupt bool // then truncate one scratch file, which must be decomposed again
 	}{
-		{"int8 mlp", ConvertOptions{}, 2, false},
-		{"int8 mlp+attn workers=1", ConvertOptions{Targets: []string{"mlp", "attn"}, Workers: 1}, 5, false},
-		{"f32 mlp+attn", ConvertOptions{Targets: []string{"mlp", "attn"}, Quant: svf.QuantF32}, 3, true},
-		{"exact rank", ConvertOptions{Targets: []string{"mlp"}, ExactRank: 8}, 1, false},
+		{"int8 mlp", Options{}, 2, false},
+		{"int8 mlp+attn workers=1", Options{Targets: []string{"mlp", "attn"}, Workers: 1}, 5, false},
+		{"f32 mlp+attn", Options{Targets: []string{"mlp", "attn"}, Quant: svf.QuantF32}, 3, true},
+		{"exact rank", Options{Targets: []string{"mlp"}, ExactRank: 8}, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want, _ := newPack(t, src, tc.opt)
@@ -118,12 +118,12 @@ func TestConvertScratchOptions(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	opt := ConvertOptions{Progress: func(done, total int, matrix string, resumed bool) { cancel() }}
+	opt := Options{Progress: func(done, total int, matrix string, resumed bool) { cancel() }}
 	if _, err := ConvertContext(ctx, os.DirFS(src), dir, opt); !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
 	resumed := 0
-	f32 := ConvertOptions{Quant: svf.QuantF32, Progress: func(done, total int, matrix string, r bool) {
+	f32 := Options{Quant: svf.QuantF32, Progress: func(done, total int, matrix string, r bool) {
 		if r {
 			resumed++
 		}
@@ -134,7 +134,7 @@ func TestConvertScratchOptions(t *testing.T) {
 	if resumed != 0 {
 		t.Errorf("an f32 conversion reused %d int8 scratch files", resumed)
 	}
-	want, _ := newPack(t, src, ConvertOptions{Quant: svf.QuantF32})
+	want, _ := newPack(t, src, Options{Quant: svf.QuantF32})
 	sameFolders(t, want, dir)
 }
 
@@ -146,9 +146,9 @@ func TestConvertExactRank(t *testing.T) {
 	src := packtest.Checkpoint(t, packtest.TinyConfig, 5)
 	const k = 16
 	targets := []string{"mlp", "attn"}
-	_, exact := newPack(t, src, ConvertOptions{Targets: targets, ExactRank: k, F32: []string{"model.embed_tokens.weight"}, ShardBytes: 8 << 10})
-	_, plain := newPack(t, src, ConvertOptions{Targets: targets})
-	_, full := newPack(t, src, ConvertOptions{Targets: targets, Quant: svf.QuantF32})
+	_, exact := newPack(t, src, Options{Targets: targets, ExactRank: k, F32: []string{"model.embed_tokens.weight"}, ShardBytes: 8 << 10})
+	_, plain := newPack(t, src, Options{Targets: targets})
+	_, full := newPack(t, src, Options{Targets: targets, Quant: svf.QuantF32})
 	if exact.Manifest.Version != 2 || exact.Manifest.ExactRank != k || plain.Manifest.Version != 1 {
 		t.Fatalf("versions %d (exact rank %d) and %d, want 2 (%d) and 1", exact.Manifest.Version, exact.Manifest.ExactRank, plain.Manifest.Version, k)
 	}
@@ -186,10 +186,10 @@ func TestConvertExactRank(t *testing.T) {
 			t.Errorf("%s: exact rank %d recomposes %.3g%% off, plain int8 %.3g%%: no closer", name, k, 100*ee, 100*ep)
 		}
 	}
-	if _, err := Convert(os.DirFS(src), t.TempDir(), ConvertOptions{ExactRank: 48}); err == nil || !strings.Contains(err.Error(), "exact rank 48, want below the rank 48") {
+	if _, err := Convert(os.DirFS(src), t.TempDir(), Options{ExactRank: 48}); err == nil || !strings.Contains(err.Error(), "exact rank 48, want below the rank 48") {
 		t.Errorf("exact rank of the full rank: %v", err)
 	}
-	if _, err := Convert(os.DirFS(src), t.TempDir(), ConvertOptions{F32: []string{"lm_head.weight"}}); err == nil || !strings.Contains(err.Error(), "lm_head.weight is not an unadapted matrix") {
+	if _, err := Convert(os.DirFS(src), t.TempDir(), Options{F32: []string{"lm_head.weight"}}); err == nil || !strings.Contains(err.Error(), "lm_head.weight is not an unadapted matrix") {
 		t.Errorf("f32 of a tied lm_head: %v", err)
 	}
 }
@@ -197,8 +197,8 @@ func TestConvertExactRank(t *testing.T) {
 // TestConvertDeterministic: converting twice gives the same bytes in every file.
 func TestConvertDeterministic(t *testing.T) {
 	src := packtest.Checkpoint(t, packtest.TinyConfig, 4)
-	a, _ := newPack(t, src, ConvertOptions{Targets: []string{"mlp", "attn"}})
-	b, _ := newPack(t, src, ConvertOptions{Targets: []string{"mlp", "attn"}})
+	a, _ := newPack(t, src, Options{Targets: []string{"mlp", "attn"}})
+	b, _ := newPack(t, src, Options{Targets: []string{"mlp", "attn"}})
 	entries, _ := os.ReadDir(a)
 	for _, e := range entries {
 		x, _ := os.ReadFile(filepath.Join(a, e.Name()))

@@ -12,7 +12,7 @@ import (
 // caches torch.svd's factors of every weight whose name lacks "norm" in
 // decomposed_params.pt, as NAME.U [M,R], NAME.S [R], NAME.V [N,R] (NAME is the parameter
 // name, ending in ".weight"). NewFactors checks them and gives them this package's sign
-// convention; ConvertOptions.Factors lets Convert use them instead of decomposing. Its
+// convention; Options.Factors lets Convert use them instead of decomposing. Its
 // experts are package svf's business (svf.ReferenceZ, svf.Pack.ReferenceExpert).
 
 // NewFactors takes u[m,r], s[r] and v[n,r] (row-major; r = min(m, n)) computed elsewhere
@@ -125,7 +125,7 @@ func reconstructionError(w []float32, f *svf.Factors, budget float64) (rel float
 
 // decompose gives the factors of adapted matrix (name without ".weight") w[m,n]: those
 // of o.Factors when set, else Decompose's.
-func (o *ConvertOptions) decompose(matrix string, w []float32, m, n int) (*svf.Factors, error) {
+func (o *Options) decompose(matrix string, w []float32, m, n int) (*svf.Factors, error) {
 	if o.Factors != nil {
 		return o.Factors(matrix, w, m, n)
 	}

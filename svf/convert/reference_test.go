@@ -107,17 +107,17 @@ func TestReconstructionError(t *testing.T) {
 	}
 }
 
-// TestConvertFactors: Convert takes an adapted matrix's factors from ConvertOptions.Factors
+// TestConvertFactors: Convert takes an adapted matrix's factors from Options.Factors
 // (here Decompose's, so the pack is byte for byte the same as without it) and names the
 // matrix when they fail.
 func TestConvertFactors(t *testing.T) {
 	src := packtest.Checkpoint(t, packtest.TinyConfig, 3)
-	_, plain := newPack(t, src, ConvertOptions{Quant: svf.QuantF32})
+	_, plain := newPack(t, src, Options{Quant: svf.QuantF32})
 	var (
 		mu    sync.Mutex // Factors may be called concurrently
 		calls []string
 	)
-	_, given := newPack(t, src, ConvertOptions{Quant: svf.QuantF32, Factors: func(matrix string, w []float32, m, n int) (*svf.Factors, error) {
+	_, given := newPack(t, src, Options{Quant: svf.QuantF32, Factors: func(matrix string, w []float32, m, n int) (*svf.Factors, error) {
 		mu.Lock()
 		calls = append(calls, matrix)
 		mu.Unlock()
@@ -132,7 +132,7 @@ func TestConvertFactors(t *testing.T) {
 		t.Errorf("shards differ: %v and %v", plain.Manifest.Shards, given.Manifest.Shards)
 	}
 	boom := errors.New("boom")
-	_, err := Convert(os.DirFS(src), t.TempDir(), ConvertOptions{Factors: func(matrix string, w []float32, m, n int) (*svf.Factors, error) {
+	_, err := Convert(os.DirFS(src), t.TempDir(), Options{Factors: func(matrix string, w []float32, m, n int) (*svf.Factors, error) {
 		return nil, boom
 	}})
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "model.layers.0.mlp.gate_proj") {

@@ -22,7 +22,7 @@ import (
 )
 
 // newPack converts the checkpoint folder src into a pack in a temporary folder.
-func newPack(t testing.TB, src string, opt convert.ConvertOptions) (string, *svf.Pack) {
+func newPack(t testing.TB, src string, opt convert.Options) (string, *svf.Pack) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := convert.Convert(os.DirFS(src), dir, opt); err != nil {
@@ -100,7 +100,7 @@ func coinPack(t *testing.T) *svf.Pack {
 	}
 	os.WriteFile(filepath.Join(src, "tokenizer.json"), tokenizer.ByteLevelJSON([]string{"<|end|>"}), 0o644)
 	os.WriteFile(filepath.Join(src, "tokenizer_config.json"), []byte(`{}`), 0o644)
-	_, p := newPack(t, src, convert.ConvertOptions{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
+	_, p := newPack(t, src, convert.Options{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
 	return p
 }
 
