@@ -68,7 +68,7 @@ t2:
 ## bench: CPU engine benchmarks (decode and prefill tokens/s), natively and in the page
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./model/...
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./build/ ./svf/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./build/ ./svf/ ./svf/convert/
 	$(GO) test -run '^$$' -bench . ./shaders/
 
 ## fuzz: run every fuzz target (go test -fuzz) for FUZZTIME each, one after another; a

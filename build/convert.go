@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 )
 
 // cmdConvert makes a pack from a Hugging Face checkpoint folder.
@@ -25,7 +26,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	shardMiB := fs.Int("shard-mib", 64, "largest shard in `MiB` (GitHub Pages refuses files of 100 MB)")
 	refSVD := fs.String("reference-svd", "", "take the adapted matrices' factors from the reference code's torch.svd cache (SakanaAI/self-adaptive-llms' decomposed_params.pt: NAME.weight.U, .S, .V) instead of decomposing; each is checked against its weight")
 	svdTol := fs.Float64("svd-tolerance", 1e-3, "with --reference-svd: refuse a matrix whose ‖W − U·diag(S)·Vᵀ‖/‖W‖ is above this (float32 torch.svd factors of the same weights give about 1e-6)")
-	workers := fs.Int("workers", svf.DefaultWorkers, "matrices decomposed at `once` (each on every core; memory grows with it)")
+	workers := fs.Int("workers", convert.DefaultWorkers, "matrices decomposed at `once` (each on every core; memory grows with it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -33,7 +34,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	opt := svf.ConvertOptions{
+	opt := convert.Options{
 		Targets:    strings.Split(*targets, ","),
 		Quant:      *quant,
 		ExactRank:  *exact,
@@ -62,7 +63,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	bar := newProgressBar(stderr)
 	opt.Progress = bar.update
 	start := time.Now()
-	man, err := svf.ConvertContext(ctx, os.DirFS(*dir), *out, opt)
+	man, err := convert.ConvertContext(ctx, os.DirFS(*dir), *out, opt)
 	bar.finish()
 	if err != nil {
 		return fmt.Errorf("%s: %w", *dir, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/svf/tasks"
 )
 
@@ -144,7 +145,7 @@ func TestDemoInt8KeepsModel(t *testing.T) {
 	}
 	denseEngine := cpuEngine(t, dense, 16)
 	f32Dir := filepath.Join(t.TempDir(), "f32")
-	if _, err := svf.Convert(os.DirFS(demoBase), f32Dir, svf.ConvertOptions{Targets: []string{"mlp", "attn"}, Quant: svf.QuantF32}); err != nil {
+	if _, err := convert.Convert(os.DirFS(demoBase), f32Dir, convert.Options{Targets: []string{"mlp", "attn"}, Quant: svf.QuantF32}); err != nil {
 		t.Fatal(err)
 	}
 	f32Pack, err := svf.OpenDir(f32Dir)

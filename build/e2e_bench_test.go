@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/t2web/t2web/model/fixtures"
-	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 )
@@ -38,7 +38,7 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := svf.Convert(os.DirFS(hf), filepath.Join(site, "models", "smollm2-pack"), svf.ConvertOptions{}); err != nil {
+	if _, err := convert.Convert(os.DirFS(hf), filepath.Join(site, "models", "smollm2-pack"), convert.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Millisecond))

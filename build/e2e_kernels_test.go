@@ -9,6 +9,7 @@ import (
 
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/wasm/protocol"
 )
 
@@ -30,7 +31,7 @@ func TestE2EKernels(t *testing.T) {
 		if err := copyTree(src, hf); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svf.Convert(os.DirFS(src), pack, svf.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+		if _, err := convert.Convert(os.DirFS(src), pack, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
 			t.Fatal(err)
 		}
 		models = append(models, struct{ name, query string }{"fixture-pack", "pack=models/llama-tiny-pack/"},

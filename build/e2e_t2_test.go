@@ -23,6 +23,7 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/wasm/protocol"
 )
 
@@ -334,7 +335,7 @@ func writeExpertPack(t *testing.T, dir string) {
 	if err := writeRandomModel(defaultModelConfig, 3, hf); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svf.Convert(os.DirFS(hf), dir, svf.ConvertOptions{Targets: []string{"mlp", "attn"}}); err != nil {
+	if _, err := convert.Convert(os.DirFS(hf), dir, convert.Options{Targets: []string{"mlp", "attn"}}); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(7, 7))

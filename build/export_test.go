@@ -14,6 +14,7 @@ import (
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 )
 
 // TestExportGGUF: t2 export writes, for a pack with an expert applied, a GGUF file that
@@ -25,7 +26,7 @@ func TestExportGGUF(t *testing.T) {
 	src := fixtures.Dir(t, "llama-tiny")
 	dir := t.TempDir()
 	pack := filepath.Join(dir, "pack")
-	if _, err := svf.Convert(os.DirFS(src), pack, svf.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+	if _, err := convert.Convert(os.DirFS(src), pack, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, errOut := t2("expert", "new", "--pack", pack, "--name", "half", "--value", "0.5"); code != 0 {
@@ -143,7 +144,7 @@ func TestExportHF(t *testing.T) {
 			src := fixtures.Dir(t, name)
 			dir := t.TempDir()
 			pack := filepath.Join(dir, "pack")
-			if _, err := svf.Convert(os.DirFS(src), pack, svf.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+			if _, err := convert.Convert(os.DirFS(src), pack, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
 				t.Fatal(err)
 			}
 			p, err := svf.OpenDir(pack)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/t2web/t2web/internal/need"
 	"github.com/t2web/t2web/model/fixtures"
-	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 )
@@ -161,7 +161,7 @@ func BenchmarkPeers(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := svf.Convert(os.DirFS(hf), pack, svf.ConvertOptions{}); err != nil {
+	if _, err := convert.Convert(os.DirFS(hf), pack, convert.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Second))

@@ -9,13 +9,14 @@ import (
 
 	"github.com/t2web/t2web/model/torchpt"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 )
 
-// referenceSVD supplies svf.Convert with the factors the reference code
+// referenceSVD supplies convert.Convert with the factors the reference code
 // (SakanaAI/self-adaptive-llms, svd_reinforce_hydra.py) caches in decomposed_params.pt:
 // torch.svd of every weight whose name lacks "norm", as NAME.U [M,R], NAME.S [R] and
 // NAME.V [N,R], NAME ending in ".weight". Each matrix's factors are checked against its
-// weight, ‖W − U·diag(S)·Vᵀ‖/‖W‖ (svf.ReconstructionError), and refused above tol.
+// weight, ‖W − U·diag(S)·Vᵀ‖/‖W‖ (convert.ReconstructionError), and refused above tol.
 type referenceSVD struct {
 	file *torchpt.File
 	tol  float64
@@ -39,7 +40,7 @@ func openReferenceSVD(path string, tol float64) (*referenceSVD, error) {
 	return &referenceSVD{file: f, tol: tol, checks: map[string]svdCheck{}}, nil
 }
 
-// factors is svf.ConvertOptions.Factors: the checked factors of matrix (no ".weight"),
+// factors is convert.Options.Factors: the checked factors of matrix (no ".weight"),
 // whose weight is w[m,n]. Convert names the matrix in its errors.
 func (r *referenceSVD) factors(matrix string, w []float32, m, n int) (*svf.Factors, error) {
 	rank := min(m, n)
@@ -63,11 +64,11 @@ func (r *referenceSVD) factors(matrix string, w []float32, m, n int) (*svf.Facto
 		}
 		parts[i] = x
 	}
-	f, err := svf.NewFactors(parts[0], parts[1], parts[2], m, n)
+	f, err := convert.NewFactors(parts[0], parts[1], parts[2], m, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.file.Name(), err)
 	}
-	rel, exact := svf.ReconstructionError(w, f)
+	rel, exact := convert.ReconstructionError(w, f)
 	r.mu.Lock()
 	r.checks[matrix] = svdCheck{m, n, rel, exact}
 	r.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/learn"
 	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 )
@@ -20,7 +21,7 @@ import (
 // under way and keeps the best iterate so far.
 func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	fs := flags("train-expert", "--pack DIR (--task T | --examples FILE) --name N [--objective reinforce|ce] [--kl λ] [--lr 2e-3] [--clip 1e-3] [--batch 256] [--iters N] [--greedy|--sample]", stderr)
-	d := svf.DefaultReinforce()
+	d := learn.DefaultReinforce()
 	packDir := fs.String("pack", "", "pack `folder`; the expert is added to it")
 	taskName := fs.String("task", "", "task of the suite to train on (t2 tasks list); cls trains the classification expert")
 	examplesFile := fs.String("examples", "", "train on these examples instead of a task: a `file` as few-shot adaptation reads (JSONL input/output, or CSV), outputs worked answers")
@@ -45,7 +46,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&d.Seed, "seed", d.Seed, "random `seed`: questions, rollouts, initial p")
 	starts := fs.Bool("start-from-experts", false, "start from the pack's expert (but cls) that answers the most validation questions, when one answers more than the base model")
 	init := fs.String("init", "", "start from the pack's expert `name` (e.g. REINFORCE after the next-token loss) instead of z ≈ sigmoid(0.1)")
-	objective := fs.String("objective", string(svf.Reinforce), "what training optimises: reinforce (rollouts rewarded by the task's checker) or ce (the next-token loss of the worked solutions)")
+	objective := fs.String("objective", string(learn.Reinforce), "what training optimises: reinforce (rollouts rewarded by the task's checker) or ce (the next-token loss of the worked solutions)")
 	fs.StringVar(&d.Checkpoint, "checkpoint", "", "`file` that keeps the run after each validation; an existing one is resumed")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -55,7 +56,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	d.Sample = !*greedy
-	o, err := svf.ParseObjective(*objective)
+	o, err := learn.ParseObjective(*objective)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		// epochs of a few dozen examples.
 		pd := protocol.DefaultTrain
 		if !flagSet(fs, "objective") {
-			d.Objective = svf.NextToken
+			d.Objective = learn.NextToken
 		}
 		if !flagSet(fs, "batch") {
 			d.Batch = pd.Batch
@@ -94,7 +95,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		}
 		if *epochs > 0 {
 			d.Batch = min(d.Batch, len(d.Examples))
-			d.Iters, d.ValEvery = svf.EpochIters(*epochs, len(d.Examples), d.Batch)
+			d.Iters, d.ValEvery = learn.EpochIters(*epochs, len(d.Examples), d.Batch)
 		}
 	} else {
 		t, err := tasks.Lookup(*taskName)
@@ -130,12 +131,12 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		d.Init, d.InitFrom = x.Z, "expert "+x.Name+" ("+x.Description+")"
 	}
 	start := time.Now()
-	d.Progress = func(s svf.ReinforceStep) {
+	d.Progress = func(s learn.ReinforceStep) {
 		val := ""
 		if s.Validation >= 0 {
 			val = fmt.Sprintf("  validation %.1f%% (best %.1f%%)", 100*s.Validation, 100*s.Best)
 		}
-		if d.Objective == svf.NextToken {
+		if d.Objective == learn.NextToken {
 			fmt.Fprintf(stderr, "iter %d/%d  loss %.4f  token accuracy %.1f%%  |g| %.3g  %v%s\n",
 				s.Iter, d.Iters, s.Loss, 100*s.TokenAccuracy, s.GradNorm, time.Since(start).Round(time.Second), val)
 			return
@@ -145,7 +146,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	e, err := svf.TrainExpert(ctx, p, d)
+	e, err := learn.TrainExpert(ctx, p, d)
 	if err != nil {
 		return err
 	}
@@ -158,7 +159,7 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 
 // readTrainingExamples reads a person's examples for train-expert and splits them into
 // training and validation examples.
-func readTrainingExamples(d *svf.ReinforceOptions, file string, share float64) error {
+func readTrainingExamples(d *learn.ReinforceOptions, file string, share float64) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -172,7 +173,7 @@ func readTrainingExamples(d *svf.ReinforceOptions, file string, share float64) e
 	if len(ex) < protocol.MinTrainExamples {
 		return fmt.Errorf("%s: %d examples; training an expert needs at least %d (a fifth of them are held out to keep the best iterate)", file, len(ex), protocol.MinTrainExamples)
 	}
-	if d.Examples, d.Validation, err = svf.SplitExamples(ex, share, d.Seed); err != nil {
+	if d.Examples, d.Validation, err = learn.SplitExamples(ex, share, d.Seed); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	d.Source = fmt.Sprintf("%d examples of %s", len(d.Examples), filepath.Base(file))

@@ -14,6 +14,7 @@ import (
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 )
 
 // BenchmarkEngineSmolLM2 measures the GPU engine on a random SmolLM2-135M-shaped int8
@@ -39,7 +40,7 @@ func BenchmarkEngineSmolLM2(b *testing.B) {
 	os.WriteFile(filepath.Join(src, "tokenizer.json"), tokenizer.ByteLevelJSON([]string{"<|endoftext|>"}), 0o644)
 	os.WriteFile(filepath.Join(src, "tokenizer_config.json"), []byte(`{"eos_token": "<|endoftext|>"}`), 0o644)
 	dir := filepath.Join(b.TempDir(), "pack")
-	if _, err := svf.Convert(os.DirFS(src), dir, svf.ConvertOptions{}); err != nil {
+	if _, err := convert.Convert(os.DirFS(src), dir, convert.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	p, err := svf.OpenDir(dir)
@@ -186,7 +187,7 @@ const populationBenchConfig = `{
 // whole evaluation. Run with -benchtime 1x.
 func BenchmarkPopulation(b *testing.B) {
 	const P, S, L = 32, 4, 8
-	p := randomPack(b, populationBenchConfig, 1, svf.ConvertOptions{Quant: svf.QuantInt8})
+	p := randomPack(b, populationBenchConfig, 1, convert.Options{Quant: svf.QuantInt8})
 	zs := enginetest.RandomZs(ranks(p), P, -1, 9)
 	prompts := make([][]int, S)
 	for i := range prompts {

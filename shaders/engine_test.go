@@ -15,6 +15,7 @@ import (
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 )
 
 // enginePacks are the packs each fixture model is converted to for the engine tests.
@@ -60,7 +61,7 @@ func TestEngineFixtures(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/%s/%v", name, pk.quant, pk.targets), func(t *testing.T) {
 				out := t.TempDir()
-				if _, err := svf.Convert(os.DirFS(dir), out, svf.ConvertOptions{Targets: pk.targets, Quant: pk.quant}); err != nil {
+				if _, err := convert.Convert(os.DirFS(dir), out, convert.Options{Targets: pk.targets, Quant: pk.quant}); err != nil {
 					t.Fatal(err)
 				}
 				p, err := svf.OpenDir(out)
@@ -458,7 +459,7 @@ func TestEngineSplitFixtures(t *testing.T) {
 		for _, quant := range []string{svf.QuantF32, svf.QuantInt8} {
 			t.Run(name+"/"+quant, func(t *testing.T) {
 				out := t.TempDir()
-				if _, err := svf.Convert(os.DirFS(dir), out, svf.ConvertOptions{Quant: quant}); err != nil {
+				if _, err := convert.Convert(os.DirFS(dir), out, convert.Options{Quant: quant}); err != nil {
 					t.Fatal(err)
 				}
 				p, err := svf.OpenDir(out)
@@ -523,13 +524,13 @@ func TestEngineDispatches(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		config         string
-		opt            svf.ConvertOptions
+		opt            convert.Options
 		binding        uint64
 		layer, outside int
 	}{
-		{"qwen2/int8/mlp+attn", smallConfig, svf.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}, 0, 5, 3},
-		{"llama-tied/f32/attn", smallTiedConfig, svf.ConvertOptions{Quant: svf.QuantF32, Targets: []string{"attn"}}, 0, 5, 3},
-		{"qwen2/int8/split", smallConfig, svf.ConvertOptions{Quant: svf.QuantInt8}, smallBinding, -1, -1},
+		{"qwen2/int8/mlp+attn", smallConfig, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}, 0, 5, 3},
+		{"llama-tied/f32/attn", smallTiedConfig, convert.Options{Quant: svf.QuantF32, Targets: []string{"attn"}}, 0, 5, 3},
+		{"qwen2/int8/split", smallConfig, convert.Options{Quant: svf.QuantInt8}, smallBinding, -1, -1},
 	} {
 		p := randomPack(t, tc.config, 3, tc.opt)
 		gpu, err := NewEngine(d, p, EngineOptions{MaxBinding: tc.binding})
@@ -564,7 +565,7 @@ func TestEngineDispatches(t *testing.T) {
 // context cancelled from emit, maxTokens and the end of the context.
 func TestEngineGenerate(t *testing.T) {
 	d := device(t)
-	p := randomPack(t, smallConfig, 5, svf.ConvertOptions{Quant: svf.QuantInt8})
+	p := randomPack(t, smallConfig, 5, convert.Options{Quant: svf.QuantInt8})
 	gpu, err := NewEngine(d, p, EngineOptions{Context: 40, DeviceSampling: true})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/svf/tasks"
 )
 
@@ -40,7 +41,7 @@ const smallBinding = 8 << 10
 
 // randomPack writes a random-weight checkpoint of config (with a byte-level tokenizer)
 // and converts it to a pack.
-func randomPack(t testing.TB, config string, seed uint64, opt svf.ConvertOptions) *svf.Pack {
+func randomPack(t testing.TB, config string, seed uint64, opt convert.Options) *svf.Pack {
 	t.Helper()
 	src := t.TempDir()
 	cfg, err := model.ParseConfig([]byte(config))
@@ -53,7 +54,7 @@ func randomPack(t testing.TB, config string, seed uint64, opt svf.ConvertOptions
 	os.WriteFile(filepath.Join(src, "tokenizer.json"), tokenizer.ByteLevelJSON([]string{"<|endoftext|>"}), 0o644)
 	os.WriteFile(filepath.Join(src, "tokenizer_config.json"), []byte(`{"eos_token": "<|endoftext|>"}`), 0o644)
 	dir := filepath.Join(t.TempDir(), "pack")
-	if _, err := svf.Convert(os.DirFS(src), dir, opt); err != nil {
+	if _, err := convert.Convert(os.DirFS(src), dir, opt); err != nil {
 		t.Fatal(err)
 	}
 	p, err := svf.OpenDir(dir)
@@ -88,17 +89,17 @@ func TestEngineSplit(t *testing.T) {
 	d := device(t)
 	for _, tc := range []struct {
 		name, config string
-		opt          svf.ConvertOptions
+		opt          convert.Options
 		mergedF32    bool
 	}{
-		{"qwen2/f32", smallConfig, svf.ConvertOptions{Quant: svf.QuantF32}, false},
-		{"qwen2/int8", smallConfig, svf.ConvertOptions{Quant: svf.QuantInt8}, false},
-		{"llama-tied/int8", smallTiedConfig, svf.ConvertOptions{Quant: svf.QuantInt8}, false},
-		{"llama-tied/f32", smallTiedConfig, svf.ConvertOptions{Quant: svf.QuantF32}, false},
-		{"qwen2/int8/merged-f32", smallConfig, svf.ConvertOptions{Quant: svf.QuantInt8}, true},
+		{"qwen2/f32", smallConfig, convert.Options{Quant: svf.QuantF32}, false},
+		{"qwen2/int8", smallConfig, convert.Options{Quant: svf.QuantInt8}, false},
+		{"llama-tied/int8", smallTiedConfig, convert.Options{Quant: svf.QuantInt8}, false},
+		{"llama-tied/f32", smallTiedConfig, convert.Options{Quant: svf.QuantF32}, false},
+		{"qwen2/int8/merged-f32", smallConfig, convert.Options{Quant: svf.QuantInt8}, true},
 		// Factors joined on the host from f32 and Q8 columns split across 16 KiB shards
 		// (W' recomposed to Q8 from f32 factors), and f32 embeddings in an int8 pack.
-		{"qwen2/int8/exact-rank", smallConfig, svf.ConvertOptions{Quant: svf.QuantInt8, ExactRank: 12,
+		{"qwen2/int8/exact-rank", smallConfig, convert.Options{Quant: svf.QuantInt8, ExactRank: 12,
 			F32: []string{"model.embed_tokens.weight", "lm_head.weight"}, ShardBytes: 16 << 10}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,7 +160,7 @@ func TestEngineSplit(t *testing.T) {
 			}
 		})
 	}
-	p := randomPack(t, smallConfig, 4, svf.ConvertOptions{Quant: svf.QuantF32})
+	p := randomPack(t, smallConfig, 4, convert.Options{Quant: svf.QuantF32})
 	if e, err := NewEngine(d, p, EngineOptions{MaxBinding: 128}); err == nil || !strings.Contains(err.Error(), "cannot be split") {
 		if e != nil {
 			e.Close()
@@ -177,7 +178,7 @@ func TestEnginePopulation(t *testing.T) {
 	d := device(t)
 	for _, quant := range []string{svf.QuantF32, svf.QuantInt8} {
 		t.Run(quant, func(t *testing.T) {
-			p := randomPack(t, smallConfig, 5, svf.ConvertOptions{Quant: quant, Targets: []string{"mlp", "attn"}})
+			p := randomPack(t, smallConfig, 5, convert.Options{Quant: quant, Targets: []string{"mlp", "attn"}})
 			// W' in float32: population rows run factored, exactly; SetZ then matches them.
 			gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: 16, MaxBinding: smallBinding, MergedF32: true})
 			if err != nil {
@@ -231,7 +232,7 @@ func populationErrors(t *testing.T, e *Engine, p *svf.Pack) {
 // accuracy and mean log-likelihood of scoring it alone with SetZ, for both score modes.
 func TestEngineScoreCandidates(t *testing.T) {
 	d := device(t)
-	p := randomPack(t, smallConfig, 7, svf.ConvertOptions{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}})
+	p := randomPack(t, smallConfig, 7, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}})
 	m, err := p.Load(svf.FactoredPath) // for its tokenizer; the GPU engine runs the weights
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package svf
+package svf_test
 
 import (
 	"math/rand/v2"
@@ -9,6 +9,9 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
+	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // BenchmarkSmolLM2 measures, on a random SmolLM2-135M-shaped checkpoint (bf16): the
@@ -18,12 +21,12 @@ import (
 // recomposes at z = 1, and its SetZ). Run with -benchtime 1x: one conversion takes
 // minutes.
 func BenchmarkSmolLM2(b *testing.B) {
-	src := writeRandomCheckpoint(b, fixtures.SmolLM2Config, 1)
+	src := packtest.Checkpoint(b, fixtures.SmolLM2Config, 1)
 	dense, _ := os.Stat(filepath.Join(src, "model.safetensors"))
 	var dir string
-	var p *Pack
+	var p *svf.Pack
 	for range b.N {
-		dir, p = convert(b, src, ConvertOptions{})
+		dir, p = newPack(b, src, convert.Options{})
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "convert-s")
 	var packBytes int64
@@ -35,14 +38,14 @@ func BenchmarkSmolLM2(b *testing.B) {
 	b.Logf("pack %s: %d matrices, %d bytes; bf16 checkpoint %d bytes (ratio %.3f)",
 		dir, len(p.Manifest.Matrices), packBytes, dense.Size(), float64(packBytes)/float64(dense.Size()))
 
-	m, merged := load(b, p, MergedPath)
-	z := randomZ(p, 5, 0.5, 1.5)
+	m, merged := packtest.Load(b, p, svf.MergedPath)
+	z := packtest.RandomZ(p, 5, 0.5, 1.5)
 	start := time.Now()
 	if err := m.Weights.SetZ(z); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(time.Since(start).Seconds(), "recompose-s")
-	_, factored := load(b, p, FactoredPath)
+	_, factored := packtest.Load(b, p, svf.FactoredPath)
 	if err := factored.SetZ(z); err != nil {
 		b.Fatal(err)
 	}
@@ -111,7 +114,7 @@ func BenchmarkPopulationApply(b *testing.B) {
 	for i := range sigma {
 		sigma[i] = 1 + float32(r-i)
 	}
-	l, err := NewMergedQ8(m, n, r, k, u, v, fill(make([]float32, m*k)), fill(make([]float32, n*k)), sigma, nil, nil)
+	l, err := svf.NewMergedQ8(m, n, r, k, u, v, fill(make([]float32, m*k)), fill(make([]float32, n*k)), sigma, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

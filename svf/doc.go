@@ -1,7 +1,9 @@
 // Package svf implements Singular Value Fine-tuning, the method of Transformer²
-// (Sun, Cetin, Tang, arXiv 2501.06252), on the CPU: the decomposition of a model's
-// weight matrices, their int8 quantisation, packs, experts, mixtures, recomposition,
-// REINFORCE training of experts and the cross-entropy method over mixtures.
+// (Sun, Cetin, Tang, arXiv 2501.06252), on the CPU: the factors of a model's weight
+// matrices and their int8 quantisation, packs, experts, mixtures, recomposition, the
+// gradient of W' with respect to an expert's parameters, the cross-entropy method over
+// mixtures and the first-pass strategies. Making a pack (the decomposition) is package
+// svf/convert; training an expert (REINFORCE) is package svf/learn.
 //
 // # The method (ARCHITECTURE.md §1)
 //
@@ -9,7 +11,7 @@
 //
 //	W = U · diag(σ) · Vᵀ        U ∈ ℝ^{m×r}, V ∈ ℝ^{n×r}, r = min(m, n), σ descending
 //
-// with nothing truncated ([Decompose], [Factors]). An expert is one vector z ∈ ℝ^r per
+// with nothing truncated ([Factors]; svf/convert's Decompose computes them). An expert is one vector z ∈ ℝ^r per
 // adapted matrix; training parametrises z = sigmoid(p) · max_mult (max_mult = 1) and
 // files store z, never p. The adapted weight is
 //
@@ -28,15 +30,15 @@
 //
 //	J = E[ log π_{W'}(ŷ|x) · r(x, ŷ) ] − λ · KL(π_{W'} ‖ π_W)     r = ±1
 //
-// with gradients flowing only into p.
+// with gradients flowing only into p ([Factors.GradP] here, the rest in svf/learn).
 //
 // # The reference code's files
 //
 // The reference implementation (github.com/SakanaAI/self-adaptive-llms) caches torch.svd's
 // factors of a model (decomposed_params.pt) and saves experts as pre-sigmoid p. Its
 // compose_new_params is the formula above with z = bf16(sigmoid(p))·max_mult, the same
-// nuclear-norm rescale over the same σ, so [ConvertOptions.Factors] with [NewFactors] builds
-// a pack from its factors and [Pack.ReferenceExpert] makes z from its p ([ReferenceZ]);
+// nuclear-norm rescale over the same σ, so svf/convert's Options.Factors with its
+// NewFactors builds a pack from its factors and [Pack.ReferenceExpert] makes z from its p ([ReferenceZ]);
 // the files themselves are read by package model/torchpt, in t2 (build/).
 //
 // # Shapes
@@ -54,18 +56,20 @@
 // written V[N,R].) Matrices are row-major float32, out × in as Hugging Face stores
 // them; the factors are U[M,R], S[R] (σ) and V[N,R].
 //
-// # Decomposition
+// # Packages
 //
-// [Decompose] takes the SVD through the Gram matrix: G = AᵀA for the smaller side,
-// its eigenvectors V by a tridiagonal reduction and the QL iteration, then
-// U·diag(σ) = A·V, with σ from the column norms and the columns of small σ
-// re-orthogonalised. The products and the eigenvector rotations, where the time goes,
-// run in svf/internal/dense's kernels on every core. Its accuracy against gonum's
-// mat.SVD (float32 rounding, ≈ 6e-8, in every measure) and its times at real shapes
-// (a 4096×14336 matrix in about 3 minutes on 2 shared cores, 1.4 GB) are in
-// Decompose's comment and docs/CONVERSION.md. [Convert] keeps each decomposed
-// matrix in a scratch file in the pack's folder until the pack is written, so an
-// interrupted conversion resumes where it stopped ([ConvertContext]).
+// The page's engine worker (./wasm, engine.wasm) imports this package, so what it holds
+// is what every visitor downloads. Two parts of the method live in sub-packages instead:
+//
+//   - svf/convert makes a pack from a checkpoint: the SVD (gonum's BLAS and LAPACK
+//     reduce the Gram matrix to tridiagonal form) and the pack writer. Only t2 (build/)
+//     and tests run it.
+//   - svf/learn trains an expert by REINFORCE or the next-token objective, through the
+//     backward pass of package model/train. t2 and the trainer worker (./wasm/trainer,
+//     loaded only when the page trains) run it.
+//
+// Neither is imported here, and build's TestEngineImports fails if the engine's import
+// graph gains gonum or model/train again.
 //
 // # Quantisation
 //
@@ -79,7 +83,7 @@
 // That error is small for a large model but not for a tiny one that writes long greedy
 // answers: on the first demo model (2.5 M parameters, byte tokens) one flipped token in
 // 20 answers changed the rest of it. An int8 pack can therefore keep the first K columns of U and V — the K
-// largest singular directions, which carry most of W — in f32 ([ConvertOptions.ExactRank],
+// largest singular directions, which carry most of W — in f32 (svf/convert's Options.ExactRank,
 // about 4× less error at K = R/4 on the demo), and named unadapted matrices such as the
-// embeddings ([ConvertOptions.F32]).
+// embeddings (Options.F32).
 package svf

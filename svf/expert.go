@@ -80,7 +80,7 @@ func (e *Expert) Encode() ([]byte, error) {
 	slices.Sort(names)
 	var ts []safetensors.Tensor
 	for _, name := range names {
-		ts = append(ts, f32Tensor(name, e.Z[name], []int{len(e.Z[name])}))
+		ts = append(ts, safetensors.Float32Tensor(name, e.Z[name], []int{len(e.Z[name])}))
 	}
 	meta := map[string]string{"format": "t2web-expert", "name": e.Name, "domain": e.Domain,
 		"description": e.Description, "trained": e.Trained}
@@ -243,7 +243,7 @@ func SaveExpert(dir string, p *Pack, e *Expert) error {
 		return err
 	}
 	file := e.Name + ".safetensors"
-	if err := writeFileAtomic(filepath.Join(dir, expertDir, file), data); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, expertDir, file), data); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(data)
@@ -256,12 +256,12 @@ func SaveExpert(dir string, p *Pack, e *Expert) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, filepath.FromSlash(expertIndex)), append(idx, '\n'))
+	return WriteFileAtomic(filepath.Join(dir, filepath.FromSlash(expertIndex)), append(idx, '\n'))
 }
 
-// writeFileAtomic writes data to a temporary file beside name and renames it over name,
-// so a reader never sees half a file.
-func writeFileAtomic(name string, data []byte) error {
+// WriteFileAtomic writes data to a temporary file beside name and renames it over name,
+// so a reader never sees half a file: SaveExpert's files, and svf/learn's checkpoints.
+func WriteFileAtomic(name string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name))
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ func TestExpertFileMixture(t *testing.T) {
 	for _, alpha := range []string{"[[1]]", "not json"} {
 		var buf bytes.Buffer
 		meta := map[string]string{"format": "t2web-expert", "name": "x", "mix_of": "a,b", "alpha": alpha}
-		ts := []safetensors.Tensor{f32Tensor("model.layers.0.mlp.up_proj", []float32{1, 1}, []int{2})}
+		ts := []safetensors.Tensor{safetensors.Float32Tensor("model.layers.0.mlp.up_proj", []float32{1, 1}, []int{2})}
 		if err := safetensors.Write(&buf, ts, meta); err != nil {
 			t.Fatal(err)
 		}

@@ -284,7 +284,7 @@ func fewShotItems(m *model.Model, e model.Engine, examples []tasks.Example) ([]f
 		if err != nil {
 			return nil, fmt.Errorf("svf: few-shot: example %d: %w", i+1, err)
 		}
-		answer, err := answerTokens(m, ex.Input, prompt, ex.Output)
+		answer, err := AnswerTokens(m, ex.Input, prompt, ex.Output)
 		if err != nil {
 			return nil, fmt.Errorf("svf: few-shot: example %d: %w", i+1, err)
 		}

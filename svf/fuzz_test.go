@@ -1,4 +1,4 @@
-package svf
+package svf_test
 
 import (
 	"os"
@@ -6,6 +6,10 @@ import (
 	"reflect"
 	"testing"
 	"testing/fstest"
+
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
+	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // FuzzOpenPack feeds Open and Load a hostile pack.json beside a real pack's other files
@@ -13,10 +17,10 @@ import (
 // pack they accept must load into a model of the manifest's shape. Seeds: the manifests
 // of a tiny int8 pack split into parts and of an f32 one.
 func FuzzOpenPack(f *testing.F) {
-	src := writeRandomCheckpoint(f, tinyConfig, 3)
+	src := packtest.Checkpoint(f, packtest.TinyConfig, 3)
 	files := fstest.MapFS{}
-	for i, opt := range []ConvertOptions{{ShardBytes: 8 << 10}, {Quant: QuantF32, Targets: []string{"mlp", "attn"}}} {
-		dir, _ := convert(f, src, opt)
+	for i, opt := range []convert.Options{{ShardBytes: 8 << 10}, {Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}}} {
+		dir, _ := newPack(f, src, opt)
 		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
@@ -26,7 +30,7 @@ func FuzzOpenPack(f *testing.F) {
 				return err
 			}
 			rel, _ := filepath.Rel(dir, path)
-			if rel == ManifestFile {
+			if rel == svf.ManifestFile {
 				f.Add(data)
 				return nil
 			}
@@ -40,18 +44,18 @@ func FuzzOpenPack(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, manifest []byte) {
-		fsys := fstest.MapFS{ManifestFile: &fstest.MapFile{Data: manifest}}
+		fsys := fstest.MapFS{svf.ManifestFile: &fstest.MapFile{Data: manifest}}
 		for name, file := range files {
 			fsys[name] = file
 		}
-		p, err := Open(fsys)
+		p, err := svf.Open(fsys)
 		if (p == nil) == (err == nil) {
 			t.Fatalf("Open = %v, %v: want exactly one of a pack and an error", p, err)
 		}
 		if p == nil {
 			return
 		}
-		m, err := p.Load(MergedPath)
+		m, err := p.Load(svf.MergedPath)
 		if err != nil {
 			return
 		}
@@ -66,7 +70,7 @@ func FuzzOpenPack(f *testing.F) {
 func FuzzDecodeExpert(f *testing.F) {
 	score := 0.5
 	z := map[string][]float32{"model.layers.0.mlp.up_proj": {0.5, 1.5}, "model.layers.1.mlp.down_proj": {1}}
-	for _, x := range []*Expert{
+	for _, x := range []*svf.Expert{
 		{Name: "task", Z: z, Score: &score, MixOf: []string{"math", "code"}, Alpha: [][]float64{{0.25}, {1}}},
 		{Name: "plain", Domain: "math", Description: "d", Trained: "t", Z: z},
 	} {
@@ -77,7 +81,7 @@ func FuzzDecodeExpert(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		x, err := DecodeExpert(data, "fuzz.safetensors")
+		x, err := svf.DecodeExpert(data, "fuzz.safetensors")
 		if (x == nil) == (err == nil) {
 			t.Fatalf("DecodeExpert = %v, %v: want exactly one of an expert and an error", x, err)
 		}
@@ -88,7 +92,7 @@ func FuzzDecodeExpert(f *testing.F) {
 		if err != nil {
 			return // e.g. a name Encode refuses
 		}
-		y, err := DecodeExpert(again, "again.safetensors")
+		y, err := svf.DecodeExpert(again, "again.safetensors")
 		if err != nil {
 			t.Fatalf("an expert written again does not read back: %v", err)
 		}

@@ -114,6 +114,9 @@ func (l *Factored) ApplyPopulation(y, x []float32, cand []int, T int) {
 	l.pop.apply(y, x, l.f, l.vt, l.b, cand, T)
 }
 
+// Factors returns the matrix's factors (shared, not a copy).
+func (l *Factored) Factors() *Factors { return l.f }
+
 // Dims returns (M, N).
 func (l *Factored) Dims() (out, in int) { return l.f.M, l.f.N }
 
@@ -150,6 +153,13 @@ func newMerged(f *Factors, b []float32, k model.Kernels) *Merged {
 
 // Dense returns W' of the current z and the bias, as a dense matrix (shared, not a copy).
 func (l *Merged) Dense() *model.Dense { return &l.dense }
+
+// Factors returns the matrix's factors (shared, not a copy).
+func (l *Merged) Factors() *Factors { return l.f }
+
+// KernelScratch returns the scratch its recomposition through kernels uses, nil when it
+// recomposes in Go: svf/learn passes it to GradPKernels for the same matrix.
+func (l *Merged) KernelScratch() *KernelScratch { return l.sc }
 
 // Apply writes y[T,M] = x[T,N]·W'ᵀ + b.
 func (l *Merged) Apply(y, x []float32, T int) { l.dense.Apply(y, x, T) }

@@ -1,4 +1,4 @@
-package svf
+package svf_test
 
 import (
 	"fmt"
@@ -8,6 +8,9 @@ import (
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/enginetest"
 	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
+	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // logitStd is the standard deviation of every value of rows.
@@ -38,13 +41,13 @@ func TestLoadInt8Fixtures(t *testing.T) {
 	for _, name := range fixtures.Models {
 		t.Run(name, func(t *testing.T) {
 			src := fixtures.Dir(t, name)
-			for _, opt := range []ConvertOptions{
-				{Quant: QuantInt8, Targets: []string{"mlp"}},
-				{Quant: QuantInt8, Targets: []string{"mlp", "attn"}},
-				{Quant: QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: 8},
+			for _, opt := range []convert.Options{
+				{Quant: svf.QuantInt8, Targets: []string{"mlp"}},
+				{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}},
+				{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: 8},
 			} {
 				t.Run(fmt.Sprint(opt.Targets, opt.ExactRank), func(t *testing.T) {
-					_, p := convert(t, src, opt)
+					_, p := newPack(t, src, opt)
 					m, err := p.LoadInt8(nil)
 					if err != nil {
 						t.Fatal(err)
@@ -53,10 +56,10 @@ func TestLoadInt8Fixtures(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					_, ef := load(t, p, MergedPath)
+					_, ef := packtest.Load(t, p, svf.MergedPath)
 					for _, c := range fixtures.Cases(t, src) {
-						got := logitsAt(t, e, c.InputIDs, c.Positions)
-						f32 := logitsAt(t, ef, c.InputIDs, c.Positions)
+						got := packtest.LogitsAt(t, e, c.InputIDs, c.Positions)
+						f32 := packtest.LogitsAt(t, ef, c.InputIDs, c.Positions)
 						want := c.Logits(t)
 						var worst, worstF float64
 						for r := range c.Positions {
@@ -67,7 +70,7 @@ func TestLoadInt8Fixtures(t *testing.T) {
 						if worst > int8Tolerance*std {
 							t.Errorf("%s: int8 path max |Δlogit| %.3g = %.3g std, want ≤ %g std", c.Name, worst, worst/std, int8Tolerance)
 						}
-						t.Logf("%s: int8 path max |Δ| %.3g (%.3g std), f32 merged of the int8 pack %.3g (%.3g std), int8 vs f32 merged %.3g", c.Name, worst, worst/std, worstF, worstF/std, maxAbsDiff(got, f32))
+						t.Logf("%s: int8 path max |Δ| %.3g (%.3g std), f32 merged of the int8 pack %.3g (%.3g std), int8 vs f32 merged %.3g", c.Name, worst, worst/std, worstF, worstF/std, packtest.MaxAbsDiff(got, f32))
 					}
 				})
 			}
@@ -85,10 +88,10 @@ type simdLike struct{ model.GoKernels }
 // logits within the int8 tolerance of the f32 merged path's SetZ, as the int8 path's
 // SetZ does — with and without an exact rank.
 func TestPopulationQ8(t *testing.T) {
-	src := writeRandomCheckpoint(t, populationConfig, 5)
+	src := packtest.Checkpoint(t, populationConfig, 5)
 	for _, exact := range []int{0, 8} {
 		t.Run(fmt.Sprint("exact rank ", exact), func(t *testing.T) {
-			_, p := convert(t, src, ConvertOptions{Quant: QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
+			_, p := newPack(t, src, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
 			ranks := map[string]int{}
 			for _, name := range p.Manifest.Matrices {
 				ranks[name], _ = p.Rank(name)
@@ -102,7 +105,7 @@ func TestPopulationQ8(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, ef := load(t, p, MergedPath)
+			_, ef := packtest.Load(t, p, svf.MergedPath)
 			// want[c][i]: candidate c's last-token logits of prompt i, f32 merged and int8 SetZ.
 			want := make([][][]float32, len(zs))
 			setZ := make([][][]float32, len(zs))
@@ -114,8 +117,8 @@ func TestPopulationQ8(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, ids := range populationPrompts {
-					want[c] = append(want[c], logitsAt(t, ef, ids, []int{len(ids) - 1})[0])
-					setZ[c] = append(setZ[c], logitsAt(t, e, ids, []int{len(ids) - 1})[0])
+					want[c] = append(want[c], packtest.LogitsAt(t, ef, ids, []int{len(ids) - 1})[0])
+					setZ[c] = append(setZ[c], packtest.LogitsAt(t, e, ids, []int{len(ids) - 1})[0])
 				}
 			}
 			if err := e.SetZ(nil); err != nil {
@@ -148,8 +151,8 @@ func TestPopulationQ8(t *testing.T) {
 				if err := e.Logits(got, r); err != nil {
 					t.Fatal(err)
 				}
-				worst = max(worst, maxAbsDiff([][]float32{got}, [][]float32{want[o.c][o.i]}))
-				worstSetZ = max(worstSetZ, maxAbsDiff([][]float32{setZ[o.c][o.i]}, [][]float32{want[o.c][o.i]}))
+				worst = max(worst, packtest.MaxAbsDiff([][]float32{got}, [][]float32{want[o.c][o.i]}))
+				worstSetZ = max(worstSetZ, packtest.MaxAbsDiff([][]float32{setZ[o.c][o.i]}, [][]float32{want[o.c][o.i]}))
 				all = append(all, want[o.c][o.i])
 			}
 			std := logitStd(all)

@@ -87,9 +87,11 @@ type Pack struct {
 	SHA256 func(data []byte) ([32]byte, error)
 }
 
-// textFiles are the files of a checkpoint a pack copies unchanged when present; the
+// TextFiles returns the files of a checkpoint a pack copies unchanged when present; the
 // first two are required.
-var textFiles = []string{"tokenizer.json", "tokenizer_config.json", "generation_config.json"}
+func TextFiles() []string {
+	return []string{"tokenizer.json", "tokenizer_config.json", "generation_config.json"}
+}
 
 // Open reads and checks a pack's pack.json.
 func Open(fsys fs.FS) (*Pack, error) {
@@ -137,16 +139,16 @@ func Open(fsys fs.FS) (*Pack, error) {
 		}
 		p.ranks[name] = min(d[0], d[1])
 	}
-	if err := checkPrecision(cfg, m.Matrices, m.ExactRank, "exact_rank", m.F32); err != nil {
+	if err := CheckPrecision(cfg, m.Matrices, m.ExactRank, "exact_rank", m.F32); err != nil {
 		return nil, fmt.Errorf("pack: %s: %w", ManifestFile, err)
 	}
 	return p, nil
 }
 
-// checkPrecision checks what an int8 pack keeps in f32, for Convert's options and
+// CheckPrecision checks what an int8 pack keeps in f32, for Convert's options and
 // pack.json alike: an exact rank (exactField names it in errors) of at least 0 and below
 // the rank of every adapted matrix, and f32 names that are matrices of cfg not adapted.
-func checkPrecision(cfg *model.Config, adapted []string, exact int, exactField string, f32 []string) error {
+func CheckPrecision(cfg *model.Config, adapted []string, exact int, exactField string, f32 []string) error {
 	if exact < 0 {
 		return fmt.Errorf("%s %d, want ≥ 0", exactField, exact)
 	}
@@ -200,10 +202,10 @@ const (
 
 // Load reads the pack's weights into a model for the CPU engine, checking every shard's
 // sha256 against pack.json; adapted matrices are svf Merged or Factored linears at z = 1.
-func (p *Pack) Load(path Path) (*model.Model, error) { return p.load(path, nil) }
+func (p *Pack) Load(path Path) (*model.Model, error) { return p.LoadKernels(path, nil) }
 
-// load is Load; with kern, Merged matrices recompose through it (RecomposeKernels).
-func (p *Pack) load(path Path, kern model.Kernels) (*model.Model, error) {
+// LoadKernels is Load; with kern, Merged matrices recompose through it (RecomposeKernels).
+func (p *Pack) LoadKernels(path Path, kern model.Kernels) (*model.Model, error) {
 	m, err := model.LoadText(p.fsys, p.Config)
 	if err != nil {
 		return nil, fmt.Errorf("pack: %w", err)

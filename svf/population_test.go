@@ -1,4 +1,4 @@
-package svf
+package svf_test
 
 import (
 	"fmt"
@@ -6,6 +6,9 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/enginetest"
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
+	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // populationConfig is a small Qwen2 (q/k/v biases) with an untied lm_head and an MLP
@@ -32,15 +35,15 @@ var populationPrompts = [][]int{
 // gives the sequential continuations. On the int8 path (LoadInt8) a population and SetZ
 // quantise at different points, so TestPopulationQ8 holds both to the f32 path instead.
 func TestPopulation(t *testing.T) {
-	src := writeRandomCheckpoint(t, populationConfig, 3)
-	for _, quant := range []string{QuantF32, QuantInt8} {
-		_, p := convert(t, src, ConvertOptions{Quant: quant, Targets: []string{"mlp", "attn"}})
+	src := packtest.Checkpoint(t, populationConfig, 3)
+	for _, quant := range []string{svf.QuantF32, svf.QuantInt8} {
+		_, p := newPack(t, src, convert.Options{Quant: quant, Targets: []string{"mlp", "attn"}})
 		ranks := map[string]int{}
 		for _, name := range p.Manifest.Matrices {
 			ranks[name], _ = p.Rank(name)
 		}
 		zs := enginetest.RandomZs(ranks, 5, 2, 1)
-		for _, path := range []Path{MergedPath, FactoredPath, -1} {
+		for _, path := range []svf.Path{svf.MergedPath, svf.FactoredPath, -1} {
 			t.Run(fmt.Sprintf("%s/path%d", quant, path), func(t *testing.T) {
 				const tol = 1e-5
 				load := func() (*model.Model, error) { return p.Load(path) }
@@ -55,7 +58,7 @@ func TestPopulation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if path == -1 && quant == QuantInt8 {
+				if path == -1 && quant == svf.QuantInt8 {
 					// Population rows and SetZ differ by the int8 path's error (≈ 1e-2 here),
 					// above what the population checks allow (their spread guard needs a
 					// tolerance of 1/100 of the candidates' spread): TestPopulationQ8.

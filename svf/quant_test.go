@@ -3,10 +3,21 @@ package svf
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 )
+
+// randMatrix returns a rows×cols matrix of N(0, std²) entries, seeded.
+func randMatrix(seed uint64, rows, cols int, std float64) []float32 {
+	rng := rand.New(rand.NewPCG(seed, 0x5f5))
+	x := make([]float32, rows*cols)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * std)
+	}
+	return x
+}
 
 func TestQuantizeQ8RoundTrip(t *testing.T) {
 	for i, sh := range []struct{ rows, cols int }{

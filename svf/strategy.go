@@ -201,7 +201,7 @@ func (d *Dispatch) Choose(question string) (*Choice, error) {
 func (d *Dispatch) score(question string, prompt []int) ([]LabelScore, error) {
 	answers := make([][]int, len(d.labels))
 	for i, label := range d.labels {
-		ans, err := answerTokens(d.m, question, prompt, label)
+		ans, err := AnswerTokens(d.m, question, prompt, label)
 		if err != nil {
 			return nil, err
 		}
@@ -269,12 +269,12 @@ func (d *Dispatch) score(question string, prompt []int) ([]LabelScore, error) {
 	return out, nil
 }
 
-// answerTokens returns the tokens the model writes when it answers text to the user turn
+// AnswerTokens returns the tokens the model writes when it answers text to the user turn
 // question whose prompt is prompt: with a chat template, what the rendered conversation
 // adds to the prompt, up to and with the first end-of-generation token, so the end of the
 // turn is scored too ("math" must not be the start of "mathematics"); without a template,
 // or one whose answer does not extend its prompt, text's tokens alone.
-func answerTokens(m *model.Model, question string, prompt []int, text string) ([]int, error) {
+func AnswerTokens(m *model.Model, question string, prompt []int, text string) ([]int, error) {
 	plain := m.Tokenizer.Encode(text, false)
 	if m.Chat == nil {
 		return plain, nil

@@ -1,4 +1,4 @@
-package svf
+package svf_test
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/tokenizer"
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
+	"github.com/t2web/t2web/svf/internal/packtest"
 	"github.com/t2web/t2web/svf/tasks"
 )
 
@@ -27,17 +30,17 @@ const chatConfig = `{
 // chatPack converts a random checkpoint of chatConfig with a ChatML template into an f32
 // pack adapting MLP and attention, with four experts of random z: math, code, reasoning
 // and cls.
-func chatPack(t *testing.T) (*Pack, []*Expert) {
+func chatPack(t *testing.T) (*svf.Pack, []*svf.Expert) {
 	t.Helper()
-	dir := writeRandomCheckpoint(t, chatConfig, 5)
+	dir := packtest.Checkpoint(t, chatConfig, 5)
 	os.WriteFile(filepath.Join(dir, "tokenizer.json"), tokenizer.ByteLevelJSON([]string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}), 0o644)
 	const template = `{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`
 	cfg, _ := json.Marshal(map[string]string{"eos_token": "<|im_end|>", "chat_template": template})
 	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644)
-	_, p := convert(t, dir, ConvertOptions{Quant: QuantF32, Targets: []string{"mlp", "attn"}})
-	var experts []*Expert
+	_, p := newPack(t, dir, convert.Options{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
+	var experts []*svf.Expert
 	for i, domain := range []string{"math", "code", "reasoning", "cls"} {
-		experts = append(experts, &Expert{Name: domain, Domain: domain, Z: randomZ(p, uint64(10+i), 0.2, 1.8)})
+		experts = append(experts, &svf.Expert{Name: domain, Domain: domain, Z: packtest.RandomZ(p, uint64(10+i), 0.2, 1.8)})
 	}
 	return p, experts
 }
@@ -48,7 +51,7 @@ func chatPack(t *testing.T) (*Pack, []*Expert) {
 // first pass with the classification expert applied.
 func TestDispatchScores(t *testing.T) {
 	p, experts := chatPack(t)
-	m, err := p.Load(MergedPath)
+	m, err := p.Load(svf.MergedPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +61,8 @@ func TestDispatchScores(t *testing.T) {
 	}
 	imEnd, _ := m.Tokenizer.TokenID("<|im_end|>")
 	question := "Ann has 7 pens. Ann buys 5, then loses 3. How many pens does Ann have now?"
-	for _, cls := range []*Expert{nil, experts[3]} {
-		d, err := NewDispatch(m, e, experts, cls)
+	for _, cls := range []*svf.Expert{nil, experts[3]} {
+		d, err := svf.NewDispatch(m, e, experts, cls)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,9 +85,9 @@ func TestDispatchScores(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := tasks.ClassificationPrompt(question, d.Labels())
-		prompt, _ := Prompt(m, q)
+		prompt, _ := svf.Prompt(m, q)
 		for _, l := range c.Labels {
-			ans, err := answerTokens(m, q, prompt, l.Label)
+			ans, err := svf.AnswerTokens(m, q, prompt, l.Label)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,8 +100,8 @@ func TestDispatchScores(t *testing.T) {
 				positions[j] = len(prompt) - 1 + j
 			}
 			var want float64
-			for j, row := range logitsAt(t, e, ids[:len(ids)-1], positions) {
-				want += logSoftmaxAt(row, ans[j])
+			for j, row := range packtest.LogitsAt(t, e, ids[:len(ids)-1], positions) {
+				want += svf.LogSoftmaxAt(row, ans[j])
 			}
 			if math.Abs(want-l.LogP) > 1e-4 || l.Tokens != len(ans) {
 				t.Errorf("%s: label %s: batched log p %.6f over %d tokens, alone %.6f over %d", d.Name(), l.Label, l.LogP, l.Tokens, want, len(ans))
@@ -119,11 +122,11 @@ func TestDispatchScores(t *testing.T) {
 		}
 		t.Logf("%s: %+v → %s", d.Name(), c.Labels, c.Expert)
 	}
-	if _, err := NewDispatch(m, e, experts[3:], nil); err == nil {
+	if _, err := svf.NewDispatch(m, e, experts[3:], nil); err == nil {
 		t.Error("a dispatch with only a cls expert was accepted")
 	}
 	small, _ := model.NewCPU(m, model.CPUOptions{MaxSeqs: 2})
-	if _, err := NewDispatch(m, small, experts, nil); err == nil || !strings.Contains(err.Error(), "sequences") {
+	if _, err := svf.NewDispatch(m, small, experts, nil); err == nil || !strings.Contains(err.Error(), "sequences") {
 		t.Errorf("an engine of 2 sequences for 4 labels: %v", err)
 	}
 }
@@ -139,7 +142,7 @@ func fewShotExamples(t *testing.T, m *model.Model, e model.Engine, z map[string]
 	for _, q := range questions {
 		exs = append(exs, tasks.Example{Input: q})
 	}
-	res, err := Evaluate(m, e, exs, func(tasks.Example, string) bool { return true }, 6)
+	res, err := svf.Evaluate(m, e, exs, func(tasks.Example, string) bool { return true }, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +159,7 @@ func fewShotExamples(t *testing.T, m *model.Model, e model.Engine, z map[string]
 // gives each candidate the accuracy and log-likelihood of scoring it alone with SetZ.
 func TestFewShotBatchedEqualsSequential(t *testing.T) {
 	p, experts := chatPack(t)
-	m, err := p.Load(FactoredPath)
+	m, err := p.Load(svf.FactoredPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,34 +168,25 @@ func TestFewShotBatchedEqualsSequential(t *testing.T) {
 		t.Fatal(err)
 	}
 	exs := fewShotExamples(t, m, e, experts[0].Z, []string{"2+2?", "Who is tallest?", "x = 3"})
-	var items []fewShotItem
-	for _, ex := range exs {
-		prompt, _ := Prompt(m, ex.Input)
-		ans, err := answerTokens(m, ex.Input, prompt, ex.Output)
-		if err != nil {
-			t.Fatal(err)
-		}
-		items = append(items, fewShotItem{ex: ex, prompt: prompt, answer: ans})
-	}
-	zs := []map[string][]float32{experts[0].Z, nil, randomZ(p, 40, 0, 2), experts[1].Z, randomZ(p, 41, 0.5, 1)}
-	for _, mode := range []string{ScoreAccuracy, ScoreLikelihood} {
-		opt := FewShotOptions{Score: mode, MaxTokens: 6, MaxRows: 40, Check: tasks.Generic}
-		batched, err := scorePopulation(m, e, zs, items, opt)
+	zs := []map[string][]float32{experts[0].Z, nil, packtest.RandomZ(p, 40, 0, 2), experts[1].Z, packtest.RandomZ(p, 41, 0.5, 1)}
+	for _, mode := range []string{svf.ScoreAccuracy, svf.ScoreLikelihood} {
+		opt := svf.FewShotOptions{Score: mode, MaxTokens: 6, MaxRows: 40, Check: tasks.Generic}
+		batched, err := svf.ScorePopulation(m, e, zs, exs, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		opt.Sequential = true
-		seq, err := scorePopulation(m, e, zs, items, opt)
+		seq, err := svf.ScorePopulation(m, e, zs, exs, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for c := range zs {
-			if batched[c].Value != seq[c].Value && (mode == ScoreAccuracy || math.Abs(batched[c].Value-seq[c].Value) > 1e-5) ||
+			if batched[c].Value != seq[c].Value && (mode == svf.ScoreAccuracy || math.Abs(batched[c].Value-seq[c].Value) > 1e-5) ||
 				math.Abs(batched[c].Tie-seq[c].Tie) > 1e-5 {
 				t.Errorf("%s: candidate %d: batched %+v, sequential %+v", mode, c, batched[c], seq[c])
 			}
 		}
-		if mode == ScoreAccuracy && batched[0].Value != 1 {
+		if mode == svf.ScoreAccuracy && batched[0].Value != 1 {
 			t.Errorf("the expert whose answers the examples are scores %v, want 1", batched[0].Value)
 		}
 		t.Logf("%s: %+v", mode, batched)
@@ -204,7 +198,7 @@ func TestFewShotBatchedEqualsSequential(t *testing.T) {
 // its history, and refuses examples it cannot use.
 func TestAdapt(t *testing.T) {
 	p, experts := chatPack(t)
-	m, err := p.Load(FactoredPath)
+	m, err := p.Load(svf.FactoredPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,11 +208,11 @@ func TestAdapt(t *testing.T) {
 	}
 	exs := fewShotExamples(t, m, e, experts[1].Z, []string{"2+2?", "Who is tallest?", "x = 3", "print(7)"})
 	for _, perLayer := range []bool{false, true} {
-		opt := FewShotOptions{CEM: DefaultCEM(), MaxTokens: 6, PerLayer: perLayer}
+		opt := svf.FewShotOptions{CEM: svf.DefaultCEM(), MaxTokens: 6, PerLayer: perLayer}
 		opt.CEM.Iters, opt.CEM.Population, opt.CEM.Elites = 4, 16, 4
 		steps := 0
-		opt.CEM.Progress = func(CEMStep) { steps++ }
-		f, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, exs, opt)
+		opt.CEM.Progress = func(svf.CEMStep) { steps++ }
+		f, err := svf.Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, exs, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +231,7 @@ func TestAdapt(t *testing.T) {
 		if err := e.SetZ(c.Z); err != nil {
 			t.Fatal(err)
 		}
-		res, err := Evaluate(m, e, exs, tasks.Generic, 6)
+		res, err := svf.Evaluate(m, e, exs, tasks.Generic, 6)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,16 +253,16 @@ func TestAdapt(t *testing.T) {
 		picked   string
 		trainedS string
 	}{
-		{"base kept", base, true, false, PickedBase, "base weights were kept"},
+		{"base kept", base, true, false, svf.PickedBase, "base weights were kept"},
 		{"mixture kept without PickBest", base, false, false, "", "mixture"},
 		{"expert alone kept", exs, true, true, "code", "code alone answered 4 and was kept"},
 	} {
-		opt := FewShotOptions{CEM: DefaultCEM(), Score: ScoreLikelihood, MaxTokens: 6, OnExamples: true, PickBest: tc.pick}
+		opt := svf.FewShotOptions{CEM: svf.DefaultCEM(), Score: svf.ScoreLikelihood, MaxTokens: 6, OnExamples: true, PickBest: tc.pick}
 		opt.CEM.Iters, opt.CEM.Population, opt.CEM.Elites = 3, 8, 2
 		if tc.held {
 			opt.CEM.Iters, opt.CEM.InitStd, opt.CEM.MinStd = 1, 1e-9, 0
 		}
-		f, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, tc.exs, opt)
+		f, err := svf.Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, tc.exs, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +274,7 @@ func TestAdapt(t *testing.T) {
 		if err := e.SetZ(c.Z); err != nil {
 			t.Fatal(err)
 		}
-		res, err := Evaluate(m, e, tc.exs, tasks.Generic, 6)
+		res, err := svf.Evaluate(m, e, tc.exs, tasks.Generic, 6)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,13 +291,13 @@ func TestAdapt(t *testing.T) {
 	}
 
 	long := []tasks.Example{{Input: strings.Repeat("long question ", 30), Output: "x"}}
-	if _, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, long, FewShotOptions{CEM: DefaultCEM()}); err == nil || !strings.Contains(err.Error(), "example 1") {
+	if _, err := svf.Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, long, svf.FewShotOptions{CEM: svf.DefaultCEM()}); err == nil || !strings.Contains(err.Error(), "example 1") {
 		t.Errorf("an example longer than the context: %v", err)
 	}
-	if _, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, nil, FewShotOptions{CEM: DefaultCEM()}); err == nil {
+	if _, err := svf.Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, nil, svf.FewShotOptions{CEM: svf.DefaultCEM()}); err == nil {
 		t.Error("no examples accepted")
 	}
-	if _, err := Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, exs, FewShotOptions{CEM: DefaultCEM(), Score: "best"}); err == nil {
+	if _, err := svf.Adapt(context.Background(), m, e, experts[:2], p.Manifest.Matrices, exs, svf.FewShotOptions{CEM: svf.DefaultCEM(), Score: "best"}); err == nil {
 		t.Error("an unknown score mode accepted")
 	}
 }

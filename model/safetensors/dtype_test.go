@@ -292,3 +292,16 @@ func TestFloat32Bytes(t *testing.T) {
 	}()
 	BytesFloat32(make([]byte, 3))
 }
+
+// TestFloat32Tensor: the tensor holds x's bytes and its own copy of the shape.
+func TestFloat32Tensor(t *testing.T) {
+	x, shape := []float32{1, -2.5, 3, 4, 5, 6}, []int{2, 3}
+	tt := Float32Tensor("w", x, shape)
+	shape[0] = 7
+	if tt.Name != "w" || tt.DType != F32 || len(tt.Shape) != 2 || tt.Shape[0] != 2 || tt.Shape[1] != 3 {
+		t.Fatalf("Float32Tensor = %s %v %v, want w F32 [2 3]", tt.Name, tt.DType, tt.Shape)
+	}
+	if string(tt.Data) != string(Float32Bytes(x)) {
+		t.Errorf("data % x, want Float32Bytes's % x", tt.Data, Float32Bytes(x))
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 )
 
 // Tensor is one tensor to Write: its name, dtype, shape and little-endian row-major bytes.
@@ -16,6 +17,12 @@ type Tensor struct {
 	DType DType
 	Shape []int // nil or [] for a scalar
 	Data  []byte
+}
+
+// Float32Tensor returns the F32 tensor name of the given shape holding x, its bytes and
+// shape copies.
+func Float32Tensor(name string, x []float32, shape []int) Tensor {
+	return Tensor{Name: name, DType: F32, Shape: slices.Clone(shape), Data: Float32Bytes(x)}
 }
 
 // Write writes tensors and metadata to w as one safetensors file.

@@ -203,7 +203,7 @@ func Generic(ex Example, answer string) bool {
 
 // HoldOut is how many of n examples a share of them holds out for validation: the
 // share rounded, at least one, and at least one left to train on (n ≥ 2). The page
-// states it before training; svf.SplitExamples draws them.
+// states it before training; svf/learn's SplitExamples draws them.
 func HoldOut(n int, share float64) int {
 	return min(max(int(math.Round(share*float64(n))), 1), n-1)
 }

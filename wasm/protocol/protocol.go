@@ -273,7 +273,7 @@ type ImportExpert struct {
 }
 
 // Train asks the trainer worker to train a new expert, z only, on Examples with the
-// next-token objective on their outputs (svf.TrainExpert): ValShare of them are held out
+// next-token objective on their outputs (learn.TrainExpert): ValShare of them are held out
 // to validate on, and the best iterate on them is the expert.
 type Train struct {
 	Type     string    `json:"type"`
@@ -291,7 +291,7 @@ type Train struct {
 	Kernels  string    `json:"kernels,omitempty"` // as Load's
 	// FromBase starts from the base model; otherwise from the pack's expert (but cls)
 	// that answers the most held-out examples, when one answers more than the base
-	// (svf.ReinforceOptions.Starts).
+	// (learn.ReinforceOptions.Starts).
 	FromBase bool `json:"fromBase,omitempty"`
 }
 

@@ -5,8 +5,8 @@
 //
 // It takes one Train message at a time (package protocol): it opens the pack as the
 // engine worker does (over HTTP, through the service worker's cache, or a local folder's
-// files), splits the examples into training and validation ones (svf.SplitExamples), and
-// trains z with the next-token objective on the examples' outputs (svf.TrainExpert) on the
+// files), splits the examples into training and validation ones (learn.SplitExamples), and
+// trains z with the next-token objective on the examples' outputs (learn.TrainExpert) on the
 // CPU, its matmuls in the page's SIMD kernel module when the browser has one. Every
 // iteration answers TrainProgress, with the best expert so far as a file whenever a
 // validation finds a better one; the end answers Trained. A Stop ends the run after the

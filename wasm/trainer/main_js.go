@@ -15,6 +15,7 @@ import (
 
 	"github.com/t2web/t2web/model/simd"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/learn"
 	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 	"github.com/t2web/t2web/wasm/webfs"
@@ -155,7 +156,7 @@ func (t *trainer) train(ctx context.Context, req protocol.Train, files map[strin
 	}
 	start := time.Now()
 	base := 0.0 // the base model's validation accuracy, as the steps report it
-	opt.Progress = func(s svf.ReinforceStep) {
+	opt.Progress = func(s learn.ReinforceStep) {
 		base = s.Base
 		msg := protocol.TrainProgress{Type: protocol.TypeTrainProgress, Iter: s.Iter, Iters: opt.Iters,
 			Epoch: float64(s.Iter*opt.Batch) / float64(len(opt.Examples)), Loss: s.Loss,
@@ -173,7 +174,7 @@ func (t *trainer) train(ctx context.Context, req protocol.Train, files map[strin
 		t.post(msg)
 		t.yielder.Yield() // lets a stop in
 	}
-	e, err := svf.TrainExpert(ctx, p, opt)
+	e, err := learn.TrainExpert(ctx, p, opt)
 	if err != nil {
 		return err
 	}
@@ -186,11 +187,11 @@ func (t *trainer) train(ctx context.Context, req protocol.Train, files map[strin
 	return nil
 }
 
-// options turns a Train request into svf.TrainExpert's options, DefaultTrain's where it
+// options turns a Train request into learn.TrainExpert's options, DefaultTrain's where it
 // is silent; the examples' problems are errors that name them.
-func options(req protocol.Train) (svf.ReinforceOptions, error) {
+func options(req protocol.Train) (learn.ReinforceOptions, error) {
 	d := protocol.DefaultTrain
-	o := svf.DefaultReinforce()
+	o := learn.DefaultReinforce()
 	if err := svf.CheckName(req.Name); err != nil {
 		return o, err
 	}
@@ -215,18 +216,18 @@ func options(req protocol.Train) (svf.ReinforceOptions, error) {
 	for i, x := range req.Examples {
 		ex[i] = tasks.Example{Input: x.Input, Output: x.Output}
 	}
-	train, val, err := svf.SplitExamples(ex, share, req.Seed)
+	train, val, err := learn.SplitExamples(ex, share, req.Seed)
 	if err != nil {
 		return o, err
 	}
 	batch = min(batch, len(train))
-	o.Name, o.Domain, o.Objective, o.Examples, o.Validation = req.Name, req.Domain, svf.NextToken, train, val
+	o.Name, o.Domain, o.Objective, o.Examples, o.Validation = req.Name, req.Domain, learn.NextToken, train, val
 	o.Source = fmt.Sprintf("%d examples", len(train))
 	if req.Source != "" {
 		o.Source += " of " + req.Source
 	}
 	o.Batch, o.Micro, o.LR, o.Clip, o.Seed, o.SeqLen, o.MaxTokens = batch, batch, lr, 1e-3, req.Seed, 0, 0
-	o.Iters, o.ValEvery = svf.EpochIters(epochs, len(train), batch)
+	o.Iters, o.ValEvery = learn.EpochIters(epochs, len(train), batch)
 	return o, nil
 }
 

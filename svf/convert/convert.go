@@ -1,4 +1,4 @@
-package svf
+package convert
 
 import (
 	"bytes"
@@ -17,10 +17,11 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/safetensors"
+	"github.com/t2web/t2web/svf"
 )
 
-// ConvertOptions choose what a pack adapts and how it stores weights.
-type ConvertOptions struct {
+// Options choose what a pack adapts and how it stores weights.
+type Options struct {
 	Targets    []string // "mlp" (gate, up, down: the default) and/or "attn" (q, k, v, o)
 	Quant      string   // QuantInt8 (default) or QuantF32
 	ShardBytes int64    // largest shard; DefaultShardBytes when 0
@@ -34,7 +35,7 @@ type ConvertOptions struct {
 	// Factors, when set, supplies the factors of an adapted matrix (name without
 	// ".weight") of weight w[m,n] instead of Decompose, e.g. the reference's cached
 	// torch.svd (t2 convert --reference-svd; NewFactors). It may be called concurrently.
-	Factors func(matrix string, w []float32, m, n int) (*Factors, error)
+	Factors func(matrix string, w []float32, m, n int) (*svf.Factors, error)
 	// Workers is how many matrices are decomposed at once (each on every core for its
 	// products and rotations); DefaultWorkers when 0. Finished matrices wait on disk, in
 	// the scratch folder (scratch.go), not in memory: peak memory is about Workers
@@ -84,7 +85,7 @@ func adaptedMatrices(cfg *model.Config, targets []string) ([]string, error) {
 // adapted matrix is decomposed (thin SVD, nothing truncated) and, with int8, its U and V
 // and every other matrix are quantised (Q8); the tokenizer files are copied unchanged.
 // The same checkpoint and options give the same bytes.
-func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
+func Convert(src fs.FS, outDir string, opt Options) (*svf.Manifest, error) {
 	return ConvertContext(context.Background(), src, outDir, opt)
 }
 
@@ -93,18 +94,18 @@ func Convert(src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
 // the same checkpoint with the same options decomposes only the others and writes the
 // same bytes as an uninterrupted run. Decompositions under way when ctx is done are
 // finished (and kept) before it returns.
-func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt ConvertOptions) (*Manifest, error) {
+func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt Options) (*svf.Manifest, error) {
 	if len(opt.Targets) == 0 {
 		opt.Targets = []string{"mlp"}
 	}
 	if opt.Quant == "" {
-		opt.Quant = QuantInt8
+		opt.Quant = svf.QuantInt8
 	}
-	if opt.Quant != QuantInt8 && opt.Quant != QuantF32 {
-		return nil, fmt.Errorf("svf: quant %q, want %s or %s", opt.Quant, QuantInt8, QuantF32)
+	if opt.Quant != svf.QuantInt8 && opt.Quant != svf.QuantF32 {
+		return nil, fmt.Errorf("svf: quant %q, want %s or %s", opt.Quant, svf.QuantInt8, svf.QuantF32)
 	}
 	if opt.ShardBytes <= 0 {
-		opt.ShardBytes = DefaultShardBytes
+		opt.ShardBytes = svf.DefaultShardBytes
 	}
 	cfgJSON, err := fs.ReadFile(src, "config.json")
 	if err != nil {
@@ -118,10 +119,10 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt ConvertOp
 	if err != nil {
 		return nil, err
 	}
-	if (opt.ExactRank != 0 || len(opt.F32) > 0) && opt.Quant != QuantInt8 {
+	if (opt.ExactRank != 0 || len(opt.F32) > 0) && opt.Quant != svf.QuantInt8 {
 		return nil, fmt.Errorf("svf: an exact rank and f32 matrices belong to an int8 pack, not %s", opt.Quant)
 	}
-	if err := checkPrecision(cfg, matrices, opt.ExactRank, "exact rank", opt.F32); err != nil {
+	if err := svf.CheckPrecision(cfg, matrices, opt.ExactRank, "exact rank", opt.F32); err != nil {
 		return nil, fmt.Errorf("svf: %w", err)
 	}
 	ck, err := safetensors.OpenCheckpoint(src)
@@ -132,18 +133,18 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt ConvertOp
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
-	man := &Manifest{Format: Format, Config: json.RawMessage(bytes.TrimSpace(cfgJSON)),
+	man := &svf.Manifest{Format: svf.Format, Config: json.RawMessage(bytes.TrimSpace(cfgJSON)),
 		Targets: slices.Clone(opt.Targets), Matrices: matrices, Quant: opt.Quant,
 		ExactRank: opt.ExactRank, F32: slices.Clone(opt.F32)}
-	if opt.Quant == QuantInt8 {
-		man.Block = Q8Block
+	if opt.Quant == svf.QuantInt8 {
+		man.Block = svf.Q8Block
 	}
 	if man.ExactRank > 0 || len(man.F32) > 0 {
 		man.Version = 2
 	} else {
 		man.Version = 1 // what older t2web reads; nothing of version 2 is used
 	}
-	for i, name := range textFiles {
+	for i, name := range svf.TextFiles() {
 		data, err := fs.ReadFile(src, name)
 		if errors.Is(err, fs.ErrNotExist) && i >= 2 {
 			continue
@@ -244,11 +245,11 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt ConvertOp
 		}
 		switch {
 		case len(s.Shape) == 2 && slices.Contains(opt.F32, s.Name):
-			err = sw.matrix(s.Name, x, s.Shape[0], s.Shape[1], QuantF32)
+			err = sw.matrix(s.Name, x, s.Shape[0], s.Shape[1], svf.QuantF32)
 		case len(s.Shape) == 2:
 			err = sw.matrix(s.Name, x, s.Shape[0], s.Shape[1], opt.Quant)
 		default:
-			err = sw.add(f32Tensor(s.Name, x, s.Shape))
+			err = sw.add(safetensors.Float32Tensor(s.Name, x, s.Shape))
 		}
 		if err != nil {
 			return nil, err
@@ -265,7 +266,7 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt ConvertOp
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(outDir, ManifestFile), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outDir, svf.ManifestFile), append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(filepath.Join(outDir, scratchDir)); err != nil {
@@ -277,7 +278,7 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt ConvertOp
 // decomposeToScratch makes sure outDir's scratch file for the adapted matrix NAME holds
 // its pack tensors for this checkpoint and these options: it keeps a matching file
 // (resumed) or decomposes W and writes one.
-func decomposeToScratch(ck *safetensors.Checkpoint, outDir, name string, opt ConvertOptions) (key string, resumed bool, err error) {
+func decomposeToScratch(ck *safetensors.Checkpoint, outDir, name string, opt Options) (key string, resumed bool, err error) {
 	info, ok := ck.Info(name + ".weight")
 	if !ok {
 		return "", false, fmt.Errorf("svf: checkpoint: tensor %s.weight is missing", name)
@@ -306,14 +307,10 @@ func decomposeToScratch(ck *safetensors.Checkpoint, outDir, name string, opt Con
 	w = nil
 	groups := [][]safetensors.Tensor{
 		factorTensors(name+".U", f.U, f.M, f.R, opt.Quant, opt.ExactRank),
-		{f32Tensor(name+".S", f.S, []int{f.R})},
+		{safetensors.Float32Tensor(name+".S", f.S, []int{f.R})},
 		factorTensors(name+".V", f.V, f.N, f.R, opt.Quant, opt.ExactRank),
 	}
 	return key, false, writeScratch(path, key, groups)
-}
-
-func f32Tensor(name string, x []float32, shape []int) safetensors.Tensor {
-	return safetensors.Tensor{Name: name, DType: safetensors.F32, Shape: slices.Clone(shape), Data: safetensors.Float32Bytes(x)}
 }
 
 // shardWriter lays tensors into shards of at most max bytes each, splitting by rows a
@@ -323,7 +320,7 @@ type shardWriter struct {
 	max    int64
 	cur    []safetensors.Tensor
 	size   int64
-	shards []Shard
+	shards []svf.Shard
 	parts  map[string]int
 }
 
@@ -338,22 +335,22 @@ func (w *shardWriter) matrix(name string, x []float32, rows, cols int, quant str
 
 // matrixTensors returns x[rows, cols] as f32 (NAME), or as Q8 (NAME int8 and NAME.scale).
 func matrixTensors(name string, x []float32, rows, cols int, quant string) []safetensors.Tensor {
-	if quant == QuantF32 {
-		return []safetensors.Tensor{f32Tensor(name, x, []int{rows, cols})}
+	if quant == svf.QuantF32 {
+		return []safetensors.Tensor{safetensors.Float32Tensor(name, x, []int{rows, cols})}
 	}
 	return q8Tensors(name, x, rows, cols)
 }
 
 // q8Tensors returns the tensors NAME (int8) and NAME.scale of x[rows, cols] in Q8.
 func q8Tensors(name string, x []float32, rows, cols int) []safetensors.Tensor {
-	q, scale := QuantizeQ8(x, rows, cols)
+	q, scale := svf.QuantizeQ8(x, rows, cols)
 	data := make([]byte, len(q))
 	for i, v := range q {
 		data[i] = byte(v)
 	}
 	return []safetensors.Tensor{
 		{Name: name, DType: safetensors.I8, Shape: []int{rows, cols}, Data: data},
-		f32Tensor(name+".scale", scale, []int{rows, Q8Blocks(cols)}),
+		safetensors.Float32Tensor(name+".scale", scale, []int{rows, svf.Q8Blocks(cols)}),
 	}
 }
 
@@ -361,7 +358,7 @@ func q8Tensors(name string, x []float32, rows, cols int) []safetensors.Tensor {
 // exact > 0 its first exact columns go in f32 as NAME.hi and the others in Q8, in the
 // same rows (one group for the shard writer).
 func factorTensors(name string, x []float32, rows, r int, quant string, exact int) []safetensors.Tensor {
-	if exact == 0 || quant == QuantF32 {
+	if exact == 0 || quant == svf.QuantF32 {
 		return matrixTensors(name, x, rows, r, quant)
 	}
 	hi := make([]float32, 0, rows*exact)
@@ -370,7 +367,7 @@ func factorTensors(name string, x []float32, rows, r int, quant string, exact in
 		hi = append(hi, x[i*r:i*r+exact]...)
 		lo = append(lo, x[i*r+exact:(i+1)*r]...)
 	}
-	return append(q8Tensors(name, lo, rows, r-exact), f32Tensor(name+".hi", hi, []int{rows, exact}))
+	return append(q8Tensors(name, lo, rows, r-exact), safetensors.Float32Tensor(name+".hi", hi, []int{rows, exact}))
 }
 
 // add puts tensors that share their first dimension into the pack, together; if they
@@ -429,14 +426,14 @@ func (w *shardWriter) flush() error {
 	}
 	name := fmt.Sprintf("weights-%05d.safetensors", len(w.shards)+1)
 	var buf bytes.Buffer
-	if err := safetensors.Write(&buf, w.cur, map[string]string{"format": Format}); err != nil {
+	if err := safetensors.Write(&buf, w.cur, map[string]string{"format": svf.Format}); err != nil {
 		return fmt.Errorf("svf: %s: %w", name, err)
 	}
 	if err := os.WriteFile(filepath.Join(w.dir, name), buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(buf.Bytes())
-	w.shards = append(w.shards, Shard{File: name, Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])})
+	w.shards = append(w.shards, svf.Shard{File: name, Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])})
 	w.cur, w.size = w.cur[:0], 0
 	return nil
 }

@@ -1,4 +1,4 @@
-package svf
+package convert
 
 import (
 	"crypto/sha256"
@@ -32,7 +32,7 @@ const scratchDir = ".convert-scratch"
 const decomposeMethod = "gram-ql-1"
 
 // scratchKey is the hex SHA-256 of what a matrix's pack tensors depend on: the method
-// (decomposeMethod, or "supplied" for factors given by ConvertOptions.Factors), the
+// (decomposeMethod, or "supplied" for factors given by Options.Factors), the
 // quantisation options, and the matrix W[m,n] itself.
 func scratchKey(method string, w []float32, m, n int, quant string, exact int) string {
 	h := sha256.New()

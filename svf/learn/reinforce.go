@@ -1,4 +1,4 @@
-package svf
+package learn
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/model/train"
+	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/tasks"
 )
 
@@ -68,7 +69,7 @@ type ReinforceOptions struct {
 	// far. A person's examples may be near what an expert knows (the math expert on a
 	// new word-problem form): training then refines that expert instead of starting
 	// over. An expert with a z outside (0, MaxMult) is skipped.
-	Starts []*Expert
+	Starts []*svf.Expert
 	// Objective is what an iteration optimises: Reinforce (rollouts rewarded by the
 	// task's checker, the reference's) or NextToken (the mean cross-entropy of the
 	// training items' worked solutions, teacher-forced: the paper's ablation).
@@ -169,7 +170,7 @@ type reinforceState struct {
 // Cancelling ctx stops the run after the iteration under way; the current iterate is
 // validated if it was not, and the best one is returned, its card saying where it
 // stopped.
-func TrainExpert(ctx context.Context, p *Pack, opt ReinforceOptions) (*Expert, error) {
+func TrainExpert(ctx context.Context, p *svf.Pack, opt ReinforceOptions) (*svf.Expert, error) {
 	if opt.Name == "" || (opt.Task == nil && opt.Examples == nil) {
 		return nil, errors.New("svf: train expert: a name and a task or examples are needed")
 	}
@@ -201,7 +202,7 @@ func TrainExpert(ctx context.Context, p *Pack, opt ReinforceOptions) (*Expert, e
 			opt.Check = opt.Task.Check
 		}
 	}
-	m, err := p.load(MergedPath, opt.Kernels)
+	m, err := p.LoadKernels(svf.MergedPath, opt.Kernels)
 	if err != nil {
 		return nil, err
 	}
@@ -245,14 +246,14 @@ func SplitExamples(examples []tasks.Example, share float64, seed uint64) (train,
 // reinforce is one training run.
 type reinforce struct {
 	opt  ReinforceOptions
-	pack *Pack
+	pack *svf.Pack
 	m    *model.Model // W' for rollouts (merged)
 
 	rollout *model.CPU
 	policy  *train.Model[float32] // W' for the backward
 	base    *train.Model[float32] // W, for the KL term; nil when λ = 0
-	factors []*Factors            // per adapted matrix
-	scratch []*KernelScratch      // per adapted matrix, with Kernels (the Merged's)
+	factors []*svf.Factors        // per adapted matrix
+	scratch []*svf.KernelScratch  // per adapted matrix, with Kernels (the Merged's)
 	offsets []int                 // of each adapted matrix's weight in policy.Params
 	p, dp   []float32             // all parameters, matrix after matrix
 	spans   [][2]int              // of each matrix in p
@@ -308,10 +309,10 @@ func (r *reinforce) setup() error {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x7265696e))
 	for _, name := range r.pack.Manifest.Matrices {
-		l := r.m.Weights.Linears[name].(*Merged)
-		f := l.f
+		l := r.m.Weights.Linears[name].(*svf.Merged)
+		f := l.Factors()
 		r.factors = append(r.factors, f)
-		r.scratch = append(r.scratch, l.sc)
+		r.scratch = append(r.scratch, l.KernelScratch())
 		r.offsets = append(r.offsets, at[name+".weight"])
 		lo := len(r.p)
 		for range f.R {
@@ -361,10 +362,10 @@ func (r *reinforce) fitExamples() error {
 	measure := func(what string, exs []tasks.Example) ([]sizes, error) {
 		out := make([]sizes, len(exs))
 		for i, ex := range exs {
-			prompt, err := Prompt(r.m, ex.Input)
+			prompt, err := svf.Prompt(r.m, ex.Input)
 			if err == nil {
 				var answer []int
-				answer, err = answerTokens(r.m, ex.Input, prompt, solutionOf(ex))
+				answer, err = svf.AnswerTokens(r.m, ex.Input, prompt, solutionOf(ex))
 				out[i] = sizes{len(prompt), len(answer)}
 			}
 			if err != nil {
@@ -481,13 +482,13 @@ func (r *reinforce) apply(p []float32) error {
 		return err
 	}
 	for i, name := range r.pack.Manifest.Matrices {
-		w := r.m.Weights.Linears[name].(*Merged).dense.W
+		w := r.m.Weights.Linears[name].(*svf.Merged).Dense().W
 		copy(r.policy.Params[r.offsets[i]:r.offsets[i]+len(w)], w)
 	}
 	return nil
 }
 
-func (r *reinforce) run(ctx context.Context) (*Expert, error) {
+func (r *reinforce) run(ctx context.Context) (*svf.Expert, error) {
 	o := r.opt
 	if o.Checkpoint != "" {
 		if err := r.resume(); err != nil {
@@ -562,7 +563,7 @@ func (r *reinforce) run(ctx context.Context) (*Expert, error) {
 	if r.state.StartFrom != "" {
 		how += ", started from " + r.state.StartFrom
 	}
-	e := &Expert{
+	e := &svf.Expert{
 		Name: o.Name, Domain: domain, Score: &best, Z: r.z(r.bestP),
 		Description: fmt.Sprintf("%s on %s", objectiveName(o.Objective), r.source()),
 		Trained: fmt.Sprintf("%s; score = validation accuracy on %d questions (base model %.1f %%)",
@@ -630,7 +631,7 @@ func (r *reinforce) validate(it int) error {
 // likeliest start if it is likelier than the base; its validation accuracy is then the
 // best so far. It leaves the engine's W' at the last candidate's; apply sets it.
 func (r *reinforce) pickStart() error {
-	var starts []*Expert
+	var starts []*svf.Expert
 	var ps [][]float32
 	zs := []map[string][]float32{nil} // the base model first
 	for _, x := range r.opt.Starts {
@@ -655,7 +656,7 @@ func (r *reinforce) pickStart() error {
 	// One candidate after another, each recomposed: a population pass runs the
 	// matrices factored, which costs 2(M+N)·R a row against M·N merged, nearly three
 	// times as much at full rank (and, in the page, outside the SIMD kernels).
-	scores, err := ScoreCandidates(r.m, r.rollout, zs, scored, FewShotOptions{Score: ScoreLikelihood, Sequential: true})
+	scores, err := svf.ScoreCandidates(r.m, r.rollout, zs, scored, svf.FewShotOptions{Score: svf.ScoreLikelihood, Sequential: true})
 	if err != nil {
 		return err
 	}
@@ -684,7 +685,7 @@ func (r *reinforce) accuracy(p []float32) (float64, error) {
 	if err := r.apply(p); err != nil {
 		return 0, err
 	}
-	res, err := Evaluate(r.m, r.rollout, r.val, r.opt.Check, r.opt.MaxTokens)
+	res, err := svf.Evaluate(r.m, r.rollout, r.val, r.opt.Check, r.opt.MaxTokens)
 	if err != nil {
 		return 0, err
 	}
@@ -712,11 +713,11 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 		// Teacher forcing: the "rollouts" are the worked solutions, each token weighed
 		// 1/(answer tokens of the batch), so the loss is the mean cross-entropy.
 		for _, ex := range batch {
-			prompt, err := Prompt(r.m, ex.Input)
+			prompt, err := svf.Prompt(r.m, ex.Input)
 			if err != nil {
 				return step, err
 			}
-			answer, err := answerTokens(r.m, ex.Input, prompt, solutionOf(ex))
+			answer, err := svf.AnswerTokens(r.m, ex.Input, prompt, solutionOf(ex))
 			if err != nil {
 				return step, err
 			}
@@ -731,7 +732,7 @@ func (r *reinforce) iterate(it int) (ReinforceStep, error) {
 		prompts := make([][]int, len(chunk))
 		samplers := make([]*model.Sampler, len(chunk))
 		for i, ex := range chunk {
-			if prompts[i], err = Prompt(r.m, ex.Input); err != nil {
+			if prompts[i], err = svf.Prompt(r.m, ex.Input); err != nil {
 				return step, err
 			}
 			if len(prompts[i])+o.MaxTokens+1 > o.SeqLen {
@@ -895,16 +896,16 @@ func (r *reinforce) save() error {
 		return err
 	}
 	ts := []safetensors.Tensor{
-		f32Tensor("p", r.p, []int{len(r.p)}),
-		f32Tensor("best", r.bestP, []int{len(r.bestP)}),
-		f32Tensor("adam.m", r.adam.M, []int{len(r.adam.M)}),
-		f32Tensor("adam.v", r.adam.V, []int{len(r.adam.V)}),
+		safetensors.Float32Tensor("p", r.p, []int{len(r.p)}),
+		safetensors.Float32Tensor("best", r.bestP, []int{len(r.bestP)}),
+		safetensors.Float32Tensor("adam.m", r.adam.M, []int{len(r.adam.M)}),
+		safetensors.Float32Tensor("adam.v", r.adam.V, []int{len(r.adam.V)}),
 	}
 	var buf bytes.Buffer
 	if err := safetensors.Write(&buf, ts, map[string]string{"format": "t2web-reinforce", "state": string(meta)}); err != nil {
 		return err
 	}
-	return writeFileAtomic(r.opt.Checkpoint, buf.Bytes())
+	return svf.WriteFileAtomic(r.opt.Checkpoint, buf.Bytes())
 }
 
 // resume loads the checkpoint file when it exists; a checkpoint of another run or a
@@ -965,8 +966,8 @@ func (r *reinforce) resume() error {
 func DenseWeights(w *model.Weights) *model.Weights {
 	d := w.Clone()
 	for name, l := range w.Linears {
-		if m, ok := l.(*Merged); ok {
-			if err := d.Replace(name, &m.dense); err != nil {
+		if m, ok := l.(*svf.Merged); ok {
+			if err := d.Replace(name, m.Dense()); err != nil {
 				panic(err) // same matrix, same shape
 			}
 		}

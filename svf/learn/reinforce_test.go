@@ -1,4 +1,4 @@
-package svf
+package learn
 
 import (
 	"context"
@@ -15,8 +15,21 @@ import (
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/model/train"
+	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/convert"
+	"github.com/t2web/t2web/svf/internal/packtest"
 	"github.com/t2web/t2web/svf/tasks"
 )
+
+// newPack converts the checkpoint folder src into a pack in a temporary folder.
+func newPack(t testing.TB, src string, opt convert.Options) (string, *svf.Pack) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := convert.Convert(os.DirFS(src), dir, opt); err != nil {
+		t.Fatal(err)
+	}
+	return dir, packtest.Open(t, dir)
+}
 
 // coinTask asks "qN" and wants "A": a toy task whose right answer is one token.
 type coinTask struct{}
@@ -42,7 +55,7 @@ const coinConfig = `{
 
 // coinPack trains a tiny byte-level model to answer "qN" with "A" (30 % of the time) or
 // "B", then an end token, and converts it to an f32 pack adapting MLP and attention.
-func coinPack(t *testing.T) *Pack {
+func coinPack(t *testing.T) *svf.Pack {
 	t.Helper()
 	cfg, err := model.ParseConfig([]byte(coinConfig))
 	if err != nil {
@@ -87,7 +100,7 @@ func coinPack(t *testing.T) *Pack {
 	}
 	os.WriteFile(filepath.Join(src, "tokenizer.json"), tokenizer.ByteLevelJSON([]string{"<|end|>"}), 0o644)
 	os.WriteFile(filepath.Join(src, "tokenizer_config.json"), []byte(`{}`), 0o644)
-	_, p := convert(t, src, ConvertOptions{Quant: QuantF32, Targets: []string{"mlp", "attn"}})
+	_, p := newPack(t, src, convert.Options{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
 	return p
 }
 
@@ -378,7 +391,7 @@ func TestTrainOnExamples(t *testing.T) {
 		}
 		o := opts()
 		o.Iters = 0
-		o.Starts = []*Expert{p.Uniform("too-big", 1.5), p.Uniform("same", 0.5), trained}
+		o.Starts = []*svf.Expert{p.Uniform("too-big", 1.5), p.Uniform("same", 0.5), trained}
 		x, err := TrainExpert(context.Background(), p, o)
 		if err != nil {
 			t.Fatal(err)

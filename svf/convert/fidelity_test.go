@@ -1,9 +1,11 @@
-package svf
+package convert
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/t2web/t2web/svf"
 )
 
 // The fidelity bar: an int8 pack recomposes every adapted matrix at z = 1 to
@@ -38,14 +40,14 @@ func quantizeRows(dst, x []float32, rows, cols int) {
 
 // q8RoundTrip returns x[rows,cols] through QuantizeQ8 and DequantizeQ8.
 func q8RoundTrip(x []float32, rows, cols int) []float32 {
-	q, s := QuantizeQ8(x, rows, cols)
+	q, s := svf.QuantizeQ8(x, rows, cols)
 	out := make([]float32, len(x))
-	DequantizeQ8(out, q, s, rows, cols)
+	svf.DequantizeQ8(out, q, s, rows, cols)
 	return out
 }
 
 // recomposeWith returns U·diag(S)·Vᵀ for f with U and V replaced.
-func recomposeWith(f *Factors, u, v []float32) []float32 {
+func recomposeWith(f *svf.Factors, u, v []float32) []float32 {
 	g := *f
 	g.U, g.V = u, v
 	out := make([]float32, f.M*f.N)
@@ -144,14 +146,14 @@ func TestFidelityQ8(t *testing.T) {
 			}
 			r := f.R
 			uq, vq := q8RoundTrip(f.U, tc.m, r), q8RoundTrip(f.V, tc.n, r)
-			block := RelFrobenius(recomposeWith(f, uq, vq), w)
-			uOnly := RelFrobenius(recomposeWith(f, uq, f.V), w)
-			vOnly := RelFrobenius(recomposeWith(f, f.U, vq), w)
+			block := svf.RelFrobenius(recomposeWith(f, uq, vq), w)
+			uOnly := svf.RelFrobenius(recomposeWith(f, uq, f.V), w)
+			vOnly := svf.RelFrobenius(recomposeWith(f, f.U, vq), w)
 
 			ur, vr := make([]float32, len(f.U)), make([]float32, len(f.V))
 			quantizeRows(ur, f.U, tc.m, r)
 			quantizeRows(vr, f.V, tc.n, r)
-			perRow := RelFrobenius(recomposeWith(f, ur, vr), w)
+			perRow := svf.RelFrobenius(recomposeWith(f, ur, vr), w)
 
 			t.Logf("%dx%d  σ₀/σ_R-1 = %.3g  rel. Frobenius error: Q8 block-32 %.4f%% (U only %.4f%%, V only %.4f%%), per-row scales %.4f%%",
 				tc.m, tc.n, f.S[0]/max(f.S[r-1], 1e-30), 100*block, 100*uOnly, 100*vOnly, 100*perRow)

@@ -1,4 +1,4 @@
-package svf
+package convert
 
 import (
 	"math"

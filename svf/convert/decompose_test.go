@@ -1,4 +1,4 @@
-package svf
+package convert
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/t2web/t2web/svf"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -52,7 +53,7 @@ func maxOrthoErr(x []float32, rows, r int) float64 {
 
 // recomposeRef is the float64 twin of Recompose: U·diag(S⊙z)·Vᵀ·(ΣS/Σ(S⊙z)), written
 // straight from ARCHITECTURE §1.
-func recomposeRef(f *Factors, z []float32) []float64 {
+func recomposeRef(f *svf.Factors, z []float32) []float64 {
 	var num, den float64
 	s := make([]float64, f.R)
 	for k := range f.R {
@@ -101,7 +102,7 @@ func TestDecompose(t *testing.T) {
 			}
 			got := make([]float32, sh.m*sh.n)
 			f.Recompose(got, nil)
-			if e := RelFrobenius(got, w); e > 1e-6 {
+			if e := svf.RelFrobenius(got, w); e > 1e-6 {
 				t.Errorf("U·diag(S)·Vᵀ vs W: relative Frobenius error %.3g > 1e-6", e)
 			}
 			if e := maxOrthoErr(f.U, sh.m, r); e > 1e-5 {
@@ -154,7 +155,7 @@ func TestDecomposeRankDeficient(t *testing.T) {
 	}
 	got := make([]float32, m*n)
 	f.Recompose(got, nil)
-	if e := RelFrobenius(got, w); e > 1e-6 {
+	if e := svf.RelFrobenius(got, w); e > 1e-6 {
 		t.Errorf("relative Frobenius error %.3g > 1e-6", e)
 	}
 	if e := maxOrthoErr(f.V, n, f.R); e > 1e-5 {
@@ -223,7 +224,7 @@ func TestDecomposeMatchesMatSVD(t *testing.T) {
 func TestDecomposeGOMAXPROCS(t *testing.T) {
 	w := randMatrix(400, 500, 300, 0.02) // q = 300: every parallel path splits
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	var first *Factors
+	var first *svf.Factors
 	for _, procs := range []int{1, 3, 8} {
 		runtime.GOMAXPROCS(procs)
 		f, err := Decompose(w, 500, 300)
@@ -266,7 +267,7 @@ func TestDecomposeLarge(t *testing.T) {
 	if m*n <= 4096*4096 {
 		got := make([]float32, m*n)
 		f.Recompose(got, nil)
-		t.Logf("relative Frobenius error of U·diag(S)·Vᵀ: %.3g", RelFrobenius(got, w))
+		t.Logf("relative Frobenius error of U·diag(S)·Vᵀ: %.3g", svf.RelFrobenius(got, w))
 	}
 }
 
@@ -316,7 +317,7 @@ func TestRecompose(t *testing.T) {
 			}
 			got := make([]float32, sh.m*sh.n)
 			f.Recompose(got, uniform)
-			if e := RelFrobenius(got, base); e > 1e-6 {
+			if e := svf.RelFrobenius(got, base); e > 1e-6 {
 				t.Errorf("uniform z = 0.3 vs z = nil: relative error %.3g > 1e-6", e)
 			}
 
@@ -389,7 +390,7 @@ func TestNuclearScale(t *testing.T) {
 		{"one value", []float32{1, 0, 0}, 2},
 		{"zero", []float32{0, 0, 0}, 1},
 	} {
-		if got := NuclearScale(s, tc.z); math.Abs(float64(got-tc.want)) > 1e-6 {
+		if got := svf.NuclearScale(s, tc.z); math.Abs(float64(got-tc.want)) > 1e-6 {
 			t.Errorf("%s: NuclearScale(%v, %v) = %g, want %g", tc.name, s, tc.z, got, tc.want)
 		}
 	}
