@@ -43,6 +43,11 @@ type pairTable struct {
 
 const emptyPair = ^uint64(0) // the pair (-1, -1), which no merge has
 
+// maxVocab bounds token ids, far past any released model's vocabulary (Gemma's 262,144):
+// the id → token table is as long as the largest id, so a file claiming id 234,567,890
+// would make this allocate gigabytes before failing (FuzzLoad found it).
+const maxVocab = 1 << 24
+
 func newPairTable(n int) pairTable {
 	size, shift := 16, uint(60)
 	for size < 2*n {
@@ -182,8 +187,8 @@ func parseVocab(raw []byte) (map[string]int32, []string, error) {
 		if err != nil {
 			return fmt.Errorf("%q: %w", key, err)
 		}
-		if id < 0 || id >= 1<<31-1 {
-			return fmt.Errorf("%q: id %d out of range", key, id)
+		if id < 0 || id >= maxVocab {
+			return fmt.Errorf("%q: id %d out of range [0, %d)", key, id, maxVocab)
 		}
 		maxID = max(maxID, id)
 		entries = append(entries, entry{int32(start), int32(len(arena)), int32(id)})

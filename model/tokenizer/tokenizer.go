@@ -85,8 +85,8 @@ func load(data []byte) (*Tokenizer, error) {
 		}
 	}
 	for i, a := range added {
-		if a.ID < 0 {
-			return nil, fmt.Errorf("added_tokens[%d]: id %d is negative", i, a.ID)
+		if a.ID < 0 || a.ID >= maxVocab {
+			return nil, fmt.Errorf("added_tokens[%d]: id %d out of range [0, %d)", i, a.ID, maxVocab)
 		}
 		if a.Content == "" {
 			return nil, fmt.Errorf("added_tokens[%d]: empty content", i)
