@@ -21,8 +21,8 @@ import (
 const maxExpertBytes = 256 << 20
 
 // FewShot is the few-shot view: the examples as editable rows, the settings of the
-// adaptation, its progress and its result, and a new expert trained on the rows
-// (train.go).
+// adaptation, its progress and its result, and a new expert trained on the rows (Train,
+// a component of its own inside the view).
 type FewShot struct {
 	*Shared
 	Rows    []exampleRow
@@ -40,14 +40,15 @@ type FewShot struct {
 	Steps   []protocol.AdaptProgress // the running or last adaptation's iterations
 	Adapted *protocol.Adapted        // the last adaptation's result
 
-	training
+	train *Train // "Train a new expert" on the rows
 }
 
 // newFewShot is the few-shot view with the default settings.
 func newFewShot(s *Shared) *FewShot {
 	d := protocol.DefaultAdapt
 	c := &FewShot{Shared: s, TaskName: "task", Score: d.Score, Iters: strconv.Itoa(d.Iters), Population: strconv.Itoa(d.Population)}
-	c.TrainName, c.TrainEpochs = "new-skill", strconv.FormatFloat(protocol.DefaultTrain.Epochs, 'g', -1, 64)
+	c.train = &Train{Shared: s, examples: c.examples, TrainName: "new-skill",
+		TrainEpochs: strconv.FormatFloat(protocol.DefaultTrain.Epochs, 'g', -1, 64)}
 	return c
 }
 

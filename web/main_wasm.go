@@ -2,9 +2,9 @@
 
 // The web command is the t2web page, ui.wasm: Vugu components mounted into index.html's
 // #vugu_mount_point. The root (root.vugu, root.go) routes between the views, each a
-// component in its own .vugu and .go pair — Chat (chat), FewShot (few-shot, train.go),
-// Experts (experts), Results (results) and Model (model) — and holds what they share
-// (Shared, shared.go) and the store (persist.go). The model runs elsewhere, in the
+// component in its own .vugu and .go pair — Chat (chat), FewShot (few-shot, with Train,
+// train, inside it), Experts (experts), Results (results) and Model (model) — and holds
+// what they share (Shared, shared.go) and the store (persist.go). The model runs elsewhere, in the
 // engine worker (wasm/, started from worker.js); the page only sends it requests and
 // shows its answers.
 //
