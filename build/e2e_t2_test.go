@@ -121,9 +121,11 @@ func TestE2ET2(t *testing.T) {
 		run1(p, chromedp.Click("#adapt"))
 		p.pollTrue(`document.querySelectorAll('#plot circle.best').length >= 1`, 2*time.Minute)
 		run1(p, chromedp.Click("#adapt-stop"))
-		p.waitState(time.Minute, "done", "error")
-		if msg, n := p.text("#error"), p.count("#plot circle.best"); !strings.Contains(msg, "stopped") || n >= 40 {
-			p.fatalf("after Stop: #error %q with %d iterations plotted; want stopped, well before 40", msg, n)
+		if st := p.waitState(time.Minute, "done", "error"); st != "done" {
+			p.fatalf("after Stop: page state %q, want done (a stop is no failure); #error %q", st, p.text("#error"))
+		}
+		if msg, n := p.text("#status"), p.count("#plot circle.best"); !strings.Contains(msg, "stopped: nothing was kept") || n >= 40 {
+			p.fatalf("after Stop: #status %q with %d iterations plotted; want stopped, well before 40", msg, n)
 		}
 		if opts := p.eval(`[...document.querySelectorAll('#strategy option')].map(o => o.value).join(' ')`); strings.Contains(opts, "expert:task") {
 			p.fatalf("a stopped adaptation left a mixture among the strategies: %s", opts)

@@ -36,7 +36,7 @@ const (
 )
 
 // errAdaptStopped is adapt's error when a stop request cancelled the search.
-var errAdaptStopped = errors.New("adapt: stopped")
+var errAdaptStopped = errors.New("adaptation stopped: nothing was kept, and the chat answers as before")
 
 // engineSeqs returns the sequences and the context of the engine for pack p: enough
 // sequences to score every classification label in one batch and to decode several

@@ -432,5 +432,5 @@ func (w *worker) post(v any) {
 
 // fail reports err to the page.
 func (w *worker) fail(err error) {
-	w.post(protocol.Error{Type: protocol.TypeError, Message: err.Error()})
+	w.post(protocol.Error{Type: protocol.TypeError, Message: err.Error(), Stopped: errors.Is(err, errAdaptStopped)})
 }

@@ -227,6 +227,11 @@ func (c *Root) receive(data []byte) {
 			c.fail(err)
 		}
 	case *protocol.Error:
+		if m.Stopped {
+			// Stopped at the person's asking: said in the status line, not as an error.
+			c.State, c.Err, c.Status = stateDone, "", m.Message
+			break
+		}
 		c.fail(errors.New(c.chat.failed(m.Message)))
 	case *protocol.Log:
 		consoleLog(m.Level, "engine: "+m.Text)

@@ -42,7 +42,7 @@
 // Requests are handled one at a time, in order; one that fails answers Error and nothing
 // else. Stop is not queued: it ends the generations, asks and adaptations requested before it:
 // a generation after its next token (its Done has Stopped set), an adaptation after its
-// current CEM iteration (it answers Error "adapt: stopped").
+// current CEM iteration (it answers Error with Stopped set, and keeps nothing).
 //
 // An ask answers Choice (the first pass: the expert or mixture chosen and why), then
 // Token messages and Done, as a generation; a compared ask first answers with the base
@@ -495,6 +495,9 @@ type Done struct {
 type Error struct {
 	Type    string `json:"type"`
 	Message string `json:"message"`
+	// Stopped: the request ended because the page asked it to (Stop, Esc), which is no
+	// failure; Message says what became of it.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // Log carries a line the worker wrote to its console, so the page can show it in its own.
