@@ -187,7 +187,7 @@ func TestE2EProduct(t *testing.T) {
 		p.forget()
 		run1(p, chromedp.Evaluate[bool](`(() => {
 			const put = IDBObjectStore.prototype.put;
-			window.t2Full = true;
+			window.t2Full = false;
 			IDBObjectStore.prototype.put = function (...args) {
 				const req = put.apply(this, args);
 				if (window.t2Full) {
@@ -204,11 +204,16 @@ func TestE2EProduct(t *testing.T) {
 		// Whole values at once: the message appearing above re-renders the table.
 		p.setField(`#fewshot-table textarea[aria-label="input of row 1"]`, "kept question")
 		p.setField(`#fewshot-table textarea[aria-label="output of row 1"]`, "kept answer")
+		// The quota fills once the row is saved, so the one write refused is the edit's
+		// below, not a save of the row still half typed.
+		p.waitStored("fewshot", "kept answer")
+		run1(p, chromedp.Evaluate[bool](`(() => { window.t2Full = true; return true; })()`))
+		p.setField(`#fewshot-table textarea[aria-label="output of row 1"]`, "kept answer.")
 		msg := p.poll(`document.querySelector('#store-message')?.textContent ?? ""`, 10*time.Second)
 		if !strings.HasPrefix(msg, "Storage is full") || !strings.Contains(msg, "Model view: Remove") {
 			p.fatalf("a full quota: #store-message %q, want it to say so and what to remove", msg)
 		}
-		if p.value(`#fewshot-table textarea[aria-label="output of row 1"]`) != "kept answer" {
+		if p.value(`#fewshot-table textarea[aria-label="output of row 1"]`) != "kept answer." {
 			p.fatalf("a full quota: the typed row changed")
 		}
 		t.Logf("full quota: %s", msg)
@@ -223,8 +228,8 @@ func TestE2EProduct(t *testing.T) {
 		run1(p, chromedp.Evaluate[bool](`(() => { window.t2Full = false; return true; })()`))
 		p.setField(`#fewshot-table textarea[aria-label="output of row 1"]`, "kept answer!")
 		p.pollTrue(`!document.querySelector('#store-message')`, 10*time.Second)
-		p.show("model") // the saved rows, one byte longer than the refused ones
-		p.pollTrue(fmt.Sprintf(`Number(document.querySelector('#saved li[data-kind="fewshot"]')?.dataset.size) === %d`, refused+1), 10*time.Second)
+		p.show("model") // the saved rows, as long as the refused ones
+		p.pollTrue(fmt.Sprintf(`Number(document.querySelector('#saved li[data-kind="fewshot"]')?.dataset.size) === %d`, refused), 10*time.Second)
 		run1(p, chromedp.Reload())
 		p.waitReady()
 		p.pollTrue(`document.querySelector('main.app').dataset.store !== 'opening'`, 20*time.Second)
