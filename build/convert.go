@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/t2web/t2web/model/pack"
 	"io"
 	"os"
 	"os/signal"
@@ -10,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
 )
 
@@ -20,7 +20,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("model", "", "Hugging Face checkpoint `folder`")
 	out := fs.String("out", "", "pack `folder` to write; an interrupted conversion run again with the same flags resumes from its .convert-scratch folder")
 	targets := fs.String("targets", "mlp", "matrices to adapt: `mlp` (gate, up, down) or mlp,attn (+ q, k, v, o)")
-	quant := fs.String("quant", svf.QuantInt8, "weights as `int8` (U, V and other matrices in blocks of 32 with f32 scales) or f32")
+	quant := fs.String("quant", pack.QuantInt8, "weights as `int8` (U, V and other matrices in blocks of 32 with f32 scales) or f32")
 	exact := fs.Int("exact-rank", 0, "int8: keep the first `K` columns of U and V (the largest singular directions) in f32")
 	keep := fs.String("f32", "", "int8: unadapted matrices to keep in f32, comma-separated checkpoint `names` (e.g. model.embed_tokens.weight,lm_head.weight)")
 	shardMiB := fs.Int("shard-mib", 64, "largest shard in `MiB` (GitHub Pages refuses files of 100 MB)")

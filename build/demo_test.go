@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/svf/tasks"
@@ -145,7 +146,7 @@ func TestDemoInt8KeepsModel(t *testing.T) {
 	}
 	denseEngine := cpuEngine(t, dense, 16)
 	f32Dir := filepath.Join(t.TempDir(), "f32")
-	if _, err := convert.Convert(os.DirFS(demoBase), f32Dir, convert.Options{Targets: []string{"mlp", "attn"}, Quant: svf.QuantF32}); err != nil {
+	if _, err := convert.Convert(os.DirFS(demoBase), f32Dir, convert.Options{Targets: []string{"mlp", "attn"}, Quant: pack.QuantF32}); err != nil {
 		t.Fatal(err)
 	}
 	f32Pack, err := svf.OpenDir(f32Dir)

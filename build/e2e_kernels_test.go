@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/t2web/t2web/model/fixtures"
-	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/wasm/protocol"
 )
@@ -27,16 +27,16 @@ func TestE2EKernels(t *testing.T) {
 	sources := map[string][]string{"demo-pack": {"--pack", filepath.Join(site, "models", "default")}}
 	if fixtures.Present(t) {
 		src := fixtures.Dir(t, "llama-tiny")
-		hf, pack := filepath.Join(site, "models", "llama-tiny"), filepath.Join(site, "models", "llama-tiny-pack")
+		hf, dst := filepath.Join(site, "models", "llama-tiny"), filepath.Join(site, "models", "llama-tiny-pack")
 		if err := copyTree(src, hf); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := convert.Convert(os.DirFS(src), pack, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+		if _, err := convert.Convert(os.DirFS(src), dst, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
 			t.Fatal(err)
 		}
 		models = append(models, struct{ name, query string }{"fixture-pack", "pack=models/llama-tiny-pack/"},
 			struct{ name, query string }{"fixture-checkpoint", "model=models/llama-tiny/"})
-		sources["fixture-pack"] = []string{"--pack", pack}
+		sources["fixture-pack"] = []string{"--pack", dst}
 		sources["fixture-checkpoint"] = []string{"--model", hf}
 	}
 	const prompt = "The quick brown fox"

@@ -108,7 +108,7 @@ func openGPU(d *shaders.Device, src *source, opt engineOptions) (*shaders.Engine
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := shaders.NewEngine(d, p, shaders.EngineOptions{MaxSeqs: opt.MaxSeqs, Context: opt.Context, MergedF32: opt.MergedF32})
+	e, err := shaders.NewEngine(d, p.Pack, shaders.EngineOptions{MaxSeqs: opt.MaxSeqs, Context: opt.Context, MergedF32: opt.MergedF32})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", src.pack, err)
 	}

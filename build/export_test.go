@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"github.com/t2web/t2web/model/pack"
 	"math"
 	"os"
 	"path/filepath"
@@ -25,14 +26,14 @@ import (
 func TestExportGGUF(t *testing.T) {
 	src := fixtures.Dir(t, "llama-tiny")
 	dir := t.TempDir()
-	pack := filepath.Join(dir, "pack")
-	if _, err := convert.Convert(os.DirFS(src), pack, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+	packDir := filepath.Join(dir, "pack")
+	if _, err := convert.Convert(os.DirFS(src), packDir, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := t2("expert", "new", "--pack", pack, "--name", "half", "--value", "0.5"); code != 0 {
+	if code, _, errOut := t2("expert", "new", "--pack", packDir, "--name", "half", "--value", "0.5"); code != 0 {
 		t.Fatalf("expert new: %s", errOut)
 	}
-	ref, err := (&source{pack: pack, expert: "half", dequantize: true}).load()
+	ref, err := (&source{pack: packDir, expert: "half", dequantize: true}).load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestExportGGUF(t *testing.T) {
 	for _, typ := range []string{"f32", "f16", "q8_0"} {
 		t.Run(typ, func(t *testing.T) {
 			out := filepath.Join(dir, typ+".gguf")
-			if code, stdout, errOut := t2("export", "--pack", pack, "--expert", "half", "--gguf", out, "--type", typ); code != 0 {
+			if code, stdout, errOut := t2("export", "--pack", packDir, "--expert", "half", "--gguf", out, "--type", typ); code != 0 {
 				t.Fatalf("export: %s", errOut)
 			} else {
 				t.Log(stdout)
@@ -143,11 +144,11 @@ func TestExportHF(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			src := fixtures.Dir(t, name)
 			dir := t.TempDir()
-			pack := filepath.Join(dir, "pack")
-			if _, err := convert.Convert(os.DirFS(src), pack, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+			packDir := filepath.Join(dir, "pack")
+			if _, err := convert.Convert(os.DirFS(src), packDir, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
 				t.Fatal(err)
 			}
-			p, err := svf.OpenDir(pack)
+			p, err := svf.OpenDir(packDir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +158,7 @@ func TestExportHF(t *testing.T) {
 					z[i] = 0.2 + 1.6*float32(i)/float32(len(z))
 				}
 			}
-			if err := svf.SaveExpert(pack, p, x); err != nil {
+			if err := svf.SaveExpert(packDir, p, x); err != nil {
 				t.Fatal(err)
 			}
 			ids := "1,5,9,200,17,3,64"
@@ -173,8 +174,8 @@ func TestExportHF(t *testing.T) {
 				}
 				return safetensors.BytesFloat32(data)
 			}
-			want := logits("logits", "--pack", pack, "--expert", "ramp", "--dequantize")
-			base := logits("logits", "--pack", pack, "--dequantize")
+			want := logits("logits", "--pack", packDir, "--expert", "ramp", "--dequantize")
+			base := logits("logits", "--pack", packDir, "--dequantize")
 			if d := maxAbsDiff(want, base); d < 1e-3 {
 				t.Fatalf("the expert changes the logits by only %g: the test would not see it dropped", d)
 			}
@@ -184,7 +185,7 @@ func TestExportHF(t *testing.T) {
 			}{{"f32", "float32", 1e-5}, {"bf16", "bfloat16", 0.02}} {
 				t.Run(c.dtype, func(t *testing.T) {
 					hf := filepath.Join(dir, "hf-"+c.dtype)
-					if code, _, errOut := t2("export", "--pack", pack, "--expert", "ramp", "--hf", hf, "--dtype", c.dtype); code != 0 {
+					if code, _, errOut := t2("export", "--pack", packDir, "--expert", "ramp", "--hf", hf, "--dtype", c.dtype); code != 0 {
 						t.Fatalf("export: %s", errOut)
 					}
 					got := logits("logits", "--model", hf)
@@ -201,7 +202,7 @@ func TestExportHF(t *testing.T) {
 						t.Errorf("config.json does not say torch_dtype %s:\n%s", c.torch, cfg)
 					}
 					for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
-						a, errA := os.ReadFile(filepath.Join(pack, f))
+						a, errA := os.ReadFile(filepath.Join(packDir, f))
 						b, errB := os.ReadFile(filepath.Join(hf, f))
 						if errA != nil || errB != nil || string(a) != string(b) {
 							t.Errorf("%s not copied unchanged (%v, %v)", f, errA, errB)

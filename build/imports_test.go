@@ -13,8 +13,10 @@ import (
 // builds them (GOOS=js GOARCH=wasm): the engine and the UI, which every visitor
 // downloads, import neither the training code (model/train, svf/learn) nor the
 // conversion (svf/convert) nor gonum; the trainer, fetched only when the page trains,
-// imports svf/learn but not the conversion. Each row also names a package the binary
-// must import, so that a wrong path cannot pass with an empty list.
+// imports svf/learn but not the conversion. The GPU engine (package shaders), in the page
+// and natively, reads packs through model/pack and imports no part of the method (svf).
+// Each row also names a package the binary must import, so that a wrong path cannot pass
+// with an empty list.
 func TestEngineImports(t *testing.T) {
 	root, err := moduleRoot()
 	if err != nil {
@@ -23,20 +25,27 @@ func TestEngineImports(t *testing.T) {
 	const mod = "github.com/t2web/t2web/"
 	for _, tc := range []struct {
 		pkg, binary string
+		native      bool // go list for this machine, not GOOS=js GOARCH=wasm
 		needs       string
 		forbidden   []string // import path prefixes
 	}{
-		{"./wasm", "engine.wasm", mod + "svf", []string{"gonum.org/", mod + "model/train", mod + "svf/learn", mod + "svf/convert"}},
-		{"./web", "ui.wasm", mod + "wasm/protocol", []string{"gonum.org/", mod + "model/train", mod + "svf/learn", mod + "svf/convert"}},
-		{"./wasm/trainer", "trainer.wasm", mod + "svf/learn", []string{"gonum.org/", mod + "svf/convert"}},
+		{"./wasm", "engine.wasm", false, mod + "svf", []string{"gonum.org/", mod + "model/train", mod + "svf/learn", mod + "svf/convert"}},
+		{"./web", "ui.wasm", false, mod + "wasm/protocol", []string{"gonum.org/", mod + "model/train", mod + "svf/learn", mod + "svf/convert"}},
+		{"./wasm/trainer", "trainer.wasm", false, mod + "svf/learn", []string{"gonum.org/", mod + "svf/convert"}},
+		{"./shaders", "shaders-js", false, mod + "model/pack", []string{mod + "svf", "gonum.org/", mod + "model/train"}},
+		{"./shaders", "shaders-native", true, mod + "model/pack", []string{mod + "svf", "gonum.org/", mod + "model/train"}},
 	} {
 		t.Run(tc.binary, func(t *testing.T) {
 			cmd := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, tc.pkg)
 			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+			env := []string{"GOOS=js", "GOARCH=wasm"}
+			if tc.native {
+				env = nil
+			}
+			cmd.Env = append(os.Environ(), env...)
 			out, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("GOOS=js GOARCH=wasm go list -deps %s: %v", tc.pkg, err)
+				t.Fatalf("%s go list -deps %s: %v", strings.Join(env, " "), tc.pkg, err)
 			}
 			imports := map[string][]string{} // package → its imports
 			for line := range strings.Lines(string(out)) {

@@ -152,7 +152,7 @@ func f64s(x []float32) []float64 {
 }
 
 // quantize is the Q8 of x[rows, cols]: per block of 32 of a row, scale = max|x|/127 and
-// q = round(x/scale) (half away from zero, as svf.QuantizeQ8), computed in float64.
+// q = round(x/scale) (half away from zero, as pack.QuantizeQ8), computed in float64.
 func quantize(x []float32, rows, cols int) ([]int8, []float32) {
 	nb := (cols + 31) / 32
 	q := make([]int8, rows*cols)

@@ -49,9 +49,10 @@
 //
 // # The engine
 //
-// [NewEngine] loads an svf pack into a [Device] shard by shard (read, sha256 checked,
-// tensors uploaded, shard dropped) and gives an [Engine], the GPU implementation of
-// model.Engine. Adapted matrices keep U, σ, V on the device; W' = U·diag(σ⊙z)·Vᵀ·c is
+// [NewEngine] loads a pack (package model/pack: the storage format, not the method of
+// package svf, which this package does not import) into a [Device] shard by shard (read,
+// sha256 checked, tensors uploaded, shard dropped) and gives an [Engine], the GPU
+// implementation of model.Engine. Adapted matrices keep U, σ, V on the device; W' = U·diag(σ⊙z)·Vᵀ·c is
 // recomposed there ([Batch.SVFScale], then [Batch.RecomposeInto]) at load and on every
 // SetZ, for those matrices only — as Q8 by default for an int8 pack (a quarter of the
 // bytes a token reads; EngineOptions.MergedF32 keeps the exact float32 W') — and the

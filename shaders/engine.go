@@ -12,7 +12,7 @@ type EngineOptions struct {
 	Context int // positions per slot; min(max_position_embeddings, 4096) when 0
 	// MergedF32 holds the recomposed W' of an int8 pack's adapted matrices as float32,
 	// the exact reference: the CPU engine's W' to float32 rounding. By default W' is Q8
-	// (recomposed straight to int8 with blocks of 32, as svf.QuantizeQ8 would quantise
+	// (recomposed straight to int8 with blocks of 32, as pack.QuantizeQ8 would quantise
 	// it): a quarter of the memory and of the bytes each decoded token reads, at the
 	// cost of W's quantisation error (logits move by ~1e-3 to 1e-2). An f32 pack's W'
 	// is always float32.

@@ -11,6 +11,7 @@ import (
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/enginetest"
 	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/svf"
@@ -50,7 +51,7 @@ func BenchmarkEngineSmolLM2(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		gpu, err := NewEngine(d, p, EngineOptions{Context: 512})
+		gpu, err := NewEngine(d, p.Pack, EngineOptions{Context: 512})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -87,7 +88,7 @@ func BenchmarkEngineSmolLM2(b *testing.B) {
 		b.ReportMetric(generateRate(b, gpu), "gpu-tok/s")
 		b.ReportMetric(decodeRate(b, gpu), "gpu-sync-tok/s")
 		gpu.Close()
-		f32, err := NewEngine(d, p, EngineOptions{Context: 512, MergedF32: true})
+		f32, err := NewEngine(d, p.Pack, EngineOptions{Context: 512, MergedF32: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -187,7 +188,7 @@ const populationBenchConfig = `{
 // whole evaluation. Run with -benchtime 1x.
 func BenchmarkPopulation(b *testing.B) {
 	const P, S, L = 32, 4, 8
-	p := randomPack(b, populationBenchConfig, 1, convert.Options{Quant: svf.QuantInt8})
+	p := randomPack(b, populationBenchConfig, 1, convert.Options{Quant: pack.QuantInt8})
 	zs := enginetest.RandomZs(ranks(p), P, -1, 9)
 	prompts := make([][]int, S)
 	for i := range prompts {
@@ -204,7 +205,7 @@ func BenchmarkPopulation(b *testing.B) {
 		b.Fatal(err)
 	}
 	d := device(b)
-	gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: P * S, Context: 64})
+	gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: P * S, Context: 64})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
 )
@@ -24,9 +25,9 @@ var enginePacks = []struct {
 	targets []string
 	models  []string // nil: every fixture model
 }{
-	{svf.QuantF32, []string{"mlp"}, nil},
-	{svf.QuantInt8, []string{"mlp"}, nil},
-	{svf.QuantInt8, []string{"mlp", "attn"}, []string{"llama-tiny"}},
+	{pack.QuantF32, []string{"mlp"}, nil},
+	{pack.QuantInt8, []string{"mlp"}, nil},
+	{pack.QuantInt8, []string{"mlp", "attn"}, []string{"llama-tiny"}},
 }
 
 // randomZ draws z in [0.5, 1.5] for every adapted matrix of p.
@@ -78,7 +79,7 @@ func TestEngineFixtures(t *testing.T) {
 					t.Fatal(err)
 				}
 				cpu := cpuF32
-				if pk.quant == svf.QuantInt8 {
+				if pk.quant == pack.QuantInt8 {
 					mq, err := p.Load(svf.MergedPath)
 					if err != nil {
 						t.Fatal(err)
@@ -88,7 +89,7 @@ func TestEngineFixtures(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: 2})
+				gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: 2})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -105,7 +106,7 @@ func TestEngineFixtures(t *testing.T) {
 						t.Fatal(err)
 					}
 					for _, c := range cases {
-						if c.Name == "long" && (z != nil || pk.quant != svf.QuantF32) {
+						if c.Name == "long" && (z != nil || pk.quant != pack.QuantF32) {
 							continue // 478 tokens: once per model is enough
 						}
 						// Every position, but for the long case (478 rows of logits would
@@ -149,7 +150,7 @@ func TestEngineFixtures(t *testing.T) {
 								t.Errorf("GenerateBatch sequence %d: GPU %v, CPU %v", i, gotB[i], wantB[i])
 							}
 						}
-						if name == "llama-tiny" && pk.quant == svf.QuantInt8 && len(pk.targets) == 1 {
+						if name == "llama-tiny" && pk.quant == pack.QuantInt8 && len(pk.targets) == 1 {
 							mergedF32(t, d, p, cpuF32, c.InputIDs)
 						}
 						// Sampling reads the row back and draws with the CPU sampler; the
@@ -161,7 +162,7 @@ func TestEngineFixtures(t *testing.T) {
 						} {
 							sampledAgree(t, cpu, gpu, c.InputIDs, sp, 16, fmt.Sprintf("z %d, sampler %+v", zi, sp))
 						}
-						if name == "llama-tiny" && pk.quant == svf.QuantF32 {
+						if name == "llama-tiny" && pk.quant == pack.QuantF32 {
 							deviceSampling(t, d, p, cpu, c.InputIDs)
 						}
 					}
@@ -211,7 +212,7 @@ func compareForward(t *testing.T, cpu, gpu model.Engine, ids, positions []int) f
 // limit cutting the kernel's passes short (every draw was token 65536).
 func deviceSampling(t *testing.T, d *Device, p *svf.Pack, cpu model.Engine, prompt []int) {
 	t.Helper()
-	gpu, err := NewEngine(d, p, EngineOptions{DeviceSampling: true})
+	gpu, err := NewEngine(d, p.Pack, EngineOptions{DeviceSampling: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +284,7 @@ func sampledAgree(t *testing.T, cpu, gpu model.Engine, prompt []int, sp model.Sa
 // CPU engine's float32 W' logits within 1e-4.
 func mergedF32(t *testing.T, d *Device, p *svf.Pack, cpu model.Engine, prompt []int) {
 	t.Helper()
-	gpu, err := NewEngine(d, p, EngineOptions{MergedF32: true})
+	gpu, err := NewEngine(d, p.Pack, EngineOptions{MergedF32: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +358,7 @@ func int8Tolerance(t *testing.T, cpuF32, gpu model.Engine, prompt []int, what st
 }
 
 // q8Merged is the CPU twin of the GPU engine's default W': an adapted matrix of the CPU
-// engine whose W', after every SetZ, is quantised with svf.QuantizeQ8 (as RecomposeQ8
+// engine whose W', after every SetZ, is quantised with pack.QuantizeQ8 (as RecomposeQ8
 // does on the device) and applied dequantised. Population batches run the inner
 // matrix's factored form, as on the GPU.
 type q8Merged struct {
@@ -393,8 +394,8 @@ func (l *q8Merged) refresh() {
 			w[o*in+j] = wt[j*out+o] - b[o]
 		}
 	}
-	q, s := svf.QuantizeQ8(w, out, in)
-	svf.DequantizeQ8(w, q, s, out, in)
+	q, s := pack.QuantizeQ8(w, out, in)
+	pack.DequantizeQ8(w, q, s, out, in)
 	var bias []float32
 	for _, v := range b {
 		if v != 0 {
@@ -438,7 +439,7 @@ func corruptShard(t *testing.T, d *Device, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, err := NewEngine(d, p, EngineOptions{}); err == nil || !strings.Contains(err.Error(), "sha256") {
+	if e, err := NewEngine(d, p.Pack, EngineOptions{}); err == nil || !strings.Contains(err.Error(), "sha256") {
 		if e != nil {
 			e.Close()
 		}
@@ -456,7 +457,7 @@ func TestEngineSplitFixtures(t *testing.T) {
 	for _, name := range fixtures.Models {
 		dir := fixtures.Dir(t, name)
 		c := fixtures.Cases(t, dir)[0]
-		for _, quant := range []string{svf.QuantF32, svf.QuantInt8} {
+		for _, quant := range []string{pack.QuantF32, pack.QuantInt8} {
 			t.Run(name+"/"+quant, func(t *testing.T) {
 				out := t.TempDir()
 				if _, err := convert.Convert(os.DirFS(dir), out, convert.Options{Quant: quant}); err != nil {
@@ -470,14 +471,14 @@ func TestEngineSplitFixtures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if quant == svf.QuantInt8 {
+				if quant == pack.QuantInt8 {
 					q8Twin(t, m, p) // the GPU engine's Q8 W'
 				}
 				cpu, err := model.NewCPU(m, model.CPUOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				gpu, err := NewEngine(d, p, EngineOptions{MaxBinding: 4 << 20})
+				gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxBinding: 4 << 20})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -528,12 +529,12 @@ func TestEngineDispatches(t *testing.T) {
 		binding        uint64
 		layer, outside int
 	}{
-		{"qwen2/int8/mlp+attn", smallConfig, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}}, 0, 5, 3},
-		{"llama-tied/f32/attn", smallTiedConfig, convert.Options{Quant: svf.QuantF32, Targets: []string{"attn"}}, 0, 5, 3},
-		{"qwen2/int8/split", smallConfig, convert.Options{Quant: svf.QuantInt8}, smallBinding, -1, -1},
+		{"qwen2/int8/mlp+attn", smallConfig, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}}, 0, 5, 3},
+		{"llama-tied/f32/attn", smallTiedConfig, convert.Options{Quant: pack.QuantF32, Targets: []string{"attn"}}, 0, 5, 3},
+		{"qwen2/int8/split", smallConfig, convert.Options{Quant: pack.QuantInt8}, smallBinding, -1, -1},
 	} {
 		p := randomPack(t, tc.config, 3, tc.opt)
-		gpu, err := NewEngine(d, p, EngineOptions{MaxBinding: tc.binding})
+		gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxBinding: tc.binding})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -565,8 +566,8 @@ func TestEngineDispatches(t *testing.T) {
 // context cancelled from emit, maxTokens and the end of the context.
 func TestEngineGenerate(t *testing.T) {
 	d := device(t)
-	p := randomPack(t, smallConfig, 5, convert.Options{Quant: svf.QuantInt8})
-	gpu, err := NewEngine(d, p, EngineOptions{Context: 40, DeviceSampling: true})
+	p := randomPack(t, smallConfig, 5, convert.Options{Quant: pack.QuantInt8})
+	gpu, err := NewEngine(d, p.Pack, EngineOptions{Context: 40, DeviceSampling: true})
 	if err != nil {
 		t.Fatal(err)
 	}

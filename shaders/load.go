@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/model/safetensors"
-	"github.com/t2web/t2web/svf"
 )
 
 // slot is the destination of one stored tensor (or of its Q8 scales): device buffers
@@ -31,7 +31,7 @@ type slot struct {
 
 // exactJoin makes an f32 factor X.U [rows, r] of a pack with an exact rank k from the
 // tensors that store it, row range by row range: X.U.hi [rows, k] f32 and X.U
-// [rows, r-k] with X.U.scale in Q8 (svf.Manifest.ExactRank). The shard writer keeps the
+// [rows, r-k] with X.U.scale in Q8 (pack.Manifest.ExactRank). The shard writer keeps the
 // three of a row range in one shard.
 type exactJoin struct {
 	k, r  int
@@ -42,7 +42,7 @@ type exactJoin struct {
 
 // NewEngine loads pack p into the device, shard by shard (each is read, checked against
 // its sha256, uploaded and dropped), and recomposes the adapted matrices at z = 1.
-func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err error) {
+func NewEngine(d *Device, p *pack.Pack, opt EngineOptions) (eng *Engine, err error) {
 	c := p.Config
 	if opt.MaxSeqs <= 0 {
 		opt.MaxSeqs = 1
@@ -68,7 +68,7 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 	if opt.MaxBinding > 0 {
 		l.limit = min(l.limit, opt.MaxBinding)
 	}
-	l.q8 = p.Manifest.Quant == svf.QuantInt8
+	l.q8 = p.Manifest.Quant == pack.QuantInt8
 	// With an exact rank the factors are joined into f32 on the host (exactJoin): the
 	// kernels read a factor as one dtype.
 	l.factorQ8 = l.q8 && p.Manifest.ExactRank == 0
@@ -154,7 +154,7 @@ func NewEngine(d *Device, p *svf.Pack, opt EngineOptions) (eng *Engine, err erro
 type loader struct {
 	e     *Engine
 	d     *Device
-	p     *svf.Pack
+	p     *pack.Pack
 	slots map[string]*slot
 	limit uint64 // bytes of one part of a weight split by rows
 
@@ -233,7 +233,7 @@ func (l *loader) addParts(parts []part, name string, rows, cols, partRows int, q
 	if err != nil {
 		return err
 	}
-	ss, err := l.addSlot(name+".scale", safetensors.F32, rows, svf.Q8Blocks(cols), partRows)
+	ss, err := l.addSlot(name+".scale", safetensors.F32, rows, pack.Q8Blocks(cols), partRows)
 	if err != nil {
 		return err
 	}
@@ -249,7 +249,7 @@ func weightRowBytes(quant bool, cols int) []uint64 {
 	if !quant {
 		return []uint64{4 * uint64(cols)}
 	}
-	return []uint64{uint64(cols), 4 * uint64(svf.Q8Blocks(cols))}
+	return []uint64{uint64(cols), 4 * uint64(pack.Q8Blocks(cols))}
 }
 
 // stackRef is where a matrix stacked with others lives: the stack and its first row.
@@ -322,7 +322,7 @@ func (l *loader) plan() error {
 					l.addSlotAt(base+".weight", safetensors.F32, m.out, m.in, ref.lin.F, uint64(4*ref.row0*m.in))
 				} else {
 					l.addSlotAt(base+".weight", safetensors.I8, m.out, m.in, ref.lin.Q.Q, uint64(ref.row0*m.in))
-					nb := svf.Q8Blocks(m.in)
+					nb := pack.Q8Blocks(m.in)
 					l.addSlotAt(base+".weight.scale", safetensors.F32, m.out, nb, ref.lin.Q.Scale, uint64(4*ref.row0*nb))
 				}
 			}
@@ -426,7 +426,7 @@ func (l *loader) stack(i int, group []string, shapes map[string][]int, adapted m
 		if err != nil {
 			return nil, err
 		}
-		s, err := l.newBuf(label+".scale", uint64(4*rows*svf.Q8Blocks(in)))
+		s, err := l.newBuf(label+".scale", uint64(4*rows*pack.Q8Blocks(in)))
 		if err != nil {
 			return nil, err
 		}
@@ -645,7 +645,7 @@ func makeParts(rows, partRows int) []part {
 }
 
 // loadShard uploads every tensor of shard i into its slot.
-func (e *Engine) loadShard(p *svf.Pack, i int, slots map[string]*slot) error {
+func (e *Engine) loadShard(p *pack.Pack, i int, slots map[string]*slot) error {
 	data, err := p.ReadShard(i)
 	if err != nil {
 		return err
@@ -727,7 +727,7 @@ func (e *Engine) joinPiece(s *slot, piece string, t safetensors.TensorInfo, raw 
 	cols, dt := j.r-j.k, safetensors.I8
 	switch piece {
 	case ".scale":
-		cols, dt = svf.Q8Blocks(j.r-j.k), safetensors.F32
+		cols, dt = pack.Q8Blocks(j.r-j.k), safetensors.F32
 	case ".hi":
 		cols, dt = j.k, safetensors.F32
 	}
@@ -749,12 +749,12 @@ func (e *Engine) joinPiece(s *slot, piece string, t safetensors.TensorInfo, raw 
 		return nil
 	}
 	rows := len(j.hi) / j.k
-	if len(j.q) != rows*(j.r-j.k) || len(j.scale) != rows*svf.Q8Blocks(j.r-j.k) {
+	if len(j.q) != rows*(j.r-j.k) || len(j.scale) != rows*pack.Q8Blocks(j.r-j.k) {
 		return fmt.Errorf("tensor %s: its f32, int8 and scale parts hold different rows", s.name)
 	}
 	lo := make([]float32, len(j.q))
-	svf.DequantizeQ8(lo, j.q, j.scale, rows, j.r-j.k)
-	x, err := svf.JoinColumns(j.hi, lo, j.k, j.r-j.k)
+	pack.DequantizeQ8(lo, j.q, j.scale, rows, j.r-j.k)
+	x, err := pack.JoinColumns(j.hi, lo, j.k, j.r-j.k)
 	if err != nil {
 		return fmt.Errorf("tensor %s: %w", s.name, err)
 	}

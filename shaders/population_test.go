@@ -11,6 +11,7 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/enginetest"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/svf"
@@ -92,14 +93,14 @@ func TestEngineSplit(t *testing.T) {
 		opt          convert.Options
 		mergedF32    bool
 	}{
-		{"qwen2/f32", smallConfig, convert.Options{Quant: svf.QuantF32}, false},
-		{"qwen2/int8", smallConfig, convert.Options{Quant: svf.QuantInt8}, false},
-		{"llama-tied/int8", smallTiedConfig, convert.Options{Quant: svf.QuantInt8}, false},
-		{"llama-tied/f32", smallTiedConfig, convert.Options{Quant: svf.QuantF32}, false},
-		{"qwen2/int8/merged-f32", smallConfig, convert.Options{Quant: svf.QuantInt8}, true},
+		{"qwen2/f32", smallConfig, convert.Options{Quant: pack.QuantF32}, false},
+		{"qwen2/int8", smallConfig, convert.Options{Quant: pack.QuantInt8}, false},
+		{"llama-tied/int8", smallTiedConfig, convert.Options{Quant: pack.QuantInt8}, false},
+		{"llama-tied/f32", smallTiedConfig, convert.Options{Quant: pack.QuantF32}, false},
+		{"qwen2/int8/merged-f32", smallConfig, convert.Options{Quant: pack.QuantInt8}, true},
 		// Factors joined on the host from f32 and Q8 columns split across 16 KiB shards
 		// (W' recomposed to Q8 from f32 factors), and f32 embeddings in an int8 pack.
-		{"qwen2/int8/exact-rank", smallConfig, convert.Options{Quant: svf.QuantInt8, ExactRank: 12,
+		{"qwen2/int8/exact-rank", smallConfig, convert.Options{Quant: pack.QuantInt8, ExactRank: 12,
 			F32: []string{"model.embed_tokens.weight", "lm_head.weight"}, ShardBytes: 16 << 10}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,14 +110,14 @@ func TestEngineSplit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.opt.Quant == svf.QuantInt8 && !tc.mergedF32 {
+			if tc.opt.Quant == pack.QuantInt8 && !tc.mergedF32 {
 				q8Twin(t, m, p)
 			}
 			cpu, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
-			gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: 2, MaxBinding: smallBinding, MergedF32: tc.mergedF32})
+			gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: 2, MaxBinding: smallBinding, MergedF32: tc.mergedF32})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +126,7 @@ func TestEngineSplit(t *testing.T) {
 			t.Logf("parts: embed %d, lm_head %d, gate %d, down %d, q %d", len(gpu.embed.parts), len(gpu.lmHead.parts),
 				len(ly.gate.parts), len(ly.down.parts), len(ly.q.parts))
 			// Q8 W' is a quarter of f32's: llama-tied's gate then fits one binding.
-			smallW := tc.opt.Quant == svf.QuantInt8 && !tc.mergedF32 && tc.config == smallTiedConfig
+			smallW := tc.opt.Quant == pack.QuantInt8 && !tc.mergedF32 && tc.config == smallTiedConfig
 			if len(gpu.embed.parts) < 2 || len(gpu.lmHead.parts) < 2 || len(ly.gate.parts) < 2 && !smallW {
 				t.Fatalf("MaxBinding %d did not split the weights", smallBinding)
 			}
@@ -160,8 +161,8 @@ func TestEngineSplit(t *testing.T) {
 			}
 		})
 	}
-	p := randomPack(t, smallConfig, 4, convert.Options{Quant: svf.QuantF32})
-	if e, err := NewEngine(d, p, EngineOptions{MaxBinding: 128}); err == nil || !strings.Contains(err.Error(), "cannot be split") {
+	p := randomPack(t, smallConfig, 4, convert.Options{Quant: pack.QuantF32})
+	if e, err := NewEngine(d, p.Pack, EngineOptions{MaxBinding: 128}); err == nil || !strings.Contains(err.Error(), "cannot be split") {
 		if e != nil {
 			e.Close()
 		}
@@ -176,11 +177,11 @@ func TestEngineSplit(t *testing.T) {
 // and int8 packs with MLP and attention adapted, weights split by rows (8 KiB parts).
 func TestEnginePopulation(t *testing.T) {
 	d := device(t)
-	for _, quant := range []string{svf.QuantF32, svf.QuantInt8} {
+	for _, quant := range []string{pack.QuantF32, pack.QuantInt8} {
 		t.Run(quant, func(t *testing.T) {
 			p := randomPack(t, smallConfig, 5, convert.Options{Quant: quant, Targets: []string{"mlp", "attn"}})
 			// W' in float32: population rows run factored, exactly; SetZ then matches them.
-			gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: 16, MaxBinding: smallBinding, MergedF32: true})
+			gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: 16, MaxBinding: smallBinding, MergedF32: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,13 +233,13 @@ func populationErrors(t *testing.T, e *Engine, p *svf.Pack) {
 // accuracy and mean log-likelihood of scoring it alone with SetZ, for both score modes.
 func TestEngineScoreCandidates(t *testing.T) {
 	d := device(t)
-	p := randomPack(t, smallConfig, 7, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}})
+	p := randomPack(t, smallConfig, 7, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}})
 	m, err := p.Load(svf.FactoredPath) // for its tokenizer; the GPU engine runs the weights
 	if err != nil {
 		t.Fatal(err)
 	}
 	// W' in float32, so that sequential scoring (SetZ) matches batched (factored).
-	gpu, err := NewEngine(d, p, EngineOptions{MaxSeqs: 24, MergedF32: true})
+	gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: 24, MergedF32: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@
 //                 barrier. Writes f32 rows m0… of w.
 //   quantize_rows each thread a block of 32 columns of a row of wf (f32 [m, n], e.g.
 //                 recompose's output) quantised into rows m0… of the Q8 wq/ws: scale =
-//                 max|W'|/127, q = round(W'/scale) half away from zero (svf.QuantizeQ8),
+//                 max|W'|/127, q = round(W'/scale) half away from zero (pack.QuantizeQ8),
 //                 clamped to ±127; an all-zero block has scale 0. Bytes are OR-ed into wq,
 //                 which must be zero there (words straddle rows when n % 4 ≠ 0).
 // On lavapipe the tiled gemm this replaces (gemm.wgsl's 64×64 tiles through workgroup
@@ -32,7 +32,7 @@
 //   quantize_rows: one thread a (row, block), grid split over x, y.
 // Overrides: Q8F, VEC (R % 32 = 0 for Q8 factors, R % 4 = 0 for f32: vec4 loads; else
 //   element loads, for odd shapes), QVEC (n % 4 = 0: quantize_rows reads vec4).
-// Twin: float64 Σ_k U·s·V (svf_test.go); svf.Factors.Recompose; svf.QuantizeQ8.
+// Twin: float64 Σ_k U·s·V (svf_test.go); svf.Factors.Recompose; pack.QuantizeQ8.
 
 override Q8F: bool = true;
 override VEC: bool = true;

@@ -52,7 +52,7 @@ func (b *Batch) Recompose(w *Buffer, f Factors, s *Buffer) {
 }
 
 // RecomposeQ8 records W' = U·diag(s)·Vᵀ quantised to w, Q8 [M,N] with blocks of 32
-// along N (scale = max|W'|/127 per block, round half away from zero, as svf.QuantizeQ8),
+// along N (scale = max|W'|/127 per block, round half away from zero, as pack.QuantizeQ8),
 // through scratch (see RecomposeInto). w.Q is cleared first, in the same batch.
 func (b *Batch) RecomposeQ8(w Q8, f Factors, s, scratch *Buffer) {
 	checkWhole("RecomposeQ8", "w", w)

@@ -1,9 +1,11 @@
 // Package svf implements Singular Value Fine-tuning, the method of Transformer²
 // (Sun, Cetin, Tang, arXiv 2501.06252), on the CPU: the factors of a model's weight
-// matrices and their int8 quantisation, packs, experts, mixtures, recomposition, the
+// matrices, a pack's adapted matrices as linears, experts, mixtures, recomposition, the
 // gradient of W' with respect to an expert's parameters, the cross-entropy method over
-// mixtures and the first-pass strategies. Making a pack (the decomposition) is package
-// svf/convert; training an expert (REINFORCE) is package svf/learn.
+// mixtures and the first-pass strategies. The pack's storage format (manifest, shards,
+// sha256, Q8) is package model/pack, which [Pack] wraps; making a pack (the
+// decomposition) is package svf/convert; training an expert (REINFORCE) is package
+// svf/learn.
 //
 // # The method (ARCHITECTURE.md §1)
 //
@@ -69,12 +71,13 @@
 //     loaded only when the page trains) run it.
 //
 // Neither is imported here, and build's TestEngineImports fails if the engine's import
-// graph gains gonum or model/train again.
+// graph gains gonum or model/train again. The GPU engine (package shaders) reads packs
+// through model/pack and does not import this package either.
 //
 // # Quantisation
 //
-// In an int8 pack U and V are stored as Q8 ([QuantizeQ8]): int8 values and one float32
-// scale per block of [Q8Block] = 32 consecutive elements along R, scale =
+// In an int8 pack U and V are stored as Q8 ([pack.QuantizeQ8]): int8 values and one
+// float32 scale per block of [pack.Q8Block] = 32 consecutive elements along R, scale =
 // absmax/127, like llama.cpp's Q8_0. Per-row scales, the other choice ARCHITECTURE §3
 // allows, miss the 1 % fidelity bar on SmolLM2-135M-shaped matrices (≈ 1.06–1.17 %
 // relative Frobenius error of the recomposed W, against ≈ 0.76–0.86 % with blocks of

@@ -144,7 +144,7 @@ func DecodeExpert(data []byte, file string) (*Expert, error) {
 // matrix, and nothing else.
 func (p *Pack) Check(e *Expert) error {
 	for name, z := range e.Z {
-		r, ok := p.ranks[name]
+		r, ok := p.Rank(name)
 		if !ok {
 			return fmt.Errorf("svf: expert %s: tensor %s: the pack does not adapt this matrix", e.Name, name)
 		}
@@ -165,7 +165,7 @@ func (p *Pack) Check(e *Expert) error {
 func (p *Pack) Uniform(name string, value float32) *Expert {
 	e := &Expert{Name: name, Trained: "uniform " + strconv.FormatFloat(float64(value), 'g', -1, 32), Z: map[string][]float32{}}
 	for _, m := range p.Manifest.Matrices {
-		z := make([]float32, p.ranks[m])
+		z := make([]float32, p.rank(m))
 		for i := range z {
 			z[i] = value
 		}
@@ -176,7 +176,7 @@ func (p *Pack) Uniform(name string, value float32) *Expert {
 
 // Experts lists the pack's experts (none when it has no experts/index.json).
 func (p *Pack) Experts() ([]ExpertInfo, error) {
-	data, err := fs.ReadFile(p.fsys, expertIndex)
+	data, err := fs.ReadFile(p.FS(), expertIndex)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -205,7 +205,7 @@ func (p *Pack) Expert(name string) (*Expert, error) {
 		return nil, fmt.Errorf("pack: no expert %q (the pack has %v)", name, names)
 	}
 	file := path.Join(expertDir, list[i].File)
-	data, err := fs.ReadFile(p.fsys, file)
+	data, err := fs.ReadFile(p.FS(), file)
 	if err != nil {
 		return nil, fmt.Errorf("pack: expert %s: %w", name, err)
 	}

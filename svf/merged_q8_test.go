@@ -8,6 +8,7 @@ import (
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/enginetest"
 	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/svf/internal/packtest"
@@ -42,9 +43,9 @@ func TestLoadInt8Fixtures(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			src := fixtures.Dir(t, name)
 			for _, opt := range []convert.Options{
-				{Quant: svf.QuantInt8, Targets: []string{"mlp"}},
-				{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}},
-				{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: 8},
+				{Quant: pack.QuantInt8, Targets: []string{"mlp"}},
+				{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}},
+				{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: 8},
 			} {
 				t.Run(fmt.Sprint(opt.Targets, opt.ExactRank), func(t *testing.T) {
 					_, p := newPack(t, src, opt)
@@ -91,7 +92,7 @@ func TestPopulationQ8(t *testing.T) {
 	src := packtest.Checkpoint(t, populationConfig, 5)
 	for _, exact := range []int{0, 8} {
 		t.Run(fmt.Sprint("exact rank ", exact), func(t *testing.T) {
-			_, p := newPack(t, src, convert.Options{Quant: svf.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
+			_, p := newPack(t, src, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
 			ranks := map[string]int{}
 			for _, name := range p.Manifest.Matrices {
 				ranks[name], _ = p.Rank(name)

@@ -8,7 +8,7 @@ import (
 // TestMix: α = (1, 0) reproduces the first expert exactly, per-matrix α picks per matrix,
 // and α is clamped to [0, 1].
 func TestMix(t *testing.T) {
-	p := &Pack{Manifest: Manifest{Matrices: []string{"a", "b"}}, ranks: map[string]int{"a": 3, "b": 2}}
+	matrices := []string{"a", "b"}
 	e1 := &Expert{Name: "one", Z: map[string][]float32{"a": {1, 2, 3}, "b": {4, 5}}}
 	e2 := &Expert{Name: "two", Z: map[string][]float32{"a": {0.5, 0.25, 2}, "b": {-1, 7}}}
 	tests := []struct {
@@ -24,7 +24,7 @@ func TestMix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			z, err := Mix([]*Expert{e1, e2}, tt.alpha, p.Manifest.Matrices)
+			z, err := Mix([]*Expert{e1, e2}, tt.alpha, matrices)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -35,7 +35,7 @@ func TestMix(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Mix([]*Expert{e1, e2}, [][]float64{{1, 0, 1}, {0}}, p.Manifest.Matrices); err == nil {
+	if _, err := Mix([]*Expert{e1, e2}, [][]float64{{1, 0, 1}, {0}}, matrices); err == nil {
 		t.Error("three α for two matrices accepted")
 	}
 }

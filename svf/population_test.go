@@ -6,6 +6,7 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/enginetest"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/svf/internal/packtest"
@@ -36,7 +37,7 @@ var populationPrompts = [][]int{
 // quantise at different points, so TestPopulationQ8 holds both to the f32 path instead.
 func TestPopulation(t *testing.T) {
 	src := packtest.Checkpoint(t, populationConfig, 3)
-	for _, quant := range []string{svf.QuantF32, svf.QuantInt8} {
+	for _, quant := range []string{pack.QuantF32, pack.QuantInt8} {
 		_, p := newPack(t, src, convert.Options{Quant: quant, Targets: []string{"mlp", "attn"}})
 		ranks := map[string]int{}
 		for _, name := range p.Manifest.Matrices {
@@ -58,7 +59,7 @@ func TestPopulation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if path == -1 && quant == svf.QuantInt8 {
+				if path == -1 && quant == pack.QuantInt8 {
 					// Population rows and SetZ differ by the int8 path's error (≈ 1e-2 here),
 					// above what the population checks allow (their spread guard needs a
 					// tolerance of 1/100 of the candidates' spread): TestPopulationQ8.

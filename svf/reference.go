@@ -65,7 +65,7 @@ func (pk *Pack) ReferenceExpert(name string, p map[string][]float32, maxMult flo
 		return nil, fmt.Errorf("svf: max_mult %v, want a positive number", maxMult)
 	}
 	for m := range p {
-		if _, ok := pk.ranks[m]; !ok {
+		if _, ok := pk.Rank(m); !ok {
 			return nil, fmt.Errorf("svf: reference expert: %s.weight: the pack does not adapt this matrix (its targets are %v)", m, pk.Manifest.Targets)
 		}
 	}
@@ -77,13 +77,13 @@ func (pk *Pack) ReferenceExpert(name string, p map[string][]float32, maxMult flo
 		case !ok && strings.Contains(m, ".mlp."):
 			return nil, fmt.Errorf("svf: reference expert: no vector for %s.weight, which the pack adapts", m)
 		case !ok:
-			z := make([]float32, pk.ranks[m])
+			z := make([]float32, pk.rank(m))
 			for i := range z {
 				z[i] = 1
 			}
 			e.Z[m] = z
-		case len(v) != pk.ranks[m]:
-			return nil, fmt.Errorf("svf: reference expert: %s.weight: p has %d values, want the matrix's rank %d", m, len(v), pk.ranks[m])
+		case len(v) != pk.rank(m):
+			return nil, fmt.Errorf("svf: reference expert: %s.weight: p has %d values, want the matrix's rank %d", m, len(v), pk.rank(m))
 		default:
 			e.Z[m] = ReferenceZ(v, maxMult)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/svf/internal/packtest"
@@ -16,7 +17,7 @@ import (
 // extra or wrong-length vector and a bad max_mult are errors naming the matrix.
 func TestReferenceExpert(t *testing.T) {
 	src := packtest.Checkpoint(t, packtest.TinyConfig, 3)
-	_, pk := newPack(t, src, convert.Options{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
+	_, pk := newPack(t, src, convert.Options{Quant: pack.QuantF32, Targets: []string{"mlp", "attn"}})
 	rank := func(m string) int { r, _ := pk.Rank(m); return r }
 	mlp := svf.ReferenceMatrices(pk.Config)
 	if want := []string{"model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj", "model.layers.0.mlp.down_proj",
@@ -60,7 +61,7 @@ func TestReferenceExpert(t *testing.T) {
 	short[mlp[4]] = short[mlp[4]][1:]
 	extra := maps.Clone(p)
 	extra["model.layers.0.self_attn.q_proj"] = []float32{0}
-	_, mlpOnly := newPack(t, src, convert.Options{Quant: svf.QuantF32})
+	_, mlpOnly := newPack(t, src, convert.Options{Quant: pack.QuantF32})
 	for _, tt := range []struct {
 		name    string
 		pack    *svf.Pack

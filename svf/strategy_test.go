@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
@@ -37,7 +38,7 @@ func chatPack(t *testing.T) (*svf.Pack, []*svf.Expert) {
 	const template = `{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`
 	cfg, _ := json.Marshal(map[string]string{"eos_token": "<|im_end|>", "chat_template": template})
 	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644)
-	_, p := newPack(t, dir, convert.Options{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
+	_, p := newPack(t, dir, convert.Options{Quant: pack.QuantF32, Targets: []string{"mlp", "attn"}})
 	var experts []*svf.Expert
 	for i, domain := range []string{"math", "code", "reasoning", "cls"} {
 		experts = append(experts, &svf.Expert{Name: domain, Domain: domain, Z: packtest.RandomZ(p, uint64(10+i), 0.2, 1.8)})

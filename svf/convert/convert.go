@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/svf"
 )
@@ -85,7 +86,7 @@ func adaptedMatrices(cfg *model.Config, targets []string) ([]string, error) {
 // adapted matrix is decomposed (thin SVD, nothing truncated) and, with int8, its U and V
 // and every other matrix are quantised (Q8); the tokenizer files are copied unchanged.
 // The same checkpoint and options give the same bytes.
-func Convert(src fs.FS, outDir string, opt Options) (*svf.Manifest, error) {
+func Convert(src fs.FS, outDir string, opt Options) (*pack.Manifest, error) {
 	return ConvertContext(context.Background(), src, outDir, opt)
 }
 
@@ -94,18 +95,18 @@ func Convert(src fs.FS, outDir string, opt Options) (*svf.Manifest, error) {
 // the same checkpoint with the same options decomposes only the others and writes the
 // same bytes as an uninterrupted run. Decompositions under way when ctx is done are
 // finished (and kept) before it returns.
-func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt Options) (*svf.Manifest, error) {
+func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt Options) (*pack.Manifest, error) {
 	if len(opt.Targets) == 0 {
 		opt.Targets = []string{"mlp"}
 	}
 	if opt.Quant == "" {
-		opt.Quant = svf.QuantInt8
+		opt.Quant = pack.QuantInt8
 	}
-	if opt.Quant != svf.QuantInt8 && opt.Quant != svf.QuantF32 {
-		return nil, fmt.Errorf("svf: quant %q, want %s or %s", opt.Quant, svf.QuantInt8, svf.QuantF32)
+	if opt.Quant != pack.QuantInt8 && opt.Quant != pack.QuantF32 {
+		return nil, fmt.Errorf("svf: quant %q, want %s or %s", opt.Quant, pack.QuantInt8, pack.QuantF32)
 	}
 	if opt.ShardBytes <= 0 {
-		opt.ShardBytes = svf.DefaultShardBytes
+		opt.ShardBytes = pack.DefaultShardBytes
 	}
 	cfgJSON, err := fs.ReadFile(src, "config.json")
 	if err != nil {
@@ -119,10 +120,10 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt Options) 
 	if err != nil {
 		return nil, err
 	}
-	if (opt.ExactRank != 0 || len(opt.F32) > 0) && opt.Quant != svf.QuantInt8 {
+	if (opt.ExactRank != 0 || len(opt.F32) > 0) && opt.Quant != pack.QuantInt8 {
 		return nil, fmt.Errorf("svf: an exact rank and f32 matrices belong to an int8 pack, not %s", opt.Quant)
 	}
-	if err := svf.CheckPrecision(cfg, matrices, opt.ExactRank, "exact rank", opt.F32); err != nil {
+	if err := pack.CheckPrecision(cfg, matrices, opt.ExactRank, "exact rank", opt.F32); err != nil {
 		return nil, fmt.Errorf("svf: %w", err)
 	}
 	ck, err := safetensors.OpenCheckpoint(src)
@@ -133,18 +134,18 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt Options) 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
-	man := &svf.Manifest{Format: svf.Format, Config: json.RawMessage(bytes.TrimSpace(cfgJSON)),
+	man := &pack.Manifest{Format: pack.Format, Config: json.RawMessage(bytes.TrimSpace(cfgJSON)),
 		Targets: slices.Clone(opt.Targets), Matrices: matrices, Quant: opt.Quant,
 		ExactRank: opt.ExactRank, F32: slices.Clone(opt.F32)}
-	if opt.Quant == svf.QuantInt8 {
-		man.Block = svf.Q8Block
+	if opt.Quant == pack.QuantInt8 {
+		man.Block = pack.Q8Block
 	}
 	if man.ExactRank > 0 || len(man.F32) > 0 {
 		man.Version = 2
 	} else {
 		man.Version = 1 // what older t2web reads; nothing of version 2 is used
 	}
-	for i, name := range svf.TextFiles() {
+	for i, name := range pack.TextFiles() {
 		data, err := fs.ReadFile(src, name)
 		if errors.Is(err, fs.ErrNotExist) && i >= 2 {
 			continue
@@ -245,7 +246,7 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt Options) 
 		}
 		switch {
 		case len(s.Shape) == 2 && slices.Contains(opt.F32, s.Name):
-			err = sw.matrix(s.Name, x, s.Shape[0], s.Shape[1], svf.QuantF32)
+			err = sw.matrix(s.Name, x, s.Shape[0], s.Shape[1], pack.QuantF32)
 		case len(s.Shape) == 2:
 			err = sw.matrix(s.Name, x, s.Shape[0], s.Shape[1], opt.Quant)
 		default:
@@ -266,7 +267,7 @@ func ConvertContext(ctx context.Context, src fs.FS, outDir string, opt Options) 
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(outDir, svf.ManifestFile), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outDir, pack.ManifestFile), append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(filepath.Join(outDir, scratchDir)); err != nil {
@@ -320,7 +321,7 @@ type shardWriter struct {
 	max    int64
 	cur    []safetensors.Tensor
 	size   int64
-	shards []svf.Shard
+	shards []pack.Shard
 	parts  map[string]int
 }
 
@@ -335,7 +336,7 @@ func (w *shardWriter) matrix(name string, x []float32, rows, cols int, quant str
 
 // matrixTensors returns x[rows, cols] as f32 (NAME), or as Q8 (NAME int8 and NAME.scale).
 func matrixTensors(name string, x []float32, rows, cols int, quant string) []safetensors.Tensor {
-	if quant == svf.QuantF32 {
+	if quant == pack.QuantF32 {
 		return []safetensors.Tensor{safetensors.Float32Tensor(name, x, []int{rows, cols})}
 	}
 	return q8Tensors(name, x, rows, cols)
@@ -343,14 +344,14 @@ func matrixTensors(name string, x []float32, rows, cols int, quant string) []saf
 
 // q8Tensors returns the tensors NAME (int8) and NAME.scale of x[rows, cols] in Q8.
 func q8Tensors(name string, x []float32, rows, cols int) []safetensors.Tensor {
-	q, scale := svf.QuantizeQ8(x, rows, cols)
+	q, scale := pack.QuantizeQ8(x, rows, cols)
 	data := make([]byte, len(q))
 	for i, v := range q {
 		data[i] = byte(v)
 	}
 	return []safetensors.Tensor{
 		{Name: name, DType: safetensors.I8, Shape: []int{rows, cols}, Data: data},
-		safetensors.Float32Tensor(name+".scale", scale, []int{rows, svf.Q8Blocks(cols)}),
+		safetensors.Float32Tensor(name+".scale", scale, []int{rows, pack.Q8Blocks(cols)}),
 	}
 }
 
@@ -358,7 +359,7 @@ func q8Tensors(name string, x []float32, rows, cols int) []safetensors.Tensor {
 // exact > 0 its first exact columns go in f32 as NAME.hi and the others in Q8, in the
 // same rows (one group for the shard writer).
 func factorTensors(name string, x []float32, rows, r int, quant string, exact int) []safetensors.Tensor {
-	if exact == 0 || quant == svf.QuantF32 {
+	if exact == 0 || quant == pack.QuantF32 {
 		return matrixTensors(name, x, rows, r, quant)
 	}
 	hi := make([]float32, 0, rows*exact)
@@ -426,14 +427,14 @@ func (w *shardWriter) flush() error {
 	}
 	name := fmt.Sprintf("weights-%05d.safetensors", len(w.shards)+1)
 	var buf bytes.Buffer
-	if err := safetensors.Write(&buf, w.cur, map[string]string{"format": svf.Format}); err != nil {
+	if err := safetensors.Write(&buf, w.cur, map[string]string{"format": pack.Format}); err != nil {
 		return fmt.Errorf("svf: %s: %w", name, err)
 	}
 	if err := os.WriteFile(filepath.Join(w.dir, name), buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(buf.Bytes())
-	w.shards = append(w.shards, svf.Shard{File: name, Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])})
+	w.shards = append(w.shards, pack.Shard{File: name, Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])})
 	w.cur, w.size = w.cur[:0], 0
 	return nil
 }

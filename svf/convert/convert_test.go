@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/internal/packtest"
 )
@@ -56,7 +57,7 @@ func TestConvertResume(t *testing.T) {
 	}{
 		{"int8 mlp", Options{}, 2, false},
 		{"int8 mlp+attn workers=1", Options{Targets: []string{"mlp", "attn"}, Workers: 1}, 5, false},
-		{"f32 mlp+attn", Options{Targets: []string{"mlp", "attn"}, Quant: svf.QuantF32}, 3, true},
+		{"f32 mlp+attn", Options{Targets: []string{"mlp", "attn"}, Quant: pack.QuantF32}, 3, true},
 		{"exact rank", Options{Targets: []string{"mlp"}, ExactRank: 8}, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +75,7 @@ func TestConvertResume(t *testing.T) {
 			if _, err := ConvertContext(ctx, os.DirFS(src), dir, opt); !errors.Is(err, context.Canceled) {
 				t.Fatalf("cancelled conversion: error %v, want context.Canceled", err)
 			}
-			if _, err := os.Stat(filepath.Join(dir, svf.ManifestFile)); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, pack.ManifestFile)); err == nil {
 				t.Fatal("a cancelled conversion wrote pack.json")
 			}
 			kept, _ := filepath.Glob(filepath.Join(dir, scratchDir, "*.safetensors"))
@@ -123,7 +124,7 @@ func TestConvertScratchOptions(t *testing.T) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
 	resumed := 0
-	f32 := Options{Quant: svf.QuantF32, Progress: func(done, total int, matrix string, r bool) {
+	f32 := Options{Quant: pack.QuantF32, Progress: func(done, total int, matrix string, r bool) {
 		if r {
 			resumed++
 		}
@@ -134,21 +135,21 @@ func TestConvertScratchOptions(t *testing.T) {
 	if resumed != 0 {
 		t.Errorf("an f32 conversion reused %d int8 scratch files", resumed)
 	}
-	want, _ := newPack(t, src, Options{Quant: svf.QuantF32})
+	want, _ := newPack(t, src, Options{Quant: pack.QuantF32})
 	sameFolders(t, want, dir)
 }
 
 // TestConvertExactRank: an int8 pack with an exact rank and f32 embeddings, its tensors
 // split by rows across small shards, holds the first K columns of U and V and the
 // embedding exactly, recomposes closer to the checkpoint than plain int8, and gives the
-// GPU engine's loader the same factors (svf.JoinColumns is what both use).
+// GPU engine's loader the same factors (pack.JoinColumns is what both use).
 func TestConvertExactRank(t *testing.T) {
 	src := packtest.Checkpoint(t, packtest.TinyConfig, 5)
 	const k = 16
 	targets := []string{"mlp", "attn"}
 	_, exact := newPack(t, src, Options{Targets: targets, ExactRank: k, F32: []string{"model.embed_tokens.weight"}, ShardBytes: 8 << 10})
 	_, plain := newPack(t, src, Options{Targets: targets})
-	_, full := newPack(t, src, Options{Targets: targets, Quant: svf.QuantF32})
+	_, full := newPack(t, src, Options{Targets: targets, Quant: pack.QuantF32})
 	if exact.Manifest.Version != 2 || exact.Manifest.ExactRank != k || plain.Manifest.Version != 1 {
 		t.Fatalf("versions %d (exact rank %d) and %d, want 2 (%d) and 1", exact.Manifest.Version, exact.Manifest.ExactRank, plain.Manifest.Version, k)
 	}

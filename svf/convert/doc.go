@@ -1,6 +1,6 @@
-// Package convert makes a pack (package svf) from a Hugging Face checkpoint: the thin SVD
-// of every adapted weight matrix, computed once, offline, and the pack's shards and
-// pack.json. It also takes factors computed elsewhere, such as the reference code's
+// Package convert makes a pack (the format of package model/pack) from a Hugging Face
+// checkpoint: the thin SVD of every adapted weight matrix, computed once, offline, and
+// the pack's shards and pack.json. It also takes factors computed elsewhere, such as the reference code's
 // decomposed_params.pt ([NewFactors], [Options].Factors).
 //
 // It is a package of its own, and not part of svf, because the page never converts:
@@ -26,6 +26,6 @@
 //
 // [Convert] keeps each decomposed matrix in a scratch file in the pack's folder until
 // the pack is written, so an interrupted conversion resumes where it stopped
-// ([ConvertContext]). U and V are stored as svf's Q8 in an int8 pack, optionally with
+// ([ConvertContext]). U and V are stored as Q8 ([pack.QuantizeQ8]) in an int8 pack, optionally with
 // the first K columns in f32 ([Options].ExactRank); package svf's doc says why.
 package convert

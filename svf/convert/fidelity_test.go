@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 )
 
@@ -40,9 +41,9 @@ func quantizeRows(dst, x []float32, rows, cols int) {
 
 // q8RoundTrip returns x[rows,cols] through QuantizeQ8 and DequantizeQ8.
 func q8RoundTrip(x []float32, rows, cols int) []float32 {
-	q, s := svf.QuantizeQ8(x, rows, cols)
+	q, s := pack.QuantizeQ8(x, rows, cols)
 	out := make([]float32, len(x))
-	svf.DequantizeQ8(out, q, s, rows, cols)
+	pack.DequantizeQ8(out, q, s, rows, cols)
 	return out
 }
 

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"errors"
+	"github.com/t2web/t2web/model/pack"
 	"math"
 	"os"
 	"slices"
@@ -112,12 +113,12 @@ func TestReconstructionError(t *testing.T) {
 // matrix when they fail.
 func TestConvertFactors(t *testing.T) {
 	src := packtest.Checkpoint(t, packtest.TinyConfig, 3)
-	_, plain := newPack(t, src, Options{Quant: svf.QuantF32})
+	_, plain := newPack(t, src, Options{Quant: pack.QuantF32})
 	var (
 		mu    sync.Mutex // Factors may be called concurrently
 		calls []string
 	)
-	_, given := newPack(t, src, Options{Quant: svf.QuantF32, Factors: func(matrix string, w []float32, m, n int) (*svf.Factors, error) {
+	_, given := newPack(t, src, Options{Quant: pack.QuantF32, Factors: func(matrix string, w []float32, m, n int) (*svf.Factors, error) {
 		mu.Lock()
 		calls = append(calls, matrix)
 		mu.Unlock()

@@ -1,4 +1,4 @@
-// Package learn trains an expert of a pack (package svf): z = sigmoid(p)·max_mult for
+// Package learn trains an expert (package svf) of a pack: z = sigmoid(p)·max_mult for
 // every adapted matrix, with gradients flowing only into p (ARCHITECTURE §1), either by
 // REINFORCE with a KL penalty towards the base model,
 //

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/model/safetensors"
 	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/model/train"
@@ -100,7 +101,7 @@ func coinPack(t *testing.T) *svf.Pack {
 	}
 	os.WriteFile(filepath.Join(src, "tokenizer.json"), tokenizer.ByteLevelJSON([]string{"<|end|>"}), 0o644)
 	os.WriteFile(filepath.Join(src, "tokenizer_config.json"), []byte(`{}`), 0o644)
-	_, p := newPack(t, src, convert.Options{Quant: svf.QuantF32, Targets: []string{"mlp", "attn"}})
+	_, p := newPack(t, src, convert.Options{Quant: pack.QuantF32, Targets: []string{"mlp", "attn"}})
 	return p
 }
 

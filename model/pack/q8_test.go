@@ -1,4 +1,4 @@
-package svf
+package pack
 
 import (
 	"fmt"
@@ -125,7 +125,6 @@ func TestQ8Panics(t *testing.T) {
 		{"quantise", func() { QuantizeQ8(make([]float32, 5), 2, 3) }, "x[5]"},
 		{"dequantise q", func() { DequantizeQ8(make([]float32, 6), make([]int8, 5), make([]float32, 2), 2, 3) }, "q[5]"},
 		{"dequantise scale", func() { DequantizeQ8(make([]float32, 66), make([]int8, 66), make([]float32, 2), 2, 33) }, "scale[2]"},
-		{"relfrobenius", func() { RelFrobenius(make([]float32, 2), make([]float32, 3)) }, "a[2]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
@@ -135,22 +134,6 @@ func TestQ8Panics(t *testing.T) {
 			}()
 			tc.f()
 		})
-	}
-}
-
-func TestRelFrobenius(t *testing.T) {
-	for _, tc := range []struct {
-		a, b []float32
-		want float64
-	}{
-		{[]float32{3, 4}, []float32{3, 4}, 0},
-		{[]float32{3, 5}, []float32{3, 4}, 0.2},
-		{[]float32{0, 0}, []float32{0, 0}, 0},
-		{[]float32{1, 0}, []float32{0, 0}, math.Inf(1)},
-	} {
-		if got := RelFrobenius(tc.a, tc.b); math.Abs(got-tc.want) > 1e-12 && got != tc.want {
-			t.Errorf("RelFrobenius(%v, %v) = %g, want %g", tc.a, tc.b, got, tc.want)
-		}
 	}
 }
 

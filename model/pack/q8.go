@@ -1,4 +1,4 @@
-package svf
+package pack
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ func Q8Blocks(cols int) int { return (cols + Q8Block - 1) / Q8Block }
 // A length of x other than rows·cols is a caller bug: QuantizeQ8 panics with both.
 func QuantizeQ8(x []float32, rows, cols int) (q []int8, scale []float32) {
 	if rows < 0 || cols < 0 || len(x) != rows*cols {
-		panic(fmt.Sprintf("svf: QuantizeQ8: x[%d] is not [%d,%d]", len(x), rows, cols))
+		panic(fmt.Sprintf("pack: QuantizeQ8: x[%d] is not [%d,%d]", len(x), rows, cols))
 	}
 	nb := Q8Blocks(cols)
 	q = make([]int8, rows*cols)
@@ -56,7 +56,7 @@ func QuantizeQ8(x []float32, rows, cols int) (q []int8, scale []float32) {
 func DequantizeQ8(dst []float32, q []int8, scale []float32, rows, cols int) {
 	nb := Q8Blocks(cols)
 	if rows < 0 || cols < 0 || len(dst) != rows*cols || len(q) != rows*cols || len(scale) != rows*nb {
-		panic(fmt.Sprintf("svf: DequantizeQ8: dst[%d] q[%d] scale[%d] do not fit [%d,%d] with %d blocks per row",
+		panic(fmt.Sprintf("pack: DequantizeQ8: dst[%d] q[%d] scale[%d] do not fit [%d,%d] with %d blocks per row",
 			len(dst), len(q), len(scale), rows, cols, nb))
 	}
 	for i := range rows {
@@ -68,28 +68,6 @@ func DequantizeQ8(dst []float32, q []int8, scale []float32, rows, cols int) {
 			}
 		}
 	}
-}
-
-// RelFrobenius returns ‖a − b‖_F / ‖b‖_F in float64: the relative error of a with
-// respect to the reference b. When b is zero it returns 0 if a is zero too, +Inf
-// otherwise. Different lengths are a caller bug: it panics with both.
-func RelFrobenius(a, b []float32) float64 {
-	if len(a) != len(b) {
-		panic(fmt.Sprintf("svf: RelFrobenius: a[%d] and b[%d] differ in length", len(a), len(b)))
-	}
-	var num, den float64
-	for i, x := range b {
-		d := float64(a[i]) - float64(x)
-		num += d * d
-		den += float64(x) * float64(x)
-	}
-	if den == 0 {
-		if num == 0 {
-			return 0
-		}
-		return math.Inf(1)
-	}
-	return math.Sqrt(num / den)
 }
 
 // JoinColumns returns x[rows, a+b] whose first a columns are hi[rows, a] and the rest
