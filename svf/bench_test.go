@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
-	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // BenchmarkSmolLM2 measures, on a random SmolLM2-135M-shaped checkpoint (bf16): the

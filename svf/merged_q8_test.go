@@ -5,13 +5,13 @@ import (
 	"math"
 	"testing"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/enginetest"
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
-	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // logitStd is the standard deviation of every value of rows.

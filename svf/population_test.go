@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/enginetest"
 	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
-	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // populationConfig is a small Qwen2 (q/k/v biases) with an untied lm_head and an MLP

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
-	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // TestReferenceExpert: the MLP matrices get ReferenceZ(p), attention ones 1; a missing,

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
-	"github.com/t2web/t2web/svf/internal/packtest"
 	"github.com/t2web/t2web/svf/tasks"
 )
 

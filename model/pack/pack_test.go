@@ -7,37 +7,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/pack"
-	"github.com/t2web/t2web/model/safetensors"
-	"github.com/t2web/t2web/model/tokenizer"
 	"github.com/t2web/t2web/svf/convert"
 )
 
-// tinyConfig is a two-layer Qwen2-shaped config.json (hidden 48, MLP 80, 4/2 heads) over
-// byte tokens: packs of it convert in milliseconds.
-const tinyConfig = `{
-  "architectures": ["Qwen2ForCausalLM"], "vocab_size": 260, "hidden_size": 48,
-  "intermediate_size": 80, "num_hidden_layers": 2, "num_attention_heads": 4,
-  "num_key_value_heads": 2, "max_position_embeddings": 128, "rms_norm_eps": 1e-6,
-  "rope_theta": 10000, "tie_word_embeddings": true
-}`
-
-// newPack writes a random-weight checkpoint of tinyConfig and converts it (the writer is
-// svf/convert's) into a pack folder, which it returns.
 func newPack(t testing.TB, opt convert.Options) string {
 	t.Helper()
-	src, dir := t.TempDir(), t.TempDir()
-	cfg, err := model.ParseConfig([]byte(tinyConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := model.WriteCheckpoint(src, []byte(tinyConfig), model.RandomWeights(cfg, 3), safetensors.BF16); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(src, "tokenizer.json"), tokenizer.ByteLevelJSON([]string{"<|endoftext|>"}), 0o644)
-	os.WriteFile(filepath.Join(src, "tokenizer_config.json"), []byte(`{"eos_token": "<|endoftext|>"}`), 0o644)
-	if _, err := convert.Convert(os.DirFS(src), dir, opt); err != nil {
+	dir := t.TempDir()
+	if _, err := convert.Convert(os.DirFS(packtest.Checkpoint(t, packtest.TinyConfig, 3)), dir, opt); err != nil {
 		t.Fatal(err)
 	}
 	return dir

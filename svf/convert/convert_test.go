@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/svf"
-	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // newPack converts the checkpoint folder src into a pack in a temporary folder.

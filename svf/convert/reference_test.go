@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/svf"
-	"github.com/t2web/t2web/svf/internal/packtest"
 )
 
 // TestNewFactors: factors given with any signs come out exactly as Decompose gives them,

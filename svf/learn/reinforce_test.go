@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/pack"
 	"github.com/t2web/t2web/model/safetensors"
@@ -18,7 +19,6 @@ import (
 	"github.com/t2web/t2web/model/train"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
-	"github.com/t2web/t2web/svf/internal/packtest"
 	"github.com/t2web/t2web/svf/tasks"
 )
 
