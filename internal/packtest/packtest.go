@@ -1,4 +1,4 @@
-// Package packtest holds what the tests of svf, svf/convert and svf/learn share: a
+// Package packtest holds what the tests of svf, svf/convert, svf/learn and model/pack share: a
 // random-weight checkpoint to convert, a pack's model on the CPU engine, and the logits
 // to compare. It imports svf but not svf/convert, so svf/convert's own tests can use it;
 // each test package converts with its own few lines.
