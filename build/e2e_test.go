@@ -296,6 +296,31 @@ func (p *page) waitState(timeout time.Duration, states ...string) string {
 	return s
 }
 
+// waitStored waits until a value of the page's IndexedDB store kind holds text: the
+// page saves a moment after typing, and a case that navigates away earlier would test
+// the save, not the bad input.
+func (p *page) waitStored(kind, text string) {
+	p.t.Helper()
+	js := fmt.Sprintf(`new Promise((resolve) => {
+		const r = indexedDB.open('t2web');
+		r.onerror = () => resolve(false);
+		r.onsuccess = () => {
+			const db = r.result;
+			const g = db.transaction(%[1]q).objectStore(%[1]q).getAll();
+			g.onerror = () => { db.close(); resolve(false); };
+			g.onsuccess = () => { db.close(); resolve(g.result.some((e) => new TextDecoder().decode(e.value).includes(%[2]q))); };
+		};
+	})`, kind, text)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if run1(p, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.fatalf("after 20 s no %s value in IndexedDB holds %q", kind, text)
+		}
+	}
+}
+
 // waitReady waits for the default model to load.
 func (p *page) waitReady() {
 	p.t.Helper()

@@ -84,9 +84,6 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		if !flagSet(fs, "batch") {
 			d.Batch = pd.Batch
 		}
-		if !flagSet(fs, "micro") {
-			d.Micro = d.Batch
-		}
 		if !flagSet(fs, "lr") {
 			d.LR = pd.LR
 		}
@@ -96,6 +93,9 @@ func cmdTrainExpert(args []string, stdout, stderr io.Writer) error {
 		if *epochs > 0 {
 			d.Batch = min(d.Batch, len(d.Examples))
 			d.Iters, d.ValEvery = learn.EpochIters(*epochs, len(d.Examples), d.Batch)
+		}
+		if !flagSet(fs, "micro") {
+			d.Micro = d.Batch // the whole batch in one pass, as the page's trainer
 		}
 	} else {
 		t, err := tasks.Lookup(*taskName)

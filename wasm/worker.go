@@ -306,11 +306,11 @@ func (w *worker) fallBack() (lost, err error) {
 		return lost, fmt.Errorf("%v, and the CPU engine could not load the model: %w; load it again from the Model view", lost, err)
 	}
 	o.reason = fmt.Sprintf("%v: CPU engine", lost)
+	w.m, w.engine = o.m, o.e
 	info, err := packInfo(w.pack)
 	if err != nil {
 		return lost, err
 	}
-	w.m, w.engine = o.m, o.e
 	w.postLoaded(o, info)
 	w.postExperts()
 	return lost, nil

@@ -84,49 +84,52 @@ func checkTag(source string, i int) (int, error) {
 // character after it.
 func checkNumber(source string, i int) (int, error) {
 	start := i
+	// next is the character at at, -1 at the end.
+	next := func(at int) rune {
+		if at >= len(source) {
+			return -1
+		}
+		r, _ := utf8.DecodeRuneInString(source[at:])
+		return r
+	}
 	digits := func() {
-		for i < len(source) {
+		for {
 			r, w := utf8.DecodeRuneInString(source[i:])
-			if r != '_' && !unicode.IsDigit(r) {
+			if w == 0 || r != '_' && !unicode.IsDigit(r) {
 				return
 			}
 			i += w
 		}
 	}
-	// dot reports whether a "." follows, and fails when the character after it is one
-	// that makes gonja back up too far.
-	dot := func() (bool, error) {
-		if i >= len(source) || source[i] != '.' {
-			return false, nil
+	// badDot is the error for a "." followed by a character that makes gonja back up
+	// too far: one of several bytes that is not a digit.
+	badDot := func() error {
+		if next(i) != '.' {
+			return nil
 		}
-		r, _ := utf8.DecodeRuneInString(source[i+1:])
-		if r >= utf8.RuneSelf && !unicode.IsDigit(r) {
+		if r, w := utf8.DecodeRuneInString(source[i+1:]); w > 1 && !unicode.IsDigit(r) {
 			line := 1 + strings.Count(source[:start], "\n")
-			return false, fmt.Errorf("line %d: the number %s is followed by \".%c\", which the Jinja engine cannot read (put a space after the dot, or quotes around it if it is text)", line, source[start:i], r)
+			return fmt.Errorf("line %d: the number %s is followed by \".%c\", which the Jinja engine cannot read (put a space after the dot, or quotes around it if it is text)", line, source[start:i], r)
 		}
-		return true, nil
+		return nil
 	}
 	digits()
-	if ok, err := dot(); err != nil {
+	if err := badDot(); err != nil {
 		return 0, err
-	} else if ok {
-		if r, _ := utf8.DecodeRuneInString(source[i+1:]); unicode.IsDigit(r) {
-			i++
-			digits()
-		}
 	}
-	if i < len(source) && (source[i] == 'e' || source[i] == 'E') {
+	if next(i) == '.' && unicode.IsDigit(next(i+1)) {
+		i++
+		digits()
+	}
+	if r := next(i); r == 'e' || r == 'E' {
 		j := i + 1
-		if j < len(source) && (source[j] == '+' || source[j] == '-') {
+		if r := next(j); r == '+' || r == '-' {
 			j++
 		}
-		if r, _ := utf8.DecodeRuneInString(source[j:]); unicode.IsDigit(r) {
+		if unicode.IsDigit(next(j)) {
 			i = j
 			digits()
 		}
 	}
-	if _, err := dot(); err != nil {
-		return 0, err
-	}
-	return i, nil
+	return i, badDot()
 }
