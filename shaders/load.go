@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/t2web/t2web/model"
@@ -233,7 +232,7 @@ func (l *loader) addParts(parts []part, name string, rows, cols, partRows int, q
 	if err != nil {
 		return err
 	}
-	ss, err := l.addSlot(name+".scale", safetensors.F32, rows, pack.Q8Blocks(cols), partRows)
+	ss, err := l.addSlot(pack.Scales.Of(name), safetensors.F32, rows, pack.Q8Blocks(cols), partRows)
 	if err != nil {
 		return err
 	}
@@ -475,18 +474,18 @@ func (l *loader) factors(m *matrix) error {
 	base, R := m.name, m.R
 	var f Factors
 	partRows := m.parts[0].rows
-	if err := l.addParts(m.parts, base+".U", m.out, R, partRows, l.factorQ8, func(p *part, u Linear) { p.fac.UF, p.fac.U = u.F, u.Q }); err != nil {
+	if err := l.addParts(m.parts, pack.U(base), m.out, R, partRows, l.factorQ8, func(p *part, u Linear) { p.fac.UF, p.fac.U = u.F, u.Q }); err != nil {
 		return err
 	}
 	vp := []part{{rows: m.in}}
-	if err := l.addParts(vp, base+".V", m.in, R, 0, l.factorQ8, func(p *part, v Linear) { f.VF, f.V = v.F, v.Q }); err != nil {
+	if err := l.addParts(vp, pack.V(base), m.in, R, 0, l.factorQ8, func(p *part, v Linear) { f.VF, f.V = v.F, v.Q }); err != nil {
 		return err
 	}
 	if k := l.p.Manifest.ExactRank; k > 0 {
-		l.slots[base+".U"].join = &exactJoin{k: k, r: R}
-		l.slots[base+".V"].join = &exactJoin{k: k, r: R}
+		l.slots[pack.U(base)].join = &exactJoin{k: k, r: R}
+		l.slots[pack.V(base)].join = &exactJoin{k: k, r: R}
 	}
-	sig, err := l.addSlot(base+".S", safetensors.F32, R, 0, 0)
+	sig, err := l.addSlot(pack.S(base), safetensors.F32, R, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -656,18 +655,9 @@ func (e *Engine) loadShard(p *pack.Pack, i int, slots map[string]*slot) error {
 		return fmt.Errorf("pack: %w", err)
 	}
 	for _, t := range f.Tensors() {
-		name, part := t.Name, -1
-		if h := strings.IndexByte(name, '#'); h >= 0 {
-			rest := name[h+1:]
-			num, suffix, _ := strings.Cut(rest, ".")
-			k, err := strconv.Atoi(num)
-			if err != nil {
-				return fmt.Errorf("pack: shard %s: tensor %s: bad part number", file, t.Name)
-			}
-			part, name = k, name[:h]
-			if suffix != "" {
-				name += "." + suffix
-			}
+		name, part, err := pack.CutPart(t.Name)
+		if err != nil {
+			return fmt.Errorf("pack: shard %s: %w", file, err)
 		}
 		if s, piece := joinSlot(slots, name); s != nil {
 			raw, err := f.Raw(t.Name)
@@ -705,44 +695,42 @@ func (e *Engine) loadShard(p *pack.Pack, i int, slots map[string]*slot) error {
 }
 
 // joinSlot returns the slot an exact-rank factor's tensor name feeds, and which piece of
-// it the tensor is ("", ".scale" or ".hi"); nil for any other tensor.
-func joinSlot(slots map[string]*slot, name string) (*slot, string) {
+// it the tensor is; nil for any other tensor.
+func joinSlot(slots map[string]*slot, name string) (*slot, pack.Piece) {
 	if s := slots[name]; s != nil && s.join != nil {
-		return s, ""
+		return s, pack.Values
 	}
-	for _, piece := range []string{".scale", ".hi"} {
-		if base, ok := strings.CutSuffix(name, piece); ok {
-			if s := slots[base]; s != nil && s.join != nil {
-				return s, piece
-			}
+	if base, piece := pack.CutPiece(name); piece != pack.Values {
+		if s := slots[base]; s != nil && s.join != nil {
+			return s, piece
 		}
 	}
-	return nil, ""
+	return nil, pack.Values
 }
 
 // joinPiece takes one tensor of an exact-rank factor's row range; once the range's Q8
 // columns, their scales and its f32 columns are all in, it uploads the joined f32 rows.
-func (e *Engine) joinPiece(s *slot, piece string, t safetensors.TensorInfo, raw []byte) error {
+func (e *Engine) joinPiece(s *slot, piece pack.Piece, t safetensors.TensorInfo, raw []byte) error {
 	j := s.join
 	cols, dt := j.r-j.k, safetensors.I8
 	switch piece {
-	case ".scale":
+	case pack.Scales:
 		cols, dt = pack.Q8Blocks(j.r-j.k), safetensors.F32
-	case ".hi":
+	case pack.Exact:
 		cols, dt = j.k, safetensors.F32
 	}
 	if t.DType != dt || len(t.Shape) != 2 || t.Shape[1] != cols {
 		return fmt.Errorf("tensor %s is %s %v, want %s [*, %d]", t.Name, t.DType, t.Shape, dt, cols)
 	}
 	switch piece {
-	case "":
+	case pack.Values:
 		j.q = make([]int8, len(raw))
 		for i, b := range raw {
 			j.q[i] = int8(b)
 		}
-	case ".scale":
+	case pack.Scales:
 		j.scale = safetensors.BytesFloat32(raw)
-	case ".hi":
+	case pack.Exact:
 		j.hi = safetensors.BytesFloat32(raw)
 	}
 	if j.q == nil || j.scale == nil || j.hi == nil {

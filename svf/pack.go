@@ -64,13 +64,13 @@ func (p *Pack) LoadKernels(path Path, kern model.Kernels) (*model.Model, error) 
 		d := w.Linears[name].(*model.Dense)
 		f := &Factors{M: d.Out, N: d.In, R: p.rank(name)}
 		k := p.Manifest.ExactRank
-		if f.U, err = t.Factor(name+".U", f.M, f.R, k); err != nil {
+		if f.U, err = t.Factor(pack.U(name), f.M, f.R, k); err != nil {
 			return nil, err
 		}
-		if f.S, err = f32(t, name+".S", f.R); err != nil {
+		if f.S, err = f32(t, pack.S(name), f.R); err != nil {
 			return nil, err
 		}
-		if f.V, err = t.Factor(name+".V", f.N, f.R, k); err != nil {
+		if f.V, err = t.Factor(pack.V(name), f.N, f.R, k); err != nil {
 			return nil, err
 		}
 		var l model.Linear
@@ -105,15 +105,15 @@ func (p *Pack) LoadInt8(kern model.Kernels) (*model.Model, error) {
 	for _, name := range p.Manifest.Matrices {
 		d := w.Linears[name].(*model.Dense)
 		M, N, R := d.Out, d.In, p.rank(name)
-		u, err := t.Q8(name+".U", M, R-k)
+		u, err := t.Q8(pack.U(name), M, R-k)
 		if err != nil {
 			return nil, err
 		}
-		v, err := t.Q8(name+".V", N, R-k)
+		v, err := t.Q8(pack.V(name), N, R-k)
 		if err != nil {
 			return nil, err
 		}
-		sigma, err := f32(t, name+".S", R)
+		sigma, err := f32(t, pack.S(name), R)
 		if err != nil {
 			return nil, err
 		}

@@ -22,7 +22,8 @@
 // (Manifest.Parts). Version 2 adds two ways to keep an int8 pack closer to its model:
 // f32 for the first K columns of U and V, NAME.U.hi [M,K] and NAME.V.hi [N,K]
 // (Manifest.ExactRank; [JoinColumns] joins them back), and f32 for named unadapted
-// matrices (Manifest.F32).
+// matrices (Manifest.F32). The writer and every reader build these names with [U], [S],
+// [V], [Piece.Of] and [Part], and take them apart with [CutPart] and [CutPiece].
 //
 // # Reading
 //

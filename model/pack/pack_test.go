@@ -33,13 +33,13 @@ func loadAll(p *pack.Pack, q8 bool) (*model.Model, error) {
 	for _, name := range p.Manifest.Matrices {
 		out, in := m.Weights.Linears[name].Dims()
 		r, _ := p.Rank(name)
-		if _, err := t.Float32(name + ".S"); err != nil {
+		if _, err := t.Float32(pack.S(name)); err != nil {
 			return nil, err
 		}
 		for _, f := range []struct {
 			name string
 			rows int
-		}{{name + ".U", out}, {name + ".V", in}} {
+		}{{pack.U(name), out}, {pack.V(name), in}} {
 			if !q8 || p.Manifest.Quant != pack.QuantInt8 {
 				if _, err := t.Factor(f.name, f.rows, r, k); err != nil {
 					return nil, err
@@ -50,7 +50,7 @@ func loadAll(p *pack.Pack, q8 bool) (*model.Model, error) {
 				return nil, err
 			}
 			if k > 0 {
-				if _, err := t.Float32(f.name + ".hi"); err != nil {
+				if _, err := t.Float32(pack.Exact.Of(f.name)); err != nil {
 					return nil, err
 				}
 			}

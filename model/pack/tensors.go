@@ -40,18 +40,18 @@ func (p *Pack) ReadTensors() (*Tensors, error) {
 	}
 	// Join split tensors.
 	for name, n := range p.Manifest.Parts {
-		for _, suffix := range []string{"", ".scale", ".hi"} {
+		for _, piece := range Pieces() {
 			var parts []*rawTensor
 			for k := range n {
-				r, ok := raw[fmt.Sprintf("%s#%d%s", name, k, suffix)]
+				r, ok := raw[piece.Of(Part(name, k))]
 				if !ok {
-					if suffix != "" && k == 0 { // a part the tensor does not have
+					if piece != Values && k == 0 { // a piece the tensor does not have
 						break
 					}
 					return nil, fmt.Errorf("pack: tensor %s: part %d of %d is missing", name, k, n)
 				}
 				parts = append(parts, r)
-				delete(raw, fmt.Sprintf("%s#%d%s", name, k, suffix))
+				delete(raw, piece.Of(Part(name, k)))
 			}
 			if len(parts) == 0 {
 				continue
@@ -63,7 +63,7 @@ func (p *Pack) ReadTensors() (*Tensors, error) {
 				joined.info.Shape[0] += r.info.Shape[0]
 				joined.data = append(joined.data, r.data...)
 			}
-			raw[name+suffix] = joined
+			raw[piece.Of(name)] = joined
 		}
 	}
 	return &Tensors{raw: raw}, nil
@@ -85,7 +85,7 @@ func (t *Tensors) Float32(name string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err := r.float32(name, t.raw[name+".scale"])
+	x, err := r.float32(name, t.raw[Scales.Of(name)])
 	if err != nil {
 		return nil, fmt.Errorf("pack: %w", err)
 	}
@@ -99,7 +99,7 @@ func (t *Tensors) Q8(name string, rows, cols int) (*model.Q8, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := r.q8(name, t.raw[name+".scale"])
+	q, err := r.q8(name, t.raw[Scales.Of(name)])
 	if err != nil {
 		return nil, fmt.Errorf("pack: %w", err)
 	}
@@ -118,7 +118,7 @@ func (t *Tensors) Factor(name string, rows, r, k int) ([]float32, error) {
 		return nil, err
 	}
 	if k > 0 {
-		hi, err := t.Float32(name + ".hi")
+		hi, err := t.Float32(Exact.Of(name))
 		if err != nil {
 			return nil, err
 		}
@@ -206,12 +206,12 @@ func (r *rawTensor) float32(name string, scale *rawTensor) ([]float32, error) {
 		return safetensors.BytesFloat32(r.data), nil
 	case safetensors.I8:
 		if scale == nil || len(r.info.Shape) != 2 {
-			return nil, fmt.Errorf("tensor %s: int8 without a 2-D shape and %s.scale", name, name)
+			return nil, fmt.Errorf("tensor %s: int8 without a 2-D shape and %s", name, Scales.Of(name))
 		}
 		rows, cols := r.info.Shape[0], r.info.Shape[1]
 		s := safetensors.BytesFloat32(scale.data)
 		if len(s) != rows*((cols+Q8Block-1)/Q8Block) {
-			return nil, fmt.Errorf("tensor %s.scale has %d values, want %d×%d", name, len(s), rows, (cols+Q8Block-1)/Q8Block)
+			return nil, fmt.Errorf("tensor %s has %d values, want %d×%d", Scales.Of(name), len(s), rows, (cols+Q8Block-1)/Q8Block)
 		}
 		q := make([]int8, len(r.data))
 		for i, b := range r.data {
@@ -228,7 +228,7 @@ func (r *rawTensor) float32(name string, scale *rawTensor) ([]float32, error) {
 // whole blocks).
 func (r *rawTensor) q8(name string, scale *rawTensor) (*model.Q8, error) {
 	if r.info.DType != safetensors.I8 || scale == nil || len(r.info.Shape) != 2 {
-		return nil, fmt.Errorf("tensor %s: %s %v is not a Q8 matrix with %s.scale", name, r.info.DType, r.info.Shape, name)
+		return nil, fmt.Errorf("tensor %s: %s %v is not a Q8 matrix with %s", name, r.info.DType, r.info.Shape, Scales.Of(name))
 	}
 	rows, cols := r.info.Shape[0], r.info.Shape[1]
 	s := safetensors.BytesFloat32(scale.data)

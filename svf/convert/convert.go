@@ -307,9 +307,9 @@ func decomposeToScratch(ck *safetensors.Checkpoint, outDir, name string, opt Opt
 	}
 	w = nil
 	groups := [][]safetensors.Tensor{
-		factorTensors(name+".U", f.U, f.M, f.R, opt.Quant, opt.ExactRank),
-		{safetensors.Float32Tensor(name+".S", f.S, []int{f.R})},
-		factorTensors(name+".V", f.V, f.N, f.R, opt.Quant, opt.ExactRank),
+		factorTensors(pack.U(name), f.U, f.M, f.R, opt.Quant, opt.ExactRank),
+		{safetensors.Float32Tensor(pack.S(name), f.S, []int{f.R})},
+		factorTensors(pack.V(name), f.V, f.N, f.R, opt.Quant, opt.ExactRank),
 	}
 	return key, false, writeScratch(path, key, groups)
 }
@@ -351,7 +351,7 @@ func q8Tensors(name string, x []float32, rows, cols int) []safetensors.Tensor {
 	}
 	return []safetensors.Tensor{
 		{Name: name, DType: safetensors.I8, Shape: []int{rows, cols}, Data: data},
-		safetensors.Float32Tensor(name+".scale", scale, []int{rows, pack.Q8Blocks(cols)}),
+		safetensors.Float32Tensor(pack.Scales.Of(name), scale, []int{rows, pack.Q8Blocks(cols)}),
 	}
 }
 
@@ -368,7 +368,7 @@ func factorTensors(name string, x []float32, rows, r int, quant string, exact in
 		hi = append(hi, x[i*r:i*r+exact]...)
 		lo = append(lo, x[i*r+exact:(i+1)*r]...)
 	}
-	return append(q8Tensors(name, lo, rows, r-exact), safetensors.Float32Tensor(name+".hi", hi, []int{rows, exact}))
+	return append(q8Tensors(name, lo, rows, r-exact), safetensors.Float32Tensor(pack.Exact.Of(name), hi, []int{rows, exact}))
 }
 
 // add puts tensors that share their first dimension into the pack, together; if they
@@ -403,12 +403,11 @@ func (w *shardWriter) add(ts ...safetensors.Tensor) error {
 			rb := len(t.Data) / rows
 			shape := slices.Clone(t.Shape)
 			shape[0] = hi - lo
-			base, suffix := t.Name, ""
+			piece := pack.Values // the group's other tensors are pieces of its first
 			if t.Name != ts[0].Name {
-				suffix = strings.TrimPrefix(t.Name, ts[0].Name)
-				base = ts[0].Name
+				piece = pack.Piece(strings.TrimPrefix(t.Name, ts[0].Name))
 			}
-			w.cur = append(w.cur, safetensors.Tensor{Name: fmt.Sprintf("%s#%d%s", base, k, suffix),
+			w.cur = append(w.cur, safetensors.Tensor{Name: piece.Of(pack.Part(ts[0].Name, k)),
 				DType: t.DType, Shape: shape, Data: t.Data[lo*rb : hi*rb]})
 		}
 		if err := w.flush(); err != nil {
