@@ -14,24 +14,19 @@ import (
 	"github.com/t2web/t2web/web/store"
 )
 
-// The views of the page.
-const (
-	viewChat    = "chat"
-	viewFewShot = "fewshot"
-	viewExperts = "experts"
-	viewResults = "results"
-)
-
-// chatState is the chat view: the conversation and the composer's strategy.
-type chatState struct {
-	Turns    []turn
-	Strategy string // protocol.StrategyNone, …, "expert:NAME"; "" until the default is known
-	asking   bool   // the running generation answers the last turn
+// Chat is the chat view: the conversation, answered in two passes (Transformer²), and
+// the composer. The strategy and the sampling fields are Shared: the few-shot and experts
+// views set the one, an adaptation reads the other.
+type Chat struct {
+	*Shared
+	Turns   []turn
+	Prompt  string
+	Chat    bool // the chat template: on by default when the model has one
+	Compare bool // answer with the base weights too, side by side
+	asking  bool // the running generation answers the last turn
 	// sent is the composer's text that the running answer answers, given back to the
 	// composer when it fails; "" for a regeneration.
 	sent string
-	// savedStrategy is the saved chat's strategy until the worker offers it.
-	savedStrategy string
 }
 
 // turn is one message of the conversation.
@@ -49,32 +44,10 @@ type turn struct {
 	BaseTimes string
 }
 
-// Show switches to view v.
-func (c *Root) Show(v string) {
-	c.View = v
-	if v == viewModel {
-		go c.refreshStorage()
-	}
-}
-
 // SetStrategy picks the chat's strategy.
-func (c *Root) SetStrategy(s string) {
+func (c *Chat) SetStrategy(s string) {
 	c.Strategy, c.savedStrategy = s, ""
 	c.persist(store.Chats)
-}
-
-// restoreStrategy picks the saved chat's strategy once the worker offers it (a saved
-// expert arrives after the pack's). The caller holds the lock.
-func (c *Root) restoreStrategy() {
-	if c.savedStrategy == "" {
-		return
-	}
-	for _, o := range c.strategies() {
-		if o[0] == c.savedStrategy {
-			c.Strategy, c.savedStrategy = o[0], ""
-			return
-		}
-	}
 }
 
 // listenKeys handles the keyboard on the whole document (so that it works wherever the
@@ -85,7 +58,7 @@ func (c *Root) restoreStrategy() {
 //     line; what is typed updates Prompt without a render (the box shows it already).
 //
 // The listener decides about the default at once and hands the rest to a goroutine.
-func (c *Root) listenKeys(ee vugu.EventEnv) error {
+func (c *Chat) listenKeys(ee vugu.EventEnv) error {
 	// inPrompt tells whether the event's target is the message box, and gives its text.
 	inPrompt := func(e safejs.Value) (string, bool) {
 		t, err := e.Get("target")
@@ -155,64 +128,9 @@ func (c *Root) listenKeys(ee vugu.EventEnv) error {
 	return errors.Join(listen("keydown", keydown), listen("keypress", keypress), listen("input", input))
 }
 
-// strategies are the strategy selector's options, value and label: the first passes
-// the model allows, and each adapted or imported expert.
-func (c *Root) strategies() [][2]string {
-	out := [][2]string{{protocol.StrategyNone, "none (base weights)"}}
-	if c.Info == nil || c.Info.Pack == nil || !c.Info.Chat {
-		return out
-	}
-	hasDomain, hasCls := false, false
-	for _, x := range c.Experts {
-		if x.Source != "pack" {
-			continue
-		}
-		switch x.Domain {
-		case "cls":
-			hasCls = true
-		case "", "other":
-		default:
-			hasDomain = true
-		}
-	}
-	if hasDomain {
-		out = append(out, [2]string{protocol.StrategyPrompt, "prompt (the model picks an expert)"})
-		if hasCls {
-			out = append(out, [2]string{protocol.StrategyClsExpert, "classification expert"})
-		}
-	}
-	for _, x := range c.Experts {
-		switch {
-		case x.Source == "adapted" || len(x.MixOf) > 0: // a mixture, also once saved and restored
-			out = append(out, [2]string{protocol.StrategyExpert + x.Name, "few-shot task: " + x.Name})
-		case x.Source == "imported":
-			out = append(out, [2]string{protocol.StrategyExpert + x.Name, "imported expert: " + x.Name})
-		default:
-			out = append(out, [2]string{protocol.StrategyExpert + x.Name, "expert: " + x.Name})
-		}
-	}
-	return out
-}
-
-// defaultStrategy is the strategy a newcomer meets: Transformer²'s first pass with the
-// classification expert when the pack has one, else with the prompt alone, else the base
-// weights.
-func (c *Root) defaultStrategy() string {
-	best := protocol.StrategyNone
-	for _, o := range c.strategies() {
-		switch o[0] {
-		case protocol.StrategyClsExpert:
-			return o[0]
-		case protocol.StrategyPrompt:
-			best = o[0]
-		}
-	}
-	return best
-}
-
 // Generate sends the message in the composer: as a chat turn answered in two passes
 // (ask), or, with the chat template off, as a plain continuation of the text.
-func (c *Root) Generate() {
+func (c *Chat) Generate() {
 	if !c.canGenerate() {
 		return
 	}
@@ -233,7 +151,7 @@ func (c *Root) Generate() {
 }
 
 // Regenerate answers the last question again.
-func (c *Root) Regenerate() {
+func (c *Chat) Regenerate() {
 	if !c.canRegenerate() {
 		return
 	}
@@ -244,13 +162,13 @@ func (c *Root) Regenerate() {
 	c.sent = ""
 }
 
-func (c *Root) canRegenerate() bool {
+func (c *Chat) canRegenerate() bool {
 	n := len(c.Turns)
 	return c.canGenerate() && n >= 2 && c.Turns[n-1].Role == "assistant" && c.Turns[n-2].Role == "user"
 }
 
 // ClearChat forgets the conversation.
-func (c *Root) ClearChat() {
+func (c *Chat) ClearChat() {
 	if !c.busy() {
 		c.Turns = nil
 		c.persist(store.Chats)
@@ -258,7 +176,7 @@ func (c *Root) ClearChat() {
 }
 
 // history is the conversation so far, for the second pass's chat template.
-func (c *Root) history() []protocol.Message {
+func (c *Chat) history() []protocol.Message {
 	var out []protocol.Message
 	for _, t := range c.Turns {
 		out = append(out, protocol.Message{Role: t.Role, Content: t.Text})
@@ -268,7 +186,7 @@ func (c *Root) history() []protocol.Message {
 
 // ask sends question (after history) with the chosen strategy and adds the answer's
 // turn; it returns false when nothing was sent.
-func (c *Root) ask(question string, history []protocol.Message) bool {
+func (c *Chat) ask(question string, history []protocol.Message) bool {
 	temperature, maxTokens, seed, err := c.sampling()
 	if err != nil {
 		c.fail(err)
@@ -294,21 +212,21 @@ func (c *Root) ask(question string, history []protocol.Message) bool {
 }
 
 // appendAnswer adds streamed text to the answer being written.
-func (c *Root) appendAnswer(text string) {
+func (c *Chat) appendAnswer(text string) {
 	if n := len(c.Turns); c.asking && n > 0 {
 		c.Turns[n-1].Text += text
 	}
 }
 
 // appendBase adds streamed text to the base weights' answer of a compared ask.
-func (c *Root) appendBase(text string) {
+func (c *Chat) appendBase(text string) {
 	if n := len(c.Turns); c.asking && n > 0 {
 		c.Turns[n-1].Base += text
 	}
 }
 
 // finishBase ends the base weights' answer of a compared ask; the adapted one follows.
-func (c *Root) finishBase(d *protocol.Done) {
+func (c *Chat) finishBase(d *protocol.Done) {
 	n := len(c.Turns)
 	if !c.asking || n == 0 {
 		return
@@ -321,7 +239,7 @@ func (c *Root) finishBase(d *protocol.Done) {
 }
 
 // choice records the first pass of the answer being written.
-func (c *Root) choice(m *protocol.Choice) {
+func (c *Chat) choice(m *protocol.Choice) {
 	n := len(c.Turns)
 	if !c.asking || n == 0 {
 		return
@@ -345,7 +263,7 @@ func columnTitle(t turn) string {
 }
 
 // finishAnswer ends the answer being written.
-func (c *Root) finishAnswer(d *protocol.Done) {
+func (c *Chat) finishAnswer(d *protocol.Done) {
 	n := len(c.Turns)
 	if !c.asking || n == 0 {
 		return
@@ -372,8 +290,9 @@ func (c *Root) finishAnswer(d *protocol.Done) {
 	}
 }
 
-// failed shows an error of the engine and ends what was running.
-func (c *Root) failed(msg string) {
+// failed ends the answer being written after an error of the engine, msg, and returns
+// the message to show.
+func (c *Chat) failed(msg string) string {
 	if c.asking {
 		c.asking = false
 		n := len(c.Turns)
@@ -389,7 +308,7 @@ func (c *Root) failed(msg string) {
 		c.sent = ""
 		c.persist(store.Chats)
 	}
-	c.fail(fmt.Errorf("%s", msg))
+	return msg
 }
 
 // choiceText says which expert or mixture answers, and why.
@@ -442,23 +361,20 @@ func msText(ms float64) string {
 	return fmt.Sprintf("%.0f ms", ms)
 }
 
+// TryQuestion asks an example question.
+func (c *Chat) TryQuestion(text string) {
+	if !c.canGenerate() {
+		return
+	}
+	c.Prompt = text
+	c.Generate()
+}
+
 // Copy puts turn i's text on the clipboard.
-func (c *Root) Copy(i int) {
+func (c *Chat) Copy(i int) {
 	if i >= 0 && i < len(c.Turns) {
 		copyText(c.Turns[i].Text)
 	}
-}
-
-// UseExpert makes the chat answer with expert name.
-func (c *Root) UseExpert(name string) {
-	c.Strategy, c.savedStrategy = protocol.StrategyExpert+name, ""
-	c.View = viewChat
-	c.persist(store.Chats)
-}
-
-// Download asks the worker for expert name as a file; it arrives as an ExpertFile.
-func (c *Root) Download(name string) {
-	c.send(protocol.ExportExpert{Type: protocol.TypeExportExpert, Name: name})
 }
 
 func itoa(i int) string { return fmt.Sprint(i) }

@@ -39,15 +39,6 @@ type exampleSet struct {
 // examplesURL is where the site keeps them.
 const examplesURL = "examples.json"
 
-// examplesState holds the site's examples and what loading one replaced.
-type examplesState struct {
-	Examples *siteExamples // nil until fetched, or when the site has none
-	// replaced are the rows an example set replaced, for Undo; nil when there is nothing
-	// to give back.
-	replaced     []exampleRow
-	replacedName string
-}
-
 // fetchExamples reads examples.json in the background; a site without it offers none.
 func (c *Root) fetchExamples(ee vugu.EventEnv) {
 	fetchJSON(ee, examplesURL, func(ex *siteExamples, err error) {
@@ -57,15 +48,6 @@ func (c *Root) fetchExamples(ee vugu.EventEnv) {
 		}
 		c.Examples = ex
 	})
-}
-
-// TryQuestion asks an example question.
-func (c *Root) TryQuestion(text string) {
-	if !c.canGenerate() {
-		return
-	}
-	c.Prompt = text
-	c.Generate()
 }
 
 // questionLabel is an example question's button text: its task and its first line.
@@ -79,7 +61,7 @@ func questionLabel(task, text string) string {
 
 // LoadExampleSet puts example set i into the few-shot table, names the task after it, and
 // keeps the rows it replaces for Undo.
-func (c *Root) LoadExampleSet(i int) {
+func (c *FewShot) LoadExampleSet(i int) {
 	if c.Examples == nil || i < 0 || i >= len(c.Examples.FewShot) || c.State == stateAdapting {
 		return
 	}
@@ -98,7 +80,7 @@ func (c *Root) LoadExampleSet(i int) {
 }
 
 // UndoExampleSet gives back the rows an example set replaced.
-func (c *Root) UndoExampleSet() {
+func (c *FewShot) UndoExampleSet() {
 	if c.replaced == nil || c.State == stateAdapting {
 		return
 	}
@@ -108,6 +90,6 @@ func (c *Root) UndoExampleSet() {
 }
 
 // replacedText says what Undo would give back.
-func (c *Root) replacedText() string {
+func (c *FewShot) replacedText() string {
 	return fmt.Sprintf("The example set replaced your %d rows.", len(c.replaced))
 }

@@ -1,8 +1,12 @@
 //go:build js && wasm
 
-// The web command is the t2web page, ui.wasm: Vugu components (root.vugu) mounted into
-// index.html's #vugu_mount_point. The model runs elsewhere, in the engine worker
-// (wasm/, started from worker.js); the page only sends it requests and shows its answers.
+// The web command is the t2web page, ui.wasm: Vugu components mounted into index.html's
+// #vugu_mount_point. The root (root.vugu, root.go) routes between the views, each a
+// component in its own .vugu and .go pair — Chat (chat), FewShot (few-shot, with Train,
+// train, inside it), Experts (experts), Results (results) and Model (model) — and holds
+// what they share (Shared, shared.go) and the store (persist.go). The model runs elsewhere, in the
+// engine worker (wasm/, started from worker.js); the page only sends it requests and
+// shows its answers.
 //
 // The *_gen.go files are generated from the .vugu files; after changing one, run
 //

@@ -25,6 +25,8 @@ import (
 // Every store call waits for IndexedDB, so it runs on the saver's goroutine or one of
 // its own, never in an event handler. Changes mark a kind dirty (under the event
 // environment's lock); the saver writes it a moment later, once per burst of changes.
+// The root keeps the store: it restores and saves the chat's and the few-shot view's
+// state, which mark their kind changed with Shared.persist.
 
 // chatKey and fewShotKey are the keys of the current conversation and few-shot set.
 const (
@@ -59,9 +61,8 @@ type persistState struct {
 	// savedExperts are the experts stored (or being stored) for the loaded pack.
 	savedExperts map[string]bool
 
-	StoreMsg   string      // a storage problem, with what to remove; "" when none
-	StoreState string      // "opening", then "open" (saved data restored) or "failed"
-	Saved      []savedItem // what the store holds, for the model view
+	StoreMsg   string // a storage problem, with what to remove; "" when none
+	StoreState string // "opening", then "open" (saved data restored) or "failed"
 }
 
 // savedItem is one stored value, for the model view's list.
@@ -110,15 +111,15 @@ func (c *Root) startStore(ee vugu.EventEnv) {
 			c.StoreState = "failed"
 			c.StoreMsg = fmt.Sprintf("Nothing you enter is kept after a reload: %v", err)
 		default:
-			if chatErr == nil && len(c.Turns) == 0 {
-				c.Turns = chat.Turns
+			if chatErr == nil && len(c.chat.Turns) == 0 {
+				c.chat.Turns = chat.Turns
 				c.savedStrategy = chat.Strategy
 				c.restoreStrategy()
 			}
-			if fewErr == nil && len(c.Rows) == 0 {
-				c.Rows = few.Rows
+			if fewErr == nil && len(c.fewShot.Rows) == 0 {
+				c.fewShot.Rows = few.Rows
 				if few.TaskName != "" {
-					c.TaskName = few.TaskName
+					c.fewShot.TaskName = few.TaskName
 				}
 			}
 			for _, e := range []error{chatErr, fewErr} {
@@ -129,26 +130,9 @@ func (c *Root) startStore(ee vugu.EventEnv) {
 		}
 		close(c.opened)
 		ee.UnlockRender()
-		c.refreshStorage()
+		c.model.refreshStorage()
 		c.saver()
 	}()
-}
-
-// persist marks kind as changed; the saver writes it soon: a few-shot set after a
-// pause in typing, a conversation at once (the page may close right after an answer).
-// The caller holds the lock.
-func (c *Root) persist(kind store.Kind) {
-	if c.dirty == nil {
-		return
-	}
-	c.dirty[kind] = true
-	if kind != store.FewShot {
-		c.urgent = true
-	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 }
 
 // saver writes the changed kinds, for ever.
@@ -165,13 +149,13 @@ func (c *Root) saver() {
 		var chat *savedChat
 		var few *savedFewShot
 		if c.dirty[store.Chats] {
-			chat = &savedChat{Turns: slices.Clone(c.Turns), Strategy: c.Strategy}
-			if c.asking && len(chat.Turns) > 0 {
+			chat = &savedChat{Turns: slices.Clone(c.chat.Turns), Strategy: c.Strategy}
+			if c.chat.asking && len(chat.Turns) > 0 {
 				chat.Turns = chat.Turns[:len(chat.Turns)-1] // the answer being written is saved when done
 			}
 		}
 		if c.dirty[store.FewShot] {
-			few = &savedFewShot{TaskName: c.TaskName, Rows: slices.Clone(c.Rows)}
+			few = &savedFewShot{TaskName: c.fewShot.TaskName, Rows: slices.Clone(c.fewShot.Rows)}
 		}
 		clear(c.dirty)
 		db := c.db
@@ -205,7 +189,7 @@ func (c *Root) stored(err error) {
 		c.StoreMsg = ""
 	}
 	c.unlock(c.StoreMsg != was)
-	c.refreshStorage()
+	c.model.refreshStorage()
 }
 
 // storeErrorText says what could not be saved, and for a full quota what takes the
@@ -272,66 +256,6 @@ func putErrors(err error) []*store.PutError {
 		return out
 	}
 	return putErrors(errors.Unwrap(err))
-}
-
-// refreshStorage reads the storage use, the cached packs and the saved values for the
-// model view.
-func (c *Root) refreshStorage() {
-	u, uErr := store.Estimate()
-	packs, pErr := store.Packs()
-	var saved []savedItem
-	if c.db != nil {
-		for _, k := range store.Kinds {
-			es, err := c.db.List(k)
-			if err != nil {
-				continue
-			}
-			for _, e := range es {
-				saved = append(saved, savedItem{Kind: k, Key: e.Key, Size: e.Size})
-			}
-		}
-	}
-	c.ee.Lock()
-	if uErr == nil {
-		c.Usage = &u
-	}
-	if pErr == nil {
-		c.Packs = packs
-	}
-	c.Saved = saved
-	c.unlock(c.View == viewModel) // only the model view shows them
-}
-
-// unlock releases the event environment's lock, with a render when render is set:
-// background work renders only what people see.
-func (c *Root) unlock(render bool) {
-	if render {
-		c.ee.UnlockRender()
-	} else {
-		c.ee.UnlockOnly()
-	}
-}
-
-// RemoveSaved deletes a saved value (a Remove button of the model view).
-func (c *Root) RemoveSaved(s savedItem) {
-	db := c.db
-	if db == nil {
-		return
-	}
-	go func() {
-		err := db.Delete(s.Kind, s.Key)
-		c.ee.Lock()
-		if err != nil {
-			c.StoreMsg = err.Error()
-		}
-		if s.Kind == store.Experts && c.Info != nil && c.savedExperts != nil {
-			if pack, name, _ := strings.Cut(s.Key, "|"); pack == c.Info.URL {
-				c.savedExperts[name] = true // stays in the worker until a reload; not saved again
-			}
-		}
-		c.ee.UnlockRender()
-		c.refreshStorage()
-	}()
 }
 
 // restoreExperts gives the worker the experts saved for the pack just loaded. The

@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -25,6 +26,15 @@ const (
 	stateAdapting   = "adapting"   // few-shot CEM runs
 )
 
+// The views of the page, the root's data-view; one shows at a time.
+const (
+	viewChat    = "chat"
+	viewFewShot = "fewshot"
+	viewExperts = "experts"
+	viewResults = "results"
+	viewModel   = "model" // the pack picker, the download's progress, the engine, and what the browser stores
+)
+
 // defaultModel is the pack the page loads unless ?pack=URL or ?model=URL (a checkpoint
 // folder) says otherwise.
 const defaultModel = "models/default/"
@@ -32,75 +42,49 @@ const defaultModel = "models/default/"
 // The engine runs on WebGPU when the browser has a hardware adapter and on the CPU
 // otherwise (ARCHITECTURE §4); ?engine=gpu or ?engine=cpu forces one.
 
-// Root is the page: a model to load, then three views — the chat (two-pass answers),
-// few-shot adaptation and the experts.
+// Root is the page: a header with the loaded model, the tabs, one view at a time —
+// Chat, FewShot, Experts, Results or Model, each a component of its own — and the status
+// line. It holds what the views share (Shared), routes between them, takes the engine's
+// messages to the view they concern, and keeps the store (persist.go).
 type Root struct {
-	State    string
-	ModelURL string
-	Engine   string            // the engine asked for: ?engine=, protocol.EngineAuto by default
-	Kernels  string            // the CPU engine's kernels asked for: ?kernels=, protocol.KernelsBest by default
-	Progress protocol.Progress // the file downloading now
-	Info     *protocol.Loaded  // the loaded model, nil before
+	*Shared
+	Dragging bool // a file is dragged over the page
 
-	Prompt      string
-	Chat        bool
-	Compare     bool   // answer with the base weights too, side by side
-	Temperature string // the fields as typed; parsed by Generate
-	MaxTokens   string
-	Seed        string
-
-	IDs    []int // the last generation's token ids, set when it is done
-	Status string
-	Err    string
-
-	View     string // viewChat, viewFewShot or viewExperts
-	Dragging bool   // a file is dragged over the page
-
-	chatState
-	fewShotState
-	trainState
-	examplesState
-	modelState
-	persistState
-	Experts []protocol.ExpertCard // the worker's experts
-
-	engine *engine
-	// yielder gives the event loop a turn, so that a worker message's render runs in a
-	// task of its own.
-	yielder *protocol.Yielder
+	chat    *Chat
+	fewShot *FewShot
+	experts *Experts
+	model   *Model
 }
 
 // Init starts the engine worker and loads the model named by ?model= (or the default).
 func (c *Root) Init(ctx vugu.InitCtx) {
-	c.State = stateLoading
-	c.ModelURL = defaultModel
-	c.View = viewChat
-	c.Temperature, c.MaxTokens, c.Seed = "0", "64", "0"
-	c.Strategy = ""
-	d := protocol.DefaultAdapt
-	c.TaskName, c.Score, c.Iters, c.Population = "task", d.Score, strconv.Itoa(d.Iters), strconv.Itoa(d.Population)
-	c.Status = "starting the engine…"
+	s := &Shared{State: stateLoading, View: viewChat, Status: "starting the engine…"}
+	s.Temperature, s.MaxTokens, s.Seed = "0", "64", "0"
+	c.Shared = s
+	c.chat = &Chat{Shared: s}
+	c.fewShot = newFewShot(s)
+	c.experts = &Experts{Shared: s}
+	c.model = &Model{Shared: s, ModelURL: defaultModel}
+	s.onLoad = c.fewShot.forget
 	if q, err := locationQuery(); err == nil {
 		for _, key := range []string{"pack", "model"} {
 			if q.Get(key) != "" {
-				c.ModelURL = q.Get(key)
+				c.model.ModelURL = q.Get(key)
 			}
 		}
 		c.Engine = q.Get("engine")
 		c.Kernels = q.Get("kernels")
 	}
 	ee := ctx.EventEnv()
-	c.trainEE = ee
-	c.TrainName, c.TrainEpochs = "new-skill", strconv.FormatFloat(protocol.DefaultTrain.Epochs, 'g', -1, 64)
 	c.startStore(ee)
 	c.fetchExamples(ee)
-	c.watchCache()
+	c.model.watchCache()
 	var err error
 	if c.yielder, err = protocol.NewYielder(); err != nil {
 		c.fail(fmt.Errorf("starting the page: %w", err))
 		return
 	}
-	if err := c.listenKeys(ee); err != nil {
+	if err := c.chat.listenKeys(ee); err != nil {
 		consoleLog("error", "the page's keys (Enter, Esc): "+err.Error())
 	}
 	c.engine, err = startEngine("worker.js", "engine", func(msgs [][]byte) {
@@ -119,60 +103,33 @@ func (c *Root) Init(ctx vugu.InitCtx) {
 		c.fail(fmt.Errorf("starting the engine worker: %w", err))
 		return
 	}
-	c.Load()
+	c.model.Load()
 }
 
-// Load asks the engine for the model at ModelURL.
-func (c *Root) Load() {
-	if c.engine == nil {
+// Show switches to view v.
+func (c *Root) Show(v string) {
+	c.View = v
+	if v == viewModel {
+		go c.model.refreshStorage()
+	}
+}
+
+// DragOver lets the page take a dropped file.
+func (c *Root) DragOver(event vugu.DOMEvent) {
+	event.PreventDefault()
+	c.Dragging = true
+}
+
+// Drop takes a file dropped anywhere on the page: a pack folder goes to the model view,
+// an expert (.safetensors) or a few-shot set to the few-shot view.
+func (c *Root) Drop(event vugu.DOMEvent) {
+	event.PreventDefault()
+	c.Dragging = false
+	dt := fromVugu(event.JSEvent().Get("dataTransfer"))
+	if c.model.dropFolder(event.EventEnv(), dt) {
 		return
 	}
-	c.beginLoad(c.ModelURL)
-	c.local = nil
-	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL, Engine: c.Engine, Kernels: c.Kernels})
-}
-
-// sampling parses the temperature, max tokens and seed fields.
-func (c *Root) sampling() (temperature float32, maxTokens int, seed uint64, err error) {
-	t, err := strconv.ParseFloat(strings.TrimSpace(c.Temperature), 32)
-	if err != nil || t < 0 {
-		return 0, 0, 0, fmt.Errorf("temperature %q: want a number ≥ 0", c.Temperature)
-	}
-	if maxTokens, err = strconv.Atoi(strings.TrimSpace(c.MaxTokens)); err != nil || maxTokens < 1 {
-		return 0, 0, 0, fmt.Errorf("max tokens %q: want a whole number ≥ 1", c.MaxTokens)
-	}
-	if seed, err = strconv.ParseUint(strings.TrimSpace(c.Seed), 10, 64); err != nil {
-		return 0, 0, 0, fmt.Errorf("seed %q: want a whole number ≥ 0", c.Seed)
-	}
-	return float32(t), maxTokens, seed, nil
-}
-
-// Stop asks the engine to end the running generation.
-func (c *Root) Stop() {
-	if c.State == stateGenerating || c.State == stateAdapting {
-		c.send(protocol.Stop{Type: protocol.TypeStop})
-	}
-}
-
-func (c *Root) canGenerate() bool {
-	return c.Info != nil && !c.busy()
-}
-
-// busy tells whether the engine is loading, generating or adapting.
-func (c *Root) busy() bool {
-	return c.State == stateLoading || c.State == stateGenerating || c.State == stateAdapting
-}
-
-// send posts a request to the engine; a failure shows as an error.
-func (c *Root) send(v any) {
-	if err := c.engine.send(v); err != nil {
-		c.fail(err)
-	}
-}
-
-func (c *Root) fail(err error) {
-	c.State, c.Err = stateError, err.Error()
-	c.Status = ""
+	c.fewShot.readFiles(event.EventEnv(), dt)
 }
 
 // receive applies one message of the engine to the page. The caller holds the event
@@ -222,37 +179,37 @@ func (c *Root) receive(data []byte) {
 		// The same model again (moved to the CPU engine when the GPU was lost) keeps the
 		// person's choice of chat template; a new one starts with its own.
 		if c.Info == nil || c.Info.URL != m.URL || !m.Chat {
-			c.Chat = m.Chat
+			c.chat.Chat = m.Chat
 		}
 		c.Info, c.State = m, stateReady
 		c.Status = "ready"
 		c.restoreExperts()
-		go c.refreshStorage()
+		go c.model.refreshStorage()
 	case *protocol.Token:
 		if m.Base {
-			c.appendBase(m.Text)
+			c.chat.appendBase(m.Text)
 			c.Status = "generating with the base weights…"
 			break
 		}
-		c.appendAnswer(m.Text)
+		c.chat.appendAnswer(m.Text)
 		c.Status = fmt.Sprintf("generating… %d tokens", len(c.IDs)+1)
 		c.IDs = append(c.IDs, m.ID)
 	case *protocol.Done:
 		if m.Base {
-			c.appendBase(m.Text)
-			c.finishBase(m)
+			c.chat.appendBase(m.Text)
+			c.chat.finishBase(m)
 			break
 		}
-		c.appendAnswer(m.Text)
+		c.chat.appendAnswer(m.Text)
 		c.IDs, c.State = m.IDs, stateDone
 		c.Status = doneText(m)
-		c.finishAnswer(m)
+		c.chat.finishAnswer(m)
 	case *protocol.Choice:
-		c.choice(m)
+		c.chat.choice(m)
 	case *protocol.AdaptProgress:
-		c.Steps = append(c.Steps, *m)
+		c.fewShot.Steps = append(c.fewShot.Steps, *m)
 	case *protocol.Adapted:
-		c.adapted(m)
+		c.fewShot.adapted(m)
 	case *protocol.ExpertList:
 		c.Experts = m.Experts
 		c.saveExperts()
@@ -275,18 +232,10 @@ func (c *Root) receive(data []byte) {
 			c.State, c.Err, c.Status = stateDone, "", m.Message
 			break
 		}
-		c.failed(m.Message)
+		c.fail(errors.New(c.chat.failed(m.Message)))
 	case *protocol.Log:
 		consoleLog(m.Level, "engine: "+m.Text)
 	}
-}
-
-// progressValue is the progress bar's value in [0, 1], or nil (indeterminate).
-func (c *Root) progressValue() any {
-	if c.Progress.Total <= 0 {
-		return nil
-	}
-	return float64(c.Progress.Loaded) / float64(c.Progress.Total)
 }
 
 func (c *Root) summaryText() string {

@@ -8,16 +8,19 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hack-pad/safejs"
 	"github.com/vugu/vugu"
 
 	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 )
 
-// trainState is the few-shot view's "Train a new expert": a run of the trainer worker
-// (trainer.js, started on the first run) on the valid rows, its progress and result.
-type trainState struct {
+// Train is the few-shot view's "Train a new expert": a run of the trainer worker
+// (trainer.js, started on the first run) on the view's valid rows, its progress and
+// result. The few-shot view holds it and gives it its rows (examples).
+type Train struct {
+	*Shared
+	examples func() []protocol.Example // the few-shot view's valid rows
+
 	TrainName, TrainEpochs string // as typed
 	TrainDomain            string // the new expert's domain, for the first pass; "" for none
 	TrainFromBase          bool   // protocol.Train.FromBase
@@ -28,14 +31,10 @@ type trainState struct {
 	TrainErr               string
 
 	trainer *engine
-	trainEE vugu.EventEnv // for the trainer's messages
-	// local is the local folder the model came from (its files by path), nil for a
-	// model loaded by URL: the trainer reads the same files.
-	local map[string]safejs.Value
 }
 
 // trainSplit says how the valid rows would be split: training and held-out examples.
-func (c *Root) trainSplit() (train, val int) {
+func (c *Train) trainSplit() (train, val int) {
 	n := len(c.examples())
 	if n < 2 {
 		return n, 0
@@ -44,13 +43,13 @@ func (c *Root) trainSplit() (train, val int) {
 	return n - val, val
 }
 
-func (c *Root) canTrain() bool {
+func (c *Train) canTrain() bool {
 	return c.Info != nil && c.Info.Pack != nil && !c.Training && c.State != stateLoading &&
 		len(c.examples()) >= protocol.MinTrainExamples
 }
 
 // trainIntro says what training does with the rows there are, or what it needs.
-func (c *Root) trainIntro() string {
+func (c *Train) trainIntro() string {
 	n := len(c.examples())
 	if n < protocol.MinTrainExamples {
 		return fmt.Sprintf("Teach the model a skill none of its experts has: with at least %d examples (%d valid now), the page trains a new expert on them, in a worker of its own, on this device.",
@@ -62,7 +61,7 @@ func (c *Root) trainIntro() string {
 }
 
 // Train starts training a new expert on the valid rows.
-func (c *Root) Train() {
+func (c *Train) Train() {
 	if !c.canTrain() {
 		return
 	}
@@ -79,7 +78,7 @@ func (c *Root) Train() {
 		return
 	}
 	if c.trainer == nil {
-		ee := c.trainEE
+		ee := c.ee
 		if c.trainer, err = startEngine("trainer.js", "trainer", func(msgs [][]byte) {
 			ee.Lock()
 			for _, m := range msgs {
@@ -111,7 +110,7 @@ func (c *Root) Train() {
 }
 
 // StopTraining ends the run after its current iteration, keeping the best iterate.
-func (c *Root) StopTraining() {
+func (c *Train) StopTraining() {
 	if c.Training && c.trainer != nil {
 		if err := c.trainer.send(protocol.Stop{Type: protocol.TypeStop}); err != nil {
 			c.TrainErr = err.Error()
@@ -120,7 +119,7 @@ func (c *Root) StopTraining() {
 }
 
 // trainerMessage applies one message of the trainer. The caller holds the lock.
-func (c *Root) trainerMessage(data []byte) {
+func (c *Train) trainerMessage(data []byte) {
 	typ, err := protocol.TypeOf(data)
 	if err != nil {
 		c.TrainErr = fmt.Sprintf("trainer message: %v", err)
@@ -166,14 +165,14 @@ func (c *Root) trainerMessage(data []byte) {
 
 // keepTrained gives an expert file of the trainer to the engine, which keeps it as an
 // imported expert (and the page saves it): the best iterate so far, then the result.
-func (c *Root) keepTrained(data []byte) {
+func (c *Train) keepTrained(data []byte) {
 	name := strings.TrimSpace(c.TrainName)
 	delete(c.savedExperts, name) // a better iterate of that name: save it again
 	c.send(protocol.ImportExpert{Type: protocol.TypeImportExpert, Name: name, File: name + " (trained here)", Data: data})
 }
 
 // trainText is the run's progress line: iteration, epoch, loss, validation, time left.
-func (c *Root) trainText() string {
+func (c *Train) trainText() string {
 	switch {
 	case c.Training && len(c.TrainSteps) == 0:
 		if p := c.TrainLoad; p.File != "" && p.Total > 0 && p.Loaded < p.Total {
@@ -198,7 +197,7 @@ func (c *Root) trainText() string {
 
 // trainLossSVG and trainAccuracySVG plot the run: the batches' loss per iteration, and
 // the held-out accuracy at each validation beside the base model's.
-func (c *Root) trainLossSVG() vugu.HTML {
+func (c *Train) trainLossSVG() vugu.HTML {
 	var pts []point
 	for _, s := range c.TrainSteps {
 		pts = append(pts, point{s.Iter, s.Loss})
@@ -206,7 +205,7 @@ func (c *Root) trainLossSVG() vugu.HTML {
 	return chartSVG("training loss per iteration", c.trainIters(), "", 0, 0, []chartSeries{{"loss", "loss", pts}})
 }
 
-func (c *Root) trainAccuracySVG() vugu.HTML {
+func (c *Train) trainAccuracySVG() vugu.HTML {
 	var val, base []point
 	for _, s := range c.TrainSteps {
 		if s.Validation >= 0 {
@@ -217,7 +216,7 @@ func (c *Root) trainAccuracySVG() vugu.HTML {
 	return chartSVG("held-out accuracy per validation", c.trainIters(), " %", 0, 100, []chartSeries{{"base", "base model", base}, {"best", "held-out accuracy", val}})
 }
 
-func (c *Root) trainIters() int {
+func (c *Train) trainIters() int {
 	if n := len(c.TrainSteps); n > 0 {
 		return c.TrainSteps[n-1].Iters
 	}
@@ -226,7 +225,7 @@ func (c *Root) trainIters() int {
 
 // trainTimes is the run's time at each iteration, in ms since it started, comma-separated
 // (data-ms of the loss chart, which the page's benchmark reads).
-func (c *Root) trainTimes() string {
+func (c *Train) trainTimes() string {
 	ms := make([]string, len(c.TrainSteps))
 	for i, s := range c.TrainSteps {
 		ms[i] = strconv.FormatFloat(s.Ms, 'f', 0, 64)

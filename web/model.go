@@ -15,31 +15,35 @@ import (
 	"github.com/t2web/t2web/web/store"
 )
 
-// viewModel is the model view: the pack picker, the download's progress, the engine, and
-// what the browser stores.
-const viewModel = "model"
+// Model is the model view: the pack picker, the download's progress, the engine, and
+// what the browser stores. The loaded model and the download are Shared (the header
+// shows them too).
+type Model struct {
+	*Shared
+	ModelURL string       // the pack or model folder URL field
+	Usage    *store.Usage // the site's storage use, nil before it is read
+	Packs    []store.Pack // the packs cached for offline use
+	Saved    []savedItem  // what the store holds
+}
 
-// modelState is the model view's state.
-type modelState struct {
-	Usage *store.Usage // the site's storage use, nil before it is read
-	Packs []store.Pack // the packs cached for offline use
-
-	// the running download's speed: when the load started and the bytes of the files
-	// finished before the current one
-	loadStart time.Time
-	doneBytes int64
-	lastFile  string
-	lastBytes int64
+// Load asks the engine for the model at ModelURL.
+func (c *Model) Load() {
+	if c.engine == nil {
+		return
+	}
+	c.beginLoad(c.ModelURL)
+	c.local = nil
+	c.send(protocol.Load{Type: protocol.TypeLoad, URL: c.ModelURL, Engine: c.Engine, Kernels: c.Kernels})
 }
 
 // LoadDefault loads the pack the site ships.
-func (c *Root) LoadDefault() {
+func (c *Model) LoadDefault() {
 	c.ModelURL = defaultModel
 	c.Load()
 }
 
 // PickFolder loads the folder chosen in the folder field as a pack (or checkpoint).
-func (c *Root) PickFolder(event vugu.DOMEvent) {
+func (c *Model) PickFolder(event vugu.DOMEvent) {
 	folder, files, err := pickedFolder(fromVugu(event.JSEventTarget()))
 	if err != nil {
 		c.fail(fmt.Errorf("reading the chosen folder: %w", err))
@@ -86,7 +90,7 @@ func pickedFolder(field safejs.Value) (folder string, files map[string]safejs.Va
 
 // loadLocal asks the engine for the folder the user chose or dropped, its files by
 // path inside it.
-func (c *Root) loadLocal(folder string, files map[string]safejs.Value) {
+func (c *Model) loadLocal(folder string, files map[string]safejs.Value) {
 	if c.engine == nil || len(files) == 0 {
 		return
 	}
@@ -107,7 +111,7 @@ func (c *Root) loadLocal(folder string, files map[string]safejs.Value) {
 // dropFolder takes the folders of a drop: a pack to load. It reports whether there was
 // one. It must run inside the drop's handler (the items are gone after it), and reads
 // the folder in the background.
-func (c *Root) dropFolder(ee vugu.EventEnv, dt safejs.Value) bool {
+func (c *Model) dropFolder(ee vugu.EventEnv, dt safejs.Value) bool {
 	dir, err := droppedDir(dt)
 	if err != nil || dir.IsUndefined() {
 		return false
@@ -231,51 +235,16 @@ func getBool(v safejs.Value, name string) (bool, error) {
 	return f.Bool()
 }
 
-// beginLoad resets the page for a model load of what.
-func (c *Root) beginLoad(what string) {
-	c.State, c.Err = stateLoading, ""
-	c.Progress = protocol.Progress{}
-	c.loadStart, c.doneBytes, c.lastFile, c.lastBytes = time.Now(), 0, "", 0
-	c.Experts, c.Adapted, c.Steps = nil, nil, nil
-	c.Strategy = "" // the default, T², once the experts arrive (defaultStrategy)
-	c.savedExperts = nil
-	c.Status = "loading " + what
-}
-
-// progress records a Progress message: the bytes of the files finished before.
-func (c *Root) progress(m *protocol.Progress) {
-	if m.File != c.lastFile {
-		c.doneBytes += c.lastBytes
-		c.lastFile = m.File
+// progressValue is the progress bar's value in [0, 1], or nil (indeterminate).
+func (c *Model) progressValue() any {
+	if c.Progress.Total <= 0 {
+		return nil
 	}
-	c.lastBytes = m.Loaded
-	c.State, c.Status = stateLoading, "downloading "+m.File
-}
-
-// progressText describes the download in progress: file, shard k/n, bytes, percent and
-// speed.
-func (c *Root) progressText() string {
-	p := c.Progress
-	if p.File == "" {
-		return "starting…"
-	}
-	s := p.File
-	if p.Shard > 0 {
-		s = fmt.Sprintf("shard %d of %d (%s)", p.Shard, p.Shards, p.File)
-	}
-	if p.Total <= 0 {
-		s += ": " + bytesText(p.Loaded)
-	} else {
-		s += fmt.Sprintf(": %s of %s (%.0f %%)", bytesText(p.Loaded), bytesText(p.Total), 100*float64(p.Loaded)/float64(p.Total))
-	}
-	if d := time.Since(c.loadStart).Seconds(); d > 0.2 && !c.loadStart.IsZero() {
-		s += fmt.Sprintf(" · %s/s", bytesText(int64(float64(c.doneBytes+p.Loaded)/d)))
-	}
-	return s
+	return float64(c.Progress.Loaded) / float64(c.Progress.Total)
 }
 
 // RemovePack deletes a cached pack (the model view's Remove).
-func (c *Root) RemovePack(url string) {
+func (c *Model) RemovePack(url string) {
 	go func() {
 		_, err := store.RemovePack(url)
 		c.ee.Lock()
@@ -291,7 +260,7 @@ func (c *Root) RemovePack(url string) {
 
 // watchCache refreshes the storage lists as the service worker stores pack files, and
 // shows its storage errors (with what to remove) in the page.
-func (c *Root) watchCache() {
+func (c *Model) watchCache() {
 	refresh := make(chan struct{}, 1)
 	_, err := store.WatchCache(func(string, string, int64) {
 		select {
@@ -317,7 +286,7 @@ func (c *Root) watchCache() {
 }
 
 // usageText is the storage line: used of quota.
-func (c *Root) usageText() string {
+func (c *Model) usageText() string {
 	if c.Usage == nil {
 		return "Storage: not known yet"
 	}
@@ -345,7 +314,7 @@ func savedText(s savedItem) string {
 
 // gpuText describes WebGPU for the model view: the adapter and what the engine uses of
 // it, or why it is not used.
-func (c *Root) gpuText() string {
+func (c *Model) gpuText() string {
 	i := c.Info
 	a := i.Adapter
 	switch {
@@ -368,4 +337,54 @@ func viewClass(base string, on bool) string {
 		return base
 	}
 	return base + " off"
+}
+
+// refreshStorage reads the storage use, the cached packs and the saved values for the
+// model view.
+func (c *Model) refreshStorage() {
+	u, uErr := store.Estimate()
+	packs, pErr := store.Packs()
+	var saved []savedItem
+	if c.db != nil {
+		for _, k := range store.Kinds {
+			es, err := c.db.List(k)
+			if err != nil {
+				continue
+			}
+			for _, e := range es {
+				saved = append(saved, savedItem{Kind: k, Key: e.Key, Size: e.Size})
+			}
+		}
+	}
+	c.ee.Lock()
+	if uErr == nil {
+		c.Usage = &u
+	}
+	if pErr == nil {
+		c.Packs = packs
+	}
+	c.Saved = saved
+	c.unlock(c.View == viewModel) // only the model view shows them
+}
+
+// RemoveSaved deletes a saved value (a Remove button of the model view).
+func (c *Model) RemoveSaved(s savedItem) {
+	db := c.db
+	if db == nil {
+		return
+	}
+	go func() {
+		err := db.Delete(s.Kind, s.Key)
+		c.ee.Lock()
+		if err != nil {
+			c.StoreMsg = err.Error()
+		}
+		if s.Kind == store.Experts && c.Info != nil && c.savedExperts != nil {
+			if pack, name, _ := strings.Cut(s.Key, "|"); pack == c.Info.URL {
+				c.savedExperts[name] = true // stays in the worker until a reload; not saved again
+			}
+		}
+		c.ee.UnlockRender()
+		c.refreshStorage()
+	}()
 }

@@ -20,19 +20,41 @@ import (
 // MLP experts are a few MiB).
 const maxExpertBytes = 256 << 20
 
-// fewShotState is the few-shot view: the examples as editable rows, the settings of the
-// adaptation, its progress and its result.
-type fewShotState struct {
+// FewShot is the few-shot view: the examples as editable rows, the settings of the
+// adaptation, its progress and its result, and a new expert trained on the rows (Train,
+// a component of its own inside the view).
+type FewShot struct {
+	*Shared
 	Rows    []exampleRow
 	AllRows bool   // every row shown; otherwise the first foldRows and those to fix
 	Paste   string // the paste box
 	FewMsg  string // why the last file or paste was not taken, "" when it was
+	// replaced are the rows an example set replaced, for Undo; nil when there is nothing
+	// to give back.
+	replaced     []exampleRow
+	replacedName string
 
 	TaskName, Score, Iters, Population string // as typed
 	PerLayer                           bool
 
 	Steps   []protocol.AdaptProgress // the running or last adaptation's iterations
 	Adapted *protocol.Adapted        // the last adaptation's result
+
+	train *Train // "Train a new expert" on the rows
+}
+
+// newFewShot is the few-shot view with the default settings.
+func newFewShot(s *Shared) *FewShot {
+	d := protocol.DefaultAdapt
+	c := &FewShot{Shared: s, TaskName: "task", Score: d.Score, Iters: strconv.Itoa(d.Iters), Population: strconv.Itoa(d.Population)}
+	c.train = &Train{Shared: s, examples: c.examples, TrainName: "new-skill",
+		TrainEpochs: strconv.FormatFloat(protocol.DefaultTrain.Epochs, 'g', -1, 64)}
+	return c
+}
+
+// forget drops the adaptation of the model loaded before.
+func (c *FewShot) forget() {
+	c.Adapted, c.Steps = nil, nil
 }
 
 // exampleRow is one few-shot example as the user sees it. Err says what is wrong with it
@@ -129,7 +151,7 @@ func parseExamples(data []byte, name string) ([]exampleRow, error) {
 
 // addExamples adds the rows of a file or of the paste box after those there are; when
 // it fails, FewMsg says why and nothing changes.
-func (c *Root) addExamples(data []byte, name string) bool {
+func (c *FewShot) addExamples(data []byte, name string) bool {
 	rows, err := parseExamples(data, name)
 	if err != nil {
 		c.FewMsg = err.Error()
@@ -151,7 +173,7 @@ func (c *Root) addExamples(data []byte, name string) bool {
 }
 
 // AddPasted adds the paste box's rows; the box keeps its text when they are refused.
-func (c *Root) AddPasted() {
+func (c *FewShot) AddPasted() {
 	name := "pasted"
 	if t := strings.TrimSpace(c.Paste); !strings.HasPrefix(t, "{") && strings.Contains(strings.SplitN(t, "\n", 2)[0], ",") {
 		name = "pasted.csv"
@@ -162,25 +184,25 @@ func (c *Root) AddPasted() {
 }
 
 // AddRow adds an empty row to type into.
-func (c *Root) AddRow() {
+func (c *FewShot) AddRow() {
 	c.Rows = append(c.Rows, exampleRow{})
 	c.persist(store.FewShot)
 }
 
 // ClearRows removes every row.
-func (c *Root) ClearRows() {
+func (c *FewShot) ClearRows() {
 	c.Rows, c.FewMsg = nil, ""
 	c.persist(store.FewShot)
 }
 
 // SetTaskName sets the adaptation's name as typed.
-func (c *Root) SetTaskName(v string) {
+func (c *FewShot) SetTaskName(v string) {
 	c.TaskName = v
 	c.persist(store.FewShot)
 }
 
 // RemoveRow removes row i.
-func (c *Root) RemoveRow(i int) {
+func (c *FewShot) RemoveRow(i int) {
 	if i >= 0 && i < len(c.Rows) {
 		c.Rows = append(c.Rows[:i], c.Rows[i+1:]...)
 		c.persist(store.FewShot)
@@ -188,7 +210,7 @@ func (c *Root) RemoveRow(i int) {
 }
 
 // SetRow sets row i's input (or output) as typed.
-func (c *Root) SetRow(i int, input bool, v string) {
+func (c *FewShot) SetRow(i int, input bool, v string) {
 	if i < 0 || i >= len(c.Rows) {
 		return
 	}
@@ -206,7 +228,7 @@ func (c *Root) SetRow(i int, input bool, v string) {
 }
 
 // examples are the valid rows.
-func (c *Root) examples() []protocol.Example {
+func (c *FewShot) examples() []protocol.Example {
 	var out []protocol.Example
 	for _, r := range c.Rows {
 		if r.Err == "" && strings.TrimSpace(r.Input) != "" && strings.TrimSpace(r.Output) != "" {
@@ -216,7 +238,7 @@ func (c *Root) examples() []protocol.Example {
 	return out
 }
 
-func (c *Root) rowsText() string {
+func (c *FewShot) rowsText() string {
 	if len(c.Rows) == 0 {
 		return "No examples yet."
 	}
@@ -233,24 +255,24 @@ func (c *Root) rowsText() string {
 const foldRows = 10
 
 // rowFolded tells whether row i is hidden by the fold; a row to fix never is.
-func (c *Root) rowFolded(i int) bool {
+func (c *FewShot) rowFolded(i int) bool {
 	return !c.AllRows && i >= foldRows && c.Rows[i].Err == ""
 }
 
 // foldText labels the button that shows or folds the rows past foldRows.
-func (c *Root) foldText() string {
+func (c *FewShot) foldText() string {
 	if c.AllRows {
 		return fmt.Sprintf("Show the first %d rows", foldRows)
 	}
 	return fmt.Sprintf("Show all %d rows", len(c.Rows))
 }
 
-func (c *Root) canAdapt() bool {
+func (c *FewShot) canAdapt() bool {
 	return c.Info != nil && c.Info.Pack != nil && !c.busy() && len(c.examples()) > 0
 }
 
 // Adapt starts few-shot CEM on the valid rows.
-func (c *Root) Adapt() {
+func (c *FewShot) Adapt() {
 	if !c.canAdapt() {
 		return
 	}
@@ -275,7 +297,7 @@ func (c *Root) Adapt() {
 }
 
 // adapted records the end of an adaptation.
-func (c *Root) adapted(m *protocol.Adapted) {
+func (c *FewShot) adapted(m *protocol.Adapted) {
 	c.Adapted = m
 	c.State = stateDone
 	c.Status = fmt.Sprintf("adapted %q in %s: best %s %.3f (%s)", m.Name, msText(m.Ms), m.Score, m.Best, m.Stopped)
@@ -284,7 +306,7 @@ func (c *Root) adapted(m *protocol.Adapted) {
 	c.persist(store.Chats)
 }
 
-func (c *Root) adaptText() string {
+func (c *FewShot) adaptText() string {
 	switch {
 	case c.State == stateAdapting && len(c.Steps) == 0:
 		return "adapting… (the first iteration scores the whole population)"
@@ -309,49 +331,32 @@ func (c *Root) adaptText() string {
 	return ""
 }
 
-func (c *Root) alphaCaption() string {
+func (c *FewShot) alphaCaption() string {
 	m := c.Adapted
 	return fmt.Sprintf("α of %q per expert: %s", m.Name, alphaList(m.Experts, m.Alpha))
 }
 
 // UseMixture makes the chat answer with the adapted mixture.
-func (c *Root) UseMixture() {
+func (c *FewShot) UseMixture() {
 	if c.Adapted != nil {
 		c.UseExpert(c.Adapted.Name)
 	}
 }
 
-// DragOver lets the page take a dropped file.
-func (c *Root) DragOver(event vugu.DOMEvent) {
-	event.PreventDefault()
-	c.Dragging = true
-}
-
-// Drop takes a file dropped anywhere on the page: an expert (.safetensors) or a few-shot set.
-func (c *Root) Drop(event vugu.DOMEvent) {
-	event.PreventDefault()
-	c.Dragging = false
-	dt := fromVugu(event.JSEvent().Get("dataTransfer"))
-	if c.dropFolder(event.EventEnv(), dt) {
-		return
-	}
-	c.readFiles(event.EventEnv(), dt)
-}
-
 // PickExamples takes the files chosen in the examples' file field.
-func (c *Root) PickExamples(event vugu.DOMEvent) {
+func (c *FewShot) PickExamples(event vugu.DOMEvent) {
 	c.readFiles(event.EventEnv(), fromVugu(event.JSEventTarget()))
 }
 
 // PickExpert takes the expert file chosen in the upload field.
-func (c *Root) PickExpert(event vugu.DOMEvent) {
+func (c *FewShot) PickExpert(event vugu.DOMEvent) {
 	c.readFiles(event.EventEnv(), fromVugu(event.JSEventTarget()))
 }
 
 // readFiles reads the files of v (a DataTransfer or a file field) in the background (a
 // promise must not be awaited inside an event handler) and takes each: an expert goes to
 // the worker, anything else is a few-shot set.
-func (c *Root) readFiles(ee vugu.EventEnv, v safejs.Value) {
+func (c *FewShot) readFiles(ee vugu.EventEnv, v safejs.Value) {
 	files, err := filesOf(v)
 	if err != nil {
 		c.FewMsg = fmt.Sprintf("reading the files: %v", err)
