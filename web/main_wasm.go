@@ -38,9 +38,11 @@ func main() {
 		panic(err)
 	}
 	root := &Root{}
+	gc := newIdleGC()
 	for ok := true; ok; ok = renderer.EventWait() {
 		if err := renderer.Render(buildEnv.RunBuild(root)); err != nil {
 			panic(fmt.Errorf("render: %w", err))
 		}
+		gc.rendered()
 	}
 }
