@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	_ "embed"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -52,7 +53,9 @@ import (
 var demoModelConfig []byte
 
 // cmdTrainBase trains a Llama-architecture model from scratch on the task suite: the
-// demo's base model (ARCHITECTURE.md).
+// demo's base model (ARCHITECTURE.md). With --from it is a further stage instead: it
+// starts from a trained model's weights and keeps its config, tokenizer and chat template
+// byte for byte, so a second stage can weight the mix toward what the first did not learn.
 //
 // The corpus is the train split of every family of the mix (--pool items of each, times
 // its weight in tasks.GeneralWeights for the general mix), shuffled anew each epoch by
@@ -69,9 +72,10 @@ var demoModelConfig []byte
 // (--steps by default). The run is a function of its settings: the same settings write
 // the same bytes, and a run resumed from --checkpoint continues exactly.
 func cmdTrainBase(args []string, stdout, stderr io.Writer) error {
-	fs := flags("train-base", "--out DIR [--config FILE] [--steps N] [--minutes 55] [--seed S] [--checkpoint FILE] [--batch 8] [--seq 256]", stderr)
+	fs := flags("train-base", "--out DIR [--config FILE | --from DIR] [--steps N] [--minutes 55] [--seed S] [--checkpoint FILE] [--batch 8] [--seq 256]", stderr)
 	out := fs.String("out", "", "output `folder`: config.json, model.safetensors (F32), tokenizer.json, tokenizer_config.json")
 	cfgPath := fs.String("config", "", "config.json `file` of the model (default: build/demo-model.json, built in)")
+	from := fs.String("from", "", "start from the model in `folder` (its config.json, tokenizer, chat template and weights) instead of random weights: a further stage of training, on the folder's tokenizer")
 	var s baseSettings
 	steps := fs.Int("steps", 0, "optimiser `steps` to train in all; 0: as many as --minutes allows, measured on the first steps (not reproducible)")
 	minutes := fs.Float64("minutes", 55, "a guard: stop after this many `minutes` of this process, keeping the checkpoint, and fail")
@@ -96,15 +100,28 @@ func cmdTrainBase(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
+	if *from != "" && (*cfgPath != "" || s.Vocab != 0) {
+		return fmt.Errorf("--from %s: the model's config and tokenizer are the folder's; drop --config and --vocab", *from)
+	}
 	cfgJSON := demoModelConfig
-	if *cfgPath != "" {
+	var start *model.Model
+	switch {
+	case *cfgPath != "":
 		var err error
 		if cfgJSON, err = os.ReadFile(*cfgPath); err != nil {
 			return err
 		}
+	case *from != "":
+		var err error
+		if cfgJSON, err = os.ReadFile(filepath.Join(*from, "config.json")); err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+		if start, err = model.Load(os.DirFS(*from)); err != nil {
+			return fmt.Errorf("--from %s: %w", *from, err)
+		}
 	}
 	r := &baseRun{
-		settings: s, steps: *steps, out: *out, checkpoint: *ckpt, guard: time.Duration(*minutes * float64(time.Minute)),
+		settings: s, steps: *steps, out: *out, from: *from, start: start, checkpoint: *ckpt, guard: time.Duration(*minutes * float64(time.Minute)),
 		logEvery: *logEvery, saveEvery: *saveEvery, evalN: *evalN, stdout: stdout, stderr: stderr,
 	}
 	if err := r.run(cfgJSON); err != nil {
@@ -122,7 +139,8 @@ var errConfig = errors.New("config")
 // baseSettings are what a train-base run's weights depend on besides the step count. A
 // checkpoint records them, and resuming with other ones is an error.
 type baseSettings struct {
-	Config  string  `json:"config_sha256"` // of config.json's bytes
+	Config  string  `json:"config_sha256"`         // of config.json's bytes
+	From    string  `json:"from_sha256,omitempty"` // of the starting weights (--from) as float32s; empty from random ones
 	Seed    uint64  `json:"seed"`
 	Batch   int     `json:"batch"`
 	Seq     int     `json:"seq"`
@@ -170,6 +188,7 @@ func (s *baseSettings) differences(other *baseSettings) []string {
 		}
 	}
 	add("a config.json of SHA-256", s.Config, other.Config)
+	add("--from a model of weights of SHA-256", s.From, other.From)
 	add("--seed", s.Seed, other.Seed)
 	add("--batch", s.Batch, other.Batch)
 	add("--seq", s.Seq, other.Seq)
@@ -189,6 +208,8 @@ type baseRun struct {
 	settings       baseSettings
 	steps          int // 0: chosen by time
 	out            string
+	from           string       // --from: the folder of the starting model
+	start          *model.Model // its model; nil: random weights
 	checkpoint     string
 	guard          time.Duration
 	logEvery       int
@@ -217,7 +238,13 @@ func (r *baseRun) run(cfgJSON []byte) error {
 	if err != nil {
 		return err
 	}
-	text, files, err := baseText(cfg, items, r.settings.Vocab)
+	var text *model.Model
+	var files map[string][]byte
+	if r.start != nil {
+		text, files, err = startText(r.from, r.start)
+	} else {
+		text, files, err = baseText(cfg, items, r.settings.Vocab)
+	}
 	if err != nil {
 		return err
 	}
@@ -236,6 +263,12 @@ func (r *baseRun) run(cfgJSON []byte) error {
 		return err
 	}
 	defer m.Close()
+	if r.start != nil {
+		if err := m.SetWeights(r.start.Weights); err != nil {
+			return fmt.Errorf("--from %s: %w", r.from, err)
+		}
+		s.From = paramsSum(m.Params)
+	}
 	opt := train.NewAdamW(train.DefaultAdamW(), len(m.Params))
 	opt.Decay = m.MatrixSpans()
 	st := baseState{baseSettings: s}
@@ -478,6 +511,41 @@ func baseText(cfg *model.Config, items []tasks.Example, vocab int) (*model.Model
 		return nil, nil, err
 	}
 	return &model.Model{Config: cfg, Tokenizer: tok, Chat: tpl, EOS: cfg.EOS}, files, nil
+}
+
+// startText is the tokenizer and chat template of the --from model m, read from dir, and
+// the files that hold them, written unchanged to the output: a further stage keeps the
+// tokenizer its embeddings were trained on.
+func startText(dir string, m *model.Model) (*model.Model, map[string][]byte, error) {
+	if m.Chat == nil {
+		return nil, nil, fmt.Errorf("--from %s: tokenizer_config.json has no chat_template; the corpus is chat turns", dir)
+	}
+	files := map[string][]byte{}
+	for _, name := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, nil, fmt.Errorf("--from: %w", err)
+		}
+		files[name] = data
+	}
+	text := *m
+	text.Weights = nil
+	return &text, files, nil
+}
+
+// paramsSum is the hex SHA-256 of params as little-endian float32s.
+func paramsSum(params []float32) string {
+	h := sha256.New()
+	buf := make([]byte, 4*1024)
+	for len(params) > 0 {
+		n := min(len(params), len(buf)/4)
+		for i, v := range params[:n] {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+		}
+		h.Write(buf[:4*n])
+		params = params[n:]
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // evalFamilies are the families the end of a run evaluates: those of the mix, then the

@@ -92,6 +92,50 @@ func TestTrainBaseCommand(t *testing.T) {
 		t.Error("seeds 1 and 2 wrote the same weights")
 	}
 
+	// --from continues a trained model: its config, tokenizer and template are kept byte
+	// for byte, and its first steps start at the loss where the model left off, not at
+	// a random model's.
+	fromArgs := func(out, from string, extra ...string) []string {
+		return append([]string{"train-base", "--from", filepath.Join(dir, from), "--out", filepath.Join(dir, out), "--batch", "2", "--seq", "192",
+			"--pool", "64", "--lr", "1e-3", "--warmup", "2", "--log-every", "1", "--eval-n", "0", "--seed", "3"}, extra...)
+	}
+	code, _, stderr := t2(fromArgs("more", "a", "--steps", "4")...)
+	if code != 0 {
+		t.Fatalf("--from: exit %d, stderr %s", code, stderr)
+	}
+	for _, f := range []string{"config.json", "tokenizer.json", "tokenizer_config.json"} {
+		x, _ := os.ReadFile(filepath.Join(dir, "a", f))
+		y, _ := os.ReadFile(filepath.Join(dir, "more", f))
+		if len(x) == 0 || !bytes.Equal(x, y) {
+			t.Errorf("--from: %s is not the starting model's", f)
+		}
+	}
+	if more := progressLosses(t, stderr); len(more) != 4 || more[0] > first-1 {
+		t.Errorf("--from: losses %v, want 4 steps starting well below a random model's %.3f", more, first)
+	}
+	if bytes.Equal(weights("a"), weights("more")) {
+		t.Error("--from: 4 more steps left the weights as they were")
+	}
+	// A checkpoint of a run --from one model refuses to resume from another.
+	fromCk := filepath.Join(dir, "from.ckpt")
+	if code, _, errOut := t2(fromArgs("y", "a", "--steps", "2", "--checkpoint", fromCk)...); code != 0 {
+		t.Fatalf("--from --checkpoint: exit %d, stderr %s", code, errOut)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"other start", fromArgs("y", "seed2", "--steps", "4", "--checkpoint", fromCk), "--from a model of weights of SHA-256"},
+		{"with --vocab", fromArgs("y", "a", "--steps", "4", "--vocab", "300"), "drop --config and --vocab"},
+		{"with --config", fromArgs("y", "a", "--steps", "4", "--config", cfg), "drop --config and --vocab"},
+		{"no such folder", fromArgs("y", "nothing", "--steps", "4"), filepath.Join(dir, "nothing")},
+	} {
+		if code, _, errOut := t2(tt.args...); code != 1 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("--from, %s: exit %d, stderr %q, want %q", tt.name, code, errOut, tt.want)
+		}
+	}
+
 	// Stopped after 8 steps, then continued to 20: the straight run's bytes.
 	ck := filepath.Join(dir, "ck", "c.ckpt") // in a folder to be made
 	trainBase("c", "--steps", "8", "--lr-steps", "20", "--checkpoint", ck)
