@@ -4,7 +4,6 @@ import (
 	"embed"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,8 +78,6 @@ func (o overrides) key() string {
 	return sb.String()
 }
 
-var overrideDecl = regexp.MustCompile(`(?m)^override\s+(\w+)\s*:\s*(\w+)\s*=\s*([^;]+);`)
-
 // specialize turns every `override NAME: T = default;` of src into a `const` with the
 // value from o (or its default). gogpu/wgpu v0.31.5's Vulkan backend ignores
 // ComputePipelineDescriptor.Constants (a TODO in hal/vulkan/pipeline.go), so tunables
@@ -88,9 +85,10 @@ var overrideDecl = regexp.MustCompile(`(?m)^override\s+(\w+)\s*:\s*(\w+)\s*=\s*(
 func specialize(src string, o overrides) (string, error) {
 	used := map[string]bool{}
 	var err error
-	out := overrideDecl.ReplaceAllStringFunc(src, func(decl string) string {
-		m := overrideDecl.FindStringSubmatch(decl)
-		name, typ, val := m[1], m[2], strings.TrimSpace(m[3])
+	var sb strings.Builder
+	last := 0
+	for _, d := range findOverrides(src) {
+		name, typ, val := d.name, d.typ, strings.TrimSpace(d.value)
 		if v, ok := o[name]; ok {
 			used[name] = true
 			switch typ {
@@ -109,14 +107,126 @@ func specialize(src string, o overrides) (string, error) {
 				err = fmt.Errorf("override %s: type %s unsupported", name, typ)
 			}
 		}
-		return "const " + name + ": " + typ + " = " + val + ";"
-	})
+		sb.WriteString(src[last:d.start])
+		sb.WriteString("const " + name + ": " + typ + " = " + val + ";")
+		last = d.end
+	}
+	sb.WriteString(src[last:])
 	for n := range o {
 		if !used[n] && err == nil {
 			err = fmt.Errorf("no override named %s", n)
 		}
 	}
-	return out, err
+	return sb.String(), err
+}
+
+// overrideDecl is one `override NAME: TYPE = VALUE;` declaration in WGSL source src:
+// src[start:end] is all of it, through its ';', and value is the text up to that ';'
+// from the first byte after '=' that is not a space, untrimmed (findOverrides says how
+// a value of spaces alone is read).
+type overrideDecl struct {
+	start, end       int
+	name, typ, value string
+}
+
+// findOverrides returns the override declarations of src in order. It finds exactly
+// the matches, and their groups, of the regular expression
+//
+//	(?m)^override\s+(\w+)\s*:\s*(\w+)\s*=\s*([^;]+);
+//
+// as regexp's FindAllStringSubmatchIndex does:
+//   - "override" at the start of src or right after a '\n' (a lone '\r' starts no
+//     line: CRLF sources read like LF ones, while in lines ended by '\r' alone only
+//     the first is searched);
+//   - \s is one of ' ', '\t', '\n', '\f', '\r' (not '\v', nor a non-ASCII space), so a
+//     declaration may span lines;
+//   - \w is an ASCII letter, digit or '_';
+//   - the value runs from after the spaces that follow '=' to the first ';', which may
+//     lie lines further on; it is never empty: when only spaces stand between '=' and
+//     ';', it is the last of them, and with nothing between them there is no match;
+//   - after a declaration the search goes on at the next line start after its ';'.
+//
+// It is written by hand, not with regexp, to keep the standard regexp package out of
+// the page's WebAssembly; override_test.go holds it to the expression above.
+func findOverrides(src string) []overrideDecl {
+	var ds []overrideDecl
+	for i := 0; ; {
+		if d, ok := overrideAt(src, i); ok {
+			ds = append(ds, d)
+			i = d.end
+		}
+		nl := strings.IndexByte(src[i:], '\n')
+		if nl < 0 {
+			return ds
+		}
+		i += nl + 1
+	}
+}
+
+// overrideAt reads the override declaration that starts at src[i], if one does.
+func overrideAt(src string, i int) (overrideDecl, bool) {
+	const keyword = "override"
+	if !strings.HasPrefix(src[i:], keyword) {
+		return overrideDecl{}, false
+	}
+	j := i + len(keyword)
+	k := skipSpace(src, j)
+	if k == j {
+		return overrideDecl{}, false
+	}
+	name, k := word(src, k)
+	if name == "" {
+		return overrideDecl{}, false
+	}
+	if k = skipSpace(src, k); k == len(src) || src[k] != ':' {
+		return overrideDecl{}, false
+	}
+	typ, k := word(src, skipSpace(src, k+1))
+	if typ == "" {
+		return overrideDecl{}, false
+	}
+	if k = skipSpace(src, k); k == len(src) || src[k] != '=' {
+		return overrideDecl{}, false
+	}
+	v := skipSpace(src, k+1)
+	n := strings.IndexByte(src[v:], ';')
+	switch {
+	case n < 0:
+		return overrideDecl{}, false
+	case n == 0 && v == k+1:
+		return overrideDecl{}, false
+	case n == 0:
+		v, n = v-1, 1 // the space before the ';' is the value
+	}
+	return overrideDecl{start: i, end: v + n + 1, name: name, typ: typ, value: src[v : v+n]}, true
+}
+
+// skipSpace returns the index of the first byte at or after src[i] that is not a space
+// in the sense of regexp's \s: ' ', '\t', '\n', '\f' or '\r'.
+func skipSpace(src string, i int) int {
+	for i < len(src) {
+		switch src[i] {
+		case ' ', '\t', '\n', '\f', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// word returns the run of word bytes in the sense of regexp's \w (ASCII letters, digits
+// and '_') that starts at src[i], and the index just after it.
+func word(src string, i int) (string, int) {
+	j := i
+	for j < len(src) && isWord(src[j]) {
+		j++
+	}
+	return src[i:j], j
+}
+
+func isWord(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
 }
 
 // source is the specialized WGSL of a kernel.

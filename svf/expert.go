@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,15 +58,36 @@ const (
 	expertIndex = "experts/index.json"
 )
 
-var expertName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // CheckName tells whether name can name an expert (and its file): letters, digits,
 // '_', '.', '-', starting with a letter or digit, at most 64 characters.
 func CheckName(name string) error {
-	if !expertName.MatchString(name) {
+	if !isExpertName(name) {
 		return fmt.Errorf("svf: expert name %q: use letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)", name)
 	}
 	return nil
+}
+
+// isExpertName tells whether name is what the regular expression
+//
+//	^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$
+//
+// matches: an ASCII letter or digit, then at most 63 ASCII letters, digits, '_', '.'
+// or '-', and nothing else (1 to 64 bytes; Go's $ matches at the end of the text only,
+// so not before a final '\n'). It is written by hand, not with regexp, to keep the
+// standard regexp package out of the page's WebAssembly; expert_test.go holds it to the
+// expression.
+func isExpertName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Encode writes the expert as safetensors: one F32 tensor [R] per matrix, the card in

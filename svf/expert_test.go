@@ -2,7 +2,9 @@ package svf
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -46,5 +48,76 @@ func TestExpertFileMixture(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "x.safetensors: metadata alpha") {
 			t.Errorf("alpha %q for mix_of a,b: %v", alpha, err)
 		}
+	}
+}
+
+// expertNameRE is the expression isExpertName replaces, kept here as its specification.
+var expertNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func TestIsExpertName(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want bool
+	}{
+		{"", false},
+		{"math", true},
+		{"m", true},
+		{"0", true},
+		{"math-v2.1_b", true},
+		{"_math", false},
+		{".hidden", false},
+		{"-x", false},
+		{"a/b", false},
+		{"a b", false},
+		{"math\n", false},
+		{"\nmath", false},
+		{"mäth", false},
+		{"é", false},
+		{"a−b", false},
+		{"a\x00", false},
+		{strings.Repeat("a", 64), true},
+		{strings.Repeat("a", 65), false},
+		{"a" + strings.Repeat("-", 63), true},
+		{"a" + strings.Repeat("-", 64), false},
+	} {
+		if got := isExpertName(c.name); got != c.want || got != expertNameRE.MatchString(c.name) {
+			t.Errorf("isExpertName(%q) = %v, want %v (the expression says %v)", c.name, got, c.want, expertNameRE.MatchString(c.name))
+		}
+	}
+}
+
+// TestIsExpertNameSweep holds isExpertName to the expression on every string of up to
+// four characters from a small alphabet (each class of the expression, its neighbours
+// and multi-byte runes), then on random strings around the 64-byte limit.
+func TestIsExpertNameSweep(t *testing.T) {
+	alphabet := []string{"a", "Z", "0", "9", "_", ".", "-", " ", "\n", "/", "\x00", "é", "−"}
+	check := func(s string) {
+		if got, want := isExpertName(s), expertNameRE.MatchString(s); got != want {
+			t.Fatalf("isExpertName(%q) = %v, the expression says %v", s, got, want)
+		}
+	}
+	var sweep func(prefix string, n int)
+	sweep = func(prefix string, n int) {
+		check(prefix)
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			sweep(prefix+c, n-1)
+		}
+	}
+	sweep("", 4)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var sb strings.Builder
+		n := 60 + rng.IntN(8)
+		for range n {
+			if rng.IntN(n) == 0 {
+				sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+			} else {
+				sb.WriteString(alphabet[rng.IntN(7)]) // a character the expression takes
+			}
+		}
+		check(sb.String())
 	}
 }

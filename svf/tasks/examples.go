@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -170,8 +169,44 @@ func readCSV(data []byte, name string) ([]Example, error) {
 	return ex, nil
 }
 
-// numberRef matches a reference answer that is a plain number.
-var numberRef = regexp.MustCompile(`^[-+−]?[0-9][0-9,]*(\.[0-9]+)?\.?$`)
+// isNumberRef tells whether a reference answer is a plain number: whether ref is what
+// the regular expression
+//
+//	^[-+−]?[0-9][0-9,]*(\.[0-9]+)?\.?$
+//
+// matches. That is an optional sign ('-', '+' or the minus sign '−', U+2212), a digit,
+// any digits and commas, then optionally '.' and one or more digits, then optionally a
+// final '.', and nothing else (Go's $ matches at the end of the text only, so not before
+// a final '\n'): "12", "−3", "1,000.50", "7.", "2.5." but not ".5", "1..", "1.5.2" or
+// "1e3". It is written by hand, not with regexp, to keep the standard regexp package
+// out of the page's WebAssembly; examples_test.go holds it to the expression.
+func isNumberRef(ref string) bool {
+	switch {
+	case strings.HasPrefix(ref, "−"):
+		ref = ref[len("−"):]
+	case strings.HasPrefix(ref, "-"), strings.HasPrefix(ref, "+"):
+		ref = ref[1:]
+	}
+	if ref == "" || !isDigit(ref[0]) {
+		return false
+	}
+	i := 1
+	for i < len(ref) && (isDigit(ref[i]) || ref[i] == ',') {
+		i++
+	}
+	if i == len(ref) {
+		return true
+	}
+	if ref[i] != '.' {
+		return false
+	}
+	i++ // the point, of a fraction or of the end
+	frac := i
+	for i < len(ref) && isDigit(ref[i]) {
+		i++
+	}
+	return i == len(ref) || i > frac && i == len(ref)-1 && ref[i] == '.'
+}
 
 // Generic checks answers to a user's examples, whose task is unknown: the reference's
 // kind decides the extraction — a number compares last numbers, a single letter A–E
@@ -184,7 +219,7 @@ func Generic(ex Example, answer string) bool {
 	if i := strings.LastIndex(ref, "Answer:"); i >= 0 && strings.TrimSpace(ref[i+len("Answer:"):]) != "" {
 		ref = strings.TrimSpace(ref[i+len("Answer:"):])
 	}
-	if numberRef.MatchString(ref) {
+	if isNumberRef(ref) {
 		want, _ := LastNumber(ref)
 		got, ok := LastNumber(answer)
 		return ok && got == want

@@ -1,6 +1,8 @@
 package tasks
 
 import (
+	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -75,5 +77,89 @@ func TestGeneric(t *testing.T) {
 		if got := Generic(Example{Output: tt.ref}, tt.answer); got != tt.want {
 			t.Errorf("Generic(ref %q, answer %q) = %v, want %v", tt.ref, tt.answer, got, tt.want)
 		}
+	}
+}
+
+// numberRefRE is the expression isNumberRef replaces, kept here as its specification.
+var numberRefRE = regexp.MustCompile(`^[-+−]?[0-9][0-9,]*(\.[0-9]+)?\.?$`)
+
+func TestIsNumberRef(t *testing.T) {
+	for _, c := range []struct {
+		ref  string
+		want bool
+	}{
+		{"", false},
+		{"7", true},
+		{"12", true},
+		{"-3", true},
+		{"+3", true},
+		{"−3", true},
+		{"−", false},
+		{"--3", false},
+		{"−-3", false},
+		{"1,000", true},
+		{"1,000.50", true},
+		{"1,,2,", true},
+		{",1", false},
+		{"7.", true},
+		{"2.5", true},
+		{"2.5.", true},
+		{".5", false},
+		{"1..", false},
+		{"1.5.2", false},
+		{"1.,5", false},
+		{"1.5,", false},
+		{"1e3", false},
+		{"1 000", false},
+		{"12\n", false},
+		{" 12", false},
+		{"½", false},
+		{"١٢", false}, // Arabic-Indic digits are not [0-9]
+		{"—3", false}, // an em dash is not a minus sign
+		{"\xe2\x88", false},
+	} {
+		if got := isNumberRef(c.ref); got != c.want || got != numberRefRE.MatchString(c.ref) {
+			t.Errorf("isNumberRef(%q) = %v, want %v (the expression says %v)", c.ref, got, c.want, numberRefRE.MatchString(c.ref))
+		}
+	}
+}
+
+// TestIsNumberRefSweep holds isNumberRef to the expression on every string of up to
+// four characters from a small alphabet (each class of the expression, its neighbours,
+// the multi-byte minus sign, a rune sharing its first byte and that byte's prefix
+// alone), then on random longer strings mostly of digits, commas and points.
+func TestIsNumberRefSweep(t *testing.T) {
+	alphabet := []string{"0", "9", ",", ".", "-", "+", "−", "a", " ", "\n", "é", "—", "\xe2\x88"}
+	check := func(s string) {
+		if got, want := isNumberRef(s), numberRefRE.MatchString(s); got != want {
+			t.Fatalf("isNumberRef(%q) = %v, the expression says %v", s, got, want)
+		}
+	}
+	var sweep func(prefix string, n int)
+	sweep = func(prefix string, n int) {
+		check(prefix)
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			sweep(prefix+c, n-1)
+		}
+	}
+	sweep("", 4)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 50000 {
+		var sb strings.Builder
+		if rng.IntN(4) == 0 {
+			sb.WriteString(alphabet[4+rng.IntN(3)]) // a sign
+		}
+		n := 5 + rng.IntN(16)
+		for range n {
+			if rng.IntN(n) == 0 {
+				sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+			} else {
+				sb.WriteString(alphabet[rng.IntN(4)]) // a digit, a comma or a point
+			}
+		}
+		check(sb.String())
 	}
 }
