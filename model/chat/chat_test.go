@@ -2,6 +2,7 @@ package chat
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -121,9 +122,16 @@ func TestRenderErrors(t *testing.T) {
 		want         string // in the error
 	}{
 		{"raise with an empty message", `{{ raise_exception('') }}`, nil, "template raised an exception"},
-		{"index past the end", `{{ messages[0].content }}`, nil, "messages[0].content"},
-		{"include reaches no file", `{% include "/etc/passwd" %}`, nil, "/etc/passwd"},
+		{"call of an undefined value", `{{ messages[0].content() }}`, nil, "is not callable"},
+		{"items of a string", `{{ 'ab' | items }}`, nil, "Can only get item pairs from a mapping"},
 		{"strftime_now without format", `{{ strftime_now() }}`, nil, "strftime_now wants one argument"},
+		// The engine panics in strings.Repeat; Render returns the panic as an error.
+		{"negative string repeat", `{{ 'ab' * -1 }}`, nil, "negative Repeat count"},
+		{"range past the sandbox's bound", `{% for i in range(100001) %}{% endfor %}`, nil, "more than the 100000 allowed"},
+		{"macro that calls itself for ever", `{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}`, nil, "macro calls nest more than 200 deep"},
+		{"macros that call each other for ever",
+			`{% macro a(n) %}{{ b(n) }}{% endmacro %}{% macro b(n) %}{{ a(n + 1) }}{% endmacro %}{{ a(0) }}`, nil,
+			"macro calls nest more than 200 deep"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,35 +151,123 @@ func TestRenderErrors(t *testing.T) {
 }
 
 func TestNewParseError(t *testing.T) {
-	for _, source := range []string{`{% for %}`, `{{ x }`, `{% if a %}`, `{% endfor %}`,
-		// A number, ".", a non-ASCII character: gonja's lexer backs up too far and panics
-		// or loops for ever (checkLexable).
-		"{{ 0.\u00e9 }}", "{{ 1.5.\u00e9 }}", "{{ 1e5.\ufffd }}", "{{ x | f(2.\u4e2d) }}",
-		"{%set n = a\ufffdA\ufffd0.\ufffda(a=1) %}{{ s[::-1] | h }}",
+	tests := []struct {
+		name, source string
+		want         string // in the error, after "chat: parse template: "
+	}{
+		{"for without a target", `{% for %}{% endfor %}`, "line 1: for loop missing 'in'"},
+		{"stray closing brace", `{{ x }`, `unexpected '}'`},
+		{"unclosed expression", "a\n{{ x ", "line 2: unclosed expression {{"},
+		{"unclosed if", `{% if a %}`, "unclosed if block"},
+		{"endfor alone", `{% endfor %}`, "unknown statement"},
+		{"error on its own line", "a\n{%- if true -%}\n\n\n{{ 1 + }}\n{% endif %}", "line 5:"},
+		{"unclosed string", "{{ 'a }}", "line 1: unclosed string"},
+		{"unbalanced bracket", "{{ (1 }}", `unexpected '}', expected ')'`},
+		{"raw without endraw", "a\n{% raw %}{{ x }}", "line 2: {% raw %} without {% endraw %}"},
+		{"endraw alone", "{% endraw %}", "{% endraw %} out of place"},
+		{"raw with a plus", "{% raw +%}x{% endraw %}", "{% raw %} out of place"},
+		{"include", `{% include "/etc/passwd" %}`, "{% include %} is not allowed: a chat template must be self-contained"},
+		{"import", `{% import 'macros.j2' as m %}`, "{% import %} is not allowed"},
+		{"from import", `{% from 'macros.j2' import f %}`, "{% from %} is not allowed"},
+		{"extends", `{%- extends 'base.j2' -%}`, "{% extends %} is not allowed"},
+		{"brackets 101 deep", "{{ " + strings.Repeat("(", 101) + "1" + strings.Repeat(")", 101) + " }}", "brackets nest more than 100 deep"},
+		{"stepped slice with a stop", `{{ messages[:1000000000000:2] }}`, "a slice with a step cannot have a start or stop"},
+		{"stepped slice with a start", `{% set s = 'é'[-100000000000::-2] %}`, "a slice with a step cannot have a start or stop"},
+		{"too long", strings.Repeat("x", maxSource+1), "more than the 65536 allowed"},
+		// A number, ".", a non-ASCII character sent gonja's lexer astray (it backed up too
+		// far, then panicked or lexed the same text for ever); FuzzLoad found them. They
+		// stay here so that no engine hangs on them again.
+		{"gonja hang 1", "{{ 0.\u00e9 }}", "expected attribute name"},
+		{"gonja hang 2", "{{ 1.5.\u00e9 }}", "expected attribute name"},
+		{"gonja hang 3", "{{ 1e5.\ufffd }}", "jinja parse"},
+		{"gonja hang 4", "{{ x | f(2.\u4e2d) }}", "jinja parse"},
+		{"gonja hang 5", "{%set n = a\ufffdA\ufffd0.\ufffda(a=1) %}{{ s[::-1] | h }}", "jinja parse"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := New(tc.source, "", "")
+			if err == nil {
+				t.Fatalf("New = %v, want an error", tmpl)
+			}
+			const prefix = "chat: parse template: "
+			if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not start %q and contain %q", err, prefix, tc.want)
+			}
+		})
+	}
+}
+
+// TestNewAccepts holds the guards to what they must not refuse: tags inside raw blocks,
+// comments and strings, unstepped and unbounded slices, brackets 100 deep.
+func TestNewAccepts(t *testing.T) {
+	for _, source := range []string{
+		"version 3.\u00e9 {{ bos_token }}",
+		"{{ '0.\u00e9' }}{{ \"1.\u00e9\" }}{# 0.\u00e9 #}",
+		"{% set a0 = namespace(b=1) %}{{ a0.b }}{{ 2.5 }}{{ 1.5e3 }}",
+		"{% raw %}{% include 'x' %}{% endraw %}{# {% import 'x' as y %} #}{{ '{% extends x %}' }}",
+		"{{ messages[::-1] }}{{ messages[1:] }}{{ messages[-2:] }}{{ 'abc'[::2] }}{{ messages[:-1][::-1] }}",
+		"{{ " + strings.Repeat("[", 100) + "1" + strings.Repeat("]", 100) + " }}",
+		"{% macro include(x) %}{{ x }}{% endmacro %}{{ include(1) }}",
+		strings.Repeat("x", maxSource),
 	} {
-		tmpl, err := New(source, "", "")
-		if err == nil {
-			t.Errorf("New(%q) = %v, want an error", source, tmpl)
-			continue
-		}
-		if !strings.HasPrefix(err.Error(), "chat: parse template: ") {
-			t.Errorf("New(%q): error %q does not start with \"chat: parse template: \"", source, err)
+		if _, err := New(source, "", ""); err != nil {
+			t.Errorf("New(%.60q): %v", source, err)
 		}
 	}
 }
 
-// TestNewLexable holds checkLexable to what it must not refuse: the same characters as
-// text, in a string, in a comment, and after a name.
-func TestNewLexable(t *testing.T) {
-	for _, source := range []string{
-		"version 3.\u00e9 {{ bos_token }}",
-		"{{ '0.\u00e9' }}{{ \"1.\u00e9\" }}",
-		"{# 0.\u00e9 #}{{ 1 }}",
-		"{% set a0 = namespace(b=1) %}{{ a0.b }}",
-		"{{ 2.5 }}{{ 1e3 }}{{ 0x1F }}",
-	} {
-		if _, err := New(source, "", ""); err != nil {
-			t.Errorf("New(%q): %v", source, err)
+// TestRange holds range to Python's: the same items for integer arguments, an error for
+// others and for more than Jinja2's sandbox allows.
+func TestRange(t *testing.T) {
+	tests := []struct{ call, want string }{
+		{"range(3)", "[0, 1, 2]"},
+		{"range(1, 10, 3)", "[1, 4, 7]"},
+		{"range(3, 0, -1)", "[3, 2, 1]"},
+		{"range(-7, -1, 2)", "[-7, -5, -3]"},
+		{"range(0)", "[]"},
+		{"range(-3)", "[]"},
+		{"range(5, 1)", "[]"},
+		{"range(true)", "[0]"},
+		{"range(100000) | length", "100000"},
+		{"range(-9223372036854775807, -9223372036854675807) | length", "100000"},
+		{"range(100001)", "error: more than the 100000 allowed"},
+		{"range(-9223372036854775807, 9223372036854775807)", "error: more than the 100000 allowed"},
+		{"range(0, 10000000, -1) | length", "0"},
+		{"range(1, 2, 0)", "error: step is zero"},
+		{"range(2.5)", "error: 2.5 is not an integer"},
+		{"range('3')", "error: '3' is not an integer"},
+		{"range()", "error: range wants 1 to 3 integer arguments"},
+	}
+	for _, tc := range tests {
+		tmpl, err := New("{{ "+tc.call+" }}", "", "")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.call, err)
+		}
+		got, err := tmpl.Render(nil, false)
+		if err != nil {
+			got = "error: " + err.Error()
+		}
+		if want, ok := strings.CutPrefix(tc.want, "error: "); ok && !strings.Contains(got, want) || !ok && got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.call, got, tc.want)
+		}
+	}
+}
+
+// TestMacroDepth renders a macro that recurses as deep as Jinja2 allows (it gives up
+// between 100 and 200 levels), and one just past the guard.
+func TestMacroDepth(t *testing.T) {
+	const source = "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% else %}bottom{% endif %}{% endmacro %}{{ f(depth) }}"
+	for _, tc := range []struct {
+		depth int
+		ok    bool
+	}{{100, true}, {maxMacroDepth - 1, true}, {maxMacroDepth, false}} {
+		tmpl, err := New(strings.Replace(source, "depth", strconv.Itoa(tc.depth), 1), "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tmpl.Render(nil, false)
+		if tc.ok && (err != nil || got != "bottom") || !tc.ok && err == nil {
+			t.Errorf("depth %d: got %q, %v", tc.depth, got, err)
 		}
 	}
 }
@@ -298,12 +394,36 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"chat_template": [{"name": "default", "template": "{{ raise_exception('x') }}"}]}`))
 	f.Add([]byte(`{"chat_template": "{% set ns = namespace(a=1) %}{{ messages[::-1] | length }}", "eos_token": {"content": "</s>"}}`))
 	f.Add([]byte(`{"chat_template": "{{ strftime_now('%Y') }}{% if x %}"}`))
+	f.Add([]byte(`{"chat_template": "{%- for m in messages -%}\n  {{- m.role }}: {{ m.content }}\n{%+ if loop.last %}{% raw %}{{x}}{% endraw %}{% endif +%}{% endfor %}"}`))
+	f.Add([]byte(`{"chat_template": "{% macro f(n) %}{{ f(n - 1) if n else '\\x41\\r' }}{% endmacro %}{{ f(3) }}{{ range(2) | list }}{{ {'a': {'b': 1}} }}"}`))
 	f.Fuzz(func(t *testing.T, config []byte) {
 		tmpl, err := Load(config)
 		if (tmpl == nil) == (err == nil) {
 			t.Fatalf("Load = %v, %v: want exactly one of template and error", tmpl, err)
 		}
 		if tmpl == nil {
+			return
+		}
+		out, err := tmpl.Render([]Message{{"system", "s"}, {"user", "u"}}, true)
+		if err != nil && out != "" {
+			t.Fatalf("Render returned both %q and %v", out, err)
+		}
+	})
+}
+
+// FuzzNew feeds template sources straight to New, past Load's JSON, to reach prepare's
+// lexer and the guards sooner.
+func FuzzNew(f *testing.F) {
+	for _, source := range []string{chatML, llama2,
+		"{%- if true -%}\n  a {{ 'x' }}  {%- endif %}\r\n{# c #}\n{%+ raw -%} {{ }} {%- endraw +%}",
+		"{% macro f(n) %}{{ f(n - 1) if n > 0 }}{% endmacro %}{{ f(300) }}{{ range(3)[::-1] }}",
+		"{{ '\\u00e9\\x41\\101\\N{X}\\\n' ~ {'a': {'b': [1, (2)]}} | tojson }}",
+	} {
+		f.Add(source)
+	}
+	f.Fuzz(func(t *testing.T, source string) {
+		tmpl, err := New(source, "<s>", "</s>")
+		if err != nil {
 			return
 		}
 		out, err := tmpl.Render([]Message{{"system", "s"}, {"user", "u"}}, true)

@@ -60,3 +60,39 @@ func TestJinja2Renders(t *testing.T) {
 		})
 	}
 }
+
+// TestJinja2Whitespace holds our renders to Python Jinja2's over random templates of
+// text, tags and whitespace (testdata/jinja2_whitespace.json, made by
+// testdata/jinja2_whitespace.py): the "-" and "+" markers, trim_blocks, lstrip_blocks,
+// comments, {% raw %} and "\r\n", which the engine alone gets wrong in most of them.
+func TestJinja2Whitespace(t *testing.T) {
+	data, err := os.ReadFile("testdata/jinja2_whitespace.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden struct {
+		Cases []struct {
+			Source   string  `json:"source"`
+			Rendered *string `json:"rendered"`
+			Error    string  `json:"error"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &golden); err != nil {
+		t.Fatalf("jinja2_whitespace.json: %v", err)
+	}
+	for _, c := range golden.Cases {
+		tmpl, err := New(c.Source, "", "")
+		var got string
+		if err == nil {
+			got, err = tmpl.Render(nil, false)
+		}
+		switch {
+		case c.Rendered == nil && err == nil:
+			t.Errorf("%q: got %q, want an error like Jinja2's %q", c.Source, got, c.Error)
+		case c.Rendered != nil && err != nil:
+			t.Errorf("%q: %v", c.Source, err)
+		case c.Rendered != nil && got != *c.Rendered:
+			t.Errorf("%q:\n got %q\nwant %q", c.Source, got, *c.Rendered)
+		}
+	}
+}

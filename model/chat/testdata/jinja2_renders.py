@@ -58,16 +58,51 @@ LLAMA2 = (
     "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"
 )
 
-# What a template sees besides the messages. (Not "tools is defined": Jinja2 says true for
-# tools=None, gonja cannot tell none from undefined and says false.)
+# What a template sees besides the messages, and how it writes them out with tojson.
 VARIABLES = (
     "{% if tools is none %}tools none{% endif %}\n"
+    "{% if tools is defined %}, tools defined{% endif %}\n"
+    "{% if undefined_name is not defined %}, undefined_name undefined{% endif %}\n"
+    ", {{ messages[0] | tojson }}\n"
     ", {{ messages | length }} messages, last {{ messages[-1].role }}\n"
     "{%- if add_generation_prompt %}, prompt{% endif %}\n"
     ", [{{ bos_token }}|{{ eos_token }}]\n"
     "{% if messages[0].tool_calls %}tool calls{% endif %}\n"
     "{% if messages[0].reasoning_content is defined %}reasoning{% endif %}\n"
 )
+
+# Whitespace control next to expressions, where a Go engine that trims the nearest text
+# across an expression goes wrong: trim_blocks takes the newline only right after a block
+# tag, "-" and lstrip_blocks strip only the text right before the tag. The third line is
+# GLM 5.2's; "+" keeps what lstrip_blocks and trim_blocks would strip.
+WHITESPACE = (
+    "{% for m in messages %}{{ m.role }}\n{% endfor %}"
+    "[{{ messages | length }}]  {%- if true %} x{% endif %}\n"
+    "Effort: {{ 'Max' }}{%- if true -%}{%- endif -%}\n"
+    "    {% if true %}\n    indented\n    {% endif %}\n"
+    "  {# an indented comment #}\n"
+    "a {% if true %}b{% endif %} c  {{ 'd' }}  {% if true %}e{% endif %}\n"
+    "\t{%+ if true %}kept{% endif +%}\n"
+    "{{- ' left' }}   {{ 'x' -}}   \n  y\n"
+    "{% for m in messages %}\n  {{ loop.index }}\n  {%- if not loop.last %},{% endif %}\n{% endfor %}\n"
+    "{%- macro f(x) -%}\n  <{{ x }}>\n{%- endmacro %}\n"
+    "{{ f(1) }} {{ f(2) }}\n"
+    "{% set block %}\n  set {{ 'block' }}\n{% endset %}[{{ block }}]\n"
+    "end\n"
+)
+
+# String escapes the Go engine does not know (Kimi K3 writes '\r', '\b', '\f'), "}}"
+# inside brackets, {% raw %}, and "}" and "{" next to tags.
+ESCAPES = (
+    "{{ 'a\\rb\\x41\\u00e9\\U0001F642\\101\\t\\\\\\'' }}|{{ \"q\\x27\\x22\\x5c\" }}|{{ '\\d' }}\n"
+    "{{ {'a': {'b': 1}} }}|{{ {'a': {'b': 1}}['a']['b'] }}|{% set d = {'k': {'v': 2}} %}{{ d.k.v }}\n"
+    "{% raw %}\n  {{ not parsed }} {% if %}\n{% endraw %}\n"
+    "{%- raw -%}  {# kept #}  {%- endraw %}\n"
+    "{{ 'x' }}}{ {%- if true %}{% endif %}\n"
+)
+
+# Newlines as Windows and old Mac OS write them, and a trailing newline (dropped).
+CRLF = "a\r\n{% if true %}\r\nb\r\n{% endif %}\r\nc\rd\r\n"
 
 CONVERSATIONS = {
     "system_user": [
@@ -123,6 +158,9 @@ templates = [
     ("chatml", CHATML, "", "<|im_end|>"),
     ("llama2", LLAMA2, "<s>", "</s>"),
     ("variables", VARIABLES, "<s>", "</s>"),
+    ("whitespace", WHITESPACE, "", ""),
+    ("escapes", ESCAPES, "", ""),
+    ("crlf", CRLF, "", ""),
     ("llama3", llama3, llama3_bos, llama3_eos),
     ("qwen3", qwen3, qwen3_bos, qwen3_eos),
 ]
