@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/t2web/t2web/model/safetensors"
+	"github.com/t2web/t2web/svf/internal/strsweep"
 )
 
 // TestExpertFileMixture: a mixture's experts and α survive the expert file (so a saved or
@@ -96,17 +97,9 @@ func TestIsExpertNameSweep(t *testing.T) {
 			t.Fatalf("isExpertName(%q) = %v, the expression says %v", s, got, want)
 		}
 	}
-	var sweep func(prefix string, n int)
-	sweep = func(prefix string, n int) {
-		check(prefix)
-		if n == 0 {
-			return
-		}
-		for _, c := range alphabet {
-			sweep(prefix+c, n-1)
-		}
+	for s := range strsweep.All(alphabet, 4) {
+		check(s)
 	}
-	sweep("", 4)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 20000 {
 		var sb strings.Builder

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/t2web/t2web/svf/internal/strsweep"
 )
 
 func TestReadExamples(t *testing.T) {
@@ -135,17 +137,9 @@ func TestIsNumberRefSweep(t *testing.T) {
 			t.Fatalf("isNumberRef(%q) = %v, the expression says %v", s, got, want)
 		}
 	}
-	var sweep func(prefix string, n int)
-	sweep = func(prefix string, n int) {
-		check(prefix)
-		if n == 0 {
-			return
-		}
-		for _, c := range alphabet {
-			sweep(prefix+c, n-1)
-		}
+	for s := range strsweep.All(alphabet, 4) {
+		check(s)
 	}
-	sweep("", 4)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 50000 {
 		var sb strings.Builder
