@@ -40,7 +40,7 @@ func commands() map[string]command {
 		"adapt":        {cmdAdapt, "fit a mixture of a pack's experts to a file of examples (few-shot CEM)"},
 		"eval":         {cmdEval, "measure accuracy on a task of the suite or on a file of examples"},
 		"train-expert": {cmdTrainExpert, "train an SVF expert of a pack on a task or on examples (REINFORCE or next-token)"},
-		"train-base":   {cmdTrainBase, "train the demo's base model from scratch on the task suite"},
+		"train-base":   {cmdTrainBase, "train the demo's base model on the task suite, from scratch or further --from a trained one"},
 		"site":         {cmdSite, "build the static site (wasm, page, default model)"},
 		"serve":        {cmdServe, "serve the site over HTTP"},
 		"tasks":        {cmdTasks, "list the task suite or export a task's examples as JSONL"},
