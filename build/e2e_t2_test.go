@@ -178,10 +178,15 @@ func TestE2ET2(t *testing.T) {
 		if !slices.Equal(points, []int{1, 2, 3}) {
 			p.fatalf("the plot showed %v points as it changed, want 1, 2, 3 (one more each iteration)", points)
 		}
+		// The score axis names two different ends, however close the scores are.
+		var ticks []string
+		if err := json.Unmarshal([]byte(p.eval(`JSON.stringify([...document.querySelectorAll('#plot text.tick')].slice(0, 2).map(t => t.textContent))`)), &ticks); err != nil || len(ticks) != 2 || ticks[0] == ticks[1] {
+			p.fatalf("the plot's score axis reads %q (%v), want two different ends", ticks, err)
+		}
 		if n := p.count("#alpha rect.bar"); n != 2 {
 			p.fatalf("the α chart has %d bars, want 2 (math, code)", n)
 		}
-		t.Logf("plot points %v; %s; %s; long tasks (ms): %s", points, p.text("#adapt-status"), p.text("#alpha figcaption"), p.eval(`JSON.stringify(window.t2Long)`))
+		t.Logf("plot points %v, score axis %q; %s; %s; long tasks (ms): %s", points, ticks, p.text("#adapt-status"), p.text("#alpha figcaption"), p.eval(`JSON.stringify(window.t2Long)`))
 		p.screenshots("t2-fewshot")
 
 		// Export: the download's bytes are the mixture as an expert file.

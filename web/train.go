@@ -12,6 +12,7 @@ import (
 
 	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
+	"github.com/t2web/t2web/web/chart"
 )
 
 // Train is the few-shot view's "Train a new expert": a run of the trainer worker
@@ -198,22 +199,22 @@ func (c *Train) trainText() string {
 // trainLossSVG and trainAccuracySVG plot the run: the batches' loss per iteration, and
 // the held-out accuracy at each validation beside the base model's.
 func (c *Train) trainLossSVG() vugu.HTML {
-	var pts []point
+	var pts []chart.Point
 	for _, s := range c.TrainSteps {
-		pts = append(pts, point{s.Iter, s.Loss})
+		pts = append(pts, chart.Point{Iter: s.Iter, V: s.Loss})
 	}
-	return chartSVG("training loss per iteration", c.trainIters(), "", 0, 0, []chartSeries{{"loss", "loss", pts}})
+	return vugu.HTML(chart.Line("training loss per iteration", c.trainIters(), "", 0, 0, []chart.Series{{Class: "loss", Name: "loss", Points: pts}}))
 }
 
 func (c *Train) trainAccuracySVG() vugu.HTML {
-	var val, base []point
+	var val, base []chart.Point
 	for _, s := range c.TrainSteps {
 		if s.Validation >= 0 {
-			val = append(val, point{s.Iter, 100 * s.Validation})
-			base = append(base, point{s.Iter, 100 * s.Base})
+			val = append(val, chart.Point{Iter: s.Iter, V: 100 * s.Validation})
+			base = append(base, chart.Point{Iter: s.Iter, V: 100 * s.Base})
 		}
 	}
-	return chartSVG("held-out accuracy per validation", c.trainIters(), " %", 0, 100, []chartSeries{{"base", "base model", base}, {"best", "held-out accuracy", val}})
+	return vugu.HTML(chart.Line("held-out accuracy per validation", c.trainIters(), " %", 0, 100, []chart.Series{{Class: "base", Name: "base model", Points: base}, {Class: "best", Name: "held-out accuracy", Points: val}}))
 }
 
 func (c *Train) trainIters() int {
