@@ -18,32 +18,45 @@ import (
 // The worker's messages arrive in JavaScript callbacks, which must not block; they are
 // queued, and one goroutine hands them to deliver in order, in batches (one render per
 // batch, however fast tokens stream).
+//
+// A worker whose scripts fail to load (a network error on one of its importScripts while
+// the page starts) fails before it has sent anything: it is started once more, and the
+// requests sent to the first one are sent again, so that a passing hiccup does not end
+// the page. A second failure, or any failure after the worker has spoken, is reported.
 type engine struct {
+	script, what string
 	worker       safejs.Value
 	onMsg, onErr safejs.Func
 
-	mu      sync.Mutex
-	pending [][]byte      // messages not yet delivered, JSON
-	wake    chan struct{} // has a value when pending may be non-empty
+	mu        sync.Mutex
+	pending   [][]byte      // messages not yet delivered, JSON
+	wake      chan struct{} // has a value when pending may be non-empty
+	heard     bool          // the worker has sent a message
+	restarted bool          // the worker was started again after failing to start
+	early     []request     // requests sent before the worker was heard, in order
+}
+
+// request is a message posted to the worker, with the files it carries (a Load or Train
+// of a local folder; nil otherwise).
+type request struct {
+	v     any
+	files map[string]safejs.Value
 }
 
 // startEngine starts the worker script (what names it in errors: "engine", "trainer")
 // and calls deliver, from a goroutine, with the messages it sends. A failure of the
 // worker itself (its script does not load) arrives as an error message.
 func startEngine(script, what string, deliver func(msgs [][]byte)) (*engine, error) {
-	e := &engine{wake: make(chan struct{}, 1)}
-	ctor, err := safejs.Global().Get("Worker")
-	if err != nil {
-		return nil, err
-	}
-	if e.worker, err = ctor.New(script); err != nil {
-		return nil, fmt.Errorf("new Worker(%q): %w", script, err)
-	}
+	e := &engine{script: script, what: what, wake: make(chan struct{}, 1)}
+	var err error
 	if e.onMsg, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
 		data, err := protocol.Data(args[0])
 		if err != nil {
 			data = errorMessage(err.Error())
 		}
+		e.mu.Lock()
+		e.heard, e.early = true, nil
+		e.mu.Unlock()
 		e.queue(data)
 		return nil
 	}); err != nil {
@@ -55,15 +68,19 @@ func startEngine(script, what string, deliver func(msgs [][]byte)) (*engine, err
 			s, _ := m.String()
 			msg = what + " worker: " + s
 		}
+		if e.retry(msg) {
+			// Handled: the page's console does not report it as uncaught.
+			if _, err := args[0].Call("preventDefault"); err != nil {
+				consoleLog("warn", err.Error())
+			}
+			return nil
+		}
 		e.queue(errorMessage(msg))
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	if err := e.worker.Set("onmessage", e.onMsg.Value()); err != nil {
-		return nil, err
-	}
-	if err := e.worker.Set("onerror", e.onErr.Value()); err != nil {
+	if err := e.start(); err != nil {
 		return nil, err
 	}
 	go func() {
@@ -81,9 +98,71 @@ func startEngine(script, what string, deliver func(msgs [][]byte)) (*engine, err
 	return e, nil
 }
 
+// start creates the worker and listens to it.
+func (e *engine) start() error {
+	ctor, err := safejs.Global().Get("Worker")
+	if err != nil {
+		return err
+	}
+	if e.worker, err = ctor.New(e.script); err != nil {
+		return fmt.Errorf("new Worker(%q): %w", e.script, err)
+	}
+	if err := e.worker.Set("onmessage", e.onMsg.Value()); err != nil {
+		return err
+	}
+	return e.worker.Set("onerror", e.onErr.Value())
+}
+
+// retry starts the worker again, once, when it failed (msg) before sending anything,
+// and sends it the requests the first one got. It reports whether it did.
+func (e *engine) retry(msg string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.heard || e.restarted {
+		return false
+	}
+	e.restarted = true
+	consoleLog("warn", "the "+e.what+" worker failed to start; starting it again. "+msg)
+	if _, err := e.worker.Call("terminate"); err != nil {
+		consoleLog("warn", "terminating the "+e.what+" worker: "+err.Error())
+	}
+	if err := e.start(); err != nil {
+		consoleLog("error", "starting the "+e.what+" worker again: "+err.Error())
+		return false
+	}
+	for _, r := range e.early {
+		if err := e.postLocked(r); err != nil {
+			consoleLog("error", "sending to the "+e.what+" worker again: "+err.Error())
+			return false
+		}
+	}
+	return true
+}
+
 // send posts a request, one of package protocol's messages, to the worker.
 func (e *engine) send(v any) error {
-	return protocol.Post(e.worker, v)
+	return e.post(request{v: v})
+}
+
+// sendFiles posts a request with files (protocol.PostFiles).
+func (e *engine) sendFiles(v any, files map[string]safejs.Value) error {
+	return e.post(request{v: v, files: files})
+}
+
+func (e *engine) post(r request) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.heard {
+		e.early = append(e.early, r)
+	}
+	return e.postLocked(r)
+}
+
+func (e *engine) postLocked(r request) error {
+	if r.files != nil {
+		return protocol.PostFiles(e.worker, r.v, r.files)
+	}
+	return protocol.Post(e.worker, r.v)
 }
 
 func (e *engine) queue(data []byte) {

@@ -103,7 +103,7 @@ func (c *Model) loadLocal(folder string, files map[string]safejs.Value) {
 	c.beginLoad("local folder " + folder + "/")
 	c.local = files
 	req := protocol.Load{Type: protocol.TypeLoad, URL: folder + "/", Engine: c.Engine, Kernels: c.Kernels, Local: true}
-	if err := protocol.PostFiles(c.engine.worker, req, files); err != nil {
+	if err := c.engine.sendFiles(req, files); err != nil {
 		c.fail(err)
 	}
 }

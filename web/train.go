@@ -99,7 +99,7 @@ func (c *Train) Train() {
 		Domain: strings.TrimSpace(c.TrainDomain)}
 	if c.local != nil {
 		req.URL, req.Local = strings.TrimPrefix(c.Info.URL, "local folder "), true
-		err = protocol.PostFiles(c.trainer.worker, req, c.local)
+		err = c.trainer.sendFiles(req, c.local)
 	} else {
 		err = c.trainer.send(req)
 	}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestE2EWorkerRestart: a script of the engine worker that fails to load once (here a
+// 503 for the worker's wasm_exec.js, as a busy server or a network hiccup gives) does
+// not end the page: the worker starts again, gets the load request again and the model
+// loads. sw.js answers 404, so the page runs without its service worker and the worker's
+// scripts come from this server, not from the shell cache.
+func TestE2EWorkerRestart(t *testing.T) {
+	browser := findChromium(t)
+	site := buildTestSite(t)
+	files := siteHandler(site, log.New(testWriter{t}, "serve: ", 0))
+	var failed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/sw.js":
+			http.NotFound(w, r)
+			return
+		case r.URL.Path == "/wasm_exec.js" && strings.HasSuffix(r.Referer(), "/worker.js") && failed.Add(1) == 1:
+			t.Logf("503 for the worker's %s", r.URL.Path)
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	bctx, _ := startBrowser(t, browser)
+
+	p := openPage(t, bctx, srv.URL+"/?engine=cpu")
+	p.waitReady()
+	if n := failed.Load(); n < 2 {
+		p.fatalf("the worker asked for wasm_exec.js %d times, want a failure and a second try", n)
+	}
+	if got := p.generate("The quick brown fox", false, 4); len(got) != 4 {
+		p.fatalf("after the restart the page generated %v, want 4 tokens", got)
+	}
+	restarted := false
+	p.mu.Lock()
+	for _, m := range p.console {
+		restarted = restarted || strings.Contains(m.Text, "the engine worker failed to start; starting it again")
+	}
+	p.mu.Unlock()
+	if !restarted {
+		p.fatalf("the console does not say the engine worker was started again")
+	}
+	// The 404 of sw.js (the only script that 404s) and the 503 are this test's doing.
+	p.checkConsole(func(m chromedp.ConsoleMessage) bool {
+		return strings.Contains(m.Text, "(404) was received when fetching the script") || strings.Contains(m.Text, "503")
+	})
+}
