@@ -89,7 +89,8 @@ generate:
 
 # The demo: a base model trained here on a general mix of families (tasks.General), its
 # pack and four experts, all committed. `make demo` rebuilds them from scratch (about 2½
-# hours on 2 idle cores); demo-base resumes from demo/base.ckpt when a run was interrupted.
+# hours on 2 idle cores); demo-base keeps each finished stage in demo/stages and resumes
+# an interrupted one from its checkpoint.
 .PHONY: demo demo-base demo-pack results
 T2SIMD := GOEXPERIMENT=simd $(GO) run ./build
 # Plain int8 factors flip tokens of this small model's long worked answers: the 48
@@ -103,10 +104,31 @@ DEMO_PRECISION := --exact-rank 48 --f32 model.embed_tokens.weight,lm_head.weight
 DEMO_EXPERT := --objective ce --batch 32 --micro 16 --lr 1e-2 --val-every 25 --val-n 100 --seq-len 128
 DEMO_RL := --objective reinforce --baseline --temperature 0.7 --batch 32 --micro 16 --lr 2e-3 --val-every 20 --val-n 200 --seq-len 128 --max-tokens 60
 
-## demo-base: train the demo's base model into demo/base (about 80 minutes on 2 idle cores,
+# The base is trained in stages (demo/MODEL_CARD.md says why): random weights with the BPE
+# learnt on the general mix (one step at lr 1e-9 writes them); 3,000 steps of picking alone
+# (it came only from near-random weights, after 2,750 of them); then 8,000 steps of the
+# general mix with picking and ordering weighted up (DEMO_MIX), at a learning rate low
+# enough to keep picking.
+DEMO_STAGES := demo/stages
+DEMO_MIX := arith:3,word-ops:1.5,if-then:1.5,assign:1.5,one-line:1.5,cond:1,order:3,pick:5,yes-no:1,choose:1,cls-general:1,reverse:0.5,sort:0.5,count:0.5
+DEMO_BASE := --batch 16 --seq 128 --minutes 400
+
+## demo-base: train the demo's base model into demo/base (about 100 minutes on 2 idle cores,
 ## more on a shared machine; if the guard stops it, run it again to continue)
-demo-base:
-	$(T2SIMD) train-base --out demo/base --steps 6000 --batch 16 --seq 128 --lr 3e-3 --pool 8000 --seed 1 --eval-n 100 --checkpoint demo/base.ckpt --minutes 400
+demo-base: $(DEMO_STAGES)/general1/model.safetensors
+	$(T2SIMD) train-base --from $(DEMO_STAGES)/general1 --out demo/base --mix $(DEMO_MIX) --steps 4000 --lr 1e-3 --warmup 100 --pool 8000 --seed 2 --eval-n 100 $(DEMO_BASE) --checkpoint demo/base.ckpt
+
+$(DEMO_STAGES)/init/model.safetensors:
+	$(T2SIMD) train-base --out $(DEMO_STAGES)/init --steps 1 --batch 1 --seq 128 --lr 1e-9 --warmup 1 --pool 8000 --seed 1 --eval-n 0
+
+$(DEMO_STAGES)/pick1/model.safetensors: $(DEMO_STAGES)/init/model.safetensors
+	$(T2SIMD) train-base --from $(DEMO_STAGES)/init --out $(DEMO_STAGES)/pick1 --mix pick --steps 1500 --lr 3e-3 --warmup 200 --pool 20000 --seed 4 --eval-n 100 $(DEMO_BASE) --checkpoint $(DEMO_STAGES)/pick1.ckpt
+
+$(DEMO_STAGES)/pick2/model.safetensors: $(DEMO_STAGES)/pick1/model.safetensors
+	$(T2SIMD) train-base --from $(DEMO_STAGES)/pick1 --out $(DEMO_STAGES)/pick2 --mix pick --steps 1500 --lr 3e-3 --warmup 50 --pool 20000 --seed 5 --eval-n 100 $(DEMO_BASE) --checkpoint $(DEMO_STAGES)/pick2.ckpt
+
+$(DEMO_STAGES)/general1/model.safetensors: $(DEMO_STAGES)/pick2/model.safetensors
+	$(T2SIMD) train-base --from $(DEMO_STAGES)/pick2 --out $(DEMO_STAGES)/general1 --mix $(DEMO_MIX) --steps 4000 --lr 1e-3 --warmup 500 --pool 8000 --seed 1 --eval-n 100 $(DEMO_BASE) --checkpoint $(DEMO_STAGES)/general1.ckpt
 
 ## demo-pack: decompose demo/base into the pack demo/pack and train its experts
 demo-pack:
@@ -121,7 +143,7 @@ demo-pack:
 
 ## demo: rebuild the demo from scratch: base model, pack, experts, results table
 demo:
-	rm -rf demo/base demo/base.ckpt
+	rm -rf demo/base demo/base.ckpt $(DEMO_STAGES)
 	$(MAKE) demo-base demo-pack results
 
 ## results: measure docs/RESULTS.md (and docs/results.json) on the committed demo pack
