@@ -34,8 +34,8 @@ import (
 // this size:
 //
 //   - Time. Forward+backward runs at about 3,000–4,000 tokens/s on this 2-core machine
-//     (GOEXPERIMENT=simd), so the demo's 11,000 steps of 16×128 (18 M tokens) take
-//     about 90 minutes.
+//     (GOEXPERIMENT=simd), so the demo's 11,000 steps of 16×128 (22 M tokens) take
+//     about 100 minutes.
 //     A wider or deeper model would see too few examples in that time.
 //   - Tokens. The BPE makes questions ~2.8× and answers ~1.3× shorter than bytes, so a
 //     row of 128 holds whole examples and the first pass's classification prompt costs
