@@ -76,7 +76,7 @@ func Run(t *testing.T, k model.Kernels) {
 		}
 	})
 	t.Run("Quantize", func(t *testing.T) {
-		for _, s := range []struct{ rows, cols int }{{1, 32}, {3, 64}, {2, 576}, {5, 1536}, {2, 33}, {1, 100}} {
+		for _, s := range []struct{ rows, cols int }{{1, 32}, {3, 64}, {2, 576}, {5, 1536}, {2, 33}, {1, 100}, {3, 144}} {
 			t.Run(fmt.Sprintf("%dx%d", s.rows, s.cols), func(t *testing.T) {
 				x := randF32(rng, s.rows*s.cols)
 				for i := range x {

@@ -107,8 +107,19 @@ func (k *Kernels) Quantize(q *model.Q8, x []float32) {
 	if q.Rows == 0 {
 		return
 	}
-	if q.Cols%model.Q8Block != 0 { // the kernel quantises whole blocks; Go's rule is the same
-		model.GoKernels{}.Quantize(q, x)
+	if q.Cols%model.Q8Block != 0 {
+		// The kernel quantises whole blocks: it takes each row's, Go the short last
+		// block (the same rule). Ranks of packs with an exact rank are often such.
+		full, nb, stride := q.Cols/model.Q8Block, q.Blocks(), q.Stride()
+		_ = x[q.Rows*q.Cols-1]
+		_ = q.Q[q.Rows*stride-1]
+		for i := range q.Rows {
+			row, qr, sr := x[i*q.Cols:(i+1)*q.Cols], q.Q[i*stride:(i+1)*stride], q.Scale[i*nb:(i+1)*nb]
+			if full > 0 {
+				quantizeQ8(ptr(qr), ptr(sr), ptr(row), 1, int32(full))
+			}
+			model.QuantizeQ8Row(qr[full*model.Q8Block:], sr[full:], row[full*model.Q8Block:])
+		}
 		return
 	}
 	_ = x[q.Rows*q.Cols-1]

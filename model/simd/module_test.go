@@ -101,8 +101,16 @@ func u(p uint32) uint64 { return uint64(p) }
 func n(v int) uint64    { return uint64(uint32(int32(v))) }
 
 func (w *wazeroKernels) Quantize(q *model.Q8, x []float32) {
-	if q.Cols%model.Q8Block != 0 { // as the page's Kernels: whole blocks only
-		model.GoKernels{}.Quantize(q, x)
+	if q.Cols%model.Q8Block != 0 { // as the page's Kernels: each row's whole blocks, then Go's
+		full, nb, stride := q.Cols/model.Q8Block, q.Blocks(), q.Stride()
+		for i := range q.Rows {
+			row := model.Q8{Q: q.Q[i*stride : (i+1)*stride], Scale: q.Scale[i*nb : (i+1)*nb], Rows: 1, Cols: full * model.Q8Block}
+			x := x[i*q.Cols : (i+1)*q.Cols]
+			if full > 0 {
+				w.Quantize(&row, x[:row.Cols])
+			}
+			model.QuantizeQ8Row(row.Q[full*model.Q8Block:], row.Scale[full:], x[full*model.Q8Block:])
+		}
 		return
 	}
 	w.top = 16
