@@ -188,6 +188,8 @@ func BenchmarkPageTwoPass(b *testing.B) {
 						p.setField("#prompt", q)
 						p.clickDone("#generate", 10*time.Minute)
 						m := p.match("#messages li.assistant:last-child .times", times, "the first and second pass times")
+						// Each question's, to tell a second pass that recomposed W' from one that did not.
+						b.Logf("%.40q…: first pass %s %s, second pass %s %s", q, m[1], m[2], m[3], m[4])
 						first += seconds(m[1], m[2])
 						second += seconds(m[3], m[4])
 					}

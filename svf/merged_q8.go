@@ -15,6 +15,11 @@ import (
 // f32 rows are quantised again. A pack with an exact rank K keeps its K largest
 // directions in f32, and so does this matrix: only the Q8 columns K… are recomposed, and
 // y = W'_lo·x + U_hi·(s_hi ⊙ (V_hiᵀ·x)) runs the f32 part factored.
+//
+// The base W'_lo (z = 1), made at load, is kept beside the current z's: switching back
+// to the base model recomposes nothing, and population rows of the base model (the
+// first pass of T²-prompt) run on it merged, at M·N a row instead of the factored
+// (M+N)·R. That costs one more int8 copy of the matrix once an expert has been set.
 type MergedQ8 struct {
 	m, n, r, k int       // W' [M,N], rank R, exact rank K (0: none)
 	u, v       *model.Q8 // U[:, K:] [M,R-K] and V[:, K:] [N,R-K], as the pack stores them
@@ -24,13 +29,17 @@ type MergedQ8 struct {
 	b          []float32 // [M] bias, nil without
 	kern       model.Kernels
 
-	w   *model.Q8 // [M,N] W'_lo of the current z
-	s   []float32 // [R] c·σ⊙z of the current z
-	xq  model.Q8  // scratch of Apply: x quantised
-	tmp []float32 // scratch [T,K] and [T,M] of the f32 part
+	w     *model.Q8 // [M,N] W'_lo of the current z: base or cur
+	s     []float32 // [R] c·σ⊙z of the current z
+	base  *model.Q8 // [M,N] W'_lo at z = 1
+	sBase []float32 // [R] c·σ at z = 1
+	cur   *model.Q8 // [M,N] W'_lo of the last other z set, nil before one is
+	xq    model.Q8  // scratch of Apply: x quantised
+	tmp   []float32 // scratch [T,K] and [T,M] of the f32 part
 
-	f   *Factors   // f32 factors for ApplyPopulation, made on first use
-	pop population // candidates of population batches, applied factored
+	f       *Factors   // f32 factors for ApplyPopulation, made on first use
+	pop     population // candidates of population batches, applied factored
+	popBase []bool     // [P] whether candidate p is the base model (its z nil)
 
 	// ApplyPopulationQ8's Vᵀ in Q8 [R-K,N] (blocks along N, as x is quantised), made
 	// on first use, and its scratch.
@@ -56,7 +65,7 @@ func NewMergedQ8(m, n, r, k int, u, v *model.Q8, uhi, vhi, sigma, b []float32, k
 		kern = model.GoKernels{}
 	}
 	l := &MergedQ8{m: m, n: n, r: r, k: k, u: u, v: v, uhi: uhi, sigma: sigma, b: b, kern: kern,
-		w: model.NewQ8(m, n), s: make([]float32, r)}
+		base: model.NewQ8(m, n), s: make([]float32, r), sBase: make([]float32, r)}
 	if k > 0 {
 		l.vthi = make([]float32, k*n)
 		for j := range n {
@@ -65,9 +74,12 @@ func NewMergedQ8(m, n, r, k int, u, v *model.Q8, uhi, vhi, sigma, b []float32, k
 			}
 		}
 	}
-	if err := l.SetZ(nil); err != nil {
+	if err := scales(l.sBase, &Factors{S: l.sigma, R: l.r}, nil); err != nil {
 		return nil, err
 	}
+	l.recompose(l.base, l.sBase)
+	l.w = l.base
+	copy(l.s, l.sBase)
 	return l, nil
 }
 
@@ -84,16 +96,34 @@ func (l *MergedQ8) Weights() *model.Q8 { return l.w }
 // only that long (64 rows of N = 1536 are 384 KiB).
 const recomposeQ8Rows = 64
 
-// SetZ recomposes W'_lo for z (nil: z = 1) with the int8 kernels.
+// SetZ recomposes W'_lo for z with the int8 kernels; nil (z = 1) takes the base W'_lo
+// kept since load.
 func (l *MergedQ8) SetZ(z []float32) error {
-	if err := scales(l.s, &Factors{S: l.sigma, R: l.r}, z); err != nil {
-		return err
-	}
-	rl := l.r - l.k
-	if rl == 0 {
+	if z == nil {
+		l.w = l.base
+		copy(l.s, l.sBase)
 		return nil
 	}
-	s := l.s[l.k:]
+	s := make([]float32, l.r)
+	if err := scales(s, &Factors{S: l.sigma, R: l.r}, z); err != nil {
+		return err
+	}
+	if l.cur == nil {
+		l.cur = model.NewQ8(l.m, l.n)
+	}
+	l.recompose(l.cur, s)
+	l.w = l.cur
+	copy(l.s, s)
+	return nil
+}
+
+// recompose writes W'_lo = A·V_loᵀ into w, A = U_lo·diag(s[K:]), s the scales c·σ⊙z.
+func (l *MergedQ8) recompose(w *model.Q8, sc []float32) {
+	rl := l.r - l.k
+	if rl == 0 {
+		return
+	}
+	s := sc[l.k:]
 	var a model.Q8
 	rows := min(recomposeQ8Rows, l.m)
 	as := make([]float32, rows*rl)   // A rows, f32
@@ -109,10 +139,9 @@ func (l *MergedQ8) SetZ(z []float32) error {
 		}
 		model.Quantize(l.kern, &a, as, rows, rl)
 		model.MatMulQ8(l.kern, out, &a, l.v, nil)
-		w := model.Q8{Q: l.w.Q[i0*l.w.Stride() : (i0+rows)*l.w.Stride()], Scale: l.w.Scale[i0*l.w.Blocks() : (i0+rows)*l.w.Blocks()], Rows: rows, Cols: l.n}
-		l.kern.Quantize(&w, out)
+		part := model.Q8{Q: w.Q[i0*w.Stride() : (i0+rows)*w.Stride()], Scale: w.Scale[i0*w.Blocks() : (i0+rows)*w.Blocks()], Rows: rows, Cols: l.n}
+		l.kern.Quantize(&part, out)
 	}
-	return nil
 }
 
 // Apply writes y[T,M] = x[T,N]·W'ᵀ + b, x quantised per block, with the kernels the
@@ -180,7 +209,14 @@ func (l *MergedQ8) factors() *Factors {
 // SetPopulation holds the scales of P candidates' z (nil: z = 1); see model.Adaptable.
 // W' stays the one of SetZ.
 func (l *MergedQ8) SetPopulation(zs [][]float32) error {
-	return l.pop.set(&Factors{S: l.sigma, R: l.r}, zs)
+	if err := l.pop.set(&Factors{S: l.sigma, R: l.r}, zs); err != nil {
+		return err
+	}
+	l.popBase = make([]bool, len(zs))
+	for p, z := range zs {
+		l.popBase[p] = z == nil
+	}
+	return nil
 }
 
 // ApplyPopulation writes y[T,M] = c_p·U(σ⊙z_p ⊙ Vᵀx) + b, p = cand[t] for row t, in f32
@@ -202,11 +238,19 @@ func (l *MergedQ8) ApplyPopulation(y, x []float32, cand []int, T int) {
 // (M+N)·R multiply-adds a row, against M·N for W' merged, and no recomposition: the
 // first pass and few-shot scoring run many z on few rows. The intermediate h is
 // quantised once more than W' merged is, so a row differs from SetZ's by about the
-// int8 path's error.
+// int8 path's error. When every row is the base model's, they run on the base W'
+// merged instead, as SetZ(nil) would.
 func (l *MergedQ8) ApplyPopulationQ8(k model.Kernels, y, x []float32, xq *model.Q8, cand []int) {
 	T, rl := xq.Rows, l.r-l.k
 	if len(cand) < T {
 		panic(fmt.Sprintf("svf: ApplyPopulationQ8: %d candidates for %d rows", len(cand), T))
+	}
+	if l.allBase(cand[:T]) {
+		model.MatMulQ8(k, y, xq, l.base, l.b)
+		if l.k > 0 {
+			l.addExact(k, y, x, T, func(int) []float32 { return l.sBase[:l.k] })
+		}
+		return
 	}
 	if rl > 0 {
 		if l.vt == nil {
@@ -238,6 +282,16 @@ func (l *MergedQ8) ApplyPopulationQ8(k model.Kernels, y, x []float32, xq *model.
 		return
 	}
 	l.addExact(k, y, x, T, func(t int) []float32 { return l.pop.s[cand[t]] })
+}
+
+// allBase tells whether every candidate of cand is the base model.
+func (l *MergedQ8) allBase(cand []int) bool {
+	for _, c := range cand {
+		if !l.popBase[c] {
+			return false
+		}
+	}
+	return len(cand) > 0
 }
 
 // transposeQ8 returns qᵀ [Cols, Rows] of q [Rows, Cols], dequantised, transposed and

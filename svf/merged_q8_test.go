@@ -3,6 +3,7 @@ package svf_test
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/t2web/t2web/internal/packtest"
@@ -166,6 +167,74 @@ func TestPopulationQ8(t *testing.T) {
 			t.Logf("max |Δlogit| vs the f32 merged path: int8 population %.3g (%.3g std), int8 SetZ %.3g (%.3g std)", worst, worst/std, worstSetZ, worstSetZ/std)
 			if err := e.SetPopulation(nil); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestPopulationQ8Base: the base W' made at load stays. Rows of a population whose
+// every candidate is the base model (the first pass of T²-prompt) run on it merged, and
+// give SetZ(nil)'s logits bit for bit while another z is the current one; SetZ(nil)
+// after an expert gives the load's logits again, recomposing nothing.
+func TestPopulationQ8Base(t *testing.T) {
+	src := packtest.Checkpoint(t, populationConfig, 5)
+	for _, exact := range []int{0, 8} {
+		t.Run(fmt.Sprint("exact rank ", exact), func(t *testing.T) {
+			_, p := newPack(t, src, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
+			ranks := map[string]int{}
+			for _, name := range p.Manifest.Matrices {
+				ranks[name], _ = p.Rank(name)
+			}
+			z := enginetest.RandomZs(ranks, 1, 1, 7)[0]
+			m, err := p.LoadInt8(simdLike{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 4, Kernels: simdLike{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := populationPrompts[0]
+			last := []int{len(ids) - 1}
+			base := packtest.LogitsAt(t, e, ids, last)[0]
+			if err := e.SetZ(z); err != nil {
+				t.Fatal(err)
+			}
+			expert := packtest.LogitsAt(t, e, ids, last)[0]
+			if d := packtest.MaxAbsDiff([][]float32{expert}, [][]float32{base}); d < 1e-3 {
+				t.Fatalf("the expert's logits are within %.2g of the base's: z did not change W'", d)
+			}
+			if err := e.SetPopulation([]map[string][]float32{nil}); err != nil {
+				t.Fatal(err)
+			}
+			e.Clear(0)
+			var b model.Batch
+			for pos, id := range ids {
+				b.AddCand(id, pos, 0, 0, pos == len(ids)-1)
+			}
+			if err := e.Forward(&b); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]float32, m.Config.VocabSize)
+			if err := e.Logits(got, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.SetPopulation(nil); err != nil {
+				t.Fatal(err)
+			}
+			for i := range base {
+				if got[i] != base[i] {
+					t.Fatalf("base population row: logit %d = %g, the base model's %g", i, got[i], base[i])
+				}
+			}
+			if again := packtest.LogitsAt(t, e, ids, last)[0]; !slices.Equal(again, expert) {
+				t.Fatal("the population changed the current expert's logits")
+			}
+			if err := e.SetZ(nil); err != nil {
+				t.Fatal(err)
+			}
+			if again := packtest.LogitsAt(t, e, ids, last)[0]; !slices.Equal(again, base) {
+				t.Fatal("SetZ(nil) after an expert: the logits are not the load's")
 			}
 		})
 	}
