@@ -217,6 +217,7 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 			if err != nil {
 				return nil, nil, err
 			}
+			d.KeepPrefix(&svf.PrefixCache{}) // nothing else runs on e until the column is chosen
 			for j, ex := range exs {
 				choice, err := d.Choose(ex.Input)
 				if err != nil {

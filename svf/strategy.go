@@ -92,6 +92,55 @@ type Dispatch struct {
 	// (the reference implementation's way) instead of scoring every label.
 	Generate       bool
 	GenerateTokens int
+	prefix         *PrefixCache // see KeepPrefix; nil: none
+}
+
+// PrefixCache is the last classification prompt kept in the last sequence of an engine
+// between first passes (Dispatch.KeepPrefix): its keys and values, and what they were
+// computed from. Each question's prompt begins the same way — the chat template's
+// opening and "Classify this question as …:", 17 of the demo's 65 or so tokens — and
+// keys and values depend only on the tokens before them and the weights, so the next
+// first pass copies the tokens the two prompts share instead of computing them.
+// The zero value holds nothing.
+type PrefixCache struct {
+	seq    int                  // the engine's sequence that holds the prompt
+	tokens []int                // the prompt held; nil: nothing
+	z      map[string][]float32 // the first pass's z it ran with (nil: base weights)
+	e      model.Engine         // the engine it ran on
+}
+
+// Reset forgets what the sequence holds. Whoever owns the engine calls it when anything
+// else may write the sequence (a population search, another model).
+func (c *PrefixCache) Reset() { c.tokens, c.z, c.e = nil, nil, nil }
+
+// KeepPrefix makes the first pass keep its prompt in c (see PrefixCache), in the
+// engine's last sequence, and start from what c holds: the same answers, bit for bit on
+// the CPU engine, for less work. It reports false, and keeps nothing, when the labels
+// need every sequence of the engine.
+func (d *Dispatch) KeepPrefix(c *PrefixCache) bool {
+	if d.e.MaxSeqs() <= len(d.labels) {
+		return false
+	}
+	d.prefix = c
+	return true
+}
+
+// SameZ tells whether a and b are the same z: both nil (the base weights), or maps whose
+// every matrix has the same slice (an expert's own Z, not an equal copy).
+func SameZ(a, b map[string][]float32) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		u, ok := b[k]
+		if !ok || len(u) != len(v) || len(v) > 0 && &u[0] != &v[0] {
+			return false
+		}
+	}
+	return true
 }
 
 // NewDispatch returns the prompt strategy over the pack's domain experts (every expert
@@ -168,7 +217,7 @@ func (d *Dispatch) Choose(question string) (*Choice, error) {
 			best = len(d.labels) - 1 // no label, or two: other, as the reference does
 		}
 	} else {
-		if c.Labels, err = d.score(question, prompt); err != nil {
+		if c.Labels, err = d.score(question, prompt, z); err != nil {
 			return nil, err
 		}
 		for i, l := range c.Labels {
@@ -195,10 +244,11 @@ func (d *Dispatch) Choose(question string) (*Choice, error) {
 	return c, nil
 }
 
-// score returns the log-likelihood of every label's answer after prompt. The prompt runs
+// score returns the log-likelihood of every label's answer after prompt, the first pass's
+// z being z. The prompt runs
 // once, in sequence 0, which is then forked into one sequence per label; every label's
 // answer then runs in one batched forward pass, in its own sequence.
-func (d *Dispatch) score(question string, prompt []int) ([]LabelScore, error) {
+func (d *Dispatch) score(question string, prompt []int, z map[string][]float32) ([]LabelScore, error) {
 	answers := make([][]int, len(d.labels))
 	for i, label := range d.labels {
 		ans, err := AnswerTokens(d.m, question, prompt, label)
@@ -213,13 +263,36 @@ func (d *Dispatch) score(question string, prompt []int) ([]LabelScore, error) {
 			d.e.Clear(i)
 		}
 	}()
-	// The prompt: the last row's logits score every answer's first token.
+	// The prompt: the last row's logits score every answer's first token. The tokens it
+	// shares with the kept prompt are copied from there (the last one is always run: its
+	// logits are needed).
+	from := 0
+	if c := d.prefix; c != nil && c.tokens != nil && c.e == d.e && SameZ(c.z, z) {
+		for from < len(prompt)-1 && from < len(c.tokens) && c.tokens[from] == prompt[from] {
+			from++
+		}
+		if from > 0 {
+			if err := d.e.Fork(0, c.seq); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var b model.Batch
-	for pos, id := range prompt {
-		b.AddCand(id, pos, 0, 0, pos == len(prompt)-1)
+	for pos := from; pos < len(prompt); pos++ {
+		b.AddCand(prompt[pos], pos, 0, 0, pos == len(prompt)-1)
+	}
+	if c := d.prefix; c != nil {
+		c.Reset() // until the sequence holds this prompt
 	}
 	if err := d.e.Forward(&b); err != nil {
 		return nil, err
+	}
+	if c := d.prefix; c != nil {
+		c.seq = d.e.MaxSeqs() - 1
+		if err := d.e.Fork(c.seq, 0); err != nil {
+			return nil, err
+		}
+		c.tokens, c.z, c.e = slices.Clone(prompt), z, d.e
 	}
 	logits := make([]float32, d.m.Config.VocabSize)
 	if err := d.e.Logits(logits, 0); err != nil {

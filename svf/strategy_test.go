@@ -302,3 +302,114 @@ func TestAdapt(t *testing.T) {
 		t.Error("an unknown score mode accepted")
 	}
 }
+
+// rowCounter is an engine that counts the rows it is asked to forward.
+type rowCounter struct {
+	model.Engine
+	rows int
+}
+
+func (r *rowCounter) Forward(b *model.Batch) error {
+	r.rows += b.Len()
+	return r.Engine.Forward(b)
+}
+
+// TestDispatchKeepPrefix: with a kept prompt, each first pass after the first forwards
+// only what its prompt does not share with the last one (the chat template's opening and
+// the classification question at least) and scores every label bit for bit as a
+// dispatch without it; a cls-expert pass, another engine or a Reset start again from the
+// first token; an engine whose every sequence a label needs keeps nothing.
+func TestDispatchKeepPrefix(t *testing.T) {
+	p, experts := chatPack(t)
+	m, err := p.Load(svf.MergedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newEngine := func() *rowCounter {
+		e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &rowCounter{Engine: e}
+	}
+	kept, plain := newEngine(), newEngine()
+	cache := &svf.PrefixCache{}
+	questions := []string{
+		"Ann has 7 pens. Ann buys 5, then loses 3. How many pens does Ann have now?",
+		"What does this print?\nx = 3\nprint(x + 4)",
+		"Bo is taller than Cy. Cy is taller than Di. Who is the shortest?",
+	}
+	// prefix is how many tokens the classification prompts of a and b share.
+	prefix := func(a, b string) int {
+		pa, _ := svf.Prompt(m, tasks.ClassificationPrompt(a, []string{"code", "math", "reasoning", "other"}))
+		pb, _ := svf.Prompt(m, tasks.ClassificationPrompt(b, []string{"code", "math", "reasoning", "other"}))
+		n := 0
+		for n < len(pa)-1 && n < len(pb) && pa[n] == pb[n] {
+			n++
+		}
+		return n
+	}
+	choose := func(e *rowCounter, cls *svf.Expert, keep bool, q string) (*svf.Choice, int) {
+		t.Helper()
+		d, err := svf.NewDispatch(m, e, experts, cls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keep && !d.KeepPrefix(cache) {
+			t.Fatal("KeepPrefix refused an engine of 5 sequences for 4 labels")
+		}
+		before := e.rows
+		c, err := d.Choose(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, e.rows - before
+	}
+	steps := []struct {
+		q      string
+		cls    *svf.Expert
+		reset  bool
+		engine *rowCounter
+		shared int // the prompt's tokens the kept one holds
+	}{
+		{q: questions[0]},
+		{q: questions[1], shared: prefix(questions[0], questions[1])},
+		{q: questions[1], shared: prefix(questions[1], questions[1])},
+		{q: questions[2], cls: experts[3]}, // another z
+		{q: questions[0], cls: experts[3], shared: prefix(questions[2], questions[0])},
+		{q: questions[0], shared: 0}, // the base weights again
+		{q: questions[2], reset: true},
+		{q: questions[1], engine: newEngine()},
+	}
+	if n := prefix(questions[0], questions[1]); n < 10 {
+		t.Fatalf("the prompts share %d tokens: the test needs their common opening", n)
+	}
+	for i, s := range steps {
+		if s.reset {
+			cache.Reset()
+		}
+		e := kept
+		if s.engine != nil {
+			e = s.engine
+		}
+		got, rows := choose(e, s.cls, true, s.q)
+		want, all := choose(plain, s.cls, false, s.q)
+		if rows != all-s.shared {
+			t.Errorf("step %d: %d rows forwarded, want %d of %d (%d shared)", i, rows, all-s.shared, all, s.shared)
+		}
+		if got.Expert != want.Expert || !slices.Equal(got.Labels, want.Labels) {
+			t.Errorf("step %d: with the kept prompt %s %+v, without %s %+v", i, got.Expert, got.Labels, want.Expert, want.Labels)
+		}
+	}
+	four, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := svf.NewDispatch(m, four, experts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.KeepPrefix(&svf.PrefixCache{}) {
+		t.Error("KeepPrefix took the sequence of a label (4 sequences, 4 labels)")
+	}
+}

@@ -140,6 +140,9 @@ func (w *worker) choose(strategy, question string) (*svf.Choice, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ask: %w", err)
 		}
+		// The first pass keeps its prompt for the next one (svf.PrefixCache), where the
+		// labels leave the engine a sequence.
+		d.KeepPrefix(&w.prefix)
 		// The first pass runs as a population of one: the engine's z (w.zSet) stays
 		// as it was for the second pass.
 		return d.Choose(question)
@@ -230,7 +233,7 @@ func (w *worker) askPrompt(req protocol.Ask) ([]int, error) {
 // setZ puts z on the engine unless it is there already (on WebGPU a change recomposes
 // every adapted matrix).
 func (w *worker) setZ(z map[string][]float32) error {
-	if !w.zDirty && (w.zSet == nil && z == nil || w.zSet != nil && z != nil && sameZ(w.zSet, z)) {
+	if !w.zDirty && svf.SameZ(w.zSet, z) {
 		return nil
 	}
 	w.zDirty = true
@@ -239,20 +242,6 @@ func (w *worker) setZ(z map[string][]float32) error {
 	}
 	w.zSet, w.zDirty = z, false
 	return nil
-}
-
-// sameZ tells whether a and b are the same map (an expert's own Z).
-func sameZ(a, b map[string][]float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		u, ok := b[k]
-		if !ok || len(u) != len(v) || len(v) > 0 && &u[0] != &v[0] {
-			return false
-		}
-	}
-	return true
 }
 
 // adapt fits a mixture of the pack's experts to req.Examples and keeps it as req.Name.
@@ -317,7 +306,8 @@ func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
 			cancel()
 		}
 	}
-	w.zDirty = true // scoring may change the engine's z
+	w.zDirty = true  // scoring may change the engine's z
+	w.prefix.Reset() // and writes every sequence
 	f, err := svf.Adapt(ctx, w.m, w.engine, experts, w.pack.Manifest.Matrices, exs, opt)
 	if errors.Is(err, context.Canceled) {
 		return errors.Join(errAdaptStopped, w.engine.SetPopulation(nil), w.setZ(nil))

@@ -54,6 +54,7 @@ type worker struct {
 	latest  string               // the latest adapted mixture's name
 	zSet    map[string][]float32 // the z on the engine, nil for the base weights
 	zDirty  bool                 // the engine's z may not be zSet: set it again
+	prefix  svf.PrefixCache      // the first pass's last prompt, in the engine's last sequence
 }
 
 // typGPULost is the type of the request the worker queues for itself when the GPU
