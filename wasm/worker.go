@@ -264,6 +264,32 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	}
 	w.postLoaded(o, info)
 	w.postExperts()
+	if o.dev == nil {
+		return w.warmFirstPass()
+	}
+	return nil
+}
+
+// warmFirstPass runs the opening of T²-prompt's classification prompt (the default
+// strategy's first pass) once a pack with domain experts is loaded on the CPU engine,
+// while the person reads the page: the first question copies it (svf.Dispatch.Warm),
+// and finds the engine's code compiled. The demo's opening is 17 tokens, a few ms. On
+// WebGPU the prefill of several rows runs the unfused kernels, seconds on a software
+// adapter, so it is left to the first question there.
+func (w *worker) warmFirstPass() error {
+	if w.pack == nil {
+		return nil
+	}
+	d, err := svf.NewDispatch(w.m, w.engine, w.dispatchExperts(), nil)
+	if err != nil {
+		return nil // no domain experts: T²'s strategies say so when asked
+	}
+	if !d.KeepPrefix(&w.prefix) {
+		return nil
+	}
+	if err := d.Warm(); err != nil {
+		return fmt.Errorf("load: running the first pass's opening: %w", err)
+	}
 	return nil
 }
 
