@@ -290,10 +290,10 @@ func (d *Dispatch) Choose(question string) (*Choice, error) {
 	return c, nil
 }
 
-// score returns the log-likelihood of every label's answer after prompt, the first pass's
-// z being z. The prompt runs
-// once, in sequence 0, which is then forked into one sequence per label; every label's
-// answer then runs in one batched forward pass, in its own sequence.
+// score returns the log-likelihood of every label's answer after prompt, under the first
+// pass's z. The prompt runs once, in sequence 0 (from where the kept prompt stops
+// sharing it, see PrefixCache), which is then forked into one sequence per label; every
+// label's answer then runs in one batched forward pass, in its own sequence.
 func (d *Dispatch) score(question string, prompt []int, z map[string][]float32) ([]LabelScore, error) {
 	answers := make([][]int, len(d.labels))
 	for i, label := range d.labels {
