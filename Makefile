@@ -28,9 +28,10 @@ site:
 ## Chromium's main thread, which the GPU kernel tests on lavapipe would otherwise starve.
 test: deps peers fmt-check vet
 	$(GO) test -p 1 -count=1 -timeout 25m ./...
-	@# The SIMD training kernels (model/train/vector.go) build only with the experiment on;
-	@# they trained the committed demo.
-	GOEXPERIMENT=simd $(GO) test -count=1 ./model/train/...
+	@# The SIMD kernels build only with the experiment on: the native engine's int8 and
+	@# f32 matmuls (model/kernels_avx2.go) and training's (model/train/vector.go), which
+	@# trained the committed demo.
+	GOEXPERIMENT=simd $(GO) test -count=1 ./model/ ./model/train/...
 
 ## peers: install the peers of bench-peers (wllama) from npm into build/peers/node_modules,
 ## when npm is there; the GGUF interop test (TestE2EWllama) skips without them.

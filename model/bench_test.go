@@ -69,3 +69,56 @@ func BenchmarkPrefill(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeQ8 is BenchmarkDecode with every layer matrix in int8 (Q8Dense, as an
+// int8 pack's base weights), on Go's kernels and on BestKernels where they differ
+// (AVX2Kernels, built with GOEXPERIMENT=simd on amd64):
+//
+//	GOEXPERIMENT=simd go test -run '^$' -bench DecodeQ8 -cpu 1 ./model/
+func BenchmarkDecodeQ8(b *testing.B) {
+	m := randomModel(b, fixtures.SmolLM2Config)
+	for name, l := range m.Weights.Linears {
+		d, ok := l.(*Dense)
+		if !ok {
+			continue
+		}
+		var q Q8
+		q.QuantizeRows(d.W, d.Out, d.In)
+		if err := m.Weights.Replace(name, &Q8Dense{W: &q, B: d.B}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	kernels := []Kernels{GoKernels{}}
+	if k := BestKernels(); k.Name() != kernels[0].Name() {
+		kernels = append(kernels, k)
+	}
+	for _, k := range kernels {
+		b.Run(k.Name(), func(b *testing.B) {
+			e, err := NewCPU(m, CPUOptions{Context: 1024, Kernels: k})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var batch Batch
+			for i := range 64 {
+				batch.Add(i, i, 0, i == 63)
+			}
+			if err := e.Forward(&batch); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			pos := 64
+			for i := 0; i < b.N; i++ {
+				if pos == e.Context() {
+					pos = 64
+				}
+				batch.Reset()
+				batch.Add(i%m.Config.VocabSize, pos, 0, true)
+				if err := e.Forward(&batch); err != nil {
+					b.Fatal(err)
+				}
+				pos++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}
