@@ -12,7 +12,7 @@ ADDR ?= 127.0.0.1:8080
 APT_PACKAGES := chromium mesa-vulkan-drivers libvulkan1
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: serve site test deps vet fmt-check t2 bench generate peers bench-peers fuzz
+.PHONY: serve site test deps vet fmt-check t2 bench generate peers peers-native bench-peers fuzz
 
 ## serve: build the wasm and the site into dist/ and serve it on http://$(ADDR)
 serve: site
@@ -39,10 +39,16 @@ peers:
 	@if command -v npm >/dev/null; then cd build/peers && npm install --no-audit --no-fund --loglevel=error; \
 	else echo "npm is missing: the wllama tests skip"; fi
 
-## bench-peers: this page's CPU engine beside wllama in the same Chromium, on the same
-## weights (not part of make test; about 15 minutes)
-bench-peers: deps peers
-	$(GO) test -run '^$$' -bench Peers -benchtime 1x -timeout 60m -v ./build/
+## peers-native: install the native peer of bench-peers (node-llama-cpp, llama.cpp's
+## prebuilt CPU build) from npm into build/peers-native/node_modules
+peers-native:
+	cd build/peers-native && npm install --no-audit --no-fund --loglevel=error
+
+## bench-peers: this page's CPU engine beside wllama in the same Chromium, and the native
+## engine (AVX2 kernels) beside llama.cpp, on the same weights (not part of make test;
+## about 25 minutes)
+bench-peers: deps peers peers-native
+	GOEXPERIMENT=simd $(GO) test -run '^$$' -bench Peers -benchtime 1x -timeout 60m -v ./build/
 
 ## deps: install the Debian packages the tests need, when missing
 deps:

@@ -28,6 +28,39 @@ import (
 // from npm into build/peers/node_modules at bench time (make peers); nothing of them
 // ships in the site. build/peers/wllama.html runs one in the page.
 
+// The peers' benchmarks run on the same SmolLM2-135M-shaped weights, prompt and length.
+const (
+	peerPrompt = "abcdefghabcdefghabcdefghabcdefghabcdefghabcdefghabcdefghabcdefgh" // 64 byte-level tokens
+	peerTokens = 128                                                                // new tokens, greedy
+	// smolWeights are the weights a token reads: 106 M layer weights + 28 M lm_head
+	// (tied embedding).
+	smolWeights = 30*(2*576*576+2*192*576+3*1536*576) + 49152*576
+)
+
+// smolPeerModels writes random SmolLM2-135M-shaped weights into dir as the peers run
+// them: the checkpoint (smollm2), its int8 pack (smollm2-pack), and from the pack a GGUF
+// of each of types (smollm2-TYPE.gguf, t2 export). It returns the pack's folder.
+func smolPeerModels(b *testing.B, dir string, types ...string) string {
+	b.Helper()
+	hf, pack := filepath.Join(dir, "smollm2"), filepath.Join(dir, "smollm2-pack")
+	if err := writeRandomModel([]byte(fixtures.SmolLM2Config), 1, hf); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := convert.Convert(os.DirFS(hf), pack, convert.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Second))
+	for _, typ := range types {
+		if code, out, errOut := t2("export", "--pack", pack, "--gguf", filepath.Join(dir, "smollm2-"+typ+".gguf"), "--type", typ); code != 0 {
+			b.Fatalf("export: %s", errOut)
+		} else {
+			b.Log(strings.TrimSpace(out))
+		}
+	}
+	return pack
+}
+
 // peersDir returns build/peers when wllama is installed there, and skips otherwise.
 func peersDir(t testing.TB) string {
 	t.Helper()
@@ -156,33 +189,9 @@ func BenchmarkPeers(b *testing.B) {
 	peers := peersDir(b)
 	site := buildTestSite(b)
 	plain, isolated := servePeers(b, site, peers)
-	hf, pack := filepath.Join(site, "models", "smollm2"), filepath.Join(site, "models", "smollm2-pack")
-	if err := writeRandomModel([]byte(fixtures.SmolLM2Config), 1, hf); err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now()
-	if _, err := convert.Convert(os.DirFS(hf), pack, convert.Options{}); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Second))
-	for _, typ := range []string{"q8_0", "f32"} {
-		if code, out, errOut := t2("export", "--pack", pack, "--gguf", filepath.Join(site, "models", "smollm2-"+typ+".gguf"), "--type", typ); code != 0 {
-			b.Fatalf("export: %s", errOut)
-		} else {
-			b.Log(strings.TrimSpace(out))
-		}
-	}
+	smolPeerModels(b, filepath.Join(site, "models"), "q8_0", "f32")
 	bctx, _ := startBrowser(b, browser)
-	const promptText, maxTokens = "abcdefghabcdefghabcdefghabcdefghabcdefghabcdefghabcdefghabcdefgh", 128 // 64 byte-level tokens
-	// weight bytes read a token: 106 M layer weights + 28 M lm_head (tied embedding)
-	const weights = 30*(2*576*576+2*192*576+3*1536*576) + 49152*576
-	type engine struct {
-		name   string
-		bytes  float64 // weight bytes a token
-		run    func() (load, prefill, decode float64, info string)
-		runs   [3][]float64
-		detail string
-	}
+	const promptText, maxTokens, weights = peerPrompt, peerTokens, smolWeights
 	ours := func() (float64, float64, float64, string) {
 		p := openPage(b, bctx, plain.URL+"/")
 		type done struct {
@@ -232,18 +241,39 @@ func BenchmarkPeers(b *testing.B) {
 			return r.LoadMs / 1000, tm.PromptPerSecond, tm.PredictedPerSecon, info
 		}
 	}
-	engines := []*engine{
+	engines := []*peerEngine{
 		{name: "t2web CPU engine, int8 pack", bytes: weights * (1 + 4.0/32), run: ours},
 		{name: "wllama 3.13, Q8_0, 1 thread", bytes: weights * 34.0 / 32, run: wl(plain, "/models/smollm2-q8_0.gguf", 1)},
 		{name: "wllama 3.13, Q8_0, 2 threads (isolated)", bytes: weights * 34.0 / 32, run: wl(isolated, "/models/smollm2-q8_0.gguf", 2)},
 		{name: "wllama 3.13, f32, 1 thread", bytes: weights * 4, run: wl(plain, "/models/smollm2-f32.gguf", 1)},
 	}
+	racePeers(b, engines, 5)
+	o := engines[0]
+	b.ReportMetric(median(o.runs[2]), "decode-tok/s")
+	b.ReportMetric(median(o.runs[1]), "prefill-tok/s")
+	b.ReportMetric(median(o.runs[2])/median(engines[1].runs[2]), "x-wllama1t-decode")
+}
+
+// peerEngine is one engine of a peers benchmark: run completes the prompt and returns the
+// load time in s (0: loaded once, before), prefill and decode in tokens/s, and what it ran.
+type peerEngine struct {
+	name   string
+	bytes  float64 // weight bytes a token
+	run    func() (load, prefill, decode float64, info string)
+	runs   [3][]float64 // the rounds' load, prefill and decode
+	detail string
+}
+
+// racePeers runs the engines in turn, a warm-up round dropped, then rounds more. It logs
+// every run, then the table — the median and range of each figure, with the load average
+// and effective GB/s (weight bytes a token × tokens/s) — and the ratios of the first
+// engine's decode and prefill to each other's.
+func racePeers(b *testing.B, engines []*peerEngine, rounds int) {
 	loadavg := func() string {
 		data, _ := os.ReadFile("/proc/loadavg")
 		return strings.Join(strings.Fields(string(data))[:3], " ")
 	}
 	b.Logf("load average before: %s; %d CPUs", loadavg(), runtime.NumCPU())
-	const rounds = 5
 	b.ResetTimer()
 	for round := range rounds + 1 {
 		for _, e := range engines {
@@ -258,24 +288,27 @@ func BenchmarkPeers(b *testing.B) {
 	}
 	b.StopTimer()
 	b.Logf("load average after: %s", loadavg())
-	med := func(x []float64) float64 { y := slices.Clone(x); slices.Sort(y); return y[len(y)/2] }
 	var table strings.Builder
 	fmt.Fprintf(&table, "\n| engine | decode tok/s | prefill tok/s | load s | effective GB/s (decode) |\n|---|---|---|---|---|\n")
 	for _, e := range engines {
 		r := func(x []float64) string {
-			return fmt.Sprintf("%.1f (%.1f–%.1f)", med(x), slices.Min(x), slices.Max(x))
+			return fmt.Sprintf("%.1f (%.1f–%.1f)", median(x), slices.Min(x), slices.Max(x))
 		}
-		fmt.Fprintf(&table, "| %s | %s | %s | %s | %.2f |\n", e.name, r(e.runs[2]), r(e.runs[1]), r(e.runs[0]), e.bytes*med(e.runs[2])/1e9)
+		fmt.Fprintf(&table, "| %s | %s | %s | %s | %.2f |\n", e.name, r(e.runs[2]), r(e.runs[1]), r(e.runs[0]), e.bytes*median(e.runs[2])/1e9)
 	}
 	o := engines[0]
 	for _, e := range engines[1:] {
-		fmt.Fprintf(&table, "ours / %s: decode %.2f×, prefill %.2f×\n", e.name, med(o.runs[2])/med(e.runs[2]), med(o.runs[1])/med(e.runs[1]))
+		fmt.Fprintf(&table, "%s / %s: decode %.2f×, prefill %.2f×\n", o.name, e.name, median(o.runs[2])/median(e.runs[2]), median(o.runs[1])/median(e.runs[1]))
 	}
 	for _, e := range engines {
 		fmt.Fprintf(&table, "%s: %s\n", e.name, e.detail)
 	}
 	b.Log(table.String())
-	b.ReportMetric(med(o.runs[2]), "decode-tok/s")
-	b.ReportMetric(med(o.runs[1]), "prefill-tok/s")
-	b.ReportMetric(med(o.runs[2])/med(engines[1].runs[2]), "x-wllama1t-decode")
+}
+
+// median is the middle value of x (the upper one of an even count).
+func median(x []float64) float64 {
+	y := slices.Clone(x)
+	slices.Sort(y)
+	return y[len(y)/2]
 }
