@@ -183,52 +183,6 @@ func (d *Dispatch) Name() string {
 	return "prompt"
 }
 
-// Warm runs the opening every classification prompt shares — the tokens the prompts of
-// two different questions begin with — into the kept prompt (KeepPrefix must have kept
-// c): the first Choose copies it instead of computing it, and finds the engine's code
-// run once. Without a kept prompt it does nothing.
-func (d *Dispatch) Warm() error {
-	c := d.prefix
-	if c == nil {
-		return nil
-	}
-	var z map[string][]float32
-	if d.cls != nil {
-		z = d.cls.Z
-	}
-	a, err := Prompt(d.m, tasks.ClassificationPrompt("a", d.labels))
-	if err != nil {
-		return err
-	}
-	b, err := Prompt(d.m, tasks.ClassificationPrompt("?", d.labels))
-	if err != nil {
-		return err
-	}
-	n := 0
-	for n < len(a) && n < len(b) && a[n] == b[n] {
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	if err := d.e.SetPopulation([]map[string][]float32{z}); err != nil {
-		return err
-	}
-	defer d.e.SetPopulation(nil)
-	c.Reset()
-	seq := d.e.MaxSeqs() - 1
-	d.e.Clear(seq)
-	var batch model.Batch
-	for pos, id := range a[:n] {
-		batch.AddCand(id, pos, seq, 0, pos == n-1)
-	}
-	if err := d.e.Forward(&batch); err != nil {
-		return err
-	}
-	c.seq, c.tokens, c.z, c.e = seq, slices.Clone(a[:n]), z, d.e
-	return nil
-}
-
 // Choose asks the classification question and returns the expert of the likeliest label.
 func (d *Dispatch) Choose(question string) (*Choice, error) {
 	start := time.Now()

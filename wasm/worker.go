@@ -270,12 +270,12 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	return nil
 }
 
-// warmFirstPass runs the opening of T²-prompt's classification prompt (the default
-// strategy's first pass) once a pack with domain experts is loaded on the CPU engine,
-// while the person reads the page: the first question copies it (svf.Dispatch.Warm),
-// and finds the engine's code compiled. The demo's opening is 17 tokens, a few ms. On
-// WebGPU the prefill of several rows runs the unfused kernels, seconds on a software
-// adapter, so it is left to the first question there.
+// warmFirstPass runs T²-prompt's first pass (the default strategy's) once on an empty
+// question when a pack with domain experts is loaded on the CPU engine, while the person
+// reads the page: the first question then copies the classification prompt's opening
+// from it (svf.PrefixCache) and finds the engine's code compiled. On the demo that is a
+// few ms; on WebGPU the prefill of several rows runs the unfused kernels, seconds on a
+// software adapter, so it is left to the first question there.
 func (w *worker) warmFirstPass() error {
 	if w.pack == nil {
 		return nil
@@ -287,8 +287,8 @@ func (w *worker) warmFirstPass() error {
 	if !d.KeepPrefix(&w.prefix) {
 		return nil
 	}
-	if err := d.Warm(); err != nil {
-		return fmt.Errorf("load: running the first pass's opening: %w", err)
+	if _, err := d.Choose(""); err != nil {
+		return fmt.Errorf("load: running the first pass once: %w", err)
 	}
 	return nil
 }
