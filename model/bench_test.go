@@ -18,7 +18,12 @@ func randomModel(b *testing.B, config string) *Model {
 // BenchmarkDecode measures one-token decode steps after a 64-token prompt.
 func BenchmarkDecode(b *testing.B) {
 	m := randomModel(b, fixtures.SmolLM2Config)
-	e, err := NewCPU(m, CPUOptions{Context: 1024})
+	benchDecode(b, m, GoKernels{})
+}
+
+// benchDecode times one-token decode steps of m on kernels k after a 64-token prompt.
+func benchDecode(b *testing.B, m *Model, k Kernels) {
+	e, err := NewCPU(m, CPUOptions{Context: 1024, Kernels: k})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,32 +98,6 @@ func BenchmarkDecodeQ8(b *testing.B) {
 		kernels = append(kernels, k)
 	}
 	for _, k := range kernels {
-		b.Run(k.Name(), func(b *testing.B) {
-			e, err := NewCPU(m, CPUOptions{Context: 1024, Kernels: k})
-			if err != nil {
-				b.Fatal(err)
-			}
-			var batch Batch
-			for i := range 64 {
-				batch.Add(i, i, 0, i == 63)
-			}
-			if err := e.Forward(&batch); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			pos := 64
-			for i := 0; i < b.N; i++ {
-				if pos == e.Context() {
-					pos = 64
-				}
-				batch.Reset()
-				batch.Add(i%m.Config.VocabSize, pos, 0, true)
-				if err := e.Forward(&batch); err != nil {
-					b.Fatal(err)
-				}
-				pos++
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
-		})
+		b.Run(k.Name(), func(b *testing.B) { benchDecode(b, m, k) })
 	}
 }

@@ -105,6 +105,11 @@ func (GoKernels) MatMulQ8(y []float32, x, w *Q8, bias []float32, lo, hi int) {
 }
 
 func (GoKernels) MatMulF32(y, x, w, b []float32, T, in, out, lo, hi int) {
+	matMulF32(DotF32, y, x, w, b, T, in, out, lo, hi)
+}
+
+// matMulF32 is MatMulF32 with dot as DotF32 (kernels that only change the dot product).
+func matMulF32(dot func(a, b []float32) float32, y, x, w, b []float32, T, in, out, lo, hi int) {
 	for o := lo; o < hi; o++ {
 		row := w[o*in : o*in+in]
 		var bias float32
@@ -112,7 +117,7 @@ func (GoKernels) MatMulF32(y, x, w, b []float32, T, in, out, lo, hi int) {
 			bias = b[o]
 		}
 		for t := range T {
-			y[t*out+o] = DotF32(x[t*in:t*in+in], row) + bias
+			y[t*out+o] = dot(x[t*in:t*in+in], row) + bias
 		}
 	}
 }

@@ -127,16 +127,7 @@ func dotsQ8AVX2(xq []int8, xs []float32, wq0 []int8, ws0 []float32, wq1 []int8, 
 }
 
 func (AVX2Kernels) MatMulF32(y, x, w, b []float32, T, in, out, lo, hi int) {
-	for o := lo; o < hi; o++ {
-		row := w[o*in : o*in+in]
-		var bias float32
-		if b != nil {
-			bias = b[o]
-		}
-		for t := range T {
-			y[t*out+o] = dotF32AVX2(x[t*in:t*in+in], row) + bias
-		}
-	}
+	matMulF32(dotF32AVX2, y, x, w, b, T, in, out, lo, hi)
 }
 
 // dotF32AVX2 is DotF32 bit for bit: element i of the whole groups of four into lane

@@ -103,10 +103,9 @@ type Dispatch struct {
 // first pass copies the tokens the two prompts share instead of computing them.
 // The zero value holds nothing.
 type PrefixCache struct {
-	seq    int                  // the engine's sequence that holds the prompt
 	tokens []int                // the prompt held; nil: nothing
 	z      map[string][]float32 // the first pass's z it ran with (nil: base weights)
-	e      model.Engine         // the engine it ran on
+	e      model.Engine         // the engine it ran on; its last sequence holds it
 }
 
 // Reset forgets what the sequence holds. Whoever owns the engine calls it when anything
@@ -272,7 +271,7 @@ func (d *Dispatch) score(question string, prompt []int, z map[string][]float32) 
 			from++
 		}
 		if from > 0 {
-			if err := d.e.Fork(0, c.seq); err != nil {
+			if err := d.e.Fork(0, d.e.MaxSeqs()-1); err != nil {
 				return nil, err
 			}
 		}
@@ -288,8 +287,7 @@ func (d *Dispatch) score(question string, prompt []int, z map[string][]float32) 
 		return nil, err
 	}
 	if c := d.prefix; c != nil {
-		c.seq = d.e.MaxSeqs() - 1
-		if err := d.e.Fork(c.seq, 0); err != nil {
+		if err := d.e.Fork(d.e.MaxSeqs()-1, 0); err != nil {
 			return nil, err
 		}
 		c.tokens, c.z, c.e = slices.Clone(prompt), z, d.e

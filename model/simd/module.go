@@ -288,22 +288,7 @@ func genMatmulQ8(relaxed bool) *fn {
 			f.end()
 		}
 		for k := range n {
-			// y[(t+k)·out + o] = (l0+l1)+(l2+l3) + bv
-			f.get(y)
-			f.get(t)
-			f.i32c(int32(k))
-			f.op(opI32Add)
-			f.get(out)
-			f.op(opI32Mul)
-			f.get(o)
-			f.op(opI32Add)
-			f.i32c(2)
-			f.op(opI32Shl)
-			f.op(opI32Add)
-			lanes(f, acc[k])
-			f.get(bv)
-			f.op(opF32Add)
-			f.f32store(0)
+			storeOut(f, y, t, k, out, o, acc[k], bv)
 		}
 	}
 
@@ -466,6 +451,26 @@ func dotsF32(f *fn, a []uint32, b, n, i uint32, acc []uint32) {
 	f.end()
 }
 
+// storeOut writes a matmul's output y[(t+k)·out + o] = (l0+l1)+(l2+l3) + bv, the lanes
+// l of acc: y, t, out, o and bv are locals, k a constant row offset.
+func storeOut(f *fn, y, t uint32, k int, out, o, acc, bv uint32) {
+	f.get(y)
+	f.get(t)
+	f.i32c(int32(k))
+	f.op(opI32Add)
+	f.get(out)
+	f.op(opI32Mul)
+	f.get(o)
+	f.op(opI32Add)
+	f.i32c(2)
+	f.op(opI32Shl)
+	f.op(opI32Add)
+	lanes(f, acc)
+	f.get(bv)
+	f.op(opF32Add)
+	f.f32store(0)
+}
+
 // genMatmulF32 writes MatMulF32: for each output row o in [lo, hi), the input rows
 // four at a time sharing each load of w's row (four independent sums, each in DotF32's
 // order), then the last 0–3 alone.
@@ -502,22 +507,8 @@ func genMatmulF32() *fn {
 			f.set(xrow[k])
 		}
 		dotsF32(f, xrow[:n], wrow, in, i, acc[:n])
-		for k := range n { // y[(t+k)·out + o] = lanes(acc[k]) + bias
-			f.get(y)
-			f.get(t)
-			f.i32c(int32(k))
-			f.op(opI32Add)
-			f.get(out)
-			f.op(opI32Mul)
-			f.get(o)
-			f.op(opI32Add)
-			f.i32c(2)
-			f.op(opI32Shl)
-			f.op(opI32Add)
-			lanes(f, acc[k])
-			f.get(bv)
-			f.op(opF32Add)
-			f.f32store(0)
+		for k := range n {
+			storeOut(f, y, t, k, out, o, acc[k], bv)
 		}
 		f.inc(t, int32(n))
 		f.br(0)
