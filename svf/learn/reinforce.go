@@ -149,6 +149,10 @@ type reinforceState struct {
 	Iter     int     `json:"iter"`
 	Best     float64 `json:"best"` // best validation accuracy of a trained iterate; −1 before one
 	BestIter int     `json:"best_iter"`
+	// BestTie is the best iterate's mean log-likelihood per token of the validation
+	// items' worked solutions, which breaks ties of Best: two held-out examples of a
+	// person's ten tie at 0 % for a long while (svf.Score).
+	BestTie float64 `json:"best_tie"`
 	// Base is the validation accuracy of the base model (iteration 0), for the card.
 	Base float64 `json:"base"`
 	Step int     `json:"adam_step"`
@@ -575,7 +579,7 @@ func (r *reinforce) run(ctx context.Context) (*svf.Expert, error) {
 // validateStep validates at iteration it and saves the checkpoint; it returns the z of
 // the iterate when it is the best so far, else nil.
 func (r *reinforce) validateStep(it int) (map[string][]float32, error) {
-	before := r.state.Best
+	before := r.state.BestIter
 	if err := r.validate(it); err != nil {
 		return nil, err
 	}
@@ -584,7 +588,7 @@ func (r *reinforce) validateStep(it int) (map[string][]float32, error) {
 			return nil, err
 		}
 	}
-	if r.state.Best > before {
+	if r.state.BestIter != before {
 		return r.z(r.bestP), nil
 	}
 	return nil, nil
@@ -613,13 +617,13 @@ func (r *reinforce) validate(it int) error {
 			return nil
 		}
 	}
-	acc, err := r.accuracy(r.p)
+	sc, err := r.validScore(r.p)
 	if err != nil {
 		return err
 	}
-	r.lastVal = acc
-	if acc > r.state.Best {
-		r.state.Best, r.state.BestIter = acc, it
+	r.lastVal = sc.Value
+	if sc.Better(svf.Score{Value: r.state.Best, Tie: r.state.BestTie}) {
+		r.state.Best, r.state.BestTie, r.state.BestIter = sc.Value, sc.Tie, it
 		r.bestP = slices.Clone(r.p)
 	}
 	return nil
@@ -670,14 +674,36 @@ func (r *reinforce) pickStart() error {
 		return nil
 	}
 	x, p := starts[best-1], ps[best-1]
-	acc, err := r.accuracy(p)
+	sc, err := r.validScore(p)
 	if err != nil {
 		return err
 	}
 	r.p, r.state.StartFrom = p, fmt.Sprintf("expert %s (the likeliest outputs of the first batch: log-likelihood %.3f per token, the base model %.3f; %.1f %% of the validation questions)",
-		x.Name, scores[best].Value, scores[0].Value, 100*acc)
-	r.state.Best, r.state.BestIter, r.bestP, r.lastVal = acc, 0, slices.Clone(p), acc
+		x.Name, scores[best].Value, scores[0].Value, 100*sc.Value)
+	r.state.Best, r.state.BestTie, r.state.BestIter, r.bestP, r.lastVal = sc.Value, sc.Tie, 0, slices.Clone(p), sc.Value
 	return nil
+}
+
+// validScore scores p on the validation items: greedy accuracy, ties broken by the mean
+// log-likelihood per token of their worked solutions (one teacher-forced pass). A
+// person's examples hold out few (2 of 10), whose accuracy stays tied for many
+// iterations while the solutions grow likelier: without the tie-break the run would
+// keep its first iterate.
+func (r *reinforce) validScore(p []float32) (svf.Score, error) {
+	acc, err := r.accuracy(p)
+	if err != nil {
+		return svf.Score{}, err
+	}
+	solved := make([]tasks.Example, len(r.val))
+	for i, ex := range r.val {
+		solved[i] = tasks.Example{Input: ex.Input, Output: solutionOf(ex)}
+	}
+	ll, err := svf.ScoreCandidates(r.m, r.rollout, []map[string][]float32{r.z(p)}, solved,
+		svf.FewShotOptions{Score: svf.ScoreLikelihood, Sequential: true})
+	if err != nil {
+		return svf.Score{}, err
+	}
+	return svf.Score{Value: acc, Tie: ll[0].Value}, nil
 }
 
 // accuracy is the greedy accuracy on the validation questions with W' of p.
