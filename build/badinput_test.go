@@ -150,7 +150,7 @@ var badInputs = []badInput{
 		}},
 	{name: "a few-shot file over 4 MiB", want: []string{"big.jsonl", "holds at most 4194304"},
 		cli: func(t *testing.T, w *cliWorld) []string { return w.adapt(t, "big.jsonl", bigExamples(5<<20)) }},
-	{name: "too few examples to train an expert", want: []string{"few.jsonl", "3 examples", "at least 20"},
+	{name: "too few examples to train an expert", want: []string{"few.jsonl", "3 examples", "at least 10"},
 		cli: func(t *testing.T, w *cliWorld) []string {
 			f := w.write(t, "few.jsonl", sums(3, 0))
 			return []string{"train-expert", "--pack", w.pack, "--examples", f, "--name", "few", "--objective", "ce", "--epochs", "1"}

@@ -248,11 +248,13 @@ func TestE2ET2(t *testing.T) {
 			fmt.Fprintf(&set, `{"input": "What is %d plus %d?", "output": "%d+%d=%d. Answer: %d"}`+"\n", i, 30-i, i, 30-i, 30, 30)
 		}
 		lines := strings.SplitAfter(set.String(), "\n")
-		p.drop("few.jsonl", []byte(strings.Join(lines[:10], "")))
-		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 10`, 10*time.Second)
-		if intro := p.text("#train-intro"); !strings.Contains(intro, "at least 20") || p.attr("#train-start", "disabled") == "" {
-			p.fatalf("with 10 examples: #train-intro %q and the button enabled; want it disabled, saying 20 are needed", intro)
+		p.drop("few.jsonl", []byte(strings.Join(lines[:5], "")))
+		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 5`, 10*time.Second)
+		if intro := p.text("#train-intro"); !strings.Contains(intro, "at least 10") || p.attr("#train-start", "disabled") == "" {
+			p.fatalf("with 5 examples: #train-intro %q and the button enabled; want it disabled, saying 10 are needed", intro)
 		}
+		p.drop("more.jsonl", []byte(strings.Join(lines[5:10], "")))
+		p.pollTrue(`document.querySelectorAll('#fewshot-table tbody tr').length === 10`, 10*time.Second)
 		// An example longer than the model's context: a clear error, nothing lost.
 		p.drop("long.jsonl", []byte(fmt.Sprintf(`{"input": %q, "output": "1"}`+"\n", strings.Repeat("very long ", 60))))
 		p.drop("rest.jsonl", []byte(strings.Join(lines[10:], "")))

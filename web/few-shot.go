@@ -47,8 +47,7 @@ type FewShot struct {
 func newFewShot(s *Shared) *FewShot {
 	d := protocol.DefaultAdapt
 	c := &FewShot{Shared: s, TaskName: "task", Score: d.Score, Iters: strconv.Itoa(d.Iters), Population: strconv.Itoa(d.Population)}
-	c.train = &Train{Shared: s, examples: c.examples, TrainName: "new-skill",
-		TrainEpochs: strconv.FormatFloat(protocol.DefaultTrain.Epochs, 'g', -1, 64)}
+	c.train = &Train{Shared: s, examples: c.examples, TrainName: "new-skill"}
 	return c
 }
 

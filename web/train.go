@@ -57,8 +57,15 @@ func (c *Train) trainIntro() string {
 			protocol.MinTrainExamples, n)
 	}
 	train, val := c.trainSplit()
-	return fmt.Sprintf("Trains a new expert (z only, the singular values' scales) on %d of the %d valid examples with the next-token loss on their outputs; %d (a fifth) are held out to measure it, and the iterate that answers most of them right is kept. It starts from the pack's expert that makes the examples' outputs likeliest, when one beats the base model, and runs on this device's CPU.",
+	return fmt.Sprintf("Trains a new expert (z only, the singular values' scales) on %d of the %d valid examples with the next-token loss on their outputs; %d (a fifth) are held out to measure it, and the iterate that answers most of them right is kept (of equals, the one that makes their outputs likeliest). It starts from the pack's expert that makes the examples' outputs likeliest, when one beats the base model, and runs on this device's CPU.",
 		train, n, val)
+}
+
+// epochsHint is the epochs field's placeholder: the default for the rows there are
+// (protocol.TrainEpochs), which an empty field asks for.
+func (c *Train) epochsHint() string {
+	train, _ := c.trainSplit()
+	return "default " + strconv.FormatFloat(protocol.TrainEpochs(0, train), 'g', -1, 64)
 }
 
 // Train starts training a new expert on the valid rows.
@@ -73,10 +80,14 @@ func (c *Train) Train() {
 			return
 		}
 	}
-	epochs, err := strconv.ParseFloat(strings.TrimSpace(c.TrainEpochs), 64)
-	if err != nil || !(epochs > 0) || epochs > 100 {
-		c.TrainErr = fmt.Sprintf("epochs %q: want a number in (0, 100]", c.TrainEpochs)
-		return
+	// An empty field is the default, which depends on how many examples there are.
+	var epochs float64
+	var err error
+	if typed := strings.TrimSpace(c.TrainEpochs); typed != "" {
+		if epochs, err = strconv.ParseFloat(typed, 64); err != nil || !(epochs > 0) || epochs > 100 {
+			c.TrainErr = fmt.Sprintf("epochs %q: want a number in (0, 100], or nothing for the default", c.TrainEpochs)
+			return
+		}
 	}
 	if c.trainer == nil {
 		ee := c.ee

@@ -76,6 +76,7 @@ func (c *Train) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 				vgparent.AppendChild(vgn)
 				vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "input", Attr: []vugu.VGAttribute{{Namespace: "", Key: "id", Val: "train-epochs"}, vugu.VGAttribute{Namespace: "", Key: "type", Val: "number"}, vugu.VGAttribute{Namespace: "", Key: "min", Val: "1"}, vugu.VGAttribute{Namespace: "", Key: "step", Val: "1"}}}
 				vgparent.AppendChild(vgn)
+				vgn.AddAttrInterface("placeholder", c.epochsHint())
 				{
 					b, err := vjson.Marshal(c.TrainEpochs)
 					if err != nil {

@@ -54,6 +54,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 )
 
 // Message types, the "type" field of every message.
@@ -296,11 +297,28 @@ type Train struct {
 }
 
 // DefaultTrain is what a Train request's zero fields stand for, and what the page
-// offers: at least MinTrainExamples examples, a fifth held out, six epochs.
+// offers: at least MinTrainExamples examples, a fifth held out, six epochs or as many
+// more as MinTrainSeen asks (TrainEpochs).
 var DefaultTrain = Train{ValShare: 0.2, Epochs: 6, Batch: 20, LR: 1e-2}
 
-// MinTrainExamples is the fewest examples the page trains an expert on.
-const MinTrainExamples = 20
+// MinTrainExamples is the fewest examples the page trains an expert on: ten, as
+// few-shot adaptation takes, two of them held out.
+const MinTrainExamples = 10
+
+// MinTrainSeen is how many examples default training goes through at least, counting
+// each pass: six epochs of 8 examples left the solutions of the demo's held-out
+// families barely likelier, 40 lifted all three (demo/MODEL_CARD.md).
+const MinTrainSeen = 320
+
+// TrainEpochs returns the epochs over n training examples that a request asking for
+// epochs makes: epochs itself, or when 0 DefaultTrain's six, more for fewer than 54
+// examples, so that training sees MinTrainSeen of them.
+func TrainEpochs(epochs float64, n int) float64 {
+	if epochs != 0 {
+		return epochs
+	}
+	return max(DefaultTrain.Epochs, math.Ceil(float64(MinTrainSeen)/float64(max(n, 1))))
+}
 
 // TrainProgress reports one training iteration.
 type TrainProgress struct {

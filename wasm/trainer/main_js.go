@@ -204,13 +204,13 @@ func options(req protocol.Train) (learn.ReinforceOptions, error) {
 		}
 		return v
 	}
-	share, epochs, lr := pick(req.ValShare, d.ValShare), pick(req.Epochs, d.Epochs), pick(req.LR, d.LR)
+	share, lr := pick(req.ValShare, d.ValShare), pick(req.LR, d.LR)
 	batch := req.Batch
 	if batch == 0 {
 		batch = d.Batch
 	}
-	if batch < 0 || epochs < 0 || lr < 0 {
-		return o, fmt.Errorf("train: batch %d, epochs %g, lr %g: want them > 0", batch, epochs, lr)
+	if batch < 0 || req.Epochs < 0 || lr < 0 {
+		return o, fmt.Errorf("train: batch %d, epochs %g, lr %g: want them > 0", batch, req.Epochs, lr)
 	}
 	ex := make([]tasks.Example, len(req.Examples))
 	for i, x := range req.Examples {
@@ -227,7 +227,7 @@ func options(req protocol.Train) (learn.ReinforceOptions, error) {
 		o.Source += " of " + req.Source
 	}
 	o.Batch, o.Micro, o.LR, o.Clip, o.Seed, o.SeqLen, o.MaxTokens = batch, batch, lr, 1e-3, req.Seed, 0, 0
-	o.Iters, o.ValEvery = learn.EpochIters(epochs, len(train), batch)
+	o.Iters, o.ValEvery = learn.EpochIters(protocol.TrainEpochs(req.Epochs, len(train)), len(train), batch)
 	return o, nil
 }
 
