@@ -369,6 +369,19 @@ var demoClaims = []struct {
 		func(r resultsIndex) error {
 			return errors.Join(r.apart(tasks.Totals, colPrompt), r.apart(tasks.Totals, colFewShot))
 		}},
+	{"On lost-found and totals, a new expert trained on the same 10 examples answers far more questions right than the base model, with the 95 % intervals apart; on give, more.",
+		func(r resultsIndex) error {
+			return errors.Join(r.apart(tasks.LostFound, colNewExpert), r.apart(tasks.Totals, colNewExpert), r.above(tasks.Give, colNewExpert))
+		}},
+}
+
+// above: the column answers more of task right than the base model.
+func (r resultsIndex) above(task, col string) error {
+	b, x := r[[2]string{task, colBase}], r[[2]string{task, col}]
+	if x.N == 0 || x.Correct <= b.Correct {
+		return fmt.Errorf("%s: %s %s vs base %s: not above", task, col, cellText(x), cellText(b))
+	}
+	return nil
 }
 
 // resultsIndex finds the rows of results.json by task and column.

@@ -15,7 +15,9 @@ import (
 
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/learn"
 	"github.com/t2web/t2web/svf/tasks"
+	"github.com/t2web/t2web/wasm/protocol"
 )
 
 // The results table compares, on the test split of every task of the suite, the base
@@ -68,6 +70,7 @@ const (
 	colPrompt       = "T²-prompt"
 	colClsExpert    = "T²-cls-expert"
 	colFewShot      = "T²-few-shot"
+	colNewExpert    = "new expert"
 	colDomainExpert = "domain-expert"
 )
 
@@ -92,6 +95,8 @@ type resultRow struct {
 	// Picked: what the few-shot column kept instead of the mixture, an expert alone or
 	// the base weights, which answered more of the examples right (svf.Choice.Picked).
 	Picked string `json:"picked,omitempty"`
+	// Trained is how the new-expert column's expert was trained (its card's line).
+	Trained string `json:"trained,omitempty"`
 }
 
 // resultsFile is results.json, the per-item record next to the table.
@@ -148,7 +153,7 @@ func resultCells() []resultRow {
 			}
 			cells = append(cells, resultRow{Task: t.Name(), Column: colDomainExpert, Expert: t.Domain()})
 		case groupHeldOut:
-			for _, col := range []string{colPrompt, colFewShot} {
+			for _, col := range []string{colPrompt, colFewShot, colNewExpert} {
 				cells = append(cells, resultRow{Task: t.Name(), Column: col})
 			}
 		}
@@ -227,12 +232,9 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 			}
 			c.Chosen = chosen
 		case colFewShot:
-			shots, err := tasks.Sample(t, tasks.Validation, proto.FewShot.Seed, proto.FewShot.Examples)
+			shots, err := fewShotExamples(t, proto)
 			if err != nil {
 				return nil, nil, err
-			}
-			for j := range shots {
-				shots[j].Output = shots[j].Solution
 			}
 			opt := svf.DefaultFewShot()
 			opt.Score, opt.MaxTokens = proto.FewShot.Score, proto.MaxTokens
@@ -249,6 +251,19 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 			for j := range chosen {
 				chosen[j] = "few-shot"
 			}
+		case colNewExpert:
+			shots, err := fewShotExamples(t, proto)
+			if err != nil {
+				return nil, nil, err
+			}
+			x, err := trainOnExamples(p, shots, domains, proto.FewShot.Seed)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s new expert: %w", c.Task, err)
+			}
+			c.Trained, zs["new"] = x.Trained, x.Z
+			for j := range chosen {
+				chosen[j] = "new"
+			}
 		}
 		res, err := evaluateChosen(m, e, exs, t.Check, proto.MaxTokens, chosen, zs)
 		if err != nil {
@@ -260,6 +275,38 @@ func measureResults(m *model.Model, e model.Engine, p *svf.Pack, proto resultsPr
 		fmt.Fprintf(progress, "results: %-14s %-24s %s\n", c.Task, cellModel(*c), cellText(*c))
 	}
 	return ts, cells, nil
+}
+
+// fewShotExamples are what the few-shot and new-expert columns adapt to: the first
+// Examples items of t's validation split, their worked solutions as outputs.
+func fewShotExamples(t tasks.Task, proto resultsProtocol) ([]tasks.Example, error) {
+	shots, err := tasks.Sample(t, tasks.Validation, proto.FewShot.Seed, proto.FewShot.Examples)
+	if err != nil {
+		return nil, err
+	}
+	for j := range shots {
+		shots[j].Output = shots[j].Solution
+	}
+	return shots, nil
+}
+
+// trainOnExamples trains a new expert on shots as the page's "Train a new expert" does
+// with its defaults (protocol.DefaultTrain, wasm/trainer's options): the next-token
+// loss of the outputs, a fifth held out, TrainEpochs epochs, started from the likeliest
+// of starts.
+func trainOnExamples(p *svf.Pack, shots []tasks.Example, starts []*svf.Expert, seed uint64) (*svf.Expert, error) {
+	d := protocol.DefaultTrain
+	train, val, err := learn.SplitExamples(shots, d.ValShare, seed)
+	if err != nil {
+		return nil, err
+	}
+	o := learn.DefaultReinforce()
+	batch := min(d.Batch, len(train))
+	o.Name, o.Objective, o.Examples, o.Validation, o.Starts = "new", learn.NextToken, train, val, starts
+	o.Source = fmt.Sprintf("%d examples", len(train))
+	o.Batch, o.Micro, o.LR, o.Clip, o.Seed, o.SeqLen, o.MaxTokens = batch, batch, d.LR, 1e-3, seed, 0, 0
+	o.Iters, o.ValEvery = learn.EpochIters(protocol.TrainEpochs(0, len(train)), len(train), batch)
+	return learn.TrainExpert(context.Background(), p, o)
 }
 
 // evaluateChosen answers every item with the z of the expert chosen for it (zs by name),
@@ -395,8 +442,13 @@ func resultsTable(rec resultsFile) []byte {
 	if held := group(groupHeldOut); len(held) > 0 {
 		fmt.Fprintf(&b, "\n## Held-out families: base vs few-shot adaptation\n\n")
 		fmt.Fprintf(&b, "Question forms written for few-shot adaptation (`tasks.HeldOut`); no model was trained on them. "+
-			"The columns are as above.\n\n")
-		cols := []string{colPrompt, colFewShot}
+			"T²-prompt and T²-few-shot are as above; the new expert is trained on the same %d examples as the page's "+
+			"\"Train a new expert\" trains with its defaults: z alone, the next-token loss of their worked solutions, "+
+			"%.0f %% of them held out to keep the best iterate (most right, then likeliest), %g epochs, started from the "+
+			"domain expert whose z makes them likeliest when one beats the base, seed %d.\n\n",
+			p.FewShot.Examples, 100*protocol.DefaultTrain.ValShare,
+			protocol.TrainEpochs(0, p.FewShot.Examples-tasks.HoldOut(p.FewShot.Examples, protocol.DefaultTrain.ValShare)), p.FewShot.Seed)
+		cols := []string{colPrompt, colFewShot, colNewExpert}
 		fmt.Fprintf(&b, "| family | chance | base | %s |\n|---|---|---|%s\n", strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
 		for _, t := range held {
 			fmt.Fprintf(&b, "| %s | %s | %s |", t.Name, chance(t), cellText(cell[[2]string{t.Name, colBase}]))
@@ -454,6 +506,9 @@ func resultsTable(rec resultsFile) []byte {
 			kept = " — " + r.Picked + " alone kept (more of the examples right)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | α: %s%s |\n", t.Name, colFewShot, strings.Join(parts, ", "), kept)
+		if r, ok := cell[[2]string{t.Name, colNewExpert}]; ok {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Name, colNewExpert, r.Trained)
+		}
 	}
 	return b.Bytes()
 }
