@@ -149,9 +149,9 @@ type reinforceState struct {
 	Iter     int     `json:"iter"`
 	Best     float64 `json:"best"` // best validation accuracy of a trained iterate; −1 before one
 	BestIter int     `json:"best_iter"`
-	// BestTie is the best iterate's mean log-likelihood per token of the validation
-	// items' worked solutions, which breaks ties of Best: two held-out examples of a
-	// person's ten tie at 0 % for a long while (svf.Score).
+	// BestTie is the best iterate's mean log-likelihood per token of the held-out
+	// examples' outputs, which breaks ties of Best when training on a person's examples:
+	// two held out of ten tie at 0 % for a long while (svf.Score). 0 for a task.
 	BestTie float64 `json:"best_tie"`
 	// Base is the validation accuracy of the base model (iteration 0), for the card.
 	Base float64 `json:"base"`
@@ -684,15 +684,17 @@ func (r *reinforce) pickStart() error {
 	return nil
 }
 
-// validScore scores p on the validation items: greedy accuracy, ties broken by the mean
-// log-likelihood per token of their worked solutions (one teacher-forced pass). A
-// person's examples hold out few (2 of 10), whose accuracy stays tied for many
-// iterations while the solutions grow likelier: without the tie-break the run would
-// keep its first iterate.
+// validScore scores p on the validation items: greedy accuracy, and on a person's
+// examples ties broken by the mean log-likelihood per token of their outputs (one
+// teacher-forced pass). Those hold out few (2 of 10), whose accuracy stays tied for
+// many iterations while the outputs grow likelier: without the tie-break the run would
+// keep its first iterate. A task's 100 or more validation questions rarely tie, and
+// their worked solutions need not fit a small model's context (setup checks only a
+// person's examples), so there accuracy alone decides, as it always did.
 func (r *reinforce) validScore(p []float32) (svf.Score, error) {
 	acc, err := r.accuracy(p)
-	if err != nil {
-		return svf.Score{}, err
+	if err != nil || r.opt.Examples == nil {
+		return svf.Score{Value: acc}, err
 	}
 	solved := make([]tasks.Example, len(r.val))
 	for i, ex := range r.val {
