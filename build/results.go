@@ -291,21 +291,18 @@ func fewShotExamples(t tasks.Task, proto resultsProtocol) ([]tasks.Example, erro
 }
 
 // trainOnExamples trains a new expert on shots as the page's "Train a new expert" does
-// with its defaults (protocol.DefaultTrain, wasm/trainer's options): the next-token
-// loss of the outputs, a fifth held out, TrainEpochs epochs, started from the likeliest
-// of starts.
+// with its defaults (learn.RequestOptions of a request that sets nothing else), started
+// from the likeliest of starts.
 func trainOnExamples(p *svf.Pack, shots []tasks.Example, starts []*svf.Expert, seed uint64) (*svf.Expert, error) {
-	d := protocol.DefaultTrain
-	train, val, err := learn.SplitExamples(shots, d.ValShare, seed)
+	req := protocol.Train{Name: "new", Seed: seed}
+	for _, x := range shots {
+		req.Examples = append(req.Examples, protocol.Example{Input: x.Input, Output: x.Output})
+	}
+	o, err := learn.RequestOptions(req)
 	if err != nil {
 		return nil, err
 	}
-	o := learn.DefaultReinforce()
-	batch := min(d.Batch, len(train))
-	o.Name, o.Objective, o.Examples, o.Validation, o.Starts = "new", learn.NextToken, train, val, starts
-	o.Source = fmt.Sprintf("%d examples", len(train))
-	o.Batch, o.Micro, o.LR, o.Clip, o.Seed, o.SeqLen, o.MaxTokens = batch, batch, d.LR, 1e-3, seed, 0, 0
-	o.Iters, o.ValEvery = learn.EpochIters(protocol.TrainEpochs(0, len(train)), len(train), batch)
+	o.Starts = starts
 	return learn.TrainExpert(context.Background(), p, o)
 }
 

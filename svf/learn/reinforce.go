@@ -696,11 +696,7 @@ func (r *reinforce) validScore(p []float32) (svf.Score, error) {
 	if err != nil || r.opt.Examples == nil {
 		return svf.Score{Value: acc}, err
 	}
-	solved := make([]tasks.Example, len(r.val))
-	for i, ex := range r.val {
-		solved[i] = tasks.Example{Input: ex.Input, Output: solutionOf(ex)}
-	}
-	ll, err := svf.ScoreCandidates(r.m, r.rollout, []map[string][]float32{r.z(p)}, solved,
+	ll, err := svf.ScoreCandidates(r.m, r.rollout, []map[string][]float32{r.z(p)}, r.val,
 		svf.FewShotOptions{Score: svf.ScoreLikelihood, Sequential: true})
 	if err != nil {
 		return svf.Score{}, err

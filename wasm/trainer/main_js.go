@@ -16,7 +16,6 @@ import (
 	"github.com/t2web/t2web/model/simd"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/learn"
-	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 	"github.com/t2web/t2web/wasm/webfs"
 )
@@ -138,7 +137,7 @@ func (t *trainer) handle(r request) (err error) {
 
 // train runs req: opens the pack, then trains and reports.
 func (t *trainer) train(ctx context.Context, req protocol.Train, files map[string]safejs.Value) error {
-	opt, err := options(req)
+	opt, err := learn.RequestOptions(req)
 	if err != nil {
 		return err
 	}
@@ -185,50 +184,6 @@ func (t *trainer) train(ctx context.Context, req protocol.Train, files map[strin
 	t.post(protocol.Trained{Type: protocol.TypeTrained, Name: e.Name, Expert: data, Best: *e.Score, Base: base,
 		Trained: e.Trained, Stopped: ctx.Err() != nil, Ms: ms(time.Since(start))})
 	return nil
-}
-
-// options turns a Train request into learn.TrainExpert's options, DefaultTrain's where it
-// is silent; the examples' problems are errors that name them.
-func options(req protocol.Train) (learn.ReinforceOptions, error) {
-	d := protocol.DefaultTrain
-	o := learn.DefaultReinforce()
-	if err := svf.CheckName(req.Name); err != nil {
-		return o, err
-	}
-	if len(req.Examples) < protocol.MinTrainExamples {
-		return o, fmt.Errorf("train: %d examples; training a new expert needs at least %d (a fifth of them are held out to validate on)", len(req.Examples), protocol.MinTrainExamples)
-	}
-	pick := func(v, def float64) float64 {
-		if v == 0 {
-			return def
-		}
-		return v
-	}
-	share, lr := pick(req.ValShare, d.ValShare), pick(req.LR, d.LR)
-	batch := req.Batch
-	if batch == 0 {
-		batch = d.Batch
-	}
-	if batch < 0 || req.Epochs < 0 || lr < 0 {
-		return o, fmt.Errorf("train: batch %d, epochs %g, lr %g: want them > 0", batch, req.Epochs, lr)
-	}
-	ex := make([]tasks.Example, len(req.Examples))
-	for i, x := range req.Examples {
-		ex[i] = tasks.Example{Input: x.Input, Output: x.Output}
-	}
-	train, val, err := learn.SplitExamples(ex, share, req.Seed)
-	if err != nil {
-		return o, err
-	}
-	batch = min(batch, len(train))
-	o.Name, o.Domain, o.Objective, o.Examples, o.Validation = req.Name, req.Domain, learn.NextToken, train, val
-	o.Source = fmt.Sprintf("%d examples", len(train))
-	if req.Source != "" {
-		o.Source += " of " + req.Source
-	}
-	o.Batch, o.Micro, o.LR, o.Clip, o.Seed, o.SeqLen, o.MaxTokens = batch, batch, lr, 1e-3, req.Seed, 0, 0
-	o.Iters, o.ValEvery = learn.EpochIters(protocol.TrainEpochs(req.Epochs, len(train)), len(train), batch)
-	return o, nil
 }
 
 // open opens the pack of req as the engine worker does, reporting the download.
