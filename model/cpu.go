@@ -91,6 +91,16 @@ func (e *CPU) SetPopulation(zs []map[string][]float32) error {
 	return nil
 }
 
+// KeepMerged holds z's adapted matrices merged for population rows; see KeepsMerged.
+// Population rows run the int8 kernels' path only with SIMD kernels (see Forward), so
+// with Go's kernels nothing is held.
+func (e *CPU) KeepMerged(z map[string][]float32) error {
+	if _, goKernels := e.k.(GoKernels); goKernels {
+		return nil
+	}
+	return e.w.KeepMerged(z)
+}
+
 // Clear forgets sequence seq.
 func (e *CPU) Clear(seq int) {
 	if seq >= 0 && seq < e.cache.seqs {

@@ -93,6 +93,17 @@ func (b *Batch) Check(vocab, context int, lens []int, pop int) (int, error) {
 	return out, nil
 }
 
+// KeepsMerged is an engine whose adapted matrices can hold one more z merged for
+// population batches (Weights.KeepMerged): a first pass that runs the same z on every
+// question (T²-cls-expert's classification expert) then costs what the base model's
+// does, for one more copy of those matrices. Engines without it run such rows factored.
+type KeepsMerged interface {
+	// KeepMerged holds z (keyed by matrix name as for SetZ; nil drops it) for the
+	// population rows of z from the next SetPopulation on. z's slices must not change
+	// while held; asking again for the same z costs nothing.
+	KeepMerged(z map[string][]float32) error
+}
+
 // Engine runs a model's forward pass. The CPU engine ([CPU]) and the GPU engine
 // (package shaders) implement it; results stay inside the engine and only what is asked
 // for comes out (a GPU engine reads back one token id per Sample).

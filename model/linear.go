@@ -27,6 +27,17 @@ type Adaptable interface {
 	ApplyPopulation(y, x []float32, cand []int, T int)
 }
 
+// MergedKeeper is an Adaptable matrix that can hold the W' of one more z merged, beside
+// the base model's and SetZ's, for population rows of that z: they then cost what a
+// plain batch's rows do instead of the factored form's (M+N)·R a row.
+type MergedKeeper interface {
+	// KeepMerged makes and holds W' for z[r] (until the next KeepMerged; nil drops it),
+	// for the population rows of z from the next SetPopulation on. z is held as the
+	// caller's slice, which must not change while held: asking again for the same
+	// slice costs nothing.
+	KeepMerged(z []float32) error
+}
+
 // Dense is a Linear held as a row-major float32 matrix.
 type Dense struct {
 	W       []float32 // [Out, In]
@@ -99,6 +110,33 @@ func (w *Weights) SetPopulation(zs []map[string][]float32) error {
 		}
 		if err := a.SetPopulation(per); err != nil {
 			return fmt.Errorf("model: population for %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// KeepMerged has every adapted matrix of w that can (MergedKeeper) hold its z from z
+// merged, keyed by matrix name as for SetZ; nil drops what they hold. A matrix z does
+// not name runs its base weights in population rows, merged already.
+func (w *Weights) KeepMerged(z map[string][]float32) error {
+	for name, v := range z {
+		l, ok := w.Linears[name]
+		if !ok {
+			return fmt.Errorf("model: z for %s: the model has no such matrix", name)
+		}
+		a, ok := l.(Adaptable)
+		if !ok {
+			return fmt.Errorf("model: z for %s: the matrix is not adapted (not a target of the pack)", name)
+		}
+		if v != nil && len(v) != a.Rank() {
+			return fmt.Errorf("model: z for %s has %d values, the matrix has rank %d", name, len(v), a.Rank())
+		}
+	}
+	for name, l := range w.Linears {
+		if k, ok := l.(MergedKeeper); ok {
+			if err := k.KeepMerged(z[name]); err != nil {
+				return fmt.Errorf("model: keeping z for %s merged: %w", name, err)
+			}
 		}
 	}
 	return nil

@@ -13,33 +13,42 @@ import (
 // The recomposition runs on the same int8 kernels: with A = U·diag(c·σ⊙z) quantised per
 // row (blocks along R), W' = A·Vᵀ is one Q8 matmul of A[M,R] by the pack's V[N,R], whose
 // f32 rows are quantised again. A pack with an exact rank K keeps its K largest
-// directions in f32, and so does this matrix: only the Q8 columns K… are recomposed, and
-// y = W'_lo·x + U_hi·(s_hi ⊙ (V_hiᵀ·x)) runs the f32 part factored.
+// directions in f32: their part U_hi·diag(s_hi)·V_hiᵀ is added to those f32 rows before
+// they are quantised, so W' is one Q8 matrix, quantised once from the f32 product as
+// llama.cpp's Q8_0 quantises a weight, and a row of a plain batch costs M·N int8
+// multiply-adds. (Run factored instead, the f32 part cost (M+N)·K f32 multiply-adds a
+// row, most of the time of a prompt in the page.) Population rows of other z run
+// factored, the exact rank in f32 (ApplyPopulationQ8).
 //
-// The base W'_lo (z = 1), made at load, is kept beside the current z's: switching back
+// The base W' (z = 1), made at load, is kept beside the current z's: switching back
 // to the base model recomposes nothing, and population rows of the base model (the
 // first pass of T²-prompt) run on it merged, at M·N a row instead of the factored
 // (M+N)·R. That costs one more int8 copy of the matrix once an expert has been set.
+// KeepMerged holds the W' of one more z the same way, for the population rows of a
+// first pass that runs that z on every question (T²-cls-expert's), at one more copy.
 type MergedQ8 struct {
 	m, n, r, k int       // W' [M,N], rank R, exact rank K (0: none)
 	u, v       *model.Q8 // U[:, K:] [M,R-K] and V[:, K:] [N,R-K], as the pack stores them
 	uhi        []float32 // [M,K] U[:, :K], nil when K = 0
+	vhi        []float32 // [N,K] V[:, :K], nil when K = 0
 	vthi       []float32 // [K,N] V[:, :K]ᵀ, nil when K = 0
 	sigma      []float32 // [R] σ
 	b          []float32 // [M] bias, nil without
 	kern       model.Kernels
 
-	w     *model.Q8 // [M,N] W'_lo of the current z: base or cur
+	w     *model.Q8 // [M,N] W' of the current z: base or cur
 	s     []float32 // [R] c·σ⊙z of the current z
-	base  *model.Q8 // [M,N] W'_lo at z = 1
+	base  *model.Q8 // [M,N] W' at z = 1
 	sBase []float32 // [R] c·σ at z = 1
-	cur   *model.Q8 // [M,N] W'_lo of the last other z set, nil before one is
+	cur   *model.Q8 // [M,N] W' of the last other z set, nil before one is
 	xq    model.Q8  // scratch of Apply: x quantised
-	tmp   []float32 // scratch [T,K] and [T,M] of the f32 part
+	tmp   []float32 // scratch [T,K] and [T,M] of the f32 part of population rows
 
-	f       *Factors   // f32 factors for ApplyPopulation, made on first use
-	pop     population // candidates of population batches, applied factored
-	popBase []bool     // [P] whether candidate p is the base model (its z nil)
+	f     *Factors    // f32 factors for ApplyPopulation, made on first use
+	pop   population  // candidates of population batches, applied factored
+	popW  []*model.Q8 // [P] candidate p's W' merged (base or kept), nil: run factored
+	kept  *model.Q8   // [M,N] W' of the z of KeepMerged, nil: none held
+	keptZ []float32   // that z, the caller's slice
 
 	// ApplyPopulationQ8's Vᵀ in Q8 [R-K,N] (blocks along N, as x is quantised), made
 	// on first use, and its scratch.
@@ -64,7 +73,7 @@ func NewMergedQ8(m, n, r, k int, u, v *model.Q8, uhi, vhi, sigma, b []float32, k
 	if kern == nil {
 		kern = model.GoKernels{}
 	}
-	l := &MergedQ8{m: m, n: n, r: r, k: k, u: u, v: v, uhi: uhi, sigma: sigma, b: b, kern: kern,
+	l := &MergedQ8{m: m, n: n, r: r, k: k, u: u, v: v, uhi: uhi, vhi: vhi, sigma: sigma, b: b, kern: kern,
 		base: model.NewQ8(m, n), s: make([]float32, r), sBase: make([]float32, r)}
 	if k > 0 {
 		l.vthi = make([]float32, k*n)
@@ -89,15 +98,15 @@ func (l *MergedQ8) Dims() (out, in int) { return l.m, l.n }
 // Rank returns R.
 func (l *MergedQ8) Rank() int { return l.r }
 
-// Weights returns W'_lo, the int8 part of the current W' [M,N].
+// Weights returns the current W' [M,N].
 func (l *MergedQ8) Weights() *model.Q8 { return l.w }
 
 // recomposeRows is how many rows of W' one step recomposes: the f32 rows of A·Vᵀ live
 // only that long (64 rows of N = 1536 are 384 KiB).
 const recomposeQ8Rows = 64
 
-// SetZ recomposes W'_lo for z with the int8 kernels; nil (z = 1) takes the base W'_lo
-// kept since load.
+// SetZ recomposes W' for z with the int8 kernels; nil (z = 1) takes the base W' kept
+// since load.
 func (l *MergedQ8) SetZ(z []float32) error {
 	if z == nil {
 		l.w = l.base
@@ -117,28 +126,46 @@ func (l *MergedQ8) SetZ(z []float32) error {
 	return nil
 }
 
-// recompose writes W'_lo = A·V_loᵀ into w, A = U_lo·diag(s[K:]), s the scales c·σ⊙z.
+// recompose writes W' = A·V_loᵀ + U_hi·diag(s[:K])·V_hiᵀ into w, A = U_lo·diag(s[K:]),
+// s the scales c·σ⊙z: the int8 part on the int8 kernels, the f32 part added to its f32
+// rows, then each row quantised once.
 func (l *MergedQ8) recompose(w *model.Q8, sc []float32) {
 	rl := l.r - l.k
-	if rl == 0 {
-		return
-	}
-	s := sc[l.k:]
 	var a model.Q8
 	rows := min(recomposeQ8Rows, l.m)
 	as := make([]float32, rows*rl)   // A rows, f32
 	out := make([]float32, rows*l.n) // W' rows, f32
+	var ahi, hi []float32            // U_hi·diag(s_hi) rows and their W' part, f32
+	if l.k > 0 {
+		ahi, hi = make([]float32, rows*l.k), make([]float32, rows*l.n)
+	}
 	for i0 := 0; i0 < l.m; i0 += recomposeQ8Rows {
 		rows := min(recomposeQ8Rows, l.m-i0)
-		for i := range rows {
-			row := as[i*rl : (i+1)*rl]
-			l.u.Dequantize(row, i0+i)
-			for c := range row {
-				row[c] *= s[c]
+		out := out[:rows*l.n]
+		if rl > 0 {
+			for i := range rows {
+				row := as[i*rl : (i+1)*rl]
+				l.u.Dequantize(row, i0+i)
+				for c := range row {
+					row[c] *= sc[l.k+c]
+				}
+			}
+			model.Quantize(l.kern, &a, as[:rows*rl], rows, rl)
+			model.MatMulQ8(l.kern, out, &a, l.v, nil)
+		} else {
+			clear(out)
+		}
+		if l.k > 0 {
+			for i := range rows {
+				for c := range l.k {
+					ahi[i*l.k+c] = l.uhi[(i0+i)*l.k+c] * sc[c]
+				}
+			}
+			model.MatMulF32(l.kern, hi[:rows*l.n], ahi[:rows*l.k], l.vhi, nil, rows, l.k, l.n)
+			for i, v := range hi[:rows*l.n] {
+				out[i] += v
 			}
 		}
-		model.Quantize(l.kern, &a, as, rows, rl)
-		model.MatMulQ8(l.kern, out, &a, l.v, nil)
 		part := model.Q8{Q: w.Q[i0*w.Stride() : (i0+rows)*w.Stride()], Scale: w.Scale[i0*w.Blocks() : (i0+rows)*w.Blocks()], Rows: rows, Cols: l.n}
 		l.kern.Quantize(&part, out)
 	}
@@ -151,15 +178,9 @@ func (l *MergedQ8) Apply(y, x []float32, T int) {
 	l.ApplyQ8(l.kern, y, x, &l.xq)
 }
 
-// ApplyQ8 writes y[T,M] = xq·W'_loᵀ + b, plus the f32 part U_hi·(s_hi ⊙ (V_hiᵀ·x)) of
-// an exact rank, with k's kernels; see model.Q8Linear.
+// ApplyQ8 writes y[T,M] = xq·W'ᵀ + b with k's kernels; see model.Q8Linear.
 func (l *MergedQ8) ApplyQ8(k model.Kernels, y, x []float32, xq *model.Q8) {
-	T := xq.Rows
 	model.MatMulQ8(k, y, xq, l.w, l.b)
-	if l.k == 0 {
-		return
-	}
-	l.addExact(k, y, x, T, func(int) []float32 { return l.s[:l.k] })
 }
 
 // addExact adds the f32 part of an exact rank K to y[T,M]: U_hi·(s ⊙ (V_hiᵀ·x)), with
@@ -212,11 +233,44 @@ func (l *MergedQ8) SetPopulation(zs [][]float32) error {
 	if err := l.pop.set(&Factors{S: l.sigma, R: l.r}, zs); err != nil {
 		return err
 	}
-	l.popBase = make([]bool, len(zs))
+	l.popW = make([]*model.Q8, len(zs))
 	for p, z := range zs {
-		l.popBase[p] = z == nil
+		switch {
+		case z == nil:
+			l.popW[p] = l.base
+		case l.kept != nil && sameSlice(z, l.keptZ):
+			l.popW[p] = l.kept
+		}
 	}
 	return nil
+}
+
+// KeepMerged recomposes and holds W' for z[R] until the next KeepMerged, so that
+// population rows of z run merged as the base model's do; see model.MergedKeeper. The
+// z held (the same slice) costs nothing; nil drops what is held.
+func (l *MergedQ8) KeepMerged(z []float32) error {
+	switch {
+	case z == nil:
+		l.kept, l.keptZ = nil, nil
+		return nil
+	case l.kept != nil && sameSlice(z, l.keptZ):
+		return nil
+	}
+	s := make([]float32, l.r)
+	if err := scales(s, &Factors{S: l.sigma, R: l.r}, z); err != nil {
+		return err
+	}
+	if l.kept == nil {
+		l.kept = model.NewQ8(l.m, l.n)
+	}
+	l.recompose(l.kept, s)
+	l.keptZ = z
+	return nil
+}
+
+// sameSlice tells whether a and b are one slice: the same length and first element.
+func sameSlice(a, b []float32) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // ApplyPopulation writes y[T,M] = c_p·U(σ⊙z_p ⊙ Vᵀx) + b, p = cand[t] for row t, in f32
@@ -238,18 +292,15 @@ func (l *MergedQ8) ApplyPopulation(y, x []float32, cand []int, T int) {
 // (M+N)·R multiply-adds a row, against M·N for W' merged, and no recomposition: the
 // first pass and few-shot scoring run many z on few rows. The intermediate h is
 // quantised once more than W' merged is, so a row differs from SetZ's by about the
-// int8 path's error. When every row is the base model's, they run on the base W'
-// merged instead, as SetZ(nil) would.
+// int8 path's error. When every row is the base model's, or every row the z that
+// KeepMerged holds, they run on that W' merged instead, as SetZ would.
 func (l *MergedQ8) ApplyPopulationQ8(k model.Kernels, y, x []float32, xq *model.Q8, cand []int) {
 	T, rl := xq.Rows, l.r-l.k
 	if len(cand) < T {
 		panic(fmt.Sprintf("svf: ApplyPopulationQ8: %d candidates for %d rows", len(cand), T))
 	}
-	if l.allBase(cand[:T]) {
-		model.MatMulQ8(k, y, xq, l.base, l.b)
-		if l.k > 0 {
-			l.addExact(k, y, x, T, func(int) []float32 { return l.sBase[:l.k] })
-		}
+	if w := l.merged(cand[:T]); w != nil {
+		model.MatMulQ8(k, y, xq, w, l.b)
 		return
 	}
 	if rl > 0 {
@@ -284,14 +335,19 @@ func (l *MergedQ8) ApplyPopulationQ8(k model.Kernels, y, x []float32, xq *model.
 	l.addExact(k, y, x, T, func(t int) []float32 { return l.pop.s[cand[t]] })
 }
 
-// allBase tells whether every candidate of cand is the base model.
-func (l *MergedQ8) allBase(cand []int) bool {
-	for _, c := range cand {
-		if !l.popBase[c] {
-			return false
+// merged returns the W' every candidate of cand runs merged (the base model's, or the
+// one KeepMerged holds), nil when they do not all run one.
+func (l *MergedQ8) merged(cand []int) *model.Q8 {
+	if len(cand) == 0 {
+		return nil
+	}
+	w := l.popW[cand[0]]
+	for _, c := range cand[1:] {
+		if l.popW[c] != w {
+			return nil
 		}
 	}
-	return len(cand) > 0
+	return w
 }
 
 // transposeQ8 returns qᵀ [Cols, Rows] of q [Rows, Cols], dequantised, transposed and

@@ -239,3 +239,81 @@ func TestPopulationQ8Base(t *testing.T) {
 		})
 	}
 }
+
+// TestPopulationQ8Kept: a z held by KeepMerged (the classification expert of
+// T²-cls-expert's first pass) runs its population rows merged, giving SetZ(z)'s logits
+// bit for bit while another z is the current one; rows of another z, and of z once
+// dropped, run factored as before.
+func TestPopulationQ8Kept(t *testing.T) {
+	src := packtest.Checkpoint(t, populationConfig, 5)
+	for _, exact := range []int{0, 8} {
+		t.Run(fmt.Sprint("exact rank ", exact), func(t *testing.T) {
+			_, p := newPack(t, src, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
+			ranks := map[string]int{}
+			for _, name := range p.Manifest.Matrices {
+				ranks[name], _ = p.Rank(name)
+			}
+			zs := enginetest.RandomZs(ranks, 3, -1, 11)
+			kept, other, current := zs[0], zs[1], zs[2]
+			m, err := p.LoadInt8(simdLike{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 4, Kernels: simdLike{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := populationPrompts[0]
+			last := []int{len(ids) - 1}
+			plain := func(z map[string][]float32) []float32 {
+				if err := e.SetZ(z); err != nil {
+					t.Fatal(err)
+				}
+				return packtest.LogitsAt(t, e, ids, last)[0]
+			}
+			wantKept, wantOther := plain(kept), plain(other)
+			wantCurrent := plain(current)
+			population := func(z map[string][]float32) []float32 {
+				if err := e.SetPopulation([]map[string][]float32{z}); err != nil {
+					t.Fatal(err)
+				}
+				defer e.SetPopulation(nil)
+				e.Clear(0)
+				var b model.Batch
+				for pos, id := range ids {
+					b.AddCand(id, pos, 0, 0, pos == len(ids)-1)
+				}
+				if err := e.Forward(&b); err != nil {
+					t.Fatal(err)
+				}
+				got := make([]float32, m.Config.VocabSize)
+				if err := e.Logits(got, 0); err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			factored := population(kept)
+			if slices.Equal(factored, wantKept) {
+				t.Fatal("a population row of a z not held gave SetZ's logits bit for bit: it did not run factored")
+			}
+			if err := e.KeepMerged(kept); err != nil {
+				t.Fatal(err)
+			}
+			if got := population(kept); !slices.Equal(got, wantKept) {
+				t.Errorf("a row of the held z: max |Δlogit| %.3g from SetZ's, want bit for bit", packtest.MaxAbsDiff([][]float32{got}, [][]float32{wantKept}))
+			}
+			if got := population(other); slices.Equal(got, wantKept) || slices.Equal(got, wantOther) {
+				t.Error("a row of another z ran a merged W' (the held z's or its own), want factored")
+			}
+			if again := packtest.LogitsAt(t, e, ids, last)[0]; !slices.Equal(again, wantCurrent) {
+				t.Error("holding a z changed the current expert's logits")
+			}
+			if err := e.KeepMerged(nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := population(kept); !slices.Equal(got, factored) {
+				t.Error("a row of a dropped z did not run factored as before")
+			}
+		})
+	}
+}

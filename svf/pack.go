@@ -90,8 +90,9 @@ func (p *Pack) LoadKernels(path Path, kern model.Kernels) (*model.Model, error) 
 // checking every shard's sha256 against pack.json: the int8 tensors stay int8 — adapted
 // matrices MergedQ8 at z = 1 (recomposed on kern, GoKernels when nil), other matrices
 // model.Q8Dense, the embedding and lm_head Weights.EmbedQ8 and LMHeadQ8 — and the f32
-// ones (the exact rank, Manifest.F32, vectors) stay f32 (pack.Pack.Load). An f32 pack
-// loads as Load's MergedPath.
+// ones (Manifest.F32, vectors) stay f32 (pack.Pack.Load); the exact rank's f32 columns
+// stay f32 in the factors and join each W' before it is quantised. An f32 pack loads as
+// Load's MergedPath.
 func (p *Pack) LoadInt8(kern model.Kernels) (*model.Model, error) {
 	if p.Manifest.Quant != pack.QuantInt8 {
 		return p.Load(MergedPath)

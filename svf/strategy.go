@@ -191,6 +191,13 @@ func (d *Dispatch) Choose(question string) (*Choice, error) {
 	var z map[string][]float32
 	if d.cls != nil {
 		z = d.cls.Z
+		// Every question runs the classification expert: an engine that can holds its
+		// matrices merged, as the base model's are (made on the first question only).
+		if k, ok := d.e.(model.KeepsMerged); ok {
+			if err := k.KeepMerged(z); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := d.e.SetPopulation([]map[string][]float32{z}); err != nil {
 		return nil, err

@@ -114,37 +114,49 @@ func (w *worker) dispatchExperts() []*svf.Expert {
 	return out
 }
 
+// dispatch returns the first pass of T²-prompt, or with cls of T²-cls-expert, over the
+// experts of dispatchExperts. It keeps its prompt for the next one (svf.PrefixCache),
+// where the labels leave the engine a sequence, and runs as a population of one: the
+// engine's z (w.zSet) stays as it was for the second pass.
+func (w *worker) dispatch(cls bool) (*svf.Dispatch, error) {
+	strategy := protocol.StrategyPrompt
+	if cls {
+		strategy = protocol.StrategyClsExpert
+	}
+	if w.pack == nil {
+		return nil, fmt.Errorf("strategy %s needs a pack with experts; this is a checkpoint folder", strategy)
+	}
+	experts := w.dispatchExperts()
+	var x *svf.Expert
+	if cls {
+		for _, e := range experts {
+			if e.Domain == tasks.Cls {
+				x = e
+				break
+			}
+		}
+		if x == nil {
+			return nil, errors.New("strategy cls-expert: the pack has no expert of domain cls")
+		}
+	}
+	d, err := svf.NewDispatch(w.m, w.engine, experts, x)
+	if err != nil {
+		return nil, err
+	}
+	d.KeepPrefix(&w.prefix)
+	return d, nil
+}
+
 // choose runs the first pass of strategy on question.
 func (w *worker) choose(strategy, question string) (*svf.Choice, error) {
 	switch {
 	case strategy == protocol.StrategyNone || strategy == "":
 		return svf.NoStrategy{}.Choose(question)
 	case strategy == protocol.StrategyPrompt || strategy == protocol.StrategyClsExpert:
-		if w.pack == nil {
-			return nil, fmt.Errorf("ask: strategy %s needs a pack with experts; this is a checkpoint folder", strategy)
-		}
-		experts := w.dispatchExperts()
-		var cls *svf.Expert
-		if strategy == protocol.StrategyClsExpert {
-			for _, x := range experts {
-				if x.Domain == tasks.Cls {
-					cls = x
-					break
-				}
-			}
-			if cls == nil {
-				return nil, errors.New("ask: strategy cls-expert: the pack has no expert of domain cls")
-			}
-		}
-		d, err := svf.NewDispatch(w.m, w.engine, experts, cls)
+		d, err := w.dispatch(strategy == protocol.StrategyClsExpert)
 		if err != nil {
 			return nil, fmt.Errorf("ask: %w", err)
 		}
-		// The first pass keeps its prompt for the next one (svf.PrefixCache), where the
-		// labels leave the engine a sequence.
-		d.KeepPrefix(&w.prefix)
-		// The first pass runs as a population of one: the engine's z (w.zSet) stays
-		// as it was for the second pass.
 		return d.Choose(question)
 	case strategy == protocol.StrategyMixture || strings.HasPrefix(strategy, protocol.StrategyExpert):
 		name := strings.TrimPrefix(strategy, protocol.StrategyExpert)

@@ -18,6 +18,7 @@ import (
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/shaders"
 	"github.com/t2web/t2web/svf"
+	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 	"github.com/t2web/t2web/wasm/webfs"
 )
@@ -270,22 +271,25 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	return nil
 }
 
-// warmFirstPass runs T²-prompt's first pass (the default strategy's) once on an empty
+// warmFirstPass runs the default strategy's first pass (T²-cls-expert when the pack has
+// a classification expert, as the page's default is, else T²-prompt) once on an empty
 // question when a pack with domain experts is loaded on the CPU engine, while the person
 // reads the page: the first question then copies the classification prompt's opening
-// from it (svf.PrefixCache) and finds the engine's code compiled. On the demo that is a
-// few ms; on WebGPU the prefill of several rows runs the unfused kernels, seconds on a
-// software adapter, so it is left to the first question there.
+// from it (svf.PrefixCache), finds the engine's code compiled and the classification
+// expert's matrices merged (model.KeepsMerged). On the demo that is tens of ms; on WebGPU
+// the prefill of several rows runs the unfused kernels, seconds on a software adapter, so
+// it is left to the first question there.
 func (w *worker) warmFirstPass() error {
 	if w.pack == nil {
 		return nil
 	}
-	d, err := svf.NewDispatch(w.m, w.engine, w.dispatchExperts(), nil)
+	cls := false
+	for _, x := range w.packExperts() {
+		cls = cls || x.Domain == tasks.Cls
+	}
+	d, err := w.dispatch(cls)
 	if err != nil {
 		return nil // no domain experts: T²'s strategies say so when asked
-	}
-	if !d.KeepPrefix(&w.prefix) {
-		return nil
 	}
 	if _, err := d.Choose(""); err != nil {
 		return fmt.Errorf("load: running the first pass once: %w", err)
