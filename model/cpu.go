@@ -43,6 +43,8 @@ type runState struct {
 	scores []float32 // [T, S] attention weights, per row
 	logits []float32 // [T, V] output rows
 	xq     Q8        // [T, D or F] the input of the int8 matrices, quantised
+	// [T] positions, sequences and candidates of the rows the last layer runs on
+	outPos, outSeq, outCand []int
 }
 
 // NewCPU makes a CPU engine over m's weights.
@@ -138,6 +140,7 @@ func (e *CPU) grow(T int) {
 		q: make([]float32, T*q), k: make([]float32, T*kv), v: make([]float32, T*kv), att: make([]float32, T*q),
 		hb: make([]float32, T*c.FFN), hb2: make([]float32, T*c.FFN),
 		scores: make([]float32, T*e.cache.S), logits: make([]float32, T*c.VocabSize),
+		outPos: make([]int, 0, T), outSeq: make([]int, 0, T), outCand: make([]int, 0, T),
 	}
 }
 
@@ -185,10 +188,10 @@ func (e *CPU) Forward(b *Batch) error {
 		}
 	}
 	c, w := e.cfg, e.w
-	T, D, Dh := b.Len(), c.Dim, c.HeadDim
+	n, D, Dh := b.Len(), c.Dim, c.HeadDim
 	H, Hkv, F := c.NHeads, c.NKVHeads, c.FFN
 	qDim, kvDim := H*Dh, Hkv*Dh
-	e.grow(T)
+	e.grow(n)
 	s := &e.st
 	for t, tok := range b.Tokens {
 		if w.EmbedQ8 != nil {
@@ -197,6 +200,14 @@ func (e *CPU) Forward(b *Batch) error {
 			copy(s.x[t*D:t*D+D], w.Embed[tok*D:tok*D+D])
 		}
 	}
+	// The layers run T rows at positions pos of sequences seq: every row of the batch
+	// but in the last layer, where only the rows that ask for logits go on once their
+	// keys and values are cached (what llama.cpp does with its output ids): the others'
+	// attention and MLP outputs would reach nothing. A prompt's prefill then skips the
+	// last layer's attention, O and MLP for all its rows but one. Each row is computed
+	// on its own, so the logits are the same bits either way.
+	T, pos, seq := n, b.Pos, b.Seq
+	last := len(w.Layers) - 1
 	for l := range w.Layers {
 		ly := &w.Layers[l]
 		// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
@@ -206,22 +217,28 @@ func (e *CPU) Forward(b *Batch) error {
 		apply(ly.K, s.k, s.xb, T)
 		apply(ly.V, s.v, s.xb, T)
 		for t := range T {
-			pos := b.Pos[t]
+			pos := pos[t]
 			e.rope.Apply(s.q[t*qDim:t*qDim+qDim], H, pos)
 			e.rope.Apply(s.k[t*kvDim:t*kvDim+kvDim], Hkv, pos)
-			off := e.cache.at(b.Seq[t], l, pos)
+			off := e.cache.at(seq[t], l, pos)
 			copy(e.cache.k[off:off+kvDim], s.k[t*kvDim:t*kvDim+kvDim])
 			copy(e.cache.v[off:off+kvDim], s.v[t*kvDim:t*kvDim+kvDim])
 		}
-		parallelFor(T, b.Pos[T-1]*qDim, func(lo, hi int) {
+		if l == last && nOut < T {
+			T, pos, seq, cand = e.outRows(b, nOut, qDim)
+			if T == 0 {
+				break
+			}
+		}
+		parallelFor(T, pos[T-1]*qDim, func(lo, hi int) {
 			for t := lo; t < hi; t++ {
-				pos := b.Pos[t]
+				pos := pos[t]
 				start := 0
 				if c.SlidingWindow > 0 {
 					start = max(0, pos-c.SlidingWindow+1)
 				}
 				e.cache.Attention(e.k, s.att[t*qDim:t*qDim+qDim], s.q[t*qDim:t*qDim+qDim],
-					s.scores[t*e.cache.S:(t+1)*e.cache.S], b.Seq[t], l, pos, start, H, Hkv, Dh)
+					s.scores[t*e.cache.S:(t+1)*e.cache.S], seq[t], l, pos, start, H, Hkv, Dh)
 			}
 		})
 		quantized = false
@@ -232,23 +249,16 @@ func (e *CPU) Forward(b *Batch) error {
 		quantized = false
 		apply(ly.Gate, s.hb, s.xb, T)
 		apply(ly.Up, s.hb2, s.xb, T)
-		e.k.SwiGLU(s.hb[:T*F], s.hb[:T*F], s.hb2)
+		e.k.SwiGLU(s.hb[:T*F], s.hb[:T*F], s.hb2[:T*F])
 		quantized = false
 		apply(ly.Down, s.xb2, s.hb, T)
 		axpy(s.x[:T*D], 1, s.xb2)
 	}
-	for t := range T {
+	for t := range n {
 		e.cache.len[b.Seq[t]] = b.Pos[t] + 1
 	}
-	// Output rows: the final norm and lm_head only for rows that asked for logits.
-	o := 0
-	for t := range T {
-		if b.Logits[t] {
-			copy(s.xb2[o*D:o*D+D], s.x[t*D:t*D+D])
-			o++
-		}
-	}
-	RMSNorm(s.xb, s.xb2, w.Norm, nOut, D, c.RMSNormEps)
+	// Output rows, rows 0… of x since the last layer: the final norm and lm_head.
+	RMSNorm(s.xb, s.x, w.Norm, nOut, D, c.RMSNormEps)
 	if w.LMHeadQ8 != nil {
 		Quantize(e.k, &s.xq, s.xb, nOut, D)
 		MatMulQ8(e.k, s.logits, &s.xq, w.LMHeadQ8, nil)
@@ -257,6 +267,32 @@ func (e *CPU) Forward(b *Batch) error {
 	}
 	e.nOut = nOut
 	return nil
+}
+
+// outRows moves the rows of b that ask for logits (nOut of them) to the front of the
+// residual stream and the queries, in order, and returns their count, positions,
+// sequences and candidates (nil without a population).
+func (e *CPU) outRows(b *Batch, nOut, qDim int) (int, []int, []int, []int) {
+	s, D := &e.st, e.cfg.Dim
+	pos, seq := s.outPos[:0], s.outSeq[:0]
+	var cand []int
+	if b.Cand != nil {
+		cand = s.outCand[:0]
+	}
+	for t, want := range b.Logits {
+		if !want {
+			continue
+		}
+		if o := len(pos); o != t {
+			copy(s.x[o*D:o*D+D], s.x[t*D:t*D+D])
+			copy(s.q[o*qDim:o*qDim+qDim], s.q[t*qDim:t*qDim+qDim])
+		}
+		pos, seq = append(pos, b.Pos[t]), append(seq, b.Seq[t])
+		if cand != nil {
+			cand = append(cand, b.Cand[t])
+		}
+	}
+	return nOut, pos, seq, cand
 }
 
 // Logits copies output row i of the last Forward into dst[V].

@@ -113,6 +113,75 @@ func TestDecodeMatchesPrefill(t *testing.T) {
 	}
 }
 
+// TestSomeRowsAskLogits checks the last layer's shortcut: rows that ask for no logits
+// stop after their keys and values are cached. Whichever rows of two interleaved
+// sequences ask, they get the logits a batch whose every row asks gives them, bit for
+// bit, and the next token of each sequence then sees every cached position.
+func TestSomeRowsAskLogits(t *testing.T) {
+	a, b := []int{5, 9, 13, 2, 77}, []int{40, 41, 3, 8}
+	// want[s][i]: sequence s at position i, every row asking; next[s]: its next token.
+	e := tinyEngine(t, tinyConfig, 2)
+	run := func(ask func(s, i int) bool) (rows [][2]int) {
+		t.Helper()
+		e.Clear(0)
+		e.Clear(1)
+		var batch Batch
+		for i := range max(len(a), len(b)) {
+			for s, p := range [][]int{a, b} {
+				if i < len(p) {
+					batch.Add(p[i], i, s, ask(s, i))
+					if ask(s, i) {
+						rows = append(rows, [2]int{s, i})
+					}
+				}
+			}
+		}
+		if err := e.Forward(&batch); err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	next := func() [][]float32 {
+		t.Helper()
+		var batch Batch
+		batch.Add(11, len(a), 0, true)
+		batch.Add(12, len(b), 1, true)
+		if err := e.Forward(&batch); err != nil {
+			t.Fatal(err)
+		}
+		return outputs(t, e, 2)
+	}
+	all := run(func(int, int) bool { return true })
+	want := map[[2]int][]float32{}
+	for r, row := range outputs(t, e, len(all)) {
+		want[all[r]] = row
+	}
+	wantNext := next()
+	for _, tc := range []struct {
+		name string
+		ask  func(s, i int) bool
+	}{
+		{"the last of each", func(s, i int) bool { return i == len(a)-1 && s == 0 || i == len(b)-1 && s == 1 }},
+		{"one in the middle", func(s, i int) bool { return s == 1 && i == 1 }},
+		{"every other", func(s, i int) bool { return (s+i)%2 == 0 }},
+		{"none", func(int, int) bool { return false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows := run(tc.ask)
+			for r, got := range outputs(t, e, len(rows)) {
+				if !slices.Equal(got, want[rows[r]]) {
+					t.Errorf("sequence %d position %d: logits differ from the batch whose every row asks", rows[r][0], rows[r][1])
+				}
+			}
+			for s, got := range next() {
+				if !slices.Equal(got, wantNext[s]) {
+					t.Errorf("sequence %d: the next token's logits differ: a skipped row's keys or values are missing", s)
+				}
+			}
+		})
+	}
+}
+
 // TestSlidingWindow checks that with a window of W a one-layer model at position p sees
 // only the last W tokens: it matches the same W tokens placed at the start (RoPE
 // depends on relative positions only).
