@@ -54,13 +54,7 @@ func firstPass(name string, m *model.Model, e model.Engine, p *svf.Pack, generat
 	}
 	var cls *svf.Expert
 	if name == strategyClsExpert {
-		for _, x := range experts {
-			if x.Domain == tasks.Cls {
-				cls = x
-				break
-			}
-		}
-		if cls == nil {
+		if cls = svf.ClsExpert(experts); cls == nil {
 			return nil, errors.New("--strategy cls-expert: the pack has no expert of domain cls (t2 train-expert --task cls)")
 		}
 	}

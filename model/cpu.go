@@ -222,7 +222,7 @@ func (e *CPU) Forward(b *Batch) error {
 	// attention and MLP outputs would reach nothing. A prompt's prefill then skips the
 	// last layer's attention, O and MLP for all its rows but one. Each row is computed
 	// on its own, so the logits are the same bits either way.
-	T, pos, seq := n, b.Pos, b.Seq
+	T, rowPos, rowSeq := n, b.Pos, b.Seq
 	last := len(w.Layers) - 1
 	for l := range w.Layers {
 		ly := &w.Layers[l]
@@ -233,28 +233,29 @@ func (e *CPU) Forward(b *Batch) error {
 		apply(ly.K, s.k, s.xb, T)
 		apply(ly.V, s.v, s.xb, T)
 		for t := range T {
-			pos := pos[t]
+			pos := rowPos[t]
 			e.rope.Apply(s.q[t*qDim:t*qDim+qDim], H, pos)
 			e.rope.Apply(s.k[t*kvDim:t*kvDim+kvDim], Hkv, pos)
-			off := e.cache.at(seq[t], l, pos)
+			off := e.cache.at(rowSeq[t], l, pos)
 			copy(e.cache.k[off:off+kvDim], s.k[t*kvDim:t*kvDim+kvDim])
 			copy(e.cache.v[off:off+kvDim], s.v[t*kvDim:t*kvDim+kvDim])
 		}
 		if l == last && nOut < T {
-			T, pos, seq, cand = e.outRows(b, nOut, qDim)
+			T = nOut
+			rowPos, rowSeq, cand = e.outRows(b, qDim)
 			if T == 0 {
 				break
 			}
 		}
-		parallelFor(T, pos[T-1]*qDim, func(lo, hi int) {
+		parallelFor(T, rowPos[T-1]*qDim, func(lo, hi int) {
 			for t := lo; t < hi; t++ {
-				pos := pos[t]
+				pos := rowPos[t]
 				start := 0
 				if c.SlidingWindow > 0 {
 					start = max(0, pos-c.SlidingWindow+1)
 				}
 				e.cache.Attention(e.k, s.att[t*qDim:t*qDim+qDim], s.q[t*qDim:t*qDim+qDim],
-					s.scores[t*e.cache.S:(t+1)*e.cache.S], seq[t], l, pos, start, H, Hkv, Dh)
+					s.scores[t*e.cache.S:(t+1)*e.cache.S], rowSeq[t], l, pos, start, H, Hkv, Dh)
 			}
 		})
 		quantized = false
@@ -285,13 +286,12 @@ func (e *CPU) Forward(b *Batch) error {
 	return nil
 }
 
-// outRows moves the rows of b that ask for logits (nOut of them) to the front of the
-// residual stream and the queries, in order, and returns their count, positions,
-// sequences and candidates (nil without a population).
-func (e *CPU) outRows(b *Batch, nOut, qDim int) (int, []int, []int, []int) {
+// outRows moves the rows of b that ask for logits to the front of the residual stream
+// and the queries, in order, and returns their positions, sequences and candidates (nil
+// without a population).
+func (e *CPU) outRows(b *Batch, qDim int) (pos, seq, cand []int) {
 	s, D := &e.st, e.cfg.Dim
-	pos, seq := s.outPos[:0], s.outSeq[:0]
-	var cand []int
+	pos, seq = s.outPos[:0], s.outSeq[:0]
 	if b.Cand != nil {
 		cand = s.outCand[:0]
 	}
@@ -308,7 +308,7 @@ func (e *CPU) outRows(b *Batch, nOut, qDim int) (int, []int, []int, []int) {
 			cand = append(cand, b.Cand[t])
 		}
 	}
-	return nOut, pos, seq, cand
+	return pos, seq, cand
 }
 
 // Logits copies output row i of the last Forward into dst[V].

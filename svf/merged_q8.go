@@ -113,17 +113,27 @@ func (l *MergedQ8) SetZ(z []float32) error {
 		copy(l.s, l.sBase)
 		return nil
 	}
-	s := make([]float32, l.r)
-	if err := scales(s, &Factors{S: l.sigma, R: l.r}, z); err != nil {
+	s, err := l.recomposeZ(&l.cur, z)
+	if err != nil {
 		return err
 	}
-	if l.cur == nil {
-		l.cur = model.NewQ8(l.m, l.n)
-	}
-	l.recompose(l.cur, s)
 	l.w = l.cur
 	copy(l.s, s)
 	return nil
+}
+
+// recomposeZ recomposes W' for z into *w (made on first use) and returns z's scales
+// c·σ⊙z.
+func (l *MergedQ8) recomposeZ(w **model.Q8, z []float32) ([]float32, error) {
+	s := make([]float32, l.r)
+	if err := scales(s, &Factors{S: l.sigma, R: l.r}, z); err != nil {
+		return nil, err
+	}
+	if *w == nil {
+		*w = model.NewQ8(l.m, l.n)
+	}
+	l.recompose(*w, s)
+	return s, nil
 }
 
 // recompose writes W' = A·V_loᵀ + U_hi·diag(s[:K])·V_hiᵀ into w, A = U_lo·diag(s[K:]),
@@ -256,14 +266,9 @@ func (l *MergedQ8) KeepMerged(z []float32) error {
 	case l.kept != nil && sameSlice(z, l.keptZ):
 		return nil
 	}
-	s := make([]float32, l.r)
-	if err := scales(s, &Factors{S: l.sigma, R: l.r}, z); err != nil {
+	if _, err := l.recomposeZ(&l.kept, z); err != nil {
 		return err
 	}
-	if l.kept == nil {
-		l.kept = model.NewQ8(l.m, l.n)
-	}
-	l.recompose(l.kept, s)
 	l.keptZ = z
 	return nil
 }

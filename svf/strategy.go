@@ -172,6 +172,17 @@ func NewDispatch(m *model.Model, e model.Engine, experts []*Expert, cls *Expert)
 	return d, nil
 }
 
+// ClsExpert returns the first of experts whose domain is cls, the expert T²-cls-expert's
+// first pass applies; nil when none is.
+func ClsExpert(experts []*Expert) *Expert {
+	for _, x := range experts {
+		if x.Domain == tasks.Cls {
+			return x
+		}
+	}
+	return nil
+}
+
 // Labels are the labels of the classification prompt, in its order.
 func (d *Dispatch) Labels() []string { return slices.Clone(d.labels) }
 

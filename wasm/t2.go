@@ -129,13 +129,7 @@ func (w *worker) dispatch(cls bool) (*svf.Dispatch, error) {
 	experts := w.dispatchExperts()
 	var x *svf.Expert
 	if cls {
-		for _, e := range experts {
-			if e.Domain == tasks.Cls {
-				x = e
-				break
-			}
-		}
-		if x == nil {
+		if x = svf.ClsExpert(experts); x == nil {
 			return nil, errors.New("strategy cls-expert: the pack has no expert of domain cls")
 		}
 	}

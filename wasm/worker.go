@@ -18,7 +18,6 @@ import (
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/shaders"
 	"github.com/t2web/t2web/svf"
-	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
 	"github.com/t2web/t2web/wasm/webfs"
 )
@@ -283,11 +282,7 @@ func (w *worker) warmFirstPass() error {
 	if w.pack == nil {
 		return nil
 	}
-	cls := false
-	for _, x := range w.packExperts() {
-		cls = cls || x.Domain == tasks.Cls
-	}
-	d, err := w.dispatch(cls)
+	d, err := w.dispatch(svf.ClsExpert(w.dispatchExperts()) != nil)
 	if err != nil {
 		return nil // no domain experts: T²'s strategies say so when asked
 	}
