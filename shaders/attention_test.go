@@ -115,9 +115,9 @@ func TestAttention(t *testing.T) {
 				t.Errorf("max rel err %.2e > 1e-5", e)
 			}
 			b.Release()
-			// The split kernels, on the cache the batch stored: chunks of one position or
-			// more, chunks left empty.
-			for _, chunks := range []int{3, 16, 200} {
+			// The split kernels, on the cache the batch stored: every position in one chunk
+			// (a prompt's rows), chunks of one position or more, chunks left empty.
+			for _, chunks := range []int{1, 3, 16, 200} {
 				part := must(d.NewBuffer("part", uint64(4*AttentionSplitParts(c.T, c.H, c.Dh, chunks))))
 				b := d.NewBatch("attention split")
 				b.AttentionSplit(out, bq, bkc, bvc, bp, bs, part, cache, c.T, c.H, c.window, chunks)

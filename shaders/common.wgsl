@@ -6,6 +6,13 @@ fn q8(w: u32, b: u32) -> f32 {
     return f32(bitcast<i32>(w << (24u - 8u * b)) >> 24u);
 }
 
+// unpack8 returns the four int8 values of a little-endian word as floats, lowest byte
+// first (q8 of bytes 0…3).
+fn unpack8(v: u32) -> vec4<f32> {
+    let s = vec4<i32>(bitcast<i32>(v << 24u), bitcast<i32>(v << 16u), bitcast<i32>(v << 8u), bitcast<i32>(v));
+    return vec4<f32>(s >> vec4<u32>(24u));
+}
+
 // flat_group rebuilds the workgroup index of a grid split over x and y (Batch.grid1).
 fn flat_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.y * nwg.x + wid.x;

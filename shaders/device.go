@@ -52,6 +52,10 @@ type Device struct {
 	released bool
 }
 
+// cpuLayout says whether the device runs the kernels laid out for CPU adapters
+// (lavapipe, SwiftShader: no barriers; matvecTuning).
+func (d *Device) cpuLayout() bool { return d.matvec["LANES"] == 1 }
+
 // open finishes Open once an adapter is chosen: device with the adapter's limits,
 // checks of the limits the kernels need.
 func open(inst *wgpu.Instance, adapter *wgpu.Adapter) (*Device, error) {

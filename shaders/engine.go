@@ -444,7 +444,7 @@ func (e *Engine) grow(T, nOut int) error {
 	a.cand = mk("candidates", capT)
 	a.logits, a.ids = mk("logits", capOut*V), mk("ids", capOut)
 	a.row, a.scratch = mk("row", V), mk("sample scratch", V)
-	a.part = mk("attention parts", AttentionSplitParts(1, c.NHeads, c.HeadDim, attnChunks))
+	a.part = mk("attention parts", AttentionSplitParts(max(capT, attnChunks), c.NHeads, c.HeadDim, 1))
 	a.u, a.one = mk("u", 1), mk("id", 1)
 	e.act = a
 	if err != nil {
@@ -629,7 +629,7 @@ func (e *Engine) layerFused(b *Batch, l int) {
 		e.qkvApart(b, l, fwdKey{T: 1})
 	}
 	if e.splitAttention() {
-		b.AttentionSplit(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, a.part, e.kvShape, 1, c.NHeads, c.SlidingWindow, attnChunks)
+		b.AttentionSplit(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, a.part, e.kvShape, 1, c.NHeads, c.SlidingWindow, splitChunks(1))
 	} else {
 		b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, 1, c.NHeads, c.SlidingWindow)
 	}
@@ -646,10 +646,15 @@ func (e *Engine) layerFused(b *Batch, l int) {
 // attnChunks is the number of chunks AttentionSplit cuts a decode row's positions into.
 const attnChunks = 16
 
-// splitAttention says whether decode steps take AttentionSplit (two dispatches, no
+// splitChunks is the number of chunks AttentionSplit cuts each row's positions into for
+// a batch of T rows: attnChunks for one, fewer for more (a prompt's rows are threads
+// enough), so that T·chunks ≤ max(T, attnChunks) and the scratch (acts.part) holds them.
+func splitChunks(T int) int { return max(1, attnChunks/T) }
+
+// splitAttention says whether a batch's attention takes AttentionSplit (two dispatches, no
 // barrier: CPU adapters, with Dh a multiple of 4) rather than Attention.
 func (e *Engine) splitAttention() bool {
-	return e.d.matvec["LANES"] == 1 && e.cfg.HeadDim%4 == 0
+	return e.d.cpuLayout() && e.cfg.HeadDim%4 == 0
 }
 
 // layerApart records layer l kernel by kernel (batches of more than one row, population
@@ -659,7 +664,11 @@ func (e *Engine) layerApart(b *Batch, l int, k fwdKey) {
 	D := c.Dim
 	// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
 	e.qkvApart(b, l, k)
-	b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, k.T, c.NHeads, c.SlidingWindow)
+	if e.splitAttention() {
+		b.AttentionSplit(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, a.part, e.kvShape, k.T, c.NHeads, c.SlidingWindow, splitChunks(k.T))
+	} else {
+		b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, k.T, c.NHeads, c.SlidingWindow)
+	}
 	e.apply(b, k, ly.o, a.xb2, a.att)
 	b.Add(a.x, a.xb2, k.T*D)
 	// MLP: x += Down·(silu(Gate·n(x)) ⊙ Up·n(x))

@@ -80,12 +80,6 @@ struct Params {
 
 var<workgroup> red: array<f32, 4u * WG>;
 
-// unpack8 returns the four int8 values of a little-endian word as floats.
-fn unpack8(v: u32) -> vec4<f32> {
-    let s = vec4<i32>(bitcast<i32>(v << 24u), bitcast<i32>(v << 16u), bitcast<i32>(v << 8u), bitcast<i32>(v));
-    return vec4<f32>(s >> vec4<u32>(24u));
-}
-
 // xat is element k of the row of x at offset xo, times the norm weight of column k when
 // NORM (the rms factor is applied to the dot products).
 fn xat(xo: u32, k: u32) -> f32 {

@@ -3,17 +3,20 @@ package shaders
 import "fmt"
 
 // MatVecRows is the largest T for which MatMul and MatMulQ8 use the matvec kernels
-// (weights streamed once per 8 rows); larger batches use the tiled kernels.
+// (weights streamed once per 8 rows); larger batches use the tiled kernels on a GPU and
+// rows.wgsl's on a CPU adapter (matKernel).
 const MatVecRows = 8
 
 var (
-	gemmFiles   = []string{"common.wgsl", "gemm.wgsl"}
-	kMatVec     = &kernelDef{files: append(gemmFiles[:2:2], "matmul.wgsl"), entry: "matvec", binds: "rrrw"}
-	kMatMul     = &kernelDef{files: append(gemmFiles[:2:2], "matmul.wgsl"), entry: "matmul", binds: "rrrw"}
-	kMatVecQ8   = &kernelDef{files: append(gemmFiles[:2:2], "matmul_q8.wgsl"), entry: "matvec_q8", binds: "rrrrw"}
-	kMatMulQ8   = &kernelDef{files: append(gemmFiles[:2:2], "matmul_q8.wgsl"), entry: "matmul_q8", binds: "rrrrw"}
-	gemmTile    = 64
-	noOverrides overrides
+	gemmFiles     = []string{"common.wgsl", "gemm.wgsl"}
+	kMatVec       = &kernelDef{files: append(gemmFiles[:2:2], "matmul.wgsl"), entry: "matvec", binds: "rrrw"}
+	kMatMul       = &kernelDef{files: append(gemmFiles[:2:2], "matmul.wgsl"), entry: "matmul", binds: "rrrw"}
+	kMatVecQ8     = &kernelDef{files: append(gemmFiles[:2:2], "matmul_q8.wgsl"), entry: "matvec_q8", binds: "rrrrw"}
+	kMatMulQ8     = &kernelDef{files: append(gemmFiles[:2:2], "matmul_q8.wgsl"), entry: "matmul_q8", binds: "rrrrw"}
+	kMatMulRows   = &kernelDef{files: []string{"common.wgsl", "rows.wgsl"}, entry: "matmul_rows", binds: "rrrw--"}
+	kMatMulQ8Rows = &kernelDef{files: []string{"common.wgsl", "rows.wgsl"}, entry: "matmul_q8_rows", binds: "r-rwrr"}
+	gemmTile      = 64
+	noOverrides   overrides
 )
 
 // matvecTuning picks the matvec kernels' layout for an adapter: on a GPU, 4 rows of 64
@@ -25,6 +28,33 @@ func matvecTuning(cpu bool) overrides {
 		return overrides{"RPW": 64, "LANES": 1}
 	}
 	return overrides{"RPW": 4, "LANES": 64}
+}
+
+// matKernel is the kernel a matmul of a batch takes.
+type matKernel int
+
+const (
+	kernMatVec matKernel = iota // matmul.wgsl's matvec: a few rows
+	kernTiled                   // gemm.wgsl's 64×64 tiles: batches on a GPU
+	kernRows                    // rows.wgsl's 4×4 blocks a thread: batches on a CPU adapter
+)
+
+// rowsVec4 says whether rows.wgsl (and factored_rows.wgsl) can read rows of n values:
+// they load vec4.
+func rowsVec4(n int) bool { return n%4 == 0 }
+
+// matKernel picks the kernel for T rows of in values: matvec for a few rows; for more,
+// the tiles on a GPU and, on a CPU adapter, rows.wgsl's register blocks (whose loads
+// need in % 4 = 0; the matvec kernel otherwise). On lavapipe the tiles' barriers made the
+// first pass's prompt of 47 rows cost more than its answer's decode steps.
+func (b *Batch) matKernel(T, in int) matKernel {
+	switch {
+	case T > 1 && b.d.cpuLayout() && rowsVec4(in):
+		return kernRows
+	case T <= MatVecRows || b.d.cpuLayout():
+		return kernMatVec
+	}
+	return kernTiled
 }
 
 // matvec returns the overrides for T rows of x — one row (decode) or passes of 8 —
@@ -46,11 +76,11 @@ func (b *Batch) MatMul(y, x, w, bias *Buffer, T, in, out int) {
 	checkF32("MatMul", "y", y, T*out)
 	checkF32("MatMul", "x", x, T*in)
 	checkF32("MatMul", "w", w, out*in)
-	b.matMul(y, x, w, bias, T, in, out, T <= MatVecRows)
+	b.matMul(y, x, w, bias, T, in, out, b.matKernel(T, in))
 }
 
-func (b *Batch) matMul(y, x, w, bias *Buffer, T, in, out int, matvec bool) {
-	b.matMulAt(y, x, w, 0, bias, T, in, out, out, 0, matvec)
+func (b *Batch) matMul(y, x, w, bias *Buffer, T, in, out int, k matKernel) {
+	b.matMulAt(y, x, w, 0, bias, T, in, out, out, 0, k)
 }
 
 // MatMulPart records y[t, y0+o] = x[T,in]·w[rows,in]ᵀ (+ bias[y0+o]) for o < rows, in
@@ -60,7 +90,7 @@ func (b *Batch) MatMulPart(y, x, w, bias *Buffer, T, in, rows, ldy, y0 int) {
 	checkPart("MatMulPart", y, bias, T, rows, ldy, y0)
 	checkF32("MatMulPart", "x", x, T*in)
 	checkF32("MatMulPart", "w", w, rows*in)
-	b.matMulAt(y, x, w, 0, bias, T, in, rows, ldy, y0, T <= MatVecRows)
+	b.matMulAt(y, x, w, 0, bias, T, in, rows, ldy, y0, b.matKernel(T, in))
 }
 
 // MatMulLinear records MatMulPart for the f32 or Q8 weight w, rows Row0… of its buffers
@@ -73,7 +103,7 @@ func (b *Batch) MatMulLinear(y, x *Buffer, w Linear, bias *Buffer, T, ldy, y0 in
 	checkPart("MatMulLinear", y, bias, T, w.Rows, ldy, y0)
 	checkF32("MatMulLinear", "x", x, T*w.Cols)
 	checkF32("MatMulLinear", "w", w.F, (w.Row0+w.Rows)*w.Cols)
-	b.matMulAt(y, x, w.F, w.Row0, bias, T, w.Cols, w.Rows, ldy, y0, T <= MatVecRows)
+	b.matMulAt(y, x, w.F, w.Row0, bias, T, w.Cols, w.Rows, ldy, y0, b.matKernel(T, w.Cols))
 }
 
 // checkPart panics unless columns y0…y0+rows−1 lie within y [T, ldy] and bias.
@@ -87,17 +117,27 @@ func checkPart(op string, y, bias *Buffer, T, rows, ldy, y0 int) {
 	}
 }
 
-func (b *Batch) matMulAt(y, x, w *Buffer, w0 int, bias *Buffer, T, in, out, ldy, y0 int, matvec bool) {
+func (b *Batch) matMulAt(y, x, w *Buffer, w0 int, bias *Buffer, T, in, out, ldy, y0 int, k matKernel) {
 	hasBias, bb := b.bias("MatMul", bias, y0+out)
 	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(ldy), uint32(y0), uint32(w0)}
 	bufs := []*Buffer{x, w, bb, y}
-	if matvec {
+	switch k {
+	case kernMatVec:
 		o, rpw := b.matvec(T)
 		gx, gy := b.grid1(ceilDiv(out, rpw))
 		b.dispatch(kMatVec, o, params, bufs, gx, gy, 1)
-		return
+	case kernRows:
+		gx, gy := b.gridRows(T, out)
+		b.dispatch(kMatMulRows, noOverrides, append(params, 0), bufs, gx, gy, 1)
+	default:
+		b.dispatch(kMatMul, noOverrides, params, bufs, ceilDiv(out, gemmTile), ceilDiv(T, gemmTile), 1)
 	}
-	b.dispatch(kMatMul, noOverrides, params, bufs, ceilDiv(out, gemmTile), ceilDiv(T, gemmTile), 1)
+}
+
+// gridRows is the grid of rows.wgsl's kernels (and factored_rows.wgsl's) for T rows and
+// out outputs: a thread a 4×4 block, 64 threads a workgroup.
+func (b *Batch) gridRows(T, out int) (gx, gy int) {
+	return b.grid1(ceilDiv(ceilDiv(T, 4)*ceilDiv(out, 4), 64))
 }
 
 // MatMulQ8 records y[T,out] = x[T,in]·wᵀ with the Q8 weight w [out,in], plus
@@ -107,11 +147,11 @@ func (b *Batch) MatMulQ8(y, x *Buffer, w Q8, bias *Buffer, T int) {
 	checkF32("MatMulQ8", "y", y, T*out)
 	checkF32("MatMulQ8", "x", x, T*in)
 	checkQ8("MatMulQ8", "w", w)
-	b.matMulQ8(y, x, w, bias, T, T <= MatVecRows)
+	b.matMulQ8(y, x, w, bias, T, b.matKernel(T, in))
 }
 
-func (b *Batch) matMulQ8(y, x *Buffer, w Q8, bias *Buffer, T int, matvec bool) {
-	b.matMulQ8At(y, x, w, bias, T, w.Rows, 0, matvec)
+func (b *Batch) matMulQ8(y, x *Buffer, w Q8, bias *Buffer, T int, k matKernel) {
+	b.matMulQ8At(y, x, w, bias, T, w.Rows, 0, k)
 }
 
 // MatMulQ8Part records y[t, y0+o] = x[T,in]·wᵀ (+ bias[y0+o]) for the Q8 part
@@ -120,15 +160,23 @@ func (b *Batch) MatMulQ8Part(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int) {
 	checkPart("MatMulQ8Part", y, bias, T, w.Rows, ldy, y0)
 	checkF32("MatMulQ8Part", "x", x, T*w.Cols)
 	checkQ8("MatMulQ8Part", "w", w)
-	b.matMulQ8At(y, x, w, bias, T, ldy, y0, T <= MatVecRows)
+	b.matMulQ8At(y, x, w, bias, T, ldy, y0, b.matKernel(T, w.Cols))
 }
 
-func (b *Batch) matMulQ8At(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int, matvec bool) {
+func (b *Batch) matMulQ8At(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int, k matKernel) {
 	out, in := w.Rows, w.Cols
 	hasBias, bb := b.bias("MatMulQ8", bias, y0+out)
+	switch k {
+	case kernRows:
+		// rows.wgsl's Params order: the weight's first row, then its blocks.
+		params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(ldy), uint32(y0), uint32(w.Row0), uint32(w.Blocks())}
+		gx, gy := b.gridRows(T, out)
+		b.dispatch(kMatMulQ8Rows, noOverrides, params, []*Buffer{x, bb, y, w.Q, w.Scale}, gx, gy, 1)
+		return
+	}
 	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(w.Blocks()), uint32(ldy), uint32(y0), uint32(w.Row0)}
 	bufs := []*Buffer{x, w.Q, w.Scale, bb, y}
-	if matvec {
+	if k == kernMatVec {
 		o, rpw := b.matvec(T)
 		gx, gy := b.grid1(ceilDiv(out, rpw))
 		b.dispatch(kMatVecQ8, o, params, bufs, gx, gy, 1)

@@ -35,15 +35,17 @@ var matmulShapes = []struct {
 }
 
 // matmulKernels are the kernels and layouts under test: both matvec layouts (the GPU
-// one too, though the adapter is a CPU) and the tiled kernel.
+// one too, though the adapter is a CPU), the tiled kernel and the CPU adapters' blocks
+// (shapes whose in is a multiple of 4).
 var matmulKernels = []struct {
 	name   string
-	matvec bool
+	kind   matKernel
 	tuning overrides
 }{
-	{"matvec/cpu-layout", true, matvecTuning(true)},
-	{"matvec/gpu-layout", true, matvecTuning(false)},
-	{"tiled", false, nil},
+	{"matvec/cpu-layout", kernMatVec, matvecTuning(true)},
+	{"matvec/gpu-layout", kernMatVec, matvecTuning(false)},
+	{"tiled", kernTiled, matvecTuning(false)},
+	{"rows", kernRows, matvecTuning(true)},
 }
 
 func TestMatMul(t *testing.T) {
@@ -65,11 +67,14 @@ func TestMatMul(t *testing.T) {
 			bb = must(d.NewBufferF32("b", bias))
 		}
 		for _, k := range matmulKernels {
+			if k.kind == kernRows && !rowsVec4(c.in) {
+				continue
+			}
 			name := fmt.Sprintf("T=%d in=%d out=%d bias=%v %s", c.T, c.in, c.out, c.bias, k.name)
 			y := must(d.NewBuffer("y", uint64(4*c.T*c.out)))
 			d.matvec = k.tuning
 			b := d.NewBatch("matmul")
-			b.matMul(y, bx, bw, bb, c.T, c.in, c.out, k.matvec)
+			b.matMul(y, bx, bw, bb, c.T, c.in, c.out, k.kind)
 			if err := b.Run(); err != nil {
 				t.Fatal(err)
 			}
@@ -112,11 +117,14 @@ func TestMatMulQ8(t *testing.T) {
 			bb = must(d.NewBufferF32("b", bias))
 		}
 		for _, k := range matmulKernels {
+			if k.kind == kernRows && !rowsVec4(c.in) {
+				continue
+			}
 			name := fmt.Sprintf("T=%d in=%d out=%d bias=%v %s", c.T, c.in, c.out, c.bias, k.name)
 			y := must(d.NewBuffer("y", uint64(4*c.T*c.out)))
 			d.matvec = k.tuning
 			b := d.NewBatch("matmulq8")
-			b.matMulQ8(y, bx, w, bb, c.T, k.matvec)
+			b.matMulQ8(y, bx, w, bb, c.T, k.kind)
 			if err := b.Run(); err != nil {
 				t.Fatal(err)
 			}

@@ -52,11 +52,6 @@ struct Params { m: u32, n: u32, R: u32, rb: u32, nb: u32, m0: u32, u0: u32 }
 @group(0) @binding(8) var<storage, read_write> wq: array<atomic<u32>>;
 @group(0) @binding(9) var<storage, read_write> ws: array<f32>;
 
-fn unpack8(v: u32) -> vec4<f32> {
-    let x = vec4<i32>(bitcast<i32>(v << 24u), bitcast<i32>(v << 16u), bitcast<i32>(v << 8u), bitcast<i32>(v));
-    return vec4<f32>(x >> vec4<u32>(24u));
-}
-
 // elem is element k of row r of a factor (q or f32 bits in f), without its Q8 scale.
 fn elem(f: u32, r: u32, k: u32) -> f32 {
     let e = r * p.R + k;

@@ -9,5 +9,10 @@ func (b *Batch) RMSNorm(dst, x, w *Buffer, T, D int, eps float64) {
 	checkF32("RMSNorm", "x", x, T*D)
 	checkF32("RMSNorm", "w", w, D)
 	gx, gy := b.grid1(T)
-	b.dispatch(kRMSNorm, nil, []uint32{uint32(T), uint32(D), f32(eps)}, []*Buffer{x, w, dst}, gx, gy, 1)
+	var o overrides
+	if b.d.cpuLayout() {
+		// A thread a row: the reduction's barriers cost more than the sum on CPU adapters.
+		o = overrides{"WG": 1}
+	}
+	b.dispatch(kRMSNorm, o, []uint32{uint32(T), uint32(D), f32(eps)}, []*Buffer{x, w, dst}, gx, gy, 1)
 }

@@ -7,10 +7,17 @@ import (
 	"github.com/t2web/t2web/model"
 )
 
+// TestRMSNorm holds the kernel to model.RMSNorm in the layouts of a GPU (a workgroup's
+// reduction a row) and of a CPU adapter (a thread a row).
 func TestRMSNorm(t *testing.T) {
 	d := device(t)
+	defer func(o overrides) { d.matvec = o }(d.matvec)
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, c := range []struct{ T, D int }{{1, 576}, {7, 333}, {3, 1000}} {
+	for _, c := range []struct {
+		T, D int
+		cpu  bool
+	}{{1, 576, false}, {7, 333, false}, {3, 1000, false}, {1, 576, true}, {7, 333, true}, {50, 192, true}} {
+		d.matvec = matvecTuning(c.cpu)
 		x := randVec(rng, c.T*c.D, 3)
 		w := randVec(rng, c.D, 1)
 		want := make([]float32, c.T*c.D)
@@ -26,9 +33,9 @@ func TestRMSNorm(t *testing.T) {
 		got := make([]float32, c.T*c.D)
 		must(0, d.ReadF32(got, out, 0))
 		e := relErr(got, f64s(want))
-		t.Logf("T=%d D=%d: max rel err %.2e", c.T, c.D, e)
+		t.Logf("T=%d D=%d cpu layout=%v: max rel err %.2e", c.T, c.D, c.cpu, e)
 		if e > 1e-5 {
-			t.Errorf("T=%d D=%d: max rel err %.2e > 1e-5", c.T, c.D, e)
+			t.Errorf("T=%d D=%d cpu layout=%v: max rel err %.2e > 1e-5", c.T, c.D, c.cpu, e)
 		}
 		b.Release()
 		bx.Release()

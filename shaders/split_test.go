@@ -40,6 +40,9 @@ func TestMatMulPart(t *testing.T) {
 			partsQ = append(partsQ, pq)
 		}
 		for _, k := range matmulKernels {
+			if k.kind == kernRows && !rowsVec4(c.in) {
+				continue
+			}
 			for _, mode := range []int{0, 1, 2, 3} {
 				quant, view := mode%2 == 1, mode >= 2
 				name := fmt.Sprintf("T=%d in=%d out=%d q8=%v view=%v %s", c.T, c.in, c.out, quant, view, k.name)
@@ -52,13 +55,13 @@ func TestMatMulPart(t *testing.T) {
 					case view && quant:
 						v := stackedQ
 						v.Row0, v.Rows = junk+r0, rows
-						b.matMulQ8At(y, bx, v, bb, c.T, c.out, r0, k.matvec)
+						b.matMulQ8At(y, bx, v, bb, c.T, c.out, r0, k.kind)
 					case view:
-						b.matMulAt(y, bx, stacked, junk+r0, bb, c.T, c.in, rows, c.out, r0, k.matvec)
+						b.matMulAt(y, bx, stacked, junk+r0, bb, c.T, c.in, rows, c.out, r0, k.kind)
 					case quant:
-						b.matMulQ8At(y, bx, partsQ[p], bb, c.T, c.out, r0, k.matvec)
+						b.matMulQ8At(y, bx, partsQ[p], bb, c.T, c.out, r0, k.kind)
 					default:
-						b.matMulAt(y, bx, parts[p], 0, bb, c.T, c.in, rows, c.out, r0, k.matvec)
+						b.matMulAt(y, bx, parts[p], 0, bb, c.T, c.in, rows, c.out, r0, k.kind)
 					}
 				}
 				if err := b.Run(); err != nil {

@@ -7,6 +7,7 @@ var (
 	kRecompose    = &kernelDef{files: []string{"common.wgsl", "recompose.wgsl"}, entry: "recompose", binds: "rrrrrw---"}
 	kQuantizeRows = &kernelDef{files: []string{"common.wgsl", "recompose.wgsl"}, entry: "quantize_rows", binds: "------rww"}
 	kFactoredDown = &kernelDef{files: append(gemmFiles[:2:2], "factored.wgsl"), entry: "factored_down", binds: "rrrrrrw"}
+	kFactoredRows = &kernelDef{files: []string{"common.wgsl", "factored_rows.wgsl"}, entry: "factored_rows", binds: "rrrrrrw"}
 )
 
 // SVFScale records sc[P,R] = σ[R] ⊙ z[P,R] · c_p with c_p = Σσ / Σ(σ⊙z[p]): the
@@ -120,6 +121,12 @@ func (b *Batch) Factored(y, x *Buffer, f Factors, sc, cand, h *Buffer, T, P int)
 	}
 }
 
+// factoredRows says whether FactoredDown takes factored_rows.wgsl (CPU adapters, whose
+// vec4 loads need N and R multiples of 4) rather than factored.wgsl's tiles.
+func (b *Batch) factoredRows(f Factors) bool {
+	return b.d.cpuLayout() && rowsVec4(f.N) && rowsVec4(f.R)
+}
+
 // FactoredDown records the first half of Factored, h[T,R] = (x[T,N]·V) ⊙ sc[cand[t]];
 // y = h·Uᵀ is then an ordinary matmul with U [M,R] as the weight (per part, when W is
 // split by rows). Only f's V is used.
@@ -137,6 +144,11 @@ func (b *Batch) FactoredDown(h, x *Buffer, f Factors, sc, cand *Buffer, T, P int
 		bufs[3] = f.VF
 	} else {
 		bufs[1], bufs[2] = f.V.Q, f.V.Scale
+	}
+	if b.factoredRows(f) {
+		gx, gy := b.gridRows(T, f.R)
+		b.dispatch(kFactoredRows, overrides{"VQ": b2f(f.UF == nil)}, params[:5], bufs, gx, gy, 1)
+		return
 	}
 	b.dispatch(kFactoredDown, nil, params, bufs, ceilDiv(f.R, gemmTile), ceilDiv(T, gemmTile), 1)
 }

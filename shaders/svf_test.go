@@ -100,6 +100,7 @@ func (f Factors) release() {
 // sizes off the 4×4 blocks.
 var svfShapes = []struct{ m, n, r, P int }{
 	{130, 97, 75, 3}, {67, 200, 67, 1}, {200, 333, 150, 5}, {97, 70, 64, 2}, {150, 36, 96, 1},
+	{77, 132, 100, 4},
 }
 
 func TestRecompose(t *testing.T) {
@@ -194,65 +195,72 @@ func checkRecomposeQ8(t *testing.T, d *Device, name string, w Q8, row0 int, wf [
 	}
 }
 
+// TestFactored holds the factored apply to its float64 twin, in the layouts of a GPU
+// (factored.wgsl's tiles) and of a CPU adapter (factored_rows.wgsl where n and r are
+// multiples of 4).
 func TestFactored(t *testing.T) {
 	d := device(t)
+	defer func(o overrides) { d.matvec = o }(d.matvec)
 	rng := rand.New(rand.NewPCG(19, 20))
 	for _, sh := range svfShapes {
 		c := newSVFCase(rng, sh.m, sh.n, sh.r, sh.P)
 		sc := c.scales()
 		for _, T := range []int{1, 7, 70} {
-			for _, q := range []bool{true, false} {
-				name := fmt.Sprintf("m=%d n=%d r=%d P=%d T=%d q8=%v", c.m, c.n, c.r, c.P, T, q)
-				x := randVec(rng, T*c.n, 1)
-				cand := make([]uint32, T)
-				for i := range cand {
-					cand[i] = uint32(rng.IntN(c.P))
-				}
-				if T > 1 {
-					cand[T-1] = uint32(c.P) // no candidate: zeros
-				}
-				// Twin: y[t] = U (s_cand ⊙ Vᵀ x[t]).
-				want := make([]float64, T*c.m)
-				for t := range T {
-					if int(cand[t]) >= c.P {
-						continue
+			for _, layout := range []string{"gpu", "cpu"} {
+				d.matvec = matvecTuning(layout == "cpu")
+				for _, q := range []bool{true, false} {
+					name := fmt.Sprintf("m=%d n=%d r=%d P=%d T=%d q8=%v layout=%s", c.m, c.n, c.r, c.P, T, q, layout)
+					x := randVec(rng, T*c.n, 1)
+					cand := make([]uint32, T)
+					for i := range cand {
+						cand[i] = uint32(rng.IntN(c.P))
 					}
-					h := make([]float64, c.r)
-					for k := range c.r {
-						for j := range c.n {
-							h[k] += float64(x[t*c.n+j]) * c.v(q, j, k)
+					if T > 1 {
+						cand[T-1] = uint32(c.P) // no candidate: zeros
+					}
+					// Twin: y[t] = U (s_cand ⊙ Vᵀ x[t]).
+					want := make([]float64, T*c.m)
+					for t := range T {
+						if int(cand[t]) >= c.P {
+							continue
 						}
-						h[k] *= sc[int(cand[t])*c.r+k]
-					}
-					for i := range c.m {
+						h := make([]float64, c.r)
 						for k := range c.r {
-							want[t*c.m+i] += c.u(q, i, k) * h[k]
+							for j := range c.n {
+								h[k] += float64(x[t*c.n+j]) * c.v(q, j, k)
+							}
+							h[k] *= sc[int(cand[t])*c.r+k]
+						}
+						for i := range c.m {
+							for k := range c.r {
+								want[t*c.m+i] += c.u(q, i, k) * h[k]
+							}
 						}
 					}
-				}
-				f := c.upload(d, q)
-				z := must(d.NewBufferF32("z", c.z))
-				s := must(d.NewBuffer("s", uint64(4*c.P*c.r)))
-				bx, bc := must(d.NewBufferF32("x", x)), must(d.NewBufferU32("cand", cand))
-				h := must(d.NewBuffer("h", uint64(4*T*c.r)))
-				y := must(d.NewBuffer("y", uint64(4*T*c.m)))
-				b := d.NewBatch("factored")
-				b.SVFScale(s, f.Sigma, z, c.P, c.r)
-				b.Factored(y, bx, f, s, bc, h, T, c.P)
-				if err := b.Run(); err != nil {
-					t.Fatal(err)
-				}
-				got := make([]float32, T*c.m)
-				must(0, d.ReadF32(got, y, 0))
-				e := relErr(got, want)
-				t.Logf("%s: max rel err %.2e", name, e)
-				if e > 1e-5 {
-					t.Errorf("%s: max rel err %.2e > 1e-5", name, e)
-				}
-				b.Release()
-				f.release()
-				for _, x := range []*Buffer{z, s, bx, bc, h, y} {
-					x.Release()
+					f := c.upload(d, q)
+					z := must(d.NewBufferF32("z", c.z))
+					s := must(d.NewBuffer("s", uint64(4*c.P*c.r)))
+					bx, bc := must(d.NewBufferF32("x", x)), must(d.NewBufferU32("cand", cand))
+					h := must(d.NewBuffer("h", uint64(4*T*c.r)))
+					y := must(d.NewBuffer("y", uint64(4*T*c.m)))
+					b := d.NewBatch("factored")
+					b.SVFScale(s, f.Sigma, z, c.P, c.r)
+					b.Factored(y, bx, f, s, bc, h, T, c.P)
+					if err := b.Run(); err != nil {
+						t.Fatal(err)
+					}
+					got := make([]float32, T*c.m)
+					must(0, d.ReadF32(got, y, 0))
+					e := relErr(got, want)
+					t.Logf("%s: max rel err %.2e", name, e)
+					if e > 1e-5 {
+						t.Errorf("%s: max rel err %.2e > 1e-5", name, e)
+					}
+					b.Release()
+					f.release()
+					for _, x := range []*Buffer{z, s, bx, bc, h, y} {
+						x.Release()
+					}
 				}
 			}
 		}

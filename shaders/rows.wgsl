@@ -1,0 +1,161 @@
+// rows.wgsl — y[t, o] = Σ_i x[t, i] · w[o, i] + bias[p.y0 + o] for batches of rows on CPU
+// adapters (lavapipe, SwiftShader): the tiled kernels' (gemm.wgsl) barriers and
+// workgroup memory cost more there than the arithmetic, and the matvec kernels load
+// one weight per 8 multiply-adds. Here each thread holds a block of 4 rows × 4 outputs
+// in registers, and per 4 values of i loads 4 vec4 of x and 4 of w for 64 multiply-adds
+// (recompose.wgsl's scheme): no workgroup memory, no barrier. Rows and outputs past the
+// end repeat the last one and are not written.
+//
+// Entries:
+//   matmul_rows     f32 weights w.
+//   matmul_q8_rows  Q8 weights (wq, ws: blocks of 32 along i, matmul_q8.wgsl's layout):
+//                   per block, the products with the int8 values summed, then times the
+//                   block's scale.
+// Bindings (a binding number per variable; each entry uses its own):
+//   0 Params {T, in, out, hasBias, ldy, y0, w0, blocks}: w0 the first row of w (or of
+//     wq, ws) — a matrix stacked with others; blocks = ceil(in/32) (Q8)
+//   1 x vec4<f32> [T, in/4] (read)
+//   2 w vec4<f32> [w0 + out, in/4] (read)                    matmul_rows
+//   3 bias f32 [y0 + out] (read; any buffer when hasBias = 0)
+//   4 y f32 [T, ldy] (write): columns y0…y0+out−1
+//   5 wq u32 [(w0 + out)·in/4] (read): four int8 a word      matmul_q8_rows
+//   6 ws f32 [w0 + out, blocks] (read)                      matmul_q8_rows
+// Needs in % 4 = 0 (the caller takes matmul.wgsl otherwise).
+// Workgroup 64 threads; ceil(T/4)·ceil(out/4) threads in all, grid split over x and y;
+// neighbouring threads share their rows of x.
+// Twin: model.MatMul.
+
+struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, ldy: u32, y0: u32, w0: u32, blocks: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> wq: array<u32>;
+@group(0) @binding(6) var<storage, read> ws: array<f32>;
+
+// Rows t0…t0+3 of x and rows o0…o0+3 of the weight, as offsets in vec4 (words), the
+// last one repeated past the end.
+fn rows_x(t0: u32) -> vec4<u32> {
+    return min(vec4<u32>(t0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.T - 1u)) * (p.n_in / 4u);
+}
+
+fn rows_w(o0: u32) -> vec4<u32> {
+    return vec4<u32>(p.w0) + min(vec4<u32>(o0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n_out - 1u));
+}
+
+@compute @workgroup_size(64)
+fn matmul_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+    let oc = (p.n_out + 3u) / 4u;
+    let g = flat_group(wid, nwg) * 64u + li;
+    let t0 = (g / oc) * 4u;
+    let o0 = (g % oc) * 4u;
+    if (t0 >= p.T) {
+        return;
+    }
+    let n4 = p.n_in / 4u;
+    let xr = rows_x(t0);
+    let wr = rows_w(o0) * n4;
+    var a0 = vec4<f32>();
+    var a1 = vec4<f32>();
+    var a2 = vec4<f32>();
+    var a3 = vec4<f32>();
+    for (var k = 0u; k < n4; k++) {
+        let x0 = x[xr.x + k];
+        let x1 = x[xr.y + k];
+        let x2 = x[xr.z + k];
+        let x3 = x[xr.w + k];
+        let w0 = w[wr.x + k];
+        let w1 = w[wr.y + k];
+        let w2 = w[wr.z + k];
+        let w3 = w[wr.w + k];
+        a0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
+        a1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
+        a2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
+        a3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+    }
+    store_rows(t0, o0, a0, a1, a2, a3);
+}
+
+@compute @workgroup_size(64)
+fn matmul_q8_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) li: u32) {
+    let oc = (p.n_out + 3u) / 4u;
+    let g = flat_group(wid, nwg) * 64u + li;
+    let t0 = (g / oc) * 4u;
+    let o0 = (g % oc) * 4u;
+    if (t0 >= p.T) {
+        return;
+    }
+    let n4 = p.n_in / 4u;
+    let xr = rows_x(t0);
+    let orow = rows_w(o0);
+    let wr = orow * n4;
+    let sr = orow * p.blocks;
+    var a0 = vec4<f32>();
+    var a1 = vec4<f32>();
+    var a2 = vec4<f32>();
+    var a3 = vec4<f32>();
+    for (var b = 0u; b < p.blocks; b++) {
+        // A block: 8 words of each weight row (fewer in a last, short block).
+        var c0 = vec4<f32>();
+        var c1 = vec4<f32>();
+        var c2 = vec4<f32>();
+        var c3 = vec4<f32>();
+        for (var k = 8u * b; k < min(8u * b + 8u, n4); k++) {
+            let x0 = x[xr.x + k];
+            let x1 = x[xr.y + k];
+            let x2 = x[xr.z + k];
+            let x3 = x[xr.w + k];
+            let w0 = unpack8(wq[wr.x + k]);
+            let w1 = unpack8(wq[wr.y + k]);
+            let w2 = unpack8(wq[wr.z + k]);
+            let w3 = unpack8(wq[wr.w + k]);
+            c0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
+            c1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
+            c2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
+            c3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+        }
+        let s = vec4<f32>(ws[sr.x + b], ws[sr.y + b], ws[sr.z + b], ws[sr.w + b]);
+        a0 += c0 * s;
+        a1 += c1 * s;
+        a2 += c2 * s;
+        a3 += c3 * s;
+    }
+    store_rows(t0, o0, a0, a1, a2, a3);
+}
+
+
+// store_rows writes a thread's block (row t0 + r is a_r, its outputs o0…o0+3), plus the
+// bias, within T rows and out outputs.
+fn store_rows(t0: u32, o0: u32, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
+    var b = vec4<f32>();
+    if (p.has_bias != 0u) {
+        let last = p.y0 + p.n_out - 1u;
+        b = vec4<f32>(bias[min(p.y0 + o0, last)], bias[min(p.y0 + o0 + 1u, last)],
+                      bias[min(p.y0 + o0 + 2u, last)], bias[min(p.y0 + o0 + 3u, last)]);
+    }
+    store_row(t0, o0, a0 + b);
+    store_row(t0 + 1u, o0, a1 + b);
+    store_row(t0 + 2u, o0, a2 + b);
+    store_row(t0 + 3u, o0, a3 + b);
+}
+
+fn store_row(t: u32, o0: u32, v: vec4<f32>) {
+    if (t >= p.T) {
+        return;
+    }
+    let base = t * p.ldy + p.y0 + o0;
+    y[base] = v.x;
+    if (o0 + 1u < p.n_out) {
+        y[base + 1u] = v.y;
+    }
+    if (o0 + 2u < p.n_out) {
+        y[base + 2u] = v.z;
+    }
+    if (o0 + 3u < p.n_out) {
+        y[base + 3u] = v.w;
+    }
+}
