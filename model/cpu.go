@@ -93,15 +93,16 @@ func (e *CPU) SetPopulation(zs []map[string][]float32) error {
 	return nil
 }
 
-// keepMergedBytes bounds the copy KeepMerged makes: one more int8 W' of every adapted
-// matrix is small for the demo (2.4 MB) but about a gigabyte for a 1B model, where the
-// page's 4 GiB of WebAssembly memory already holds the base and current copies.
-const keepMergedBytes = 256 << 20
+// KeepMergedBytes bounds each copy of the adapted matrices an engine holds merged beside
+// its current one (KeepsMerged): one more int8 W' of every adapted matrix is small for
+// the demo (2.4 MB) but about a gigabyte for a 1B model, where the page's 4 GiB of
+// WebAssembly memory already holds the base and current copies.
+const KeepMergedBytes = 256 << 20
 
 // KeepMerged holds z's adapted matrices merged for population rows; see KeepsMerged.
 // Population rows run the int8 kernels' path only with SIMD kernels (see Forward), so
 // with Go's kernels nothing is held, nor when one more copy of the matrices would pass
-// keepMergedBytes: their rows run factored then, as without it.
+// KeepMergedBytes: their rows run factored then, as without it.
 func (e *CPU) KeepMerged(z map[string][]float32) error {
 	if _, goKernels := e.k.(GoKernels); goKernels {
 		return nil
@@ -113,7 +114,7 @@ func (e *CPU) KeepMerged(z map[string][]float32) error {
 			bytes += out * in * 36 / 32 // int8 values and an f32 scale a block of 32
 		}
 	}
-	if bytes > keepMergedBytes {
+	if bytes > KeepMergedBytes {
 		return e.w.KeepMerged(nil)
 	}
 	return e.w.KeepMerged(z)

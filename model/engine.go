@@ -104,6 +104,25 @@ type KeepsMerged interface {
 	KeepMerged(z map[string][]float32) error
 }
 
+// SameZ tells whether a and b are the same z: both nil (the base weights), or maps whose
+// every matrix has the same slice (an expert's own Z, not an equal copy). Engines that
+// hold merged copies (KeepsMerged) know a z again by it.
+func SameZ(a, b map[string][]float32) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		u, ok := b[k]
+		if !ok || len(u) != len(v) || len(v) > 0 && &u[0] != &v[0] {
+			return false
+		}
+	}
+	return true
+}
+
 // Engine runs a model's forward pass. The CPU engine ([CPU]) and the GPU engine
 // (package shaders) implement it; results stay inside the engine and only what is asked
 // for comes out (a GPU engine reads back one token id per Sample).

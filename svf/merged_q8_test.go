@@ -204,7 +204,7 @@ func TestPopulationQ8Base(t *testing.T) {
 			if d := packtest.MaxAbsDiff([][]float32{expert}, [][]float32{base}); d < 1e-3 {
 				t.Fatalf("the expert's logits are within %.2g of the base's: z did not change W'", d)
 			}
-			got := populationLogits(t, e, ids, nil)
+			got := packtest.PopulationLogits(t, e, ids, nil)
 			for i := range base {
 				if got[i] != base[i] {
 					t.Fatalf("base population row: logit %d = %g, the base model's %g", i, got[i], base[i])
@@ -221,31 +221,6 @@ func TestPopulationQ8Base(t *testing.T) {
 			}
 		})
 	}
-}
-
-// populationLogits runs ids in sequence 0 of e as a population of one, z, and returns
-// the last token's logits; the population is dropped again.
-func populationLogits(t *testing.T, e model.Engine, ids []int, z map[string][]float32) []float32 {
-	t.Helper()
-	if err := e.SetPopulation([]map[string][]float32{z}); err != nil {
-		t.Fatal(err)
-	}
-	e.Clear(0)
-	var b model.Batch
-	for pos, id := range ids {
-		b.AddCand(id, pos, 0, 0, pos == len(ids)-1)
-	}
-	if err := e.Forward(&b); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]float32, e.Config().VocabSize)
-	if err := e.Logits(got, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.SetPopulation(nil); err != nil {
-		t.Fatal(err)
-	}
-	return got
 }
 
 // TestPopulationQ8Kept: a z held by KeepMerged (the classification expert of
@@ -281,17 +256,17 @@ func TestPopulationQ8Kept(t *testing.T) {
 			}
 			wantKept, wantOther := plain(kept), plain(other)
 			wantCurrent := plain(current)
-			factored := populationLogits(t, e, ids, kept)
+			factored := packtest.PopulationLogits(t, e, ids, kept)
 			if slices.Equal(factored, wantKept) {
 				t.Fatal("a population row of a z not held gave SetZ's logits bit for bit: it did not run factored")
 			}
 			if err := e.KeepMerged(kept); err != nil {
 				t.Fatal(err)
 			}
-			if got := populationLogits(t, e, ids, kept); !slices.Equal(got, wantKept) {
+			if got := packtest.PopulationLogits(t, e, ids, kept); !slices.Equal(got, wantKept) {
 				t.Errorf("a row of the held z: max |Δlogit| %.3g from SetZ's, want bit for bit", packtest.MaxAbsDiff([][]float32{got}, [][]float32{wantKept}))
 			}
-			if got := populationLogits(t, e, ids, other); slices.Equal(got, wantKept) || slices.Equal(got, wantOther) {
+			if got := packtest.PopulationLogits(t, e, ids, other); slices.Equal(got, wantKept) || slices.Equal(got, wantOther) {
 				t.Error("a row of another z ran a merged W' (the held z's or its own), want factored")
 			}
 			if again := packtest.LogitsAt(t, e, ids, last)[0]; !slices.Equal(again, wantCurrent) {
@@ -300,7 +275,7 @@ func TestPopulationQ8Kept(t *testing.T) {
 			if err := e.KeepMerged(nil); err != nil {
 				t.Fatal(err)
 			}
-			if got := populationLogits(t, e, ids, kept); !slices.Equal(got, factored) {
+			if got := packtest.PopulationLogits(t, e, ids, kept); !slices.Equal(got, factored) {
 				t.Error("a row of a dropped z did not run factored as before")
 			}
 		})

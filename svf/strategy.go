@@ -124,24 +124,6 @@ func (d *Dispatch) KeepPrefix(c *PrefixCache) bool {
 	return true
 }
 
-// SameZ tells whether a and b are the same z: both nil (the base weights), or maps whose
-// every matrix has the same slice (an expert's own Z, not an equal copy).
-func SameZ(a, b map[string][]float32) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		u, ok := b[k]
-		if !ok || len(u) != len(v) || len(v) > 0 && &u[0] != &v[0] {
-			return false
-		}
-	}
-	return true
-}
-
 // NewDispatch returns the prompt strategy over the pack's domain experts (every expert
 // with a Domain other than cls; one per domain, the first listed), or with cls set, the
 // cls-expert strategy that applies cls during the first pass. e needs a sequence per
@@ -284,7 +266,7 @@ func (d *Dispatch) score(question string, prompt []int, z map[string][]float32) 
 	// shares with the kept prompt are copied from there (the last one is always run: its
 	// logits are needed).
 	from := 0
-	if c := d.prefix; c != nil && c.tokens != nil && c.e == d.e && SameZ(c.z, z) {
+	if c := d.prefix; c != nil && c.tokens != nil && c.e == d.e && model.SameZ(c.z, z) {
 		for from < len(prompt)-1 && from < len(c.tokens) && c.tokens[from] == prompt[from] {
 			from++
 		}

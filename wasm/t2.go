@@ -239,7 +239,7 @@ func (w *worker) askPrompt(req protocol.Ask) ([]int, error) {
 // setZ puts z on the engine unless it is there already (on WebGPU a change recomposes
 // every adapted matrix).
 func (w *worker) setZ(z map[string][]float32) error {
-	if !w.zDirty && svf.SameZ(w.zSet, z) {
+	if !w.zDirty && model.SameZ(w.zSet, z) {
 		return nil
 	}
 	w.zDirty = true

@@ -89,6 +89,31 @@ func LogitsAt(t testing.TB, e model.Engine, ids, positions []int) [][]float32 {
 	return rows
 }
 
+// PopulationLogits runs ids in sequence 0 of e as a population of one, z, and returns
+// the last token's logits; the population is dropped again.
+func PopulationLogits(t testing.TB, e model.Engine, ids []int, z map[string][]float32) []float32 {
+	t.Helper()
+	if err := e.SetPopulation([]map[string][]float32{z}); err != nil {
+		t.Fatal(err)
+	}
+	e.Clear(0)
+	var b model.Batch
+	for pos, id := range ids {
+		b.AddCand(id, pos, 0, 0, pos == len(ids)-1)
+	}
+	if err := e.Forward(&b); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, e.Config().VocabSize)
+	if err := e.Logits(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetPopulation(nil); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // MaxAbsDiff returns the largest |a[i][j] − b[i][j]|.
 func MaxAbsDiff(a, b [][]float32) float64 {
 	var worst float64

@@ -305,3 +305,75 @@ func reversed(x []int) []int {
 	slices.Reverse(y)
 	return y
 }
+
+// SomeRowsAskLogits checks a batch whose rows do not all ask for logits (engines may run
+// the last layer on the asking rows alone): two interleaved sequences, a and b, asking
+// at the last row of each, at one row in the middle, at every other row, at none, or
+// (with cand ≥ 0, after SetPopulation) as rows of that candidate. Each asking row's
+// logits must be within tol of the batch whose every row asks, and the next token of
+// each sequence within tol of its logits there (a skipped row's keys and values are in
+// the cache). e needs two sequences.
+func SomeRowsAskLogits(t *testing.T, e model.Engine, a, b []int, cand int, tol float64) {
+	t.Helper()
+	V := e.Config().VocabSize
+	add := func(batch *model.Batch, id, pos, seq int, want bool) {
+		if cand < 0 {
+			batch.Add(id, pos, seq, want)
+		} else {
+			batch.AddCand(id, pos, seq, cand, want)
+		}
+	}
+	run := func(ask func(s, i int) bool) (rows [][2]int, logits [][]float32) {
+		t.Helper()
+		e.Clear(0)
+		e.Clear(1)
+		var batch model.Batch
+		for i := range max(len(a), len(b)) {
+			for s, p := range [][]int{a, b} {
+				if i < len(p) {
+					add(&batch, p[i], i, s, ask(s, i))
+					if ask(s, i) {
+						rows = append(rows, [2]int{s, i})
+					}
+				}
+			}
+		}
+		return rows, forward(t, e, &batch, len(rows), V)
+	}
+	next := func() [][]float32 {
+		t.Helper()
+		var batch model.Batch
+		add(&batch, 11, len(a), 0, true)
+		add(&batch, 12, len(b), 1, true)
+		return forward(t, e, &batch, 2, V)
+	}
+	all, logits := run(func(int, int) bool { return true })
+	want := map[[2]int][]float32{}
+	for r, row := range logits {
+		want[all[r]] = row
+	}
+	wantNext := next()
+	for _, tc := range []struct {
+		name string
+		ask  func(s, i int) bool
+	}{
+		{"the last of each", func(s, i int) bool { return i == len(a)-1 && s == 0 || i == len(b)-1 && s == 1 }},
+		{"one in the middle", func(s, i int) bool { return s == 1 && i == 1 }},
+		{"every other", func(s, i int) bool { return (s+i)%2 == 0 }},
+		{"none", func(int, int) bool { return false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, logits := run(tc.ask)
+			for r, got := range logits {
+				if d := maxDiff(got, want[rows[r]]); d > tol {
+					t.Errorf("sequence %d position %d: max |Δlogit| %.3g from the batch whose every row asks", rows[r][0], rows[r][1], d)
+				}
+			}
+			for s, got := range next() {
+				if d := maxDiff(got, wantNext[s]); d > tol {
+					t.Errorf("sequence %d: the next token's logits are %.3g off: a skipped row's keys or values are missing", s, d)
+				}
+			}
+		})
+	}
+}
