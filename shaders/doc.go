@@ -65,8 +65,16 @@
 // (fused.wgsl): five dispatches a layer — RMSNorm + q/k/v + RoPE + KV-cache store,
 // attention, O + residual, RMSNorm + gate/up + SiLU·up, down + residual — and three
 // outside (embedding, final norm + lm_head, argmax); [Engine.DecodeDispatches] counts
-// them. Longer batches (prefill) and population batches run kernel by kernel, the
-// weights read once per 8 rows or in 64×64 tiles. [Engine.Generate] chains decode steps
+// them. Longer batches (prefill) and population batches run kernel by kernel: on a GPU
+// the weights read once per 8 rows or in 64×64 tiles; on a CPU adapter (lavapipe,
+// SwiftShader), where barriers cost more than arithmetic, a thread computes a 4×4 block
+// of rows × outputs in registers (rows.wgsl, factored_rows.wgsl) and attention takes
+// the barrier-free split kernels. The last layer runs past its K and V only on the rows
+// that give logits. Population batches run the adapted matrices factored, each row with
+// its candidate's scales — but for a population of one z whose W' the engine holds
+// beside its own (the base model's, made at load, and one kept z: [Engine.KeepMerged]),
+// which runs plain on that copy; SetZ to such a z copies it instead of recomposing.
+// [Engine.Generate] chains decode steps
 // on the device — each pass takes its token from the previous pass's argmax (or Sample
 // kernel) — and reads tokens back asynchronously ([Device.ReadAsync]) while the next
 // pass runs. A tensor larger than the device's maxStorageBufferBindingSize is held in

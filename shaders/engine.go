@@ -2,6 +2,7 @@ package shaders
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/t2web/t2web/model"
 )
@@ -39,7 +40,7 @@ type EngineOptions struct {
 // every SetZ. Per generated token only the token id comes back (Sample); Logits reads
 // one row. Population batches (model.Batch.Cand, SetPopulation) run the adapted matrices
 // factored instead, every row with its candidate's scales (FactoredDown, then U per
-// part). A weight larger than one storage binding is held in parts of whole rows, each
+// part), unless the population is one z held merged (merged.go). A weight larger than one storage binding is held in parts of whole rows, each
 // kernel run per part. It implements model.Engine.
 type Engine struct {
 	d    *Device
@@ -62,6 +63,14 @@ type Engine struct {
 	pop, popCap int    // candidates, and the rows the population buffers hold
 	popScale    *Batch // SVFScale of every adapted matrix's population, for popScaleN rows
 	popScaleN   int
+	popZs       []map[string][]float32 // the population's z
+	popScaled   bool                   // popZs uploaded and scaled (not done for a held z)
+
+	// W' held merged beside the engine's own (merged.go): the base model's, made at load,
+	// and a kept z's (KeepMerged); nil when none (or more than KeepMergedBytes).
+	base, kept *held
+	keptZ      bool    // kept holds kept.z's W' (false while being recomposed)
+	scratch    *Buffer // recomposition scratch of Q8 W' (load)
 
 	// consts holds f32 vectors the fused kernels read: the RoPE table [S, Dh/2, 2]
 	// (RopeTable) at ropeOff, each layer's norm weights and stacked biases, the final
@@ -77,9 +86,11 @@ type Engine struct {
 	forwards         map[fwdKey]*Batch
 	samples          map[sampleKey]*Batch
 
-	nOut     int
-	ids      []uint32 // argmax of every output row of the last Forward, once read
-	idsValid bool
+	nOut       int
+	ids        []uint32 // argmax of every output row of the last Forward, once read
+	idsValid   bool
+	hostLogits []float32 // every output row of the last Forward, once read (Logits)
+	hostRows   int       // rows in hostLogits; 0: not read
 }
 
 // layer is one transformer block on the device. Its q, k, v are stacked by rows in one
@@ -96,11 +107,13 @@ type layer struct {
 }
 
 // fwdKey is the shape of a recorded forward pass: rows, output rows, and the
-// population size of a population batch (0 for a plain one). A chained pass (Generate)
+// population size of a population batch (0 for a plain one, and for a population of one
+// z held merged, which reads that copy's W'). A chained pass (Generate)
 // takes its one token from the last pass's output on the device, and draws the next
 // with s at a temperature (greedy: the argmax every pass ends with).
 type fwdKey struct {
 	T, nOut, P int
+	w          int // the W' a plain pass reads: wCurrent, or a held copy's (merged.go)
 	chain      bool
 	s          Sampling
 }
@@ -143,10 +156,11 @@ func (l *Linear) rows(r0, n int) Linear {
 	return v
 }
 
-// apply records y[T,out] = x[T,in]·Wᵀ + b, part by part.
-func (m *matrix) apply(b *Batch, y, x *Buffer, T int) {
+// apply records y[T,out] = x[T,in]·Wᵀ + b, part by part, W' of an adapted matrix read
+// from the held copy h (nil: the engine's own).
+func (m *matrix) apply(b *Batch, y, x *Buffer, T int, h *held) {
 	for _, p := range m.parts {
-		b.MatMulLinear(y, x, p.w, m.bias, T, m.out, p.r0)
+		b.MatMulLinear(y, x, h.view(p.w), m.bias, T, m.out, p.r0)
 	}
 }
 
@@ -207,6 +221,9 @@ type acts struct {
 	meta             *Buffer // u32 [T, 2]: (pos, seq) of every row, for QKVFused
 	cand             *Buffer // u32 [T] candidate of every row of a population batch
 	outIdx           *Buffer // u32 [T] the rows that give logits
+	outPos, outSeq   *Buffer // u32 [capOut] their positions and sequences,
+	outCand          *Buffer // u32 [capOut] and candidates (population batches)
+	qOut, xOut       *Buffer // [capOut, H·Dh], [capOut, D]: their queries and residuals in the last layer
 	logits           *Buffer // [capOut, V]
 	ids              *Buffer // u32 [capOut]
 	row, scratch     *Buffer // [V] one row of logits for Sample, the kernel's scratch
@@ -283,10 +300,14 @@ func (e *Engine) Fork(dst, src int) error {
 }
 
 // SetZ uploads every adapted matrix's z (1 for those z does not name) and recomposes
-// them all on the device; see model.Engine.
+// them all on the device; see model.Engine. The base model's z (nil) and a kept one
+// (KeepMerged) are copied from their held W' instead.
 func (e *Engine) SetZ(z map[string][]float32) error {
 	if err := e.checkZ("", z); err != nil {
 		return err
+	}
+	if w, ok := e.heldFor(z); ok {
+		return e.copyHeld(w)
 	}
 	for _, m := range e.adapted {
 		if err := e.d.WriteF32(m.z, 0, zOrOnes(z[m.name], m.R)); err != nil {
@@ -338,7 +359,7 @@ func (e *Engine) SetPopulation(zs []map[string][]float32) error {
 		}
 	}
 	P := len(zs)
-	e.pop = 0
+	e.pop, e.popZs = 0, nil
 	if P == 0 || len(e.adapted) == 0 {
 		e.pop = P
 		return nil
@@ -374,9 +395,33 @@ func (e *Engine) SetPopulation(zs []map[string][]float32) error {
 		}
 		e.popScaleN = P
 	}
+	e.popZs, e.popScaled = zs, false
+	if _, ok := e.popHeld(); !ok {
+		if err := e.scalePopulation(); err != nil {
+			e.popZs = nil
+			return err
+		}
+	}
+	e.pop = P
+	return nil
+}
+
+// popHeld says whether population batches run plain, on a held copy (which it
+// returns): a population of one z held merged.
+func (e *Engine) popHeld() (int, bool) {
+	if len(e.popZs) != 1 {
+		return 0, false
+	}
+	return e.heldFor(e.popZs[0])
+}
+
+// scalePopulation uploads the population's z and computes the scales of its factored
+// rows (SVFScale), once per SetPopulation.
+func (e *Engine) scalePopulation() error {
+	P := len(e.popZs)
 	for _, m := range e.adapted {
 		rows := make([]float32, 0, P*m.R)
-		for _, z := range zs {
+		for _, z := range e.popZs {
 			rows = append(rows, zOrOnes(z[m.name], m.R)...)
 		}
 		if err := e.d.WriteF32(m.popZ, 0, rows); err != nil {
@@ -386,7 +431,7 @@ func (e *Engine) SetPopulation(zs []map[string][]float32) error {
 	if err := e.popScale.Submit(); err != nil {
 		return err
 	}
-	e.pop = P
+	e.popScaled = true
 	return nil
 }
 
@@ -442,6 +487,8 @@ func (e *Engine) grow(T, nOut int) error {
 	a.tokens, a.pos, a.seq, a.outIdx = mk("tokens", capT), mk("pos", capT), mk("seq", capT), mk("out rows", capT)
 	a.meta = mk("pos and seq", 2*capT)
 	a.cand = mk("candidates", capT)
+	a.outPos, a.outSeq, a.outCand = mk("out rows' positions", capOut), mk("out rows' sequences", capOut), mk("out rows' candidates", capOut)
+	a.qOut, a.xOut = mk("out rows' q", capOut*q), mk("out rows' x", capOut*c.Dim)
 	a.logits, a.ids = mk("logits", capOut*V), mk("ids", capOut)
 	a.row, a.scratch = mk("row", V), mk("sample scratch", V)
 	a.part = mk("attention parts", AttentionSplitParts(max(capT, attnChunks), c.NHeads, c.HeadDim, 1))
@@ -458,7 +505,8 @@ func (e *Engine) grow(T, nOut int) error {
 
 func (a *acts) release() {
 	for _, b := range []*Buffer{a.x, a.xb, a.xb2, a.q, a.att, a.k, a.v, a.hb, a.hb2, a.hb3, a.h,
-		a.tokens, a.pos, a.seq, a.meta, a.outIdx, a.cand, a.logits, a.ids, a.row, a.scratch, a.part, a.u, a.one} {
+		a.tokens, a.pos, a.seq, a.meta, a.outIdx, a.outPos, a.outSeq, a.outCand, a.qOut, a.xOut,
+		a.cand, a.logits, a.ids, a.row, a.scratch, a.part, a.u, a.one} {
 		if b != nil {
 			b.Release()
 		}
@@ -495,10 +543,13 @@ func (e *Engine) Forward(b *model.Batch) error {
 		}
 		return out
 	}
-	rows := make([]uint32, 0, nOut)
+	var rows, rowPos, rowSeq, rowCand []uint32 // of the rows that give logits
 	for t, want := range b.Logits {
 		if want {
-			rows = append(rows, uint32(t))
+			rows, rowPos, rowSeq = append(rows, uint32(t)), append(rowPos, uint32(b.Pos[t])), append(rowSeq, uint32(b.Seq[t]))
+			if len(b.Cand) > 0 {
+				rowCand = append(rowCand, uint32(b.Cand[t]))
+			}
 		}
 	}
 	meta := make([]uint32, 0, 2*T)
@@ -509,13 +560,26 @@ func (e *Engine) Forward(b *model.Batch) error {
 	for _, w := range []struct {
 		buf *Buffer
 		x   []uint32
-	}{{a.tokens, u32(b.Tokens)}, {a.pos, u32(b.Pos)}, {a.seq, u32(b.Seq)}, {a.meta, meta}, {a.outIdx, rows}, {a.cand, u32(b.Cand)}} {
+	}{{a.tokens, u32(b.Tokens)}, {a.pos, u32(b.Pos)}, {a.seq, u32(b.Seq)}, {a.meta, meta}, {a.outIdx, rows},
+		{a.outPos, rowPos}, {a.outSeq, rowSeq}, {a.outCand, rowCand}, {a.cand, u32(b.Cand)}} {
 		if err := e.d.WriteU32(w.buf, 0, w.x); err != nil {
 			return err
 		}
 	}
 	key := fwdKey{T: T, nOut: nOut}
-	if len(b.Cand) > 0 {
+	if len(b.Cand) > 0 && len(e.adapted) > 0 {
+		if w, ok := e.popHeld(); ok {
+			key.w = w
+		} else {
+			if !e.popScaled {
+				// The copy the population was to run on was dropped since.
+				if err := e.scalePopulation(); err != nil {
+					return err
+				}
+			}
+			key.P = e.pop
+		}
+	} else if len(b.Cand) > 0 {
 		key.P = e.pop
 	}
 	fb := e.forwards[key]
@@ -532,7 +596,7 @@ func (e *Engine) Forward(b *model.Batch) error {
 		fb = e.record(key)
 		e.forwards[key] = fb
 	}
-	e.idsValid = false
+	e.outputChanged()
 	e.nOut = 0
 	if err := fb.Submit(); err != nil {
 		return err
@@ -562,7 +626,7 @@ func (e *Engine) recordCounting(k fwdKey) (b *Batch, perLayer []int) {
 		tokens = e.act.ids
 	}
 	e.embed.embed(b, e.act.x, tokens, k.T)
-	fused := k.T == 1 && k.P == 0
+	fused := k.T == 1 && k.P == 0 && k.w == wCurrent
 	for l := range e.layers {
 		n := b.Dispatches()
 		if fused {
@@ -582,11 +646,14 @@ func (e *Engine) recordCounting(k fwdKey) (b *Batch, perLayer []int) {
 				b.MatVecFused(a.logits, c.VocabSize, p.r0, false, a.x, p.w, mv)
 			}
 		} else {
-			// Gather the rows that asked for logits (Embed over x as a table of T rows),
-			// final norm, lm_head.
-			b.Embed(a.xb2, a.x, a.outIdx, k.nOut, c.Dim, k.T)
-			b.RMSNorm(a.xb, a.xb2, e.norm, k.nOut, c.Dim, c.RMSNormEps)
-			e.lmHead.apply(b, a.logits, a.xb, k.nOut)
+			// Final norm and lm_head over the rows that asked for logits: gathered by the
+			// last layer into xOut, or every row.
+			x := a.x
+			if k.nOut < k.T {
+				x = a.xOut
+			}
+			b.RMSNorm(a.xb, x, e.norm, k.nOut, c.Dim, c.RMSNormEps)
+			e.lmHead.apply(b, a.logits, a.xb, k.nOut, nil)
 		}
 		b.Argmax(a.ids, a.logits, k.nOut, c.VocabSize)
 		if k.s.Temperature > 0 {
@@ -626,7 +693,7 @@ func (e *Engine) layerFused(b *Batch, l int) {
 		mv.NormOff, mv.BiasOff = ly.attnNormOff, ly.qkvBiasOff
 		b.QKVFused(a.q, e.kc[l], e.vc[l], a.meta, a.x, *ly.qkv, e.kvShape, c.NHeads, e.ropeOff, mv)
 	} else {
-		e.qkvApart(b, l, fwdKey{T: 1})
+		e.qkvApart(b, l, fwdKey{T: 1}, e.allRows(fwdKey{T: 1}))
 	}
 	if e.splitAttention() {
 		b.AttentionSplit(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, a.part, e.kvShape, 1, c.NHeads, c.SlidingWindow, splitChunks(1))
@@ -638,7 +705,7 @@ func (e *Engine) layerFused(b *Batch, l int) {
 		mv.NormOff, mv.BiasOff = ly.mlpNormOff, ly.guBiasOff
 		b.SwiGLUFused(a.hb3, a.x, *ly.gu, mv)
 	} else {
-		e.guApart(b, l, fwdKey{T: 1})
+		e.guApart(b, l, fwdKey{T: 1}, e.allRows(fwdKey{T: 1}))
 	}
 	ly.down.applyFused(b, a.x, a.hb3, MV{T: 1})
 }
@@ -659,55 +726,102 @@ func (e *Engine) splitAttention() bool {
 
 // layerApart records layer l kernel by kernel (batches of more than one row, population
 // batches).
+//
+// The last layer runs its K and V on every row (the cache needs them) and the rest only
+// on the rows that give logits, as the CPU engine does (llama.cpp's output ids): a
+// prompt's other rows skip its attention, O and MLP.
 func (e *Engine) layerApart(b *Batch, l int, k fwdKey) {
 	c, a, ly := e.cfg, &e.act, &e.layers[l]
 	D := c.Dim
 	// attention: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
-	e.qkvApart(b, l, k)
-	if e.splitAttention() {
-		b.AttentionSplit(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, a.part, e.kvShape, k.T, c.NHeads, c.SlidingWindow, splitChunks(k.T))
-	} else {
-		b.Attention(a.att, a.q, e.kc[l], e.vc[l], a.pos, a.seq, e.kvShape, k.T, c.NHeads, c.SlidingWindow)
+	r := e.allRows(k)
+	e.qkvApart(b, l, k, r)
+	q := a.q
+	if l == len(e.layers)-1 && k.nOut < k.T {
+		if k.nOut == 0 {
+			return // nothing reads the last layer's output
+		}
+		// The rows that give logits: their queries and residuals gathered (Embed over q
+		// and x as tables of T rows), the last layer's output in xOut (record).
+		r = rowSet{T: k.nOut, x: a.xOut, pos: a.outPos, seq: a.outSeq, cand: a.outCand}
+		b.Embed(a.qOut, a.q, a.outIdx, r.T, c.NHeads*c.HeadDim, k.T)
+		b.Embed(a.xOut, a.x, a.outIdx, r.T, D, k.T)
+		q = a.qOut
 	}
-	e.apply(b, k, ly.o, a.xb2, a.att)
-	b.Add(a.x, a.xb2, k.T*D)
+	if e.splitAttention() {
+		b.AttentionSplit(a.att, q, e.kc[l], e.vc[l], r.pos, r.seq, a.part, e.kvShape, r.T, c.NHeads, c.SlidingWindow, splitChunks(r.T))
+	} else {
+		b.Attention(a.att, q, e.kc[l], e.vc[l], r.pos, r.seq, e.kvShape, r.T, c.NHeads, c.SlidingWindow)
+	}
+	e.apply(b, k, r, ly.o, a.xb2, a.att)
+	b.Add(r.x, a.xb2, r.T*D)
 	// MLP: x += Down·(silu(Gate·n(x)) ⊙ Up·n(x))
-	e.guApart(b, l, k)
-	e.apply(b, k, ly.down, a.xb2, a.hb3)
-	b.Add(a.x, a.xb2, k.T*D)
+	e.guApart(b, l, k, r)
+	e.apply(b, k, r, ly.down, a.xb2, a.hb3)
+	b.Add(r.x, a.xb2, r.T*D)
+}
+
+// rowSet is the rows a layer's kernels run on: every row of the batch, or only those
+// that give logits, gathered (the last layer after its K and V).
+type rowSet struct {
+	T              int
+	x              *Buffer // the residual stream [T, D]
+	pos, seq, cand *Buffer // u32 [T]
+}
+
+// allRows is every row of a batch of shape k.
+func (e *Engine) allRows(k fwdKey) rowSet {
+	a := &e.act
+	return rowSet{T: k.T, x: a.x, pos: a.pos, seq: a.seq, cand: a.cand}
 }
 
 // qkvApart records RMSNorm, the q, k, v matmuls, RoPE and the KV-cache store of layer l.
-func (e *Engine) qkvApart(b *Batch, l int, k fwdKey) {
+func (e *Engine) qkvApart(b *Batch, l int, k fwdKey, r rowSet) {
 	c, a, ly := e.cfg, &e.act, &e.layers[l]
-	b.RMSNorm(a.xb, a.x, ly.attnNorm, k.T, c.Dim, c.RMSNormEps)
-	e.apply(b, k, ly.q, a.q, a.xb)
-	e.apply(b, k, ly.k, a.k, a.xb)
-	e.apply(b, k, ly.v, a.v, a.xb)
-	b.Rope(a.q, a.k, e.consts, a.pos, k.T, c.NHeads, c.NKVHeads, c.HeadDim, e.opt.Context)
-	b.StoreKV(e.kc[l], e.vc[l], a.k, a.v, a.pos, a.seq, e.kvShape, k.T)
+	b.RMSNorm(a.xb, r.x, ly.attnNorm, r.T, c.Dim, c.RMSNormEps)
+	e.apply(b, k, r, ly.q, a.q, a.xb)
+	e.apply(b, k, r, ly.k, a.k, a.xb)
+	e.apply(b, k, r, ly.v, a.v, a.xb)
+	b.Rope(a.q, a.k, e.consts, r.pos, r.T, c.NHeads, c.NKVHeads, c.HeadDim, e.opt.Context)
+	b.StoreKV(e.kc[l], e.vc[l], a.k, a.v, r.pos, r.seq, e.kvShape, r.T)
 }
 
 // guApart records RMSNorm, the gate and up matmuls and SwiGLU of layer l into hb3.
-func (e *Engine) guApart(b *Batch, l int, k fwdKey) {
+func (e *Engine) guApart(b *Batch, l int, k fwdKey, r rowSet) {
 	c, a, ly := e.cfg, &e.act, &e.layers[l]
-	b.RMSNorm(a.xb, a.x, ly.mlpNorm, k.T, c.Dim, c.RMSNormEps)
-	e.apply(b, k, ly.gate, a.hb, a.xb)
-	e.apply(b, k, ly.up, a.hb2, a.xb)
-	b.SwiGLU(a.hb3, a.hb, a.hb2, k.T*c.FFN)
+	b.RMSNorm(a.xb, r.x, ly.mlpNorm, r.T, c.Dim, c.RMSNormEps)
+	e.apply(b, k, r, ly.gate, a.hb, a.xb)
+	e.apply(b, k, r, ly.up, a.hb2, a.xb)
+	b.SwiGLU(a.hb3, a.hb, a.hb2, r.T*c.FFN)
 }
 
-// apply records y = x·Wᵀ + b for matrix m: factored under each row's candidate in a
-// population batch, else from W (or W').
-func (e *Engine) apply(b *Batch, k fwdKey, m *matrix, y, x *Buffer) {
-	if k.P > 0 && m.R > 0 {
-		m.applyPop(b, y, x, e.act.h, e.act.cand, k.T, k.P)
-		return
+// apply records y = x·Wᵀ + b for matrix m over the rows r: factored under each row's
+// candidate in a population batch, else from W (or W', the engine's own or the held
+// copy k reads).
+func (e *Engine) apply(b *Batch, k fwdKey, r rowSet, m *matrix, y, x *Buffer) {
+	switch {
+	case k.P > 0 && m.R > 0:
+		m.applyPop(b, y, x, e.act.h, r.cand, r.T, k.P)
+	case m.R > 0:
+		m.apply(b, y, x, r.T, e.heldView(k))
+	default:
+		m.apply(b, y, x, r.T, nil)
 	}
-	m.apply(b, y, x, k.T)
 }
 
-// Logits copies output row i of the last Forward into dst[V], waiting for the GPU.
+// outputChanged forgets what was read back of the last pass's output rows.
+func (e *Engine) outputChanged() {
+	e.idsValid = false
+	e.hostRows = 0
+}
+
+// logitsReadAll bounds, in bytes, the logits Logits reads back at once.
+const logitsReadAll = 4 << 20
+
+// Logits copies output row i of the last Forward into dst[V], waiting for the GPU. When
+// every output row fits logitsReadAll, the first call reads them all and the others copy
+// from there: a first pass's label answers wait once, not once a row (each wait is a
+// round trip to the GPU process in a browser).
 func (e *Engine) Logits(dst []float32, i int) error {
 	if i < 0 || i >= e.nOut {
 		return fmt.Errorf("shaders: engine: output row %d of %d", i, e.nOut)
@@ -715,6 +829,18 @@ func (e *Engine) Logits(dst []float32, i int) error {
 	V := e.cfg.VocabSize
 	if len(dst) < V {
 		return fmt.Errorf("shaders: engine: Logits into %d values, the vocabulary has %d", len(dst), V)
+	}
+	n := e.nOut * V
+	if e.hostRows == 0 && e.nOut > 1 && 4*n <= logitsReadAll {
+		e.hostLogits = slices.Grow(e.hostLogits[:0], n)[:n]
+		if err := e.d.ReadF32(e.hostLogits, e.act.logits, 0); err != nil {
+			return err
+		}
+		e.hostRows = e.nOut
+	}
+	if e.hostRows > 0 {
+		copy(dst[:V], e.hostLogits[i*V:(i+1)*V])
+		return nil
 	}
 	return e.d.ReadF32(dst[:V], e.act.logits, uint64(4*i*V))
 }
@@ -784,6 +910,9 @@ func (e *Engine) Close() error {
 	if e.recomp != nil {
 		e.recomp.Release()
 	}
+	e.base.release()
+	e.kept.release()
+	e.base, e.kept = nil, nil
 	e.releasePop()
 	e.act.release()
 	for _, b := range e.owned {

@@ -69,7 +69,7 @@ func (e *Engine) Generate(ctx context.Context, prompt []int, s *model.Sampler, m
 			return nil, err
 		}
 	}
-	e.idsValid = false
+	e.outputChanged()
 	key := fwdKey{T: 1, nOut: 1, chain: true, s: sampling}
 	chain := e.forwards[key]
 	if chain == nil {

@@ -126,6 +126,21 @@ func BenchKernels(d *Device, seconds float64) ([]KernelTime, error) {
 		}); err != nil {
 			return nil, err
 		}
+		// A prompt of 48 rows (a first pass's prefill) through the same Q8 weight.
+		const T = 48
+		xs, err := buf("x rows", randF32(rng, T*s.in))
+		if err != nil {
+			return nil, err
+		}
+		ys, err := buf("y rows", make([]float32, T*s.out))
+		if err != nil {
+			return nil, err
+		}
+		if err := time1(fmt.Sprintf("matmul-q8/%dx%s", T, shape), float64(s.out*s.in+4*s.out*wq.Blocks()), T*flops, func(b *Batch) {
+			b.MatMulQ8(ys, xs, wq, nil, T)
+		}); err != nil {
+			return nil, err
+		}
 	}
 
 	// SmolLM2-135M's up projection: W[1536,576] of full rank 576.

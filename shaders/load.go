@@ -143,7 +143,11 @@ func NewEngine(d *Device, p *pack.Pack, opt EngineOptions) (eng *Engine, err err
 		e.recomp.SVFScale(m.s, m.parts[0].fac.Sigma, m.z, 1, m.R)
 		m.recompose(e.recomp, scratch)
 	}
+	e.scratch = scratch
 	if err := e.SetZ(nil); err != nil {
+		return nil, err
+	}
+	if err := e.holdBase(); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/enginetest"
 	"github.com/t2web/t2web/model/pack"
@@ -285,5 +286,92 @@ func TestEngineScoreCandidates(t *testing.T) {
 			t.Errorf("candidate 0, whose answers the outputs are, scores %v", batched[0].Value)
 		}
 		t.Logf("%s: %+v", mode, batched)
+	}
+}
+
+// TestEngineSomeRowsAskLogits: the GPU engine runs its last layer on the rows that ask
+// for logits only, for plain batches, populations run factored and a population of the
+// base model (which runs plain on its held copy); every asking row and the next token
+// keep the logits of the batch whose every row asks.
+func TestEngineSomeRowsAskLogits(t *testing.T) {
+	d := device(t)
+	p := randomPack(t, smallConfig, 9, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}})
+	gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	a, b := []int{5, 9, 13, 2, 77, 120, 3}, []int{40, 41, 3, 8, 250, 19}
+	t.Run("plain", func(t *testing.T) { enginetest.SomeRowsAskLogits(t, gpu, a, b, -1, 1e-4) })
+	zs := enginetest.RandomZs(ranks(p), 2, -1, 3)
+	if err := gpu.SetPopulation(zs); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("factored", func(t *testing.T) { enginetest.SomeRowsAskLogits(t, gpu, a, b, 1, 1e-4) })
+	if err := gpu.SetPopulation([]map[string][]float32{nil}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("held", func(t *testing.T) { enginetest.SomeRowsAskLogits(t, gpu, a, b, 0, 1e-4) })
+}
+
+// TestEngineHeld: the GPU engine holds the base model's W' and a kept z's (KeepMerged)
+// beside its current one. A population of one of them runs plain on its copy, giving
+// SetZ's logits bit for bit; a population of another z runs factored; SetZ to a held z
+// copies it, giving the bits its recomposition gave; a dropped z runs factored again.
+func TestEngineHeld(t *testing.T) {
+	d := device(t)
+	p := randomPack(t, smallConfig, 11, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}})
+	gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	zs := enginetest.RandomZs(ranks(p), 3, -1, 5)
+	kept, other, current := zs[0], zs[1], zs[2]
+	ids := smallPrompts[0]
+	last := []int{len(ids) - 1}
+	plain := func(z map[string][]float32) []float32 {
+		t.Helper()
+		if err := gpu.SetZ(z); err != nil {
+			t.Fatal(err)
+		}
+		return packtest.LogitsAt(t, gpu, ids, last)[0]
+	}
+	wantBase := plain(nil) // the load's W' (recomposed at z = 1)
+	wantKept, wantOther := plain(kept), plain(other)
+	wantCurrent := plain(current)
+	factored := packtest.PopulationLogits(t, gpu, ids, kept)
+	if slices.Equal(factored, wantKept) {
+		t.Fatal("a population of a z not held gave SetZ's logits bit for bit: it did not run factored")
+	}
+	if got := packtest.PopulationLogits(t, gpu, ids, nil); !slices.Equal(got, wantBase) {
+		t.Errorf("a population of the base model: max |Δlogit| %.3g from SetZ(nil)'s, want bit for bit (its held copy)", packtest.MaxAbsDiff([][]float32{got}, [][]float32{wantBase}))
+	}
+	if err := gpu.KeepMerged(kept); err != nil {
+		t.Fatal(err)
+	}
+	if got := packtest.PopulationLogits(t, gpu, ids, kept); !slices.Equal(got, wantKept) {
+		t.Errorf("a population of the kept z: max |Δlogit| %.3g from SetZ's, want bit for bit", packtest.MaxAbsDiff([][]float32{got}, [][]float32{wantKept}))
+	}
+	if got := packtest.PopulationLogits(t, gpu, ids, other); slices.Equal(got, wantKept) || slices.Equal(got, wantOther) {
+		t.Error("a population of another z ran a merged W' (the kept z's or its own), want factored")
+	}
+	if again := packtest.LogitsAt(t, gpu, ids, last)[0]; !slices.Equal(again, wantCurrent) {
+		t.Error("keeping a z changed the current expert's logits")
+	}
+	if got := plain(kept); !slices.Equal(got, wantKept) {
+		t.Error("SetZ of the kept z (a copy) gave other logits than its recomposition")
+	}
+	if got := plain(nil); !slices.Equal(got, wantBase) {
+		t.Error("SetZ(nil) after an expert (the base copy) gave other logits than the load's")
+	}
+	if err := gpu.KeepMerged(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := packtest.PopulationLogits(t, gpu, ids, kept); !slices.Equal(got, factored) {
+		t.Error("a population of a dropped z did not run factored as before")
+	}
+	if got := plain(kept); !slices.Equal(got, wantKept) {
+		t.Error("SetZ of a dropped z did not recompose it as before")
 	}
 }

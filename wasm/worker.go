@@ -275,9 +275,10 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 // question when a pack with domain experts is loaded on the CPU engine, while the person
 // reads the page: the first question then copies the classification prompt's opening
 // from it (svf.PrefixCache), finds the engine's code compiled and the classification
-// expert's matrices merged (model.KeepsMerged). On the demo that is tens of ms; on WebGPU
-// the prefill of several rows runs the unfused kernels, seconds on a software adapter, so
-// it is left to the first question there.
+// expert's matrices merged (model.KeepsMerged). On the demo that is tens of ms. On WebGPU
+// it is left to the first question (about a second more on a software adapter, mostly
+// compiling pipelines): a device lost while the warm-up ran would fail the load with the
+// lost device's error instead of moving the model to the CPU engine (gpuLost).
 func (w *worker) warmFirstPass() error {
 	if w.pack == nil {
 		return nil
