@@ -39,17 +39,22 @@ const (
 	kernRows                    // rows.wgsl's 4×4 blocks a thread: batches on a CPU adapter
 )
 
-// rowsVec4 says whether rows.wgsl (and factored_rows.wgsl) can read rows of n values:
-// they load vec4.
+// rowsVec4 says whether rows.wgsl's f32 kernel (and factored_rows.wgsl) can read rows
+// of n values: they load vec4.
 func rowsVec4(n int) bool { return n%4 == 0 }
 
-// matKernel picks the kernel for T rows of in values: matvec for a few rows; for more,
-// the tiles on a GPU and, on a CPU adapter, rows.wgsl's register blocks (whose loads
-// need in % 4 = 0; the matvec kernel otherwise). On lavapipe the tiles' barriers made the
-// first pass's prompt of 47 rows cost more than its answer's decode steps.
-func (b *Batch) matKernel(T, in int) matKernel {
+// rowsQ8 says whether rows.wgsl's Q8 kernel can read rows of n values: whole blocks of
+// 32, as two vec4<u32>.
+func rowsQ8(n int) bool { return n%32 == 0 }
+
+// matKernel picks the kernel for T rows: matvec for a few rows; for more, the tiles on a
+// GPU and, on a CPU adapter, rows.wgsl's register blocks when its loads can read the
+// weight's rows (rowsOK: rowsVec4 or rowsQ8 of in; the matvec kernel otherwise). On
+// lavapipe the tiles' barriers made the first pass's prompt of 47 rows cost more than
+// its answer's decode steps.
+func (b *Batch) matKernel(T int, rowsOK bool) matKernel {
 	switch {
-	case T > 1 && b.d.cpuLayout() && rowsVec4(in):
+	case T > 1 && b.d.cpuLayout() && rowsOK:
 		return kernRows
 	case T <= MatVecRows || b.d.cpuLayout():
 		return kernMatVec
@@ -76,7 +81,7 @@ func (b *Batch) MatMul(y, x, w, bias *Buffer, T, in, out int) {
 	checkF32("MatMul", "y", y, T*out)
 	checkF32("MatMul", "x", x, T*in)
 	checkF32("MatMul", "w", w, out*in)
-	b.matMul(y, x, w, bias, T, in, out, b.matKernel(T, in))
+	b.matMul(y, x, w, bias, T, in, out, b.matKernel(T, rowsVec4(in)))
 }
 
 func (b *Batch) matMul(y, x, w, bias *Buffer, T, in, out int, k matKernel) {
@@ -90,7 +95,7 @@ func (b *Batch) MatMulPart(y, x, w, bias *Buffer, T, in, rows, ldy, y0 int) {
 	checkPart("MatMulPart", y, bias, T, rows, ldy, y0)
 	checkF32("MatMulPart", "x", x, T*in)
 	checkF32("MatMulPart", "w", w, rows*in)
-	b.matMulAt(y, x, w, 0, bias, T, in, rows, ldy, y0, b.matKernel(T, in))
+	b.matMulAt(y, x, w, 0, bias, T, in, rows, ldy, y0, b.matKernel(T, rowsVec4(in)))
 }
 
 // MatMulLinear records MatMulPart for the f32 or Q8 weight w, rows Row0… of its buffers
@@ -103,7 +108,7 @@ func (b *Batch) MatMulLinear(y, x *Buffer, w Linear, bias *Buffer, T, ldy, y0 in
 	checkPart("MatMulLinear", y, bias, T, w.Rows, ldy, y0)
 	checkF32("MatMulLinear", "x", x, T*w.Cols)
 	checkF32("MatMulLinear", "w", w.F, (w.Row0+w.Rows)*w.Cols)
-	b.matMulAt(y, x, w.F, w.Row0, bias, T, w.Cols, w.Rows, ldy, y0, b.matKernel(T, w.Cols))
+	b.matMulAt(y, x, w.F, w.Row0, bias, T, w.Cols, w.Rows, ldy, y0, b.matKernel(T, rowsVec4(w.Cols)))
 }
 
 // checkPart panics unless columns y0…y0+rows−1 lie within y [T, ldy] and bias.
@@ -147,7 +152,7 @@ func (b *Batch) MatMulQ8(y, x *Buffer, w Q8, bias *Buffer, T int) {
 	checkF32("MatMulQ8", "y", y, T*out)
 	checkF32("MatMulQ8", "x", x, T*in)
 	checkQ8("MatMulQ8", "w", w)
-	b.matMulQ8(y, x, w, bias, T, b.matKernel(T, in))
+	b.matMulQ8(y, x, w, bias, T, b.matKernel(T, rowsQ8(in)))
 }
 
 func (b *Batch) matMulQ8(y, x *Buffer, w Q8, bias *Buffer, T int, k matKernel) {
@@ -160,7 +165,7 @@ func (b *Batch) MatMulQ8Part(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int) {
 	checkPart("MatMulQ8Part", y, bias, T, w.Rows, ldy, y0)
 	checkF32("MatMulQ8Part", "x", x, T*w.Cols)
 	checkQ8("MatMulQ8Part", "w", w)
-	b.matMulQ8At(y, x, w, bias, T, ldy, y0, b.matKernel(T, w.Cols))
+	b.matMulQ8At(y, x, w, bias, T, ldy, y0, b.matKernel(T, rowsQ8(w.Cols)))
 }
 
 func (b *Batch) matMulQ8At(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int, k matKernel) {

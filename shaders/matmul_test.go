@@ -117,7 +117,7 @@ func TestMatMulQ8(t *testing.T) {
 			bb = must(d.NewBufferF32("b", bias))
 		}
 		for _, k := range matmulKernels {
-			if k.kind == kernRows && !rowsVec4(c.in) {
+			if k.kind == kernRows && !rowsQ8(c.in) {
 				continue
 			}
 			name := fmt.Sprintf("T=%d in=%d out=%d bias=%v %s", c.T, c.in, c.out, c.bias, k.name)

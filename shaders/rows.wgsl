@@ -9,8 +9,8 @@
 // Entries:
 //   matmul_rows     f32 weights w.
 //   matmul_q8_rows  Q8 weights (wq, ws: blocks of 32 along i, matmul_q8.wgsl's layout):
-//                   per block, the products with the int8 values summed, then times the
-//                   block's scale.
+//                   per block, two vec4<u32> of each weight row, the products with the
+//                   int8 values summed, then times the block's scale. Needs in % 32 = 0.
 // Bindings (a binding number per variable; each entry uses its own):
 //   0 Params {T, in, out, hasBias, ldy, y0, w0, blocks}: w0 the first row of w (or of
 //     wq, ws) — a matrix stacked with others; blocks = ceil(in/32) (Q8)
@@ -18,9 +18,10 @@
 //   2 w vec4<f32> [w0 + out, in/4] (read)                    matmul_rows
 //   3 bias f32 [y0 + out] (read; any buffer when hasBias = 0)
 //   4 y f32 [T, ldy] (write): columns y0…y0+out−1
-//   5 wq u32 [(w0 + out)·in/4] (read): four int8 a word      matmul_q8_rows
+//   5 wq vec4<u32> [(w0 + out)·in/16] (read): 16 int8 each    matmul_q8_rows
 //   6 ws f32 [w0 + out, blocks] (read)                      matmul_q8_rows
-// Needs in % 4 = 0 (the caller takes matmul.wgsl otherwise).
+// matmul_rows needs in % 4 = 0, matmul_q8_rows in % 32 = 0 (the caller takes matmul.wgsl's
+// matvec otherwise).
 // Workgroup 64 threads; ceil(T/4)·ceil(out/4) threads in all, grid split over x and y;
 // neighbouring threads share their rows of x.
 // Twin: model.MatMul.
@@ -32,7 +33,7 @@ struct Params { T: u32, n_in: u32, n_out: u32, has_bias: u32, ldy: u32, y0: u32,
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> wq: array<u32>;
+@group(0) @binding(5) var<storage, read> wq: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read> ws: array<f32>;
 
 // Rows t0…t0+3 of x and rows o0…o0+3 of the weight, as offsets in vec4 (words), the
@@ -89,44 +90,57 @@ fn matmul_q8_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     if (t0 >= p.T) {
         return;
     }
-    let n4 = p.n_in / 4u;
     let xr = rows_x(t0);
     let orow = rows_w(o0);
-    let wr = orow * n4;
+    let wr = orow * (p.n_in / 16u); // in vec4<u32>: two a block
     let sr = orow * p.blocks;
-    var a0 = vec4<f32>();
-    var a1 = vec4<f32>();
-    var a2 = vec4<f32>();
-    var a3 = vec4<f32>();
+    var a = Block();
     for (var b = 0u; b < p.blocks; b++) {
-        // A block: 8 words of each weight row (fewer in a last, short block).
-        var c0 = vec4<f32>();
-        var c1 = vec4<f32>();
-        var c2 = vec4<f32>();
-        var c3 = vec4<f32>();
-        for (var k = 8u * b; k < min(8u * b + 8u, n4); k++) {
-            let x0 = x[xr.x + k];
-            let x1 = x[xr.y + k];
-            let x2 = x[xr.z + k];
-            let x3 = x[xr.w + k];
-            let w0 = unpack8(wq[wr.x + k]);
-            let w1 = unpack8(wq[wr.y + k]);
-            let w2 = unpack8(wq[wr.z + k]);
-            let w3 = unpack8(wq[wr.w + k]);
-            c0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
-            c1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
-            c2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
-            c3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
-        }
+        // A block of 32 values: two vec4<u32> of each weight row, written out word by
+        // word (no loop, no dynamic vector index: SwiftShader keeps both in memory).
+        let k = 8u * b;
+        let j = 2u * b;
+        let u0 = wq[wr.x + j]; let v0 = wq[wr.x + j + 1u];
+        let u1 = wq[wr.y + j]; let v1 = wq[wr.y + j + 1u];
+        let u2 = wq[wr.z + j]; let v2 = wq[wr.z + j + 1u];
+        let u3 = wq[wr.w + j]; let v3 = wq[wr.w + j + 1u];
+        var c = Block();
+        qword(&c, xr + k, u0.x, u1.x, u2.x, u3.x);
+        qword(&c, xr + k + 1u, u0.y, u1.y, u2.y, u3.y);
+        qword(&c, xr + k + 2u, u0.z, u1.z, u2.z, u3.z);
+        qword(&c, xr + k + 3u, u0.w, u1.w, u2.w, u3.w);
+        qword(&c, xr + k + 4u, v0.x, v1.x, v2.x, v3.x);
+        qword(&c, xr + k + 5u, v0.y, v1.y, v2.y, v3.y);
+        qword(&c, xr + k + 6u, v0.z, v1.z, v2.z, v3.z);
+        qword(&c, xr + k + 7u, v0.w, v1.w, v2.w, v3.w);
         let s = vec4<f32>(ws[sr.x + b], ws[sr.y + b], ws[sr.z + b], ws[sr.w + b]);
-        a0 += c0 * s;
-        a1 += c1 * s;
-        a2 += c2 * s;
-        a3 += c3 * s;
+        a.a0 += c.a0 * s;
+        a.a1 += c.a1 * s;
+        a.a2 += c.a2 * s;
+        a.a3 += c.a3 * s;
     }
-    store_rows(t0, o0, a0, a1, a2, a3);
+    store_rows(t0, o0, a.a0, a.a1, a.a2, a.a3);
 }
 
+// Block is a thread's 4×4 block: row t0 + r of x against outputs o0…o0+3 in a_r.
+struct Block { a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32> }
+
+// qword adds to c the products of one word (4 values of i) of the 4 weight rows (w0…w3)
+// with the same values of the 4 rows of x at the vec4 offsets xo.
+fn qword(c: ptr<function, Block>, xo: vec4<u32>, w0: u32, w1: u32, w2: u32, w3: u32) {
+    let x0 = x[xo.x];
+    let x1 = x[xo.y];
+    let x2 = x[xo.z];
+    let x3 = x[xo.w];
+    let q0 = unpack8(w0);
+    let q1 = unpack8(w1);
+    let q2 = unpack8(w2);
+    let q3 = unpack8(w3);
+    (*c).a0 += vec4<f32>(dot(x0, q0), dot(x0, q1), dot(x0, q2), dot(x0, q3));
+    (*c).a1 += vec4<f32>(dot(x1, q0), dot(x1, q1), dot(x1, q2), dot(x1, q3));
+    (*c).a2 += vec4<f32>(dot(x2, q0), dot(x2, q1), dot(x2, q2), dot(x2, q3));
+    (*c).a3 += vec4<f32>(dot(x3, q0), dot(x3, q1), dot(x3, q2), dot(x3, q3));
+}
 
 // store_rows writes a thread's block (row t0 + r is a_r, its outputs o0…o0+3), plus the
 // bias, within T rows and out outputs.

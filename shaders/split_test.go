@@ -13,7 +13,7 @@ func TestMatMulPart(t *testing.T) {
 	d := device(t)
 	defer func(o overrides) { d.matvec = o }(d.matvec)
 	rng := rand.New(rand.NewPCG(21, 22))
-	for _, c := range []struct{ T, in, out int }{{1, 67, 45}, {7, 131, 250}, {70, 200, 130}} {
+	for _, c := range []struct{ T, in, out int }{{1, 67, 45}, {7, 131, 250}, {70, 200, 130}, {10, 96, 70}} {
 		x, w := randVec(rng, c.T*c.in, 1), randVec(rng, c.out*c.in, 1)
 		bias := randVec(rng, c.out, 1)
 		q, scale := quantize(w, c.out, c.in)
@@ -40,11 +40,11 @@ func TestMatMulPart(t *testing.T) {
 			partsQ = append(partsQ, pq)
 		}
 		for _, k := range matmulKernels {
-			if k.kind == kernRows && !rowsVec4(c.in) {
-				continue
-			}
 			for _, mode := range []int{0, 1, 2, 3} {
 				quant, view := mode%2 == 1, mode >= 2
+				if k.kind == kernRows && !(quant && rowsQ8(c.in) || !quant && rowsVec4(c.in)) {
+					continue
+				}
 				name := fmt.Sprintf("T=%d in=%d out=%d q8=%v view=%v %s", c.T, c.in, c.out, quant, view, k.name)
 				y := must(d.NewBuffer("y", uint64(4*c.T*c.out)))
 				d.matvec = k.tuning
