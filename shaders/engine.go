@@ -567,20 +567,16 @@ func (e *Engine) Forward(b *model.Batch) error {
 		}
 	}
 	key := fwdKey{T: T, nOut: nOut}
-	if len(b.Cand) > 0 && len(e.adapted) > 0 {
-		if w, ok := e.popHeld(); ok {
-			key.w = w
-		} else {
-			if !e.popScaled {
-				// The copy the population was to run on was dropped since.
-				if err := e.scalePopulation(); err != nil {
-					return err
-				}
-			}
-			key.P = e.pop
-		}
-	} else if len(b.Cand) > 0 {
+	if len(b.Cand) > 0 {
 		key.P = e.pop
+		if w, ok := e.popHeld(); ok {
+			key.P, key.w = 0, w
+		} else if len(e.adapted) > 0 && !e.popScaled {
+			// The copy the population was to run on was dropped since SetPopulation.
+			if err := e.scalePopulation(); err != nil {
+				return err
+			}
+		}
 	}
 	fb := e.forwards[key]
 	if fb == nil {

@@ -26,7 +26,8 @@ import (
 // to the CPU engine's on the same pack (cpu-tok/s: W' in float32, the engine's
 // reference; cpu-int8-tok/s: its int8 path, LoadInt8 with Go's kernels, what t2 runs by
 // default). On the GPU engine W' is Q8 (the default); f32-tok/s is
-// the chained decode with W' in float32 (MergedF32). Run with -benchtime 1x: the
+// the chained decode with W' in float32 (MergedF32). gpu-prefill-tok/s and
+// cpu-int8-prefill-tok/s are a 128-token prompt's forward pass. Run with -benchtime 1x: the
 // conversion takes minutes.
 func BenchmarkEngineSmolLM2(b *testing.B) {
 	d := device(b)
@@ -87,6 +88,7 @@ func BenchmarkEngineSmolLM2(b *testing.B) {
 		b.ReportMetric(float64(n), "dispatches/tok")
 		b.ReportMetric(generateRate(b, gpu), "gpu-tok/s")
 		b.ReportMetric(decodeRate(b, gpu), "gpu-sync-tok/s")
+		b.ReportMetric(prefillRate(b, gpu), "gpu-prefill-tok/s")
 		gpu.Close()
 		f32, err := NewEngine(d, p.Pack, EngineOptions{Context: 512, MergedF32: true})
 		if err != nil {
@@ -115,6 +117,32 @@ func BenchmarkEngineSmolLM2(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(decodeRate(b, cpuQ8), "cpu-int8-tok/s")
+	b.ReportMetric(prefillRate(b, cpuQ8), "cpu-int8-prefill-tok/s")
+}
+
+// prefillRate returns prompt tokens per second of a 128-token prompt's forward pass (the
+// last row's logits, its greedy token read back), after one pass not timed.
+func prefillRate(b *testing.B, e model.Engine) float64 {
+	const n = 128
+	var batch model.Batch
+	for i := range n {
+		batch.Add(i, i, 0, i == n-1)
+	}
+	var elapsed time.Duration
+	for run := range 2 {
+		e.Clear(0)
+		start := time.Now()
+		if err := e.Forward(&batch); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Sample(0, model.Greedy()); err != nil {
+			b.Fatal(err)
+		}
+		if run == 1 {
+			elapsed = time.Since(start)
+		}
+	}
+	return n / elapsed.Seconds()
 }
 
 // generateRate returns greedy tokens per second of Generate after a 32-token prompt:

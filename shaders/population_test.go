@@ -317,7 +317,8 @@ func TestEngineSomeRowsAskLogits(t *testing.T) {
 // TestEngineHeld: the GPU engine holds the base model's W' and a kept z's (KeepMerged)
 // beside its current one. A population of one of them runs plain on its copy, giving
 // SetZ's logits bit for bit; a population of another z runs factored; SetZ to a held z
-// copies it, giving the bits its recomposition gave; a dropped z runs factored again.
+// copies it, giving the bits its recomposition gave; a dropped z runs factored again,
+// also in a population set before it was dropped.
 func TestEngineHeld(t *testing.T) {
 	d := device(t)
 	p := randomPack(t, smallConfig, 11, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}})
@@ -373,5 +374,28 @@ func TestEngineHeld(t *testing.T) {
 	}
 	if got := plain(kept); !slices.Equal(got, wantKept) {
 		t.Error("SetZ of a dropped z did not recompose it as before")
+	}
+	// A population set while its z was held, the copy dropped before its batch: the
+	// batch runs factored, its scales made then (the device holds another z's before).
+	packtest.PopulationLogits(t, gpu, ids, other)
+	for _, err := range []error{gpu.KeepMerged(kept), gpu.SetPopulation([]map[string][]float32{kept}), gpu.KeepMerged(nil)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	gpu.Clear(0)
+	var b model.Batch
+	for pos, id := range ids {
+		b.AddCand(id, pos, 0, 0, pos == len(ids)-1)
+	}
+	if err := gpu.Forward(&b); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, gpu.Config().VocabSize)
+	if err := gpu.Logits(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, factored) {
+		t.Error("a population whose held copy was dropped before its batch did not run factored")
 	}
 }
