@@ -85,6 +85,19 @@ func BenchKernels(d *Device, seconds float64) ([]KernelTime, error) {
 	if err := time1("copy/64MiB", 2*copyBytes, 0, func(b *Batch) { b.Copy(dst, src, copyBytes) }); err != nil {
 		return nil, err
 	}
+	// What a dispatch costs beyond its work: 100 adds of 192 values (a demo model's row) in
+	// one batch; the time is the batch's.
+	tiny, err := buf("tiny", make([]float32, 192))
+	if err != nil {
+		return nil, err
+	}
+	if err := time1("dispatches-100/add-192", 0, 0, func(b *Batch) {
+		for range 100 {
+			b.Add(tiny, src, 192)
+		}
+	}); err != nil {
+		return nil, err
+	}
 
 	for _, s := range []struct{ out, in int }{{1536, 576}, {8192, 2048}} {
 		shape := fmt.Sprintf("%dx%d", s.out, s.in)
