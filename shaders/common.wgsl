@@ -18,6 +18,15 @@ fn flat_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.y * nwg.x + wid.x;
 }
 
+// block4 is the first row and column of the 4×4 block that thread li of a 64-thread
+// workgroup computes in rows.wgsl's and factored_rows.wgsl's scheme (grid split over x
+// and y: Batch.gridRows), with cols blocks of 4 columns a row of blocks: neighbouring
+// threads share their rows.
+fn block4(wid: vec3<u32>, nwg: vec3<u32>, li: u32, cols: u32) -> vec2<u32> {
+    let g = flat_group(wid, nwg) * 64u + li;
+    return vec2<u32>((g / cols) * 4u, (g % cols) * 4u);
+}
+
 // Note for every kernel: gogpu's naga zero-initializes a `var x: T;` without an
 // initializer once per invocation, not each time the declaration runs (WGSL says each
 // time); inside loops, write `var x = T();`.

@@ -69,7 +69,6 @@ type Engine struct {
 	// W' held merged beside the engine's own (merged.go): the base model's, made at load,
 	// and a kept z's (KeepMerged); nil when none (or more than KeepMergedBytes).
 	base, kept *held
-	keptZ      bool    // kept holds kept.z's W' (false while being recomposed)
 	scratch    *Buffer // recomposition scratch of Q8 W' (load)
 
 	// consts holds f32 vectors the fused kernels read: the RoPE table [S, Dh/2, 2]
@@ -307,7 +306,7 @@ func (e *Engine) SetZ(z map[string][]float32) error {
 		return err
 	}
 	if w, ok := e.heldFor(z); ok {
-		return e.copyHeld(w)
+		return e.heldCopy(w).copyIn.Submit()
 	}
 	for _, m := range e.adapted {
 		if err := e.d.WriteF32(m.z, 0, zOrOnes(z[m.name], m.R)); err != nil {
@@ -799,7 +798,7 @@ func (e *Engine) apply(b *Batch, k fwdKey, r rowSet, m *matrix, y, x *Buffer) {
 	case k.P > 0 && m.R > 0:
 		m.applyPop(b, y, x, e.act.h, r.cand, r.T, k.P)
 	case m.R > 0:
-		m.apply(b, y, x, r.T, e.heldView(k))
+		m.apply(b, y, x, r.T, e.heldCopy(k.w))
 	default:
 		m.apply(b, y, x, r.T, nil)
 	}

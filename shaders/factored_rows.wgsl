@@ -39,10 +39,9 @@ fn vrow(j: u32, k0: u32) -> vec4<f32> {
 @compute @workgroup_size(64)
 fn factored_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) li: u32) {
-    let kc = p.R / 4u;
-    let g = flat_group(wid, nwg) * 64u + li;
-    let t0 = (g / kc) * 4u;
-    let k0 = (g % kc) * 4u;
+    let blk = block4(wid, nwg, li, p.R / 4u);
+    let t0 = blk.x;
+    let k0 = blk.y;
     if (t0 >= p.T) {
         return;
     }

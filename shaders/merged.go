@@ -13,7 +13,7 @@ import (
 // recomposing. The engine holds two: the base model's (made at load) and one kept z's
 // (model.KeepsMerged, e.g. T²-cls-expert's classification expert).
 type held struct {
-	z      map[string][]float32 // the z held (nil: the base model)
+	z      map[string][]float32 // the z held (nil: the base model's; for the kept copy, none yet)
 	twin   map[*Buffer]*Buffer  // the engine's W' buffer → this copy's
 	zb, sb []*Buffer            // kept only: per adapted matrix, the z and scales [R] it is recomposed from
 	recomp *Batch               // kept only: SVFScale + Recompose into the twins
@@ -126,19 +126,9 @@ func (e *Engine) holdBase() error {
 // pass model.KeepMergedBytes.
 func (e *Engine) KeepMerged(z map[string][]float32) error {
 	if z == nil {
-		if e.kept == nil {
-			return nil
-		}
-		// Recorded passes may read the copy: wait for them, then drop them.
-		if err := e.d.Sync(); err != nil {
-			return err
-		}
-		e.releaseBatches()
-		e.kept.release()
-		e.kept = nil
-		return nil
+		return e.dropKept()
 	}
-	if e.kept != nil && e.keptZ && model.SameZ(e.kept.z, z) {
+	if e.kept != nil && model.SameZ(e.kept.z, z) {
 		return nil
 	}
 	if err := e.checkZ("", z); err != nil {
@@ -155,16 +145,34 @@ func (e *Engine) KeepMerged(z map[string][]float32) error {
 		}
 		e.kept = h
 	}
-	e.keptZ = false // until recomposed
+	// The copy holds no z until it is recomposed; one that fails to be is dropped.
+	e.kept.z = nil
 	for i, m := range e.adapted {
 		if err := e.d.WriteF32(e.kept.zb[i], 0, zOrOnes(z[m.name], m.R)); err != nil {
+			e.dropKept()
 			return err
 		}
 	}
 	if err := e.kept.recomp.Submit(); err != nil {
+		e.dropKept()
 		return err
 	}
-	e.kept.z, e.keptZ = z, true
+	e.kept.z = z
+	return nil
+}
+
+// dropKept releases the kept copy, once the recorded passes that may read it are done
+// (they are dropped too).
+func (e *Engine) dropKept() error {
+	if e.kept == nil {
+		return nil
+	}
+	if err := e.d.Sync(); err != nil {
+		return err
+	}
+	e.releaseBatches()
+	e.kept.release()
+	e.kept = nil
 	return nil
 }
 
@@ -203,26 +211,17 @@ func (e *Engine) recordKept(h *held) error {
 // heldFor returns which held copy is z's (wBase, wKept), or false.
 func (e *Engine) heldFor(z map[string][]float32) (int, bool) {
 	switch {
-	case e.base != nil && z == nil:
-		return wBase, true
-	case e.kept != nil && e.keptZ && model.SameZ(e.kept.z, z):
+	case z == nil:
+		return wBase, e.base != nil
+	case e.kept != nil && model.SameZ(e.kept.z, z):
 		return wKept, true
 	}
 	return 0, false
 }
 
-// copyHeld makes the engine's W' the held copy w's (SetZ of its z).
-func (e *Engine) copyHeld(w int) error {
-	h := e.base
-	if w == wKept {
-		h = e.kept
-	}
-	return h.copyIn.Submit()
-}
-
-// heldView returns the held copy a recorded pass of key k reads, nil for the engine's own.
-func (e *Engine) heldView(k fwdKey) *held {
-	switch k.w {
+// heldCopy returns the held copy w (wBase, wKept), nil for wCurrent: the engine's own.
+func (e *Engine) heldCopy(w int) *held {
+	switch w {
 	case wBase:
 		return e.base
 	case wKept:

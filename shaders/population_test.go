@@ -294,13 +294,7 @@ func TestEngineScoreCandidates(t *testing.T) {
 // base model (which runs plain on its held copy); every asking row and the next token
 // keep the logits of the batch whose every row asks.
 func TestEngineSomeRowsAskLogits(t *testing.T) {
-	d := device(t)
-	p := randomPack(t, smallConfig, 9, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}})
-	gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gpu.Close()
+	gpu, p := smallInt8Engine(t, 9)
 	a, b := []int{5, 9, 13, 2, 77, 120, 3}, []int{40, 41, 3, 8, 250, 19}
 	t.Run("plain", func(t *testing.T) { enginetest.SomeRowsAskLogits(t, gpu, a, b, -1, 1e-4) })
 	zs := enginetest.RandomZs(ranks(p), 2, -1, 3)
@@ -320,13 +314,7 @@ func TestEngineSomeRowsAskLogits(t *testing.T) {
 // copies it, giving the bits its recomposition gave; a dropped z runs factored again,
 // also in a population set before it was dropped.
 func TestEngineHeld(t *testing.T) {
-	d := device(t)
-	p := randomPack(t, smallConfig, 11, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}})
-	gpu, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gpu.Close()
+	gpu, p := smallInt8Engine(t, 11)
 	zs := enginetest.RandomZs(ranks(p), 3, -1, 5)
 	kept, other, current := zs[0], zs[1], zs[2]
 	ids := smallPrompts[0]
@@ -383,19 +371,20 @@ func TestEngineHeld(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gpu.Clear(0)
-	var b model.Batch
-	for pos, id := range ids {
-		b.AddCand(id, pos, 0, 0, pos == len(ids)-1)
-	}
-	if err := gpu.Forward(&b); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]float32, gpu.Config().VocabSize)
-	if err := gpu.Logits(got, 0); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(got, factored) {
+	if got := packtest.PopulationRowLogits(t, gpu, ids); !slices.Equal(got, factored) {
 		t.Error("a population whose held copy was dropped before its batch did not run factored")
 	}
+}
+
+// smallInt8Engine is a GPU engine of two sequences on a random int8 pack of smallConfig
+// (seed), every attention and MLP matrix adapted; closed when the test ends.
+func smallInt8Engine(t *testing.T, seed uint64) (*Engine, *svf.Pack) {
+	t.Helper()
+	p := randomPack(t, smallConfig, seed, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}})
+	gpu, err := NewEngine(device(t), p.Pack, EngineOptions{MaxSeqs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gpu.Close() })
+	return gpu, p
 }

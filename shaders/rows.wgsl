@@ -49,44 +49,28 @@ fn rows_w(o0: u32) -> vec4<u32> {
 @compute @workgroup_size(64)
 fn matmul_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let oc = (p.n_out + 3u) / 4u;
-    let g = flat_group(wid, nwg) * 64u + li;
-    let t0 = (g / oc) * 4u;
-    let o0 = (g % oc) * 4u;
+    let blk = block4(wid, nwg, li, (p.n_out + 3u) / 4u);
+    let t0 = blk.x;
+    let o0 = blk.y;
     if (t0 >= p.T) {
         return;
     }
     let n4 = p.n_in / 4u;
     let xr = rows_x(t0);
     let wr = rows_w(o0) * n4;
-    var a0 = vec4<f32>();
-    var a1 = vec4<f32>();
-    var a2 = vec4<f32>();
-    var a3 = vec4<f32>();
+    var a = Block();
     for (var k = 0u; k < n4; k++) {
-        let x0 = x[xr.x + k];
-        let x1 = x[xr.y + k];
-        let x2 = x[xr.z + k];
-        let x3 = x[xr.w + k];
-        let w0 = w[wr.x + k];
-        let w1 = w[wr.y + k];
-        let w2 = w[wr.z + k];
-        let w3 = w[wr.w + k];
-        a0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
-        a1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
-        a2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
-        a3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+        add4(&a, xr + k, w[wr.x + k], w[wr.y + k], w[wr.z + k], w[wr.w + k]);
     }
-    store_rows(t0, o0, a0, a1, a2, a3);
+    store_rows(t0, o0, a);
 }
 
 @compute @workgroup_size(64)
 fn matmul_q8_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) li: u32) {
-    let oc = (p.n_out + 3u) / 4u;
-    let g = flat_group(wid, nwg) * 64u + li;
-    let t0 = (g / oc) * 4u;
-    let o0 = (g % oc) * 4u;
+    let blk = block4(wid, nwg, li, (p.n_out + 3u) / 4u);
+    let t0 = blk.x;
+    let o0 = blk.y;
     if (t0 >= p.T) {
         return;
     }
@@ -105,56 +89,52 @@ fn matmul_q8_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
         let u2 = wq[wr.z + j]; let v2 = wq[wr.z + j + 1u];
         let u3 = wq[wr.w + j]; let v3 = wq[wr.w + j + 1u];
         var c = Block();
-        qword(&c, xr + k, u0.x, u1.x, u2.x, u3.x);
-        qword(&c, xr + k + 1u, u0.y, u1.y, u2.y, u3.y);
-        qword(&c, xr + k + 2u, u0.z, u1.z, u2.z, u3.z);
-        qword(&c, xr + k + 3u, u0.w, u1.w, u2.w, u3.w);
-        qword(&c, xr + k + 4u, v0.x, v1.x, v2.x, v3.x);
-        qword(&c, xr + k + 5u, v0.y, v1.y, v2.y, v3.y);
-        qword(&c, xr + k + 6u, v0.z, v1.z, v2.z, v3.z);
-        qword(&c, xr + k + 7u, v0.w, v1.w, v2.w, v3.w);
+        add4(&c, xr + k, unpack8(u0.x), unpack8(u1.x), unpack8(u2.x), unpack8(u3.x));
+        add4(&c, xr + k + 1u, unpack8(u0.y), unpack8(u1.y), unpack8(u2.y), unpack8(u3.y));
+        add4(&c, xr + k + 2u, unpack8(u0.z), unpack8(u1.z), unpack8(u2.z), unpack8(u3.z));
+        add4(&c, xr + k + 3u, unpack8(u0.w), unpack8(u1.w), unpack8(u2.w), unpack8(u3.w));
+        add4(&c, xr + k + 4u, unpack8(v0.x), unpack8(v1.x), unpack8(v2.x), unpack8(v3.x));
+        add4(&c, xr + k + 5u, unpack8(v0.y), unpack8(v1.y), unpack8(v2.y), unpack8(v3.y));
+        add4(&c, xr + k + 6u, unpack8(v0.z), unpack8(v1.z), unpack8(v2.z), unpack8(v3.z));
+        add4(&c, xr + k + 7u, unpack8(v0.w), unpack8(v1.w), unpack8(v2.w), unpack8(v3.w));
         let s = vec4<f32>(ws[sr.x + b], ws[sr.y + b], ws[sr.z + b], ws[sr.w + b]);
         a.a0 += c.a0 * s;
         a.a1 += c.a1 * s;
         a.a2 += c.a2 * s;
         a.a3 += c.a3 * s;
     }
-    store_rows(t0, o0, a.a0, a.a1, a.a2, a.a3);
+    store_rows(t0, o0, a);
 }
 
 // Block is a thread's 4×4 block: row t0 + r of x against outputs o0…o0+3 in a_r.
 struct Block { a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32> }
 
-// qword adds to c the products of one word (4 values of i) of the 4 weight rows (w0…w3)
-// with the same values of the 4 rows of x at the vec4 offsets xo.
-fn qword(c: ptr<function, Block>, xo: vec4<u32>, w0: u32, w1: u32, w2: u32, w3: u32) {
+// add4 adds to c the products of 4 values of i of the 4 weight rows (w0…w3) with the
+// same values of the 4 rows of x at the vec4 offsets xo.
+fn add4(c: ptr<function, Block>, xo: vec4<u32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) {
     let x0 = x[xo.x];
     let x1 = x[xo.y];
     let x2 = x[xo.z];
     let x3 = x[xo.w];
-    let q0 = unpack8(w0);
-    let q1 = unpack8(w1);
-    let q2 = unpack8(w2);
-    let q3 = unpack8(w3);
-    (*c).a0 += vec4<f32>(dot(x0, q0), dot(x0, q1), dot(x0, q2), dot(x0, q3));
-    (*c).a1 += vec4<f32>(dot(x1, q0), dot(x1, q1), dot(x1, q2), dot(x1, q3));
-    (*c).a2 += vec4<f32>(dot(x2, q0), dot(x2, q1), dot(x2, q2), dot(x2, q3));
-    (*c).a3 += vec4<f32>(dot(x3, q0), dot(x3, q1), dot(x3, q2), dot(x3, q3));
+    (*c).a0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
+    (*c).a1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
+    (*c).a2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
+    (*c).a3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
 }
 
-// store_rows writes a thread's block (row t0 + r is a_r, its outputs o0…o0+3), plus the
+// store_rows writes a thread's block a (row t0 + r is a.a_r, its outputs o0…o0+3), plus the
 // bias, within T rows and out outputs.
-fn store_rows(t0: u32, o0: u32, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
+fn store_rows(t0: u32, o0: u32, a: Block) {
     var b = vec4<f32>();
     if (p.has_bias != 0u) {
         let last = p.y0 + p.n_out - 1u;
         b = vec4<f32>(bias[min(p.y0 + o0, last)], bias[min(p.y0 + o0 + 1u, last)],
                       bias[min(p.y0 + o0 + 2u, last)], bias[min(p.y0 + o0 + 3u, last)]);
     }
-    store_row(t0, o0, a0 + b);
-    store_row(t0 + 1u, o0, a1 + b);
-    store_row(t0 + 2u, o0, a2 + b);
-    store_row(t0 + 3u, o0, a3 + b);
+    store_row(t0, o0, a.a0 + b);
+    store_row(t0 + 1u, o0, a.a1 + b);
+    store_row(t0 + 2u, o0, a.a2 + b);
+    store_row(t0 + 3u, o0, a.a3 + b);
 }
 
 fn store_row(t: u32, o0: u32, v: vec4<f32>) {

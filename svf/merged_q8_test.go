@@ -93,20 +93,8 @@ func TestPopulationQ8(t *testing.T) {
 	src := packtest.Checkpoint(t, populationConfig, 5)
 	for _, exact := range []int{0, 8} {
 		t.Run(fmt.Sprint("exact rank ", exact), func(t *testing.T) {
-			_, p := newPack(t, src, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
-			ranks := map[string]int{}
-			for _, name := range p.Manifest.Matrices {
-				ranks[name], _ = p.Rank(name)
-			}
+			e, p, ranks := populationQ8Engine(t, src, exact, 16)
 			zs := enginetest.RandomZs(ranks, 4, 1, 3)
-			m, err := p.LoadInt8(simdLike{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 16, Kernels: simdLike{}})
-			if err != nil {
-				t.Fatal(err)
-			}
 			_, ef := packtest.Load(t, p, svf.MergedPath)
 			// want[c][i]: candidate c's last-token logits of prompt i, f32 merged and int8 SetZ.
 			want := make([][][]float32, len(zs))
@@ -149,7 +137,7 @@ func TestPopulationQ8(t *testing.T) {
 			var all [][]float32
 			var worst, worstSetZ float64
 			for r, o := range order {
-				got := make([]float32, m.Config.VocabSize)
+				got := make([]float32, e.Config().VocabSize)
 				if err := e.Logits(got, r); err != nil {
 					t.Fatal(err)
 				}
@@ -180,20 +168,8 @@ func TestPopulationQ8Base(t *testing.T) {
 	src := packtest.Checkpoint(t, populationConfig, 5)
 	for _, exact := range []int{0, 8} {
 		t.Run(fmt.Sprint("exact rank ", exact), func(t *testing.T) {
-			_, p := newPack(t, src, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
-			ranks := map[string]int{}
-			for _, name := range p.Manifest.Matrices {
-				ranks[name], _ = p.Rank(name)
-			}
+			e, _, ranks := populationQ8Engine(t, src, exact, 4)
 			z := enginetest.RandomZs(ranks, 1, 1, 7)[0]
-			m, err := p.LoadInt8(simdLike{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 4, Kernels: simdLike{}})
-			if err != nil {
-				t.Fatal(err)
-			}
 			ids := populationPrompts[0]
 			last := []int{len(ids) - 1}
 			base := packtest.LogitsAt(t, e, ids, last)[0]
@@ -231,21 +207,9 @@ func TestPopulationQ8Kept(t *testing.T) {
 	src := packtest.Checkpoint(t, populationConfig, 5)
 	for _, exact := range []int{0, 8} {
 		t.Run(fmt.Sprint("exact rank ", exact), func(t *testing.T) {
-			_, p := newPack(t, src, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
-			ranks := map[string]int{}
-			for _, name := range p.Manifest.Matrices {
-				ranks[name], _ = p.Rank(name)
-			}
+			e, _, ranks := populationQ8Engine(t, src, exact, 4)
 			zs := enginetest.RandomZs(ranks, 3, -1, 11)
 			kept, other, current := zs[0], zs[1], zs[2]
-			m, err := p.LoadInt8(simdLike{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 4, Kernels: simdLike{}})
-			if err != nil {
-				t.Fatal(err)
-			}
 			ids := populationPrompts[0]
 			last := []int{len(ids) - 1}
 			plain := func(z map[string][]float32) []float32 {
@@ -280,4 +244,25 @@ func TestPopulationQ8Kept(t *testing.T) {
 			}
 		})
 	}
+}
+
+// populationQ8Engine is the CPU engine (SIMD-like kernels, seqs sequences) on an int8
+// pack of the checkpoint src with every attention and MLP matrix adapted and exact rank
+// exact; with the pack and its adapted matrices' ranks.
+func populationQ8Engine(t *testing.T, src string, exact, seqs int) (*model.CPU, *svf.Pack, map[string]int) {
+	t.Helper()
+	_, p := newPack(t, src, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}, ExactRank: exact})
+	ranks := map[string]int{}
+	for _, name := range p.Manifest.Matrices {
+		ranks[name], _ = p.Rank(name)
+	}
+	m, err := p.LoadInt8(simdLike{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: seqs, Kernels: simdLike{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, p, ranks
 }

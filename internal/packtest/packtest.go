@@ -96,6 +96,17 @@ func PopulationLogits(t testing.TB, e model.Engine, ids []int, z map[string][]fl
 	if err := e.SetPopulation([]map[string][]float32{z}); err != nil {
 		t.Fatal(err)
 	}
+	got := PopulationRowLogits(t, e, ids)
+	if err := e.SetPopulation(nil); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// PopulationRowLogits runs ids in sequence 0 of e as rows of candidate 0 of the
+// population e holds, and returns the last token's logits.
+func PopulationRowLogits(t testing.TB, e model.Engine, ids []int) []float32 {
+	t.Helper()
 	e.Clear(0)
 	var b model.Batch
 	for pos, id := range ids {
@@ -106,9 +117,6 @@ func PopulationLogits(t testing.TB, e model.Engine, ids []int, z map[string][]fl
 	}
 	got := make([]float32, e.Config().VocabSize)
 	if err := e.Logits(got, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.SetPopulation(nil); err != nil {
 		t.Fatal(err)
 	}
 	return got
