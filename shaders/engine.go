@@ -270,6 +270,10 @@ func (e *Engine) Fork(dst, src int) error {
 		// reallocates; at most every layer's whole slot.
 		size := min(2*need, slot*uint64(len(caches)))
 		if e.forkTmp != nil {
+			// An earlier fork's copies may still read it.
+			if err := e.d.Sync(); err != nil {
+				return fmt.Errorf("shaders: engine: fork: %w", err)
+			}
 			e.forkTmp.Release()
 			e.forkTmp = nil
 		}
@@ -279,6 +283,10 @@ func (e *Engine) Fork(dst, src int) error {
 		}
 		e.forkTmp = b
 	}
+	// Through forkTmp (a copy may not read and write one buffer), in two submissions
+	// (gogpu's encoder refuses a buffer copied from and to in one) and without waiting
+	// for them: the queue runs them before whatever is submitted next, and in the page
+	// every wait is a readback (the first pass forks up to six times).
 	for _, out := range []bool{false, true} {
 		b := e.d.NewBatch("fork")
 		for i, cache := range caches {
@@ -288,7 +296,7 @@ func (e *Engine) Fork(dst, src int) error {
 				b.CopyBuffer(e.forkTmp, uint64(i)*n, cache, uint64(src)*slot, n)
 			}
 		}
-		err := b.Run()
+		err := b.Submit()
 		b.Release()
 		if err != nil {
 			return fmt.Errorf("shaders: engine: fork: %w", err)
