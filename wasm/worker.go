@@ -227,6 +227,35 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		w.post(protocol.Progress{Type: protocol.TypeProgress, File: name, Loaded: loaded, Total: total,
 			Shard: shard[name], Shards: len(shard)})
 	}
+	if !req.Local {
+		// sw.js streams a shard it does not hold without keeping a copy: the page hands it
+		// ours (protocol.PostStore), and sw.js keeps it once its sha256 is pack.json's.
+		// Storing one blocks sw.js's answers to the next shard's request (1.3 s for 64 MiB
+		// in Chromium), so the shards the folder keeps in memory anyway are handed over
+		// once the load is done; one it does not keep (the GPU engine's) at once.
+		var later []string
+		store := func(name string, data []byte) {
+			if err := protocol.PostStore(w.scope, fsys.URL(name), data); err != nil {
+				fmt.Fprintln(os.Stderr, "engine:", err)
+			}
+		}
+		fsys.Downloaded = func(name string, data []byte) {
+			switch {
+			case shard[name] == 0:
+			case fsys.Transient != nil && fsys.Transient(name):
+				store(name, data)
+			default:
+				later = append(later, name)
+			}
+		}
+		defer func() {
+			for _, name := range later {
+				if data, err := fs.ReadFile(fsys, name); err == nil { // held: no download
+					store(name, data)
+				}
+			}
+		}()
+	}
 	p, err := svf.Open(fsys)
 	if err == nil {
 		p.SHA256 = webfs.SHA256

@@ -50,6 +50,10 @@ func startEngine(script, what string, deliver func(msgs [][]byte)) (*engine, err
 	e := &engine{script: script, what: what, wake: make(chan struct{}, 1)}
 	var err error
 	if e.onMsg, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		if href, body, ok := protocol.Store(args[0]); ok {
+			storeOffline(href, body)
+			return nil
+		}
 		data, err := protocol.Data(args[0])
 		if err != nil {
 			data = errorMessage(err.Error())
@@ -172,6 +176,19 @@ func (e *engine) queue(data []byte) {
 	select {
 	case e.wake <- struct{}{}:
 	default:
+	}
+}
+
+// storeOffline hands a shard the engine worker downloaded (protocol.PostStore) to sw.js
+// through t2cache.store, which keeps it for offline use; without a service worker it
+// does nothing.
+func storeOffline(href string, body safejs.Value) {
+	c, err := safejs.Global().Get("t2cache")
+	if err == nil && c.Type() == safejs.TypeObject {
+		_, err = c.Call("store", href, body)
+	}
+	if err != nil {
+		consoleLog("warn", "t2web: keeping "+href+" for offline use: "+err.Error())
 	}
 }
 

@@ -11,6 +11,9 @@
 //   t2cache.remove(url)           Promise<boolean>: delete the pack at url (relative to the
 //                                 page, e.g. "models/default/") from the cache
 //   t2cache.persist()             Promise<boolean>: ask the browser not to evict the cache
+//   t2cache.store(href, body)     hand sw.js a pack shard the engine downloaded (an
+//                                 ArrayBuffer, transferred): sw.js keeps it when it is a
+//                                 shard of a cached pack.json with its sha256 and size
 //   t2cache.errors                the storage errors so far, newest last, each
 //                                 {name, message, pack, file, bytes, packs, text}
 //   t2cache.onerror = (e) => …    called with each error; while unset, the page shows e.text
@@ -64,6 +67,11 @@
     if (!navigator.storage || !navigator.storage.estimate) return { usage: 0, quota: 0 };
     const { usage = 0, quota = 0 } = await navigator.storage.estimate();
     return { usage, quota };
+  };
+
+  t2cache.store = (href, body) => {
+    const sw = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (sw) sw.postMessage({ type: 't2-store', href, body }, [body]);
   };
 
   t2cache.persist = async () => {

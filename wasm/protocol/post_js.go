@@ -123,3 +123,68 @@ func Files(event safejs.Value) (map[string]safejs.Value, error) {
 	}
 	return out, nil
 }
+
+// PostStore sends target {type: "store", href, body}: a copy of data, a file downloaded
+// from href, as an ArrayBuffer transferred (not cloned) with the message. The engine
+// worker sends each pack shard it fetched from the network so that the page hands it to
+// sw.js to keep for offline use (t2cache.store): sw.js streams a shard to the worker
+// without keeping a copy, since a copy made while streaming slows the download several
+// times (a JavaScript-fed stream in 64 KiB chunks).
+func PostStore(target safejs.Value, href string, data []byte) error {
+	u8, err := safejs.MustGetGlobal("Uint8Array").New(len(data))
+	if err != nil {
+		return fmt.Errorf("protocol: store %s: %w", href, err)
+	}
+	if _, err := safejs.CopyBytesToJS(u8, data); err != nil {
+		return fmt.Errorf("protocol: store %s: %w", href, err)
+	}
+	buf, err := u8.Get("buffer")
+	if err != nil {
+		return fmt.Errorf("protocol: store %s: %w", href, err)
+	}
+	obj, err := safejs.MustGetGlobal("Object").New()
+	if err != nil {
+		return fmt.Errorf("protocol: store %s: %w", href, err)
+	}
+	for k, v := range map[string]any{"type": TypeStore, "href": href, "body": buf} {
+		if err := obj.Set(k, v); err != nil {
+			return fmt.Errorf("protocol: store %s: %w", href, err)
+		}
+	}
+	arr, err := safejs.MustGetGlobal("Array").New()
+	if err != nil {
+		return fmt.Errorf("protocol: store %s: %w", href, err)
+	}
+	if _, err := arr.Call("push", buf); err != nil {
+		return fmt.Errorf("protocol: store %s: %w", href, err)
+	}
+	if _, err := target.Call("postMessage", obj, arr); err != nil {
+		return fmt.Errorf("protocol: store %s: postMessage: %w", href, err)
+	}
+	return nil
+}
+
+// Store returns the href and body of a MessageEvent's data when it is a PostStore
+// message (ok false otherwise); body stays a JavaScript ArrayBuffer.
+func Store(event safejs.Value) (href string, body safejs.Value, ok bool) {
+	data, err := event.Get("data")
+	if err != nil || data.Type() != safejs.TypeObject {
+		return "", safejs.Value{}, false
+	}
+	if t, err := data.Get("type"); err != nil || t.Type() != safejs.TypeString {
+		return "", safejs.Value{}, false
+	} else if s, _ := t.String(); s != TypeStore {
+		return "", safejs.Value{}, false
+	}
+	h, err := data.Get("href")
+	if err != nil {
+		return "", safejs.Value{}, false
+	}
+	if href, err = h.String(); err != nil {
+		return "", safejs.Value{}, false
+	}
+	if body, err = data.Get("body"); err != nil {
+		return "", safejs.Value{}, false
+	}
+	return href, body, true
+}

@@ -28,6 +28,9 @@
 //	{type:"expertFile", name, data, save}     ExpertFile, an exported expert
 //	{type:"error", message}                   Error, when a request fails
 //	{type:"log", level, text}                 Log, the worker's console output
+//	{type:"store", href, body}                a downloaded shard for the page to hand
+//	                                          to sw.js's offline copy (PostStore; body an
+//	                                          ArrayBuffer, so not JSON)
 //
 // The trainer worker (wasm/trainer, trainer.wasm, started by trainer.js only when a
 // person trains an expert) takes
@@ -69,6 +72,7 @@ const (
 	TypeDone     = "done"
 	TypeError    = "error"
 	TypeLog      = "log"
+	TypeStore    = "store"
 
 	TypeBenchResult = "benchResult"
 

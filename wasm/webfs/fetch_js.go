@@ -43,6 +43,8 @@ func Fetch(url string) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	marked, _ := headerValue(headers, "x-t2-bytes")
+	r.Cached = marked != ""
 	cl, _ := headerValue(headers, "Content-Length")
 	ce, _ := headerValue(headers, "Content-Encoding")
 	if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 && (ce == "" || ce == "identity") {

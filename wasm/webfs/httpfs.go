@@ -28,6 +28,9 @@ type FS struct {
 	// Transient, when not nil, names the files Open does not keep: the GPU engine reads
 	// each weight shard once, into device buffers.
 	Transient func(name string) bool
+	// Downloaded, when not nil, is called with each file Open fetched from the network
+	// (not from the browser's offline copy, Response.Cached), whole, before Open returns.
+	Downloaded func(name string, data []byte)
 
 	mu    sync.Mutex
 	files map[string][]byte
@@ -47,6 +50,9 @@ type Response struct {
 	Status string        // e.g. "404 Not Found"
 	Length int64         // body length, -1 when unknown (or compressed)
 	Body   io.ReadCloser // the body, streamed
+	// Cached says the answer is the offline copy sw.js keeps, which marks every file it
+	// stores with an x-t2-bytes header.
+	Cached bool
 }
 
 // New returns the file system of the folder at ref, resolved against the
@@ -101,8 +107,12 @@ func (h *FS) Open(name string) (fs.File, error) {
 	h.mu.Unlock()
 	if !ok {
 		var err error
-		if b, err = h.download(name); err != nil {
+		var cached bool
+		if b, cached, err = h.download(name); err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		if h.Downloaded != nil && !cached {
+			h.Downloaded(name, b)
 		}
 		if h.Transient == nil || !h.Transient(name) {
 			h.mu.Lock()
@@ -113,17 +123,22 @@ func (h *FS) Open(name string) (fs.File, error) {
 	return &memFile{Reader: bytes.NewReader(b), name: path.Base(name), size: int64(len(b))}, nil
 }
 
-// download reads the file name into memory.
-func (h *FS) download(name string) ([]byte, error) {
-	u := h.base.ResolveReference(&url.URL{Path: name})
+// URL is the absolute URL of the file name of the folder.
+func (h *FS) URL(name string) string {
+	return h.base.ResolveReference(&url.URL{Path: name}).String()
+}
+
+// download reads the file name into memory, and says whether it came from the offline
+// copy (Response.Cached).
+func (h *FS) download(name string) (data []byte, cached bool, err error) {
 	display := h.Display + name
-	resp, err := h.get(u.String())
+	resp, err := h.get(h.URL(name))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", display, err)
+		return nil, false, fmt.Errorf("%s: %w", display, err)
 	}
 	defer resp.Body.Close()
 	if resp.Code != 200 {
-		return nil, &statusError{URL: display, Code: resp.Code, Status: resp.Status}
+		return nil, false, &statusError{URL: display, Code: resp.Code, Status: resp.Status}
 	}
 
 	total := resp.Length // -1 when unknown
@@ -163,7 +178,7 @@ func (h *FS) download(name string) ([]byte, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: after %d bytes: %w", display, len(buf), err)
+			return nil, false, fmt.Errorf("%s: after %d bytes: %w", display, len(buf), err)
 		}
 		if time.Since(last) >= progressEvery {
 			report(int64(len(buf)))
@@ -171,10 +186,10 @@ func (h *FS) download(name string) ([]byte, error) {
 		}
 	}
 	if total >= 0 && int64(len(buf)) < total {
-		return nil, fmt.Errorf("%s: got %d of %d bytes", display, len(buf), total)
+		return nil, false, fmt.Errorf("%s: got %d of %d bytes", display, len(buf), total)
 	}
 	report(int64(len(buf)))
-	return buf, nil
+	return buf, resp.Cached, nil
 }
 
 // memFile is a downloaded file: an fs.File that is also an io.ReaderAt and io.Seeker.

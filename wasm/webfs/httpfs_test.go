@@ -116,3 +116,38 @@ func TestHTTPFS(t *testing.T) {
 		t.Errorf("Open(../etc/passwd) = %v, want fs.ErrInvalid", err)
 	}
 }
+
+// TestHTTPFSDownloaded holds FS.Downloaded to what the engine worker relies on to hand
+// shards to sw.js: each file fetched from the network once, whole, with its absolute
+// URL; not a file the offline copy answered (Response.Cached), a kept one opened again,
+// nor a missing one.
+func TestHTTPFSDownloaded(t *testing.T) {
+	files := map[string]string{"/m/a.bin": "network bytes", "/m/b.bin": "cached bytes"}
+	get := func(url string) (*Response, error) {
+		path := strings.TrimPrefix(url, "http://h")
+		body, ok := files[path]
+		if !ok {
+			return &Response{Code: 404, Status: "404 Not Found", Length: 0, Body: io.NopCloser(strings.NewReader(""))}, nil
+		}
+		return &Response{Code: 200, Status: "200 OK", Length: int64(len(body)), Body: io.NopCloser(strings.NewReader(body)),
+			Cached: path == "/m/b.bin"}, nil
+	}
+	h, err := New("http://h/app/worker.js", "/m/", get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	h.Downloaded = func(name string, data []byte) {
+		if _, twice := got[h.URL(name)]; twice {
+			t.Errorf("Downloaded(%s) twice", name)
+		}
+		got[h.URL(name)] = string(data)
+	}
+	for _, name := range []string{"a.bin", "b.bin", "a.bin", "missing.bin"} {
+		fs.ReadFile(h, name)
+	}
+	want := map[string]string{"http://h/m/a.bin": "network bytes"}
+	if len(got) != len(want) || got["http://h/m/a.bin"] != want["http://h/m/a.bin"] {
+		t.Errorf("Downloaded saw %q, want %q", got, want)
+	}
+}
