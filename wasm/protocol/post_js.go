@@ -171,20 +171,19 @@ func Store(event safejs.Value) (href string, body safejs.Value, ok bool) {
 	if err != nil || data.Type() != safejs.TypeObject {
 		return "", safejs.Value{}, false
 	}
-	if t, err := data.Get("type"); err != nil || t.Type() != safejs.TypeString {
-		return "", safejs.Value{}, false
-	} else if s, _ := t.String(); s != TypeStore {
-		return "", safejs.Value{}, false
+	field := func(name string) string {
+		v, err := data.Get(name)
+		if err != nil || v.Type() != safejs.TypeString {
+			return ""
+		}
+		s, _ := v.String()
+		return s
 	}
-	h, err := data.Get("href")
-	if err != nil {
-		return "", safejs.Value{}, false
-	}
-	if href, err = h.String(); err != nil {
+	if field("type") != TypeStore {
 		return "", safejs.Value{}, false
 	}
 	if body, err = data.Get("body"); err != nil {
 		return "", safejs.Value{}, false
 	}
-	return href, body, true
+	return field("href"), body, true
 }
