@@ -46,6 +46,7 @@ type Device struct {
 	mu       sync.Mutex
 	kernels  map[kernelKey]*kernel
 	matvec   overrides      // layout of the matvec kernels for this adapter
+	rowsWide bool           // Q8 batches in rows.wgsl's 4×8 blocks (a browser's fallback adapter: SwiftShader)
 	dummy    *Buffer        // bound where an optional input is absent
 	staging  *wgpu.Buffer   // MapRead, grown on demand
 	readPool []*wgpu.Buffer // MapRead buffers of ReadAsync not in use

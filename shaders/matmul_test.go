@@ -35,8 +35,8 @@ var matmulShapes = []struct {
 }
 
 // matmulKernels are the kernels and layouts under test: both matvec layouts (the GPU
-// one too, though the adapter is a CPU), the tiled kernel and the CPU adapters' blocks
-// (shapes whose in is a multiple of 4).
+// one too, though the adapter is a CPU), the tiled kernel and the CPU adapters' blocks,
+// 4×4 and SwiftShader's 4×8 for Q8 (shapes whose in is a multiple of 4; 32 for Q8).
 var matmulKernels = []struct {
 	name   string
 	kind   matKernel
@@ -46,6 +46,7 @@ var matmulKernels = []struct {
 	{"matvec/gpu-layout", kernMatVec, matvecTuning(false)},
 	{"tiled", kernTiled, matvecTuning(false)},
 	{"rows", kernRows, matvecTuning(true)},
+	{"rows-wide", kernRowsWide, matvecTuning(true)},
 }
 
 func TestMatMul(t *testing.T) {
@@ -67,7 +68,7 @@ func TestMatMul(t *testing.T) {
 			bb = must(d.NewBufferF32("b", bias))
 		}
 		for _, k := range matmulKernels {
-			if k.kind == kernRows && !rowsVec4(c.in) {
+			if k.kind.rows() && !rowsVec4(c.in) {
 				continue
 			}
 			name := fmt.Sprintf("T=%d in=%d out=%d bias=%v %s", c.T, c.in, c.out, c.bias, k.name)
@@ -117,7 +118,7 @@ func TestMatMulQ8(t *testing.T) {
 			bb = must(d.NewBufferF32("b", bias))
 		}
 		for _, k := range matmulKernels {
-			if k.kind == kernRows && !rowsQ8(c.in) {
+			if k.kind.rows() && !rowsQ8(c.in) {
 				continue
 			}
 			name := fmt.Sprintf("T=%d in=%d out=%d bias=%v %s", c.T, c.in, c.out, c.bias, k.name)

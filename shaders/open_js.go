@@ -200,6 +200,7 @@ func OpenWeb() (*Device, *Web, error) {
 		d.info.DeviceType = gputypes.DeviceTypeCPU
 	}
 	d.matvec = matvecTuning(web.Adapter.Fallback)
+	d.rowsWide = web.Adapter.Fallback // Chromium's is SwiftShader (rows.wgsl's wide entry)
 	return d, web, nil
 }
 

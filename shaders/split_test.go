@@ -42,7 +42,7 @@ func TestMatMulPart(t *testing.T) {
 		for _, k := range matmulKernels {
 			for _, mode := range []int{0, 1, 2, 3} {
 				quant, view := mode%2 == 1, mode >= 2
-				if k.kind == kernRows && !(quant && rowsQ8(c.in) || !quant && rowsVec4(c.in)) {
+				if k.kind.rows() && !(quant && rowsQ8(c.in) || !quant && rowsVec4(c.in)) {
 					continue
 				}
 				name := fmt.Sprintf("T=%d in=%d out=%d q8=%v view=%v %s", c.T, c.in, c.out, quant, view, k.name)
