@@ -80,7 +80,7 @@ func TestKernelsCompile(t *testing.T) {
 	d := device(t)
 	for _, k := range []*kernelDef{kCopy, kEmbedF32, kEmbedQ8, kRMSNorm, kRope, kKVStore, kAttention,
 		kSwiGLU, kAdd, kMatVec, kMatMul, kMatVecQ8, kMatMulQ8, kArgmax, kSample,
-		kSVFScale, kRecompose, kQuantizeRows, kFactoredDown, kMVFused, kSwiGLUFused, kQKVFused, kAttnPart, kAttnMerge,
+		kSVFScale, kRecompose, kRecomposeW, kQuantizeRows, kFactoredDown, kMVFused, kSwiGLUFused, kQKVFused, kAttnPart, kAttnMerge,
 		kMatMulRows, kMatMulQ8Rows, kMatMulQ8Wide, kFactoredRows} {
 		if _, err := d.kernel(k, nil); err != nil {
 			t.Error(err)

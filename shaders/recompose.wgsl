@@ -161,6 +161,11 @@ fn recompose(@builtin(global_invocation_id) gid: vec3<u32>) {
             acc.a3 += u.w * v;
         }
     }
+    store_acc(i0, j0, acc);
+}
+
+// store_acc writes a thread's block acc, rows i0… and columns j0…, within m × n.
+fn store_acc(i0: u32, j0: u32, acc: Acc) {
     let rows = array<vec4<f32>, 4>(acc.a0, acc.a1, acc.a2, acc.a3);
     for (var r = 0u; r < 4u; r++) {
         let i = i0 + r;
@@ -172,6 +177,65 @@ fn recompose(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
         }
     }
+}
+
+// word8 is word for 8 rows of V: acc gets v0…v3's products, acc2 v4…v7's, with U's
+// values unpacked once.
+fn word8(acc: ptr<function, Acc>, acc2: ptr<function, Acc>, u0: u32, u1: u32, u2: u32, u3: u32,
+         v0: u32, v1: u32, v2: u32, v3: u32, v4: u32, v5: u32, v6: u32, v7: u32,
+         sk: vec4<f32>, su: vec4<f32>, sv: vec4<f32>, sw: vec4<f32>) {
+    let a0 = unpack8(u0) * (sk * su.x);
+    let a1 = unpack8(u1) * (sk * su.y);
+    let a2 = unpack8(u2) * (sk * su.z);
+    let a3 = unpack8(u3) * (sk * su.w);
+    add4(acc, a0, a1, a2, a3, unpack8(v0) * sv.x, unpack8(v1) * sv.y, unpack8(v2) * sv.z, unpack8(v3) * sv.w);
+    add4(acc2, a0, a1, a2, a3, unpack8(v4) * sw.x, unpack8(v5) * sw.y, unpack8(v6) * sw.z, unpack8(v7) * sw.w);
+}
+
+// recompose_wide is recompose's Q8, VEC path with 4 rows × 8 columns a thread, for
+// Chromium's SwiftShader (see rows.wgsl's matmul_q8_rows_wide).
+@compute @workgroup_size(8, 8)
+fn recompose_wide(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i0 = 4u * gid.y;
+    let j0 = 8u * gid.x;
+    if (i0 >= p.m || j0 >= p.n) {
+        return;
+    }
+    let ri = vec4<u32>(p.u0) + min(vec4<u32>(i0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.m - 1u));
+    let cj = min(vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
+    let ck = min(vec4<u32>(j0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
+    var acc = Acc();
+    var acc2 = Acc();
+    let nb = p.R / 32u;
+    for (var b = 0u; b < nb; b++) {
+        let k = 32u * b;
+        let ua0 = uq[(ri.x * p.R + k) >> 4u]; let ub0 = uq[((ri.x * p.R + k) >> 4u) + 1u];
+        let ua1 = uq[(ri.y * p.R + k) >> 4u]; let ub1 = uq[((ri.y * p.R + k) >> 4u) + 1u];
+        let ua2 = uq[(ri.z * p.R + k) >> 4u]; let ub2 = uq[((ri.z * p.R + k) >> 4u) + 1u];
+        let ua3 = uq[(ri.w * p.R + k) >> 4u]; let ub3 = uq[((ri.w * p.R + k) >> 4u) + 1u];
+        let va0 = vq[(cj.x * p.R + k) >> 4u]; let vb0 = vq[((cj.x * p.R + k) >> 4u) + 1u];
+        let va1 = vq[(cj.y * p.R + k) >> 4u]; let vb1 = vq[((cj.y * p.R + k) >> 4u) + 1u];
+        let va2 = vq[(cj.z * p.R + k) >> 4u]; let vb2 = vq[((cj.z * p.R + k) >> 4u) + 1u];
+        let va3 = vq[(cj.w * p.R + k) >> 4u]; let vb3 = vq[((cj.w * p.R + k) >> 4u) + 1u];
+        let va4 = vq[(ck.x * p.R + k) >> 4u]; let vb4 = vq[((ck.x * p.R + k) >> 4u) + 1u];
+        let va5 = vq[(ck.y * p.R + k) >> 4u]; let vb5 = vq[((ck.y * p.R + k) >> 4u) + 1u];
+        let va6 = vq[(ck.z * p.R + k) >> 4u]; let vb6 = vq[((ck.z * p.R + k) >> 4u) + 1u];
+        let va7 = vq[(ck.w * p.R + k) >> 4u]; let vb7 = vq[((ck.w * p.R + k) >> 4u) + 1u];
+        let su = vec4<f32>(us[ri.x * p.rb + b], us[ri.y * p.rb + b], us[ri.z * p.rb + b], us[ri.w * p.rb + b]);
+        let sv = vec4<f32>(vs[cj.x * p.rb + b], vs[cj.y * p.rb + b], vs[cj.z * p.rb + b], vs[cj.w * p.rb + b]);
+        let sw = vec4<f32>(vs[ck.x * p.rb + b], vs[ck.y * p.rb + b], vs[ck.z * p.rb + b], vs[ck.w * p.rb + b]);
+        let s0 = k >> 2u;
+        word8(&acc, &acc2, ua0.x, ua1.x, ua2.x, ua3.x, va0.x, va1.x, va2.x, va3.x, va4.x, va5.x, va6.x, va7.x, s[s0], su, sv, sw);
+        word8(&acc, &acc2, ua0.y, ua1.y, ua2.y, ua3.y, va0.y, va1.y, va2.y, va3.y, va4.y, va5.y, va6.y, va7.y, s[s0 + 1u], su, sv, sw);
+        word8(&acc, &acc2, ua0.z, ua1.z, ua2.z, ua3.z, va0.z, va1.z, va2.z, va3.z, va4.z, va5.z, va6.z, va7.z, s[s0 + 2u], su, sv, sw);
+        word8(&acc, &acc2, ua0.w, ua1.w, ua2.w, ua3.w, va0.w, va1.w, va2.w, va3.w, va4.w, va5.w, va6.w, va7.w, s[s0 + 3u], su, sv, sw);
+        word8(&acc, &acc2, ub0.x, ub1.x, ub2.x, ub3.x, vb0.x, vb1.x, vb2.x, vb3.x, vb4.x, vb5.x, vb6.x, vb7.x, s[s0 + 4u], su, sv, sw);
+        word8(&acc, &acc2, ub0.y, ub1.y, ub2.y, ub3.y, vb0.y, vb1.y, vb2.y, vb3.y, vb4.y, vb5.y, vb6.y, vb7.y, s[s0 + 5u], su, sv, sw);
+        word8(&acc, &acc2, ub0.z, ub1.z, ub2.z, ub3.z, vb0.z, vb1.z, vb2.z, vb3.z, vb4.z, vb5.z, vb6.z, vb7.z, s[s0 + 6u], su, sv, sw);
+        word8(&acc, &acc2, ub0.w, ub1.w, ub2.w, ub3.w, vb0.w, vb1.w, vb2.w, vb3.w, vb4.w, vb5.w, vb6.w, vb7.w, s[s0 + 7u], su, sv, sw);
+    }
+    store_acc(i0, j0, acc);
+    store_acc(i0, j0 + 4u, acc2);
 }
 
 fn wfat(e: u32) -> f32 {

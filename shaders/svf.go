@@ -5,6 +5,7 @@ import "fmt"
 var (
 	kSVFScale     = &kernelDef{files: []string{"common.wgsl", "svf.wgsl"}, entry: "svf_scale", binds: "rrw"}
 	kRecompose    = &kernelDef{files: []string{"common.wgsl", "recompose.wgsl"}, entry: "recompose", binds: "rrrrrw---"}
+	kRecomposeW   = &kernelDef{files: []string{"common.wgsl", "recompose.wgsl"}, entry: "recompose_wide", binds: "rrrrrw---"}
 	kQuantizeRows = &kernelDef{files: []string{"common.wgsl", "recompose.wgsl"}, entry: "quantize_rows", binds: "------rww"}
 	kFactoredDown = &kernelDef{files: append(gemmFiles[:2:2], "factored.wgsl"), entry: "factored_down", binds: "rrrrrrw"}
 	kFactoredRows = &kernelDef{files: []string{"common.wgsl", "factored_rows.wgsl"}, entry: "factored_rows", binds: "rrrrrrw"}
@@ -83,10 +84,15 @@ func (b *Batch) RecomposeInto(w Linear, f Factors, s, scratch *Buffer) {
 	o := overrides{"Q8F": b2f(q8f), "VEC": b2f(vec), "QVEC": b2f(f.N%4 == 0)}
 	nb := uint32((f.N + 31) / 32)
 	rb := uint32((f.R + 31) / 32)
-	// recompose records rows u0…u0+m−1 of W' into rows m0… of out.
+	// recompose records rows u0…u0+m−1 of W' into rows m0… of out: 4×4 blocks a thread,
+	// or on SwiftShader (Device.rowsWide) 4×8 for Q8 factors.
+	k, cols := kRecompose, 32
+	if b.d.rowsWide && q8f && vec {
+		k, cols = kRecomposeW, 64
+	}
 	recompose := func(out *Buffer, m0, u0, m int) {
-		b.dispatch(kRecompose, o, []uint32{uint32(m), uint32(f.N), uint32(f.R), rb, nb, uint32(m0), uint32(u0)},
-			[]*Buffer{uq, us, vq, vs, s, out}, ceilDiv(f.N, 32), ceilDiv(m, 32), 1)
+		b.dispatch(k, o, []uint32{uint32(m), uint32(f.N), uint32(f.R), rb, nb, uint32(m0), uint32(u0)},
+			[]*Buffer{uq, us, vq, vs, s, out}, ceilDiv(f.N, cols), ceilDiv(m, 32), 1)
 	}
 	if w.F != nil {
 		checkF32("Recompose", "w", w.F, (w.Row0+f.M)*f.N)

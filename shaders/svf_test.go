@@ -105,12 +105,15 @@ var svfShapes = []struct{ m, n, r, P int }{
 
 func TestRecompose(t *testing.T) {
 	d := device(t)
+	defer func(w bool) { d.rowsWide = w }(d.rowsWide)
 	rng := rand.New(rand.NewPCG(17, 18))
-	for _, sh := range svfShapes {
+	for i, sh := range svfShapes {
 		c := newSVFCase(rng, sh.m, sh.n, sh.r, sh.P)
 		sc := c.scales()
 		for _, q := range []bool{true, false} {
-			name := fmt.Sprintf("m=%d n=%d r=%d q8=%v", c.m, c.n, c.r, q)
+			// SwiftShader's 4×8 blocks (recompose_wide) on every other shape.
+			d.rowsWide = i%2 == 1
+			name := fmt.Sprintf("m=%d n=%d r=%d q8=%v wide=%v", c.m, c.n, c.r, q, d.rowsWide)
 			f := c.upload(d, q)
 			z := must(d.NewBufferF32("z", c.z))
 			s := must(d.NewBuffer("s", uint64(4*c.P*c.r)))
