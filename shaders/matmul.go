@@ -35,14 +35,10 @@ func matvecTuning(cpu bool) overrides {
 type matKernel int
 
 const (
-	kernMatVec   matKernel = iota // matmul.wgsl's matvec: a few rows
-	kernTiled                     // gemm.wgsl's 64×64 tiles: batches on a GPU
-	kernRows                      // rows.wgsl's 4×4 blocks a thread: batches on a CPU adapter
-	kernRowsWide                  // kernRows, Q8 weights in 4×8 blocks (Device.rowsWide); f32 as kernRows
+	kernMatVec matKernel = iota // matmul.wgsl's matvec: a few rows
+	kernTiled                   // gemm.wgsl's 64×64 tiles: batches on a GPU
+	kernRows                    // rows.wgsl's 4×4 blocks a thread (Q8 in 4×8 with Device.rowsWide): batches on a CPU adapter
 )
-
-// rows says whether k is one of rows.wgsl's kernels.
-func (k matKernel) rows() bool { return k == kernRows || k == kernRowsWide }
 
 // rowsVec4 says whether rows.wgsl's f32 kernel (and factored_rows.wgsl) can read rows
 // of n values: they load vec4.
@@ -59,8 +55,6 @@ func rowsQ8(n int) bool { return n%32 == 0 }
 // its answer's decode steps.
 func (b *Batch) matKernel(T int, rowsOK bool) matKernel {
 	switch {
-	case T > 1 && b.d.cpuLayout() && rowsOK && b.d.rowsWide:
-		return kernRowsWide
 	case T > 1 && b.d.cpuLayout() && rowsOK:
 		return kernRows
 	case T <= MatVecRows || b.d.cpuLayout():
@@ -138,7 +132,7 @@ func (b *Batch) matMulAt(y, x, w *Buffer, w0 int, bias *Buffer, T, in, out, ldy,
 		o, rpw := b.matvec(T)
 		gx, gy := b.grid1(ceilDiv(out, rpw))
 		b.dispatch(kMatVec, o, params, bufs, gx, gy, 1)
-	case kernRows, kernRowsWide: // no wide f32 kernel
+	case kernRows: // no wide f32 kernel
 		gx, gy := b.gridRows(T, out)
 		b.dispatch(kMatMulRows, noOverrides, append(params, 0), bufs, gx, gy, 1)
 	default:
@@ -178,17 +172,15 @@ func (b *Batch) MatMulQ8Part(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int) {
 func (b *Batch) matMulQ8At(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int, k matKernel) {
 	out, in := w.Rows, w.Cols
 	hasBias, bb := b.bias("MatMulQ8", bias, y0+out)
-	if k.rows() {
+	if k == kernRows {
 		// rows.wgsl's Params order: the weight's first row, then its blocks.
 		params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(ldy), uint32(y0), uint32(w.Row0), uint32(w.Blocks())}
-		bufs := []*Buffer{x, bb, y, w.Q, w.Scale}
-		if k == kernRowsWide {
-			gx, gy := b.grid1(ceilDiv(ceilDiv(T, 4)*ceilDiv(out, 8), 64))
-			b.dispatch(kMatMulQ8Wide, noOverrides, params, bufs, gx, gy, 1)
-			return
+		def, cols := kMatMulQ8Rows, 4 // outputs a thread
+		if b.d.rowsWide {
+			def, cols = kMatMulQ8Wide, 8
 		}
-		gx, gy := b.gridRows(T, out)
-		b.dispatch(kMatMulQ8Rows, noOverrides, params, bufs, gx, gy, 1)
+		gx, gy := b.grid1(ceilDiv(ceilDiv(T, 4)*ceilDiv(out, cols), 64))
+		b.dispatch(def, noOverrides, params, []*Buffer{x, bb, y, w.Q, w.Scale}, gx, gy, 1)
 		return
 	}
 	params := []uint32{uint32(T), uint32(in), uint32(out), hasBias, uint32(w.Blocks()), uint32(ldy), uint32(y0), uint32(w.Row0)}

@@ -41,17 +41,18 @@ var matmulKernels = []struct {
 	name   string
 	kind   matKernel
 	tuning overrides
+	wide   bool // Device.rowsWide
 }{
-	{"matvec/cpu-layout", kernMatVec, matvecTuning(true)},
-	{"matvec/gpu-layout", kernMatVec, matvecTuning(false)},
-	{"tiled", kernTiled, matvecTuning(false)},
-	{"rows", kernRows, matvecTuning(true)},
-	{"rows-wide", kernRowsWide, matvecTuning(true)},
+	{"matvec/cpu-layout", kernMatVec, matvecTuning(true), false},
+	{"matvec/gpu-layout", kernMatVec, matvecTuning(false), false},
+	{"tiled", kernTiled, matvecTuning(false), false},
+	{"rows", kernRows, matvecTuning(true), false},
+	{"rows-wide", kernRows, matvecTuning(true), true},
 }
 
 func TestMatMul(t *testing.T) {
 	d := device(t)
-	defer func(o overrides) { d.matvec = o }(d.matvec)
+	defer func(o overrides, w bool) { d.matvec, d.rowsWide = o, w }(d.matvec, d.rowsWide)
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, c := range matmulShapes {
 		x, w := randVec(rng, c.T*c.in, 1), randVec(rng, c.out*c.in, 1)
@@ -68,12 +69,12 @@ func TestMatMul(t *testing.T) {
 			bb = must(d.NewBufferF32("b", bias))
 		}
 		for _, k := range matmulKernels {
-			if k.kind.rows() && !rowsVec4(c.in) {
+			if k.kind == kernRows && !rowsVec4(c.in) {
 				continue
 			}
 			name := fmt.Sprintf("T=%d in=%d out=%d bias=%v %s", c.T, c.in, c.out, c.bias, k.name)
 			y := must(d.NewBuffer("y", uint64(4*c.T*c.out)))
-			d.matvec = k.tuning
+			d.matvec, d.rowsWide = k.tuning, k.wide
 			b := d.NewBatch("matmul")
 			b.matMul(y, bx, bw, bb, c.T, c.in, c.out, k.kind)
 			if err := b.Run(); err != nil {
@@ -97,7 +98,7 @@ func TestMatMul(t *testing.T) {
 
 func TestMatMulQ8(t *testing.T) {
 	d := device(t)
-	defer func(o overrides) { d.matvec = o }(d.matvec)
+	defer func(o overrides, w bool) { d.matvec, d.rowsWide = o, w }(d.matvec, d.rowsWide)
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, c := range matmulShapes {
 		x, wf := randVec(rng, c.T*c.in, 1), randVec(rng, c.out*c.in, 1)
@@ -118,12 +119,12 @@ func TestMatMulQ8(t *testing.T) {
 			bb = must(d.NewBufferF32("b", bias))
 		}
 		for _, k := range matmulKernels {
-			if k.kind.rows() && !rowsQ8(c.in) {
+			if k.kind == kernRows && !rowsQ8(c.in) {
 				continue
 			}
 			name := fmt.Sprintf("T=%d in=%d out=%d bias=%v %s", c.T, c.in, c.out, c.bias, k.name)
 			y := must(d.NewBuffer("y", uint64(4*c.T*c.out)))
-			d.matvec = k.tuning
+			d.matvec, d.rowsWide = k.tuning, k.wide
 			b := d.NewBatch("matmulq8")
 			b.matMulQ8(y, bx, w, bb, c.T, k.kind)
 			if err := b.Run(); err != nil {

@@ -71,6 +71,15 @@ fn sat(k: u32) -> f32 {
     return s[k >> 2u][k & 3u];
 }
 
+// uscale and vscale are the Q8 scales of block b of the 4 rows r of U and of V.
+fn uscale(r: vec4<u32>, b: u32) -> vec4<f32> {
+    return vec4<f32>(us[r.x * p.rb + b], us[r.y * p.rb + b], us[r.z * p.rb + b], us[r.w * p.rb + b]);
+}
+
+fn vscale(r: vec4<u32>, b: u32) -> vec4<f32> {
+    return vec4<f32>(vs[r.x * p.rb + b], vs[r.y * p.rb + b], vs[r.z * p.rb + b], vs[r.w * p.rb + b]);
+}
+
 // Acc is a thread's 4×4 block of W': rows r, columns c at a[r][c].
 struct Acc { a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32> }
 
@@ -116,8 +125,8 @@ fn recompose(@builtin(global_invocation_id) gid: vec3<u32>) {
             let va1 = vq[(cj.y * p.R + k) >> 4u]; let vb1 = vq[((cj.y * p.R + k) >> 4u) + 1u];
             let va2 = vq[(cj.z * p.R + k) >> 4u]; let vb2 = vq[((cj.z * p.R + k) >> 4u) + 1u];
             let va3 = vq[(cj.w * p.R + k) >> 4u]; let vb3 = vq[((cj.w * p.R + k) >> 4u) + 1u];
-            let su = vec4<f32>(us[ri.x * p.rb + b], us[ri.y * p.rb + b], us[ri.z * p.rb + b], us[ri.w * p.rb + b]);
-            let sv = vec4<f32>(vs[cj.x * p.rb + b], vs[cj.y * p.rb + b], vs[cj.z * p.rb + b], vs[cj.w * p.rb + b]);
+            let su = uscale(ri, b);
+            let sv = vscale(cj, b);
             // Written out (no loop over words, no dynamic vector index): Chromium's
             // SwiftShader keeps loops and indexes vectors through memory. At 1536×576×576
             // in Chromium on SwiftShader 0.67–0.86 GFLOP/s against 0.48–0.64 for the two
@@ -150,8 +159,8 @@ fn recompose(@builtin(global_invocation_id) gid: vec3<u32>) {
             var sv = vec4<f32>(1.0);
             if (Q8F) {
                 let b = k / 32u;
-                su *= vec4<f32>(us[ri.x * p.rb + b], us[ri.y * p.rb + b], us[ri.z * p.rb + b], us[ri.w * p.rb + b]);
-                sv = vec4<f32>(vs[cj.x * p.rb + b], vs[cj.y * p.rb + b], vs[cj.z * p.rb + b], vs[cj.w * p.rb + b]);
+                su *= uscale(ri, b);
+                sv = vscale(cj, b);
             }
             let u = vec4<f32>(elem(0u, ri.x, k), elem(0u, ri.y, k), elem(0u, ri.z, k), elem(0u, ri.w, k)) * su;
             let v = vec4<f32>(elem(1u, cj.x, k), elem(1u, cj.y, k), elem(1u, cj.z, k), elem(1u, cj.w, k)) * sv;
@@ -221,9 +230,9 @@ fn recompose_wide(@builtin(global_invocation_id) gid: vec3<u32>) {
         let va5 = vq[(ck.y * p.R + k) >> 4u]; let vb5 = vq[((ck.y * p.R + k) >> 4u) + 1u];
         let va6 = vq[(ck.z * p.R + k) >> 4u]; let vb6 = vq[((ck.z * p.R + k) >> 4u) + 1u];
         let va7 = vq[(ck.w * p.R + k) >> 4u]; let vb7 = vq[((ck.w * p.R + k) >> 4u) + 1u];
-        let su = vec4<f32>(us[ri.x * p.rb + b], us[ri.y * p.rb + b], us[ri.z * p.rb + b], us[ri.w * p.rb + b]);
-        let sv = vec4<f32>(vs[cj.x * p.rb + b], vs[cj.y * p.rb + b], vs[cj.z * p.rb + b], vs[cj.w * p.rb + b]);
-        let sw = vec4<f32>(vs[ck.x * p.rb + b], vs[ck.y * p.rb + b], vs[ck.z * p.rb + b], vs[ck.w * p.rb + b]);
+        let su = uscale(ri, b);
+        let sv = vscale(cj, b);
+        let sw = vscale(ck, b);
         let s0 = k >> 2u;
         word8(&acc, &acc2, ua0.x, ua1.x, ua2.x, ua3.x, va0.x, va1.x, va2.x, va3.x, va4.x, va5.x, va6.x, va7.x, s[s0], su, sv, sw);
         word8(&acc, &acc2, ua0.y, ua1.y, ua2.y, ua3.y, va0.y, va1.y, va2.y, va3.y, va4.y, va5.y, va6.y, va7.y, s[s0 + 1u], su, sv, sw);

@@ -103,11 +103,7 @@ fn matmul_q8_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
         add4(&c, xr + k + 5u, unpack8(v0.y), unpack8(v1.y), unpack8(v2.y), unpack8(v3.y));
         add4(&c, xr + k + 6u, unpack8(v0.z), unpack8(v1.z), unpack8(v2.z), unpack8(v3.z));
         add4(&c, xr + k + 7u, unpack8(v0.w), unpack8(v1.w), unpack8(v2.w), unpack8(v3.w));
-        let s = vec4<f32>(ws[sr.x + b], ws[sr.y + b], ws[sr.z + b], ws[sr.w + b]);
-        a.a0 += c.a0 * s;
-        a.a1 += c.a1 * s;
-        a.a2 += c.a2 * s;
-        a.a3 += c.a3 * s;
+        add_scaled(&a, c, qscale(sr, b));
     }
     store_rows(t0, o0, a);
 }
@@ -126,6 +122,19 @@ fn add4(c: ptr<function, Block>, xo: vec4<u32>, w0: vec4<f32>, w1: vec4<f32>, w2
     (*c).a1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
     (*c).a2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
     (*c).a3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+}
+
+// qscale is the scales of block b of the 4 Q8 weight rows whose scales start at sr.
+fn qscale(sr: vec4<u32>, b: u32) -> vec4<f32> {
+    return vec4<f32>(ws[sr.x + b], ws[sr.y + b], ws[sr.z + b], ws[sr.w + b]);
+}
+
+// add_scaled adds to a the sums c of one block of 32 values, times their rows' scales s.
+fn add_scaled(a: ptr<function, Block>, c: Block, s: vec4<f32>) {
+    (*a).a0 += c.a0 * s;
+    (*a).a1 += c.a1 * s;
+    (*a).a2 += c.a2 * s;
+    (*a).a3 += c.a3 * s;
 }
 
 // store_rows writes a thread's block a (row t0 + r is a.a_r, its outputs o0…o0+3), plus the
@@ -219,16 +228,8 @@ fn matmul_q8_rows_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         add8(&c, &d, xr + k + 5u, unpack8(v0.y), unpack8(v1.y), unpack8(v2.y), unpack8(v3.y), unpack8(v4.y), unpack8(v5.y), unpack8(v6.y), unpack8(v7.y));
         add8(&c, &d, xr + k + 6u, unpack8(v0.z), unpack8(v1.z), unpack8(v2.z), unpack8(v3.z), unpack8(v4.z), unpack8(v5.z), unpack8(v6.z), unpack8(v7.z));
         add8(&c, &d, xr + k + 7u, unpack8(v0.w), unpack8(v1.w), unpack8(v2.w), unpack8(v3.w), unpack8(v4.w), unpack8(v5.w), unpack8(v6.w), unpack8(v7.w));
-        let s = vec4<f32>(ws[sa.x + b], ws[sa.y + b], ws[sa.z + b], ws[sa.w + b]);
-        let s2 = vec4<f32>(ws[sb.x + b], ws[sb.y + b], ws[sb.z + b], ws[sb.w + b]);
-        a.a0 += c.a0 * s;
-        a.a1 += c.a1 * s;
-        a.a2 += c.a2 * s;
-        a.a3 += c.a3 * s;
-        a2.a0 += d.a0 * s2;
-        a2.a1 += d.a1 * s2;
-        a2.a2 += d.a2 * s2;
-        a2.a3 += d.a3 * s2;
+        add_scaled(&a, c, qscale(sa, b));
+        add_scaled(&a2, d, qscale(sb, b));
     }
     store_rows(t0, o0, a);
     if (o0 + 4u < p.n_out) {

@@ -11,7 +11,7 @@ import (
 // (with its slice of the bias), for both matvec layouts and the tiled kernel.
 func TestMatMulPart(t *testing.T) {
 	d := device(t)
-	defer func(o overrides) { d.matvec = o }(d.matvec)
+	defer func(o overrides, w bool) { d.matvec, d.rowsWide = o, w }(d.matvec, d.rowsWide)
 	rng := rand.New(rand.NewPCG(21, 22))
 	for _, c := range []struct{ T, in, out int }{{1, 67, 45}, {7, 131, 250}, {70, 200, 130}, {10, 96, 70}} {
 		x, w := randVec(rng, c.T*c.in, 1), randVec(rng, c.out*c.in, 1)
@@ -42,12 +42,12 @@ func TestMatMulPart(t *testing.T) {
 		for _, k := range matmulKernels {
 			for _, mode := range []int{0, 1, 2, 3} {
 				quant, view := mode%2 == 1, mode >= 2
-				if k.kind.rows() && !(quant && rowsQ8(c.in) || !quant && rowsVec4(c.in)) {
+				if k.kind == kernRows && !(quant && rowsQ8(c.in) || !quant && rowsVec4(c.in)) {
 					continue
 				}
 				name := fmt.Sprintf("T=%d in=%d out=%d q8=%v view=%v %s", c.T, c.in, c.out, quant, view, k.name)
 				y := must(d.NewBuffer("y", uint64(4*c.T*c.out)))
-				d.matvec = k.tuning
+				d.matvec, d.rowsWide = k.tuning, k.wide
 				b := d.NewBatch("matmul parts")
 				for p := range 3 {
 					r0, rows := cuts[p], cuts[p+1]-cuts[p]

@@ -233,7 +233,7 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		// Storing one blocks sw.js's answers to the next shard's request (1.3 s for 64 MiB
 		// in Chromium), so the shards the folder keeps in memory anyway are handed over
 		// once the load is done; one it does not keep (the GPU engine's) at once.
-		var later []string
+		var later []func() // the held shards' stores; their bytes are the folder's copy
 		store := func(name string, data []byte) {
 			if err := protocol.PostStore(w.scope, fsys.URL(name), data); err != nil {
 				fmt.Fprintln(os.Stderr, "engine:", err)
@@ -245,14 +245,12 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 			case fsys.Transient != nil && fsys.Transient(name):
 				store(name, data)
 			default:
-				later = append(later, name)
+				later = append(later, func() { store(name, data) })
 			}
 		}
 		defer func() {
-			for _, name := range later {
-				if data, err := fs.ReadFile(fsys, name); err == nil { // held: no download
-					store(name, data)
-				}
+			for _, f := range later {
+				f()
 			}
 		}()
 	}

@@ -77,20 +77,33 @@ async function shell(req, href) {
 // goes to the network when it is under no pack).
 async function packFile(event, href) {
   if (href.endsWith('/pack.json')) return manifestFile(event, href);
+  const pk = await cachedPack(href);
+  if (!pk) return fetch(event.request);
+  if (pk.shard) {
+    const hit = await storedShard(pk, href);
+    return hit || fetch(event.request); // the engine hands it back to store (storeShard)
+  }
+  return networkFirst(event, pk.cache, pk.base, href);
+}
+
+// cachedPack is the cached pack whose folder holds href, {base, cache, shard}, shard
+// being href's entry in its pack.json's shards (undefined for another file); null when
+// no cached pack.json covers href.
+async function cachedPack(href) {
   const base = await packBase(href);
-  if (!base) return fetch(event.request);
+  if (!base) return null;
   const cache = await caches.open(PACK_PREFIX + base);
   const manifest = await cachedManifest(cache, base);
-  if (!manifest) return fetch(event.request);
+  if (!manifest) return null;
   const rel = href.slice(base.length);
-  const shard = Array.isArray(manifest.shards) && manifest.shards.find((s) => s.file === rel);
-  if (shard) {
-    const hit = await cache.match(href);
-    if (hit && hit.headers.get('x-t2-sha256') === shard.sha256) return hit;
-    return fetch(event.request); // the engine hands it back to store (storeShard)
+  const shard = Array.isArray(manifest.shards) ? manifest.shards.find((s) => s.file === rel) : undefined;
+  return { base, cache, shard };
+}
 
-  }
-  return networkFirst(event, cache, base, href);
+// storedShard is the stored copy of pk's shard at href when its sha256 is pack.json's.
+async function storedShard(pk, href) {
+  const hit = await pk.cache.match(href);
+  return hit && hit.headers.get('x-t2-sha256') === pk.shard.sha256 ? hit : null;
 }
 
 // manifestFile fetches a pack.json, network first; a good one opens the pack's cache.
@@ -159,22 +172,15 @@ self.addEventListener('message', (event) => {
 // storeShard stores body, downloaded from href, when href is a shard of a cached pack's
 // pack.json and body has its sha256 and size, unless that shard is stored already.
 async function storeShard(href, body) {
-  const base = await packBase(href);
-  if (!base) return;
-  const cache = await caches.open(PACK_PREFIX + base);
-  const manifest = await cachedManifest(cache, base);
-  const rel = href.slice(base.length);
-  const shard = manifest && Array.isArray(manifest.shards) && manifest.shards.find((s) => s.file === rel);
-  if (!shard) return;
-  const hit = await cache.match(href);
-  if (hit && hit.headers.get('x-t2-sha256') === shard.sha256) return;
+  const pk = await cachedPack(href);
+  if (!pk || !pk.shard || await storedShard(pk, href)) return;
   const sum = hex(await crypto.subtle.digest('SHA-256', body));
-  if (sum !== shard.sha256 || body.byteLength !== shard.bytes) {
-    await cache.delete(href);
+  if (sum !== pk.shard.sha256 || body.byteLength !== pk.shard.bytes) {
+    await pk.cache.delete(href);
     return; // the engine checks the same and reports it
   }
   const resp = { status: 200, statusText: 'OK', headers: new Headers({ 'content-type': 'application/octet-stream' }) };
-  await put(cache, base, href, resp, body, { 'x-t2-sha256': sum });
+  await put(pk.cache, pk.base, href, resp, body, { 'x-t2-sha256': sum });
 }
 
 async function storeFile(cache, base, href, resp) {
