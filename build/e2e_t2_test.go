@@ -154,7 +154,9 @@ func TestE2ET2(t *testing.T) {
 		}
 		p.setSelect("#score", "likelihood")
 		p.setField("#iters", "3")
-		p.setField("#population", "8")
+		// 32 candidates an iteration, so that each takes long enough to render on its own:
+		// with 8, two iterations could reach the page in one batch of the worker's messages.
+		p.setField("#population", "32")
 		run1(p, chromedp.Click("#per-layer"))
 		// Count the plot's points as it changes, and the main thread's long tasks.
 		run1(p, chromedp.Evaluate[bool](`(() => {
