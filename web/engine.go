@@ -102,19 +102,82 @@ func startEngine(script, what string, deliver func(msgs [][]byte)) (*engine, err
 	return e, nil
 }
 
-// start creates the worker and listens to it.
+// start creates the worker and listens to it. The first time, it takes the worker
+// index.html started while ui.wasm loaded, when there is one, and handles the events
+// that worker sent before, in order.
 func (e *engine) start() error {
-	ctor, err := safejs.Global().Get("Worker")
-	if err != nil {
-		return err
+	worker, early := safejs.Undefined(), []safejs.Value(nil)
+	if !e.restarted {
+		var err error
+		if worker, early, err = takeWorker(e.script); err != nil {
+			return err
+		}
 	}
-	if e.worker, err = ctor.New(e.script); err != nil {
-		return fmt.Errorf("new Worker(%q): %w", e.script, err)
+	if worker.IsUndefined() {
+		ctor, err := safejs.Global().Get("Worker")
+		if err != nil {
+			return err
+		}
+		if worker, err = ctor.New(e.script); err != nil {
+			return fmt.Errorf("new Worker(%q): %w", e.script, err)
+		}
 	}
+	e.worker = worker
 	if err := e.worker.Set("onmessage", e.onMsg.Value()); err != nil {
 		return err
 	}
-	return e.worker.Set("onerror", e.onErr.Value())
+	if err := e.worker.Set("onerror", e.onErr.Value()); err != nil {
+		return err
+	}
+	for _, ev := range early {
+		handler := e.onMsg
+		if isErr, err := ev.Get("error"); err == nil {
+			if b, _ := isErr.Bool(); b {
+				handler = e.onErr
+			}
+		}
+		event, err := ev.Get("event")
+		if err != nil {
+			return err
+		}
+		if _, err := handler.Value().Invoke(event); err != nil {
+			return fmt.Errorf("the %s worker's early event: %w", e.what, err)
+		}
+	}
+	return nil
+}
+
+// takeWorker returns the worker of script index.html started (window.t2TakeWorker) and
+// the events it has sent since, {error, event} each; an undefined worker when there is
+// none.
+func takeWorker(script string) (safejs.Value, []safejs.Value, error) {
+	take, err := safejs.Global().Get("t2TakeWorker")
+	if err != nil || take.Type() != safejs.TypeFunction {
+		return safejs.Undefined(), nil, err
+	}
+	w, err := take.Invoke(script)
+	if err != nil || w.Type() != safejs.TypeObject {
+		return safejs.Undefined(), nil, err
+	}
+	worker, err := w.Get("worker")
+	if err != nil {
+		return safejs.Undefined(), nil, err
+	}
+	events, err := w.Get("events")
+	if err != nil {
+		return safejs.Undefined(), nil, err
+	}
+	n, err := events.Length()
+	if err != nil {
+		return safejs.Undefined(), nil, err
+	}
+	out := make([]safejs.Value, n)
+	for i := range out {
+		if out[i], err = events.Index(i); err != nil {
+			return safejs.Undefined(), nil, err
+		}
+	}
+	return worker, out, nil
 }
 
 // retry starts the worker again, once, when it failed (msg) before sending anything,
