@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -17,7 +18,9 @@ import (
 // 503 for the worker's wasm_exec.js, as a busy server or a network hiccup gives) does
 // not end the page: the worker starts again, gets the load request again and the model
 // loads. sw.js answers 404, so the page runs without its service worker and the worker's
-// scripts come from this server, not from the shell cache.
+// scripts come from this server, not from the shell cache. ui.wasm comes a second late,
+// so the worker index.html starts early has failed before ui.wasm takes it over: the
+// failure reaches ui.wasm as one of the worker's early events.
 func TestE2EWorkerRestart(t *testing.T) {
 	browser := findChromium(t)
 	site := buildTestSite(t)
@@ -28,6 +31,8 @@ func TestE2EWorkerRestart(t *testing.T) {
 		case r.URL.Path == "/sw.js":
 			http.NotFound(w, r)
 			return
+		case r.URL.Path == "/ui.wasm":
+			time.Sleep(time.Second)
 		case r.URL.Path == "/wasm_exec.js" && strings.HasSuffix(r.Referer(), "/worker.js") && failed.Add(1) == 1:
 			t.Logf("503 for the worker's %s", r.URL.Path)
 			http.Error(w, "busy", http.StatusServiceUnavailable)
