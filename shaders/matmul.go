@@ -133,7 +133,7 @@ func (b *Batch) matMulAt(y, x, w *Buffer, w0 int, bias *Buffer, T, in, out, ldy,
 		gx, gy := b.grid1(ceilDiv(out, rpw))
 		b.dispatch(kMatVec, o, params, bufs, gx, gy, 1)
 	case kernRows: // no wide f32 kernel
-		gx, gy := b.gridRows(T, out)
+		gx, gy := b.gridRows(T, out, 4)
 		b.dispatch(kMatMulRows, noOverrides, append(params, 0), bufs, gx, gy, 1)
 	default:
 		b.dispatch(kMatMul, noOverrides, params, bufs, ceilDiv(out, gemmTile), ceilDiv(T, gemmTile), 1)
@@ -141,9 +141,10 @@ func (b *Batch) matMulAt(y, x, w *Buffer, w0 int, bias *Buffer, T, in, out, ldy,
 }
 
 // gridRows is the grid of rows.wgsl's kernels (and factored_rows.wgsl's) for T rows and
-// out outputs: a thread a 4×4 block, 64 threads a workgroup.
-func (b *Batch) gridRows(T, out int) (gx, gy int) {
-	return b.grid1(ceilDiv(ceilDiv(T, 4)*ceilDiv(out, 4), 64))
+// out outputs: a thread a block of 4 rows × cols outputs (4, or 8 for the wide entry),
+// 64 threads a workgroup.
+func (b *Batch) gridRows(T, out, cols int) (gx, gy int) {
+	return b.grid1(ceilDiv(ceilDiv(T, 4)*ceilDiv(out, cols), 64))
 }
 
 // MatMulQ8 records y[T,out] = x[T,in]·wᵀ with the Q8 weight w [out,in], plus
@@ -179,7 +180,7 @@ func (b *Batch) matMulQ8At(y, x *Buffer, w Q8, bias *Buffer, T, ldy, y0 int, k m
 		if b.d.rowsWide {
 			def, cols = kMatMulQ8Wide, 8
 		}
-		gx, gy := b.grid1(ceilDiv(ceilDiv(T, 4)*ceilDiv(out, cols), 64))
+		gx, gy := b.gridRows(T, out, cols)
 		b.dispatch(def, noOverrides, params, []*Buffer{x, bb, y, w.Q, w.Scale}, gx, gy, 1)
 		return
 	}

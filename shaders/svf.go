@@ -152,7 +152,7 @@ func (b *Batch) FactoredDown(h, x *Buffer, f Factors, sc, cand *Buffer, T, P int
 		bufs[1], bufs[2] = f.V.Q, f.V.Scale
 	}
 	if b.factoredRows(f) {
-		gx, gy := b.gridRows(T, f.R)
+		gx, gy := b.gridRows(T, f.R, 4)
 		b.dispatch(kFactoredRows, overrides{"VQ": b2f(f.UF == nil)}, params[:5], bufs, gx, gy, 1)
 		return
 	}
