@@ -24,8 +24,8 @@ import (
 // under a sub-path through a proxy that can go offline (as TestE2EOffline):
 //
 //   - persist: a dropped few-shot set adapts and the chat answers with the mixture, with
-//     no main-thread task over 100 ms (PerformanceObserver 'longtask') during the
-//     adaptation or the generation; then, the network off, a reload brings back the page,
+//     no main-thread task of over 100 ms of work (taskTrace) during the adaptation or the
+//     generation; then, the network off, a reload brings back the page,
 //     the pack, the few-shot rows, the conversation and the expert, which answers with
 //     the same tokens as before;
 //   - a full storage quota (IndexedDB's transaction aborted with QuotaExceededError) is
@@ -70,12 +70,12 @@ func TestE2EProduct(t *testing.T) {
 		p.setField("#population", "8")
 		p.setSelect("#score", "likelihood")
 
-		p.watchLongTasks()
+		tasks := p.traceTasks()
 		run1(p, chromedp.Click("#adapt"))
 		if st := p.waitState(3*time.Minute, "done", "error"); st != "done" {
 			p.fatalf("page state %q after Adapt, want done; #error: %s", st, p.text("#error"))
 		}
-		p.checkLongTasks("the adaptation")
+		tasks.check("the adaptation")
 		p.checkConsole(nil)
 
 		p.show("chat")
@@ -87,12 +87,12 @@ func TestE2EProduct(t *testing.T) {
 		for _, q := range []string{"What is 12 plus 30?", "What is 7 plus 5?", "Add 3 and 4.", "Hello"} {
 			question = q
 			run1(p, chromedp.Evaluate[bool](`(() => { const b = document.querySelector('#clear-chat'); if (!b.disabled) b.click(); return true; })()`))
-			p.watchLongTasks()
+			tasks := p.traceTasks()
 			run1(p, chromedp.SendKeys("#prompt", question+kb.Enter))
 			if st := p.waitState(2*time.Minute, "done", "error"); st != "done" {
 				p.fatalf("page state %q, want done; #error: %s", st, p.text("#error"))
 			}
-			p.checkLongTasks("the generation")
+			tasks.check("the generation")
 			if before = p.ids(); len(before) > 0 {
 				break
 			}
@@ -370,53 +370,6 @@ func (p *page) ids() []int {
 		p.fatalf("#ids %q: %v", p.text("#ids"), err)
 	}
 	return ids
-}
-
-// watchLongTasks starts recording the page's main-thread long tasks (PerformanceObserver
-// 'longtask': each task over 50 ms) afresh.
-func (p *page) watchLongTasks() {
-	p.t.Helper()
-	run1(p, chromedp.Evaluate[bool](`(() => {
-		window.t2Long = [];
-		window.t2States = [];
-		if (!window.t2StateObserver) {
-			const main = document.querySelector('main.app');
-			window.t2StateObserver = new MutationObserver(() => window.t2States.push(main.dataset.state + '@' + Math.round(performance.now())));
-			window.t2StateObserver.observe(main, {attributes: true, attributeFilter: ['data-state']});
-		}
-		if (!window.t2LongObserver) {
-			window.t2LongObserver = new PerformanceObserver((l) => {
-				for (const e of l.getEntries()) window.t2Long.push({ms: e.duration, name: e.name, at: e.startTime});
-			});
-			window.t2LongObserver.observe({type: 'longtask'});
-			window.t2LoAF = [];
-			new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.duration > 80) window.t2LoAF.push({start: Math.round(e.startTime), dur: Math.round(e.duration), render: Math.round(e.renderStart - e.startTime), style: Math.round(e.styleAndLayoutStart - e.startTime), block: Math.round(e.blockingDuration), scripts: e.scripts.map((s) => [s.invoker, s.invokerType, Math.round(s.duration), Math.round(s.forcedStyleAndLayoutDuration), s.sourceFunctionName])}); }).observe({type: 'long-animation-frame'});
-		}
-		return true;
-	})()`))
-}
-
-// checkLongTasks fails the test if the main thread ran a task over 100 ms since
-// watchLongTasks, during what.
-func (p *page) checkLongTasks(what string) {
-	p.t.Helper()
-	time.Sleep(200 * time.Millisecond) // the observer reports after the task
-	type task struct {
-		Ms   float64
-		Name string
-		At   float64
-	}
-	tasks := evalJSON[[]task](p, `Promise.resolve(window.t2Long)`)
-	var over []task
-	for _, x := range tasks {
-		if x.Ms > 100 {
-			over = append(over, x)
-		}
-	}
-	p.t.Logf("long tasks during %s: %+v; states %s; LoAF %s", what, tasks, p.eval(`JSON.stringify(window.t2States)`), p.eval(`JSON.stringify(window.t2LoAF)`))
-	if len(over) > 0 {
-		p.fatalf("during %s the main thread ran %d tasks over 100 ms: %+v", what, len(over), over)
-	}
 }
 
 // BenchmarkPageLoad measures the site's default pack in Chromium: the cold load (a new

@@ -160,17 +160,16 @@ func TestE2ET2(t *testing.T) {
 		// candidates lie so close that the search converged after one or two iterations
 		// (the plot showed [1] or [1 2]); per layer, this seed's search takes about 4.
 		p.setField("#population", "32")
-		// Count the plot's points as it changes, and the main thread's long tasks.
+		// Count the plot's points as it changes.
 		run1(p, chromedp.Evaluate[bool](`(() => {
 			window.t2Points = [];
 			new MutationObserver(() => {
 				const n = document.querySelectorAll('#plot circle.best').length;
 				if (n && window.t2Points[window.t2Points.length - 1] !== n) window.t2Points.push(n);
 			}).observe(document.body, {subtree: true, childList: true, attributes: true});
-			window.t2Long = [];
-			new PerformanceObserver((l) => { for (const e of l.getEntries()) window.t2Long.push(e.duration); }).observe({type: 'longtask'});
 			return true;
 		})()`))
+		tasks := p.traceTasks()
 		run1(p, chromedp.Click("#adapt"))
 		if s := p.waitState(3*time.Minute, "done", "error"); s != "done" {
 			p.fatalf("page state %q after Adapt, want done; #error: %s", s, p.text("#error"))
@@ -191,7 +190,8 @@ func TestE2ET2(t *testing.T) {
 		if n := p.count("#alpha rect.bar"); n != 2 {
 			p.fatalf("the α chart has %d bars, want 2 (math, code)", n)
 		}
-		t.Logf("plot points %v, score axis %q; %s; %s; long tasks (ms): %s", points, ticks, p.text("#adapt-status"), p.text("#alpha figcaption"), p.eval(`JSON.stringify(window.t2Long)`))
+		tasks.check("the adaptation")
+		t.Logf("plot points %v, score axis %q; %s; %s", points, ticks, p.text("#adapt-status"), p.text("#alpha figcaption"))
 		p.screenshots("t2-fewshot")
 
 		// Export: the download's bytes are the mixture as an expert file.
@@ -285,7 +285,7 @@ func TestE2ET2(t *testing.T) {
 		}
 		p.setField("#train-epochs", "2")
 		p.setField("#train-domain", "sums")
-		p.watchLongTasks()
+		tasks := p.traceTasks()
 		run1(p, chromedp.Click("#train-start"))
 		status := p.poll(`(document.querySelector('#train-status')?.textContent ?? "").startsWith('Expert "new-skill"') ? document.querySelector('#train-status').textContent : ""`, 5*time.Minute)
 		if n := p.count("#train-loss circle.loss"); n != 2 {
@@ -295,7 +295,7 @@ func TestE2ET2(t *testing.T) {
 			p.fatalf("the accuracy plot has %d points, want one per epoch", n)
 		}
 		t.Logf("%s", status)
-		p.checkLongTasks("training")
+		tasks.check("training")
 		p.screenshots("t2-train")
 
 		// The expert is the page's and the CLI's, for the same examples and seed.
