@@ -1,7 +1,6 @@
 package shaders
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -654,7 +653,7 @@ func (e *Engine) loadShard(p *pack.Pack, i int, slots map[string]*slot) error {
 		return err
 	}
 	file := p.Manifest.Shards[i].File
-	f, err := safetensors.Open(bytes.NewReader(data), int64(len(data)), file)
+	f, err := safetensors.OpenBytes(data, file)
 	if err != nil {
 		return fmt.Errorf("pack: %w", err)
 	}
@@ -728,10 +727,7 @@ func (e *Engine) joinPiece(s *slot, piece pack.Piece, t safetensors.TensorInfo, 
 	}
 	switch piece {
 	case pack.Values:
-		j.q = make([]int8, len(raw))
-		for i, b := range raw {
-			j.q[i] = int8(b)
-		}
+		j.q = safetensors.BytesInt8(raw)
 	case pack.Scales:
 		j.scale = safetensors.BytesFloat32(raw)
 	case pack.Exact:

@@ -1,7 +1,6 @@
 package pack
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,7 +25,7 @@ func (p *Pack) ReadTensors() (*Tensors, error) {
 		if err != nil {
 			return nil, err
 		}
-		f, err := safetensors.Open(bytes.NewReader(data), int64(len(data)), sh.File)
+		f, err := safetensors.OpenBytes(data, sh.File)
 		if err != nil {
 			return nil, fmt.Errorf("pack: %w", err)
 		}
@@ -213,12 +212,8 @@ func (r *rawTensor) float32(name string, scale *rawTensor) ([]float32, error) {
 		if len(s) != rows*((cols+Q8Block-1)/Q8Block) {
 			return nil, fmt.Errorf("tensor %s has %d values, want %d×%d", Scales.Of(name), len(s), rows, (cols+Q8Block-1)/Q8Block)
 		}
-		q := make([]int8, len(r.data))
-		for i, b := range r.data {
-			q[i] = int8(b)
-		}
 		x := make([]float32, rows*cols)
-		DequantizeQ8(x, q, s, rows, cols)
+		DequantizeQ8(x, safetensors.BytesInt8(r.data), s, rows, cols)
 		return x, nil
 	}
 	return nil, fmt.Errorf("tensor %s: dtype %s, a pack holds F32 and I8", name, r.info.DType)
@@ -238,12 +233,9 @@ func (r *rawTensor) q8(name string, scale *rawTensor) (*model.Q8, error) {
 	}
 	q := model.NewQ8(rows, cols)
 	copy(q.Scale, s)
-	stride := q.Stride()
+	stride, src := q.Stride(), safetensors.BytesInt8(r.data)
 	for i := range rows {
-		dst, src := q.Q[i*stride:i*stride+cols], r.data[i*cols:(i+1)*cols]
-		for j, b := range src {
-			dst[j] = int8(b)
-		}
+		copy(q.Q[i*stride:i*stride+cols], src[i*cols:(i+1)*cols])
 	}
 	return q, nil
 }

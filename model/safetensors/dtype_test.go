@@ -293,6 +293,29 @@ func TestFloat32Bytes(t *testing.T) {
 	BytesFloat32(make([]byte, 3))
 }
 
+// TestBytesInt8: every byte reads as its two's-complement int8, in place.
+func TestBytesInt8(t *testing.T) {
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	q := BytesInt8(b)
+	if len(q) != len(b) {
+		t.Fatalf("BytesInt8 gave %d values, want %d", len(q), len(b))
+	}
+	for i, v := range q {
+		if v != int8(b[i]) {
+			t.Errorf("byte %#02x read as %d, want %d", b[i], v, int8(b[i]))
+		}
+	}
+	if q[0] = -1; b[0] != 0xff {
+		t.Errorf("BytesInt8 is a copy, want the same memory")
+	}
+	if len(BytesInt8(nil)) != 0 {
+		t.Errorf("BytesInt8(nil) is not empty")
+	}
+}
+
 // TestFloat32Tensor: the tensor holds x's bytes and its own copy of the shape.
 func TestFloat32Tensor(t *testing.T) {
 	x, shape := []float32{1, -2.5, 3, 4, 5, 6}, []int{2, 3}

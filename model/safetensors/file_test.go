@@ -117,6 +117,24 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil || !bytes.Equal(raw, data) {
 				t.Errorf("Raw = % x, %v; want % x", raw, err, data)
 			}
+			// In memory, the same bytes inside the file, and appending to them leaves the
+			// file as it is.
+			fm, err := OpenBytes(file, "rt.safetensors")
+			if err != nil {
+				t.Fatal(err)
+			}
+			inMem, err := fm.Raw("x")
+			if err != nil || !bytes.Equal(inMem, data) {
+				t.Errorf("OpenBytes: Raw = % x, %v; want % x", inMem, err, data)
+			}
+			if len(data) > 0 && &inMem[0] != &file[len(file)-len(data)] {
+				t.Errorf("OpenBytes: Raw is a copy, want the file's own bytes")
+			}
+			first, _ := fm.Raw("first")
+			_ = append(first, 0xff)
+			if got, _ := fm.Raw("x"); !bytes.Equal(got, data) {
+				t.Errorf("appending to the tensor before x changed x to % x", got)
+			}
 			got, err := f.Float32("x")
 			if err != nil {
 				t.Fatal(err)
@@ -276,6 +294,9 @@ var badFiles = []struct {
 func TestOpenBad(t *testing.T) {
 	for _, tc := range badFiles {
 		t.Run(tc.name, func(t *testing.T) {
+			if f, err := OpenBytes(tc.file, "bad.safetensors"); err == nil {
+				t.Errorf("OpenBytes succeeded with tensors %v", tensorNames(f.Tensors()))
+			}
 			f, err := Open(bytes.NewReader(tc.file), int64(len(tc.file)), "bad.safetensors")
 			if err == nil {
 				t.Fatalf("Open succeeded with tensors %v", tensorNames(f.Tensors()))
