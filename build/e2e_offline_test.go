@@ -88,6 +88,26 @@ func TestE2EOffline(t *testing.T) {
 		if u.Usage <= pk.Bytes {
 			t.Errorf("storage estimate %d bytes, less than the cached pack's %d", u.Usage, pk.Bytes)
 		}
+		// The trainer is cached once the page has loaded: after the pack's shards, which
+		// the engine reads before it is ready, and not while the service worker installs.
+		for deadline := time.Now().Add(time.Minute); !evalJSON[bool](p, `(async () => {
+			for (const k of await caches.keys()) if (k.startsWith('t2-shell-') && await (await caches.open(k)).match('trainer.wasm')) return true;
+			return false;
+		})()`); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				p.fatalf("a minute after the load, the shell cache has no trainer.wasm")
+			}
+		}
+		order := s.servedOrder()
+		trainer, lastShard := slices.Index(order, "trainer.wasm"), -1
+		for i, path := range order {
+			if strings.HasPrefix(path, "models/default/") && strings.HasSuffix(path, ".safetensors") {
+				lastShard = i
+			}
+		}
+		if trainer < 0 || lastShard < 0 || trainer < lastShard {
+			t.Errorf("requests in order %q: want trainer.wasm after the last shard of models/default", order)
+		}
 		p.checkConsole(nil)
 	})
 	if want == nil {
@@ -108,6 +128,10 @@ func TestE2EOffline(t *testing.T) {
 		got, _ := generateIDs(p, prompt, maxTokens)
 		if !slices.Equal(got, want) {
 			p.fatalf("offline the page generated %v, online %v", got, want)
+		}
+		// The trainer, cached after the first load, starts offline too.
+		if n := evalJSON[int](p, `fetch('trainer.wasm').then((r) => r.ok ? r.arrayBuffer() : new ArrayBuffer(0)).then((b) => b.byteLength)`); n < 1<<20 {
+			p.fatalf("offline, trainer.wasm is %d bytes, want the cached module", n)
 		}
 		t.Logf("offline: loaded and generated %v; the server refused %d requests meanwhile: %v", got, len(s.refused()), s.refused())
 	})
@@ -352,6 +376,7 @@ type offlineServer struct {
 	mu      sync.Mutex
 	foreign []foreignRequest // requests for another host
 	dropped []string         // requests while offline
+	served  []string         // the paths of the requests answered, in order
 }
 
 func newOfflineServer(t *testing.T, site string) *offlineServer {
@@ -381,7 +406,17 @@ func (s *offlineServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	s.mu.Lock()
+	s.served = append(s.served, strings.TrimPrefix(r.URL.Path, subPath))
+	s.mu.Unlock()
 	s.site.ServeHTTP(w, r)
+}
+
+// servedOrder returns the paths (under subPath) of the requests answered so far, in order.
+func (s *offlineServer) servedOrder() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.served)
 }
 
 func (s *offlineServer) setOffline(off bool) { s.offline.Store(off) }

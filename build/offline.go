@@ -16,11 +16,19 @@ import (
 // maxSiteFile is the size from which GitHub Pages refuses a file (100 MB).
 const maxSiteFile = 100_000_000
 
+// onDemand are the shell files the first page does not need: the trainer worker, which
+// the few-shot view starts when a person trains an expert. sw.js caches them once the
+// page is loaded (t2cache.warm), so a first visit downloads them after the page's own
+// files and the pack instead of beside them (trainer.wasm is a third of the shell).
+var onDemand = []string{"trainer.js", "trainer.wasm"}
+
 // writeOffline writes what makes the site installable and usable offline into outDir,
 // after the shell's other files are there: the icons, and sw.js from web/sw.js with
 //
-//	__T2_SHELL__    the shell: "./" and every file of outDir's top folder (JSON array)
-//	__T2_VERSION__  a hash of those files' names and contents
+//	__T2_SHELL__    the shell that installing caches: "./" and every file of outDir's
+//	                top folder but onDemand's (JSON array)
+//	__T2_LATER__    onDemand's files (JSON array)
+//	__T2_VERSION__  a hash of all those files' names and contents
 //
 // so a browser installs a new service worker, with a new shell cache, exactly when a
 // shell file changed.
@@ -42,7 +50,18 @@ func writeOffline(root, outDir string, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sw, err := serviceWorker(src, shell, version)
+	var install, later []string
+	for _, f := range shell {
+		if slices.Contains(onDemand, f) {
+			later = append(later, f)
+		} else {
+			install = append(install, f)
+		}
+	}
+	if len(later) != len(onDemand) {
+		return fmt.Errorf("site %s: has %v of the on-demand files %v", outDir, later, onDemand)
+	}
+	sw, err := serviceWorker(src, install, later, version)
 	if err != nil {
 		return err
 	}
@@ -50,7 +69,7 @@ func writeOffline(root, outDir string, logw io.Writer) error {
 	if err := os.WriteFile(dst, sw, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(logw, "wrote %s (shell of %d files, version %s)\n", dst, len(shell), version)
+	fmt.Fprintf(logw, "wrote %s (shell of %d files, %d of them cached after the page loads; version %s)\n", dst, len(shell), len(later), version)
 	return nil
 }
 
@@ -83,18 +102,27 @@ func shellFiles(outDir string) (shell []string, version string, err error) {
 }
 
 // serviceWorker fills web/sw.js's placeholders.
-func serviceWorker(src []byte, shell []string, version string) ([]byte, error) {
-	list, err := json.Marshal(shell)
+func serviceWorker(src []byte, shell, later []string, version string) ([]byte, error) {
+	shellList, err := json.Marshal(shell)
 	if err != nil {
 		return nil, err
 	}
-	for _, ph := range []string{"'__T2_VERSION__'", "__T2_SHELL__"} {
-		if bytes.Count(src, []byte(ph)) != 1 {
-			return nil, fmt.Errorf("web/sw.js: want the placeholder %s once, found it %d times", ph, bytes.Count(src, []byte(ph)))
-		}
+	laterList, err := json.Marshal(later)
+	if err != nil {
+		return nil, err
 	}
-	out := bytes.Replace(src, []byte("'__T2_VERSION__'"), []byte("'"+version+"'"), 1)
-	return bytes.Replace(out, []byte("__T2_SHELL__"), list, 1), nil
+	out := src
+	for _, r := range []struct{ ph, value string }{
+		{"'__T2_VERSION__'", "'" + version + "'"},
+		{"__T2_SHELL__", string(shellList)},
+		{"__T2_LATER__", string(laterList)},
+	} {
+		if n := bytes.Count(src, []byte(r.ph)); n != 1 {
+			return nil, fmt.Errorf("web/sw.js: want the placeholder %s once, found it %d times", r.ph, n)
+		}
+		out = bytes.Replace(out, []byte(r.ph), []byte(r.value), 1)
+	}
+	return out, nil
 }
 
 // checkSiteSizes fails when a file under dir is too large for GitHub Pages.

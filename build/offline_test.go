@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,7 +41,14 @@ func TestServiceWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	site := t.TempDir()
-	for name, data := range map[string]string{"index.html": "<p>a</p>", "ui.wasm": "wasm", ".nojekyll": "", "sw.js": "old"} {
+	// Without the trainer's files the site is incomplete.
+	if err := os.WriteFile(filepath.Join(site, "index.html"), []byte("<p>a</p>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeOffline(root, site, io.Discard); err == nil || !strings.Contains(err.Error(), "trainer.wasm") {
+		t.Errorf("a site without the trainer: error %v, want one naming trainer.wasm", err)
+	}
+	for name, data := range map[string]string{"index.html": "<p>a</p>", "ui.wasm": "wasm", ".nojekyll": "", "sw.js": "old", "trainer.js": "js", "trainer.wasm": "wasm3"} {
 		if err := os.WriteFile(filepath.Join(site, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -56,17 +64,24 @@ func TestServiceWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`const VERSION = '([0-9a-f]{16})';\nconst SHELL = (\[.*\]);`).FindSubmatch(sw)
+	m := regexp.MustCompile(`const VERSION = '([0-9a-f]{16})';\nconst SHELL = (\[.*\]);\nconst LATER = (\[.*\]);`).FindSubmatch(sw)
 	if m == nil {
-		t.Fatalf("sw.js has no VERSION and SHELL filled in:\n%.600s", sw)
+		t.Fatalf("sw.js has no VERSION, SHELL and LATER filled in:\n%.600s", sw)
 	}
-	var shell []string
+	var shell, later []string
 	if err := json.Unmarshal(m[2], &shell); err != nil {
 		t.Fatal(err)
 	}
+	if err := json.Unmarshal(m[3], &later); err != nil {
+		t.Fatal(err)
+	}
+	// Installing caches what the first page needs; the trainer comes after it.
 	want := []string{"./", "icon-192.png", "icon-512.png", "icon.svg", "index.html", "ui.wasm"}
 	if !slices.Equal(shell, want) {
 		t.Errorf("SHELL = %q, want %q", shell, want)
+	}
+	if want := []string{"trainer.js", "trainer.wasm"}; !slices.Equal(later, want) {
+		t.Errorf("LATER = %q, want %q", later, want)
 	}
 
 	// The version follows the shell's contents, and only them.
@@ -90,7 +105,7 @@ func TestServiceWorker(t *testing.T) {
 		t.Errorf("changing ui.wasm kept the shell version %s", v)
 	}
 
-	if _, err := serviceWorker([]byte("no placeholders"), want, v1); err == nil {
+	if _, err := serviceWorker([]byte("no placeholders"), want, later, v1); err == nil {
 		t.Error("serviceWorker accepted a source without placeholders")
 	}
 }

@@ -255,6 +255,18 @@ func storeOffline(href string, body safejs.Value) {
 	}
 }
 
+// warmOffline tells sw.js, through t2cache.warm, that the page has loaded, so it caches
+// the shell files the first page did not need; without a service worker it does nothing.
+func warmOffline() {
+	c, err := safejs.Global().Get("t2cache")
+	if err == nil && c.Type() == safejs.TypeObject {
+		_, err = c.Call("warm")
+	}
+	if err != nil {
+		consoleLog("warn", "t2web: keeping the trainer for offline use: "+err.Error())
+	}
+}
+
 func errorMessage(msg string) []byte {
 	b, _ := json.Marshal(protocol.Error{Type: protocol.TypeError, Message: msg})
 	return b

@@ -185,6 +185,7 @@ func (c *Root) receive(data []byte) {
 		c.Status = "ready"
 		c.restoreExperts()
 		go c.model.refreshStorage()
+		warmOffline()
 	case *protocol.Token:
 		if m.Base {
 			c.chat.appendBase(m.Text)

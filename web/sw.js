@@ -2,8 +2,11 @@
 //
 // The app shell (the page, its wasm, scripts, style, manifest and icons) is cached at
 // install in a cache named after the build, "t2-shell-VERSION", and served cache-first;
-// activating a new build deletes the old shell caches. t2 site writes VERSION (a hash of
-// the shell files' contents) and SHELL (their names) into this file.
+// activating a new build deletes the old shell caches. The shell files the first page
+// does not need (LATER: the trainer worker's) are cached once the page asks, when it has
+// loaded ({type: 't2-warm'} posted by t2cache.warm), or when first fetched, whichever
+// comes first. t2 site writes VERSION (a hash of the shell files' contents), SHELL and
+// LATER (their names) into this file.
 //
 // Packs: every pack.json fetched in scope opens a cache "t2-pack:BASE" (BASE the pack's
 // folder URL). Then, for a file under BASE:
@@ -26,11 +29,13 @@
 
 const VERSION = '__T2_VERSION__';
 const SHELL = __T2_SHELL__;
+const LATER = __T2_LATER__;
 
 const SHELL_CACHE = 't2-shell-' + VERSION;
 const PACK_PREFIX = 't2-pack:';
 const SCOPE = new URL('./', self.location.href).href;
-const SHELL_URLS = new Set(SHELL.map((f) => new URL(f, SCOPE).href));
+const SHELL_URLS = new Set(SHELL.concat(LATER).map((f) => new URL(f, SCOPE).href));
+const LATER_URLS = new Set(LATER.map((f) => new URL(f, SCOPE).href));
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
@@ -60,17 +65,36 @@ self.addEventListener('fetch', (event) => {
   url.search = '';
   // The page may have a query (?pack=…), which index.html reads itself.
   if (SHELL_URLS.has(url.href) && (search === '' || req.mode === 'navigate')) {
-    event.respondWith(shell(req, url.href));
+    event.respondWith(shell(event, url.href));
     return;
   }
   if (search !== '') return; // packs are plain folders
   event.respondWith(packFile(event, url.href));
 });
 
-// shell answers a request for the page or one of its files from the shell cache.
-async function shell(req, href) {
-  const hit = await (await caches.open(SHELL_CACHE)).match(href);
-  return hit || fetch(req);
+// shell answers a request for the page or one of its files from the shell cache; a LATER
+// file not cached yet is fetched and cached.
+async function shell(event, href) {
+  const cache = await caches.open(SHELL_CACHE);
+  const hit = await cache.match(href);
+  if (hit) return hit;
+  const resp = await fetch(event.request);
+  if (resp.ok && LATER_URLS.has(href)) event.waitUntil(cache.put(href, resp.clone()));
+  return resp;
+}
+
+// cacheLater caches the LATER files not cached yet. Offline, or on an HTTP error, a file
+// stays uncached until the next try: it is the page's to report when it needs the file.
+async function cacheLater() {
+  const cache = await caches.open(SHELL_CACHE);
+  for (const href of LATER_URLS) {
+    if (await cache.match(href)) continue;
+    try {
+      await cache.add(new Request(href, { cache: 'reload' }));
+    } catch (err) {
+      console.warn('t2web: caching ' + href + ' for offline use:', err);
+    }
+  }
 }
 
 // packFile answers a request for a file of a pack (or of anything else in scope, which
@@ -161,11 +185,14 @@ async function cachedManifest(cache, base) {
   }
 }
 
-// The engine's downloaded shards, handed back by the page (t2cache.store).
+// The engine's downloaded shards, handed back by the page (t2cache.store), and the page's
+// word that it has loaded (t2cache.warm).
 self.addEventListener('message', (event) => {
   const m = event.data;
   if (m && m.type === 't2-store' && typeof m.href === 'string' && m.body instanceof ArrayBuffer) {
     event.waitUntil(storeShard(m.href, m.body));
+  } else if (m && m.type === 't2-warm') {
+    event.waitUntil(cacheLater());
   }
 });
 

@@ -14,6 +14,8 @@
 //   t2cache.store(href, body)     hand sw.js a pack shard the engine downloaded (an
 //                                 ArrayBuffer, transferred): sw.js keeps it when it is a
 //                                 shard of a cached pack.json with its sha256 and size
+//   t2cache.warm()                tell sw.js the page has loaded: it caches the shell files
+//                                 kept for later (the trainer worker's)
 //   t2cache.errors                the storage errors so far, newest last, each
 //                                 {name, message, pack, file, bytes, packs, text}
 //   t2cache.onerror = (e) => …    called with each error; while unset, the page shows e.text
@@ -72,6 +74,11 @@
   t2cache.store = (href, body) => {
     const sw = navigator.serviceWorker && navigator.serviceWorker.controller;
     if (sw) sw.postMessage({ type: 't2-store', href, body }, [body]);
+  };
+
+  t2cache.warm = () => {
+    const sw = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (sw) sw.postMessage({ type: 't2-warm' });
   };
 
   t2cache.persist = async () => {
