@@ -163,6 +163,7 @@ func TestTaskTrace(t *testing.T) {
 		{"waits", `setTimeout(() => {}, 400)`, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			p.t = t
 			tr := p.traceTasks()
 			run1(p, chromedp.Evaluate[any](c.js+`, null`))
 			time.Sleep(time.Second)

@@ -169,8 +169,8 @@ func Float32Bytes(x []float32) []byte {
 }
 
 // BytesInt8 returns the bytes b of an I8 tensor as int8 values: the same memory, not a
-// copy (a byte loop converting them took 0.8 s of a SmolLM2-sized pack's load in the
-// page's worker; copy from this view is a memmove).
+// copy. Copying from this view is a memmove: in wasm a byte loop converting them ran at
+// 351 MB/s, 0.4 s of a SmolLM2-sized pack's load in the page's worker.
 func BytesInt8(b []byte) []int8 {
 	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
 }
