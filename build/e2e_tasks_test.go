@@ -132,12 +132,12 @@ func (tr *taskTrace) stop() []mainTask {
 	if len(main) == 0 {
 		p.fatalf("the trace (%d events) names no renderer main thread", len(events))
 	}
+	us := func(v float64) time.Duration { return time.Duration(v * float64(time.Microsecond)) }
 	var tasks []mainTask
 	for _, e := range events {
 		if e.Ph != "X" || e.Name != "RunTask" || !main[thread{e.Pid, e.Tid}] {
 			continue
 		}
-		us := func(v float64) time.Duration { return time.Duration(v * float64(time.Microsecond)) }
 		tasks = append(tasks, mainTask{At: us(e.Ts - first), Wall: us(e.Dur), Thread: us(e.Tdur)})
 	}
 	// A trace without thread times (tdur) would hold the page to nothing.

@@ -243,27 +243,26 @@ func (e *engine) queue(data []byte) {
 }
 
 // storeOffline hands a shard the engine worker downloaded (protocol.PostStore) to sw.js
-// through t2cache.store, which keeps it for offline use; without a service worker it
-// does nothing.
+// through t2cache.store, which keeps it for offline use.
 func storeOffline(href string, body safejs.Value) {
-	c, err := safejs.Global().Get("t2cache")
-	if err == nil && c.Type() == safejs.TypeObject {
-		_, err = c.Call("store", href, body)
-	}
-	if err != nil {
-		consoleLog("warn", "t2web: keeping "+href+" for offline use: "+err.Error())
-	}
+	callCache("keeping "+href+" for offline use", "store", href, body)
 }
 
 // warmOffline tells sw.js, through t2cache.warm, that the page has loaded, so it caches
-// the shell files the first page did not need; without a service worker it does nothing.
+// the shell files the first page did not need.
 func warmOffline() {
+	callCache("keeping the trainer for offline use", "warm")
+}
+
+// callCache calls t2cache's method (t2cache.js) with args; without a service worker it
+// does nothing, and a failure is a warning on the console, naming what it was for.
+func callCache(what, method string, args ...any) {
 	c, err := safejs.Global().Get("t2cache")
 	if err == nil && c.Type() == safejs.TypeObject {
-		_, err = c.Call("warm")
+		_, err = c.Call(method, args...)
 	}
 	if err != nil {
-		consoleLog("warn", "t2web: keeping the trainer for offline use: "+err.Error())
+		consoleLog("warn", "t2web: "+what+": "+err.Error())
 	}
 }
 

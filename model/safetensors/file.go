@@ -100,6 +100,20 @@ type headerEntry struct {
 	DataOffsets []int64 `json:"data_offsets"`
 }
 
+// OpenBytes is Open over a file held in memory, whose Raw returns each tensor's bytes
+// inside data instead of a copy: the caller must not change them. A pack's shards load
+// this way, so their bytes are not copied once more on the way to the engine (in the
+// page's worker, a profile of a SmolLM2-sized pack's load put half a second in those
+// copies, each into fresh memory).
+func OpenBytes(data []byte, name string) (*File, error) {
+	f, err := Open(bytes.NewReader(data), int64(len(data)), name)
+	if err != nil {
+		return nil, err
+	}
+	f.mem = data
+	return f, nil
+}
+
 // Open reads and checks the header of the safetensors file held by r, which is size
 // bytes long. name identifies the file in error messages (a path, or a shard's name).
 //
@@ -114,24 +128,6 @@ type headerEntry struct {
 // cannot make a read wrong, and t2web would rather open a file than be strict about
 // wasted bytes.
 func Open(r io.ReaderAt, size int64, name string) (*File, error) {
-	return open(r, size, name)
-}
-
-// OpenBytes is Open over a file held in memory, whose Raw returns each tensor's bytes
-// inside data instead of a copy: the caller must not change them. A pack's shards load
-// this way, so their bytes are not copied once more on the way to the engine (in the
-// page's worker, a profile of a SmolLM2-sized pack's load put half a second in those
-// copies, each into fresh memory).
-func OpenBytes(data []byte, name string) (*File, error) {
-	f, err := open(bytes.NewReader(data), int64(len(data)), name)
-	if err != nil {
-		return nil, err
-	}
-	f.mem = data
-	return f, nil
-}
-
-func open(r io.ReaderAt, size int64, name string) (*File, error) {
 	f := &File{name: name, r: r}
 	fail := func(tensor, field string, err error, format string, args ...any) error {
 		return &FormatError{File: name, Tensor: tensor, Field: field, Msg: fmt.Sprintf(format, args...), Err: err}
