@@ -181,6 +181,18 @@ func (p *Pack) Rank(matrix string) (int, bool) {
 // ReadShard reads shard i of pack.json's shards whole and checks its size and sha256:
 // engines that stream a pack to a device read it one shard at a time.
 func (p *Pack) ReadShard(i int) ([]byte, error) {
+	data, err := p.readShard(i)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkShard(i, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// readShard reads shard i whole and checks its size against pack.json.
+func (p *Pack) readShard(i int) ([]byte, error) {
 	if i < 0 || i >= len(p.Manifest.Shards) {
 		return nil, fmt.Errorf("pack: shard %d of %d", i, len(p.Manifest.Shards))
 	}
@@ -192,18 +204,24 @@ func (p *Pack) ReadShard(i int) ([]byte, error) {
 	if int64(len(data)) != sh.Bytes {
 		return nil, fmt.Errorf("pack: shard %s: %d bytes, pack.json says %d", sh.File, len(data), sh.Bytes)
 	}
+	return data, nil
+}
+
+// checkShard checks data, shard i's bytes, against pack.json's sha256 for it.
+func (p *Pack) checkShard(i int, data []byte) error {
+	sh := p.Manifest.Shards[i]
 	hash := p.SHA256
 	if hash == nil {
 		hash = func(b []byte) ([32]byte, error) { return sha256.Sum256(b), nil }
 	}
 	sum, err := hash(data)
 	if err != nil {
-		return nil, fmt.Errorf("pack: shard %s: sha256: %w", sh.File, err)
+		return fmt.Errorf("pack: shard %s: sha256: %w", sh.File, err)
 	}
 	if hex.EncodeToString(sum[:]) != sh.SHA256 {
-		return nil, fmt.Errorf("pack: shard %s: sha256 %x does not match pack.json's %s: the file is corrupted or was changed", sh.File, sum, sh.SHA256)
+		return fmt.Errorf("pack: shard %s: sha256 %x does not match pack.json's %s: the file is corrupted or was changed", sh.File, sum, sh.SHA256)
 	}
-	return data, nil
+	return nil
 }
 
 // OpenDir opens the pack in a folder of the local file system.

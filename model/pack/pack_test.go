@@ -141,6 +141,20 @@ func TestPackErrors(t *testing.T) {
 			os.WriteFile(filepath.Join(d, shard), data, 0o644)
 		}, false, shard + ": sha256"},
 		{"missing shard", func(d string) { os.Remove(filepath.Join(d, shard)) }, false, shard},
+		// Shards are hashed while the next is read: the error is still the first
+		// shard's, in pack.json's order.
+		{"flipped byte, a later shard missing", func(d string) {
+			data, _ := os.ReadFile(filepath.Join(d, shard))
+			data[len(data)/2] ^= 0x40
+			os.WriteFile(filepath.Join(d, shard), data, 0o644)
+			os.Remove(filepath.Join(d, p.Manifest.Shards[2].File))
+		}, false, shard + ": sha256"},
+		// A shard whose header was changed fails its check, not its parsing.
+		{"garbled header", func(d string) {
+			data, _ := os.ReadFile(filepath.Join(d, shard))
+			copy(data[8:], "garbage")
+			os.WriteFile(filepath.Join(d, shard), data, 0o644)
+		}, false, shard + ": sha256"},
 		{"newer format", edit(`"version": 1`, `"version": 3`), true, "pack.json: format version 3 is newer"},
 		{"version 2 field in version 1", edit(`"block": 32,`, `"block": 32, "exact_rank": 8,`), true, "exact_rank and f32 need format version 2"},
 		{"exact rank not below the rank", edit(`"version": 1`, `"version": 2`, `"block": 32,`, `"block": 32, "exact_rank": 48,`),
