@@ -244,9 +244,11 @@ func (d *Dispatch) Choose(question string) (*Choice, error) {
 }
 
 // score returns the log-likelihood of every label's answer after prompt, under the first
-// pass's z. The prompt runs once, in sequence 0 (from where the kept prompt stops
-// sharing it, see PrefixCache), which is then forked into one sequence per label; every
-// label's answer then runs in one batched forward pass, in its own sequence.
+// pass's z. The prompt but its last token runs once, in sequence 0 (from where the kept
+// prompt stops sharing it, see PrefixCache), without logits; sequence 0 is then forked
+// into one sequence per label, and one batched forward pass runs, in each label's
+// sequence, the prompt's last token and the label's answer. So a first pass waits for
+// its logits once: on WebGPU each wait is a readback and the GPU's queue drained.
 func (d *Dispatch) score(question string, prompt []int, z map[string][]float32) ([]LabelScore, error) {
 	answers := make([][]int, len(d.labels))
 	for i, label := range d.labels {
@@ -262,12 +264,12 @@ func (d *Dispatch) score(question string, prompt []int, z map[string][]float32) 
 			d.e.Clear(i)
 		}
 	}()
-	// The prompt: the last row's logits score every answer's first token. The tokens it
-	// shares with the kept prompt are copied from there (the last one is always run: its
-	// logits are needed).
+	// The prompt but its last token. The tokens it shares with the kept prompt are
+	// copied from there.
+	last := len(prompt) - 1
 	from := 0
 	if c := d.prefix; c != nil && c.tokens != nil && c.e == d.e && model.SameZ(c.z, z) {
-		for from < len(prompt)-1 && from < len(c.tokens) && c.tokens[from] == prompt[from] {
+		for from < last && from < len(c.tokens) && c.tokens[from] == prompt[from] {
 			from++
 		}
 		if from > 0 {
@@ -276,66 +278,55 @@ func (d *Dispatch) score(question string, prompt []int, z map[string][]float32) 
 			}
 		}
 	}
-	var b model.Batch
-	for pos := from; pos < len(prompt); pos++ {
-		b.AddCand(prompt[pos], pos, 0, 0, pos == len(prompt)-1)
-	}
 	if c := d.prefix; c != nil {
 		c.Reset() // until the sequence holds this prompt
 	}
-	if err := d.e.Forward(&b); err != nil {
-		return nil, err
+	if from < last {
+		var b model.Batch
+		for pos := from; pos < last; pos++ {
+			b.AddCand(prompt[pos], pos, 0, 0, false)
+		}
+		if err := d.e.Forward(&b); err != nil {
+			return nil, err
+		}
 	}
 	if c := d.prefix; c != nil {
 		if err := d.e.Fork(d.e.MaxSeqs()-1, 0); err != nil {
 			return nil, err
 		}
-		c.tokens, c.z, c.e = slices.Clone(prompt), z, d.e
+		c.tokens, c.z, c.e = slices.Clone(prompt[:last]), z, d.e
 	}
-	logits := make([]float32, d.m.Config.VocabSize)
-	if err := d.e.Logits(logits, 0); err != nil {
-		return nil, err
-	}
-	out := make([]LabelScore, len(d.labels))
+	// Each label in its copy of the prompt: the prompt's last token, whose logits score
+	// the answer's first token, then the answer's tokens but the last.
+	var b model.Batch
 	for i, ans := range answers {
-		name := ""
-		if d.experts[i] != nil {
-			name = d.experts[i].Name
-		}
-		out[i] = LabelScore{Label: d.labels[i], Expert: name, LogP: logSoftmaxAt(logits, ans[0]), Tokens: len(ans)}
-	}
-	// The answers' other tokens, each label in its copy of the prompt.
-	b = model.Batch{}
-	for i, ans := range answers {
-		if len(ans) < 2 {
-			continue
-		}
 		if i > 0 {
 			if err := d.e.Fork(i, 0); err != nil {
 				return nil, err
 			}
 		}
+		b.AddCand(prompt[last], last, i, 0, true)
 		for j, id := range ans[:len(ans)-1] {
-			b.AddCand(id, len(prompt)+j, i, 0, true)
+			b.AddCand(id, last+1+j, i, 0, true)
 		}
-	}
-	if len(b.Tokens) == 0 {
-		return out, nil
 	}
 	if err := d.e.Forward(&b); err != nil {
 		return nil, err
 	}
+	logits := make([]float32, d.m.Config.VocabSize)
+	out := make([]LabelScore, len(d.labels))
 	row := 0
 	for i, ans := range answers {
-		if len(ans) < 2 {
-			continue
+		name := ""
+		if d.experts[i] != nil {
+			name = d.experts[i].Name
 		}
-		lp, err := sumLogP(d.e, logits, row, ans[1:], out[i].LogP)
+		lp, err := sumLogP(d.e, logits, row, ans, 0)
 		if err != nil {
 			return nil, err
 		}
-		out[i].LogP = lp
-		row += len(ans) - 1
+		out[i] = LabelScore{Label: d.labels[i], Expert: name, LogP: lp, Tokens: len(ans)}
+		row += len(ans)
 	}
 	return out, nil
 }
