@@ -597,6 +597,14 @@ func (e *Engine) Forward(b *model.Batch) error {
 			}
 		}
 		fb = e.record(key)
+		// The same pass for another number of rows lends its bind groups.
+		for k, old := range e.forwards {
+			if k.T != key.T && k.nOut == key.nOut && k.P == key.P && k.w == key.w && k.chain == key.chain && k.s == key.s && fb.Adopt(old) {
+				old.Release()
+				delete(e.forwards, k)
+				break
+			}
+		}
 		e.forwards[key] = fb
 	}
 	e.outputChanged()

@@ -617,3 +617,70 @@ func TestEngineGenerate(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineAdopt: a forward pass of a new number of rows takes the bind groups of the
+// one recorded for another (Batch.Adopt: the cache keeps one pass, not one per prompt
+// length) and gives exactly the logits of an engine that built its own, rows after rows
+// and back; a pass of other kernels (output rows for every row) builds its own.
+func TestEngineAdopt(t *testing.T) {
+	d := device(t)
+	p := randomPack(t, smallConfig, 5, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}})
+	open := func() *Engine {
+		e, err := NewEngine(d, p.Pack, EngineOptions{Context: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	reused := open()
+	V := reused.Config().VocabSize
+	// logits runs a prompt of n tokens on e, asking for the last row's logits (every
+	// row's with all).
+	logits := func(e *Engine, n int, all bool) []float32 {
+		t.Helper()
+		var b model.Batch
+		for i := range n {
+			b.Add((7*i+3)%V, i, 0, all || i == n-1)
+		}
+		e.Clear(0)
+		if err := e.Forward(&b); err != nil {
+			t.Fatal(err)
+		}
+		out, last := make([]float32, V), 0
+		if all {
+			last = n - 1
+		}
+		if err := e.Logits(out, last); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// The buffers grown first: growing drops every recorded pass.
+	logits(reused, 23, true)
+	for _, n := range []int{17, 23, 19, 23, 17} {
+		got := logits(reused, n, false)
+		want := logits(open(), n, false)
+		if !slices.Equal(got, want) {
+			t.Errorf("%d rows after other lengths: logits differ from a fresh engine's", n)
+		}
+		passes := 0
+		for k := range reused.forwards {
+			if k.nOut == 1 && k.T > 1 {
+				passes++
+			}
+		}
+		if passes != 1 {
+			t.Errorf("%d rows: %d passes of one output row cached, want 1 (the others adopted)", n, passes)
+		}
+	}
+	// Logits for every row: other kernels (no gathering of output rows), its own build.
+	before := len(reused.forwards)
+	got := logits(reused, 21, true)
+	if want := logits(open(), 21, true); !slices.Equal(got, want) {
+		t.Error("a pass of other kernels: logits differ from a fresh engine's")
+	}
+	if len(reused.forwards) != before+1 {
+		t.Errorf("a pass of other kernels: %d passes cached, want %d", len(reused.forwards), before+1)
+	}
+}

@@ -456,6 +456,43 @@ func (b *Batch) build() error {
 	return nil
 }
 
+// Adopt builds b, recorded and not yet submitted, from old, a built batch of the same
+// kernels on the same buffers at the same uniform offsets, step for step (the same pass
+// recorded for another number of rows): b takes old's uniform buffer, overwritten with
+// b's values, and its bind groups instead of making its own. In the page a bind group is
+// a call into the browser, and a forward pass of the demo model makes about a hundred
+// (8–50 ms on SwiftShader). The write is queued after whatever old was submitted with, so
+// passes in flight read their own values. old is left empty: it must be released, not
+// submitted again. Adopt reports false, and changes neither, when the two differ.
+func (b *Batch) Adopt(old *Batch) bool {
+	if b.built || b.err != nil || old == b || !old.built || old.err != nil ||
+		len(old.steps) != len(b.steps) || len(old.params) != len(b.params) {
+		return false
+	}
+	for i := range b.steps {
+		s, o := &b.steps[i], &old.steps[i]
+		if s.k != o.k || s.off != o.off || s.size != o.size || len(s.bufs) != len(o.bufs) {
+			return false
+		}
+		for j := range s.bufs {
+			if s.bufs[j] != o.bufs[j] {
+				return false
+			}
+		}
+	}
+	if len(b.params) > 0 {
+		if err := b.d.queue.WriteBuffer(old.uni, 0, b.params); err != nil {
+			return false
+		}
+	}
+	for i := range b.steps {
+		b.steps[i].bg, old.steps[i].bg = old.steps[i].bg, nil
+	}
+	b.uni, old.uni = old.uni, nil
+	b.built, old.built = true, false
+	return true
+}
+
 // Submit sends the batch to the GPU without waiting for it; Device.Read and
 // Device.Sync wait.
 func (b *Batch) Submit() error {
