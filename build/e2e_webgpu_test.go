@@ -23,9 +23,10 @@ import (
 // browser's WebGPU), say so with the adapter it used, and generate exactly the greedy
 // tokens of the native GPU engine (t2 generate --greedy --engine gpu: the same WGSL on
 // Vulkan, held to the CPU engine by package shaders' tests) on the same pack — not the
-// CPU engine's, since the GPU engine's Q8 W' (float32 activations) is neither the CPU
-// engine's float32 W' (--dequantize) nor its int8 path (activations in Q8_0 too), and
-// this small model's greedy answers part where its logits are near ties;
+// CPU engine's, since the GPU engine's float32 arithmetic (its W' in float32 on this
+// CPU adapter, shaders.PreferMergedF32; Q8 on a GPU) is not the CPU engine's int8 path
+// (activations in Q8_0 too), and this small model's greedy answers part where its logits
+// are near ties;
 // without ?engine the page must take the CPU engine on this software fallback adapter
 // and say why.
 func TestE2EWebGPU(t *testing.T) {

@@ -30,7 +30,8 @@ func addEngineFlag(fs *flag.FlagSet) *string {
 type engineOptions struct {
 	MaxSeqs, Context int // 0: the engine's defaults
 	// MergedF32 holds the GPU engine's recomposed W' in float32 (shaders.EngineOptions),
-	// the exact reference, instead of Q8.
+	// the exact reference, instead of Q8. Without it the GPU engine still does where
+	// shaders.PreferMergedF32 says so (a small model on a CPU adapter), as the page does.
 	MergedF32 bool
 }
 
@@ -111,7 +112,7 @@ func openGPU(d *shaders.Device, src *source, opt engineOptions) (*shaders.Engine
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := shaders.NewEngine(d, p.Pack, shaders.EngineOptions{MaxSeqs: opt.MaxSeqs, Context: opt.Context, MergedF32: opt.MergedF32})
+	e, err := shaders.NewEngine(d, p.Pack, shaders.EngineOptions{MaxSeqs: opt.MaxSeqs, Context: opt.Context, MergedF32: opt.MergedF32 || shaders.PreferMergedF32(d, p.Pack)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", src.pack, err)
 	}

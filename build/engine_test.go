@@ -13,7 +13,8 @@ import (
 )
 
 // TestEngineFlag holds `--engine gpu` to `--engine cpu --dequantize` on an int8 pack with
-// an expert: the same greedy ids (the GPU engine's W' in Q8, the CPU engine's in float32),
+// an expert: the same greedy ids (the GPU engine's W' in Q8 on a GPU, in float32 on this
+// CPU adapter, shaders.PreferMergedF32; the CPU engine's in float32),
 // each engine named on stderr, and t2 logits (W' in float32 on both engines, the exact
 // reference) within 1e-4.
 func TestEngineFlag(t *testing.T) {

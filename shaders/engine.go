@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gogpu/gputypes"
+
 	"github.com/t2web/t2web/model"
+	"github.com/t2web/t2web/model/pack"
 )
 
 // EngineOptions size a GPU engine.
@@ -31,6 +34,38 @@ type EngineOptions struct {
 	// it so that small models split. What is not split (activations, the KV cache, an
 	// adapted matrix's V and σ) must fit the device's limit.
 	MaxBinding uint64
+}
+
+// smallMergedF32 is the most float32 W' PreferMergedF32 holds on a CPU adapter.
+const smallMergedF32 = 32 << 20
+
+// PreferMergedF32 tells whether an engine of int8 pack p on d is better off holding W' in
+// float32 (EngineOptions.MergedF32): on a CPU adapter (lavapipe; Chromium's SwiftShader)
+// when W' in float32 is at most 32 MiB. There the kernels run on the CPU, whose caches
+// hold a model this small, and unpacking int8 costs more than the bytes it saves. On the
+// demo pack (9.4 MB of float32 W'), T²-prompt's first pass took 56 → 44 ms and the
+// second 288 → 246 ms on lavapipe; in the page on SwiftShader the first pass 193–228 →
+// 167–169 ms, the second unchanged. For a model of a few hundred MB (SmolLM2: 538 MB in
+// float32) decoding reads W' from memory and int8 stays (issue 15). Between the two it is
+// not measured. Callers that want the int8 path whatever the cost (tests of it) do not ask.
+func PreferMergedF32(d *Device, p *pack.Pack) bool {
+	if d.Info().DeviceType != gputypes.DeviceTypeCPU || p.Manifest.Quant != pack.QuantInt8 {
+		return false
+	}
+	adapted := map[string]bool{}
+	for _, name := range p.Manifest.Matrices {
+		adapted[name] = true
+	}
+	dims := p.Config.MatrixDims()
+	var bytes int64
+	for l := range p.Config.NLayers {
+		for j, name := range model.MatrixNames(l) {
+			if adapted[name] {
+				bytes += 4 * int64(dims[j][0]) * int64(dims[j][1])
+			}
+		}
+	}
+	return bytes <= smallMergedF32
 }
 
 // Engine is the GPU engine: a pack's weights, the KV cache and the activations in device

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gogpu/gputypes"
+
 	"github.com/t2web/t2web/model"
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/model/pack"
@@ -682,5 +684,34 @@ func TestEngineAdopt(t *testing.T) {
 	}
 	if len(reused.forwards) != before+1 {
 		t.Errorf("a pass of other kernels: %d passes cached, want %d", len(reused.forwards), before+1)
+	}
+}
+
+// TestPreferMergedF32: on this CPU adapter (lavapipe) a small int8 pack's W' is held in
+// float32, a large one's (SmolLM2's shape: 538 MB in float32) stays int8, and an f32
+// pack has nothing to choose.
+func TestPreferMergedF32(t *testing.T) {
+	d := device(t)
+	if d.Info().DeviceType != gputypes.DeviceTypeCPU {
+		t.Skipf("adapter %q is not a CPU adapter", d.Info().Name)
+	}
+	small := randomPack(t, smallConfig, 5, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}}).Pack
+	f32 := randomPack(t, smallConfig, 5, convert.Options{Quant: pack.QuantF32, Targets: []string{"mlp", "attn"}}).Pack
+	large := *small
+	c := *small.Config
+	c.Dim, c.FFN, c.NLayers, c.NHeads, c.NKVHeads, c.HeadDim = 576, 1536, 30, 9, 3, 64
+	large.Manifest.Matrices = nil
+	for l := range c.NLayers {
+		large.Manifest.Matrices = append(large.Manifest.Matrices, model.MatrixNames(l)...)
+	}
+	large.Config = &c
+	for _, tc := range []struct {
+		name string
+		p    *pack.Pack
+		want bool
+	}{{"small int8", small, true}, {"SmolLM2-shaped int8", &large, false}, {"f32", f32, false}} {
+		if got := PreferMergedF32(d, tc.p); got != tc.want {
+			t.Errorf("%s: PreferMergedF32 %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

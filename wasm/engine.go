@@ -110,7 +110,7 @@ func openGPU(o *opened, dev *gpuDevice, fsys *webfs.FS, p *svf.Pack) error {
 	}
 	fsys.Transient = func(name string) bool { return shards[name] }
 	seqs, context := engineSeqs(p.Config, p)
-	e, err := shaders.NewEngine(dev.Device, p.Pack, shaders.EngineOptions{MaxSeqs: seqs, Context: context})
+	e, err := shaders.NewEngine(dev.Device, p.Pack, shaders.EngineOptions{MaxSeqs: seqs, Context: context, MergedF32: shaders.PreferMergedF32(dev.Device, p.Pack)})
 	if err == nil {
 		// The recomposition of the adapted matrices at z = 1 is under way: a software
 		// adapter may take minutes.
