@@ -153,7 +153,7 @@ func cmdAdapt(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&opt.CEM.MinStd, "min-std", opt.CEM.MinStd, "stop once every α's elite `std` is below this")
 	fs.Uint64Var(&opt.CEM.Seed, "seed", opt.CEM.Seed, "random `seed`")
 	fs.IntVar(&opt.MaxTokens, "max-tokens", opt.MaxTokens, "longest greedy answer in `tokens`")
-	fs.BoolVar(&opt.Sequential, "sequential", false, "score candidates one after another (SetZ) instead of the population in one batch")
+	fs.StringVar(&opt.Scoring, "scoring", "", "score the population `batched` (in the same forward passes) or sequential (one candidate after another); default: the cheaper on the engine")
 	expertList := fs.String("experts", "", "comma-separated experts to mix (default: every expert of the pack but cls)")
 	save := fs.String("save-expert", "", "add the mixture to the pack as an expert `name`")
 	engine := addEngineFlag(fs)

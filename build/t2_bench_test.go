@@ -125,7 +125,7 @@ func BenchmarkAdaptDemo(b *testing.B) {
 					for i := range shots {
 						shots[i].Output = shots[i].Solution
 					}
-					opt := svf.FewShotOptions{CEM: svf.DefaultCEM(), Score: score, Sequential: mode == "sequential"}
+					opt := svf.FewShotOptions{CEM: svf.DefaultCEM(), Score: score, Scoring: mode}
 					opt.CEM.Iters, opt.CEM.MinStd = iters, 0
 					b.ResetTimer()
 					for range b.N {

@@ -93,6 +93,18 @@ func (b *Batch) Check(vocab, context int, lens []int, pop int) (int, error) {
 	return out, nil
 }
 
+// ScoringCoster is an engine that can tell which way of scoring a population of z on
+// the same rows costs less: batched, the whole population in the same forward passes
+// (SetPopulation; each adapted matrix applied factored, (M+N)·R multiply-adds a row), or
+// sequential, one candidate after another (SetZ recomposes W', M·N·R, then M·N a row).
+// Engines without it score batched.
+type ScoringCoster interface {
+	// ScoringCost returns the multiply-adds of the adapted matrices for P candidates of
+	// rows rows each, batched and sequential, and whether sequential scoring gives the
+	// batched scores (false where SetZ quantises W' and population rows do not).
+	ScoringCost(P, rows int) (batched, sequential float64, same bool)
+}
+
 // KeepsMerged is an engine whose adapted matrices can hold one more z merged for
 // population batches (Weights.KeepMerged): a first pass that runs the same z on every
 // question (T²-cls-expert's classification expert) then costs what the base model's

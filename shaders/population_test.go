@@ -231,7 +231,8 @@ func populationErrors(t *testing.T, e *Engine, p *svf.Pack) {
 
 // TestEngineScoreCandidates: few-shot scoring of a random population on the GPU engine —
 // every candidate × example in the same forward passes — gives each candidate the
-// accuracy and mean log-likelihood of scoring it alone with SetZ, for both score modes.
+// accuracy and mean log-likelihood of scoring it alone with SetZ, and of scoring it the
+// way the engine's costs choose, for both score modes; the choice follows the rows.
 func TestEngineScoreCandidates(t *testing.T) {
 	d := device(t)
 	p := randomPack(t, smallConfig, 7, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}})
@@ -271,21 +272,41 @@ func TestEngineScoreCandidates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opt.Sequential = true
-		seq, err := svf.ScoreCandidates(m, gpu, zs, examples, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for c := range zs {
-			valueOK := batched[c].Value == seq[c].Value || (mode == svf.ScoreLikelihood && math.Abs(batched[c].Value-seq[c].Value) <= 1e-4)
-			if !valueOK || math.Abs(batched[c].Tie-seq[c].Tie) > 1e-4 {
-				t.Errorf("%s: candidate %d: batched %+v, sequential %+v", mode, c, batched[c], seq[c])
+		for _, how := range []string{svf.ScoringSequential, svf.ScoringAuto} {
+			opt.Scoring = how
+			other, err := svf.ScoreCandidates(m, gpu, zs, examples, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for c := range zs {
+				valueOK := batched[c].Value == other[c].Value || (mode == svf.ScoreLikelihood && math.Abs(batched[c].Value-other[c].Value) <= 1e-4)
+				if !valueOK || math.Abs(batched[c].Tie-other[c].Tie) > 1e-4 {
+					t.Errorf("%s: candidate %d: batched %+v, %q %+v", mode, c, batched[c], how, other[c])
+				}
 			}
 		}
 		if mode == svf.ScoreAccuracy && batched[0].Value != 1 {
 			t.Errorf("candidate 0, whose answers the outputs are, scores %v", batched[0].Value)
 		}
 		t.Logf("%s: %+v", mode, batched)
+	}
+	// The choice by cost: few rows a candidate batched (no recomposition per candidate),
+	// many sequential (M·N a row instead of (M+N)·R); never sequential on Q8 W', whose
+	// scores would move.
+	b, s, same := gpu.ScoringCost(6, 1)
+	if !same || b >= s || svf.ChooseScoring(gpu, 6, 1) != svf.ScoringBatched {
+		t.Errorf("1 row a candidate: batched %g, sequential %g (same %v): %s", b, s, same, svf.ChooseScoring(gpu, 6, 1))
+	}
+	if b, s, _ := gpu.ScoringCost(6, 10000); b <= s || svf.ChooseScoring(gpu, 6, 10000) != svf.ScoringSequential {
+		t.Errorf("10000 rows a candidate: batched %g, sequential %g: %s", b, s, svf.ChooseScoring(gpu, 6, 10000))
+	}
+	q8, err := NewEngine(d, p.Pack, EngineOptions{MaxSeqs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q8.Close()
+	if _, _, same := q8.ScoringCost(6, 10000); same || svf.ChooseScoring(q8, 6, 10000) != svf.ScoringBatched {
+		t.Errorf("Q8 W': sequential said to give the same scores, or chosen")
 	}
 }
 

@@ -25,6 +25,16 @@ const (
 	ScoreLikelihood = "likelihood"
 )
 
+// How a population is scored (FewShotOptions.Scoring).
+const (
+	ScoringAuto = "" // the cheaper of the two (ChooseScoring)
+	// ScoringBatched scores the whole population in the same forward passes
+	// (SetPopulation).
+	ScoringBatched = "batched"
+	// ScoringSequential scores one candidate after another (SetZ).
+	ScoringSequential = "sequential"
+)
+
 // FewShotOptions are the settings of few-shot adaptation.
 type FewShotOptions struct {
 	CEM      CEMOptions // InitMean 0 means 1/K
@@ -34,10 +44,10 @@ type FewShotOptions struct {
 	MaxTokens int
 	// Check decides whether an answer is right; tasks.Generic when nil.
 	Check func(tasks.Example, string) bool
-	// Sequential scores one candidate after another with SetZ instead of the whole
-	// population in the same forward passes: slower, the same scores (for tests and
-	// benchmarks).
-	Sequential bool
+	// Scoring is how a population is scored: ScoringBatched, ScoringSequential, or
+	// ScoringAuto (""), the cheaper of the two for the engine, the population's size and
+	// the rows the examples take (ChooseScoring). Both give the same scores.
+	Scoring string
 	// MaxRows bounds the rows of one teacher-forced forward pass (4096 when 0).
 	MaxRows int
 	// OnExamples measures, once the search ends, how many examples the base weights and
@@ -263,6 +273,11 @@ func (opt FewShotOptions) withDefaults() (FewShotOptions, error) {
 	if opt.Score != ScoreAccuracy && opt.Score != ScoreLikelihood {
 		return opt, fmt.Errorf("svf: few-shot: score %q, want %s or %s", opt.Score, ScoreAccuracy, ScoreLikelihood)
 	}
+	switch opt.Scoring {
+	case ScoringAuto, ScoringBatched, ScoringSequential:
+	default:
+		return opt, fmt.Errorf("svf: few-shot: scoring %q, want %s or %s (or none: the cheaper)", opt.Scoring, ScoringBatched, ScoringSequential)
+	}
 	if opt.MaxTokens <= 0 {
 		opt.MaxTokens = 100
 	}
@@ -356,11 +371,41 @@ func (s *fewShotScorer) score(pop [][]float64) ([]Score, error) {
 	return scorePopulation(s.m, s.e, zs, s.items, s.opt)
 }
 
-// scorePopulation scores candidate z's on tokenised examples: batched (the population in
-// the engine at once) unless opt.Sequential.
+// ChooseScoring returns how to score P candidates of rows rows each on e, for
+// FewShotOptions.ScoringAuto: sequential where e says it costs less and gives the same
+// scores (model.ScoringCoster), else batched.
+func ChooseScoring(e model.Engine, P, rows int) string {
+	if c, ok := e.(model.ScoringCoster); ok {
+		if batched, sequential, same := c.ScoringCost(P, rows); same && sequential < batched {
+			return ScoringSequential
+		}
+	}
+	return ScoringBatched
+}
+
+// rowsPerCandidate is how many rows scoring one candidate on items forwards: each
+// example's prompt and reference answer teacher-forced, and for the accuracy score a
+// greedy answer of at most opt.MaxTokens after the prompt.
+func rowsPerCandidate(items []fewShotItem, opt FewShotOptions) int {
+	rows := 0
+	for _, it := range items {
+		rows += len(it.prompt) + len(it.answer) - 1
+		if opt.Score == ScoreAccuracy {
+			rows += len(it.prompt) + opt.MaxTokens
+		}
+	}
+	return rows
+}
+
+// scorePopulation scores candidate z's on tokenised examples, batched (the population in
+// the engine at once) or sequential as opt.Scoring says.
 func scorePopulation(m *model.Model, e model.Engine, zs []map[string][]float32, items []fewShotItem, opt FewShotOptions) ([]Score, error) {
 	scores := make([]Score, len(zs))
-	if opt.Sequential {
+	how := opt.Scoring
+	if how == ScoringAuto {
+		how = ChooseScoring(e, len(zs), rowsPerCandidate(items, opt))
+	}
+	if how == ScoringSequential {
 		for c, z := range zs {
 			if err := e.SetZ(z); err != nil {
 				return nil, err

@@ -176,7 +176,7 @@ func TestFewShotBatchedEqualsSequential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opt.Sequential = true
+		opt.Scoring = svf.ScoringSequential
 		seq, err := svf.ScorePopulation(m, e, zs, exs, opt)
 		if err != nil {
 			t.Fatal(err)
@@ -191,6 +191,107 @@ func TestFewShotBatchedEqualsSequential(t *testing.T) {
 			t.Errorf("the expert whose answers the examples are scores %v, want 1", batched[0].Value)
 		}
 		t.Logf("%s: %+v", mode, batched)
+	}
+}
+
+// costed is an engine that says what scoring costs (model.ScoringCoster) and counts the
+// calls of each way of scoring.
+type costed struct {
+	model.Engine
+	batched, sequential float64
+	same                bool
+	rows                int // the rows ScoringCost was last asked about
+	setZ, setPop        int // SetZ calls, SetPopulation calls with candidates
+}
+
+func (c *costed) ScoringCost(P, rows int) (float64, float64, bool) {
+	c.rows = rows
+	return c.batched, c.sequential, c.same
+}
+
+func (c *costed) SetZ(z map[string][]float32) error {
+	c.setZ++
+	return c.Engine.SetZ(z)
+}
+
+func (c *costed) SetPopulation(zs []map[string][]float32) error {
+	if len(zs) > 0 {
+		c.setPop++
+	}
+	return c.Engine.SetPopulation(zs)
+}
+
+// TestScoringAuto: without a Scoring the population is scored the way the engine says
+// costs less, sequential only where it also gives the same scores; an engine that says
+// nothing scores batched; the rows it is asked about are the examples' (prompt and
+// answer, and a greedy answer's bound for accuracy); a Scoring it does not know is an
+// error.
+func TestScoringAuto(t *testing.T) {
+	p, experts := chatPack(t)
+	m, err := p.Load(svf.FactoredPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, err := model.NewCPU(m, model.CPUOptions{MaxSeqs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs := fewShotExamples(t, m, cpu, experts[0].Z, []string{"2+2?", "Who is tallest?", "x = 3"})
+	zs := []map[string][]float32{experts[0].Z, nil, experts[1].Z}
+	want, err := svf.ScoreCandidates(m, cpu, zs, exs, svf.FewShotOptions{Score: svf.ScoreLikelihood, Scoring: svf.ScoringBatched})
+	if err != nil {
+		t.Fatal(err)
+	}
+	teacher := 0 // the rows of the examples' prompts and answers, teacher-forced
+	for _, ex := range exs {
+		prompt, _ := svf.Prompt(m, ex.Input)
+		answer, _ := svf.AnswerTokens(m, ex.Input, prompt, ex.Output)
+		teacher += len(prompt) + len(answer) - 1
+	}
+	for _, tc := range []struct {
+		name                string
+		batched, sequential float64
+		same                bool
+		score               string
+		wantSeq             bool
+	}{
+		{"sequential cheaper", 2, 1, true, svf.ScoreLikelihood, true},
+		{"batched cheaper", 1, 2, true, svf.ScoreLikelihood, false},
+		{"sequential cheaper, other scores", 2, 1, false, svf.ScoreLikelihood, false},
+		{"accuracy, sequential cheaper", 2, 1, true, svf.ScoreAccuracy, true},
+	} {
+		e := &costed{Engine: cpu, batched: tc.batched, sequential: tc.sequential, same: tc.same}
+		opt := svf.FewShotOptions{Score: tc.score, MaxTokens: 6}
+		got, err := svf.ScoreCandidates(m, e, zs, exs, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seq := e.setZ > 0 && e.setPop == 0; seq != tc.wantSeq || (!seq && e.setPop == 0) {
+			t.Errorf("%s: %d SetZ, %d SetPopulation; want sequential %v", tc.name, e.setZ, e.setPop, tc.wantSeq)
+		}
+		rows := teacher
+		if tc.score == svf.ScoreAccuracy {
+			for _, ex := range exs {
+				prompt, _ := svf.Prompt(m, ex.Input)
+				rows += len(prompt) + 6
+			}
+		}
+		if e.rows != rows {
+			t.Errorf("%s: asked about %d rows a candidate, want %d", tc.name, e.rows, rows)
+		}
+		if tc.score == svf.ScoreLikelihood {
+			for c := range zs {
+				if math.Abs(got[c].Value-want[c].Value) > 1e-5 {
+					t.Errorf("%s: candidate %d scores %v, batched %v", tc.name, c, got[c].Value, want[c].Value)
+				}
+			}
+		}
+	}
+	if got := svf.ChooseScoring(cpu, 3, 100); got != svf.ScoringBatched {
+		t.Errorf("an engine that says no cost: %s, want batched", got)
+	}
+	if _, err := svf.ScoreCandidates(m, cpu, zs, exs, svf.FewShotOptions{Scoring: "parallel"}); err == nil || !strings.Contains(err.Error(), `scoring "parallel"`) {
+		t.Errorf("an unknown scoring: %v", err)
 	}
 }
 

@@ -660,7 +660,7 @@ func (r *reinforce) pickStart() error {
 	// One candidate after another, each recomposed: a population pass runs the
 	// matrices factored, which costs 2(M+N)·R a row against M·N merged, nearly three
 	// times as much at full rank (and, in the page, outside the SIMD kernels).
-	scores, err := svf.ScoreCandidates(r.m, r.rollout, zs, scored, svf.FewShotOptions{Score: svf.ScoreLikelihood, Sequential: true})
+	scores, err := svf.ScoreCandidates(r.m, r.rollout, zs, scored, svf.FewShotOptions{Score: svf.ScoreLikelihood, Scoring: svf.ScoringSequential})
 	if err != nil {
 		return err
 	}
@@ -697,7 +697,7 @@ func (r *reinforce) validScore(p []float32) (svf.Score, error) {
 		return svf.Score{Value: acc}, err
 	}
 	ll, err := svf.ScoreCandidates(r.m, r.rollout, []map[string][]float32{r.z(p)}, r.val,
-		svf.FewShotOptions{Score: svf.ScoreLikelihood, Sequential: true})
+		svf.FewShotOptions{Score: svf.ScoreLikelihood, Scoring: svf.ScoringSequential})
 	if err != nil {
 		return svf.Score{}, err
 	}
