@@ -44,7 +44,7 @@ const smallMergedF32 = 32 << 20
 // when W' in float32 is at most 32 MiB. There the kernels run on the CPU, whose caches
 // hold a model this small, and unpacking int8 costs more than the bytes it saves. On the
 // demo pack (9.4 MB of float32 W'), T²-prompt's first pass took 56 → 44 ms and the
-// second 288 → 246 ms on lavapipe; in the page on SwiftShader the first pass 193–228 →
+// second 288 → 246 ms on lavapipe; in the page on SwiftShader the first pass 193–217 →
 // 167–169 ms, the second unchanged. For a model of a few hundred MB (SmolLM2: 538 MB in
 // float32) decoding reads W' from memory and int8 stays (issue 15). Between the two it is
 // not measured. Callers that want the int8 path whatever the cost (tests of it) do not ask.

@@ -19,8 +19,8 @@ type Tensors struct {
 // ReadTensors reads every shard, checking its size and sha256 against pack.json, and
 // returns its tensors. Each shard is hashed while the next one is read: in the page,
 // Pack.SHA256 waits for the browser's SubtleCrypto, which hashes on a thread of its own
-// (0.4 s a 64 MiB shard, on a core the worker does not use); natively crypto/sha256
-// runs on its own goroutine. An error is the first shard's, in pack.json's order.
+// (0.4 s a 64 MiB shard); natively crypto/sha256 runs on its own goroutine. An error is
+// the first shard's, in pack.json's order.
 func (p *Pack) ReadTensors() (*Tensors, error) {
 	raw := map[string]*rawTensor{}
 	checks := make([]chan error, 0, len(p.Manifest.Shards))
