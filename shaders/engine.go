@@ -454,7 +454,10 @@ func (e *Engine) SetPopulation(zs []map[string][]float32) error {
 // scores only with W' in float32: the population's factored rows are float32, a Q8 W'
 // is not. Measured on the demo pack on lavapipe (BenchmarkAdaptDemo: W' in float32, 10
 // examples of 888 rows in all, population 32, likelihood score): 29.3 s an iteration
-// batched, 24.2 s sequential, 1.21 to 1, where these counts give 1.23 to 1.
+// batched, 24.2 s sequential, 1.21 to 1, where these counts give 1.23 to 1. In the page
+// on SwiftShader (BenchmarkPageAdapt/gpu, population 8) one quiet run each took 117.7 s
+// batched and 126.4 s sequential, inside this machine's noise (the counts leave out
+// how fast each kernel runs on an adapter).
 func (e *Engine) ScoringCost(P, rows int) (batched, sequential float64, same bool) {
 	same = true
 	for _, m := range e.adapted {
