@@ -276,7 +276,7 @@ func (opt FewShotOptions) withDefaults() (FewShotOptions, error) {
 	switch opt.Scoring {
 	case ScoringAuto, ScoringBatched, ScoringSequential:
 	default:
-		return opt, fmt.Errorf("svf: few-shot: scoring %q, want %s or %s (or none: the cheaper)", opt.Scoring, ScoringBatched, ScoringSequential)
+		return opt, fmt.Errorf("svf: few-shot: scoring %q, want %s or %s, or unset for the cheaper of the two", opt.Scoring, ScoringBatched, ScoringSequential)
 	}
 	if opt.MaxTokens <= 0 {
 		opt.MaxTokens = 100
