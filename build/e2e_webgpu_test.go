@@ -20,7 +20,8 @@ import (
 
 // TestE2EWebGPU drives the page in headless Chromium with WebGPU on SwiftShader: with
 // ?engine=gpu the engine worker must run the GPU engine (package shaders' WGSL on the
-// browser's WebGPU), say so with the adapter it used, and generate exactly the greedy
+// browser's WebGPU), say so with the adapter it used and that W' is held in float32
+// (a small model on a CPU adapter), and generate exactly the greedy
 // tokens of the native GPU engine (t2 generate --greedy --engine gpu: the same WGSL on
 // Vulkan, held to the CPU engine by package shaders' tests) on the same pack — not the
 // CPU engine's, since the GPU engine's float32 arithmetic (its W' in float32 on this
@@ -51,6 +52,10 @@ func TestE2EWebGPU(t *testing.T) {
 			t.Logf("#engine: %s; adapter %+v", p.text("#engine"), a)
 			if !strings.Contains(p.text("#engine"), "WebGPU") {
 				p.fatalf("#engine %q does not say WebGPU", p.text("#engine"))
+			}
+			// SwiftShader is a CPU adapter and the demo small: W' in float32, said so.
+			if !strings.Contains(p.text("#engine"), "W′ in float32") {
+				p.fatalf("#engine %q does not say W′ is held in float32", p.text("#engine"))
 			}
 			got := p.generate(tc.prompt, tc.chat, 16)
 			want := nativeGenerateOn(t, "gpu", []string{"--pack", packDir}, tc.prompt, tc.chat, 16)

@@ -29,6 +29,9 @@ type opened struct {
 	reason  string     // why the CPU engine runs, unless asked for
 	kernels string     // the CPU engine's kernels, by name
 	adapter *protocol.Adapter
+	// mergedF32: the GPU engine holds an int8 pack's W' in float32
+	// (shaders.PreferMergedF32).
+	mergedF32 bool
 }
 
 // openEngine loads the folder fsys — pack p, or a checkpoint folder when p is nil — on
@@ -110,7 +113,8 @@ func openGPU(o *opened, dev *gpuDevice, fsys *webfs.FS, p *svf.Pack) error {
 	}
 	fsys.Transient = func(name string) bool { return shards[name] }
 	seqs, context := engineSeqs(p.Config, p)
-	e, err := shaders.NewEngine(dev.Device, p.Pack, shaders.EngineOptions{MaxSeqs: seqs, Context: context, MergedF32: shaders.PreferMergedF32(dev.Device, p.Pack)})
+	f32 := shaders.PreferMergedF32(dev.Device, p.Pack)
+	e, err := shaders.NewEngine(dev.Device, p.Pack, shaders.EngineOptions{MaxSeqs: seqs, Context: context, MergedF32: f32})
 	if err == nil {
 		// The recomposition of the adapted matrices at z = 1 is under way: a software
 		// adapter may take minutes.
@@ -121,7 +125,7 @@ func openGPU(o *opened, dev *gpuDevice, fsys *webfs.FS, p *svf.Pack) error {
 	if err != nil {
 		return err
 	}
-	o.m, o.e, o.dev, o.kind, o.reason = m, e, dev, protocol.EngineGPU, ""
+	o.m, o.e, o.dev, o.kind, o.reason, o.mergedF32 = m, e, dev, protocol.EngineGPU, "", f32
 	return nil
 }
 

@@ -262,6 +262,9 @@ func (c *Root) engineText() string {
 		if a.Fallback {
 			s += " (a software fallback adapter)"
 		}
+		if i.MergedF32 {
+			s += "; W′ in float32, quicker than int8 for a model this small on a CPU adapter"
+		}
 		return s
 	}
 	s := "Engine: CPU (WebAssembly, " + i.Kernels + " kernels)"

@@ -435,6 +435,9 @@ type Loaded struct {
 	EngineReason string `json:"engineReason,omitempty"`
 	// Kernels names the CPU engine's kernels (Kernels* constants); empty on the GPU engine.
 	Kernels string `json:"kernels,omitempty"`
+	// MergedF32: the GPU engine holds an int8 pack's adapted matrices W' in float32, as
+	// it does for a small model on a CPU adapter (shaders.PreferMergedF32).
+	MergedF32 bool `json:"mergedF32,omitempty"`
 	// Adapter is the browser's WebGPU adapter, when it has one (also when the CPU
 	// engine runs).
 	Adapter *Adapter `json:"adapter,omitempty"`
