@@ -58,6 +58,18 @@ func (c *Config) MatrixDims() [][2]int {
 	return [][2]int{{q, d}, {kv, d}, {kv, d}, {d, q}, {f, d}, {f, d}, {d, f}}
 }
 
+// MatrixShapes maps every layer matrix of the model (MatrixNames) to its (out, in).
+func (c *Config) MatrixShapes() map[string][2]int {
+	dims := map[string][2]int{}
+	shapes := c.MatrixDims()
+	for l := range c.NLayers {
+		for j, name := range MatrixNames(l) {
+			dims[name] = shapes[j]
+		}
+	}
+	return dims
+}
+
 // TensorSpec names one weight of a checkpoint, its shape, and the field of a Weights
 // that holds it.
 type TensorSpec struct {

@@ -52,18 +52,10 @@ func PreferMergedF32(d *Device, p *pack.Pack) bool {
 	if d.Info().DeviceType != gputypes.DeviceTypeCPU || p.Manifest.Quant != pack.QuantInt8 {
 		return false
 	}
-	adapted := map[string]bool{}
-	for _, name := range p.Manifest.Matrices {
-		adapted[name] = true
-	}
-	dims := p.Config.MatrixDims()
+	shapes := p.Config.MatrixShapes()
 	var bytes int64
-	for l := range p.Config.NLayers {
-		for j, name := range model.MatrixNames(l) {
-			if adapted[name] {
-				bytes += 4 * int64(dims[j][0]) * int64(dims[j][1])
-			}
-		}
+	for _, name := range p.Manifest.Matrices {
+		bytes += 4 * int64(shapes[name][0]) * int64(shapes[name][1])
 	}
 	return bytes <= smallMergedF32
 }
@@ -659,7 +651,9 @@ func (e *Engine) Forward(b *model.Batch) error {
 		fb = e.record(key)
 		// The same pass for another number of rows lends its bind groups.
 		for k, old := range e.forwards {
-			if k.T != key.T && k.nOut == key.nOut && k.P == key.P && k.w == key.w && k.chain == key.chain && k.s == key.s && fb.Adopt(old) {
+			other := key
+			other.T = k.T
+			if k == other && fb.Adopt(old) {
 				old.Release()
 				delete(e.forwards, k)
 				break

@@ -116,7 +116,7 @@ func Open(fsys fs.FS) (*Pack, error) {
 		return nil, fmt.Errorf("pack: %s: %w", ManifestFile, err)
 	}
 	p := &Pack{fsys: fsys, Manifest: m, Config: cfg, ranks: map[string]int{}}
-	dims := matrixDims(cfg)
+	dims := cfg.MatrixShapes()
 	for _, name := range m.Matrices {
 		d, ok := dims[name]
 		if !ok {
@@ -137,7 +137,7 @@ func CheckPrecision(cfg *model.Config, adapted []string, exact int, exactField s
 	if exact < 0 {
 		return fmt.Errorf("%s %d, want ≥ 0", exactField, exact)
 	}
-	dims := matrixDims(cfg)
+	dims := cfg.MatrixShapes()
 	for _, name := range adapted {
 		if r := min(dims[name][0], dims[name][1]); exact >= r {
 			return fmt.Errorf("%s %d, want below the rank %d of %s", exactField, exact, r, name)
@@ -155,18 +155,6 @@ func CheckPrecision(cfg *model.Config, adapted []string, exact int, exactField s
 		}
 	}
 	return nil
-}
-
-// matrixDims maps every layer matrix of cfg to its (out, in).
-func matrixDims(cfg *model.Config) map[string][2]int {
-	dims := map[string][2]int{}
-	shapes := cfg.MatrixDims()
-	for l := range cfg.NLayers {
-		for j, name := range model.MatrixNames(l) {
-			dims[name] = shapes[j]
-		}
-	}
-	return dims
 }
 
 // FS returns the pack's folder.
