@@ -277,7 +277,7 @@ func (c *Chat) finishAnswer(d *protocol.Done) {
 	if t.Times != "" {
 		t.Times += " · "
 	}
-	t.Times += fmt.Sprintf("%d tokens, %.1f tokens/s", len(d.IDs), d.TokensPerSecond)
+	t.Times += d.Tokens()
 	if d.Stopped {
 		t.Times += " · stopped"
 	}

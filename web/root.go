@@ -316,8 +316,7 @@ func (c *Root) idsText() string {
 }
 
 func doneText(d *protocol.Done) string {
-	s := fmt.Sprintf("%d tokens · %.1f tokens/s · prompt %d tokens at %.1f tokens/s",
-		len(d.IDs), d.TokensPerSecond, d.PromptTokens, d.PrefillTokensPerSecond)
+	s := fmt.Sprintf("%s · prompt %d tokens at %.1f tokens/s", d.Tokens(), d.PromptTokens, d.PrefillTokensPerSecond)
 	if d.Stopped {
 		s += " · stopped"
 	}

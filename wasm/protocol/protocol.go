@@ -516,6 +516,18 @@ type Done struct {
 	Base bool `json:"base,omitempty"`
 }
 
+// Tokens says how many tokens d generated and, from two on, at what decode rate: "1
+// token", "12 tokens, 54.3 tokens/s". One token has no rate (it is all prefill).
+func (d *Done) Tokens() string {
+	if len(d.IDs) == 1 {
+		return "1 token"
+	}
+	if len(d.IDs) < 2 || d.TokensPerSecond <= 0 {
+		return fmt.Sprintf("%d tokens", len(d.IDs))
+	}
+	return fmt.Sprintf("%d tokens, %.1f tokens/s", len(d.IDs), d.TokensPerSecond)
+}
+
 // Error reports a failed request.
 type Error struct {
 	Type    string `json:"type"`

@@ -69,3 +69,19 @@ func TestEncoding(t *testing.T) {
 		}
 	}
 }
+
+func TestDoneTokens(t *testing.T) {
+	for _, tc := range []struct {
+		d    Done
+		want string
+	}{
+		{Done{IDs: []int{}}, "0 tokens"},
+		{Done{IDs: []int{7}, TokensPerSecond: 0}, "1 token"},
+		{Done{IDs: []int{7, 8}, TokensPerSecond: 54.32}, "2 tokens, 54.3 tokens/s"},
+		{Done{IDs: []int{7, 8, 9}}, "3 tokens"}, // no decode time measured
+	} {
+		if got := tc.d.Tokens(); got != tc.want {
+			t.Errorf("Done{IDs: %v, TokensPerSecond: %v}.Tokens() = %q, want %q", tc.d.IDs, tc.d.TokensPerSecond, got, tc.want)
+		}
+	}
+}
