@@ -25,7 +25,8 @@ import (
 // decode tokens/s, as the page's status line gives them:
 //
 //	checkpoint  the checkpoint folder (bf16) on the CPU engine compiled to wasm
-//	pack-cpu    its int8 MLP pack on the CPU engine (?engine=cpu)
+//	pack-cpu    its int8 MLP pack on the CPU engine (?engine=cpu), the best kernels
+//	pack-cpu-relaxed  the same with the relaxed-SIMD module, the u8 module's reference
 //	pack-gpu    the same pack on the WebGPU engine (?engine=gpu; W' recomposed to Q8)
 //
 // Compare with model's BenchmarkDecode and BenchmarkPrefill for the native figures.
@@ -48,6 +49,7 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 	for _, bc := range []struct{ name, query string }{
 		{"checkpoint", "?model=models/smollm2/"},
 		{"pack-cpu", "?engine=cpu&pack=models/smollm2-pack/"},
+		{"pack-cpu-relaxed", "?engine=cpu&kernels=simd128-relaxed&pack=models/smollm2-pack/"},
 		{"pack-gpu", "?engine=gpu&pack=models/smollm2-pack/"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

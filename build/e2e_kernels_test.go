@@ -14,7 +14,9 @@ import (
 )
 
 // TestE2EKernels runs the page's CPU engine on each of its kernels — Go's, the SIMD128
-// module and the relaxed-SIMD module (?kernels=) — and holds its greedy tokens to
+// module, the relaxed-SIMD module and, where the browser's relaxed dot product reads
+// unsigned 8-bit (the page's default then names it), the u8 module (?kernels=) — and
+// holds its greedy tokens to
 // t2 generate --greedy's, whose Go kernels the fixture tests hold to llama.cpp: the demo
 // pack (int8 matrices, an exact rank and f32 embeddings), an int8 pack of the llama-tiny
 // fixture (int8 lm_head over a 128k vocabulary) and the fixture checkpoint itself (f32
@@ -40,10 +42,18 @@ func TestE2EKernels(t *testing.T) {
 		sources["fixture-checkpoint"] = []string{"--model", hf}
 	}
 	const prompt = "The quick brown fox"
+	kernels := []string{protocol.KernelsGo, protocol.KernelsSIMD, protocol.KernelsRelaxed, protocol.KernelsRelaxedU8}
+	p := openPage(t, bctx, srv.URL+"/?engine=cpu")
+	p.waitReady()
+	best := p.text("#engine")
+	t.Logf("the page's default: %s", best)
 	for _, m := range models {
 		want := nativeGenerate(t, sources[m.name], prompt, false, 16)
-		for _, k := range []string{protocol.KernelsGo, protocol.KernelsSIMD, protocol.KernelsRelaxed} {
+		for _, k := range kernels {
 			t.Run(m.name+"/"+k, func(t *testing.T) {
+				if k == protocol.KernelsRelaxedU8 && !strings.Contains(best, k+" kernels") {
+					t.Skipf("this browser's relaxed dot product does not read unsigned 8-bit (the page's default: %s)", best)
+				}
 				p := openPage(t, bctx, srv.URL+"/?engine=cpu&kernels="+k+"&"+m.query)
 				p.waitReady()
 				if e := p.text("#engine"); !strings.Contains(e, "("+"WebAssembly, "+k+" kernels)") {

@@ -27,8 +27,9 @@ self.t2Ready = (handler) => {
 // The CPU kernels' SIMD modules (model/simd): each imports Go's memory, so it is
 // instantiated once the Go program is; the program imports their functions as "t2simd",
 // which forward to the module it picks with use(level). level() is the best module
-// this browser validates: 2 relaxed SIMD, 1 SIMD128, 0 none (Go's kernels then).
-const kernelFiles = { 1: 'kernels-simd128.wasm', 2: 'kernels-relaxed.wasm' };
+// this browser runs: 3 relaxed SIMD read as u8, 2 relaxed SIMD, 1 SIMD128, 0 none (Go's
+// kernels then).
+const kernelFiles = { 1: 'kernels-simd128.wasm', 2: 'kernels-relaxed.wasm', 3: 'kernels-relaxed-u8.wasm' };
 const kernelModules = {}; // level → WebAssembly.Module
 const kernelInstances = {};
 let k = null; // exports of the module in use
@@ -38,7 +39,7 @@ const t2simd = {
     k = kernelInstances[level] || null;
     return k ? 1 : 0;
   },
-  matmul_q8: (y, xq, xs, wq, ws, b, T, nb, out, lo, hi) => k.matmul_q8(y, xq, xs, wq, ws, b, T, nb, out, lo, hi),
+  matmul_q8: (y, xq, xs, wq, ws, b, T, nb, out, lo, hi, sums) => k.matmul_q8(y, xq, xs, wq, ws, b, T, nb, out, lo, hi, sums),
   matmul_f32: (y, x, w, b, T, n, out, lo, hi) => k.matmul_f32(y, x, w, b, T, n, out, lo, hi),
   scores: (sc, q, kc, n, stride, dh, scale) => k.scores(sc, q, kc, n, stride, dh, scale),
   mix: (out, p, v, n, stride, dh) => k.mix(out, p, v, n, stride, dh),
@@ -55,11 +56,23 @@ async function loadKernels() {
       if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
       const bytes = await resp.arrayBuffer();
       // A browser without (relaxed) SIMD refuses the module: it runs Go's kernels.
-      if (WebAssembly.validate(bytes)) kernelModules[level] = await WebAssembly.compile(bytes);
+      if (!WebAssembly.validate(bytes)) continue;
+      const mod = await WebAssembly.compile(bytes);
+      if (level === '3' && !readsU8(mod)) continue;
+      kernelModules[level] = mod;
     } catch (err) {
       console.warn(`${file}: ${err}: the CPU kernels run without it`);
     }
   }
+}
+
+// readsU8 reports whether the u8 module's relaxed dot product reads its second operand
+// as unsigned 8-bit, exactly: probe_u8(a, b) is four products a·b (model/simd). The
+// module is only sound where it is (x86 with AVX-VNNI; not ARM, which reads it signed,
+// nor x86 without VNNI, which saturates pairs of products).
+function readsU8(mod) {
+  const { probe_u8 } = new WebAssembly.Instance(mod, { env: { mem: new WebAssembly.Memory({ initial: 0 }) } }).exports;
+  return [[127, 255], [-127, 255], [-128, 128], [100, 3]].every(([a, b]) => probe_u8(a, b) === 4 * a * b);
 }
 
 // t2Start runs the Go program file (what names it in errors) with the kernel modules.

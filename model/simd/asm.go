@@ -48,6 +48,7 @@ const (
 	simdStore       = 0x0b
 	simdConst       = 0x0c
 	simdShuffle     = 0x0d
+	simdI8Splat     = 0x0f
 	simdF32Splat    = 0x13
 	simdI32Extract  = 0x1b
 	simdF32Extract  = 0x1f
@@ -59,6 +60,7 @@ const (
 	simdI16ExtLoS   = 0x87
 	simdI16ExtHiS   = 0x88
 	simdI32Add      = 0xae
+	simdI32Sub      = 0xb1
 	simdI32DotI16   = 0xba
 	simdF32Add      = 0xe4
 	simdF32Mul      = 0xe6
@@ -136,6 +138,15 @@ func (f *fn) i32x4c(v int32) {
 	f.simd(simdConst, imm...)
 }
 
+// i8x16c writes v128.const with v in every i8 lane.
+func (f *fn) i8x16c(v int8) {
+	imm := make([]byte, 16)
+	for i := range imm {
+		imm[i] = byte(v)
+	}
+	f.simd(simdConst, imm...)
+}
+
 // f32c writes f32.const v.
 func (f *fn) f32c(v float32) {
 	f.code = binary.LittleEndian.AppendUint32(append(f.code, 0x43), math.Float32bits(v))
@@ -144,6 +155,10 @@ func (f *fn) f32c(v float32) {
 // f32load and f32store take the address from the stack, with a constant offset.
 func (f *fn) f32load(off uint32)  { f.code = uleb(append(f.code, 0x2a, 2), uint64(off)) }
 func (f *fn) f32store(off uint32) { f.code = uleb(append(f.code, 0x38, 2), uint64(off)) }
+
+// i32load and i32store are f32load and f32store's i32 twins.
+func (f *fn) i32load(off uint32)  { f.code = uleb(append(f.code, 0x28, 2), uint64(off)) }
+func (f *fn) i32store(off uint32) { f.code = uleb(append(f.code, 0x36, 2), uint64(off)) }
 
 // simd writes a SIMD instruction with its immediates.
 func (f *fn) simd(op uint32, imm ...byte) {

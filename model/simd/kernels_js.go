@@ -21,7 +21,7 @@ func use(level int32) int32
 
 //go:wasmimport t2simd matmul_q8
 //go:noescape
-func matmulQ8(y, xq, xs, wq, ws, bias unsafe.Pointer, T, nb, out, lo, hi int32)
+func matmulQ8(y, xq, xs, wq, ws, bias unsafe.Pointer, T, nb, out, lo, hi int32, sums unsafe.Pointer)
 
 //go:wasmimport t2simd matmul_f32
 //go:noescape
@@ -51,50 +51,57 @@ func blockMax(dst, x unsafe.Pointer, nb int32)
 //go:noescape
 func mix(out, p, v unsafe.Pointer, n, stride, dh int32)
 
-// Level is the best kernel level the browser runs (LevelNone, LevelSIMD, LevelRelaxed).
+// Level is the best kernel level the browser runs (LevelNone … LevelRelaxedU8).
 func Level() int { return int(level()) }
 
+// names are the kernel modules' Names, by level.
+var names = map[int]string{LevelSIMD: "simd128", LevelRelaxed: "simd128-relaxed", LevelRelaxedU8: "simd128-relaxed-u8"}
+
 // Pick returns the kernels a page's ?kernels= names, by their Name: "" for the best
-// module the browser validated (Go's without one), "go" for model.GoKernels, "simd128"
-// or "simd128-relaxed" for a module (an error when the browser lacks it).
+// module the browser runs (Go's without one), "go" for model.GoKernels, "simd128",
+// "simd128-relaxed" or "simd128-relaxed-u8" for a module (an error when the browser
+// lacks it).
 func Pick(name string) (model.Kernels, error) {
-	switch name {
-	case "":
+	if name == "" {
 		if Level() == LevelNone {
 			return model.GoKernels{}, nil
 		}
 		return New(Level())
-	case model.GoKernels{}.Name():
-		return model.GoKernels{}, nil
-	case "simd128":
-		return New(LevelSIMD)
-	case "simd128-relaxed":
-		return New(LevelRelaxed)
 	}
-	return nil, fmt.Errorf("kernels=%s: want go, simd128 or simd128-relaxed", name)
+	if name == (model.GoKernels{}).Name() {
+		return model.GoKernels{}, nil
+	}
+	for l, n := range names {
+		if n == name {
+			return New(l)
+		}
+	}
+	return nil, fmt.Errorf("kernels=%s: want go, simd128, simd128-relaxed or simd128-relaxed-u8", name)
 }
 
 // Kernels call the kernel module of one level; see model.Kernels.
-type Kernels struct{ level int }
+type Kernels struct {
+	level int
+	sums  []int32 // matmul_q8's scratch: 128·Σx of each block of x (the u8 module)
+}
 
-// New selects the kernel module of the given level (LevelSIMD or LevelRelaxed); an
-// error when the browser did not validate it.
+// New selects the kernel module of the given level (LevelSIMD, LevelRelaxed or
+// LevelRelaxedU8); an error when the browser does not run it.
 func New(l int) (*Kernels, error) {
-	if l != LevelSIMD && l != LevelRelaxed {
-		return nil, fmt.Errorf("simd: kernel level %d, want %d or %d", l, LevelSIMD, LevelRelaxed)
+	if _, ok := names[l]; !ok {
+		return nil, fmt.Errorf("simd: kernel level %d, want %d, %d or %d", l, LevelSIMD, LevelRelaxed, LevelRelaxedU8)
 	}
 	if use(int32(l)) == 0 {
-		return nil, fmt.Errorf("simd: the browser has no %s kernel module (its best is level %d)", Files[l], Level())
+		why := "did not validate it"
+		if l == LevelRelaxedU8 {
+			why = "has relaxed SIMD whose dot product does not read unsigned 8-bit exactly (probe_u8)"
+		}
+		return nil, fmt.Errorf("simd: the browser %s: no %s kernel module (its best is level %d)", why, Files[l], Level())
 	}
 	return &Kernels{level: l}, nil
 }
 
-func (k *Kernels) Name() string {
-	if k.level == LevelRelaxed {
-		return "simd128-relaxed"
-	}
-	return "simd128"
-}
+func (k *Kernels) Name() string { return names[k.level] }
 
 func ptr[T any](s []T) unsafe.Pointer {
 	if len(s) == 0 {
@@ -158,8 +165,15 @@ func (k *Kernels) MatMulQ8(y []float32, x, w *model.Q8, bias []float32, lo, hi i
 		return
 	}
 	_ = y[(x.Rows-1)*w.Rows+hi-1] // bounds, as Go's kernels would panic
+	var sums unsafe.Pointer
+	if k.level == LevelRelaxedU8 {
+		if n := x.Rows * w.Blocks(); len(k.sums) < n {
+			k.sums = make([]int32, n)
+		}
+		sums = ptr(k.sums)
+	}
 	matmulQ8(ptr(y), ptr(x.Q), ptr(x.Scale), ptr(w.Q), ptr(w.Scale), ptr(bias),
-		int32(x.Rows), int32(w.Blocks()), int32(w.Rows), int32(lo), int32(hi))
+		int32(x.Rows), int32(w.Blocks()), int32(w.Rows), int32(lo), int32(hi), sums)
 }
 
 func (k *Kernels) MatMulF32(y, x, w, b []float32, T, in, out, lo, hi int) {

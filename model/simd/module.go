@@ -8,10 +8,13 @@
 // so the page's logits are the native engine's bit for bit; kerneltest holds the module
 // to GoKernels in wazero natively and the page tests in Chromium.
 //
-// The int8 dot product of a 32-block is exact in integers either way: SIMD128 extends
+// The int8 dot product of a 32-block is exact in integers every way: SIMD128 extends
 // both to i16 and sums pairs with i32x4.dot_i16x8_s; relaxed SIMD's
 // i32x4.relaxed_dot_i8x16_i7x16_add_s needs one operand in [0, 127], so it multiplies
-// |x| by w with x's sign moved onto w (x and w are in [-127, 127]).
+// |w| by x with w's sign moved onto x (x and w are in [-127, 127]). Where that operand
+// is read as unsigned 8-bit exactly — x86 with AVX-VNNI, whose vpdpbusd V8 uses — the
+// third module multiplies w+128 by x and takes 128·Σx off: half the instructions a
+// product. The page runs it only where its probe_u8 shows that reading.
 package simd
 
 import "math"
@@ -21,17 +24,24 @@ const (
 	LevelNone    = 0 // no SIMD128: Go's kernels
 	LevelSIMD    = 1 // SIMD128
 	LevelRelaxed = 2 // SIMD128 and relaxed SIMD
+	// LevelRelaxedU8: relaxed SIMD whose dot product reads its 7-bit operand as
+	// unsigned 8-bit, exactly (the u8 module's probe_u8 tells: genProbeU8).
+	LevelRelaxedU8 = 3
 )
 
 // Files of the kernel modules in the site, by level.
-var Files = map[int]string{LevelSIMD: "kernels-simd128.wasm", LevelRelaxed: "kernels-relaxed.wasm"}
+var Files = map[int]string{LevelSIMD: "kernels-simd128.wasm", LevelRelaxed: "kernels-relaxed.wasm", LevelRelaxedU8: "kernels-relaxed-u8.wasm"}
 
-// Module returns the kernel module's binary: with relaxed set, the int8 dot products use
-// relaxed SIMD (a browser without it refuses the module: WebAssembly.validate says so).
+// Module returns the kernel module of a level: the int8 dot products use SIMD128,
+// relaxed SIMD (a browser without it refuses the module: WebAssembly.validate says so),
+// or relaxed SIMD with its 7-bit operand read as unsigned 8-bit, which only probe_u8,
+// which the u8 module also exports, can tell.
 //
 // Exports (pointers are byte offsets into Go's memory; sizes as model.Kernels names them):
 //
-//	matmul_q8(y, xq, xs, wq, ws, bias, T, nb, out, lo, hi)   MatMulQ8, bias 0 for none
+//	matmul_q8(y, xq, xs, wq, ws, bias, T, nb, out, lo, hi, sums)
+//	                                                         MatMulQ8, bias 0 for none;
+//	                                                         sums: i32 [T·nb] scratch (u8 module)
 //	matmul_f32(y, x, w, b, T, in, out, lo, hi)               MatMulF32, b 0 for none
 //	scores(sc, q, k, n, stride, dh, scale f32)               Scores, stride in floats
 //	mix(out, p, v, n, stride, dh)                            Mix
@@ -39,8 +49,41 @@ var Files = map[int]string{LevelSIMD: "kernels-simd128.wasm", LevelRelaxed: "ker
 //	swiglu(dst, gate, up, n)                                 SwiGLU of n values, n a multiple of 4
 //	softmax(x, n)                                            Softmax of n values in place
 //	block_max(dst, x, nb)                                    BlockMax of nb whole blocks of 16
-func Module(relaxed bool) []byte {
-	return module([]*fn{genMatmulQ8(relaxed), genMatmulF32(), genScores(), genMix(), genQuantize(), genSwiGLU(), genSoftmax(), genBlockMax()})
+func Module(level int) []byte {
+	dot := map[int]dotKind{LevelSIMD: dotI16, LevelRelaxed: dotRelaxed, LevelRelaxedU8: dotRelaxedU8}[level]
+	fns := []*fn{genMatmulQ8(dot), genMatmulF32(), genScores(), genMix(), genQuantize(), genSwiGLU(), genSoftmax(), genBlockMax()}
+	if dot == dotRelaxedU8 {
+		fns = append(fns, genProbeU8())
+	}
+	return module(fns)
+}
+
+// dotKind is how a kernel module sums the int8 products of a 32-block.
+type dotKind int
+
+const (
+	dotI16       dotKind = iota // SIMD128: both extended to i16, i32x4.dot_i16x8_s
+	dotRelaxed                  // relaxed dot: x·sign(w) by |w|
+	dotRelaxedU8                // relaxed dot: x by w+128 read as u8, less 128·Σx
+)
+
+// genProbeU8 writes the u8 module's probe_u8(a, b): lane 0 of
+// i32x4.relaxed_dot_i8x16_i7x16_add_s(splat a, splat b, 0), four products a·b. Where
+// LevelRelaxedU8 is sound it is 4·a·b for b in [128, 255] too — b read as unsigned 8-bit,
+// the sums neither saturated nor wrapped; web/goworker.js asks it before it offers the
+// module. A browser that answers otherwise (ARM's sdot reads b signed; x86 without
+// AVX-VNNI saturates pairs of products to i16) runs the relaxed module. The operands
+// come from the caller, so no compiler can fold the product.
+func genProbeU8() *fn {
+	f := newFn("probe_u8", params(2), i32)
+	f.get(0)
+	f.simd(simdI8Splat)
+	f.get(1)
+	f.simd(simdI8Splat)
+	f.zero128()
+	f.simd(simdRelaxedDotA)
+	f.simd(simdI32Extract, 0)
+	return f
 }
 
 func params(n int) []byte {
@@ -57,13 +100,35 @@ func params(n int) []byte {
 // are v128 scratch locals. SIMD128 extends both to i16 and sums pairs with
 // i32x4.dot_i16x8_s; relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s needs its second
 // operand in [0, 127], so it multiplies |w| by x with w's sign moved onto x (x and w are
-// in [−127, 127]). Either way the sums are exact integers.
-func blockSums(f *fn, px []uint32, pw, off uint32, dst []uint32, wt, wa, m uint32, relaxed bool) {
+// in [−127, 127]). With dotRelaxedU8 the lanes add up to Σ x·(w+128) instead (w+128 read
+// as u8): the caller takes 128·Σx off. Every way the sums are exact integers.
+func blockSums(f *fn, px []uint32, pw, off uint32, dst []uint32, wt, wa, m uint32, dot dotKind) {
+	relaxed := dot == dotRelaxed
 	for half := range uint32(2) {
 		o := off + 16*half
 		f.get(pw)
 		f.load(o)
 		f.set(wt)
+		if dot == dotRelaxedU8 {
+			// w+128 as u8: flipping the top bit of a two's complement byte adds 128
+			f.get(wt)
+			f.i8x16c(-128)
+			f.simd(simdXor)
+			f.set(wa)
+			for k, p := range px {
+				f.get(p)
+				f.load(o)
+				f.get(wa)
+				if half == 0 {
+					f.zero128()
+				} else {
+					f.get(dst[k])
+				}
+				f.simd(simdRelaxedDotA)
+				f.set(dst[k])
+			}
+			continue
+		}
 		if relaxed {
 			f.get(wt)
 			f.simd(simdI8Abs)
@@ -124,17 +189,21 @@ func blockSums(f *fn, px []uint32, pw, off uint32, dst []uint32, wt, wa, m uint3
 // time, each row's integer sums transposed into one i32x4, converted, multiplied by
 // xs·ws and added to its 4-lane accumulator; then the 1–3 last blocks into lanes 0–2,
 // and (l0+l1)+(l2+l3) + bias.
-func genMatmulQ8(relaxed bool) *fn {
-	f := newFn("matmul_q8", params(11))
-	const y, xq, xs, wq, ws, bias, T, nb, out, lo, hi = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+//
+// The u8 module first writes sums[t·nb + b] = 128·Σ x of row t's block b, for every row of
+// x, and takes it off each block's sum before the conversion.
+func genMatmulQ8(dot dotKind) *fn {
+	f := newFn("matmul_q8", params(12))
+	const y, xq, xs, wq, ws, bias, T, nb, out, lo, hi, sums = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+	u8 := dot == dotRelaxedU8
 	o, t, g, pw, stride, wrow, wsrow := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
 	bv := f.local(f32)
 	const K = 2
-	var xrow, xsrow, px [K]uint32
-	var acc [K]uint32
-	var v [K][4]uint32
+	var xrow, xsrow, px, srow [4]uint32
+	var acc [4]uint32
+	var v [4][4]uint32
 	for k := range K {
-		xrow[k], xsrow[k], px[k] = f.local(i32), f.local(i32), f.local(i32)
+		xrow[k], xsrow[k], px[k], srow[k] = f.local(i32), f.local(i32), f.local(i32), f.local(i32)
 		acc[k] = f.local(v128)
 		for j := range 4 {
 			v[k][j] = f.local(v128)
@@ -170,6 +239,18 @@ func genMatmulQ8(relaxed bool) *fn {
 			f.op(opI32Shl)
 			f.op(opI32Add)
 			f.set(xsrow[k])
+			if u8 { // srow = sums + 4·(t+k)·nb
+				f.get(sums)
+				f.get(t)
+				f.i32c(int32(k))
+				f.op(opI32Add)
+				f.get(nb)
+				f.op(opI32Mul)
+				f.i32c(2)
+				f.op(opI32Shl)
+				f.op(opI32Add)
+				f.set(srow[k])
+			}
 			f.zero128()
 			f.set(acc[k])
 		}
@@ -195,7 +276,7 @@ func genMatmulQ8(relaxed bool) *fn {
 				for k := range n {
 					dst[k] = v[k][j]
 				}
-				blockSums(f, px[:n], pw, uint32(32*j), dst, wt, wa, m, relaxed)
+				blockSums(f, px[:n], pw, uint32(32*j), dst, wt, wa, m, dot)
 			}
 			for k := range n {
 				// [Σv0, Σv1, Σv2, Σv3]
@@ -223,6 +304,11 @@ func genMatmulQ8(relaxed bool) *fn {
 				f.get(vk[2])
 				f.shuffle32(2, 3, 6, 7)
 				f.simd(simdI32Add)
+				if u8 { // less 128·Σx of the four blocks
+					addShl(srow[k], g, 2)
+					f.load(0)
+					f.simd(simdI32Sub)
+				}
 				f.simd(simdF32CvtI32)
 				// × xs·ws of the four blocks, into acc
 				addShl(xsrow[k], g, 2)
@@ -258,7 +344,7 @@ func genMatmulQ8(relaxed bool) *fn {
 			for k := range n {
 				dst[k] = v[k][0]
 			}
-			blockSums(f, px[:n], pw, 32*j, dst, wt, wa, m, relaxed)
+			blockSums(f, px[:n], pw, 32*j, dst, wt, wa, m, dot)
 			for k := range n {
 				f.get(acc[k])
 				f.get(acc[k])
@@ -274,6 +360,11 @@ func genMatmulQ8(relaxed bool) *fn {
 				f.get(v[k][0])
 				f.simd(simdI32Extract, 3)
 				f.op(opI32Add)
+				if u8 {
+					addShl(srow[k], g, 2)
+					f.i32load(4 * j)
+					f.op(opI32Sub)
+				}
 				f.op(opF32CvtI)
 				addShl(xsrow[k], g, 2)
 				f.f32load(4 * j)
@@ -292,6 +383,52 @@ func genMatmulQ8(relaxed bool) *fn {
 		}
 	}
 
+	if u8 {
+		// sums[i] = 128·Σ x of block i of x's T·nb blocks (they follow one another):
+		// the relaxed dot by ones, read as u8 like the weights.
+		f.i32c(0)
+		f.set(g)
+		f.block()
+		f.loop()
+		f.get(g)
+		f.get(T)
+		f.get(nb)
+		f.op(opI32Mul)
+		f.op(opI32GeS)
+		f.brIf(1)
+		f.get(sums)
+		f.get(g)
+		f.i32c(2)
+		f.op(opI32Shl)
+		f.op(opI32Add) // the address of sums[g], for the store
+		addShl(xq, g, 5)
+		f.load(16)
+		f.i8x16c(1)
+		addShl(xq, g, 5)
+		f.load(0)
+		f.i8x16c(1)
+		f.zero128()
+		f.simd(simdRelaxedDotA)
+		f.simd(simdRelaxedDotA)
+		f.tee(wt)
+		f.simd(simdI32Extract, 0)
+		f.get(wt)
+		f.simd(simdI32Extract, 1)
+		f.op(opI32Add)
+		f.get(wt)
+		f.simd(simdI32Extract, 2)
+		f.get(wt)
+		f.simd(simdI32Extract, 3)
+		f.op(opI32Add)
+		f.op(opI32Add)
+		f.i32c(7)
+		f.op(opI32Shl)
+		f.i32store(0)
+		f.inc(g, 1)
+		f.br(0)
+		f.end()
+		f.end()
+	}
 	f.get(nb)
 	f.i32c(5)
 	f.op(opI32Shl)

@@ -32,7 +32,7 @@ type wazeroKernels struct {
 	top uint32 // bump allocator
 }
 
-func newWazero(t testing.TB, relaxed bool) *wazeroKernels {
+func newWazero(t testing.TB, level int) *wazeroKernels {
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2))
 	t.Cleanup(func() { r.Close(ctx) })
@@ -40,7 +40,7 @@ func newWazero(t testing.TB, relaxed bool) *wazeroKernels {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := r.InstantiateWithConfig(ctx, Module(relaxed), wazero.NewModuleConfig().WithName("kernels"))
+	k, err := r.InstantiateWithConfig(ctx, Module(level), wazero.NewModuleConfig().WithName("kernels"))
 	if err != nil {
 		t.Fatalf("the kernel module: %v", err)
 	}
@@ -158,7 +158,7 @@ func (w *wazeroKernels) MatMulQ8(y []float32, x, wq *model.Q8, bias []float32, l
 	w.top = 16
 	py := w.f32s(y)
 	args := []uint64{u(py), u(w.i8s(x.Q)), u(w.f32s(x.Scale)), u(w.i8s(wq.Q)), u(w.f32s(wq.Scale)), u(w.f32s(bias)),
-		n(x.Rows), n(wq.Blocks()), n(wq.Rows), n(lo), n(hi)}
+		n(x.Rows), n(wq.Blocks()), n(wq.Rows), n(lo), n(hi), u(w.alloc(4 * x.Rows * wq.Blocks()))}
 	w.call("matmul_q8", args...)
 	w.back(y, py)
 }
@@ -185,8 +185,8 @@ func (w *wazeroKernels) Mix(out, p, v []float32, cnt, stride int) {
 }
 
 // TestModule holds the SIMD128 kernel module, run in wazero, to model.GoKernels bit for
-// bit. The relaxed module is validated here and run in Chromium by the page tests
-// (wazero has no relaxed SIMD).
+// bit. The relaxed modules run in Chromium, in the page tests (wazero has no relaxed
+// SIMD).
 func TestModule(t *testing.T) {
-	kerneltest.Run(t, newWazero(t, false))
+	kerneltest.Run(t, newWazero(t, LevelSIMD))
 }

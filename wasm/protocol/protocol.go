@@ -365,10 +365,14 @@ const (
 
 // Kernels of the CPU engine in Load and Loaded: the names of its model.Kernels.
 const (
-	KernelsBest    = ""                // relaxed SIMD, else SIMD128, else Go's
+	KernelsBest    = ""                // the u8 module, else relaxed SIMD, else SIMD128, else Go's
 	KernelsGo      = "go"              // model.GoKernels: Go compiled to wasm, no SIMD
 	KernelsSIMD    = "simd128"         // the SIMD128 kernel module (model/simd)
 	KernelsRelaxed = "simd128-relaxed" // the relaxed-SIMD kernel module
+	// KernelsRelaxedU8 is the relaxed-SIMD module whose int8 products take w+128 as
+	// unsigned 8-bit, where the browser's relaxed dot product reads it so (x86 with
+	// AVX-VNNI: model/simd's ProbeU8).
+	KernelsRelaxedU8 = "simd128-relaxed-u8"
 )
 
 // Load asks the worker to load a pack (a folder with pack.json) or a Hugging Face
@@ -381,7 +385,7 @@ type Load struct {
 	// software fallback adapter; an error when there is none or the folder is no pack).
 	Engine string `json:"engine,omitempty"`
 	// Kernels picks the CPU engine's kernels (the page's ?kernels=): KernelsBest (the
-	// best the browser validates), KernelsGo, KernelsSIMD or KernelsRelaxed.
+	// best the browser runs), KernelsGo, KernelsSIMD, KernelsRelaxed or KernelsRelaxedU8.
 	Kernels string `json:"kernels,omitempty"`
 	// Local is set when the folder is one the user chose or dropped: the message then
 	// carries, besides its JSON fields, "files", an object of the folder's File (or
