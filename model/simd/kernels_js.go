@@ -167,7 +167,8 @@ func (k *Kernels) MatMulQ8(y []float32, x, w *model.Q8, bias []float32, lo, hi i
 	_ = y[(x.Rows-1)*w.Rows+hi-1] // bounds, as Go's kernels would panic
 	var sums unsafe.Pointer
 	if k.level == LevelRelaxedU8 {
-		if n := x.Rows * w.Blocks(); len(k.sums) < n {
+		// the last blocks' step reads four sums from any block: three more keep it inside
+		if n := x.Rows*w.Blocks() + 3; len(k.sums) < n {
 			k.sums = make([]int32, n)
 		}
 		sums = ptr(k.sums)

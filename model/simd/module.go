@@ -41,7 +41,7 @@ var Files = map[int]string{LevelSIMD: "kernels-simd128.wasm", LevelRelaxed: "ker
 //
 //	matmul_q8(y, xq, xs, wq, ws, bias, T, nb, out, lo, hi, sums)
 //	                                                         MatMulQ8, bias 0 for none;
-//	                                                         sums: i32 [T·nb] scratch (u8 module)
+//	                                                         sums: i32 [T·nb + 3] scratch (u8 module)
 //	matmul_f32(y, x, w, b, T, in, out, lo, hi)               MatMulF32, b 0 for none
 //	scores(sc, q, k, n, stride, dh, scale f32)               Scores, stride in floats
 //	mix(out, p, v, n, stride, dh)                            Mix
@@ -217,6 +217,39 @@ func genMatmulQ8(dot dotKind) *fn {
 		f.op(opI32Shl)
 		f.op(opI32Add)
 	}
+	// sums4 leaves row k's four block sums [Σv0, Σv1, Σv2, Σv3] on the stack, less
+	// 128·Σx of each block in the u8 module.
+	sums4 := func(k int) {
+		vk := v[k]
+		f.get(vk[0])
+		f.get(vk[1])
+		f.shuffle32(0, 4, 1, 5)
+		f.get(vk[0])
+		f.get(vk[1])
+		f.shuffle32(2, 6, 3, 7)
+		f.simd(simdI32Add)
+		f.set(vk[0])
+		f.get(vk[2])
+		f.get(vk[3])
+		f.shuffle32(0, 4, 1, 5)
+		f.get(vk[2])
+		f.get(vk[3])
+		f.shuffle32(2, 6, 3, 7)
+		f.simd(simdI32Add)
+		f.set(vk[2])
+		f.get(vk[0])
+		f.get(vk[2])
+		f.shuffle32(0, 1, 4, 5)
+		f.get(vk[0])
+		f.get(vk[2])
+		f.shuffle32(2, 3, 6, 7)
+		f.simd(simdI32Add)
+		if u8 {
+			addShl(srow[k], g, 2)
+			f.load(0)
+			f.simd(simdI32Sub)
+		}
+	}
 	// tokens emits the outputs of input rows t … t+n−1 for row o.
 	tokens := func(n int) {
 		for k := range n {
@@ -279,36 +312,7 @@ func genMatmulQ8(dot dotKind) *fn {
 				blockSums(f, px[:n], pw, uint32(32*j), dst, wt, wa, m, dot)
 			}
 			for k := range n {
-				// [Σv0, Σv1, Σv2, Σv3]
-				vk := v[k]
-				f.get(vk[0])
-				f.get(vk[1])
-				f.shuffle32(0, 4, 1, 5)
-				f.get(vk[0])
-				f.get(vk[1])
-				f.shuffle32(2, 6, 3, 7)
-				f.simd(simdI32Add)
-				f.set(vk[0])
-				f.get(vk[2])
-				f.get(vk[3])
-				f.shuffle32(0, 4, 1, 5)
-				f.get(vk[2])
-				f.get(vk[3])
-				f.shuffle32(2, 6, 3, 7)
-				f.simd(simdI32Add)
-				f.set(vk[2])
-				f.get(vk[0])
-				f.get(vk[2])
-				f.shuffle32(0, 1, 4, 5)
-				f.get(vk[0])
-				f.get(vk[2])
-				f.shuffle32(2, 3, 6, 7)
-				f.simd(simdI32Add)
-				if u8 { // less 128·Σx of the four blocks
-					addShl(srow[k], g, 2)
-					f.load(0)
-					f.simd(simdI32Sub)
-				}
+				sums4(k)
 				f.simd(simdF32CvtI32)
 				// × xs·ws of the four blocks, into acc
 				addShl(xsrow[k], g, 2)
@@ -326,13 +330,45 @@ func genMatmulQ8(dot dotKind) *fn {
 		}
 		f.end()
 		f.end()
-		// the last nb − g < 4 blocks, block g+j into lane j
+		// the last nb − g < 4 blocks, block g+j into lane j as in the loop, the lanes of
+		// no block with sums and scales 0: they add +0 or −0 to acc, which leaves it as
+		// it is (acc is never −0: it starts at +0, and +0 + −0 is +0)
+		f.get(g)
+		f.get(nb)
+		f.op(opI32LtS)
+		f.ifThen()
 		addShl(wrow, g, 5)
 		f.set(pw)
 		for k := range n {
 			addShl(xrow[k], g, 5)
 			f.set(px[k])
 		}
+		for j := range uint32(4) {
+			if j < 3 {
+				f.get(g)
+				f.i32c(int32(j))
+				f.op(opI32Add)
+				f.get(nb)
+				f.op(opI32LtS)
+				f.ifThen()
+				dst := make([]uint32, n)
+				for k := range n {
+					dst[k] = v[k][j]
+				}
+				blockSums(f, px[:n], pw, 32*j, dst, wt, wa, m, dot)
+				f.elseDo()
+			}
+			for k := range n {
+				f.zero128()
+				f.set(v[k][j])
+			}
+			if j < 3 {
+				f.end()
+			}
+		}
+		// the blocks' ws, lane by lane (a vector load could pass the end of memory)
+		f.zero128()
+		f.set(wt)
 		for j := range uint32(3) {
 			f.get(g)
 			f.i32c(int32(j))
@@ -340,44 +376,41 @@ func genMatmulQ8(dot dotKind) *fn {
 			f.get(nb)
 			f.op(opI32LtS)
 			f.ifThen()
-			dst := make([]uint32, n)
-			for k := range n {
-				dst[k] = v[k][0]
-			}
-			blockSums(f, px[:n], pw, 32*j, dst, wt, wa, m, dot)
-			for k := range n {
-				f.get(acc[k])
-				f.get(acc[k])
-				f.simd(simdF32Extract, byte(j))
-				f.get(v[k][0])
-				f.simd(simdI32Extract, 0)
-				f.get(v[k][0])
-				f.simd(simdI32Extract, 1)
-				f.op(opI32Add)
-				f.get(v[k][0])
-				f.simd(simdI32Extract, 2)
-				f.op(opI32Add)
-				f.get(v[k][0])
-				f.simd(simdI32Extract, 3)
-				f.op(opI32Add)
-				if u8 {
-					addShl(srow[k], g, 2)
-					f.i32load(4 * j)
-					f.op(opI32Sub)
-				}
-				f.op(opF32CvtI)
-				addShl(xsrow[k], g, 2)
-				f.f32load(4 * j)
-				addShl(wsrow, g, 2)
-				f.f32load(4 * j)
-				f.op(opF32Mul)
-				f.op(opF32Mul)
-				f.op(opF32Add)
-				f.simd(simdF32Replace, byte(j))
-				f.set(acc[k])
-			}
+			f.get(wt)
+			addShl(wsrow, g, 2)
+			f.f32load(4 * j)
+			f.simd(simdF32Replace, byte(j))
+			f.set(wt)
 			f.end()
 		}
+		for k := range n {
+			sums4(k)
+			f.simd(simdF32CvtI32)
+			f.zero128() // × xs·ws, xs lane by lane too
+			f.set(wa)
+			for j := range uint32(3) {
+				f.get(g)
+				f.i32c(int32(j))
+				f.op(opI32Add)
+				f.get(nb)
+				f.op(opI32LtS)
+				f.ifThen()
+				f.get(wa)
+				addShl(xsrow[k], g, 2)
+				f.f32load(4 * j)
+				f.simd(simdF32Replace, byte(j))
+				f.set(wa)
+				f.end()
+			}
+			f.get(wa)
+			f.get(wt)
+			f.simd(simdF32Mul)
+			f.simd(simdF32Mul)
+			f.get(acc[k])
+			f.simd(simdF32Add)
+			f.set(acc[k])
+		}
+		f.end()
 		for k := range n {
 			storeOut(f, y, t, k, out, o, acc[k], bv)
 		}

@@ -158,7 +158,7 @@ func (w *wazeroKernels) MatMulQ8(y []float32, x, wq *model.Q8, bias []float32, l
 	w.top = 16
 	py := w.f32s(y)
 	args := []uint64{u(py), u(w.i8s(x.Q)), u(w.f32s(x.Scale)), u(w.i8s(wq.Q)), u(w.f32s(wq.Scale)), u(w.f32s(bias)),
-		n(x.Rows), n(wq.Blocks()), n(wq.Rows), n(lo), n(hi), u(w.alloc(4 * x.Rows * wq.Blocks()))}
+		n(x.Rows), n(wq.Blocks()), n(wq.Rows), n(lo), n(hi), u(w.alloc(4 * (x.Rows*wq.Blocks() + 3)))}
 	w.call("matmul_q8", args...)
 	w.back(y, py)
 }
