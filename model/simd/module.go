@@ -17,7 +17,10 @@
 // product. The page runs it only where its probe_u8 shows that reading.
 package simd
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Kernel levels: what the browser validates, best last.
 const (
@@ -50,7 +53,10 @@ var Files = map[int]string{LevelSIMD: "kernels-simd128.wasm", LevelRelaxed: "ker
 //	softmax(x, n)                                            Softmax of n values in place
 //	block_max(dst, x, nb)                                    BlockMax of nb whole blocks of 16
 func Module(level int) []byte {
-	dot := map[int]dotKind{LevelSIMD: dotI16, LevelRelaxed: dotRelaxed, LevelRelaxedU8: dotRelaxedU8}[level]
+	dot, ok := map[int]dotKind{LevelSIMD: dotI16, LevelRelaxed: dotRelaxed, LevelRelaxedU8: dotRelaxedU8}[level]
+	if !ok {
+		panic(fmt.Sprintf("simd: no kernel module of level %d", level))
+	}
 	fns := []*fn{genMatmulQ8(dot), genMatmulF32(), genScores(), genMix(), genQuantize(), genSwiGLU(), genSoftmax(), genBlockMax()}
 	if dot == dotRelaxedU8 {
 		fns = append(fns, genProbeU8())
