@@ -223,6 +223,15 @@ func genMatmulQ8(dot dotKind) *fn {
 		f.op(opI32Shl)
 		f.op(opI32Add)
 	}
+	// ifBlock opens an if whose body runs when block g+j is one of the row's (g+j < nb).
+	ifBlock := func(j uint32) {
+		f.get(g)
+		f.i32c(int32(j))
+		f.op(opI32Add)
+		f.get(nb)
+		f.op(opI32LtS)
+		f.ifThen()
+	}
 	// sums4 leaves row k's four block sums [Σv0, Σv1, Σv2, Σv3] on the stack, less
 	// 128·Σx of each block in the u8 module.
 	sums4 := func(k int) {
@@ -351,12 +360,7 @@ func genMatmulQ8(dot dotKind) *fn {
 		}
 		for j := range uint32(4) {
 			if j < 3 {
-				f.get(g)
-				f.i32c(int32(j))
-				f.op(opI32Add)
-				f.get(nb)
-				f.op(opI32LtS)
-				f.ifThen()
+				ifBlock(j)
 				dst := make([]uint32, n)
 				for k := range n {
 					dst[k] = v[k][j]
@@ -376,12 +380,7 @@ func genMatmulQ8(dot dotKind) *fn {
 		f.zero128()
 		f.set(wt)
 		for j := range uint32(3) {
-			f.get(g)
-			f.i32c(int32(j))
-			f.op(opI32Add)
-			f.get(nb)
-			f.op(opI32LtS)
-			f.ifThen()
+			ifBlock(j)
 			f.get(wt)
 			addShl(wsrow, g, 2)
 			f.f32load(4 * j)
@@ -395,12 +394,7 @@ func genMatmulQ8(dot dotKind) *fn {
 			f.zero128() // × xs·ws, xs lane by lane too
 			f.set(wa)
 			for j := range uint32(3) {
-				f.get(g)
-				f.i32c(int32(j))
-				f.op(opI32Add)
-				f.get(nb)
-				f.op(opI32LtS)
-				f.ifThen()
+				ifBlock(j)
 				f.get(wa)
 				addShl(xsrow[k], g, 2)
 				f.f32load(4 * j)
