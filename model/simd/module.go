@@ -109,33 +109,19 @@ func params(n int) []byte {
 // in [−127, 127]). With dotRelaxedU8 the lanes add up to Σ x·(w+128) instead (w+128 read
 // as u8): the caller takes 128·Σx off. Every way the sums are exact integers.
 func blockSums(f *fn, px []uint32, pw, off uint32, dst []uint32, wt, wa, m uint32, dot dotKind) {
-	relaxed := dot == dotRelaxed
 	for half := range uint32(2) {
 		o := off + 16*half
 		f.get(pw)
 		f.load(o)
 		f.set(wt)
-		if dot == dotRelaxedU8 {
+		switch dot {
+		case dotRelaxedU8:
 			// w+128 as u8: flipping the top bit of a two's complement byte adds 128
 			f.get(wt)
 			f.i8x16c(-128)
 			f.simd(simdXor)
 			f.set(wa)
-			for k, p := range px {
-				f.get(p)
-				f.load(o)
-				f.get(wa)
-				if half == 0 {
-					f.zero128()
-				} else {
-					f.get(dst[k])
-				}
-				f.simd(simdRelaxedDotA)
-				f.set(dst[k])
-			}
-			continue
-		}
-		if relaxed {
+		case dotRelaxed:
 			f.get(wt)
 			f.simd(simdI8Abs)
 			f.set(wa)
@@ -143,7 +129,7 @@ func blockSums(f *fn, px []uint32, pw, off uint32, dst []uint32, wt, wa, m uint3
 			f.zero128()
 			f.simd(simdI8LtS)
 			f.set(m)
-		} else {
+		default:
 			f.get(wt)
 			f.simd(simdI16ExtLoS)
 			f.set(wa)
@@ -152,14 +138,16 @@ func blockSums(f *fn, px []uint32, pw, off uint32, dst []uint32, wt, wa, m uint3
 			f.set(m)
 		}
 		for k, p := range px {
-			if relaxed {
-				// x·sign(w) = (x xor m) − m, then += x·sign(w) · |w|
+			if dot != dotI16 {
 				f.get(p)
 				f.load(o)
-				f.get(m)
-				f.simd(simdXor)
-				f.get(m)
-				f.simd(simdI8Sub)
+				if dot == dotRelaxed {
+					// x·sign(w) = (x xor m) − m, then += x·sign(w) · |w|
+					f.get(m)
+					f.simd(simdXor)
+					f.get(m)
+					f.simd(simdI8Sub)
+				}
 				f.get(wa)
 				if half == 0 {
 					f.zero128()
@@ -232,33 +220,55 @@ func genMatmulQ8(dot dotKind) *fn {
 		f.op(opI32LtS)
 		f.ifThen()
 	}
+	// blockRow leaves base + 4·(t+k)·nb on the stack: row t+k of an array of one 4-byte
+	// value a block of x (its scales, the u8 module's sums).
+	blockRow := func(base uint32, k int) {
+		f.get(base)
+		f.get(t)
+		f.i32c(int32(k))
+		f.op(opI32Add)
+		f.get(nb)
+		f.op(opI32Mul)
+		f.i32c(2)
+		f.op(opI32Shl)
+		f.op(opI32Add)
+	}
+	// pairSum leaves the i32x4 sum of a and b's lanes shuffled by sh[0] and by sh[1].
+	pairSum := func(a, b uint32, sh [2][4]byte) {
+		for _, l := range sh {
+			f.get(a)
+			f.get(b)
+			f.shuffle32(l[0], l[1], l[2], l[3])
+		}
+		f.simd(simdI32Add)
+	}
+	// laneLoads sets vec to the f32 values at base + 4·(g+j) for the row's blocks g+j
+	// of the three from g on (lane by lane: a vector load could pass the end of
+	// memory), 0 in the other lanes.
+	laneLoads := func(vec, base uint32) {
+		f.zero128()
+		f.set(vec)
+		for j := range uint32(3) {
+			ifBlock(j)
+			f.get(vec)
+			addShl(base, g, 2)
+			f.f32load(4 * j)
+			f.simd(simdF32Replace, byte(j))
+			f.set(vec)
+			f.end()
+		}
+	}
 	// sums4 leaves row k's four block sums [Σv0, Σv1, Σv2, Σv3] on the stack, less
 	// 128·Σx of each block in the u8 module.
 	sums4 := func(k int) {
 		vk := v[k]
-		f.get(vk[0])
-		f.get(vk[1])
-		f.shuffle32(0, 4, 1, 5)
-		f.get(vk[0])
-		f.get(vk[1])
-		f.shuffle32(2, 6, 3, 7)
-		f.simd(simdI32Add)
+		interleaved := [2][4]byte{{0, 4, 1, 5}, {2, 6, 3, 7}} // [a0+a2, b0+b2, a1+a3, b1+b3]
+		halves := [2][4]byte{{0, 1, 4, 5}, {2, 3, 6, 7}}      // [a0+a2, a1+a3, b0+b2, b1+b3]
+		pairSum(vk[0], vk[1], interleaved)
 		f.set(vk[0])
-		f.get(vk[2])
-		f.get(vk[3])
-		f.shuffle32(0, 4, 1, 5)
-		f.get(vk[2])
-		f.get(vk[3])
-		f.shuffle32(2, 6, 3, 7)
-		f.simd(simdI32Add)
+		pairSum(vk[2], vk[3], interleaved)
 		f.set(vk[2])
-		f.get(vk[0])
-		f.get(vk[2])
-		f.shuffle32(0, 1, 4, 5)
-		f.get(vk[0])
-		f.get(vk[2])
-		f.shuffle32(2, 3, 6, 7)
-		f.simd(simdI32Add)
+		pairSum(vk[0], vk[2], halves)
 		if u8 {
 			addShl(srow[k], g, 2)
 			f.load(0)
@@ -277,26 +287,10 @@ func genMatmulQ8(dot dotKind) *fn {
 			f.op(opI32Mul)
 			f.op(opI32Add)
 			f.set(xrow[k])
-			f.get(xs)
-			f.get(t)
-			f.i32c(int32(k))
-			f.op(opI32Add)
-			f.get(nb)
-			f.op(opI32Mul)
-			f.i32c(2)
-			f.op(opI32Shl)
-			f.op(opI32Add)
+			blockRow(xs, k)
 			f.set(xsrow[k])
 			if u8 { // srow = sums + 4·(t+k)·nb
-				f.get(sums)
-				f.get(t)
-				f.i32c(int32(k))
-				f.op(opI32Add)
-				f.get(nb)
-				f.op(opI32Mul)
-				f.i32c(2)
-				f.op(opI32Shl)
-				f.op(opI32Add)
+				blockRow(sums, k)
 				f.set(srow[k])
 			}
 			f.zero128()
@@ -376,32 +370,11 @@ func genMatmulQ8(dot dotKind) *fn {
 				f.end()
 			}
 		}
-		// the blocks' ws, lane by lane (a vector load could pass the end of memory)
-		f.zero128()
-		f.set(wt)
-		for j := range uint32(3) {
-			ifBlock(j)
-			f.get(wt)
-			addShl(wsrow, g, 2)
-			f.f32load(4 * j)
-			f.simd(simdF32Replace, byte(j))
-			f.set(wt)
-			f.end()
-		}
+		laneLoads(wt, wsrow) // the blocks' ws
 		for k := range n {
 			sums4(k)
 			f.simd(simdF32CvtI32)
-			f.zero128() // × xs·ws, xs lane by lane too
-			f.set(wa)
-			for j := range uint32(3) {
-				ifBlock(j)
-				f.get(wa)
-				addShl(xsrow[k], g, 2)
-				f.f32load(4 * j)
-				f.simd(simdF32Replace, byte(j))
-				f.set(wa)
-				f.end()
-			}
+			laneLoads(wa, xsrow[k]) // × xs·ws
 			f.get(wa)
 			f.get(wt)
 			f.simd(simdF32Mul)
@@ -443,17 +416,8 @@ func genMatmulQ8(dot dotKind) *fn {
 		f.zero128()
 		f.simd(simdRelaxedDotA)
 		f.simd(simdRelaxedDotA)
-		f.tee(wt)
-		f.simd(simdI32Extract, 0)
-		f.get(wt)
-		f.simd(simdI32Extract, 1)
-		f.op(opI32Add)
-		f.get(wt)
-		f.simd(simdI32Extract, 2)
-		f.get(wt)
-		f.simd(simdI32Extract, 3)
-		f.op(opI32Add)
-		f.op(opI32Add)
+		f.set(wt)
+		fold4(f, wt, simdI32Extract, opI32Add)
 		f.i32c(7)
 		f.op(opI32Shl)
 		f.i32store(0)
@@ -526,18 +490,19 @@ func genMatmulQ8(dot dotKind) *fn {
 }
 
 // lanes leaves (l0+l1)+(l2+l3) of the f32x4 local acc on the stack.
-func lanes(f *fn, acc uint32) {
-	f.get(acc)
-	f.simd(simdF32Extract, 0)
-	f.get(acc)
-	f.simd(simdF32Extract, 1)
-	f.op(opF32Add)
-	f.get(acc)
-	f.simd(simdF32Extract, 2)
-	f.get(acc)
-	f.simd(simdF32Extract, 3)
-	f.op(opF32Add)
-	f.op(opF32Add)
+func lanes(f *fn, acc uint32) { fold4(f, acc, simdF32Extract, opF32Add) }
+
+// fold4 leaves (l0 op l1) op (l2 op l3) of the lanes of the v128 local v on the stack,
+// each taken out with the extract instruction (simdF32Extract, simdI32Extract).
+func fold4(f *fn, v uint32, extract uint32, op byte) {
+	for _, pair := range [2][2]byte{{0, 1}, {2, 3}} {
+		f.get(v)
+		f.simd(extract, pair[0])
+		f.get(v)
+		f.simd(extract, pair[1])
+		f.op(op)
+	}
+	f.op(op)
 }
 
 // dotF32 leaves DotF32 of the n floats at a and b on the stack: whole groups of four
