@@ -28,10 +28,9 @@ site:
 ## Chromium's main thread, which the GPU kernel tests on lavapipe would otherwise starve.
 test: deps peers fmt-check vet
 	$(GO) test -p 1 -count=1 -timeout 25m ./...
-	@# The SIMD kernels build only with the experiment on: the native engine's int8 and
-	@# f32 matmuls (model/kernels_avx2.go) and training's (model/train/vector.go), which
-	@# trained the committed demo.
-	GOEXPERIMENT=simd $(GO) test -count=1 ./model/ ./model/train/...
+	@# Training's SIMD kernels (model/train/vector.go), which trained the committed demo,
+	@# build only with the experiment on.
+	GOEXPERIMENT=simd $(GO) test -count=1 ./model/train/...
 
 ## peers: install the peers of bench-peers (wllama) from npm into build/peers/node_modules,
 ## when npm is there; the GGUF interop test (TestE2EWllama) skips without them.
@@ -48,7 +47,7 @@ peers-native:
 ## engine (AVX2 kernels) beside llama.cpp, on the same weights (not part of make test;
 ## about 25 minutes)
 bench-peers: deps peers peers-native
-	GOEXPERIMENT=simd $(GO) test -run '^$$' -bench Peers -benchtime 1x -timeout 60m -v ./build/
+	$(GO) test -run '^$$' -bench Peers -benchtime 1x -timeout 60m -v ./build/
 
 ## deps: install the Debian packages the tests need, when missing
 deps:

@@ -89,8 +89,8 @@ func openEngine(kind string, src *source, opt engineOptions, stderr io.Writer) (
 	return cpu, m, func() { cpu.Close() }, nil
 }
 
-// cpuKernels are the kernels of the native CPU engine: AVX2's where t2 is built with
-// GOEXPERIMENT=simd on amd64, else Go's. A plain batch gives the same bits either way; a
+// cpuKernels are the kernels of the native CPU engine: AVX2's on an amd64 CPU with AVX2,
+// else Go's. A plain batch gives the same bits either way; a
 // population of an int8 pack runs its int8 factored form with AVX2's, as the page's
 // engine does, and the f32 one with Go's (model.CPU.Forward).
 func cpuKernels() model.Kernels { return model.BestKernels() }

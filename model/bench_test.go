@@ -77,9 +77,9 @@ func BenchmarkPrefill(b *testing.B) {
 
 // BenchmarkDecodeQ8 is BenchmarkDecode with every layer matrix in int8 (Q8Dense, as an
 // int8 pack's base weights), on Go's kernels and on BestKernels where they differ
-// (AVX2Kernels, built with GOEXPERIMENT=simd on amd64):
+// (AVX2Kernels, on amd64 with AVX2):
 //
-//	GOEXPERIMENT=simd go test -run '^$' -bench DecodeQ8 -cpu 1 ./model/
+//	go test -run '^$' -bench DecodeQ8 -cpu 1 ./model/
 func BenchmarkDecodeQ8(b *testing.B) {
 	m := randomModel(b, fixtures.SmolLM2Config)
 	for name, l := range m.Weights.Linears {

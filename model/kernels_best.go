@@ -1,7 +1,7 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !amd64
 
 package model
 
-// BestKernels returns the fastest kernels this build runs: GoKernels, as built without
-// GOEXPERIMENT=simd on amd64 (which adds AVX2Kernels).
+// BestKernels returns the fastest kernels this CPU runs: GoKernels, off amd64 (where
+// AVX2Kernels may run).
 func BestKernels() Kernels { return GoKernels{} }

@@ -186,6 +186,7 @@ func Run(t *testing.T, k model.Kernels) {
 	t.Run("Attention", func(t *testing.T) {
 		for _, s := range []struct{ Dh, n, stride int }{
 			{16, 1, 32}, {16, 5, 32}, {64, 17, 192}, {64, 200, 64}, {8, 3, 8}, {7, 4, 21}, {12, 9, 36},
+			{48, 6, 96}, {45, 3, 45},
 		} {
 			t.Run(fmt.Sprintf("Dh%d_n%d_stride%d", s.Dh, s.n, s.stride), func(t *testing.T) {
 				q := randF32(rng, s.Dh)

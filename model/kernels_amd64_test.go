@@ -1,5 +1,3 @@
-//go:build goexperiment.simd && amd64
-
 package model_test
 
 import (
@@ -9,8 +7,7 @@ import (
 	"github.com/t2web/t2web/model/kerneltest"
 )
 
-// TestAVX2Kernels holds AVX2Kernels to GoKernels bit for bit (GOEXPERIMENT=simd on
-// amd64; the CPU must have AVX2).
+// TestAVX2Kernels holds AVX2Kernels to GoKernels bit for bit (the CPU must have AVX2).
 func TestAVX2Kernels(t *testing.T) {
 	if _, ok := model.BestKernels().(model.AVX2Kernels); !ok {
 		t.Skip("this CPU has no AVX2")
@@ -20,5 +17,5 @@ func TestAVX2Kernels(t *testing.T) {
 
 // BenchmarkAVX2Kernels: compare with BenchmarkGoKernels.
 //
-//	GOEXPERIMENT=simd go test -run '^$' -bench 'Kernels' ./model/
+//	go test -run '^$' -bench 'Kernels' ./model/
 func BenchmarkAVX2Kernels(b *testing.B) { kerneltest.Bench(b, model.AVX2Kernels{}) }

@@ -1,0 +1,147 @@
+package model
+
+import "golang.org/x/sys/cpu"
+
+// AVX2Kernels are GoKernels with the int8 and float32 matmuls and attention's two loops
+// in AVX2 assembly (kernels_amd64.s): the same results bit for bit (kerneltest), so the
+// native engine answers as before, faster.
+//
+// They are assembly, not simd/archsimd: Go's code for archsimd's vectors spilled and
+// bounds-checked in the int8 loop (a 576×1536 matvec ran at 11 G weights/s against 37
+// here), and assembly needs no GOEXPERIMENT, so every amd64 build of t2 runs them.
+//
+// Each kernel takes four rows at once — four weight rows for one row of x, or four keys
+// for one query — so that x is loaded (and for int8, its |x| taken) once for the four.
+type AVX2Kernels struct{ GoKernels }
+
+func (AVX2Kernels) Name() string { return "avx2" }
+
+// haveAVX2 says this CPU (and OS) runs AVX2Kernels.
+var haveAVX2 = cpu.X86.HasAVX2
+
+// BestKernels returns the fastest kernels this CPU runs: AVX2Kernels with AVX2, else
+// GoKernels.
+func BestKernels() Kernels {
+	if haveAVX2 {
+		return AVX2Kernels{}
+	}
+	return GoKernels{}
+}
+
+// dotsQ8x4 writes to out[r] DotQ8 of x — xq[nb·32], xs[nb] — with row r of w,
+// w[r][nb·32] with scales ws[r][nb], bit for bit.
+//
+//go:noescape
+func dotsQ8x4(xq *int8, xs *float32, w *[4]*int8, ws *[4]*float32, nb int, out *[4]float32)
+
+// dotsF32x4 writes to out[r] DotF32(a[:n], b[r][:n]), bit for bit.
+//
+//go:noescape
+func dotsF32x4(a *float32, b *[4]*float32, n int, out *[4]float32)
+
+// mixF32 writes out[j] = Σ_{i<n} p[i]·v[i·stride+j] for j < cols, a multiple of 8, as
+// GoKernels.Mix adds them.
+//
+//go:noescape
+func mixF32(out, p, v *float32, n, stride, cols int)
+
+// group4 calls f(o, n) for each group of up to four consecutive indexes o…o+n−1 of
+// [lo, hi), with at[r] the index of the group's r-th row: a short last group repeats its
+// last index, whose results the caller drops.
+func group4(lo, hi int, f func(o, n int, at *[4]int)) {
+	var at [4]int
+	for o := lo; o < hi; o += 4 {
+		n := min(4, hi-o)
+		for r := range 4 {
+			at[r] = o + min(r, n-1)
+		}
+		f(o, n, &at)
+	}
+}
+
+func (AVX2Kernels) MatMulQ8(y []float32, x, w *Q8, bias []float32, lo, hi int) {
+	nb, stride := w.Blocks(), w.Stride()
+	if nb == 0 || x.Rows == 0 {
+		GoKernels{}.MatMulQ8(y, x, w, bias, lo, hi)
+		return
+	}
+	xq, xs := x.Q[:x.Rows*stride], x.Scale[:x.Rows*nb] // x is [T, w.Cols]
+	var rows [4]*int8
+	var scales [4]*float32
+	var out [4]float32
+	group4(lo, hi, func(o, n int, at *[4]int) {
+		for r, i := range at {
+			rows[r], scales[r] = &w.Q[i*stride : (i+1)*stride][0], &w.Scale[i*nb : (i+1)*nb][0]
+		}
+		for t := range x.Rows {
+			dotsQ8x4(&xq[t*stride], &xs[t*nb], &rows, &scales, nb, &out)
+			for r := range n {
+				var b float32
+				if bias != nil {
+					b = bias[o+r]
+				}
+				y[t*w.Rows+o+r] = out[r] + b
+			}
+		}
+	})
+}
+
+func (AVX2Kernels) MatMulF32(y, x, w, b []float32, T, in, out, lo, hi int) {
+	if in == 0 || T == 0 {
+		GoKernels{}.MatMulF32(y, x, w, b, T, in, out, lo, hi)
+		return
+	}
+	x = x[:T*in]
+	var rows [4]*float32
+	var dots [4]float32
+	group4(lo, hi, func(o, n int, at *[4]int) {
+		for r, i := range at {
+			rows[r] = &w[i*in : (i+1)*in][0]
+		}
+		for t := range T {
+			dotsF32x4(&x[t*in], &rows, in, &dots)
+			for r := range n {
+				var bias float32
+				if b != nil {
+					bias = b[o+r]
+				}
+				y[t*out+o+r] = dots[r] + bias
+			}
+		}
+	})
+}
+
+func (AVX2Kernels) Scores(sc, q, k []float32, n, stride int, scale float32) {
+	if len(q) == 0 || n == 0 {
+		GoKernels{}.Scores(sc, q, k, n, stride, scale)
+		return
+	}
+	var keys [4]*float32
+	var dots [4]float32
+	group4(0, n, func(o, m int, at *[4]int) {
+		for r, i := range at {
+			keys[r] = &k[i*stride : i*stride+len(q)][0]
+		}
+		dotsF32x4(&q[0], &keys, len(q), &dots)
+		for r := range m {
+			sc[o+r] = dots[r] * scale
+		}
+	})
+}
+
+func (AVX2Kernels) Mix(out, p, v []float32, n, stride int) {
+	cols := len(out) &^ 7
+	if cols == 0 || n == 0 {
+		GoKernels{}.Mix(out, p, v, n, stride)
+		return
+	}
+	_, _ = p[n-1], v[(n-1)*stride+len(out)-1] // the rows mixF32 reads
+	mixF32(&out[0], &p[0], &v[0], n, stride, cols)
+	if cols < len(out) { // the last len(out) mod 8 columns, each summed in the same order
+		rest := out[cols:]
+		clear(rest)
+		for i := range n {
+			axpy(rest, p[i], v[i*stride+cols:i*stride+len(out)])
+		}
+	}
+}

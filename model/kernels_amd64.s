@@ -1,0 +1,358 @@
+#include "textflag.h"
+
+// The int8 dot products of AVX2Kernels.MatMulQ8 (kernels_amd64.go says why they are
+// assembly). DotQ8's rule, bit for bit: a block's 32 products are summed exactly in
+// int32; block b's sum, converted to float32, times xs_b·ws_b (rounded) is added to
+// float32 lane b mod 4; the lanes end as (l0+l1)+(l2+l3).
+//
+// A block's integer sum is llama.cpp's Q8_0 way on AVX2: |x| as unsigned bytes times w
+// with x's sign moved onto it (VPSIGNB), pairs summed to int16 (VPMADDUBSW: at most
+// 2·127·127, no saturation, as Q8 values are in [−127, 127]), then to int32 (VPMADDWD by
+// ones): eight int32 partial sums. Three VPHADDDs and one add of the 128-bit halves turn
+// four blocks' partial sums into their four sums, lanes 0–3, which the float32 steps
+// then take on as four lanes of DotQ8's accumulators.
+
+// q8tail<>: the masks of the last group's 1, 2 or 3 blocks (k at offset 16·(k−1)): the
+// lanes past a row's last block load 0 and add +0 (a scale is never negative and a
+// lane's sum is never −0, so +0 changes none).
+DATA q8tail<>+0(SB)/4, $0xffffffff
+DATA q8tail<>+4(SB)/4, $0
+DATA q8tail<>+8(SB)/4, $0
+DATA q8tail<>+12(SB)/4, $0
+DATA q8tail<>+16(SB)/4, $0xffffffff
+DATA q8tail<>+20(SB)/4, $0xffffffff
+DATA q8tail<>+24(SB)/4, $0
+DATA q8tail<>+28(SB)/4, $0
+DATA q8tail<>+32(SB)/4, $0xffffffff
+DATA q8tail<>+36(SB)/4, $0xffffffff
+DATA q8tail<>+40(SB)/4, $0xffffffff
+DATA q8tail<>+44(SB)/4, $0
+GLOBL q8tail<>(SB), RODATA|NOPTR, $48
+
+// Registers of dotsQ8x4:
+//	SI xq, DI xs; R8–R11 the four weight rows, R12, R13, AX, BX their scales
+//	CX 4·b for block b: the byte offset of xs_b and ws_b; xq and w are at 8·CX
+//	DX the end of the whole groups of four blocks, 4·(nb − nb mod 4)
+//	Y15 int16 ones; Y0–Y3 each row's sums; Y4–Y7 two blocks of x and |x|
+//	X10 xs of the four blocks; X11–X14 each row's four float32 accumulators; Y8, Y9
+//	scratch
+
+// LOADX loads the x block at off into X and its absolute values into A.
+#define LOADX(off, X, A) \
+	VMOVDQU off(SI)(CX*8), X \
+	VPABSB  X, A
+
+// BLOCK puts into S the eight int32 partial sums of the block at off of x (X, |x| in A)
+// and of the row at W.
+#define BLOCK(off, X, A, W, S) \
+	VMOVDQU    off(W)(CX*8), S \
+	VPSIGNB    X, S, S \
+	VPMADDUBSW S, A, S \
+	VPMADDWD   Y15, S, S
+
+// PAIR01 sets S to the first two blocks' pairs of partial sums of the row at W, per
+// 128-bit half [Σ01 Σ23 of block 0, Σ01 Σ23 of block 1].
+#define PAIR01(W, S) \
+	BLOCK(0, Y4, Y5, W, S) \
+	BLOCK(32, Y6, Y7, W, Y8) \
+	VPHADDD Y8, S, S
+
+// PAIR23 adds blocks 2 and 3 of the row at W into S: per 128-bit half, lane j holds the
+// half's sum of block j.
+#define PAIR23(W, S) \
+	BLOCK(64, Y4, Y5, W, Y8) \
+	BLOCK(96, Y6, Y7, W, Y9) \
+	VPHADDD Y9, Y8, Y8 \
+	VPHADDD Y8, S, S
+
+// ACCUM adds the four blocks' sums in S (per 128-bit half; XS is S's lower half) times
+// xs·ws (xs in X10, ws of the row at WS) to the row's accumulators ACC.
+#define ACCUM(S, XS, WS, ACC) \
+	VEXTRACTI128 $1, S, X8 \
+	VPADDD       X8, XS, XS \
+	VCVTDQ2PS    XS, XS \
+	VMULPS       (WS)(CX*1), X10, X9 \
+	VMULPS       X9, XS, XS \
+	VADDPS       XS, ACC, ACC
+
+// ACCUMMASK is ACCUM for the last 1–3 blocks, M the mask of their lanes (X10 holds xs
+// loaded under it).
+#define ACCUMMASK(S, XS, WS, ACC, M) \
+	VEXTRACTI128 $1, S, X8 \
+	VPADDD       X8, XS, XS \
+	VCVTDQ2PS    XS, XS \
+	VMASKMOVPS   (WS)(CX*1), M, X9 \
+	VMULPS       X9, X10, X9 \
+	VMULPS       X9, XS, XS \
+	VADDPS       XS, ACC, ACC
+
+// LANES stores (l0+l1)+(l2+l3) of the accumulators ACC at off(R).
+#define LANES(ACC, off, R) \
+	VPERMILPS $0xb1, ACC, X8 \
+	VADDPS    X8, ACC, X8 \
+	VMOVHLPS  X8, X8, X9 \
+	VADDSS    X9, X8, X8 \
+	VMOVSS    X8, off(R)
+
+// func dotsQ8x4(xq *int8, xs *float32, w *[4]*int8, ws *[4]*float32, nb int, out *[4]float32)
+// out[r] = DotQ8 of x (nb blocks) with row r of w, scales ws[r].
+TEXT ·dotsQ8x4(SB), NOSPLIT, $0-48
+	MOVL         $1, SI
+	MOVQ         SI, X15
+	VPBROADCASTW X15, Y15
+	MOVQ xq+0(FP), SI
+	MOVQ xs+8(FP), DI
+	MOVQ w+16(FP), DX
+	MOVQ 0(DX), R8
+	MOVQ 8(DX), R9
+	MOVQ 16(DX), R10
+	MOVQ 24(DX), R11
+	MOVQ ws+24(FP), DX
+	MOVQ 0(DX), R12
+	MOVQ 8(DX), R13
+	MOVQ 16(DX), AX
+	MOVQ 24(DX), BX
+	MOVQ nb+32(FP), DX
+	ANDQ $-4, DX
+	SHLQ $2, DX
+	XORQ CX, CX
+
+	VXORPS       X11, X11, X11
+	VXORPS       X12, X12, X12
+	VXORPS       X13, X13, X13
+	VXORPS       X14, X14, X14
+	CMPQ         CX, DX
+	JAE          tail
+
+groups:
+	LOADX(0, Y4, Y5)
+	LOADX(32, Y6, Y7)
+	PAIR01(R8, Y0)
+	PAIR01(R9, Y1)
+	PAIR01(R10, Y2)
+	PAIR01(R11, Y3)
+	LOADX(64, Y4, Y5)
+	LOADX(96, Y6, Y7)
+	PAIR23(R8, Y0)
+	PAIR23(R9, Y1)
+	PAIR23(R10, Y2)
+	PAIR23(R11, Y3)
+	VMOVUPS (DI)(CX*1), X10
+	ACCUM(Y0, X0, R12, X11)
+	ACCUM(Y1, X1, R13, X12)
+	ACCUM(Y2, X2, AX, X13)
+	ACCUM(Y3, X3, BX, X14)
+	ADDQ    $16, CX
+	CMPQ    CX, DX
+	JB      groups
+
+tail:
+	// The last nb mod 4 blocks: block 0 of the group always, 1 and 2 when there; the
+	// sums of the missing ones are 0 (Y9 below), their lanes' scales masked to 0.
+	MOVQ nb+32(FP), DX
+	ANDQ $3, DX
+	JZ   done
+	LOADX(0, Y4, Y5)
+	BLOCK(0, Y4, Y5, R8, Y0)
+	BLOCK(0, Y4, Y5, R9, Y1)
+	BLOCK(0, Y4, Y5, R10, Y2)
+	BLOCK(0, Y4, Y5, R11, Y3)
+	VPXOR Y9, Y9, Y9
+	CMPQ  DX, $2
+	JB    tail1
+	LOADX(32, Y6, Y7)
+	BLOCK(32, Y6, Y7, R8, Y8)
+	VPHADDD Y8, Y0, Y0
+	BLOCK(32, Y6, Y7, R9, Y8)
+	VPHADDD Y8, Y1, Y1
+	BLOCK(32, Y6, Y7, R10, Y8)
+	VPHADDD Y8, Y2, Y2
+	BLOCK(32, Y6, Y7, R11, Y8)
+	VPHADDD Y8, Y3, Y3
+	CMPQ    DX, $3
+	JB      tail2
+	LOADX(64, Y4, Y5)
+	BLOCK(64, Y4, Y5, R8, Y8)
+	VPHADDD Y9, Y8, Y8
+	VPHADDD Y8, Y0, Y0
+	BLOCK(64, Y4, Y5, R9, Y8)
+	VPHADDD Y9, Y8, Y8
+	VPHADDD Y8, Y1, Y1
+	BLOCK(64, Y4, Y5, R10, Y8)
+	VPHADDD Y9, Y8, Y8
+	VPHADDD Y8, Y2, Y2
+	BLOCK(64, Y4, Y5, R11, Y8)
+	VPHADDD Y9, Y8, Y8
+	VPHADDD Y8, Y3, Y3
+	JMP     tailsum
+
+tail1:
+	VPHADDD Y9, Y0, Y0
+	VPHADDD Y9, Y1, Y1
+	VPHADDD Y9, Y2, Y2
+	VPHADDD Y9, Y3, Y3
+
+tail2:
+	VPHADDD Y9, Y0, Y0
+	VPHADDD Y9, Y1, Y1
+	VPHADDD Y9, Y2, Y2
+	VPHADDD Y9, Y3, Y3
+
+tailsum:
+	DECQ       DX
+	SHLQ       $4, DX
+	LEAQ       q8tail<>(SB), SI
+	VMOVDQU    (SI)(DX*1), X7
+	VMASKMOVPS (DI)(CX*1), X7, X10
+	ACCUMMASK(Y0, X0, R12, X11, X7)
+	ACCUMMASK(Y1, X1, R13, X12, X7)
+	ACCUMMASK(Y2, X2, AX, X13, X7)
+	ACCUMMASK(Y3, X3, BX, X14, X7)
+
+done:
+	MOVQ out+40(FP), DX
+	LANES(X11, 0, DX)
+	LANES(X12, 4, DX)
+	LANES(X13, 8, DX)
+	LANES(X14, 12, DX)
+	VZEROUPPER
+	RET
+
+// func dotsF32x4(a *float32, b *[4]*float32, n int, out *[4]float32)
+// out[r] = DotF32(a[:n], b[r][:n]): element i into lane i mod 4 of row r's four float32
+// accumulators (X0–X3) for the whole groups of four, the rest into lane 0, each product
+// rounded before it is added; then (l0+l1)+(l2+l3).
+TEXT ·dotsF32x4(SB), NOSPLIT, $0-32
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DX
+	MOVQ   0(DX), R8
+	MOVQ   8(DX), R9
+	MOVQ   16(DX), R10
+	MOVQ   24(DX), R11
+	MOVQ   n+16(FP), DX
+	SHLQ   $2, DX
+	MOVQ   DX, BX
+	ANDQ   $-16, BX
+	XORQ   CX, CX
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	CMPQ   CX, BX
+	JAE    f32rest
+
+f32groups:
+	VMOVUPS (SI)(CX*1), X4
+	VMULPS  (R8)(CX*1), X4, X5
+	VADDPS  X5, X0, X0
+	VMULPS  (R9)(CX*1), X4, X6
+	VADDPS  X6, X1, X1
+	VMULPS  (R10)(CX*1), X4, X7
+	VADDPS  X7, X2, X2
+	VMULPS  (R11)(CX*1), X4, X8
+	VADDPS  X8, X3, X3
+	ADDQ    $16, CX
+	CMPQ    CX, BX
+	JB      f32groups
+
+f32rest:
+	CMPQ CX, DX
+	JAE  f32done
+	VMOVSS (SI)(CX*1), X4
+	VMULSS (R8)(CX*1), X4, X5
+	VADDSS X5, X0, X0
+	VMULSS (R9)(CX*1), X4, X6
+	VADDSS X6, X1, X1
+	VMULSS (R10)(CX*1), X4, X7
+	VADDSS X7, X2, X2
+	VMULSS (R11)(CX*1), X4, X8
+	VADDSS X8, X3, X3
+	ADDQ   $4, CX
+	JMP    f32rest
+
+f32done:
+	MOVQ out+24(FP), DX
+	LANES(X0, 0, DX)
+	LANES(X1, 4, DX)
+	LANES(X2, 8, DX)
+	LANES(X3, 12, DX)
+	VZEROUPPER
+	RET
+
+// MIX adds p·v to the accumulators, products rounded before they are added.
+#define MIX(off, ACC, T) \
+	VMULPS off(AX), Y8, T \
+	VADDPS T, ACC, ACC
+
+// func mixF32(out, p, v *float32, n, stride, cols int)
+// out[j] = Σ_{i<n} p[i]·v[i·stride+j] for j < cols, a multiple of 8, added for i = 0, 1,
+// … in order from +0: 32 columns at a time in Y0–Y3, then 8 at a time in Y0.
+TEXT ·mixF32(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), R8
+	MOVQ n+24(FP), R9
+	MOVQ stride+32(FP), R10
+	SHLQ $2, R10
+	MOVQ cols+40(FP), R11
+
+mix32:
+	CMPQ   R11, $32
+	JB     mix8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   R8, AX
+	XORQ   CX, CX
+	CMPQ   CX, R9
+	JAE    mix32store
+
+mix32rows:
+	VBROADCASTSS (SI)(CX*4), Y8
+	MIX(0, Y0, Y4)
+	MIX(32, Y1, Y5)
+	MIX(64, Y2, Y6)
+	MIX(96, Y3, Y7)
+	ADDQ         R10, AX
+	INCQ         CX
+	CMPQ         CX, R9
+	JB           mix32rows
+
+mix32store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, DI
+	ADDQ    $128, R8
+	SUBQ    $32, R11
+	JMP     mix32
+
+mix8:
+	CMPQ   R11, $8
+	JB     mixdone
+	VXORPS Y0, Y0, Y0
+	MOVQ   R8, AX
+	XORQ   CX, CX
+	CMPQ   CX, R9
+	JAE    mix8store
+
+mix8rows:
+	VBROADCASTSS (SI)(CX*4), Y8
+	MIX(0, Y0, Y4)
+	ADDQ         R10, AX
+	INCQ         CX
+	CMPQ         CX, R9
+	JB           mix8rows
+
+mix8store:
+	VMOVUPS Y0, 0(DI)
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	SUBQ    $8, R11
+	JMP     mix8
+
+mixdone:
+	VZEROUPPER
+	RET
