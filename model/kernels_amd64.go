@@ -28,11 +28,13 @@ func BestKernels() Kernels {
 	return GoKernels{}
 }
 
-// dotsQ8x4 writes to out[r] DotQ8 of x — xq[nb·32], xs[nb] — with row r of w,
-// w[r][nb·32] with scales ws[r][nb], bit for bit.
+// dotsQ8 writes out[4g+r] = DotQ8 of x — xq[nb·32], xs[nb] — with row r of group g,
+// bit for bit, for g < groups (at least 1): group 0's rows are w[r] with scales ws[r]
+// (nb·32 values and nb scales each), and each next group's are 4 rows further on in
+// their matrix.
 //
 //go:noescape
-func dotsQ8x4(xq *int8, xs *float32, w *[4]*int8, ws *[4]*float32, nb int, out *[4]float32)
+func dotsQ8(xq *int8, xs *float32, nb int, w *[4]*int8, ws *[4]*float32, groups int, out *float32)
 
 // dotsF32x4 writes to out[r] DotF32(a[:n], b[r][:n]), bit for bit.
 //
@@ -44,6 +46,12 @@ func dotsF32x4(a *float32, b *[4]*float32, n int, out *[4]float32)
 //
 //go:noescape
 func mixF32(out, p, v *float32, n, stride, cols int)
+
+// quantizeQ8 writes QuantizeQ8Row's q[nb·32] and scale[nb] of x[nb·32], nb ≥ 1 whole
+// blocks, bit for bit.
+//
+//go:noescape
+func quantizeQ8(q *int8, scale *float32, x *float32, nb int)
 
 // group4 calls f(o, n) for each group of up to four consecutive indexes o…o+n−1 of
 // [lo, hi), with at[r] the index of the group's r-th row: a short last group repeats its
@@ -59,31 +67,66 @@ func group4(lo, hi int, f func(o, n int, at *[4]int)) {
 	}
 }
 
+// q8Tile is the number of weight rows MatMulQ8 runs over every row of x before the next
+// rows: 64 rows of 576 int8 values (SmolLM2's width) stay in the L1 or L2 cache while
+// the rows of x go by, and a token's matvec takes few calls.
+const q8Tile = 64
+
 func (AVX2Kernels) MatMulQ8(y []float32, x, w *Q8, bias []float32, lo, hi int) {
 	nb, stride := w.Blocks(), w.Stride()
-	if nb == 0 || x.Rows == 0 {
+	if nb == 0 || x.Rows == 0 || hi <= lo {
 		GoKernels{}.MatMulQ8(y, x, w, bias, lo, hi)
 		return
 	}
 	xq, xs := x.Q[:x.Rows*stride], x.Scale[:x.Rows*nb] // x is [T, w.Cols]
 	var rows [4]*int8
 	var scales [4]*float32
-	var out [4]float32
-	group4(lo, hi, func(o, n int, at *[4]int) {
+	// point sets the group's rows to w's rows at[r].
+	point := func(at [4]int) {
 		for r, i := range at {
 			rows[r], scales[r] = &w.Q[i*stride : (i+1)*stride][0], &w.Scale[i*nb : (i+1)*nb][0]
 		}
+	}
+	full := lo + (hi-lo)&^3 // rows lo…full−1 run in groups of four
+	for o := lo; o < full; o += q8Tile {
+		n := min(q8Tile, full-o)
+		point([4]int{o, o + 1, o + 2, o + 3})
+		_, _ = w.Q[(o+n)*stride-1], w.Scale[(o+n)*nb-1] // the rows dotsQ8 reads
 		for t := range x.Rows {
-			dotsQ8x4(&xq[t*stride], &xs[t*nb], &rows, &scales, nb, &out)
-			for r := range n {
-				var b float32
-				if bias != nil {
-					b = bias[o+r]
-				}
-				y[t*w.Rows+o+r] = out[r] + b
+			yt := y[t*w.Rows+o : t*w.Rows+o+n]
+			dotsQ8(&xq[t*stride], &xs[t*nb], nb, &rows, &scales, n/4, &yt[0])
+		}
+	}
+	if full < hi { // the last 1–3 rows, the last one repeated; its results dropped
+		last := hi - 1
+		point([4]int{full, min(full+1, last), min(full+2, last), last})
+		var out [4]float32
+		for t := range x.Rows {
+			dotsQ8(&xq[t*stride], &xs[t*nb], nb, &rows, &scales, 1, &out[0])
+			copy(y[t*w.Rows+full:t*w.Rows+hi], out[:])
+		}
+	}
+	if bias != nil {
+		for t := range x.Rows {
+			for o := lo; o < hi; o++ {
+				y[t*w.Rows+o] += bias[o]
 			}
 		}
-	})
+	}
+}
+
+func (AVX2Kernels) Quantize(q *Q8, x []float32) {
+	nb, stride, cols := q.Blocks(), q.Stride(), q.Cols
+	whole := cols / Q8Block // the blocks quantizeQ8 takes; a short last one is Go's
+	for i := range q.Rows {
+		row, sc, xi := q.Q[i*stride:(i+1)*stride], q.Scale[i*nb:(i+1)*nb], x[i*cols:(i+1)*cols]
+		if whole > 0 {
+			quantizeQ8(&row[0], &sc[0], &xi[0], whole)
+		}
+		if whole < nb {
+			QuantizeQ8Row(row[whole*Q8Block:], sc[whole:], xi[whole*Q8Block:])
+		}
+	}
 }
 
 func (AVX2Kernels) MatMulF32(y, x, w, b []float32, T, in, out, lo, hi int) {

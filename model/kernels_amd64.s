@@ -29,8 +29,8 @@ DATA q8tail<>+40(SB)/4, $0xffffffff
 DATA q8tail<>+44(SB)/4, $0
 GLOBL q8tail<>(SB), RODATA|NOPTR, $48
 
-// Registers of dotsQ8x4:
-//	SI xq, DI xs; R8–R11 the four weight rows, R12, R13, AX, BX their scales
+// Registers of dotsQ8:
+//	SI xq, DI xs; R8–R11 the group's four weight rows, R12, R13, AX, BX their scales
 //	CX 4·b for block b: the byte offset of xs_b and ws_b; xq and w are at 8·CX
 //	DX the end of the whole groups of four blocks, 4·(nb − nb mod 4)
 //	Y15 int16 ones; Y0–Y3 each row's sums; Y4–Y7 two blocks of x and |x|
@@ -94,35 +94,37 @@ GLOBL q8tail<>(SB), RODATA|NOPTR, $48
 	VADDSS    X9, X8, X8 \
 	VMOVSS    X8, off(R)
 
-// func dotsQ8x4(xq *int8, xs *float32, w *[4]*int8, ws *[4]*float32, nb int, out *[4]float32)
-// out[r] = DotQ8 of x (nb blocks) with row r of w, scales ws[r].
-TEXT ·dotsQ8x4(SB), NOSPLIT, $0-48
+// func dotsQ8(xq *int8, xs *float32, nb int, w *[4]*int8, ws *[4]*float32, groups int, out *float32)
+// out[4g+r] = DotQ8 of x (nb blocks) with row r of group g of w, scales ws, for g <
+// groups: group 0's rows are w[r], ws[r]; each next group's are 4 rows further on.
+TEXT ·dotsQ8(SB), NOSPLIT, $0-56
 	MOVL         $1, SI
 	MOVQ         SI, X15
 	VPBROADCASTW X15, Y15
-	MOVQ xq+0(FP), SI
-	MOVQ xs+8(FP), DI
-	MOVQ w+16(FP), DX
-	MOVQ 0(DX), R8
-	MOVQ 8(DX), R9
-	MOVQ 16(DX), R10
-	MOVQ 24(DX), R11
-	MOVQ ws+24(FP), DX
-	MOVQ 0(DX), R12
-	MOVQ 8(DX), R13
-	MOVQ 16(DX), AX
-	MOVQ 24(DX), BX
-	MOVQ nb+32(FP), DX
-	ANDQ $-4, DX
-	SHLQ $2, DX
-	XORQ CX, CX
+	MOVQ         w+24(FP), DX
+	MOVQ         0(DX), R8
+	MOVQ         8(DX), R9
+	MOVQ         16(DX), R10
+	MOVQ         24(DX), R11
+	MOVQ         ws+32(FP), DX
+	MOVQ         0(DX), R12
+	MOVQ         8(DX), R13
+	MOVQ         16(DX), AX
+	MOVQ         24(DX), BX
 
-	VXORPS       X11, X11, X11
-	VXORPS       X12, X12, X12
-	VXORPS       X13, X13, X13
-	VXORPS       X14, X14, X14
-	CMPQ         CX, DX
-	JAE          tail
+group:
+	MOVQ   xq+0(FP), SI
+	MOVQ   xs+8(FP), DI
+	MOVQ   nb+16(FP), DX
+	ANDQ   $-4, DX
+	SHLQ   $2, DX
+	XORQ   CX, CX
+	VXORPS X11, X11, X11
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	VXORPS X14, X14, X14
+	CMPQ   CX, DX
+	JAE    tail
 
 groups:
 	LOADX(0, Y4, Y5)
@@ -149,7 +151,7 @@ groups:
 tail:
 	// The last nb mod 4 blocks: block 0 of the group always, 1 and 2 when there; the
 	// sums of the missing ones are 0 (Y9 below), their lanes' scales masked to 0.
-	MOVQ nb+32(FP), DX
+	MOVQ nb+16(FP), DX
 	ANDQ $3, DX
 	JZ   done
 	LOADX(0, Y4, Y5)
@@ -210,11 +212,30 @@ tailsum:
 	ACCUMMASK(Y3, X3, BX, X14, X7)
 
 done:
-	MOVQ out+40(FP), DX
+	MOVQ out+48(FP), DX
 	LANES(X11, 0, DX)
 	LANES(X12, 4, DX)
 	LANES(X13, 8, DX)
 	LANES(X14, 12, DX)
+	ADDQ $16, out+48(FP)
+	DECQ groups+40(FP)
+	JZ   ret
+
+	// The next four rows: 4·nb·32 bytes of weights on, 4·nb·4 of scales.
+	MOVQ nb+16(FP), DX
+	SHLQ $7, DX
+	ADDQ DX, R8
+	ADDQ DX, R9
+	ADDQ DX, R10
+	ADDQ DX, R11
+	SHRQ $3, DX
+	ADDQ DX, R12
+	ADDQ DX, R13
+	ADDQ DX, AX
+	ADDQ DX, BX
+	JMP  group
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -354,5 +375,132 @@ mix8store:
 	JMP     mix8
 
 mixdone:
+	VZEROUPPER
+	RET
+
+// q8perm<>: VPERMD's indexes that put VPACKSSWB's dwords [v0a v1a v2a v3a v0b v1b v2b
+// v3b] (vector k's values 0–3 in vka, 4–7 in vkb) back in order.
+DATA q8perm<>+0(SB)/4, $0
+DATA q8perm<>+4(SB)/4, $4
+DATA q8perm<>+8(SB)/4, $1
+DATA q8perm<>+12(SB)/4, $5
+DATA q8perm<>+16(SB)/4, $2
+DATA q8perm<>+20(SB)/4, $6
+DATA q8perm<>+24(SB)/4, $3
+DATA q8perm<>+28(SB)/4, $7
+GLOBL q8perm<>(SB), RODATA|NOPTR, $32
+
+// func quantizeQ8(q *int8, scale *float32, x *float32, nb int)
+// QuantizeQ8Row's rule for nb whole blocks of 32 values, bit for bit: per block
+// d = absmax/127 and id = 1/d (float32 divisions); q = x·id rounded to the nearest
+// integer, ties to even (VROUNDPS 0), clamped to [−127, 127]; a block whose d is 0 or
+// whose id is infinite gets q = 0. A block holding a NaN gets q = 0 and a NaN scale, as
+// Go's NaN-propagating max gives; one holding an infinity q = 0 and scale +Inf (its
+// products are 0 or NaN, and Go converts a NaN to int8 0 on amd64).
+TEXT ·quantizeQ8(SB), NOSPLIT, $0-32
+	MOVQ         q+0(FP), DI
+	MOVQ         scale+8(FP), DX
+	MOVQ         x+16(FP), SI
+	MOVQ         nb+24(FP), CX
+	MOVL         $0x7fffffff, AX
+	MOVQ         AX, X15
+	VPBROADCASTD X15, Y15           // |·| mask
+	MOVL         $0x42fe0000, AX    // 127
+	MOVQ         AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL         $0xc2fe0000, AX    // −127
+	MOVQ         AX, X13
+	VBROADCASTSS X13, Y13
+	MOVL         $0x3f800000, AX    // 1
+	MOVQ         AX, X12
+	MOVL         $0x7f800000, AX    // +Inf
+	MOVQ         AX, X11
+	VMOVDQU      q8perm<>(SB), Y10
+	TESTQ        CX, CX
+	JZ           qdone
+
+qblock:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+
+	// A NaN anywhere: q = 0, scale NaN.
+	VCMPPS    $3, Y1, Y0, Y4
+	VCMPPS    $3, Y3, Y2, Y5
+	VORPS     Y5, Y4, Y4
+	VMOVMSKPS Y4, AX
+	TESTL     AX, AX
+	JNZ       qnan
+
+	// absmax: exact whatever the order.
+	VANDPS       Y15, Y0, Y4
+	VANDPS       Y15, Y1, Y5
+	VANDPS       Y15, Y2, Y6
+	VANDPS       Y15, Y3, Y7
+	VMAXPS       Y5, Y4, Y4
+	VMAXPS       Y7, Y6, Y6
+	VMAXPS       Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0x4e, X4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0xb1, X4, X5
+	VMAXPS       X5, X4, X4
+
+	VDIVSS   X14, X4, X4 // d = absmax/127
+	VMOVSS   X4, (DX)
+	VXORPS   X5, X5, X5
+	VUCOMISS X5, X4
+	JE       qzero
+	VUCOMISS X11, X4     // an infinite x: x·(1/d) is NaN or 0, and Go's int8 of NaN 0
+	JE       qzero
+	VDIVSS   X4, X12, X5 // id = 1/d
+	VUCOMISS X11, X5
+	JE       qzero
+
+	VBROADCASTSS X5, Y5
+	VMULPS       Y5, Y0, Y0
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VROUNDPS     $0, Y0, Y0
+	VROUNDPS     $0, Y1, Y1
+	VROUNDPS     $0, Y2, Y2
+	VROUNDPS     $0, Y3, Y3
+	VMINPS       Y14, Y0, Y0
+	VMINPS       Y14, Y1, Y1
+	VMINPS       Y14, Y2, Y2
+	VMINPS       Y14, Y3, Y3
+	VMAXPS       Y13, Y0, Y0
+	VMAXPS       Y13, Y1, Y1
+	VMAXPS       Y13, Y2, Y2
+	VMAXPS       Y13, Y3, Y3
+	VCVTPS2DQ    Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKSSWB    Y2, Y0, Y0
+	VPERMD       Y0, Y10, Y0
+	VMOVDQU      Y0, (DI)
+	JMP          qnext
+
+qnan:
+	MOVL $0x7fc00000, (DX)
+
+qzero:
+	VPXOR   Y0, Y0, Y0
+	VMOVDQU Y0, (DI)
+
+qnext:
+	ADDQ $32, DI
+	ADDQ $4, DX
+	ADDQ $128, SI
+	DECQ CX
+	JNZ  qblock
+
+qdone:
 	VZEROUPPER
 	RET
