@@ -2,16 +2,17 @@ package model
 
 import "golang.org/x/sys/cpu"
 
-// AVX2Kernels are GoKernels with the int8 and float32 matmuls and attention's two loops
-// in AVX2 assembly (kernels_amd64.s): the same results bit for bit (kerneltest), so the
-// native engine answers as before, faster.
+// AVX2Kernels are GoKernels with the int8 and float32 matmuls, Quantize and attention's
+// two loops in AVX2 assembly (kernels_amd64.s): the same results bit for bit
+// (kerneltest), so the native engine answers as before, faster.
 //
 // They are assembly, not simd/archsimd: Go's code for archsimd's vectors spilled and
-// bounds-checked in the int8 loop (a 576×1536 matvec ran at 11 G weights/s against 37
-// here), and assembly needs no GOEXPERIMENT, so every amd64 build of t2 runs them.
+// bounds-checked in the int8 loop (a 576×1536 matvec ran at 11 G weights/s against
+// 36–40 here), and assembly needs no GOEXPERIMENT, so every amd64 build of t2 runs them.
 //
-// Each kernel takes four rows at once — four weight rows for one row of x, or four keys
-// for one query — so that x is loaded (and for int8, its |x| taken) once for the four.
+// The dot-product kernels take four rows at once — four weight rows for one row of x, or
+// four keys for one query — so that x is loaded (and for int8, its |x| taken) once for
+// the four.
 type AVX2Kernels struct{ GoKernels }
 
 func (AVX2Kernels) Name() string { return "avx2" }
