@@ -2,8 +2,8 @@ package model
 
 import "golang.org/x/sys/cpu"
 
-// AVX2Kernels are GoKernels with the int8 and float32 matmuls, Quantize and attention's
-// two loops in AVX2 assembly (kernels_amd64.s): the same results bit for bit
+// AVX2Kernels are GoKernels with the int8 and float32 matmuls, Quantize, SwiGLU, Softmax
+// and attention's two loops in AVX2 assembly (kernels_amd64.s): the same results bit for bit
 // (kerneltest), so the native engine answers as before, faster.
 //
 // They are assembly, not simd/archsimd: Go's code for archsimd's vectors spilled and
@@ -53,6 +53,18 @@ func mixF32(out, p, v *float32, n, stride, cols int)
 //
 //go:noescape
 func quantizeQ8(q *int8, scale *float32, x *float32, nb int)
+
+// swiGLU8 writes dst[i] = swiGLU1(gate[i], up[i]) for i < n, a multiple of 8, bit for
+// bit.
+//
+//go:noescape
+func swiGLU8(dst, gate, up *float32, n int)
+
+// expSum8 replaces x[i] by Exp32(x[i] − m) for i < n, a multiple of 8, and adds each to
+// acc[i mod 4] in order of i, bit for bit.
+//
+//go:noescape
+func expSum8(x *float32, n int, m float32, acc *[4]float32)
 
 // group4 calls f(o, n) for each group of up to four consecutive indexes o…o+n−1 of
 // [lo, hi), with at[r] the index of the group's r-th row: a short last group repeats its
@@ -127,6 +139,41 @@ func (AVX2Kernels) Quantize(q *Q8, x []float32) {
 		if whole < nb {
 			QuantizeQ8Row(row[whole*Q8Block:], sc[whole:], xi[whole*Q8Block:])
 		}
+	}
+}
+
+func (AVX2Kernels) SwiGLU(dst, gate, up []float32) {
+	n := len(gate) &^ 7
+	up, dst = up[:len(gate)], dst[:len(gate)]
+	if n > 0 {
+		swiGLU8(&dst[0], &gate[0], &up[0], n)
+	}
+	for i := n; i < len(gate); i++ {
+		dst[i] = swiGLU1(gate[i], up[i])
+	}
+}
+
+func (AVX2Kernels) Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var acc [4]float32
+	n := len(x) &^ 7
+	if n > 0 {
+		expSum8(&x[0], n, m, &acc)
+	}
+	for i := n; i < len(x); i++ {
+		e := Exp32(x[i] - m)
+		x[i] = e
+		acc[i%4] += e
+	}
+	inv := 1 / ((acc[0] + acc[1]) + (acc[2] + acc[3]))
+	for i := range x {
+		x[i] *= inv
 	}
 }
 

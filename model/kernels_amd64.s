@@ -504,3 +504,121 @@ qnext:
 qdone:
 	VZEROUPPER
 	RET
+
+// exp32<>: Exp32's constants as float32 (int32 127 at 48), each broadcast where used.
+DATA exp32<>+0(SB)/4, $0xc2ae0000  // −87
+DATA exp32<>+4(SB)/4, $0x42b00000  // 88
+DATA exp32<>+8(SB)/4, $0x3fb8aa3b  // log2 e
+DATA exp32<>+12(SB)/4, $0x3f318000 // 0.693359375
+DATA exp32<>+16(SB)/4, $0xb95e8083 // −2.12194440e−4
+DATA exp32<>+20(SB)/4, $0x39506967 // 1.9875691500e−4
+DATA exp32<>+24(SB)/4, $0x3ab743ce // 1.3981999507e−3
+DATA exp32<>+28(SB)/4, $0x3c088908 // 8.3334519073e−3
+DATA exp32<>+32(SB)/4, $0x3d2aa9c1 // 4.1665795894e−2
+DATA exp32<>+36(SB)/4, $0x3e2aaaaa // 1.6666665459e−1
+DATA exp32<>+40(SB)/4, $0x3f000000 // 5.0000001201e−1
+DATA exp32<>+44(SB)/4, $0x3f800000 // 1
+DATA exp32<>+48(SB)/4, $127
+DATA exp32<>+52(SB)/4, $0x80000000 // the sign bit
+GLOBL exp32<>(SB), RODATA|NOPTR, $56
+
+// POLY sets P = P·R + the constant at off.
+#define POLY(off, P, R, T) \
+	VMULPS       R, P, P \
+	VBROADCASTSS exp32<>+off(SB), T \
+	VADDPS       T, P, P
+
+// EXP32 replaces X by Exp32 of each of its lanes, every step Exp32's float32 operation
+// in its order (a NaN stays NaN: min and max take it from their second operand). Y1–Y4
+// are scratch.
+#define EXP32(X) \
+	VBROADCASTSS exp32<>+4(SB), Y1 \
+	VMINPS       X, Y1, X \
+	VBROADCASTSS exp32<>+0(SB), Y1 \
+	VMAXPS       X, Y1, X \
+	VBROADCASTSS exp32<>+8(SB), Y1 \
+	VMULPS       Y1, X, Y1 \
+	VROUNDPS     $0, Y1, Y1 \
+	VBROADCASTSS exp32<>+12(SB), Y2 \
+	VMULPS       Y2, Y1, Y2 \
+	VSUBPS       Y2, X, X \
+	VBROADCASTSS exp32<>+16(SB), Y2 \
+	VMULPS       Y2, Y1, Y2 \
+	VSUBPS       Y2, X, X \
+	VMULPS       X, X, Y3 \
+	VBROADCASTSS exp32<>+20(SB), Y2 \
+	VMULPS       X, Y2, Y2 \
+	VBROADCASTSS exp32<>+24(SB), Y4 \
+	VADDPS       Y4, Y2, Y2 \
+	POLY(28, Y2, X, Y4) \
+	POLY(32, Y2, X, Y4) \
+	POLY(36, Y2, X, Y4) \
+	POLY(40, Y2, X, Y4) \
+	VMULPS       Y3, Y2, Y2 \
+	VADDPS       X, Y2, Y2 \
+	VBROADCASTSS exp32<>+44(SB), Y4 \
+	VADDPS       Y4, Y2, Y2 \
+	VCVTTPS2DQ   Y1, Y1 \
+	VPBROADCASTD exp32<>+48(SB), Y4 \
+	VPADDD       Y4, Y1, Y1 \
+	VPSLLD       $23, Y1, Y1 \
+	VMULPS       Y1, Y2, X
+
+// func swiGLU8(dst, gate, up *float32, n int)
+// dst[i] = swiGLU1(gate[i], up[i]) = (g/(1+Exp32(−g)))·up for i < n, a multiple of 8.
+TEXT ·swiGLU8(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ up+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ   swidone
+
+swiloop:
+	VMOVUPS      (SI), Y5
+	VBROADCASTSS exp32<>+52(SB), Y0
+	VXORPS       Y5, Y0, Y0 // −g
+	EXP32(Y0)
+	VBROADCASTSS exp32<>+44(SB), Y1
+	VADDPS       Y0, Y1, Y0 // d = 1 + e
+	VDIVPS       Y0, Y5, Y0 // g/d
+	VMULPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (DI)
+	ADDQ         $32, SI
+	ADDQ         $32, DX
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          swiloop
+
+swidone:
+	VZEROUPPER
+	RET
+
+// func expSum8(x *float32, n int, m float32, acc *[4]float32)
+// x[i] = Exp32(x[i] − m) for i < n, a multiple of 8, each added to acc[i mod 4] in order
+// of i: Softmax's first loop.
+TEXT ·expSum8(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y6
+	MOVQ         acc+24(FP), DX
+	VMOVUPS      (DX), X7
+	SHRQ         $3, CX
+	JZ           expdone
+
+exploop:
+	VMOVUPS      (SI), Y0
+	VSUBPS       Y6, Y0, Y0
+	EXP32(Y0)
+	VMOVUPS      Y0, (SI)
+	VADDPS       X0, X7, X7
+	VEXTRACTF128 $1, Y0, X0
+	VADDPS       X0, X7, X7
+	ADDQ         $32, SI
+	DECQ         CX
+	JNZ          exploop
+
+expdone:
+	VMOVUPS X7, (DX)
+	VZEROUPPER
+	RET
