@@ -66,9 +66,9 @@ func swiGLU8(dst, gate, up *float32, n int)
 //go:noescape
 func expSum8(x *float32, n int, m float32, acc *[4]float32)
 
-// group4 calls f(o, n) for each group of up to four consecutive indexes o…o+n−1 of
-// [lo, hi), with at[r] the index of the group's r-th row: a short last group repeats its
-// last index, whose results the caller drops.
+// group4 calls f(o, n, at) for each group of up to four consecutive indexes o…o+n−1 of
+// [lo, hi), at[r] the index of the group's r-th row: a short last group repeats its last
+// index, whose results the caller drops.
 func group4(lo, hi int, f func(o, n int, at *[4]int)) {
 	var at [4]int
 	for o := lo; o < hi; o += 4 {
