@@ -56,7 +56,12 @@ func (GoKernels) SwiGLU(dst, gate, up []float32) {
 	}
 }
 
-func (GoKernels) Softmax(x []float32) {
+func (GoKernels) Softmax(x []float32) { softmax(x, nil) }
+
+// softmax is Softmax's rule. head, when not nil, takes a first part of x: it replaces
+// x[i] by Exp32(x[i] − m) and adds it to acc[i mod 4] for i < n, in order of i, and
+// returns n (a multiple of 4); the rest is Go's.
+func softmax(x []float32, head func(x []float32, m float32, acc *[4]float32) int) {
 	if len(x) == 0 {
 		return
 	}
@@ -65,8 +70,12 @@ func (GoKernels) Softmax(x []float32) {
 		m = max(m, v)
 	}
 	var acc [4]float32
-	for i, v := range x {
-		e := Exp32(v - m)
+	n := 0
+	if head != nil {
+		n = head(x, m, &acc)
+	}
+	for i := n; i < len(x); i++ {
+		e := Exp32(x[i] - m)
 		x[i] = e
 		acc[i%4] += e
 	}

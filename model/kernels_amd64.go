@@ -42,7 +42,7 @@ func dotsQ8(xq *int8, xs *float32, nb int, w *[4]*int8, ws *[4]*float32, groups 
 //go:noescape
 func dotsF32x4(a *float32, b *[4]*float32, n int, out *[4]float32)
 
-// mixF32 writes out[j] = Σ_{i<n} p[i]·v[i·stride+j] for j < cols, a multiple of 8, as
+// mixF32 writes out[j] = Σ_{i<n} p[i]·v[i·stride+j] for j < cols, a multiple of 32, as
 // GoKernels.Mix adds them.
 //
 //go:noescape
@@ -154,27 +154,13 @@ func (AVX2Kernels) SwiGLU(dst, gate, up []float32) {
 }
 
 func (AVX2Kernels) Softmax(x []float32) {
-	if len(x) == 0 {
-		return
-	}
-	m := x[0]
-	for _, v := range x {
-		m = max(m, v)
-	}
-	var acc [4]float32
-	n := len(x) &^ 7
-	if n > 0 {
-		expSum8(&x[0], n, m, &acc)
-	}
-	for i := n; i < len(x); i++ {
-		e := Exp32(x[i] - m)
-		x[i] = e
-		acc[i%4] += e
-	}
-	inv := 1 / ((acc[0] + acc[1]) + (acc[2] + acc[3]))
-	for i := range x {
-		x[i] *= inv
-	}
+	softmax(x, func(x []float32, m float32, acc *[4]float32) int {
+		n := len(x) &^ 7
+		if n > 0 {
+			expSum8(&x[0], n, m, acc)
+		}
+		return n
+	})
 }
 
 func (AVX2Kernels) MatMulF32(y, x, w, b []float32, T, in, out, lo, hi int) {
@@ -221,14 +207,14 @@ func (AVX2Kernels) Scores(sc, q, k []float32, n, stride int, scale float32) {
 }
 
 func (AVX2Kernels) Mix(out, p, v []float32, n, stride int) {
-	cols := len(out) &^ 7
+	cols := len(out) &^ 31 // heads of 32, 64, 128: all of it
 	if cols == 0 || n == 0 {
 		GoKernels{}.Mix(out, p, v, n, stride)
 		return
 	}
 	_, _ = p[n-1], v[(n-1)*stride+len(out)-1] // the rows mixF32 reads
 	mixF32(&out[0], &p[0], &v[0], n, stride, cols)
-	if cols < len(out) { // the last len(out) mod 8 columns, each summed in the same order
+	if cols < len(out) { // the last len(out) mod 32 columns, each summed in the same order
 		rest := out[cols:]
 		clear(rest)
 		for i := range n {

@@ -65,6 +65,20 @@ GLOBL q8tail<>(SB), RODATA|NOPTR, $48
 	VPHADDD Y9, Y8, Y8 \
 	VPHADDD Y8, S, S
 
+// TAIL2 adds the third of the last 1–3 blocks, of the row at W, into S (the fourth is
+// missing: its sums Y9 are 0).
+#define TAIL2(W, S) \
+	BLOCK(64, Y4, Y5, W, Y8) \
+	VPHADDD Y9, Y8, Y8 \
+	VPHADDD Y8, S, S
+
+// HADD4 sets each row's sums Y0–Y3 to VPHADDD of them and Z.
+#define HADD4(Z) \
+	VPHADDD Z, Y0, Y0 \
+	VPHADDD Z, Y1, Y1 \
+	VPHADDD Z, Y2, Y2 \
+	VPHADDD Z, Y3, Y3
+
 // ACCUM adds the four blocks' sums in S (per 128-bit half; XS is S's lower half) times
 // xs·ws (xs in X10, ws of the row at WS) to the row's accumulators ACC.
 #define ACCUM(S, XS, WS, ACC) \
@@ -174,31 +188,17 @@ tail:
 	CMPQ    DX, $3
 	JB      tail2
 	LOADX(64, Y4, Y5)
-	BLOCK(64, Y4, Y5, R8, Y8)
-	VPHADDD Y9, Y8, Y8
-	VPHADDD Y8, Y0, Y0
-	BLOCK(64, Y4, Y5, R9, Y8)
-	VPHADDD Y9, Y8, Y8
-	VPHADDD Y8, Y1, Y1
-	BLOCK(64, Y4, Y5, R10, Y8)
-	VPHADDD Y9, Y8, Y8
-	VPHADDD Y8, Y2, Y2
-	BLOCK(64, Y4, Y5, R11, Y8)
-	VPHADDD Y9, Y8, Y8
-	VPHADDD Y8, Y3, Y3
-	JMP     tailsum
+	TAIL2(R8, Y0)
+	TAIL2(R9, Y1)
+	TAIL2(R10, Y2)
+	TAIL2(R11, Y3)
+	JMP tailsum
 
 tail1:
-	VPHADDD Y9, Y0, Y0
-	VPHADDD Y9, Y1, Y1
-	VPHADDD Y9, Y2, Y2
-	VPHADDD Y9, Y3, Y3
+	HADD4(Y9)
 
 tail2:
-	VPHADDD Y9, Y0, Y0
-	VPHADDD Y9, Y1, Y1
-	VPHADDD Y9, Y2, Y2
-	VPHADDD Y9, Y3, Y3
+	HADD4(Y9)
 
 tailsum:
 	DECQ       DX
@@ -239,6 +239,19 @@ ret:
 	VZEROUPPER
 	RET
 
+// DOTSTEP adds a's values at CX times each row's to X0–X3: four of them with packed
+// instructions (VMOVUPS, VMULPS, VADDPS), lane 0's with scalar ones (VMOVSS, …).
+#define DOTSTEP(LOAD, MUL, ADD) \
+	LOAD (SI)(CX*1), X4 \
+	MUL  (R8)(CX*1), X4, X5 \
+	ADD  X5, X0, X0 \
+	MUL  (R9)(CX*1), X4, X6 \
+	ADD  X6, X1, X1 \
+	MUL  (R10)(CX*1), X4, X7 \
+	ADD  X7, X2, X2 \
+	MUL  (R11)(CX*1), X4, X8 \
+	ADD  X8, X3, X3
+
 // func dotsF32x4(a *float32, b *[4]*float32, n int, out *[4]float32)
 // out[r] = DotF32(a[:n], b[r][:n]): element i into lane i mod 4 of row r's four float32
 // accumulators (X0–X3) for the whole groups of four, the rest into lane 0, each product
@@ -263,33 +276,17 @@ TEXT ·dotsF32x4(SB), NOSPLIT, $0-32
 	JAE    f32rest
 
 f32groups:
-	VMOVUPS (SI)(CX*1), X4
-	VMULPS  (R8)(CX*1), X4, X5
-	VADDPS  X5, X0, X0
-	VMULPS  (R9)(CX*1), X4, X6
-	VADDPS  X6, X1, X1
-	VMULPS  (R10)(CX*1), X4, X7
-	VADDPS  X7, X2, X2
-	VMULPS  (R11)(CX*1), X4, X8
-	VADDPS  X8, X3, X3
-	ADDQ    $16, CX
-	CMPQ    CX, BX
-	JB      f32groups
+	DOTSTEP(VMOVUPS, VMULPS, VADDPS)
+	ADDQ $16, CX
+	CMPQ CX, BX
+	JB   f32groups
 
 f32rest:
 	CMPQ CX, DX
 	JAE  f32done
-	VMOVSS (SI)(CX*1), X4
-	VMULSS (R8)(CX*1), X4, X5
-	VADDSS X5, X0, X0
-	VMULSS (R9)(CX*1), X4, X6
-	VADDSS X6, X1, X1
-	VMULSS (R10)(CX*1), X4, X7
-	VADDSS X7, X2, X2
-	VMULSS (R11)(CX*1), X4, X8
-	VADDSS X8, X3, X3
-	ADDQ   $4, CX
-	JMP    f32rest
+	DOTSTEP(VMOVSS, VMULSS, VADDSS)
+	ADDQ $4, CX
+	JMP  f32rest
 
 f32done:
 	MOVQ out+24(FP), DX
@@ -306,8 +303,8 @@ f32done:
 	VADDPS T, ACC, ACC
 
 // func mixF32(out, p, v *float32, n, stride, cols int)
-// out[j] = Σ_{i<n} p[i]·v[i·stride+j] for j < cols, a multiple of 8, added for i = 0, 1,
-// … in order from +0: 32 columns at a time in Y0–Y3, then 8 at a time in Y0.
+// out[j] = Σ_{i<n} p[i]·v[i·stride+j] for j < cols, a multiple of 32, added for i = 0,
+// 1, … in order from +0, 32 columns at a time in Y0–Y3 (four chains of additions).
 TEXT ·mixF32(SB), NOSPLIT, $0-48
 	MOVQ out+0(FP), DI
 	MOVQ p+8(FP), SI
@@ -319,7 +316,7 @@ TEXT ·mixF32(SB), NOSPLIT, $0-48
 
 mix32:
 	CMPQ   R11, $32
-	JB     mix8
+	JB     mixdone
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -349,30 +346,6 @@ mix32store:
 	ADDQ    $128, R8
 	SUBQ    $32, R11
 	JMP     mix32
-
-mix8:
-	CMPQ   R11, $8
-	JB     mixdone
-	VXORPS Y0, Y0, Y0
-	MOVQ   R8, AX
-	XORQ   CX, CX
-	CMPQ   CX, R9
-	JAE    mix8store
-
-mix8rows:
-	VBROADCASTSS (SI)(CX*4), Y8
-	MIX(0, Y0, Y4)
-	ADDQ         R10, AX
-	INCQ         CX
-	CMPQ         CX, R9
-	JB           mix8rows
-
-mix8store:
-	VMOVUPS Y0, 0(DI)
-	ADDQ    $32, DI
-	ADDQ    $32, R8
-	SUBQ    $8, R11
-	JMP     mix8
 
 mixdone:
 	VZEROUPPER
