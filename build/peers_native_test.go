@@ -122,4 +122,5 @@ func BenchmarkPeersNative(b *testing.B) {
 	racePeers(b, engines, 5)
 	b.ReportMetric(median(engines[0].runs[2]), "decode-tok/s")
 	b.ReportMetric(median(engines[0].runs[2])/median(engines[1].runs[2]), "x-llama.cpp-decode")
+	b.ReportMetric(median(engines[0].runs[1])/median(engines[1].runs[1]), "x-llama.cpp-prefill")
 }

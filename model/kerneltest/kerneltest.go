@@ -254,6 +254,21 @@ func Bench(b *testing.B, k model.Kernels) {
 		}
 		b.ReportMetric(1536*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
 	})
+	b.Run("SwiGLU/1536", func(b *testing.B) {
+		gate, up, dst := randF32(rng, 1536), randF32(rng, 1536), make([]float32, 1536)
+		for b.Loop() {
+			k.SwiGLU(dst, gate, up)
+		}
+		b.ReportMetric(1536*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
+	})
+	b.Run("Softmax/256", func(b *testing.B) {
+		x, p := randF32(rng, 256), make([]float32, 256)
+		for b.Loop() {
+			copy(p, x)
+			k.Softmax(p)
+		}
+		b.ReportMetric(256*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
+	})
 	b.Run("attention/n256", func(b *testing.B) {
 		const H, Hkv, Dh, n = 9, 3, 64, 256
 		kc, vc := randF32(rng, n*Hkv*Dh), randF32(rng, n*Hkv*Dh)
