@@ -75,9 +75,9 @@ func BenchmarkPrefill(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeQ8 is BenchmarkDecode with every layer matrix in int8 (Q8Dense, as an
-// int8 pack's base weights), on Go's kernels and on BestKernels where they differ
-// (AVX2Kernels, on amd64 with AVX2):
+// BenchmarkDecodeQ8 is BenchmarkDecode with every layer matrix and the lm_head in int8
+// (Q8Dense and LMHeadQ8, as an int8 pack's base weights), on Go's kernels and on
+// BestKernels where they differ (AVX2Kernels, on amd64 with AVX2):
 //
 //	go test -run '^$' -bench DecodeQ8 -cpu 1 ./model/
 func BenchmarkDecodeQ8(b *testing.B) {
@@ -93,6 +93,9 @@ func BenchmarkDecodeQ8(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	c := m.Config
+	m.Weights.LMHeadQ8 = &Q8{}
+	m.Weights.LMHeadQ8.QuantizeRows(m.Weights.LMHead, c.VocabSize, c.Dim)
 	kernels := []Kernels{GoKernels{}}
 	if k := BestKernels(); k.Name() != kernels[0].Name() {
 		kernels = append(kernels, k)
