@@ -67,17 +67,21 @@ func swiGLU8(dst, gate, up *float32, n int)
 func expSum8(x *float32, n int, m float32, acc *[4]float32)
 
 // group4 calls f(o, n, at) for each group of up to four consecutive indexes o…o+n−1 of
-// [lo, hi), at[r] the index of the group's r-th row: a short last group repeats its last
-// index, whose results the caller drops.
-func group4(lo, hi int, f func(o, n int, at *[4]int)) {
-	var at [4]int
+// [lo, hi), at = quad(o, hi).
+func group4(lo, hi int, f func(o, n int, at [4]int)) {
 	for o := lo; o < hi; o += 4 {
-		n := min(4, hi-o)
-		for r := range 4 {
-			at[r] = o + min(r, n-1)
-		}
-		f(o, n, &at)
+		f(o, min(4, hi-o), quad(o, hi))
 	}
+}
+
+// quad returns the four rows a kernel runs from index o on, below hi: o…o+3, or for a
+// short last group its rows with the last one, hi−1, repeated (its results dropped).
+func quad(o, hi int) [4]int {
+	var at [4]int
+	for r := range at {
+		at[r] = min(o+r, hi-1)
+	}
+	return at
 }
 
 // q8Tile is the number of weight rows MatMulQ8 runs over every row of x before the next
@@ -103,16 +107,15 @@ func (AVX2Kernels) MatMulQ8(y []float32, x, w *Q8, bias []float32, lo, hi int) {
 	full := lo + (hi-lo)&^3 // rows lo…full−1 run in groups of four
 	for o := lo; o < full; o += q8Tile {
 		n := min(q8Tile, full-o)
-		point([4]int{o, o + 1, o + 2, o + 3})
+		point(quad(o, hi))
 		_, _ = w.Q[(o+n)*stride-1], w.Scale[(o+n)*nb-1] // the rows dotsQ8 reads
 		for t := range x.Rows {
 			yt := y[t*w.Rows+o : t*w.Rows+o+n]
 			dotsQ8(&xq[t*stride], &xs[t*nb], nb, &rows, &scales, n/4, &yt[0])
 		}
 	}
-	if full < hi { // the last 1–3 rows, the last one repeated; its results dropped
-		last := hi - 1
-		point([4]int{full, min(full+1, last), min(full+2, last), last})
+	if full < hi { // the last 1–3 rows
+		point(quad(full, hi))
 		var out [4]float32
 		for t := range x.Rows {
 			dotsQ8(&xq[t*stride], &xs[t*nb], nb, &rows, &scales, 1, &out[0])
@@ -171,7 +174,7 @@ func (AVX2Kernels) MatMulF32(y, x, w, b []float32, T, in, out, lo, hi int) {
 	x = x[:T*in]
 	var rows [4]*float32
 	var dots [4]float32
-	group4(lo, hi, func(o, n int, at *[4]int) {
+	group4(lo, hi, func(o, n int, at [4]int) {
 		for r, i := range at {
 			rows[r] = &w[i*in : (i+1)*in][0]
 		}
@@ -195,7 +198,7 @@ func (AVX2Kernels) Scores(sc, q, k []float32, n, stride int, scale float32) {
 	}
 	var keys [4]*float32
 	var dots [4]float32
-	group4(0, n, func(o, m int, at *[4]int) {
+	group4(0, n, func(o, m int, at [4]int) {
 		for r, i := range at {
 			keys[r] = &k[i*stride : i*stride+len(q)][0]
 		}
