@@ -90,9 +90,9 @@ func openEngine(kind string, src *source, opt engineOptions, stderr io.Writer) (
 }
 
 // cpuKernels are the kernels of the native CPU engine: AVX2's on an amd64 CPU with AVX2,
-// else Go's. A plain batch gives the same bits either way; a
-// population of an int8 pack runs its int8 factored form with AVX2's, as the page's
-// engine does, and the f32 one with Go's (model.CPU.Forward).
+// else Go's. A plain batch gives the same bits either way; a population of an int8 pack
+// runs its int8 factored form with AVX2's, as the page's engine does, and the f32 one
+// with Go's (model.CPU.Forward).
 func cpuKernels() model.Kernels { return model.BestKernels() }
 
 // openGPU loads src's pack into a GPU engine on d and applies its expert or mixture.

@@ -42,11 +42,11 @@ func peersNativeDir(t testing.TB) (dir, node string) {
 // BenchmarkPeersNative runs the native CPU engine (t2 generate's) beside llama.cpp on the
 // same SmolLM2-135M-shaped random weights, one thread each: ours on the int8 pack with
 // Go's kernels and with model.BestKernels (AVX2's on amd64), llama.cpp (node-llama-cpp
-// 3.21.1) on the Q8_0 GGUF that t2 export writes from that pack. The same 64-token prompt, 128 greedy tokens whatever they are, the engines
-// interleaved, a warm-up round dropped, then the median and range of 5 rounds. Ours loads
-// once (its load time is the pack's: reading and recomposing W'), llama.cpp in each
-// run's process; each times itself as BenchmarkPeers's engines do. make bench-peers
-// runs it:
+// 3.21.1) on the Q8_0 GGUF that t2 export writes from that pack. The same 64-token
+// prompt, 128 greedy tokens whatever they are, the engines interleaved, a warm-up round
+// dropped, then the median and range of 5 rounds. Ours loads once (its load time is the
+// pack's: reading and recomposing W'), llama.cpp in each run's process; each times
+// itself as BenchmarkPeers's engines do. make bench-peers runs it:
 //
 //	go test -run '^$' -bench PeersNative -benchtime 1x ./build/
 func BenchmarkPeersNative(b *testing.B) {
