@@ -43,7 +43,10 @@ type opened struct {
 //   - EngineGPU: WebGPU on whatever adapter there is; an error without one or for a
 //     checkpoint folder.
 //   - EngineCPU: the CPU engine.
-func openEngine(kind, kernels string, fsys *webfs.FS, p *svf.Pack) (o opened, err error) {
+//
+// *streamed is true while the GPU engine loads, which drops each shard once it is on the
+// device (the worker's Downloaded hook hands such a shard to sw.js at once).
+func openEngine(kind, kernels string, fsys *webfs.FS, p *svf.Pack, streamed *bool) (o opened, err error) {
 	o.kind = protocol.EngineCPU
 	if kind == protocol.EngineCPU {
 		o.reason = "engine=cpu asked for"
@@ -66,7 +69,9 @@ func openEngine(kind, kernels string, fsys *webfs.FS, p *svf.Pack) (o opened, er
 			case web.Adapter.Fallback && kind == protocol.EngineAuto:
 				o.reason = fmt.Sprintf("WebGPU adapter is a software fallback (%s): CPU engine; ?engine=gpu uses it", web.Adapter.Name())
 			default:
+				*streamed = true
 				err := openGPU(&o, dev, fsys, p)
+				*streamed = false
 				if err == nil {
 					return o, nil
 				}
@@ -107,11 +112,6 @@ func openGPU(o *opened, dev *gpuDevice, fsys *webfs.FS, p *svf.Pack) error {
 	if err != nil {
 		return err
 	}
-	shards := map[string]bool{}
-	for _, s := range p.Manifest.Shards {
-		shards[s.File] = true
-	}
-	fsys.Transient = func(name string) bool { return shards[name] }
 	seqs, context := engineSeqs(p.Config, p)
 	f32 := shaders.PreferMergedF32(dev.Device, p.Pack)
 	e, err := shaders.NewEngine(dev.Device, p.Pack, shaders.EngineOptions{MaxSeqs: seqs, Context: context, MergedF32: f32})

@@ -227,13 +227,18 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		w.post(protocol.Progress{Type: protocol.TypeProgress, File: name, Loaded: loaded, Total: total,
 			Shard: shard[name], Shards: len(shard)})
 	}
+	// The folder keeps no shard: the CPU engine's tensors are views of their shard's
+	// bytes (webfs.FS.ReadFile hands them over without a copy), and the GPU engine reads
+	// each shard once into device buffers.
+	fsys.Transient = func(name string) bool { return shard[name] > 0 }
+	streamed := false // set while the GPU engine loads (openEngine)
 	if !req.Local {
 		// sw.js streams a shard it does not hold without keeping a copy: the page hands it
 		// ours (protocol.PostStore), and sw.js keeps it once its sha256 is pack.json's.
 		// Storing one blocks sw.js's answers to the next shard's request (1.3 s for 64 MiB
-		// in Chromium), so the shards the folder keeps in memory anyway are handed over
-		// once the load is done; one it does not keep (the GPU engine's) at once.
-		var later []func() // the held shards' stores; their bytes are the folder's copy
+		// in Chromium), so the shards the CPU engine holds anyway are handed over once the
+		// load is done; one the GPU engine drops once it is on the device, at once.
+		var later []func() // the CPU engine's shards' stores
 		store := func(name string, data []byte) {
 			if err := protocol.PostStore(w.scope, fsys.URL(name), data); err != nil {
 				fmt.Fprintln(os.Stderr, "engine:", err)
@@ -242,7 +247,7 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		fsys.Downloaded = func(name string, data []byte) {
 			switch {
 			case shard[name] == 0:
-			case fsys.Transient != nil && fsys.Transient(name):
+			case streamed:
 				store(name, data)
 			default:
 				later = append(later, func() { store(name, data) })
@@ -276,7 +281,7 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 	} else {
 		p = nil // a checkpoint folder
 	}
-	o, err := openEngine(req.Engine, req.Kernels, fsys, p)
+	o, err := openEngine(req.Engine, req.Kernels, fsys, p, &streamed)
 	if p == nil && errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("load: %s has no pack.json (a pack) and no config.json (a checkpoint folder): is the address right? (%w)", fsys.Display, err)
 	}
@@ -355,7 +360,7 @@ func (w *worker) fallBack() (lost, err error) {
 	w.engine.Close()
 	w.dev.Close()
 	w.m, w.engine, w.dev, w.zSet, w.zDirty = nil, nil, nil, nil, false
-	o, err := openEngine(protocol.EngineCPU, w.kernels, w.fsys, w.pack)
+	o, err := openEngine(protocol.EngineCPU, w.kernels, w.fsys, w.pack, new(bool))
 	if err != nil {
 		return lost, fmt.Errorf("%v, and the CPU engine could not load the model: %w; load it again from the Model view", lost, err)
 	}

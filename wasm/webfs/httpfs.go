@@ -25,8 +25,9 @@ type FS struct {
 	// Progress, when not nil, is called as each file downloads, at most every
 	// progressEvery, and once more when it is complete. total is -1 when unknown.
 	Progress func(name string, loaded, total int64)
-	// Transient, when not nil, names the files Open does not keep: the GPU engine reads
-	// each weight shard once, into device buffers.
+	// Transient, when not nil, names the files the folder does not keep: a pack's weight
+	// shards, which the CPU engine's tensors hold (ReadFile hands them over) and the GPU
+	// engine reads once, into device buffers.
 	Transient func(name string) bool
 	// Downloaded, when not nil, is called with each file Open fetched from the network
 	// (not from the browser's offline copy, Response.Cached), whole, before Open returns.
@@ -102,25 +103,53 @@ func (h *FS) Open(name string) (fs.File, error) {
 	if !fs.ValidPath(name) || name == "." {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
+	b, err := h.read(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &memFile{Reader: bytes.NewReader(b), name: path.Base(name), size: int64(len(b))}, nil
+}
+
+// read returns the copy of name the folder keeps, or downloads it (and keeps it unless
+// Transient).
+func (h *FS) read(name string) ([]byte, error) {
 	h.mu.Lock()
 	b, ok := h.files[name]
 	h.mu.Unlock()
-	if !ok {
-		var err error
-		var cached bool
-		if b, cached, err = h.download(name); err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
-		if h.Downloaded != nil && !cached {
-			h.Downloaded(name, b)
-		}
-		if h.Transient == nil || !h.Transient(name) {
-			h.mu.Lock()
-			h.files[name] = b
-			h.mu.Unlock()
-		}
+	if ok {
+		return b, nil
 	}
-	return &memFile{Reader: bytes.NewReader(b), name: path.Base(name), size: int64(len(b))}, nil
+	b, cached, err := h.download(name)
+	if err != nil {
+		return nil, err
+	}
+	if h.Downloaded != nil && !cached {
+		h.Downloaded(name, b)
+	}
+	if h.Transient == nil || !h.Transient(name) {
+		h.mu.Lock()
+		h.files[name] = b
+		h.mu.Unlock()
+	}
+	return b, nil
+}
+
+// ReadFile returns the whole file name (fs.ReadFileFS), downloading it as Open does. A
+// file the folder does not keep (Transient) is returned as downloaded, without the copy
+// fs.ReadFile would make through Open: nothing else holds it, and copying a 64 MiB
+// shard cost a quarter of a second in the page. A kept file is returned as a copy.
+func (h *FS) ReadFile(name string) ([]byte, error) {
+	if !fs.ValidPath(name) || name == "." {
+		return nil, &fs.PathError{Op: "readfile", Path: name, Err: fs.ErrInvalid}
+	}
+	b, err := h.read(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readfile", Path: name, Err: err}
+	}
+	if h.Transient == nil || !h.Transient(name) {
+		b = slices.Clone(b)
+	}
+	return b, nil
 }
 
 // URL is the absolute URL of the file name of the folder.

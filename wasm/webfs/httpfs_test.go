@@ -151,3 +151,51 @@ func TestHTTPFSDownloaded(t *testing.T) {
 		t.Errorf("Downloaded saw %q, want %q", got, want)
 	}
 }
+
+// TestHTTPFSReadFile holds ReadFile to fs.ReadFileFS's contract, which the pack's shard
+// reads rely on: the bytes are the caller's. A kept file comes back as a copy, so
+// changing it changes neither the folder's copy nor a later read; a Transient one comes
+// back as downloaded, each read downloading it again.
+func TestHTTPFSReadFile(t *testing.T) {
+	var requests atomic.Int32
+	get := func(url string) (*Response, error) {
+		requests.Add(1)
+		if !strings.HasSuffix(url, ".bin") {
+			return &Response{Code: 404, Status: "404 Not Found", Length: 0, Body: io.NopCloser(strings.NewReader(""))}, nil
+		}
+		return &Response{Code: 200, Status: "200 OK", Length: 5, Body: io.NopCloser(strings.NewReader("bytes"))}, nil
+	}
+	h, err := New("http://h/app/worker.js", "/m/", get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Transient = func(name string) bool { return name == "shard.bin" }
+	for _, tc := range []struct {
+		name      string
+		downloads int32 // by two ReadFiles
+	}{
+		{"kept.bin", 1},
+		{"shard.bin", 2},
+	} {
+		before := requests.Load()
+		for i := range 2 {
+			b, err := h.ReadFile(tc.name)
+			if err != nil || string(b) != "bytes" {
+				t.Fatalf("ReadFile(%s) #%d = %q, %v; want \"bytes\"", tc.name, i+1, b, err)
+			}
+			b[0] = 'X' // the caller's to change
+		}
+		if n := requests.Load() - before; n != tc.downloads {
+			t.Errorf("two ReadFile(%s) downloaded it %d times, want %d", tc.name, n, tc.downloads)
+		}
+		if b, err := fs.ReadFile(h, tc.name); err != nil || string(b) != "bytes" {
+			t.Errorf("fs.ReadFile(%s) after changing ReadFile's bytes = %q, %v", tc.name, b, err)
+		}
+	}
+	if _, err := h.ReadFile("missing.json"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile(missing) = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := h.ReadFile("../x.bin"); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("ReadFile(../x.bin) = %v, want fs.ErrInvalid", err)
+	}
+}
