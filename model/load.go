@@ -47,12 +47,25 @@ func Load(fsys fs.FS) (*Model, error) {
 	return m, nil
 }
 
+// The files of a model's text: LoadText reads them, in TextFiles' order.
+const (
+	generationConfigFile = "generation_config.json"
+	tokenizerFile        = "tokenizer.json"
+	tokenizerConfigFile  = "tokenizer_config.json"
+)
+
+// TextFiles names the files LoadText reads, in its order, for a caller that downloads
+// them to start them all at once (the page's worker, webfs.FS.Prefetch).
+func TextFiles() []string {
+	return []string{generationConfigFile, tokenizerFile, tokenizerConfigFile}
+}
+
 // LoadText reads everything of a model but its weights from the files of a checkpoint
 // folder (or a pack, which copies them unchanged): tokenizer.json, tokenizer_config.json
 // (its chat template) and, if present, generation_config.json (more end tokens).
 func LoadText(fsys fs.FS, cfg *Config) (*Model, error) {
 	m := &Model{Config: cfg, EOS: slices.Clone(cfg.EOS)}
-	data, err := fs.ReadFile(fsys, "generation_config.json")
+	data, err := fs.ReadFile(fsys, generationConfigFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -74,13 +87,13 @@ func LoadText(fsys fs.FS, cfg *Config) (*Model, error) {
 			}
 		}
 	}
-	if data, err = fs.ReadFile(fsys, "tokenizer.json"); err != nil {
+	if data, err = fs.ReadFile(fsys, tokenizerFile); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	if m.Tokenizer, err = tokenizer.Load(data); err != nil {
 		return nil, err
 	}
-	if data, err = fs.ReadFile(fsys, "tokenizer_config.json"); err != nil {
+	if data, err = fs.ReadFile(fsys, tokenizerConfigFile); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	if m.Chat, err = chat.Load(data); err != nil && !errors.Is(err, chat.ErrNoTemplate) {

@@ -53,10 +53,13 @@ type ExpertIndex struct {
 	Experts []ExpertInfo `json:"experts"`
 }
 
-const (
-	expertDir   = "experts"
-	expertIndex = "experts/index.json"
-)
+// ExpertIndexFile is the path of a pack's expert index inside its folder.
+const ExpertIndexFile = expertDir + "/index.json"
+
+const expertDir = "experts"
+
+// ExpertFile is the path of an expert's file inside its pack's folder.
+func ExpertFile(info ExpertInfo) string { return path.Join(expertDir, info.File) }
 
 // CheckName tells whether name can name an expert (and its file): letters, digits,
 // '_', '.', '-', starting with a letter or digit, at most 64 characters.
@@ -196,7 +199,7 @@ func (p *Pack) Uniform(name string, value float32) *Expert {
 
 // Experts lists the pack's experts (none when it has no experts/index.json).
 func (p *Pack) Experts() ([]ExpertInfo, error) {
-	data, err := fs.ReadFile(p.FS(), expertIndex)
+	data, err := fs.ReadFile(p.FS(), ExpertIndexFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -205,7 +208,7 @@ func (p *Pack) Experts() ([]ExpertInfo, error) {
 	}
 	var idx ExpertIndex
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("pack: %s: %w", expertIndex, err)
+		return nil, fmt.Errorf("pack: %s: %w", ExpertIndexFile, err)
 	}
 	return idx.Experts, nil
 }
@@ -224,13 +227,13 @@ func (p *Pack) Expert(name string) (*Expert, error) {
 		}
 		return nil, fmt.Errorf("pack: no expert %q (the pack has %v)", name, names)
 	}
-	file := path.Join(expertDir, list[i].File)
+	file := ExpertFile(list[i])
 	data, err := fs.ReadFile(p.FS(), file)
 	if err != nil {
 		return nil, fmt.Errorf("pack: expert %s: %w", name, err)
 	}
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != list[i].SHA256 {
-		return nil, fmt.Errorf("pack: %s: sha256 %x does not match %s's %s", file, sum, expertIndex, list[i].SHA256)
+		return nil, fmt.Errorf("pack: %s: sha256 %x does not match %s's %s", file, sum, ExpertIndexFile, list[i].SHA256)
 	}
 	e, err := DecodeExpert(data, file)
 	if err != nil {
@@ -276,7 +279,7 @@ func SaveExpert(dir string, p *Pack, e *Expert) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, filepath.FromSlash(expertIndex)), append(idx, '\n'))
+	return WriteFileAtomic(filepath.Join(dir, filepath.FromSlash(ExpertIndexFile)), append(idx, '\n'))
 }
 
 // WriteFileAtomic writes data to a temporary file beside name and renames it over name,

@@ -62,12 +62,18 @@ func engineSeqs(c *model.Config, p *svf.Pack) (seqs, context int) {
 	return seqs, context
 }
 
-// loadExperts reads every expert of pack p.
-func loadExperts(p *svf.Pack) ([]*expert, error) {
+// loadExperts reads every expert of pack p, their files started at once with prefetch
+// (webfs.FS.Prefetch).
+func loadExperts(p *svf.Pack, prefetch func(names ...string)) ([]*expert, error) {
 	infos, err := p.Experts()
 	if err != nil {
 		return nil, err
 	}
+	files := make([]string, len(infos))
+	for i, info := range infos {
+		files[i] = svf.ExpertFile(info)
+	}
+	prefetch(files...)
 	var out []*expert
 	for _, info := range infos {
 		x, err := p.Expert(info.Name)

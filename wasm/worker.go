@@ -265,6 +265,14 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		for i, s := range p.Manifest.Shards {
 			shard[s.File] = i + 1
 		}
+		// What the load reads next, started at once rather than one file after another:
+		// the tokenizer's files, the experts' index and the first shard (each shard's
+		// read starts the next, pack.Pack.ReadTensors).
+		next := append(model.TextFiles(), svf.ExpertIndexFile)
+		if len(p.Manifest.Shards) > 0 {
+			next = append(next, p.Manifest.Shards[0].File)
+		}
+		fsys.Prefetch(next...)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -275,7 +283,7 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 		if info, err = packInfo(p); err != nil {
 			return err
 		}
-		if experts, err = loadExperts(p); err != nil {
+		if experts, err = loadExperts(p, fsys.Prefetch); err != nil {
 			return err
 		}
 	} else {

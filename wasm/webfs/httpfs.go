@@ -15,8 +15,10 @@ import (
 
 // FS is the fs.FS of a checkpoint folder or pack served over HTTP. Open downloads a
 // whole file into memory, reporting progress as it goes, and keeps it for later Opens
-// (unless Transient); the files it returns implement io.ReaderAt, so model.Load reads tensors from them lazily.
-// A 404 is fs.ErrNotExist, so optional files (generation_config.json) may be missing.
+// (unless Transient); the files it returns implement io.ReaderAt, so model.Load reads
+// tensors from them lazily. Prefetch starts downloads ahead of the reads that take them.
+// A 404 is fs.ErrNotExist, so optional files (generation_config.json) may be missing;
+// it is remembered, as the folder is a static one.
 type FS struct {
 	base    *url.URL // the folder, absolute, path ending in "/"
 	Display string   // the folder as the user wrote it, for messages
@@ -33,8 +35,18 @@ type FS struct {
 	// (not from the browser's offline copy, Response.Cached), whole, before Open returns.
 	Downloaded func(name string, data []byte)
 
-	mu    sync.Mutex
-	files map[string][]byte
+	mu      sync.Mutex
+	files   map[string][]byte
+	missing map[string]error  // the files the server does not have (404, 410): their error
+	fetches map[string]*fetch // downloads Prefetch started that no read has taken yet
+}
+
+// fetch is a download under way in its own goroutine (Prefetch).
+type fetch struct {
+	done   chan struct{} // closed when the fields below are set
+	data   []byte
+	cached bool
+	err    error
 }
 
 // progressEvery is the least time between two progress reports of one file.
@@ -78,7 +90,8 @@ func New(page, ref string, get Getter) (*FS, error) {
 		base.RawPath = ""
 		display += "/"
 	}
-	return &FS{base: base, Display: display, get: get, files: map[string][]byte{}}, nil
+	return &FS{base: base, Display: display, get: get, files: map[string][]byte{},
+		missing: map[string]error{}, fetches: map[string]*fetch{}}, nil
 }
 
 // statusError is an HTTP answer other than 200 OK.
@@ -110,16 +123,58 @@ func (h *FS) Open(name string) (fs.File, error) {
 	return &memFile{Reader: bytes.NewReader(b), name: path.Base(name), size: int64(len(b))}, nil
 }
 
-// read returns the copy of name the folder keeps, or downloads it (and keeps it unless
-// Transient).
+// Prefetch starts downloading the named files the folder does not hold yet, each in its
+// own goroutine, for the reads that follow: each small file took 50–500 ms through sw.js
+// in the page, one after the other. The first read of a name waits for its download and
+// takes it, errors included; Downloaded and keeping happen then, as for any read.
+// A prefetched file no read takes stays in memory as long as the folder.
+func (h *FS) Prefetch(names ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, name := range names {
+		_, held := h.files[name]
+		_, started := h.fetches[name]
+		if held || started || h.missing[name] != nil || !fs.ValidPath(name) || name == "." {
+			continue
+		}
+		f := &fetch{done: make(chan struct{})}
+		h.fetches[name] = f
+		go func() {
+			defer close(f.done)
+			f.data, f.cached, f.err = h.download(name)
+		}()
+	}
+}
+
+// read returns the copy of name the folder keeps, or downloads it, or takes the download
+// Prefetch started (and keeps it unless Transient). A file the server does not have is
+// not asked for again: the load asks for a pack's missing experts/index.json three times.
 func (h *FS) read(name string) ([]byte, error) {
 	h.mu.Lock()
 	b, ok := h.files[name]
+	missing := h.missing[name]
+	f := h.fetches[name]
+	delete(h.fetches, name)
 	h.mu.Unlock()
 	if ok {
 		return b, nil
 	}
-	b, cached, err := h.download(name)
+	if missing != nil {
+		return nil, missing
+	}
+	var cached bool
+	var err error
+	if f != nil {
+		<-f.done
+		b, cached, err = f.data, f.cached, f.err
+	} else {
+		b, cached, err = h.download(name)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		h.mu.Lock()
+		h.missing[name] = err
+		h.mu.Unlock()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -197,5 +200,75 @@ func TestHTTPFSReadFile(t *testing.T) {
 	}
 	if _, err := h.ReadFile("../x.bin"); !errors.Is(err, fs.ErrInvalid) {
 		t.Errorf("ReadFile(../x.bin) = %v, want fs.ErrInvalid", err)
+	}
+}
+
+// TestHTTPFSPrefetch holds Prefetch to what the page's load relies on: the downloads run
+// together, each read takes its file's download (Downloaded called then, once), errors
+// included, and a file the server lacks is asked for once.
+func TestHTTPFSPrefetch(t *testing.T) {
+	files := map[string]string{"/m/a.json": "aa", "/m/shard.bin": "shard bytes"}
+	var mu sync.Mutex
+	gets := map[string]int{}
+	started := make(chan string, 8)
+	release := make(chan struct{})
+	get := func(url string) (*Response, error) {
+		path := strings.TrimPrefix(url, "http://h")
+		mu.Lock()
+		gets[path]++
+		mu.Unlock()
+		started <- path
+		<-release
+		body, ok := files[path]
+		if !ok {
+			return &Response{Code: 404, Status: "404 Not Found", Length: 0, Body: io.NopCloser(strings.NewReader(""))}, nil
+		}
+		return &Response{Code: 200, Status: "200 OK", Length: int64(len(body)), Body: io.NopCloser(strings.NewReader(body))}, nil
+	}
+	h, err := New("http://h/app/worker.js", "/m/", get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Transient = func(name string) bool { return name == "shard.bin" }
+	var downloaded []string
+	h.Downloaded = func(name string, _ []byte) { downloaded = append(downloaded, name) }
+
+	h.Prefetch("a.json", "missing.json", "shard.bin", "a.json", "../bad")
+	seen := map[string]bool{}
+	for range 3 { // all three under way before any answers
+		select {
+		case p := <-started:
+			seen[p] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Prefetch started only %v", seen)
+		}
+	}
+	if len(downloaded) != 0 {
+		t.Errorf("Downloaded(%v) before any read", downloaded)
+	}
+	close(release)
+
+	for _, tc := range []struct{ name, want string }{{"a.json", "aa"}, {"shard.bin", "shard bytes"}, {"a.json", "aa"}} {
+		if b, err := fs.ReadFile(h, tc.name); err != nil || string(b) != tc.want {
+			t.Errorf("ReadFile(%s) = %q, %v; want %q", tc.name, b, err, tc.want)
+		}
+	}
+	for range 2 {
+		if _, err := h.Open("missing.json"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open(missing.json) = %v, want fs.ErrNotExist", err)
+		}
+	}
+	want := map[string]int{"/m/a.json": 1, "/m/missing.json": 1, "/m/shard.bin": 1}
+	mu.Lock()
+	if !maps.Equal(gets, want) {
+		t.Errorf("downloads %v, want %v (prefetched files read, a missing one asked for twice)", gets, want)
+	}
+	mu.Unlock()
+	if !slices.Equal(downloaded, []string{"a.json", "shard.bin"}) {
+		t.Errorf("Downloaded saw %q, want a.json then shard.bin, as read", downloaded)
+	}
+	// A Transient file is the reader's: the next read downloads it again.
+	if _, err := h.ReadFile("shard.bin"); err != nil || gets["/m/shard.bin"] != 2 {
+		t.Errorf("ReadFile(shard.bin) again: %v, %d downloads; want 2", err, gets["/m/shard.bin"])
 	}
 }
