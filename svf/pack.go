@@ -55,35 +55,33 @@ func (p *Pack) Load(path Path) (*model.Model, error) { return p.LoadKernels(path
 
 // LoadKernels is Load; with kern, Merged matrices recompose through it (RecomposeKernels).
 func (p *Pack) LoadKernels(path Path, kern model.Kernels) (*model.Model, error) {
-	m, t, err := p.Pack.Load(false)
-	if err != nil {
-		return nil, err
-	}
-	w := m.Weights
-	for _, name := range p.Manifest.Matrices {
-		d := w.Linears[name].(*model.Dense)
-		f := &Factors{M: d.Out, N: d.In, R: p.rank(name)}
-		k := p.Manifest.ExactRank
-		if f.U, err = t.Factor(pack.U(name), f.M, f.R, k); err != nil {
-			return nil, err
+	return p.Pack.Load(false, func(m *model.Model, t *pack.Tensors) (err error) {
+		w := m.Weights
+		for _, name := range p.Manifest.Matrices {
+			d := w.Linears[name].(*model.Dense)
+			f := &Factors{M: d.Out, N: d.In, R: p.rank(name)}
+			k := p.Manifest.ExactRank
+			if f.U, err = t.Factor(pack.U(name), f.M, f.R, k); err != nil {
+				return err
+			}
+			if f.S, err = f32(t, pack.S(name), f.R); err != nil {
+				return err
+			}
+			if f.V, err = t.Factor(pack.V(name), f.N, f.R, k); err != nil {
+				return err
+			}
+			var l model.Linear
+			if path == FactoredPath {
+				l = NewFactored(f, d.B)
+			} else {
+				l = newMerged(f, d.B, kern)
+			}
+			if err := w.Replace(name, l); err != nil {
+				return fmt.Errorf("pack: %w", err)
+			}
 		}
-		if f.S, err = f32(t, pack.S(name), f.R); err != nil {
-			return nil, err
-		}
-		if f.V, err = t.Factor(pack.V(name), f.N, f.R, k); err != nil {
-			return nil, err
-		}
-		var l model.Linear
-		if path == FactoredPath {
-			l = NewFactored(f, d.B)
-		} else {
-			l = newMerged(f, d.B, kern)
-		}
-		if err := w.Replace(name, l); err != nil {
-			return nil, fmt.Errorf("pack: %w", err)
-		}
-	}
-	return m, nil
+		return nil
+	})
 }
 
 // LoadInt8 reads an int8 pack's weights into a model for the CPU engine's int8 path,
@@ -97,45 +95,43 @@ func (p *Pack) LoadInt8(kern model.Kernels) (*model.Model, error) {
 	if p.Manifest.Quant != pack.QuantInt8 {
 		return p.Load(MergedPath)
 	}
-	m, t, err := p.Pack.Load(true)
-	if err != nil {
-		return nil, err
-	}
-	w := m.Weights
-	k := p.Manifest.ExactRank
-	for _, name := range p.Manifest.Matrices {
-		d := w.Linears[name].(*model.Dense)
-		M, N, R := d.Out, d.In, p.rank(name)
-		u, err := t.Q8(pack.U(name), M, R-k)
-		if err != nil {
-			return nil, err
-		}
-		v, err := t.Q8(pack.V(name), N, R-k)
-		if err != nil {
-			return nil, err
-		}
-		sigma, err := f32(t, pack.S(name), R)
-		if err != nil {
-			return nil, err
-		}
-		var uhi, vhi []float32
-		if k > 0 {
-			if uhi, err = f32(t, name+".U.hi", M*k); err != nil {
-				return nil, err
+	return p.Pack.Load(true, func(m *model.Model, t *pack.Tensors) error {
+		w := m.Weights
+		k := p.Manifest.ExactRank
+		for _, name := range p.Manifest.Matrices {
+			d := w.Linears[name].(*model.Dense)
+			M, N, R := d.Out, d.In, p.rank(name)
+			u, err := t.Q8(pack.U(name), M, R-k)
+			if err != nil {
+				return err
 			}
-			if vhi, err = f32(t, name+".V.hi", N*k); err != nil {
-				return nil, err
+			v, err := t.Q8(pack.V(name), N, R-k)
+			if err != nil {
+				return err
+			}
+			sigma, err := f32(t, pack.S(name), R)
+			if err != nil {
+				return err
+			}
+			var uhi, vhi []float32
+			if k > 0 {
+				if uhi, err = f32(t, name+".U.hi", M*k); err != nil {
+					return err
+				}
+				if vhi, err = f32(t, name+".V.hi", N*k); err != nil {
+					return err
+				}
+			}
+			l, err := NewMergedQ8(M, N, R, k, u, v, uhi, vhi, sigma, d.B, kern)
+			if err != nil {
+				return fmt.Errorf("pack: %s: %w", name, err)
+			}
+			if err := w.Replace(name, l); err != nil {
+				return fmt.Errorf("pack: %w", err)
 			}
 		}
-		l, err := NewMergedQ8(M, N, R, k, u, v, uhi, vhi, sigma, d.B, kern)
-		if err != nil {
-			return nil, fmt.Errorf("pack: %s: %w", name, err)
-		}
-		if err := w.Replace(name, l); err != nil {
-			return nil, fmt.Errorf("pack: %w", err)
-		}
-	}
-	return m, nil
+		return nil
+	})
 }
 
 // f32 takes tensor name of t as n float32 values.

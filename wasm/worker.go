@@ -266,8 +266,8 @@ func (w *worker) load(req protocol.Load, files map[string]safejs.Value) error {
 			shard[s.File] = i + 1
 		}
 		// What the load reads next, started at once rather than one file after another:
-		// the tokenizer's files, the experts' index and the first shard (each shard's
-		// read starts the next, pack.Pack.ReadTensors).
+		// the tokenizer's files, the experts' index and the first shard (pack.Pack.Load
+		// reads the others one after another).
 		next := append(model.TextFiles(), svf.ExpertIndexFile)
 		if len(p.Manifest.Shards) > 0 {
 			next = append(next, p.Manifest.Shards[0].File)

@@ -29,8 +29,8 @@
 //
 // [Open] checks pack.json; [Pack.ReadShard] reads one shard and checks its size and
 // sha256 (an engine streaming a pack to a device reads one at a time);
-// [Pack.ReadTensors] reads them all; [Pack.Load] makes a model of every weight but the
-// adapted matrices, whose factors it leaves for svf.
+// [Pack.Load] reads them all and makes a model of every weight but the adapted matrices,
+// whose factors it hands to svf's build function.
 //
 // # Shapes
 //

@@ -59,8 +59,8 @@ type Shard struct {
 	SHA256 string `json:"sha256"`
 }
 
-// Pack is an opened pack folder; ReadShard and ReadTensors read its weights, Load a model
-// of them.
+// Pack is an opened pack folder; ReadShard reads its weights one shard at a time, Load
+// all of them into a model.
 type Pack struct {
 	fsys     fs.FS
 	Manifest Manifest

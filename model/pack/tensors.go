@@ -2,6 +2,7 @@ package pack
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -16,18 +17,20 @@ type Tensors struct {
 	raw map[string]*rawTensor
 }
 
-// ReadTensors reads every shard, checking its size and sha256 against pack.json, and
+// readTensors reads every shard, checking its size and sha256 against pack.json, and
 // returns its tensors. Each shard is hashed while the next one is read: in the page,
 // Pack.SHA256 waits for the browser's SubtleCrypto, which hashes on a thread of its own
-// (0.4 s a 64 MiB shard); natively crypto/sha256 runs on its own goroutine. An error is
-// the first shard's, in pack.json's order.
-func (p *Pack) ReadTensors() (*Tensors, error) {
+// (0.4 s a 64 MiB shard); natively crypto/sha256 runs on its own goroutine. It returns
+// once the last shard is read, that shard's check under way: checked waits for the
+// checks and returns the first failed shard's error, in pack.json's order, which comes
+// before err (a shard that fails its check is reported as that, not as what it holds).
+func (p *Pack) readTensors() (_ *Tensors, checked func() error, _ error) {
 	raw := map[string]*rawTensor{}
 	checks := make([]chan error, 0, len(p.Manifest.Shards))
 	// checked waits for the hashes started so far: the error of the first shard that
 	// failed its check, if any.
-	checked := func() error {
-		var first error
+	var first error
+	checked = func() error {
 		for _, c := range checks {
 			if err := <-c; err != nil && first == nil {
 				first = err
@@ -39,10 +42,7 @@ func (p *Pack) ReadTensors() (*Tensors, error) {
 	for i, sh := range p.Manifest.Shards {
 		data, err := p.readShard(i)
 		if err != nil {
-			if cerr := checked(); cerr != nil {
-				return nil, cerr
-			}
-			return nil, err
+			return nil, checked, err
 		}
 		c := make(chan error, 1)
 		checks = append(checks, c)
@@ -59,15 +59,8 @@ func (p *Pack) ReadTensors() (*Tensors, error) {
 			}
 		}
 		if err != nil {
-			// A shard that fails its check is reported as that, not as what it holds.
-			if cerr := checked(); cerr != nil {
-				return nil, cerr
-			}
-			return nil, fmt.Errorf("pack: %w", err)
+			return nil, checked, fmt.Errorf("pack: %w", err)
 		}
-	}
-	if err := checked(); err != nil {
-		return nil, err
 	}
 	// Join split tensors.
 	for name, n := range p.Manifest.Parts {
@@ -79,7 +72,7 @@ func (p *Pack) ReadTensors() (*Tensors, error) {
 					if piece != Values && k == 0 { // a piece the tensor does not have
 						break
 					}
-					return nil, fmt.Errorf("pack: tensor %s: part %d of %d is missing", name, k, n)
+					return nil, checked, fmt.Errorf("pack: tensor %s: part %d of %d is missing", name, k, n)
 				}
 				parts = append(parts, r)
 				delete(raw, piece.Of(Part(name, k)))
@@ -97,7 +90,7 @@ func (p *Pack) ReadTensors() (*Tensors, error) {
 			raw[piece.Of(name)] = joined
 		}
 	}
-	return &Tensors{raw: raw}, nil
+	return &Tensors{raw: raw}, checked, nil
 }
 
 // take removes tensor name and returns it.
@@ -165,21 +158,42 @@ func (t *Tensors) Factor(name string, rows, r, k int) ([]float32, error) {
 
 // Load reads the pack's tokenizer and weights into a model for the CPU engine, checking
 // every shard's sha256 against pack.json, all but the adapted matrices: an adapted
-// matrix is left a model.Dense holding only its bias, and its factors are left in the
-// returned Tensors for package svf to make a linear of (Factor, Q8, Float32).
+// matrix is left a model.Dense holding only its bias, and build makes its linear from
+// its factors (package svf: Tensors.Factor, Q8, Float32).
 //
 // With q8 false every tensor loads as float32, the Q8 ones dequantised. With q8 the
 // int8 matrices of an int8 pack stay int8 — model.Q8Dense, the embedding and lm_head
 // Weights.EmbedQ8 and LMHeadQ8 — and the f32 ones (Manifest.F32, vectors) stay f32.
-func (p *Pack) Load(q8 bool) (*model.Model, *Tensors, error) {
+//
+// build runs while the last shard's sha256 is checked, and a failed check is the error
+// Load returns: in the page that check waits for SubtleCrypto (0.35–0.5 s a shard),
+// which the recomposition of the adapted matrices (build) now overlaps.
+func (p *Pack) Load(q8 bool, build func(m *model.Model, t *Tensors) error) (*model.Model, error) {
 	m, err := model.LoadText(p.fsys, p.Config)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pack: %w", err)
+		return nil, fmt.Errorf("pack: %w", err)
 	}
-	t, err := p.ReadTensors()
+	t, checked, err := p.readTensors()
+	if err == nil {
+		// The last shard's check is a goroutine that has not run yet: let it start its
+		// hash before build takes the one thread Go has in the page.
+		runtime.Gosched()
+		err = p.fill(m, t, q8)
+	}
+	if err == nil {
+		err = build(m, t)
+	}
+	if cerr := checked(); cerr != nil {
+		return nil, cerr
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	return m, nil
+}
+
+// fill loads into m every tensor of t but the adapted matrices' factors (Load).
+func (p *Pack) fill(m *model.Model, t *Tensors, q8 bool) error {
 	w := &model.Weights{}
 	dense := map[string]*model.Q8{} // unadapted int8 matrices, by Linears name
 	for _, s := range p.Config.Bind(w) {
@@ -190,7 +204,7 @@ func (p *Pack) Load(q8 bool) (*model.Model, *Tensors, error) {
 		if r, ok := t.raw[s.Name]; q8 && ok && r.info.DType == safetensors.I8 && len(s.Shape) == 2 {
 			q, err := t.Q8(s.Name, s.Shape[0], s.Shape[1])
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
 			switch s.Name {
 			case "model.embed_tokens.weight":
@@ -204,24 +218,24 @@ func (p *Pack) Load(q8 bool) (*model.Model, *Tensors, error) {
 		}
 		x, err := t.Float32(s.Name)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if len(x) != numel(s.Shape) {
-			return nil, nil, fmt.Errorf("pack: tensor %s has %d values, the config implies %v", s.Name, len(x), s.Shape)
+			return fmt.Errorf("pack: tensor %s has %d values, the config implies %v", s.Name, len(x), s.Shape)
 		}
 		*s.Data = x
 	}
 	for name, q := range dense {
 		d := w.Linears[name].(*model.Dense)
 		if err := w.Replace(name, &model.Q8Dense{W: q, B: d.B}); err != nil {
-			return nil, nil, fmt.Errorf("pack: %w", err)
+			return fmt.Errorf("pack: %w", err)
 		}
 	}
 	if p.Config.TieEmbeddings {
 		w.LMHead, w.LMHeadQ8 = w.Embed, w.EmbedQ8
 	}
 	m.Weights = w
-	return m, t, nil
+	return nil
 }
 
 // rawTensor is a tensor's bytes as a shard stores them.
