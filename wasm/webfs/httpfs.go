@@ -31,8 +31,9 @@ type FS struct {
 	// shards, which the CPU engine's tensors hold (ReadFile hands them over) and the GPU
 	// engine reads once, into device buffers.
 	Transient func(name string) bool
-	// Downloaded, when not nil, is called with each file Open fetched from the network
-	// (not from the browser's offline copy, Response.Cached), whole, before Open returns.
+	// Downloaded, when not nil, is called with each file a read (Open, ReadFile) fetched
+	// from the network (not from the browser's offline copy, Response.Cached), whole,
+	// before the read returns.
 	Downloaded func(name string, data []byte)
 
 	mu      sync.Mutex
