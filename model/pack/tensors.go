@@ -277,9 +277,16 @@ func (r *rawTensor) q8(name string, scale *rawTensor) (*model.Q8, error) {
 	if len(s) != rows*nb || len(r.data) != rows*cols {
 		return nil, fmt.Errorf("tensor %s: %d values and %d scales, want %d×%d and %d×%d", name, len(r.data), len(s), rows, cols, rows, nb)
 	}
+	src := safetensors.BytesInt8(r.data)
+	if cols%model.Q8Block == 0 {
+		// Rows need no padding to whole blocks: the values are the shard's own bytes, not
+		// a copy (they are most of a pack; copying them cost about as long as reading them
+		// in the page).
+		return &model.Q8{Q: src, Scale: s, Rows: rows, Cols: cols}, nil
+	}
 	q := model.NewQ8(rows, cols)
 	copy(q.Scale, s)
-	stride, src := q.Stride(), safetensors.BytesInt8(r.data)
+	stride := q.Stride()
 	for i := range rows {
 		copy(q.Q[i*stride:i*stride+cols], src[i*cols:(i+1)*cols])
 	}
