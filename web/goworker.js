@@ -84,6 +84,9 @@ function t2Start(file, what) {
       if (!resp.ok) throw new Error(`${file}: HTTP ${resp.status} ${resp.statusText}`);
       go.importObject.t2simd = t2simd;
       const { instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+      // Go's own memory: the program hands SubtleCrypto views of it rather than copies
+      // (webfs.SHA256).
+      self.t2memory = instance.exports.mem;
       for (const [level, mod] of Object.entries(kernelModules)) {
         kernelInstances[level] = (await WebAssembly.instantiate(mod, { env: { mem: instance.exports.mem } })).exports;
       }
