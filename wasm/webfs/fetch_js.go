@@ -77,8 +77,8 @@ var statusText = map[int]string{
 }
 
 // streamReader reads a ReadableStreamDefaultReader of Uint8Array chunks, each copied
-// straight into the reader's buffer: a copy into Go and another out of it cost a tenth of
-// the engine worker's time loading a pack.
+// straight into the reader's buffer: a copy into Go and another out of it took about a
+// tenth of the engine worker's time loading a pack.
 type streamReader struct {
 	reader  safejs.Value
 	pending safejs.Value // the chunk being read (a Uint8Array), from off on
@@ -151,8 +151,8 @@ func (s *streamReader) Close() error {
 
 // memoryView returns data as a Uint8Array for a call that copies it at once, as
 // SubtleCrypto.digest does: a view of Go's own wasm memory where the worker's script
-// gives it (t2memory, goworker.js), else a copy, which cost a tenth of the engine
-// worker's time loading a pack. A view holds only until the memory next grows.
+// gives it (t2memory, goworker.js), else a copy, which took about a tenth of the
+// engine worker's time loading a pack. A view holds only until the memory next grows.
 func memoryView(u8 safejs.Value, data []byte) (safejs.Value, error) {
 	mem, err := safejs.Global().Get("t2memory")
 	if ok, _ := mem.Truthy(); err == nil && ok && len(data) > 0 {
