@@ -114,12 +114,9 @@ func (e *statusError) Unwrap() error {
 
 // Open downloads the file name of the folder, or returns the copy it already holds.
 func (h *FS) Open(name string) (fs.File, error) {
-	if !fs.ValidPath(name) || name == "." {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
-	}
-	b, err := h.read(name)
+	b, err := h.read("open", name)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		return nil, err
 	}
 	return &memFile{Reader: bytes.NewReader(b), name: path.Base(name), size: int64(len(b))}, nil
 }
@@ -135,7 +132,7 @@ func (h *FS) Prefetch(names ...string) {
 	for _, name := range names {
 		_, held := h.files[name]
 		_, started := h.fetches[name]
-		if held || started || h.missing[name] != nil || !fs.ValidPath(name) || name == "." {
+		if held || started || h.missing[name] != nil || !validPath(name) {
 			continue
 		}
 		f := &fetch{done: make(chan struct{})}
@@ -147,10 +144,29 @@ func (h *FS) Prefetch(names ...string) {
 	}
 }
 
+// validPath tells whether name can name a file of the folder.
+func validPath(name string) bool { return fs.ValidPath(name) && name != "." }
+
+// keeps tells whether the folder keeps name once read (it is not Transient).
+func (h *FS) keeps(name string) bool { return h.Transient == nil || !h.Transient(name) }
+
 // read returns the copy of name the folder keeps, or downloads it, or takes the download
-// Prefetch started (and keeps it unless Transient). A file the server does not have is
-// not asked for again: the load asks for a pack's missing experts/index.json three times.
-func (h *FS) read(name string) ([]byte, error) {
+// Prefetch started (and keeps it unless Transient); an error is an *fs.PathError of op.
+// A file the server does not have is not asked for again: the load asks for a pack's
+// missing experts/index.json three times.
+func (h *FS) read(op, name string) ([]byte, error) {
+	if !validPath(name) {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	b, err := h.fetched(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	return b, nil
+}
+
+// fetched is read's work, its errors unwrapped.
+func (h *FS) fetched(name string) ([]byte, error) {
 	h.mu.Lock()
 	b, ok := h.files[name]
 	missing := h.missing[name]
@@ -182,7 +198,7 @@ func (h *FS) read(name string) ([]byte, error) {
 	if h.Downloaded != nil && !cached {
 		h.Downloaded(name, b)
 	}
-	if h.Transient == nil || !h.Transient(name) {
+	if h.keeps(name) {
 		h.mu.Lock()
 		h.files[name] = b
 		h.mu.Unlock()
@@ -195,17 +211,11 @@ func (h *FS) read(name string) ([]byte, error) {
 // fs.ReadFile would make through Open: nothing else holds it, and copying a 64 MiB
 // shard cost a quarter of a second in the page. A kept file is returned as a copy.
 func (h *FS) ReadFile(name string) ([]byte, error) {
-	if !fs.ValidPath(name) || name == "." {
-		return nil, &fs.PathError{Op: "readfile", Path: name, Err: fs.ErrInvalid}
-	}
-	b, err := h.read(name)
-	if err != nil {
-		return nil, &fs.PathError{Op: "readfile", Path: name, Err: err}
-	}
-	if h.Transient == nil || !h.Transient(name) {
+	b, err := h.read("readfile", name)
+	if err == nil && h.keeps(name) {
 		b = slices.Clone(b)
 	}
-	return b, nil
+	return b, err
 }
 
 // URL is the absolute URL of the file name of the folder.
