@@ -85,7 +85,7 @@ func openEngine(kind string, src *source, opt engineOptions, stderr io.Writer) (
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	fmt.Fprintf(stderr, "t2: engine cpu (%s; %s kernels)\n", why, cpu.Kernels().Name())
+	fmt.Fprintf(stderr, "t2: engine cpu (%s; %s kernels, %d threads)\n", why, cpu.Kernels().Name(), cpu.Threads())
 	return cpu, m, func() { cpu.Close() }, nil
 }
 

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"runtime"
 )
 
 // CPUOptions sizes a CPU engine.
@@ -11,6 +12,9 @@ type CPUOptions struct {
 	// Kernels run the matmuls and attention's inner loops; GoKernels when nil. Every
 	// implementation gives the same bits (see Kernels).
 	Kernels Kernels
+	// Threads share the matmuls' and attention's loops (see Threads): GOMAXPROCS when 0,
+	// the caller alone when 1. Kernels already WithThreads keep theirs.
+	Threads int
 }
 
 // CPU is the reference engine: weights in Go memory — float32, or int8 where a pack
@@ -62,6 +66,12 @@ func NewCPU(m *Model, opt CPUOptions) (*CPU, error) {
 	if opt.Kernels == nil {
 		opt.Kernels = GoKernels{}
 	}
+	if opt.Threads <= 0 {
+		opt.Threads = runtime.GOMAXPROCS(0)
+	}
+	if threadsOf(opt.Kernels) == nil {
+		opt.Kernels = WithThreads(opt.Kernels, NewThreads(opt.Threads))
+	}
 	return &CPU{
 		cfg:   c,
 		w:     m.Weights,
@@ -78,6 +88,9 @@ func (e *CPU) Close() error    { *e = CPU{cfg: e.cfg, k: e.k}; return nil }
 
 // Kernels returns the kernels the engine runs.
 func (e *CPU) Kernels() Kernels { return e.k }
+
+// Threads returns how many threads share the engine's matmuls (CPUOptions.Threads).
+func (e *CPU) Threads() int { return threadsOf(e.k).N() }
 
 // SetZ switches the SVF expert of the engine's weights; see Engine.
 func (e *CPU) SetZ(z map[string][]float32) error { return e.w.SetZ(z) }
@@ -104,7 +117,7 @@ const KeepMergedBytes = 256 << 20
 // with Go's kernels nothing is held, nor when one more copy of the matrices would pass
 // KeepMergedBytes: their rows run factored then, as without it.
 func (e *CPU) KeepMerged(z map[string][]float32) error {
-	if _, goKernels := e.k.(GoKernels); goKernels {
+	if isGo(e.k) {
 		return nil
 	}
 	bytes := 0
@@ -183,7 +196,7 @@ func (e *CPU) Forward(b *Batch) error {
 	// kernels do (16 int8 values a vector against 4 f32); Go's own do not (natively its
 	// int8 dot runs 4–5× slower than its f32 one, BenchmarkPopulationApply), so with them
 	// a population runs the f32 factored form.
-	_, goKernels := e.k.(GoKernels)
+	goKernels := isGo(e.k)
 	apply := func(l Linear, y, x []float32, T int) {
 		if a, ok := l.(Adaptable); ok && len(cand) > 0 {
 			if p, ok := l.(Q8Population); ok && !goKernels {
@@ -248,7 +261,7 @@ func (e *CPU) Forward(b *Batch) error {
 				break
 			}
 		}
-		parallelFor(T, rowPos[T-1]*qDim, func(lo, hi int) {
+		threadsOf(e.k).parallelFor(T, rowPos[T-1]*qDim, func(lo, hi int) {
 			for t := lo; t < hi; t++ {
 				pos := rowPos[t]
 				start := 0

@@ -190,13 +190,14 @@ func DotF32(a, b []float32) float32 {
 }
 
 // MatMulQ8 writes y[T,Out] = x·Wᵀ + bias for x[T,In] and w[Out,In] quantised, with k's
-// kernels, the output rows shared among GOMAXPROCS goroutines.
+// kernels, the output rows shared among k's Threads (WithThreads), or new
+// goroutines without.
 func MatMulQ8(k Kernels, y []float32, x, w *Q8, bias []float32) {
 	if x.Cols != w.Cols || len(y) < x.Rows*w.Rows || (bias != nil && len(bias) < w.Rows) {
 		panic(fmt.Sprintf("model: MatMulQ8: y[%d] x[%d,%d] w[%d,%d] bias[%d] do not fit",
 			len(y), x.Rows, x.Cols, w.Rows, w.Cols, len(bias)))
 	}
-	parallelFor(w.Rows, x.Rows*w.Cols, func(lo, hi int) { k.MatMulQ8(y, x, w, bias, lo, hi) })
+	threadsOf(k).parallelFor(w.Rows, x.Rows*w.Cols, func(lo, hi int) { k.MatMulQ8(y, x, w, bias, lo, hi) })
 }
 
 // Quantize writes x[rows,cols] into q, resized to rows×cols, with k's kernels.
@@ -209,11 +210,11 @@ func Quantize(k Kernels, q *Q8, x []float32, rows, cols int) {
 }
 
 // MatMulF32 writes y[T,out] = x[T,in]·w[out,in]ᵀ + b with k's kernels, the output
-// features shared among GOMAXPROCS goroutines.
+// features shared among k's Threads (WithThreads), or new goroutines without.
 func MatMulF32(k Kernels, y, x, w, b []float32, T, in, out int) {
 	if len(y) < T*out || len(x) < T*in || len(w) < out*in || (b != nil && len(b) < out) {
 		panic(fmt.Sprintf("model: MatMul: y[%d] x[%d] w[%d] b[%d] do not fit T=%d in=%d out=%d",
 			len(y), len(x), len(w), len(b), T, in, out))
 	}
-	parallelFor(out, T*in, func(lo, hi int) { k.MatMulF32(y, x, w, b, T, in, out, lo, hi) })
+	threadsOf(k).parallelFor(out, T*in, func(lo, hi int) { k.MatMulF32(y, x, w, b, T, in, out, lo, hi) })
 }
