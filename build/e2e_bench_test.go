@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
 	"github.com/t2web/t2web/svf/tasks"
 	"github.com/t2web/t2web/wasm/protocol"
@@ -28,6 +31,8 @@ import (
 //	pack-cpu    its int8 MLP pack on the CPU engine (?engine=cpu), the best kernels
 //	pack-cpu-relaxed  the same with the relaxed-SIMD module, the u8 module's reference
 //	pack-gpu    the same pack on the WebGPU engine (?engine=gpu; W' recomposed to Q8)
+//	switch-cpu  pack-cpu switching to an expert (every adapted matrix recomposed) and
+//	            back to the base weights (kept): the median of N each
 //
 // Compare with model's BenchmarkDecode and BenchmarkPrefill for the native figures.
 // Converting the pack takes minutes; run with -benchtime 1x.
@@ -93,6 +98,65 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 			p.screenshot("page-smollm2-" + bc.name)
 		})
 	}
+	// Switching between an expert and the base weights on the CPU engine: every
+	// adapted matrix of the int8 pack recomposed into int8 W′, as a person's first
+	// question with another expert waits for.
+	b.Run("switch-cpu", func(b *testing.B) {
+		if err := addRandomExpert(filepath.Join(site, "models", "smollm2-pack"), "scaled"); err != nil {
+			b.Fatal(err)
+		}
+		p := openReady(b, bctx, srv.URL+"/?engine=cpu&pack=models/smollm2-pack/")
+		// After sw.js has stored the shards, as pack-cpu's tokens.
+		waitPack(p, srv.URL+"/models/smollm2-pack/", func(pk cachedPack) bool { return pk.Complete }, 2*time.Minute)
+		p.waitOption("#strategy", protocol.StrategyExpert+"scaled")
+		p.setField("#max-tokens", "1")
+		switchRe := regexp.MustCompile(`\(([0-9.]+) (ms|s) switching the weights\)`)
+		var toExpert, toBase []float64
+		b.ResetTimer()
+		for range b.N {
+			for _, strategy := range []string{protocol.StrategyExpert + "scaled", protocol.StrategyNone} {
+				p.setSelect("#strategy", strategy)
+				p.setField("#prompt", "abcdefgh")
+				p.clickDone("#generate", 5*time.Minute)
+				if strategy == protocol.StrategyNone {
+					// The engine keeps the base weights' W′: going back may take under a
+					// millisecond, which the page does not show.
+					took := 0.0
+					if m := switchRe.FindStringSubmatch(p.text("#messages li.assistant:last-child .times")); m != nil {
+						took = seconds(m[1], m[2])
+					}
+					toBase = append(toBase, took)
+					continue
+				}
+				m := p.match("#messages li.assistant:last-child .times", switchRe, "the time switching the weights")
+				toExpert = append(toExpert, seconds(m[1], m[2]))
+			}
+		}
+		b.StopTimer()
+		b.Logf("to the expert: %v s; back to the base weights: %v s", toExpert, toBase)
+		slices.Sort(toExpert)
+		slices.Sort(toBase)
+		b.ReportMetric(toExpert[len(toExpert)/2], "to-expert-s")
+		b.ReportMetric(toBase[len(toBase)/2], "to-base-s")
+		p.checkConsole(nil)
+	})
+}
+
+// addRandomExpert adds an expert of z drawn in [0.2, 1.8] to the pack in dir, with no
+// domain (the page's default strategy stays the base weights).
+func addRandomExpert(dir, name string) error {
+	p, err := svf.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	x := p.Uniform(name, 1)
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, m := range p.Manifest.Matrices {
+		for i := range x.Z[m] {
+			x.Z[m][i] = 0.2 + 1.6*r.Float32()
+		}
+	}
+	return svf.SaveExpert(dir, p, x)
 }
 
 // BenchmarkPageKernels times the GPU kernels in the page's engine worker on the

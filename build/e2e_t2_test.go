@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -61,6 +62,11 @@ func TestE2ET2(t *testing.T) {
 		}
 		if !strings.Contains(times, "first pass") || !strings.Contains(times, "second pass") {
 			p.fatalf("times line %q, want first and second pass", times)
+		}
+		// The second pass put the chosen expert's z on the weights first (recomposing
+		// its matrices: 5 ms here); the line says how much of the pass that took.
+		if expert != "base" && !regexp.MustCompile(`second pass [0-9.]+ m?s \([0-9.]+ m?s switching the weights\)`).MatchString(times) {
+			p.fatalf("times line %q, want the second pass's time switching the weights to %s", times, expert)
 		}
 		var got []int
 		if err := json.Unmarshal([]byte(p.text("#ids")), &got); err != nil {

@@ -204,10 +204,11 @@ func (w *worker) ask(req protocol.Ask, seq int64) error {
 		// The base weights' answer first, with the same sampling, to read beside the
 		// adapted one.
 		start := time.Now()
-		if err := w.setZ(nil); err != nil {
+		switched, err := w.setZ(nil)
+		if err != nil {
 			return err
 		}
-		if err := w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, start, true); err != nil {
+		if err := w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, start, switched, true); err != nil {
 			return err
 		}
 		if w.stopUpTo.Load() >= seq {
@@ -215,10 +216,11 @@ func (w *worker) ask(req protocol.Ask, seq int64) error {
 		}
 	}
 	start := time.Now()
-	if err := w.setZ(c.Z); err != nil {
+	switched, err := w.setZ(c.Z)
+	if err != nil {
 		return err
 	}
-	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, start, false)
+	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, start, switched, false)
 }
 
 // askPrompt is the second pass's prompt: the conversation so far and the question, in
@@ -242,18 +244,20 @@ func (w *worker) askPrompt(req protocol.Ask) ([]int, error) {
 	return w.m.Tokenizer.Encode(s, false), nil
 }
 
-// setZ puts z on the engine unless it is there already (on WebGPU a change recomposes
-// every adapted matrix).
-func (w *worker) setZ(z map[string][]float32) error {
+// setZ puts z on the engine unless it is there already, and returns how long that
+// took (0 when it was there): a change recomposes every adapted matrix on WebGPU and
+// every merged one of an int8 pack on the CPU.
+func (w *worker) setZ(z map[string][]float32) (time.Duration, error) {
 	if !w.zDirty && model.SameZ(w.zSet, z) {
-		return nil
+		return 0, nil
 	}
+	start := time.Now()
 	w.zDirty = true
 	if err := w.engine.SetZ(z); err != nil {
-		return err
+		return 0, err
 	}
 	w.zSet, w.zDirty = z, false
-	return nil
+	return time.Since(start), nil
 }
 
 // adapt fits a mixture of the pack's experts to req.Examples and keeps it as req.Name.
@@ -322,12 +326,13 @@ func (w *worker) adapt(req protocol.Adapt, seq int64) (err error) {
 	w.prefix.Reset() // and writes every sequence
 	f, err := svf.Adapt(ctx, w.m, w.engine, experts, w.pack.Manifest.Matrices, exs, opt)
 	if errors.Is(err, context.Canceled) {
-		return errors.Join(errAdaptStopped, w.engine.SetPopulation(nil), w.setZ(nil))
+		_, err := w.setZ(nil)
+		return errors.Join(errAdaptStopped, w.engine.SetPopulation(nil), err)
 	}
 	if err != nil {
 		return fmt.Errorf("adapt: %w", err)
 	}
-	if err := w.setZ(nil); err != nil {
+	if _, err := w.setZ(nil); err != nil {
 		return err
 	}
 	c := f.Result()

@@ -424,16 +424,18 @@ func (w *worker) generate(req protocol.Generate, seq int64) error {
 	if err != nil {
 		return err
 	}
-	if err := w.setZ(nil); err != nil {
+	switched, err := w.setZ(nil)
+	if err != nil {
 		return err
 	}
-	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, time.Time{}, false)
+	return w.stream(prompt, req.MaxTokens, req.Temperature, req.Seed, seq, time.Time{}, switched, false)
 }
 
 // stream generates the continuation of prompt, a Token message per token, then Done; a
-// non-zero since is when an ask's second pass began (Done.SecondMs); base marks the
-// messages of a compared ask's answer with the base weights.
-func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed uint64, seq int64, since time.Time, base bool) error {
+// non-zero since is when an ask's second pass began (Done.SecondMs), switched how long
+// putting its z on the weights took (Done.SwitchMs); base marks the messages of a
+// compared ask's answer with the base weights.
+func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed uint64, seq int64, since time.Time, switched time.Duration, base bool) error {
 	s := model.NewSampler(model.SamplerParams{
 		Temperature: temperature, TopK: defaultTopK, TopP: defaultTopP, Seed: seed,
 	})
@@ -485,6 +487,9 @@ func (w *worker) stream(prompt []int, maxTokens int, temperature float32, seed u
 	}
 	if !since.IsZero() {
 		done.SecondMs = ms(time.Since(since))
+	}
+	if switched > 0 {
+		done.SwitchMs = ms(switched)
 	}
 	w.post(done)
 	return nil

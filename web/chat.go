@@ -232,7 +232,7 @@ func (c *Chat) finishBase(d *protocol.Done) {
 		return
 	}
 	t := &c.Turns[n-1]
-	t.BaseTimes = fmt.Sprintf("%s · %d tokens", msText(d.SecondMs), len(d.IDs))
+	t.BaseTimes = fmt.Sprintf("%s%s · %d tokens", msText(d.SecondMs), switchText(d), len(d.IDs))
 	if d.Stopped {
 		t.BaseTimes += " · stopped"
 	}
@@ -272,7 +272,7 @@ func (c *Chat) finishAnswer(d *protocol.Done) {
 	c.persist(store.Chats)
 	t := &c.Turns[n-1]
 	if d.SecondMs > 0 {
-		t.Times += fmt.Sprintf(" · second pass %s", msText(d.SecondMs))
+		t.Times += fmt.Sprintf(" · second pass %s%s", msText(d.SecondMs), switchText(d))
 	}
 	if t.Times != "" {
 		t.Times += " · "
@@ -354,6 +354,16 @@ func mean(v []float64) float64 {
 }
 
 // msText writes milliseconds for people.
+// switchText says how much of a pass went to putting its z on the weights, when a
+// millisecond or more did (going back to the base weights, which the engine keeps, takes
+// less).
+func switchText(d *protocol.Done) string {
+	if d.SwitchMs < 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s switching the weights)", msText(d.SwitchMs))
+}
+
 func msText(ms float64) string {
 	if ms >= 1000 {
 		return fmt.Sprintf("%.2f s", ms/1000)

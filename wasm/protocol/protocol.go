@@ -515,6 +515,11 @@ type Done struct {
 	TokensPerSecond        float64 `json:"tokensPerSecond"`
 	// SecondMs is an ask's second pass, prefill and decoding; absent for a generation.
 	SecondMs float64 `json:"secondMs,omitempty"`
+	// SwitchMs is how long putting the answer's z on the weights took, before its
+	// prefill: part of SecondMs, not of PrefillTokensPerSecond's time; absent when the
+	// weights had it already. On WebGPU it is the recomposition's submission; the
+	// device's work on it delays the prefill.
+	SwitchMs float64 `json:"switchMs,omitempty"`
 	// Base ends a compared ask's answer with the base weights; the answer with the
 	// chosen z follows.
 	Base bool `json:"base,omitempty"`
