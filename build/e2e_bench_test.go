@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log"
 	"math/rand/v2"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,6 +31,7 @@ import (
 //
 //	checkpoint  the checkpoint folder (bf16) on the CPU engine compiled to wasm
 //	pack-cpu    its int8 MLP pack on the CPU engine (?engine=cpu), the best kernels
+//	pack-cpu-isolated  the same, the page cross-origin isolated: two workers
 //	pack-cpu-relaxed  the same with the relaxed-SIMD module, the u8 module's reference
 //	pack-gpu    the same pack on the WebGPU engine (?engine=gpu; W' recomposed to Q8)
 //	switch-cpu  pack-cpu switching to an expert (every adapted matrix recomposed) and
@@ -51,14 +54,20 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 	}
 	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Millisecond))
 	bctx, _ := startBrowser(b, browser)
-	for _, bc := range []struct{ name, query string }{
-		{"checkpoint", "?model=models/smollm2/"},
-		{"pack-cpu", "?engine=cpu&pack=models/smollm2-pack/"},
-		{"pack-cpu-relaxed", "?engine=cpu&kernels=simd128-relaxed&pack=models/smollm2-pack/"},
-		{"pack-gpu", "?engine=gpu&pack=models/smollm2-pack/"},
+	isolated := httptest.NewServer(isolate(siteHandler(site, log.New(testWriter{b}, "serve: ", 0))))
+	b.Cleanup(isolated.Close)
+	for _, bc := range []struct {
+		name, query string
+		srv         *httptest.Server
+	}{
+		{"checkpoint", "?model=models/smollm2/", srv},
+		{"pack-cpu", "?engine=cpu&pack=models/smollm2-pack/", srv},
+		{"pack-cpu-isolated", "?engine=cpu&pack=models/smollm2-pack/", isolated},
+		{"pack-cpu-relaxed", "?engine=cpu&kernels=simd128-relaxed&pack=models/smollm2-pack/", srv},
+		{"pack-gpu", "?engine=gpu&pack=models/smollm2-pack/", srv},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := openPage(b, bctx, srv.URL+"/"+bc.query)
+			p := openPage(b, bctx, bc.srv.URL+"/"+bc.query)
 			start := time.Now()
 			if s := p.waitState(10*time.Minute, "ready", "error"); s != "ready" {
 				p.fatalf("page state %q; #error: %s", s, p.text("#error"))
@@ -69,7 +78,7 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 				// same two cores): time the tokens after that, as a person gets them after the
 				// first seconds of a first visit, and every visit after it.
 				ready := time.Now()
-				waitPack(p, srv.URL+"/models/smollm2-pack/", func(pk cachedPack) bool { return pk.Complete }, 2*time.Minute)
+				waitPack(p, bc.srv.URL+"/models/smollm2-pack/", func(pk cachedPack) bool { return pk.Complete }, 2*time.Minute)
 				b.Logf("stored for offline use %v after that", time.Since(ready).Round(time.Millisecond))
 			}
 			// 64 bytes of prompt are 64 tokens of the byte-level tokenizer.

@@ -82,12 +82,7 @@ func servePeers(t testing.TB, site, peers string) (plain, isolated *httptest.Ser
 	mux.Handle("/peers/", http.StripPrefix("/peers/", http.FileServer(http.Dir(peers))))
 	mux.Handle("/", siteHandler(site, log.New(testWriter{t}, "serve: ", 0)))
 	plain = httptest.NewServer(mux)
-	isolated = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
-		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
-		w.Header().Set("Cross-Origin-Resource-Policy", "same-origin")
-		mux.ServeHTTP(w, r)
-	}))
+	isolated = httptest.NewServer(isolate(mux))
 	t.Cleanup(plain.Close)
 	t.Cleanup(isolated.Close)
 	return plain, isolated

@@ -28,6 +28,7 @@ type opened struct {
 	kind    string     // protocol.EngineCPU or protocol.EngineGPU
 	reason  string     // why the CPU engine runs, unless asked for
 	kernels string     // the CPU engine's kernels, by name
+	workers int        // the CPU engine's workers (simd.Workers), 1 with Go's kernels
 	adapter *protocol.Adapter
 	// mergedF32: the GPU engine holds an int8 pack's W' in float32
 	// (shaders.PreferMergedF32).
@@ -88,7 +89,10 @@ func openEngine(kind, kernels string, fsys *webfs.FS, p *svf.Pack, streamed *boo
 	if err != nil {
 		return o, err
 	}
-	o.kernels = kern.Name()
+	o.kernels, o.workers = kern.Name(), 1
+	if _, ok := kern.(*simd.Kernels); ok {
+		o.workers = simd.Workers()
+	}
 	if p != nil {
 		// An int8 pack stays int8: merged W' and activations quantised per block.
 		o.m, err = p.LoadInt8(kern)

@@ -340,7 +340,7 @@ func (w *worker) postLoaded(o opened, info *protocol.PackInfo) {
 		Type: protocol.TypeLoaded, URL: w.url, Arch: c.Architecture,
 		Layers: c.NLayers, Dim: c.Dim, Vocab: c.VocabSize, Params: c.Params(),
 		Context: o.e.Context(), Chat: o.m.Chat != nil, Engine: o.kind, Pack: info,
-		EngineReason: o.reason, Adapter: o.adapter, Kernels: o.kernels, MergedF32: o.mergedF32,
+		EngineReason: o.reason, Adapter: o.adapter, Kernels: o.kernels, Workers: o.workers, MergedF32: o.mergedF32,
 	})
 }
 

@@ -268,10 +268,42 @@ func (c *Root) engineText() string {
 		return s
 	}
 	s := "Engine: CPU (WebAssembly, " + i.Kernels + " kernels)"
+	switch {
+	case i.Workers > 1:
+		s += fmt.Sprintf(" on %d workers", i.Workers)
+	case i.Workers == 1:
+		s += " on 1 worker"
+		if why := oneWorkerWhy(i.Kernels); why != "" {
+			s += " (" + why + ")"
+		}
+	}
 	if i.EngineReason != "" {
 		s += " — " + i.EngineReason
 	}
 	return s
+}
+
+// oneWorkerWhy says why the CPU engine's matmuls run on one worker: a second shares
+// them only with a SIMD kernel module, in a cross-origin isolated page (where memory can
+// be shared between workers), on two cores or more.
+func oneWorkerWhy(kernels string) string {
+	if kernels == protocol.KernelsGo {
+		return "Go's kernels"
+	}
+	isolated, err := safejs.Global().Get("crossOriginIsolated")
+	if ok, _ := isolated.Truthy(); err == nil && !ok {
+		return "the page is not cross-origin isolated"
+	}
+	nav, err := safejs.Global().Get("navigator")
+	if err != nil {
+		return ""
+	}
+	if cores, err := nav.Get("hardwareConcurrency"); err == nil && cores.Type() == safejs.TypeNumber {
+		if n, err := cores.Int(); err == nil && n < 2 {
+			return "one CPU core"
+		}
+	}
+	return ""
 }
 
 // adapterName names the adapter by its most specific name, the others after it:

@@ -3,4 +3,4 @@
 'use strict';
 
 importScripts('goworker.js');
-t2Start('engine.wasm', 'engine');
+t2Start('engine.wasm', 'engine', true);

@@ -19,6 +19,9 @@ func level() int32
 //go:wasmimport t2simd use
 func use(level int32) int32
 
+//go:wasmimport t2simd workers
+func workers() int32
+
 //go:wasmimport t2simd matmul_q8
 //go:noescape
 func matmulQ8(y, xq, xs, wq, ws, bias unsafe.Pointer, T, nb, out, lo, hi int32, sums unsafe.Pointer)
@@ -53,6 +56,11 @@ func mix(out, p, v unsafe.Pointer, n, stride, dh int32)
 
 // Level is the best kernel level the browser runs (LevelNone … LevelRelaxedU8).
 func Level() int { return int(level()) }
+
+// Workers is how many workers share the modules' matmuls: 2 where the page is
+// cross-origin isolated and the machine has two cores or more (goworker.js runs the
+// program on a shared memory, and a second worker runs the kernels on it), else 1.
+func Workers() int { return int(workers()) }
 
 // names are the kernel modules' Names, by level.
 var names = map[int]string{LevelSIMD: "simd128", LevelRelaxed: "simd128-relaxed", LevelRelaxedU8: "simd128-relaxed-u8"}
@@ -167,8 +175,10 @@ func (k *Kernels) MatMulQ8(y []float32, x, w *model.Q8, bias []float32, lo, hi i
 	_ = y[(x.Rows-1)*w.Rows+hi-1] // bounds, as Go's kernels would panic
 	var sums unsafe.Pointer
 	if k.level == LevelRelaxedU8 {
-		// the last blocks' step reads four sums from any block: three more keep it inside
-		if n := x.Rows*w.Blocks() + 3; len(k.sums) < n {
+		// The last blocks' step reads four sums from any block: three more keep it
+		// inside. Twice that: the second half is the second worker's, when one runs the
+		// upper output rows (goworker.js).
+		if n := 2 * (x.Rows*w.Blocks() + 3); len(k.sums) < n {
 			k.sums = make([]int32, n)
 		}
 		sums = ptr(k.sums)

@@ -439,6 +439,9 @@ type Loaded struct {
 	EngineReason string `json:"engineReason,omitempty"`
 	// Kernels names the CPU engine's kernels (Kernels* constants); empty on the GPU engine.
 	Kernels string `json:"kernels,omitempty"`
+	// Workers is how many workers run the CPU engine's matmuls: 2 where the page is
+	// cross-origin isolated and has two cores or more (simd.Workers); 0 on the GPU engine.
+	Workers int `json:"workers,omitempty"`
 	// MergedF32: the GPU engine holds an int8 pack's adapted matrices W' in float32, as
 	// it does for a small model on a CPU adapter (shaders.PreferMergedF32).
 	MergedF32 bool `json:"mergedF32,omitempty"`

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/t2web/t2web/model/fixtures"
+	"github.com/t2web/t2web/model/pack"
+	"github.com/t2web/t2web/svf/convert"
+)
+
+// isolate serves h cross-origin isolated: COOP same-origin and COEP require-corp, and
+// CORP same-origin on every response, so that the page may share memory between workers.
+func isolate(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
+		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
+		w.Header().Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// TestE2EWorkers runs the page's CPU engine where the page is cross-origin isolated, where
+// its large matmuls run on two workers sharing the engine's memory (goworker.js,
+// kernels.js), and where it is not, on one; the #engine line says which and why. Both
+// give the greedy tokens of t2 generate --greedy, whose Go kernels the fixture tests hold
+// to llama.cpp: a row's sums are the same whichever worker runs them. A 400-token prompt
+// of the llama-tiny fixture has matmuls large enough to be split (its MLP's and the
+// lm_head's, 128,256 × 64): int8 in its pack (matmul_q8), float32 in the checkpoint
+// (matmul_f32).
+func TestE2EWorkers(t *testing.T) {
+	browser := findChromium(t)
+	site, plain := serveSite(t)
+	isolated := httptest.NewServer(isolate(siteHandler(site, log.New(testWriter{t}, "serve: ", 0))))
+	t.Cleanup(isolated.Close)
+	src := fixtures.Dir(t, "llama-tiny")
+	hf, dst := filepath.Join(site, "models", "llama-tiny"), filepath.Join(site, "models", "llama-tiny-pack")
+	if err := copyTree(src, hf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := convert.Convert(os.DirFS(src), dst, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+		t.Fatal(err)
+	}
+	bctx, _ := startBrowser(t, browser)
+	// About 400 tokens: the prompt's MLP matmuls are large enough to be split too, so a
+	// wrong row there changes every later token.
+	prompt := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 40)
+	for _, m := range []struct {
+		name, query string
+		args        []string
+	}{
+		{"pack", "pack=models/llama-tiny-pack/", []string{"--pack", dst}},
+		{"checkpoint", "model=models/llama-tiny/", []string{"--model", hf}},
+	} {
+		want := nativeGenerate(t, m.args, prompt, false, 16)
+		for _, c := range []struct {
+			name   string
+			srv    *httptest.Server
+			engine string
+		}{
+			{"isolated", isolated, " kernels) on 2 workers"},
+			{"not-isolated", plain, " kernels) on 1 worker (the page is not cross-origin isolated)"},
+		} {
+			t.Run(m.name+"/"+c.name, func(t *testing.T) {
+				p := openPage(t, bctx, c.srv.URL+"/?engine=cpu&"+m.query)
+				p.waitReady()
+				if e := p.text("#engine"); !strings.Contains(e, c.engine) {
+					p.fatalf("#engine %q, want it to say %q", e, c.engine)
+				}
+				got := p.generate(prompt, false, 16)
+				if !slices.Equal(got, want) {
+					p.fatalf("page generated %v\nt2 generate --greedy %v gives %v", got, m.args, want)
+				}
+				t.Logf("%s; status: %s", p.text("#engine"), p.text("#status"))
+				p.checkConsole(nil)
+			})
+		}
+	}
+}
