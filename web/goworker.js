@@ -146,9 +146,9 @@ function t2Start(file, what, share) {
 // or more: a prompt's, a population's, a recomposition's. Decode's one-row matmuls stay on
 // this worker: on a 2-core machine, where the page's own threads want a core too,
 // splitting them made decode slower (BenchmarkPageSmolLM2/pack-cpu-isolated) — down to
-// 0.6 of one worker's with every matmul of 2^15 multiply-adds or more split, and 0.8 with
-// the lm_head's alone (2^24), since the second worker then sleeps between tokens and
-// waking it costs more than half the lm_head.
+// 0.6–0.7 of one worker's with every matmul of 2^15 or 2^19 multiply-adds or more split,
+// and 0.8 with the lm_head's alone (2^22), since the second worker then sleeps between
+// tokens and waking it costs more than half the lm_head saves.
 const minRows = 8;
 const minSplit = 1 << 20;
 // helperTimeoutMs is how long a matmul waits for the second worker before it runs the
