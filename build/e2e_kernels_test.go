@@ -28,14 +28,7 @@ func TestE2EKernels(t *testing.T) {
 	models := []struct{ name, query string }{{"demo-pack", "pack=models/default/"}}
 	sources := map[string][]string{"demo-pack": {"--pack", filepath.Join(site, "models", "default")}}
 	if fixtures.Present(t) {
-		src := fixtures.Dir(t, "llama-tiny")
-		hf, dst := filepath.Join(site, "models", "llama-tiny"), filepath.Join(site, "models", "llama-tiny-pack")
-		if err := copyTree(src, hf); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := convert.Convert(os.DirFS(src), dst, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
-			t.Fatal(err)
-		}
+		hf, dst := writeFixtureModels(t, site)
 		models = append(models, struct{ name, query string }{"fixture-pack", "pack=models/llama-tiny-pack/"},
 			struct{ name, query string }{"fixture-checkpoint", "model=models/llama-tiny/"})
 		sources["fixture-pack"] = []string{"--pack", dst}
@@ -68,4 +61,20 @@ func TestE2EKernels(t *testing.T) {
 			})
 		}
 	}
+}
+
+// writeFixtureModels puts the llama-tiny fixture into the site twice: the checkpoint in
+// models/llama-tiny/ and an int8 pack of it (MLP and attention adapted) in
+// models/llama-tiny-pack/; it returns the two folders.
+func writeFixtureModels(t *testing.T, site string) (checkpoint, packDir string) {
+	t.Helper()
+	src := fixtures.Dir(t, "llama-tiny")
+	checkpoint, packDir = filepath.Join(site, "models", "llama-tiny"), filepath.Join(site, "models", "llama-tiny-pack")
+	if err := copyTree(src, checkpoint); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := convert.Convert(os.DirFS(src), packDir, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
+		t.Fatal(err)
+	}
+	return checkpoint, packDir
 }

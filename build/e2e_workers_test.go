@@ -4,15 +4,9 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/t2web/t2web/model/fixtures"
-	"github.com/t2web/t2web/model/pack"
-	"github.com/t2web/t2web/svf/convert"
 )
 
 // isolate serves h cross-origin isolated: COOP same-origin and COEP require-corp, and
@@ -39,14 +33,7 @@ func TestE2EWorkers(t *testing.T) {
 	site, plain := serveSite(t)
 	isolated := httptest.NewServer(isolate(siteHandler(site, log.New(testWriter{t}, "serve: ", 0))))
 	t.Cleanup(isolated.Close)
-	src := fixtures.Dir(t, "llama-tiny")
-	hf, dst := filepath.Join(site, "models", "llama-tiny"), filepath.Join(site, "models", "llama-tiny-pack")
-	if err := copyTree(src, hf); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := convert.Convert(os.DirFS(src), dst, convert.Options{Quant: pack.QuantInt8, Targets: []string{"mlp", "attn"}}); err != nil {
-		t.Fatal(err)
-	}
+	hf, dst := writeFixtureModels(t, site)
 	bctx, _ := startBrowser(t, browser)
 	// About 400 tokens: the prompt's MLP matmuls are large enough to be split too, so a
 	// wrong row there changes every later token.
