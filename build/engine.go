@@ -85,7 +85,11 @@ func openEngine(kind string, src *source, opt engineOptions, stderr io.Writer) (
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	fmt.Fprintf(stderr, "t2: engine cpu (%s; %s kernels, %d threads)\n", why, cpu.Kernels().Name(), cpu.Threads())
+	threads := fmt.Sprintf("%d threads", cpu.Threads())
+	if cpu.Threads() == 1 {
+		threads = "1 thread"
+	}
+	fmt.Fprintf(stderr, "t2: engine cpu (%s; %s kernels, %s)\n", why, cpu.Kernels().Name(), threads)
 	return cpu, m, func() { cpu.Close() }, nil
 }
 
