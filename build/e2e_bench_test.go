@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log"
-	"math/rand/v2"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/t2web/t2web/internal/packtest"
 	"github.com/t2web/t2web/model/fixtures"
 	"github.com/t2web/t2web/svf"
 	"github.com/t2web/t2web/svf/convert"
@@ -54,8 +53,7 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 	}
 	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Millisecond))
 	bctx, _ := startBrowser(b, browser)
-	isolated := httptest.NewServer(isolate(siteHandler(site, log.New(testWriter{b}, "serve: ", 0))))
-	b.Cleanup(isolated.Close)
+	isolated := serveIsolated(b, site)
 	for _, bc := range []struct {
 		name, query string
 		srv         *httptest.Server
@@ -159,12 +157,7 @@ func addRandomExpert(dir, name string) error {
 		return err
 	}
 	x := p.Uniform(name, 1)
-	r := rand.New(rand.NewPCG(3, 3))
-	for _, m := range p.Manifest.Matrices {
-		for i := range x.Z[m] {
-			x.Z[m][i] = 0.2 + 1.6*r.Float32()
-		}
-	}
+	x.Z = packtest.RandomZ(p, 3, 0.2, 1.8)
 	return svf.SaveExpert(dir, p, x)
 }
 

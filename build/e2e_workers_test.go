@@ -20,6 +20,15 @@ func isolate(h http.Handler) http.Handler {
 	})
 }
 
+// serveIsolated serves the site in dir cross-origin isolated (isolate), beside serveSite's
+// plain server of the same folder.
+func serveIsolated(t testing.TB, site string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(isolate(siteHandler(site, log.New(testWriter{t}, "serve: ", 0))))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // TestE2EWorkers runs the page's CPU engine where the page is cross-origin isolated, where
 // its large matmuls run on two workers sharing the engine's memory (goworker.js,
 // kernels.js), and where it is not, on one; the #engine line says which and why. Both
@@ -31,8 +40,7 @@ func isolate(h http.Handler) http.Handler {
 func TestE2EWorkers(t *testing.T) {
 	browser := findChromium(t)
 	site, plain := serveSite(t)
-	isolated := httptest.NewServer(isolate(siteHandler(site, log.New(testWriter{t}, "serve: ", 0))))
-	t.Cleanup(isolated.Close)
+	isolated := serveIsolated(t, site)
 	hf, dst := writeFixtureModels(t, site)
 	bctx, _ := startBrowser(t, browser)
 	// About 400 tokens: the prompt's MLP matmuls are large enough to be split too, so a

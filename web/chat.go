@@ -232,7 +232,7 @@ func (c *Chat) finishBase(d *protocol.Done) {
 		return
 	}
 	t := &c.Turns[n-1]
-	t.BaseTimes = fmt.Sprintf("%s%s · %d tokens", msText(d.SecondMs), switchText(d), len(d.IDs))
+	t.BaseTimes = fmt.Sprintf("%s%s · %d tokens", msText(d.SecondMs), switchNote(d), len(d.IDs))
 	if d.Stopped {
 		t.BaseTimes += " · stopped"
 	}
@@ -272,7 +272,7 @@ func (c *Chat) finishAnswer(d *protocol.Done) {
 	c.persist(store.Chats)
 	t := &c.Turns[n-1]
 	if d.SecondMs > 0 {
-		t.Times += fmt.Sprintf(" · second pass %s%s", msText(d.SecondMs), switchText(d))
+		t.Times += fmt.Sprintf(" · second pass %s%s", msText(d.SecondMs), switchNote(d))
 	}
 	if t.Times != "" {
 		t.Times += " · "
@@ -356,12 +356,20 @@ func mean(v []float64) float64 {
 // msText writes milliseconds for people.
 // switchText says how much of a pass went to putting its z on the weights, when a
 // millisecond or more did (going back to the base weights, which the engine keeps, takes
-// less).
+// less): "165 ms switching the weights", else "".
 func switchText(d *protocol.Done) string {
 	if d.SwitchMs < 1 {
 		return ""
 	}
-	return fmt.Sprintf(" (%s switching the weights)", msText(d.SwitchMs))
+	return msText(d.SwitchMs) + " switching the weights"
+}
+
+// switchNote is switchText in parentheses after a pass's time, or "".
+func switchNote(d *protocol.Done) string {
+	if s := switchText(d); s != "" {
+		return " (" + s + ")"
+	}
+	return ""
 }
 
 func msText(ms float64) string {

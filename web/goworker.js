@@ -246,10 +246,11 @@ function allowShared() {
   };
 }
 
-// The second worker's control block (Int32Array over a SharedArrayBuffer): this worker
-// writes a job's function and arguments, then moves seq; the helper runs it and sets
-// done to seq.
-const ctlSeq = 0, ctlDone = 1, ctlReady = 2, ctlLevel = 3, ctlFn = 4, ctlArgs = 5;
+// The second worker's control block (Int32Array over a SharedArrayBuffer), its slots by
+// index: this worker writes a job's module level, function and arguments, then moves seq;
+// the helper runs it and sets done to seq. kernels.js gets the layout with the block.
+const ctlSlots = { seq: 0, done: 1, level: 2, fn: 3, args: 4 };
+const { seq: ctlSeq, done: ctlDone, level: ctlLevel, fn: ctlFn, args: ctlArgs } = ctlSlots;
 
 // startHelper starts kernels.js on memory with the kernel modules, and resolves to its
 // handle once it runs them; null, with a warning, when it cannot start.
@@ -261,7 +262,7 @@ async function startHelper(memory) {
     await new Promise((resolve, reject) => {
       worker.onmessage = (e) => (e.data.type === 'ready' ? resolve() : reject(new Error(e.data.message)));
       worker.onerror = (e) => reject(new Error(e.message || 'kernels.js failed to start'));
-      worker.postMessage({ modules: kernelModules, memory, ctl: ctl.buffer });
+      worker.postMessage({ modules: kernelModules, memory, ctl: ctl.buffer, slots: ctlSlots });
     });
   } catch (err) {
     console.warn(`the second worker did not start (${err}): the kernels run on one`);

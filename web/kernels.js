@@ -1,16 +1,16 @@
 // The engine's second worker (goworker.js starts it where the page is cross-origin
 // isolated): the kernel modules on the engine's shared memory, running the upper half
 // of the output rows of the matmuls the engine worker hands it through a control block
-// of shared memory (goworker.js: ctlSeq …).
+// of shared memory (goworker.js: ctlSlots).
 'use strict';
 
-const ctlSeq = 0, ctlDone = 1, ctlReady = 2, ctlLevel = 3, ctlFn = 4, ctlArgs = 5;
 // spinMs is how long the worker polls for the next matmul before it sleeps: a decode step
 // hands one out every few tens of microseconds, and waking a sleeping worker costs about
 // as much.
 const spinMs = 0.1;
 
-self.onmessage = ({ data: { modules, memory, ctl: buffer } }) => {
+self.onmessage = ({ data: { modules, memory, ctl: buffer, slots } }) => {
+  const { seq: ctlSeq, done: ctlDone, level: ctlLevel, fn: ctlFn, args: ctlArgs } = slots;
   const kernels = {};
   try {
     for (const [level, mod] of Object.entries(modules)) {
@@ -23,7 +23,6 @@ self.onmessage = ({ data: { modules, memory, ctl: buffer } }) => {
   self.onmessage = null;
   const ctl = new Int32Array(buffer);
   const a = ctl.subarray(ctlArgs);
-  Atomics.store(ctl, ctlReady, 1);
   postMessage({ type: 'ready' });
   let seen = 0;
   for (;;) {

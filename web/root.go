@@ -349,8 +349,8 @@ func (c *Root) idsText() string {
 
 func doneText(d *protocol.Done) string {
 	s := fmt.Sprintf("%s · prompt %d tokens at %.1f tokens/s", d.Tokens(), d.PromptTokens, d.PrefillTokensPerSecond)
-	if d.SwitchMs >= 1 {
-		s += fmt.Sprintf(" · %s switching the weights", msText(d.SwitchMs))
+	if sw := switchText(d); sw != "" {
+		s += " · " + sw
 	}
 	if d.Stopped {
 		s += " · stopped"
