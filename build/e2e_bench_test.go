@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,10 +27,13 @@ import (
 // headless Chromium (WebGPU on SwiftShader) and reports the engine worker's prefill and
 // decode tokens/s, as the page's status line gives them:
 //
-//	checkpoint  the checkpoint folder (bf16) on the CPU engine compiled to wasm
-//	pack-cpu    its int8 MLP pack on the CPU engine (?engine=cpu), the best kernels
-//	pack-cpu-isolated  the same, the page cross-origin isolated: two workers
-//	pack-cpu-relaxed  the same with the relaxed-SIMD module, the u8 module's reference
+//	checkpoint  the checkpoint folder (bf16) on the CPU engine compiled to wasm, on one
+//	            worker (?workers=1: the page is not cross-origin isolated)
+//	pack-cpu    its int8 MLP pack on the CPU engine (?engine=cpu), the best kernels, on
+//	            one worker
+//	pack-cpu-isolated  the same, the page cross-origin isolated by sw.js, as a visitor
+//	            gets it: two workers
+//	pack-cpu-relaxed  pack-cpu with the relaxed-SIMD module, the u8 module's reference
 //	pack-gpu    the same pack on the WebGPU engine (?engine=gpu; W' recomposed to Q8)
 //	switch-cpu  pack-cpu switching to an expert (every adapted matrix recomposed) and
 //	            back to the base weights (kept): the median of N each
@@ -53,19 +55,15 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 	}
 	b.Logf("converted to an int8 pack in %v", time.Since(start).Round(time.Millisecond))
 	bctx, _ := startBrowser(b, browser)
-	isolated := serveIsolated(b, site)
-	for _, bc := range []struct {
-		name, query string
-		srv         *httptest.Server
-	}{
-		{"checkpoint", "?model=models/smollm2/", srv},
-		{"pack-cpu", "?engine=cpu&pack=models/smollm2-pack/", srv},
-		{"pack-cpu-isolated", "?engine=cpu&pack=models/smollm2-pack/", isolated},
-		{"pack-cpu-relaxed", "?engine=cpu&kernels=simd128-relaxed&pack=models/smollm2-pack/", srv},
-		{"pack-gpu", "?engine=gpu&pack=models/smollm2-pack/", srv},
+	for _, bc := range []struct{ name, query string }{
+		{"checkpoint", "?workers=1&model=models/smollm2/"},
+		{"pack-cpu", "?workers=1&engine=cpu&pack=models/smollm2-pack/"},
+		{"pack-cpu-isolated", "?engine=cpu&pack=models/smollm2-pack/"},
+		{"pack-cpu-relaxed", "?workers=1&engine=cpu&kernels=simd128-relaxed&pack=models/smollm2-pack/"},
+		{"pack-gpu", "?engine=gpu&pack=models/smollm2-pack/"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := openPage(b, bctx, bc.srv.URL+"/"+bc.query)
+			p := openPage(b, bctx, srv.URL+"/"+bc.query)
 			start := time.Now()
 			if s := p.waitState(10*time.Minute, "ready", "error"); s != "ready" {
 				p.fatalf("page state %q; #error: %s", s, p.text("#error"))
@@ -76,7 +74,7 @@ func BenchmarkPageSmolLM2(b *testing.B) {
 				// same two cores): time the tokens after that, as a person gets them after the
 				// first seconds of a first visit, and every visit after it.
 				ready := time.Now()
-				waitPack(p, bc.srv.URL+"/models/smollm2-pack/", func(pk cachedPack) bool { return pk.Complete }, 2*time.Minute)
+				waitPack(p, srv.URL+"/models/smollm2-pack/", func(pk cachedPack) bool { return pk.Complete }, 2*time.Minute)
 				b.Logf("stored for offline use %v after that", time.Since(ready).Round(time.Millisecond))
 			}
 			// 64 bytes of prompt are 64 tokens of the byte-level tokenizer.

@@ -29,9 +29,11 @@ func serveIsolated(t testing.TB, site string) *httptest.Server {
 	return srv
 }
 
-// TestE2EWorkers runs the page's CPU engine where the page is cross-origin isolated, where
-// its large matmuls run on two workers sharing the engine's memory (goworker.js,
-// kernels.js), and where it is not, on one; the #engine line says which and why. Both
+// TestE2EWorkers runs the page's CPU engine where the page is cross-origin isolated (here
+// by the server; TestE2EIsolation has sw.js isolate it), where its large matmuls run on
+// two workers sharing the engine's memory (goworker.js, kernels.js), and where the
+// address asks for one worker (?workers=1, which keeps sw.js from isolating the page);
+// the #engine line says which and why. Both
 // give the greedy tokens of t2 generate --greedy, whose Go kernels the fixture tests hold
 // to llama.cpp: a row's sums are the same whichever worker runs them. A 400-token prompt
 // of the llama-tiny fixture has matmuls large enough to be split (its MLP's and the
@@ -60,10 +62,14 @@ func TestE2EWorkers(t *testing.T) {
 			engine string
 		}{
 			{"isolated", isolated, " kernels) on 2 workers"},
-			{"not-isolated", plain, " kernels) on 1 worker (the page is not cross-origin isolated)"},
+			{"one-worker", plain, " kernels) on 1 worker (the address asks for one: ?workers=1)"},
 		} {
 			t.Run(m.name+"/"+c.name, func(t *testing.T) {
-				p := openPage(t, bctx, c.srv.URL+"/?engine=cpu&"+m.query)
+				query := "/?engine=cpu&" + m.query
+				if c.name == "one-worker" {
+					query += "&workers=1"
+				}
+				p := openPage(t, bctx, c.srv.URL+query)
 				p.waitReady()
 				if e := p.text("#engine"); !strings.Contains(e, c.engine) {
 					p.fatalf("#engine %q, want it to say %q", e, c.engine)

@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/hack-pad/safejs"
@@ -118,7 +119,7 @@ func (e *engine) start() error {
 		if err != nil {
 			return err
 		}
-		if worker, err = ctor.New(e.script); err != nil {
+		if worker, err = ctor.New(e.script, workerOptions()); err != nil {
 			return fmt.Errorf("new Worker(%q): %w", e.script, err)
 		}
 	}
@@ -145,6 +146,31 @@ func (e *engine) start() error {
 		}
 	}
 	return nil
+}
+
+// workerOptions are the options of a new Worker the page asks for (t2cache.workerOptions:
+// ?workers=1 names it so that it runs on one worker), or none.
+func workerOptions() any {
+	opts, err := global("t2cache", "workerOptions")
+	if err != nil || opts.Type() != safejs.TypeObject {
+		return safejs.Undefined()
+	}
+	return opts
+}
+
+// global is the value at the path of property names from the global object.
+func global(names ...string) (safejs.Value, error) {
+	v := safejs.Global()
+	for _, n := range names {
+		if v.Type() != safejs.TypeObject && v.Type() != safejs.TypeFunction {
+			return safejs.Undefined(), fmt.Errorf("%s: not an object", strings.Join(names, "."))
+		}
+		var err error
+		if v, err = v.Get(n); err != nil {
+			return safejs.Undefined(), err
+		}
+	}
+	return v, nil
 }
 
 // takeWorker returns the worker of script index.html started (window.t2TakeWorker) and

@@ -159,9 +159,10 @@ const helperTimeoutMs = 10000;
 const maxPages = 65536;
 let helper = null; // the second worker, once it runs the kernels (startHelper)
 
-// canShare reports whether this worker can share memory with another.
+// canShare reports whether this worker can share memory with another: the page did not
+// name it 'one-worker' (?workers=1, t2cache.workerOptions).
 function canShare() {
-  return self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function' && (navigator.hardwareConcurrency || 1) >= 2;
+  return self.name !== 'one-worker' && self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function' && (navigator.hardwareConcurrency || 1) >= 2;
 }
 
 // sharedMemory rewrites a module so that its memory is the import env.mem, shared, of

@@ -285,13 +285,22 @@ func (c *Root) engineText() string {
 
 // oneWorkerWhy says why the CPU engine's matmuls run on one worker: a second shares
 // them only with a SIMD kernel module, in a cross-origin isolated page (where memory can
-// be shared between workers), on two cores or more.
+// be shared between workers; t2cache.isolation says why a page is not), on two cores or
+// more, unless the address asks for one.
 func oneWorkerWhy(kernels string) string {
 	if kernels == protocol.KernelsGo {
 		return "Go's kernels"
 	}
+	if name, err := global("t2cache", "workerOptions", "name"); err == nil && name.Type() == safejs.TypeString {
+		return "the address asks for one: ?workers=1"
+	}
 	isolated, err := safejs.Global().Get("crossOriginIsolated")
 	if ok, _ := isolated.Truthy(); err == nil && !ok {
+		if why, err := global("t2cache", "isolation", "why"); err == nil && why.Type() == safejs.TypeString {
+			if s, err := why.String(); err == nil && s != "" {
+				return "not cross-origin isolated: " + s
+			}
+		}
 		return "the page is not cross-origin isolated"
 	}
 	nav, err := safejs.Global().Get("navigator")

@@ -21,6 +21,13 @@
 //   - pack.json, the tokenizer files and experts go to the network first and are stored,
 //     and come from the cache when the network fails. A 404 is stored too: an optional
 //     file (generation_config.json) is missing offline as it was online.
+// Cross-origin isolation: GitHub Pages sends no COOP/COEP headers, and a page needs both
+// to share memory between workers (the CPU engine's second worker, goworker.js). So the
+// page and the worker scripts are answered with COOP same-origin and COEP require-corp
+// added, unless the server sent its own COEP, or the page's address has ?workers=1. A
+// first visit's page came from the network before this worker ran: t2cache.js reloads
+// it once. The pack files need nothing: they are same-origin, or fetched with CORS.
+//
 // A storage quota error while storing is posted to every client as
 // {type: 't2-cache', event: 'error', name, message, pack, bytes, packs}, and each stored
 // file as {type: 't2-cache', event: 'stored', pack, file, bytes}: t2cache.js turns them
@@ -65,7 +72,8 @@ self.addEventListener('fetch', (event) => {
   url.search = '';
   // The page may have a query (?pack=…), which index.html reads itself.
   if (SHELL_URLS.has(url.href) && (search === '' || req.mode === 'navigate')) {
-    event.respondWith(shell(event, url.href));
+    const isolate = req.mode === 'navigate' ? new URLSearchParams(search).get('workers') !== '1' : req.destination === 'worker';
+    event.respondWith(shell(event, url.href).then((resp) => (isolate ? isolated(resp) : resp)));
     return;
   }
   if (search !== '') return; // packs are plain folders
@@ -81,6 +89,17 @@ async function shell(event, href) {
   const resp = await fetch(event.request);
   if (resp.ok && LATER_URLS.has(href)) event.waitUntil(cache.put(href, resp.clone()));
   return resp;
+}
+
+// isolated is resp with the headers that make a page (or a worker) cross-origin isolated,
+// or resp itself when it cannot carry them (an opaque answer) or its server chose its own
+// embedder policy.
+function isolated(resp) {
+  if (resp.type === 'opaque' || resp.type === 'opaqueredirect' || resp.headers.has('Cross-Origin-Embedder-Policy')) return resp;
+  const headers = new Headers(resp.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  return new Response(resp.body, { status: resp.status, statusText: resp.statusText, headers });
 }
 
 // cacheLater caches the LATER files not cached yet. Offline, or on an HTTP error, a file

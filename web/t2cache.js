@@ -3,6 +3,14 @@
 //
 //   t2cache.ready                 Promise<boolean>: sw.js registered and controls the page
 //                                 (false without service workers, or when it failed)
+//   t2cache.isolate()             the same for the app's page (index.html), which sw.js
+//                                 makes cross-origin isolated: it reloads the page once
+//                                 when it is not yet, and then never settles
+//   t2cache.isolation             once isolate() settles: {isolated, why}, whether the page is
+//                                 cross-origin isolated (can share memory between
+//                                 workers) and, when not, why, in words for the page
+//   t2cache.workerOptions         the options for the engine's new Worker: named
+//                                 'one-worker' when the page's address has ?workers=1
 //   t2cache.estimate()            Promise<{usage, quota}> in bytes (navigator.storage.estimate)
 //   t2cache.packs()               Promise<[{url, bytes, files, shards, cachedShards, complete}]>
 //                                 every cached pack: its folder URL (absolute), the bytes
@@ -22,6 +30,13 @@
 //                                 in a visible alert (#storage-error)
 //   t2cache.onchange = (e) => …   called when a file was stored ({pack, file, bytes})
 //
+// Isolation. sw.js adds COOP/COEP to the page it serves (GitHub Pages sends none), so the
+// engine can run on two workers. A first visit's page came from the network before sw.js
+// ran: once sw.js controls it, the page reloads, once. A note in sessionStorage (per tab)
+// makes a loop impossible: a page that is still not isolated after its reload says why
+// and stays on one worker, as does a hard reload (which skips sw.js), a page with
+// ?workers=1, and a browser without service workers.
+//
 // An error's text says what happened and what to remove, e.g. "Storage is full: the pack
 // https://…/models/default/ (12.5 MiB) could not be stored for offline use. Remove a
 // cached pack (https://…/models/big/, 40.0 MiB) or free space in the browser, then
@@ -37,33 +52,105 @@
     onchange: null,
   };
 
-  t2cache.ready = (async () => {
-    if (!('serviceWorker' in navigator) || !self.isSecureContext) return false;
+  const RELOADED = 't2-isolation-reload';
+  const oneWorker = new URLSearchParams(location.search).get('workers') === '1';
+  t2cache.workerOptions = oneWorker ? { name: 'one-worker' } : {};
+  t2cache.isolation = { isolated: self.crossOriginIsolated === true, why: '' };
+
+  const controlled = control();
+  t2cache.ready = controlled.then((c) => c === true);
+
+  // isolate is t2cache.ready for the page sw.js isolates (index.html, the app): when
+  // sw.js controls it and it is not isolated, the page reloads, once, and the promise
+  // never settles; otherwise t2cache.isolation says whether it is isolated and why not.
+  t2cache.isolate = async () => {
+    const c = await controlled;
+    const iso = t2cache.isolation;
+    if (iso.isolated) {
+      forget();
+    } else if (oneWorker) {
+      iso.why = 'the address asks for one: ?workers=1';
+    } else if (c === true) {
+      if (reloadOnce()) return new Promise(() => {});
+      iso.why = 'the browser did not isolate the page when it reloaded, as in a frame, or in a browser without COOP/COEP';
+    } else {
+      iso.why = c;
+    }
+    return c === true;
+  };
+
+  // control registers sw.js and waits until it controls the page: true, or why not in
+  // words (the page is then not isolated either).
+  async function control() {
+    if (!self.isSecureContext) return 'the page is not served over HTTPS, which service workers and isolation need';
+    if (!('serviceWorker' in navigator)) return 'this browser runs no service worker here (a private window?), which isolation needs';
     navigator.serviceWorker.addEventListener('message', (event) => receive(event.data));
     try {
+      const before = await navigator.serviceWorker.getRegistration();
       const reg = await navigator.serviceWorker.register('sw.js');
-      if (navigator.serviceWorker.controller) return true;
+      if (navigator.serviceWorker.controller) {
+        // An older sw.js, without isolation, may control the page while this one
+        // installs: wait for it, so that the reload goes through it.
+        if (!self.crossOriginIsolated && !oneWorker && (reg.installing || reg.waiting)) await claimed(reg);
+        return true;
+      }
+      // A page that sw.js was active for, and does not control, was loaded past it: a
+      // hard reload. It would not claim this page before the next load.
+      if (before && before.active) return 'a hard reload skips the service worker that isolates the page; reload normally for two';
       // The first visit: wait until sw.js has cached the shell and claimed the page, so
       // that the engine worker (started by ui.wasm) fetches through it too.
-      return await new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(false), 60000);
-        const done = (ok) => {
-          clearTimeout(timer);
-          resolve(ok);
-        };
-        navigator.serviceWorker.addEventListener('controllerchange', () => done(true), { once: true });
-        const sw = reg.installing || reg.waiting || reg.active;
-        if (sw) {
-          sw.addEventListener('statechange', () => {
-            if (sw.state === 'redundant') done(false);
-          });
-        }
-      });
+      return (await claimed(reg)) || 'the service worker that isolates the page did not start';
     } catch (err) {
       console.warn('t2web: no offline use:', err);
+      return `the service worker that isolates the page failed: ${err.message || err}`;
+    }
+  }
+
+  // claimed waits until a service worker of reg claims the page (true), or reg's new one
+  // fails or a minute passes (false).
+  function claimed(reg) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), 60000);
+      const done = (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      navigator.serviceWorker.addEventListener('controllerchange', () => done(true), { once: true });
+      const sw = reg.installing || reg.waiting || reg.active;
+      if (sw) {
+        sw.addEventListener('statechange', () => {
+          if (sw.state === 'redundant') done(false);
+        });
+      }
+    });
+  }
+
+  // reloadOnce reloads the page unless this tab reloaded it already for isolation, and
+  // reports whether it did. Without sessionStorage it cannot tell, so it does not.
+  function reloadOnce() {
+    try {
+      if (sessionStorage.getItem(RELOADED)) return false;
+      sessionStorage.setItem(RELOADED, '1');
+    } catch (err) {
       return false;
     }
-  })();
+    // This page may be kept in the back/forward cache when the reload swaps it for an
+    // isolated one (a new browsing context group), and shown again (Chromium does that on
+    // DevTools' reload): it reloads again, for the isolated page, as it was doing.
+    addEventListener('pageshow', (event) => {
+      if (event.persisted) location.reload();
+    });
+    location.reload();
+    return true;
+  }
+
+  function forget() {
+    try {
+      sessionStorage.removeItem(RELOADED);
+    } catch (err) {
+      // no sessionStorage: nothing noted
+    }
+  }
 
   t2cache.estimate = async () => {
     if (!navigator.storage || !navigator.storage.estimate) return { usage: 0, quota: 0 };
