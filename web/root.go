@@ -291,16 +291,13 @@ func oneWorkerWhy(kernels string) string {
 	if kernels == protocol.KernelsGo {
 		return "Go's kernels"
 	}
-	if name, err := global("t2cache", "workerOptions", "name"); err == nil && name.Type() == safejs.TypeString {
-		return "the address asks for one: ?workers=1"
+	if why, err := global("t2cache", "isolation", "why"); err == nil && why.Type() == safejs.TypeString {
+		if s, err := why.String(); err == nil && s != "" {
+			return s
+		}
 	}
 	isolated, err := safejs.Global().Get("crossOriginIsolated")
 	if ok, _ := isolated.Truthy(); err == nil && !ok {
-		if why, err := global("t2cache", "isolation", "why"); err == nil && why.Type() == safejs.TypeString {
-			if s, err := why.String(); err == nil && s != "" {
-				return "not cross-origin isolated: " + s
-			}
-		}
 		return "the page is not cross-origin isolated"
 	}
 	nav, err := safejs.Global().Get("navigator")

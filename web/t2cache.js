@@ -8,7 +8,8 @@
 //                                 when it is not yet, and then never settles
 //   t2cache.isolation             once isolate() settles: {isolated, why}, whether the page is
 //                                 cross-origin isolated (can share memory between
-//                                 workers) and, when not, why, in words for the page
+//                                 workers) and why the engine runs on one worker when
+//                                 the page is not or ?workers=1 asks, in words for the page
 //   t2cache.workerOptions         the options for the engine's new Worker: named
 //                                 'one-worker' when the page's address has ?workers=1
 //   t2cache.estimate()            Promise<{usage, quota}> in bytes (navigator.storage.estimate)
@@ -66,15 +67,15 @@
   t2cache.isolate = async () => {
     const c = await controlled;
     const iso = t2cache.isolation;
-    if (iso.isolated) {
-      forget();
-    } else if (oneWorker) {
+    if (oneWorker) {
       iso.why = 'the address asks for one: ?workers=1';
+    } else if (iso.isolated) {
+      forget();
     } else if (c === true) {
       if (reloadOnce()) return new Promise(() => {});
-      iso.why = 'the browser did not isolate the page when it reloaded, as in a frame, or in a browser without COOP/COEP';
+      iso.why = 'not cross-origin isolated: the browser did not isolate the page when it reloaded, as in a frame, or in a browser without COOP/COEP';
     } else {
-      iso.why = c;
+      iso.why = `not cross-origin isolated: ${c}`;
     }
     return c === true;
   };
